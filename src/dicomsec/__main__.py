@@ -1,0 +1,5 @@
+"""``python -m dicomsec``."""
+
+from dicomsec.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,95 @@
+"""The one atomic-write helper: temp file in the target folder, flush, fsync, rename.
+
+On any exception inside the ``with`` block the temporary file is removed and the target is left
+as it was, so a failed command never leaves a partial output.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+__all__ = ["atomic_output", "atomic_write_bytes", "copy_range"]
+
+_COPY_CHUNK = 1 << 20
+
+
+@contextlib.contextmanager
+def atomic_output(path: Path | str, *, mode: int | None = None) -> Iterator[BinaryIO]:
+    """Yield a binary file that replaces ``path`` atomically when the block succeeds."""
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
+        elif target.exists():
+            os.chmod(tmp, target.stat().st_mode & 0o7777)
+        else:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    with contextlib.suppress(OSError):
+        dfd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+
+
+def atomic_write_bytes(path: Path | str, data: bytes, *, mode: int | None = None) -> None:
+    with atomic_output(path, mode=mode) as fh:
+        fh.write(data)
+
+
+def copy_range(src: BinaryIO, dst: BinaryIO, offset: int, length: int) -> None:
+    """Copy ``length`` bytes of ``src`` from ``offset`` to the current end of ``dst``.
+
+    Uses ``os.copy_file_range`` between real files (no copy through user space), and falls back
+    to chunked reads into one reusable buffer.
+    """
+    if length <= 0:
+        return
+    dst.flush()
+    try:
+        sfd, dfd = src.fileno(), dst.fileno()
+    except (AttributeError, OSError, ValueError):
+        sfd = dfd = -1
+    if sfd >= 0 and hasattr(os, "copy_file_range"):
+        done = 0
+        try:
+            dpos = dst.tell()
+            while done < length:
+                n = os.copy_file_range(sfd, dfd, length - done, offset + done, dpos + done)
+                if n == 0:
+                    break
+                done += n
+            dst.seek(dpos + done)
+            if done == length:
+                return
+        except OSError:
+            pass
+        offset += done
+        length -= done
+    buf = bytearray(min(_COPY_CHUNK, length))
+    view = memoryview(buf)
+    src.seek(offset)
+    while length > 0:
+        n = src.readinto(view[: min(len(buf), length)])  # type: ignore[attr-defined]
+        if not n:
+            raise EOFError("unexpected end of input while copying")
+        dst.write(view[:n])
+        length -= n

@@ -1,0 +1,332 @@
+"""Load and generate keys and certificates.
+
+Private keys: PEM or DER (PKCS#8, traditional), or PKCS#12; encrypted keys take a password from
+a file, the ``DICOMSEC_KEY_PASSWORD`` environment variable, or a prompt — never from argv.
+Certificates: PEM (one or many) or DER.
+
+:class:`FileSigningKey` is the only object that holds a private key for signing (the
+:class:`SigningKey` protocol is the edge for other key stores, e.g. PKCS#11).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from dicomsec import algorithms
+from dicomsec.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric.types import (
+        CertificateIssuerPrivateKeyTypes,
+        PrivateKeyTypes,
+    )
+
+__all__ = [
+    "PASSWORD_ENV",
+    "FileSigningKey",
+    "SigningKey",
+    "generate_private_key",
+    "issue_certificate",
+    "load_certificate",
+    "load_certificates",
+    "load_private_key",
+    "read_password",
+    "write_private_key",
+]
+
+PASSWORD_ENV = "DICOMSEC_KEY_PASSWORD"
+
+
+def read_password(
+    password_file: Path | None = None,
+    *,
+    prompt: Callable[[], str] | None = None,
+) -> bytes | None:
+    """A key password from a file (first line), ``DICOMSEC_KEY_PASSWORD``, or ``prompt``.
+
+    Returns ``None`` when no source gives one.
+    """
+    if password_file is not None:
+        try:
+            text = Path(password_file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InvalidInput(f"cannot read password file: {exc}", path=str(password_file)) from exc
+        return text.splitlines()[0].encode() if text else b""
+    env = os.environ.get(PASSWORD_ENV)
+    if env is not None:
+        return env.encode()
+    if prompt is not None:
+        return prompt().encode()
+    return None
+
+
+def _read(path: Path, what: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {what}: {exc.strerror or exc}", path=str(path)) from exc
+
+
+def load_private_key(
+    path: Path,
+    *,
+    password: bytes | None = None,
+    password_callback: Callable[[], bytes | None] | None = None,
+) -> PrivateKeyTypes:
+    """Load a private key from PEM, DER or PKCS#12.
+
+    ``password_callback`` is called only when the key turns out to be encrypted and no
+    ``password`` was given.
+
+    Raises:
+        InvalidInput: unreadable file, not a key, wrong or missing password (the message never
+            contains the password).
+    """
+    from cryptography.hazmat.primitives.serialization import (
+        load_der_private_key,
+        load_pem_private_key,
+        pkcs12,
+    )
+
+    data = _read(path, "private key")
+    encrypted = b"ENCRYPTED" in data[:200] or path.suffix.lower() in (".p12", ".pfx")
+    if password is None and encrypted and password_callback is not None:
+        password = password_callback()
+
+    def attempt(pw: bytes | None) -> PrivateKeyTypes:
+        if b"-----BEGIN" in data:
+            return load_pem_private_key(data, pw)
+        try:
+            return load_der_private_key(data, pw)
+        except ValueError:
+            p12 = pkcs12.load_pkcs12(data, pw)
+            if p12.key is None:
+                raise ValueError("no private key in PKCS#12") from None
+            return p12.key
+
+    try:
+        return attempt(password)
+    except TypeError as exc:
+        # encrypted but no password given, or a password given for a plain key
+        if password is None and password_callback is not None:
+            pw = password_callback()
+            if pw is not None:
+                try:
+                    return attempt(pw)
+                except (ValueError, TypeError):
+                    pass
+            raise InvalidInput("wrong password for the private key", path=str(path)) from None
+        if password is None:
+            raise InvalidInput(
+                "the private key is encrypted and no password was given",
+                path=str(path),
+                hint=f"use --key-password-file or set {PASSWORD_ENV}",
+            ) from None
+        raise InvalidInput(f"cannot load private key: {exc}", path=str(path)) from None
+    except ValueError:
+        if password is not None:
+            raise InvalidInput(
+                "cannot load private key (wrong password, or not a key)", path=str(path)
+            ) from None
+        raise InvalidInput("not a readable private key", path=str(path)) from None
+    except Exception as exc:  # the backend raises a few other types for garbage
+        raise InvalidInput(f"not a readable private key ({type(exc).__name__})",
+                           path=str(path)) from None
+
+
+def load_certificates(path: Path) -> list[x509.Certificate]:
+    """All certificates of a PEM file (one or many) or a DER file."""
+    from cryptography import x509
+
+    data = _read(path, "certificate")
+    try:
+        if b"-----BEGIN" in data:
+            certs = x509.load_pem_x509_certificates(data)
+        else:
+            certs = [x509.load_der_x509_certificate(data)]
+    except ValueError as exc:
+        raise InvalidInput(f"not a readable X.509 certificate ({exc})", path=str(path)) from None
+    if not certs:
+        raise InvalidInput("no certificate in file", path=str(path))
+    return certs
+
+
+def load_certificate(path: Path) -> x509.Certificate:
+    """The first certificate of a PEM or DER file."""
+    return load_certificates(path)[0]
+
+
+def _public_der(key: object) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
+    return key.public_bytes(  # type: ignore[attr-defined,no-any-return]
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+class SigningKey(Protocol):
+    """The only thing that touches a private key when signing."""
+
+    @property
+    def certificate(self) -> x509.Certificate: ...
+    @property
+    def scheme(self) -> algorithms.Algorithm: ...
+    def sign_digest(
+        self, digest: bytes, digest_alg: algorithms.Algorithm, *, deterministic: bool = False
+    ) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class FileSigningKey:
+    """A private key loaded from a file, paired with its certificate."""
+
+    key: PrivateKeyTypes = field(repr=False)
+    certificate: x509.Certificate
+    rsa_pss: bool = False
+
+    def __post_init__(self) -> None:
+        if _public_der(self.key.public_key()) != _public_der(self.certificate.public_key()):
+            raise InvalidInput("the private key does not match the certificate")
+
+    def __repr__(self) -> str:
+        return f"FileSigningKey(scheme={self.scheme.name}, key=<redacted>)"
+
+    @property
+    def scheme(self) -> algorithms.Algorithm:
+        return algorithms.signature_scheme_for_key(
+            self.certificate.public_key(), rsa_pss=self.rsa_pss
+        )
+
+    @property
+    def bits(self) -> int | None:
+        return algorithms.key_bits(self.certificate.public_key())
+
+    def sign_digest(
+        self, digest: bytes, digest_alg: algorithms.Algorithm, *, deterministic: bool = False
+    ) -> bytes:
+        """Sign a MAC digest with the key (see docs/signatures.md for each family's rule)."""
+        from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
+
+        key = self.key
+        fam = self.scheme.family
+        if fam is algorithms.Family.RSA:
+            assert isinstance(key, rsa.RSAPrivateKey)
+            prehashed = utils.Prehashed(digest_alg.crypto_hash())
+            pad: padding.AsymmetricPadding
+            if self.rsa_pss:
+                pad = padding.PSS(padding.MGF1(digest_alg.crypto_hash()), digest_alg.digest_size)
+            else:
+                pad = padding.PKCS1v15()
+            return key.sign(digest, pad, prehashed)
+        if fam is algorithms.Family.EC:
+            assert isinstance(key, ec.EllipticCurvePrivateKey)
+            # Prehashed needs a hash object whose size equals the digest's; ECDSA truncates.
+            return key.sign(
+                digest,
+                ec.ECDSA(utils.Prehashed(digest_alg.crypto_hash()),
+                         deterministic_signing=deterministic),
+            )
+        # EdDSA and ML-DSA: the message is the MAC digest (decision recorded in the docs).
+        return key.sign(digest)  # type: ignore[union-attr,call-arg]
+
+
+def generate_private_key(scheme: str) -> PrivateKeyTypes:
+    """A new private key for a registry signature scheme name (``ecdsa-p256``, ``rsa-pkcs1v15``…).
+
+    RSA keys get 3072 bits; ``rsa2048``/``rsa3072``/``rsa4096`` pick a size.
+    """
+    from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, mldsa, rsa
+
+    name = scheme.lower()
+    if name.startswith("rsa"):
+        bits = int(name[3:]) if name[3:].isdigit() else 3072
+        return rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    alg = algorithms.by_name(name, algorithms.Kind.SIGNATURE)
+    if alg.family is algorithms.Family.EC:
+        curve = {"secp224r1": ec.SECP224R1, "secp256r1": ec.SECP256R1,
+                 "secp384r1": ec.SECP384R1, "secp521r1": ec.SECP521R1}[alg.curve or ""]
+        return ec.generate_private_key(curve())
+    if alg.name == "ed25519":
+        return ed25519.Ed25519PrivateKey.generate()
+    if alg.name == "ed448":
+        return ed448.Ed448PrivateKey.generate()
+    if alg.family is algorithms.Family.MLDSA:
+        cls = getattr(mldsa, "MLDSA" + alg.name.rsplit("-", 1)[1] + "PrivateKey")
+        return cls.generate()  # type: ignore[no-any-return]
+    raise InvalidInput(f"cannot generate a key for {scheme}")
+
+
+def issue_certificate(
+    subject_key: PrivateKeyTypes,
+    common_name: str,
+    *,
+    issuer_key: CertificateIssuerPrivateKeyTypes | None = None,
+    issuer_cert: x509.Certificate | None = None,
+    ca: bool = False,
+    days: int = 3650,
+    not_before: _dt.datetime | None = None,
+    organization: str = "dicomsec",
+    extra_key_usage: Iterable[x509.ObjectIdentifier] = (),
+) -> x509.Certificate:
+    """Issue a certificate (self-signed when no issuer is given).
+
+    Signer certificates get keyUsage digitalSignature + nonRepudiation (critical), as the
+    DICOM signature profiles expect; CA certificates keyCertSign + cRLSign.
+    """
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    from cryptography.x509.oid import NameOID
+
+    name = x509.Name([
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
+        x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+    ])
+    signer_key: CertificateIssuerPrivateKeyTypes = issuer_key or subject_key  # type: ignore[assignment]
+    issuer_name = issuer_cert.subject if issuer_cert is not None else name
+    start = not_before or (_dt.datetime.now(_dt.UTC) - _dt.timedelta(minutes=5))
+    pub = subject_key.public_key()
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(issuer_name)
+        .public_key(pub)  # type: ignore[arg-type]
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + _dt.timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(
+            digital_signature=not ca, content_commitment=not ca, key_encipherment=False,
+            data_encipherment=False, key_agreement=False, key_cert_sign=ca, crl_sign=ca,
+            encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(pub), critical=False)  # type: ignore[arg-type]
+    )
+    if issuer_cert is not None:
+        builder = builder.add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_cert.public_key()),  # type: ignore[arg-type]
+            critical=False,
+        )
+    eku = list(extra_key_usage)
+    if eku:
+        builder = builder.add_extension(x509.ExtendedKeyUsage(eku), critical=True)
+    hash_alg = hashes.SHA256() if isinstance(signer_key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) else None
+    return builder.sign(signer_key, hash_alg)
+
+
+def write_private_key(key: PrivateKeyTypes, path: Path, *, password: bytes | None = None) -> None:
+    """Write a private key as PKCS#8 PEM (encrypted when a password is given), mode 0600."""
+    from cryptography.hazmat.primitives import serialization
+
+    from dicomsec._atomic import atomic_write_bytes
+
+    enc: serialization.KeySerializationEncryption = (
+        serialization.BestAvailableEncryption(password) if password else serialization.NoEncryption()
+    )
+    data = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, enc)
+    atomic_write_bytes(path, data, mode=0o600)

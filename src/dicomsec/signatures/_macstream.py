@@ -1,0 +1,152 @@
+"""Low-level: the MAC byte stream of PS3.15 C.12.1.1.3 / PS3.3 C.12.1.1.3.1.
+
+Builds the exact bytes dcmsign feeds into the MAC (see docs/signatures.md, "The byte stream"):
+explicit VR little endian encoding, sequences and items without lengths, a Sequence
+Delimitation tag (no length) after the last item, encapsulated fragments without item lengths.
+Values are the raw stored bytes (byte-swapped for big-endian files); nothing is decoded.
+Large values are fed to the hash in chunks through one reusable buffer.
+"""
+
+from __future__ import annotations
+
+import struct
+from array import array
+from collections.abc import Iterable
+from typing import BinaryIO, Protocol
+
+from dicomsec._rawdicom import LONG_VRS, SWAP_UNIT, UNDEFINED, Element, ParsedFile
+
+__all__ = ["MacStream", "Sink", "is_signable"]
+
+CHUNK = 1 << 20
+
+MAC_PARAMETERS_SEQUENCE = 0x4FFE0001
+DIGITAL_SIGNATURES_SEQUENCE = 0xFFFAFFFA
+TRAILING_PADDING = 0xFFFCFFFC
+LENGTH_TO_END = 0x00080001
+
+_ITEM = b"\xfe\xff\x00\xe0"
+_SEQ_END = b"\xfe\xff\xdd\xe0"
+
+
+class Sink(Protocol):
+    def update(self, data: bytes | memoryview, /) -> None: ...
+
+
+def _tag_rule_ok(tag: int) -> bool:
+    group, elem = tag >> 16, tag & 0xFFFF
+    if elem == 0 or group < 0x0008 or group == 0xFFFA:
+        return False
+    return tag not in (MAC_PARAMETERS_SEQUENCE, TRAILING_PADDING, LENGTH_TO_END, 0xFFFEE00D)
+
+
+def _has_un(el: Element) -> bool:
+    if el.vr == "UN":
+        return True
+    if el.items is None:
+        return False
+    return any(_has_un(c) for it in el.items for c in it.elements if _tag_rule_ok(c.tag))
+
+
+def is_signable(el: Element) -> bool:
+    """Whether an element may be covered by a signature (PS3.15 C.12.1.1.3.1.1).
+
+    Not signable: group lengths, groups below 0008, group FFFA, MAC Parameters Sequence,
+    Data Set Trailing Padding, Length to End, UN elements and sequences containing UN.
+    """
+    return _tag_rule_ok(el.tag) and not _has_un(el)
+
+
+class MacStream:
+    """Feeds elements of a parsed file to a sink (a hash object) in MAC stream encoding."""
+
+    def __init__(self, parsed: ParsedFile, fh: BinaryIO) -> None:
+        self.parsed = parsed
+        self.fh = fh
+        self.swap = not parsed.little_endian
+        self._buf = bytearray(CHUNK)
+        self._view = memoryview(self._buf)
+
+    # -- values -------------------------------------------------------------------------
+    def _swapped(self, data: bytes | memoryview, vr: str) -> bytes | memoryview:
+        unit = SWAP_UNIT.get(vr)
+        if not self.swap or unit is None or len(data) % unit:
+            return data
+        code = {2: "H", 4: "L", 8: "Q"}[unit]
+        arr = array(code)
+        if arr.itemsize != unit:  # pragma: no cover - exotic platforms
+            code = {2: "H", 4: "I", 8: "Q"}[unit]
+            arr = array(code)
+        arr.frombytes(data)
+        arr.byteswap()
+        return arr.tobytes()
+
+    def _feed_range(self, sink: Sink, offset: int, length: int, vr: str = "OB") -> None:
+        fh = self.fh
+        fh.seek(offset)
+        view = self._view
+        while length > 0:
+            n = fh.readinto(view[: min(CHUNK, length)])  # type: ignore[attr-defined]
+            if not n:
+                raise EOFError("input changed or truncated while hashing")
+            chunk = view[:n]
+            sink.update(self._swapped(chunk, vr) if self.swap else chunk)
+            length -= n
+
+    # -- elements -------------------------------------------------------------------------
+    def feed_element(self, sink: Sink, el: Element) -> None:
+        tag = struct.pack("<HH", el.tag >> 16, el.tag & 0xFFFF)
+        vr = el.vr
+        if el.items is not None:
+            sink.update(tag + b"SQ\x00\x00")
+            for item in el.items:
+                sink.update(_ITEM)
+                self.feed_elements(sink, (c for c in item.elements if is_signable(c)))
+            sink.update(_SEQ_END)
+            return
+        if el.fragments is not None:
+            sink.update(tag + vr.encode() + b"\x00\x00")
+            for off, length in el.fragments:
+                sink.update(_ITEM)
+                self._feed_range(sink, off, length)
+            sink.update(_SEQ_END)
+            return
+        length = el.length
+        if vr in LONG_VRS:
+            sink.update(tag + vr.encode() + b"\x00\x00" + struct.pack("<L", length))
+        else:
+            if length > 0xFFFF:
+                from dicomsec.errors import InvalidInput
+
+                raise InvalidInput(f"value of {vr} element is too long for explicit VR")
+            sink.update(tag + vr.encode() + struct.pack("<H", length))
+        if el.value is not None:
+            sink.update(self._swapped(el.value, vr))
+        elif length:
+            self._feed_range(sink, el.value_offset, length, vr)
+
+    def feed_elements(self, sink: Sink, elements: Iterable[Element]) -> None:
+        """Feed elements in ascending tag order (data-set order)."""
+        for el in sorted(elements, key=lambda e: e.tag):
+            self.feed_element(sink, el)
+
+    def feed_signed(
+        self, sink: Sink, elements: Iterable[Element], signed: frozenset[int] | set[int]
+    ) -> None:
+        """Part A: the elements of a level whose tag is in Data Elements Signed."""
+        self.feed_elements(sink, (e for e in elements if e.tag in signed and is_signable(e)))
+
+
+def value_bytes(parsed: ParsedFile, fh: BinaryIO, el: Element) -> bytes:
+    """The value of a (small or deferred) defined-length element, in little-endian order."""
+    if el.length == UNDEFINED or el.items is not None or el.fragments is not None:
+        raise ValueError("not a plain value")
+    if el.value is not None:
+        data: bytes = el.value
+    else:
+        fh.seek(el.value_offset)
+        data = fh.read(el.length)
+    if not parsed.little_endian:
+        swapped = MacStream(parsed, fh)._swapped(data, el.vr)
+        return bytes(swapped)
+    return data
