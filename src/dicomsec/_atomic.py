@@ -25,7 +25,8 @@ def atomic_output(path: Path | str, *, mode: int | None = None) -> Iterator[Bina
     folder = target.parent if str(target.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
     try:
-        with os.fdopen(fd, "wb") as fh:
+        os.close(fd)
+        with open(tmp, "w+b") as fh:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
@@ -70,8 +71,8 @@ def copy_range(src: BinaryIO, dst: BinaryIO, offset: int, length: int) -> None:
         sfd = dfd = -1
     if sfd >= 0 and hasattr(os, "copy_file_range"):
         done = 0
+        dpos = dst.tell()
         try:
-            dpos = dst.tell()
             while done < length:
                 n = os.copy_file_range(sfd, dfd, length - done, offset + done, dpos + done)
                 if n == 0:
@@ -81,7 +82,7 @@ def copy_range(src: BinaryIO, dst: BinaryIO, offset: int, length: int) -> None:
             if done == length:
                 return
         except OSError:
-            pass
+            dst.seek(dpos + done)
         offset += done
         length -= done
     buf = bytearray(min(_COPY_CHUNK, length))

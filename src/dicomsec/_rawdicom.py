@@ -26,6 +26,7 @@ __all__ = [
     "Element",
     "Item",
     "ParsedFile",
+    "parse_dataset_bytes",
     "parse_file",
     "parse_stream",
     "tag_str",
@@ -449,3 +450,12 @@ def parse_file(path: Path | str, fh: BinaryIO | None = None) -> ParsedFile:
         raise InvalidInput(f"cannot read: {exc.strerror or exc}", path=str(p)) from None
     except RecursionError:
         raise InvalidInput("sequences nested too deeply", path=str(p)) from None
+
+
+def parse_dataset_bytes(data: bytes, *, little: bool = True, implicit: bool = False) -> list[Element]:
+    """Parse an encoded data set (no preamble, no meta) held in memory."""
+    import io
+
+    r = _Reader(io.BytesIO(data), len(data), "<memory>")
+    elements, _ = _Parser(r, little, implicit).parse_dataset(0, len(data), 1)
+    return elements
