@@ -1,5 +1,64 @@
-"""The ``dicomsec`` command line tool (placeholder until the app lands)."""
+"""The ``dicomsec`` command line tool.
+
+Exit codes are set in one place, :func:`main`: 0 success; 1 a security check failed (signature
+invalid, untrusted or missing where required, policy violated); 2 usage error or unreadable
+input. Tracebacks appear only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import sys
+
+__all__ = ["main"]
+
+EXIT_OK = 0
+EXIT_SECURITY = 1
+EXIT_INPUT = 2
 
 
-def main() -> int:
-    return 0
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line tool; returns the exit code."""
+    from dicomsec.errors import DicomSecError, InvalidInput
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    if debug:
+        args.remove("--debug")
+    from dicomsec.cli._app import app, err
+
+    try:
+        # standalone mode: usage errors print their message and exit 2; commands end with
+        # typer.Exit(code)
+        app(args=args, prog_name="dicomsec")
+    except SystemExit as exc:
+        code = exc.code
+        if code is None:
+            return EXIT_OK
+        if isinstance(code, int):
+            return code
+        err(str(code))
+        return EXIT_INPUT
+    except InvalidInput as exc:
+        if debug:
+            raise
+        err(f"error: {exc}")
+        return EXIT_INPUT
+    except DicomSecError as exc:
+        if debug:
+            raise
+        err(f"error: {exc}")
+        return EXIT_SECURITY
+    except OSError as exc:
+        if debug:
+            raise
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        err(f"error: {where}{exc.strerror or exc}")
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if debug:
+            raise
+        err(f"internal error: {type(exc).__name__}: {exc} (run with --debug for details)")
+        return 70
+    return EXIT_OK

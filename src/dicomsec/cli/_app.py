@@ -1,0 +1,386 @@
+"""Commands of the ``dicomsec`` tool: thin shells over the library.
+
+Each command parses its arguments, builds explicit contexts (keys, trust), calls one library
+function, renders the result (``--json`` for machines, text for people) and returns an exit
+code. Messages for people and progress bars go to stderr; payloads to stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from dicomsec import __version__
+
+if TYPE_CHECKING:
+    from dicomsec.keys import FileSigningKey
+    from dicomsec.trust import TrustStore
+
+app = typer.Typer(
+    name="dicomsec",
+    help="DICOM security: digital signatures on DICOM objects and items.\n\n"
+    "Exit codes: 0 ok, 1 a security check failed, 2 usage error or unreadable input. "
+    "Add --debug (anywhere) to see tracebacks.",
+    pretty_exceptions_enable=False,
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+sig_app = typer.Typer(help="List, remove and describe signatures.", no_args_is_help=True)
+keys_app = typer.Typer(help="Create test keys and certificates (for demos and test PKIs).",
+                       no_args_is_help=True)
+app.add_typer(sig_app, name="signatures")
+app.add_typer(keys_app, name="keys")
+
+
+def err(message: str) -> None:
+    """One line for people, on stderr."""
+    print(message, file=sys.stderr)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"dicomsec {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Show the version and exit.")] = False,
+) -> None:
+    """DICOM security toolkit."""
+
+
+def _usage(message: str) -> typer.BadParameter:
+    return typer.BadParameter(message)
+
+
+def _progress(total: int) -> Any:
+    """A rich progress bar on stderr when it is a terminal (a no-op context otherwise)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    console = Console(stderr=True)
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    console=console, transient=True, disable=not console.is_terminal or total < 2)
+
+
+def _load_signing_key(key: Path, cert: Path, password_file: Path | None,
+                      rsa_pss: bool = False) -> FileSigningKey:
+    from dicomsec.keys import FileSigningKey, load_certificate, load_private_key, read_password
+
+    def ask() -> bytes | None:
+        if sys.stdin.isatty():
+            import getpass
+
+            return getpass.getpass(f"password for {key}: ").encode()
+        return None
+
+    password = read_password(password_file)
+    private = load_private_key(key, password=password,
+                               password_callback=None if password is not None else ask)
+    return FileSigningKey(private, load_certificate(cert), rsa_pss=rsa_pss)
+
+
+def _trust(paths: list[Path] | None, crls: list[Path] | None) -> TrustStore | None:
+    from dicomsec.trust import TrustStore
+
+    if not paths:
+        return None
+    return TrustStore.from_paths(paths, crls=crls or ())
+
+
+# ------------------------------------------------------------------------------------------
+# sign
+
+PROFILES = ["none", "base", "creator", "authorization", "sr", "sr-verification"]
+MACS = ["sha256", "sha384", "sha512", "sha1", "ripemd160", "md5"]
+
+
+@app.command()
+def sign(
+    src: Annotated[Path, typer.Argument(metavar="IN", help="DICOM Part 10 file to sign.")],
+    key: Annotated[Path, typer.Option("--key", help="Private key (PEM, DER or PKCS#12).")],
+    cert: Annotated[Path, typer.Option("--cert", help="Signer certificate (PEM or DER).")],
+    out: Annotated[Path | None, typer.Option("-o", "--output", metavar="OUT",
+                                             help="Where to write the signed file.")] = None,
+    in_place: Annotated[bool, typer.Option("--in-place",
+                                           help="Replace IN (atomically).")] = False,
+    profile: Annotated[str, typer.Option(
+        "--profile", help=f"Signature profile: {', '.join(PROFILES)}.")] = "none",
+    mac: Annotated[str, typer.Option(
+        "--mac", help="MAC algorithm: sha256, sha384, sha512 (legacy sha1, ripemd160, md5 "
+        "need --allow-legacy).")] = "sha256",
+    purpose: Annotated[int | None, typer.Option(
+        "--purpose", help="Digital Signature Purpose code 1-18 (ASTM E1762); see "
+        "'dicomsec signatures purposes'.")] = None,
+    item: Annotated[str | None, typer.Option(
+        "--item", help="Sign a sequence item instead of the main data set, e.g. "
+        "'ContentSequence[1]' or 'A[0].B[2]'.")] = None,
+    tag: Annotated[list[str] | None, typer.Option(
+        "--tag", help="Sign only this attribute (keyword or gggg,eeee); repeatable. The "
+        "profile's required attributes are added.")] = None,
+    deterministic: Annotated[bool, typer.Option(
+        "--deterministic", help="Deterministic ECDSA (RFC 6979).")] = False,
+    rsa_pss: Annotated[bool, typer.Option(
+        "--rsa-pss", help="RSASSA-PSS instead of PKCS#1 v1.5 (not readable by DCMTK).")] = False,
+    tsa_url: Annotated[str | None, typer.Option(
+        "--tsa-url", help="Request an RFC 3161 certified timestamp from this TSA.")] = None,
+    allow_legacy: Annotated[bool, typer.Option(
+        "--allow-legacy", help="Allow legacy MAC algorithms for new signatures.")] = False,
+    key_password_file: Annotated[Path | None, typer.Option(
+        "--key-password-file", help="File whose first line is the key password (else "
+        "$DICOMSEC_KEY_PASSWORD, else a prompt).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Add a digital signature to a DICOM file (PS3.15 Annex C)."""
+    from dicomsec.signatures import sign_file
+    from dicomsec.signatures._profiles import Profile
+
+    if (out is None) == (not in_place):
+        raise _usage("give exactly one of -o OUT and --in-place")
+    if profile not in PROFILES:
+        raise _usage(f"unknown profile {profile!r}; choose from {', '.join(PROFILES)}")
+    if not src.is_file():
+        raise _input_error(src)
+    signing_key = _load_signing_key(key, cert, key_password_file, rsa_pss)
+    client = None
+    if tsa_url:
+        from dicomsec.signatures.timestamp import HttpTimestampClient
+
+        client = HttpTimestampClient(tsa_url)
+    dst = src if in_place else out
+    assert dst is not None
+    result = sign_file(
+        src, dst, key=signing_key, profile=Profile(profile), mac=mac, purpose=purpose,
+        item=item, tags=tag, deterministic=deterministic, timestamp_client=client,
+        allow_legacy=allow_legacy,
+    )
+    if as_json:
+        print(json.dumps({
+            "file": result.path, "uid": result.uid, "location": result.location,
+            "mac_id": result.mac_id, "mac_algorithm": result.mac_algorithm,
+            "signature_algorithm": result.signature_algorithm, "profile": result.profile,
+            "timestamp": result.timestamp, "signed_attributes": list(result.signed_tags),
+        }, indent=2))
+    else:
+        err(f"signed {result.location} of {src} -> {result.path}: {result.signature_algorithm} "
+            f"{result.mac_algorithm}, profile {result.profile}, {len(result.signed_tags)} "
+            f"attributes, uid {result.uid}")
+    raise typer.Exit(0)
+
+
+def _input_error(p: Path) -> Exception:
+    from dicomsec.errors import InvalidInput
+
+    if p.is_dir():
+        return InvalidInput("is a directory", path=str(p))
+    return InvalidInput("no such file", path=str(p))
+
+
+# ------------------------------------------------------------------------------------------
+# verify
+
+
+def _expand(paths: list[Path]) -> Iterator[Path]:
+    for p in paths:
+        if p.is_dir():
+            for root, dirs, files in os.walk(p):
+                dirs.sort()
+                for f in sorted(files):
+                    yield Path(root) / f
+        else:
+            yield p
+
+
+def _render_report(rep: Any) -> None:
+    status = "OK" if rep.ok else "FAILED"
+    n = len(rep.signatures)
+    print(f"{status}  {rep.file}: {n} signature{'s' if n != 1 else ''}"
+          + ("" if rep.required_met else f"; none satisfies --require {rep.required}"))
+    for s in rep.signatures:
+        verdict = "valid" if s.valid else "INVALID"
+        trust = "trusted" if s.trusted else "UNTRUSTED"
+        extra = []
+        if s.legacy:
+            extra.append("LEGACY algorithm")
+        if s.timestamp:
+            extra.append("timestamp " + ("ok" if s.timestamp.get("ok") else "FAILED"))
+        if s.purpose:
+            extra.append(f"purpose {s.purpose['code']} {s.purpose['meaning']}")
+        print(f"  [{verdict}, {trust}] {s.location} uid={s.uid}")
+        print(f"      {s.signature_algorithm} / {s.mac_algorithm}; signer {s.signer}; "
+              f"signed {s.datetime}")
+        print(f"      profiles: {', '.join(s.profiles) or '-'}"
+              + (f"; {'; '.join(extra)}" if extra else ""))
+        for prob in s.problems:
+            print(f"      problem: {prob}")
+    if rep.signatures and rep.unsigned_attributes:
+        shown = ", ".join(rep.unsigned_attributes[:8])
+        more = len(rep.unsigned_attributes) - 8
+        print(f"  unsigned top-level attributes: {shown}" + (f" (+{more} more)" if more > 0 else ""))
+    for s in rep.skipped:
+        print(f"  skipped: {s}")
+
+
+@app.command()
+def verify(
+    paths: Annotated[list[Path], typer.Argument(metavar="PATH...",
+                                                help="Files or folders (recursive).")],
+    trust: Annotated[list[Path] | None, typer.Option(
+        "--trust", help="Trusted CA certificate file or folder; repeatable.")] = None,
+    crl: Annotated[list[Path] | None, typer.Option("--crl", help="CRL file; repeatable.")] = None,
+    require: Annotated[str | None, typer.Option(
+        "--require", help="Fail unless a valid, trusted signature of this kind exists: "
+        "any, creator, authorization, sr.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (a list, one object "
+                                          "per file).")] = False,
+) -> None:
+    """Verify every signature of DICOM files, at every level.
+
+    Exit 0 when every signature is valid and trusted (and required ones exist), 1 otherwise,
+    2 when a file cannot be read (a failed signature in another file takes precedence).
+    """
+    from dicomsec.errors import InvalidInput
+    from dicomsec.signatures import verify_file
+
+    if require is not None and require not in ("any", "creator", "authorization", "sr",
+                                               "sr-verification"):
+        raise _usage("--require takes any, creator, authorization or sr")
+    store = _trust(trust, crl)
+    files = list(_expand(paths))
+    results: list[dict[str, Any]] = []
+    failed = unreadable = False
+    with _progress(len(files)) as progress:
+        task = progress.add_task("verifying", total=len(files))
+        for f in files:
+            try:
+                rep = verify_file(f, trust=store, require=require)
+            except InvalidInput as exc:
+                unreadable = True
+                results.append({"file": str(f), "error": exc.message})
+                if not as_json:
+                    err(f"error: {exc}")
+            else:
+                failed |= not rep.ok
+                results.append(rep.to_dict())
+                if not as_json:
+                    _render_report(rep)
+            progress.advance(task)
+    if as_json:
+        print(json.dumps(results, indent=2))
+    raise typer.Exit(1 if failed else (2 if unreadable else 0))
+
+
+# ------------------------------------------------------------------------------------------
+# signatures list / remove / purposes
+
+
+@sig_app.command("list")
+def list_cmd(
+    file: Annotated[Path, typer.Argument(help="DICOM file.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List the signatures of a file (integrity checked, trust not)."""
+    from dicomsec.signatures import list_signatures
+
+    rep = list_signatures(file)
+    if as_json:
+        print(json.dumps([s.to_dict() for s in rep.signatures], indent=2))
+        raise typer.Exit(0)
+    if not rep.signatures:
+        print(f"{file}: no signatures")
+    for s in rep.signatures:
+        print(f"{s.uid}  {s.location}  MAC ID {s.mac_id}  {s.signature_algorithm}/"
+              f"{s.mac_algorithm}  {'intact' if s.intact else 'BROKEN'}  {s.datetime}  "
+              f"{s.signer}")
+    raise typer.Exit(0)
+
+
+@sig_app.command("remove")
+def remove_cmd(
+    file: Annotated[Path, typer.Argument(help="DICOM file.")],
+    uid: Annotated[list[str] | None, typer.Option(
+        "--uid", help="Digital Signature UID to remove; repeatable.")] = None,
+    remove_all: Annotated[bool, typer.Option("--all", help="Remove every signature.")] = False,
+    out: Annotated[Path | None, typer.Option("-o", "--output", metavar="OUT")] = None,
+    in_place: Annotated[bool, typer.Option("--in-place", help="Replace FILE.")] = False,
+) -> None:
+    """Remove signatures (and their MAC Parameters items) from a file."""
+    from dicomsec.signatures import remove_signatures
+
+    if (out is None) == (not in_place):
+        raise _usage("give exactly one of -o OUT and --in-place")
+    if bool(uid) == remove_all:
+        raise _usage("give either --uid UID or --all")
+    dst = file if in_place else out
+    assert dst is not None
+    n = remove_signatures(file, dst, uids=uid or (), remove_all=remove_all)
+    err(f"removed {n} signature{'s' if n != 1 else ''} -> {dst}")
+    raise typer.Exit(0)
+
+
+@sig_app.command("purposes")
+def purposes_cmd(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List the Digital Signature Purpose codes (ASTM E1762, CID 7007)."""
+    from dicomsec.signatures import PURPOSES
+
+    if as_json:
+        print(json.dumps({str(k): v for k, v in PURPOSES.items()}, indent=2))
+    else:
+        for code, meaning in PURPOSES.items():
+            print(f"{code:>2}  {meaning}")
+    raise typer.Exit(0)
+
+
+# ------------------------------------------------------------------------------------------
+# keys
+
+
+@keys_app.command("generate")
+def keys_generate(
+    prefix: Annotated[Path, typer.Argument(help="Writes PREFIX.key.pem and PREFIX.cert.pem.")],
+    algorithm: Annotated[str, typer.Option(
+        "--algorithm", help="ecdsa-p256 (default), ecdsa-p384, rsa2048, rsa3072, ed25519, "
+        "ed448, ml-dsa-65, ...")] = "ecdsa-p256",
+    common_name: Annotated[str, typer.Option("--cn", help="Subject common name.")] = "dicomsec device",
+    ca: Annotated[bool, typer.Option("--ca", help="Make a CA certificate.")] = False,
+    ca_cert: Annotated[Path | None, typer.Option("--ca-cert", help="Issuing CA certificate.")] = None,
+    ca_key: Annotated[Path | None, typer.Option("--ca-key", help="Issuing CA key.")] = None,
+    days: Annotated[int, typer.Option("--days", help="Validity in days.")] = 825,
+) -> None:
+    """Generate a key and a certificate (self-signed, or issued by --ca-cert/--ca-key)."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from dicomsec._atomic import atomic_write_bytes
+    from dicomsec.keys import (
+        generate_private_key,
+        issue_certificate,
+        load_certificate,
+        load_private_key,
+        write_private_key,
+    )
+
+    if (ca_cert is None) != (ca_key is None):
+        raise _usage("give both --ca-cert and --ca-key, or neither")
+    key = generate_private_key(algorithm)
+    issuer_key = load_private_key(ca_key) if ca_key else None
+    issuer_cert = load_certificate(ca_cert) if ca_cert else None
+    cert = issue_certificate(key, common_name, issuer_key=issuer_key,  # type: ignore[arg-type]
+                             issuer_cert=issuer_cert, ca=ca, days=days)
+    key_path = Path(f"{prefix}.key.pem")
+    cert_path = Path(f"{prefix}.cert.pem")
+    write_private_key(key, key_path)
+    atomic_write_bytes(cert_path, cert.public_bytes(Encoding.PEM))
+    err(f"wrote {key_path} and {cert_path}")
+    raise typer.Exit(0)

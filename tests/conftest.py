@@ -1,0 +1,40 @@
+"""Shared test helpers: paths to test data and the real peer tools.
+
+A peer tool (dcmsign, dciodvfy, openssl) missing under CI=true is a failure, not a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pydicom
+import pytest
+
+DATA = Path(__file__).parent / "data"
+PKI = DATA / "pki"
+DCMSIGN_FIXTURES = DATA / "dcmsign"
+#: pydicom's own small test files (opened by path; never get_testdata_files with a pattern)
+PYDICOM_FILES = Path(pydicom.__file__).parent / "data" / "test_files"
+
+
+def require_tool(name: str) -> str:
+    """Path of a peer tool; fails under CI=true when missing, skips (saying so) otherwise."""
+    path = shutil.which(name)
+    if path is None:
+        message = f"peer tool {name!r} is not installed (run 'make test' as root to install it)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture(scope="session")
+def pki() -> Path:
+    return PKI
+
+
+@pytest.fixture(scope="session")
+def pydicom_files() -> Path:
+    return PYDICOM_FILES

@@ -1,0 +1,132 @@
+"""A real RFC 3161 time-stamping authority for tests: ``openssl ts -reply`` behind HTTP.
+
+``running_tsa(workdir)`` copies the test PKI (``tests/data/pki``) into ``workdir``, starts a
+:class:`~http.server.ThreadingHTTPServer` on 127.0.0.1 (a free port) and yields its URL. Every POST
+body is answered by ``openssl ts -reply -config tsa.cnf`` run in the copied PKI folder.
+
+Modes, for error tests:
+
+- ``"ok"``: real replies.
+- ``"garbage"``: HTTP 200 with bytes that are not a TimeStampResp.
+- ``"http500"``: HTTP 500.
+- ``"replay"``: the first real reply is sent again for every later request (wrong nonce).
+
+``signer=(cert, key)`` makes openssl sign with another TSA certificate and key (RSA or EC).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Literal
+
+import pytest
+
+PKI_DIR = Path(__file__).resolve().parent / "data" / "pki"
+
+Mode = Literal["ok", "garbage", "http500", "replay"]
+
+_REPLY_TYPE = "application/timestamp-reply"
+
+
+def openssl_or_skip() -> str:
+    """The path of the ``openssl`` command; fail on CI (``CI=true``) or skip when missing."""
+    exe = shutil.which("openssl")
+    if exe is None:
+        message = "the openssl command is not installed (needed for the test TSA)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return exe
+
+
+def copy_pki(workdir: Path) -> Path:
+    """A fresh copy of the test PKI with the TSA serial state ``tsa.cnf`` expects."""
+    pki = Path(workdir) / "pki"
+    shutil.copytree(PKI_DIR, pki)
+    state = pki / "tsa-state"
+    state.mkdir(exist_ok=True)
+    (state / "serial").write_text("01\n", encoding="ascii")
+    return pki
+
+
+@contextlib.contextmanager
+def running_tsa(
+    workdir: Path,
+    mode: Mode = "ok",
+    *,
+    signer: tuple[Path, Path] | None = None,
+) -> Iterator[str]:
+    """Run a test TSA until the ``with`` block ends; yields its URL."""
+    openssl = openssl_or_skip()
+    pki = copy_pki(workdir)
+    queries = pki / "queries"
+    queries.mkdir()
+    lock = threading.Lock()  # openssl updates the serial file: one reply at a time
+    replayed: list[bytes] = []
+    extra: list[str] = []
+    if signer is not None:
+        extra = ["-signer", str(Path(signer[0]).resolve()), "-inkey", str(Path(signer[1]).resolve())]
+
+    def reply(query: bytes) -> bytes | None:
+        with lock:
+            if mode == "replay" and replayed:
+                return replayed[0]
+            fd, name = tempfile.mkstemp(suffix=".tsq", dir=queries)
+            with os.fdopen(fd, "wb") as f:
+                f.write(query)
+            out = Path(name).with_suffix(".tsr")
+            done = subprocess.run(
+                [openssl, "ts", "-reply", "-config", "tsa.cnf", "-queryfile", name,
+                 "-out", str(out), *extra],
+                cwd=pki, capture_output=True, timeout=60, check=False,
+            )
+            if done.returncode != 0 or not out.exists():
+                return None
+            answer = out.read_bytes()
+            replayed.append(answer)
+            return answer
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            query = self.rfile.read(length)
+            if mode == "http500":
+                self._send(500, b"internal error\n", "text/plain")
+                return
+            if mode == "garbage":
+                self._send(200, b"<html>this is not a time-stamp response</html>", _REPLY_TYPE)
+                return
+            answer = reply(query)
+            if answer is None:
+                self._send(500, b"openssl ts -reply failed\n", "text/plain")
+            else:
+                self._send(200, answer, _REPLY_TYPE)
+
+        def _send(self, code: int, body: bytes, content_type: str) -> None:
+            self.send_response(code)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            pass  # keep test output quiet
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, name="test-tsa", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/tsa"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
