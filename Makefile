@@ -28,7 +28,7 @@ peers:
 	fi
 
 lint: install
-	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff check src tests bench demo
 	$(VENV)/bin/mypy
 
 test: install peers lint

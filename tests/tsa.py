@@ -73,7 +73,8 @@ def running_tsa(
     replayed: list[bytes] = []
     extra: list[str] = []
     if signer is not None:
-        extra = ["-signer", str(Path(signer[0]).resolve()), "-inkey", str(Path(signer[1]).resolve())]
+        cert, key = (str(Path(p).resolve()) for p in signer)
+        extra = ["-signer", cert, "-inkey", key]
 
     def reply(query: bytes) -> bytes | None:
         with lock:
@@ -117,12 +118,14 @@ def running_tsa(
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: object) -> None:
             pass  # keep test output quiet
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, name="test-tsa", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, args=(0.05,), name="test-tsa", daemon=True
+    )
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}/tsa"

@@ -452,7 +452,9 @@ def parse_file(path: Path | str, fh: BinaryIO | None = None) -> ParsedFile:
         raise InvalidInput("sequences nested too deeply", path=str(p)) from None
 
 
-def parse_dataset_bytes(data: bytes, *, little: bool = True, implicit: bool = False) -> list[Element]:
+def parse_dataset_bytes(
+    data: bytes, *, little: bool = True, implicit: bool = False
+) -> list[Element]:
     """Parse an encoded data set (no preamble, no meta) held in memory."""
     import io
 

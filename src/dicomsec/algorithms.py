@@ -3,7 +3,8 @@
 Every digest and signature scheme dicomsec knows lives here, with its OIDs, its DICOM defined
 term, its status and its minimum key size. No other module keeps a table of algorithm names:
 look them up with :func:`by_name`, :func:`by_oid`, :func:`by_dicom_term` or
-:func:`signature_scheme_for_key`. Unknown input raises :class:`~dicomsec.errors.UnsupportedAlgorithm`.
+:func:`signature_scheme_for_key`. Unknown input raises
+:class:`~dicomsec.errors.UnsupportedAlgorithm`.
 
 Status:
 

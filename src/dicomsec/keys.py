@@ -40,7 +40,7 @@ __all__ = [
     "write_private_key",
 ]
 
-PASSWORD_ENV = "DICOMSEC_KEY_PASSWORD"
+PASSWORD_ENV = "DICOMSEC_KEY_PASSWORD"  # noqa: S105 - the name of a variable, not a secret
 
 
 def read_password(
@@ -56,7 +56,8 @@ def read_password(
         try:
             text = Path(password_file).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise InvalidInput(f"cannot read password file: {exc}", path=str(password_file)) from exc
+            raise InvalidInput(f"cannot read password file: {exc}",
+                               path=str(password_file)) from exc
         return text.splitlines()[0].encode() if text else b""
     env = os.environ.get(PASSWORD_ENV)
     if env is not None:
@@ -249,9 +250,11 @@ def generate_private_key(scheme: str) -> PrivateKeyTypes:
         return rsa.generate_private_key(public_exponent=65537, key_size=bits)
     alg = algorithms.by_name(name, algorithms.Kind.SIGNATURE)
     if alg.family is algorithms.Family.EC:
-        curve = {"secp224r1": ec.SECP224R1, "secp256r1": ec.SECP256R1,
-                 "secp384r1": ec.SECP384R1, "secp521r1": ec.SECP521R1}[alg.curve or ""]
-        return ec.generate_private_key(curve())
+        curves: dict[str, ec.EllipticCurve] = {
+            "secp224r1": ec.SECP224R1(), "secp256r1": ec.SECP256R1(),
+            "secp384r1": ec.SECP384R1(), "secp521r1": ec.SECP521R1(),
+        }
+        return ec.generate_private_key(curves[alg.curve or ""])
     if alg.name == "ed25519":
         return ed25519.Ed25519PrivateKey.generate()
     if alg.name == "ed448":
@@ -315,7 +318,8 @@ def issue_certificate(
     eku = list(extra_key_usage)
     if eku:
         builder = builder.add_extension(x509.ExtendedKeyUsage(eku), critical=True)
-    hash_alg = hashes.SHA256() if isinstance(signer_key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) else None
+    classic = isinstance(signer_key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey)
+    hash_alg = hashes.SHA256() if classic else None
     return builder.sign(signer_key, hash_alg)
 
 
@@ -326,7 +330,8 @@ def write_private_key(key: PrivateKeyTypes, path: Path, *, password: bytes | Non
     from dicomsec._atomic import atomic_write_bytes
 
     enc: serialization.KeySerializationEncryption = (
-        serialization.BestAvailableEncryption(password) if password else serialization.NoEncryption()
+        serialization.BestAvailableEncryption(password) if password
+        else serialization.NoEncryption()
     )
     data = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, enc)
     atomic_write_bytes(path, data, mode=0o600)

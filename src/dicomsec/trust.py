@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import enum
+import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -143,7 +144,7 @@ class TrustStore:
             return ChainResult(False, (f"certificate chain not trusted: {msg}", *problems))
         except (ValueError, TypeError) as exc:
             return ChainResult(False, (f"certificate chain not checkable: {exc}", *problems))
-        for child, issuer in zip(chain, chain[1:], strict=False):
+        for child, issuer in itertools.pairwise(chain):
             for crl in self.crls:
                 if crl.issuer != issuer.subject:
                     continue

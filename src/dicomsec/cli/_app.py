@@ -226,7 +226,8 @@ def _render_report(rep: Any) -> None:
     if rep.signatures and rep.unsigned_attributes:
         shown = ", ".join(rep.unsigned_attributes[:8])
         more = len(rep.unsigned_attributes) - 8
-        print(f"  unsigned top-level attributes: {shown}" + (f" (+{more} more)" if more > 0 else ""))
+        tail = f" (+{more} more)" if more > 0 else ""
+        print(f"  unsigned top-level attributes: {shown}{tail}")
     for s in rep.skipped:
         print(f"  skipped: {s}")
 
@@ -353,9 +354,12 @@ def keys_generate(
     algorithm: Annotated[str, typer.Option(
         "--algorithm", help="ecdsa-p256 (default), ecdsa-p384, rsa2048, rsa3072, ed25519, "
         "ed448, ml-dsa-65, ...")] = "ecdsa-p256",
-    common_name: Annotated[str, typer.Option("--cn", help="Subject common name.")] = "dicomsec device",
+    common_name: Annotated[str, typer.Option("--cn", help="Subject common name.")] = (
+        "dicomsec device"
+    ),
     ca: Annotated[bool, typer.Option("--ca", help="Make a CA certificate.")] = False,
-    ca_cert: Annotated[Path | None, typer.Option("--ca-cert", help="Issuing CA certificate.")] = None,
+    ca_cert: Annotated[Path | None, typer.Option("--ca-cert",
+                                                 help="Issuing CA certificate.")] = None,
     ca_key: Annotated[Path | None, typer.Option("--ca-key", help="Issuing CA key.")] = None,
     days: Annotated[int, typer.Option("--days", help="Validity in days.")] = 825,
 ) -> None:

@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, BinaryIO
 from dicomsec import algorithms
 from dicomsec._atomic import atomic_output, copy_range
 from dicomsec._rawdicom import (
+    EXPLICIT_BE,
     EXPLICIT_LE,
     IMPLICIT_LE,
-    EXPLICIT_BE,
     UNDEFINED,
     DataSet,
     Element,
@@ -494,7 +494,7 @@ def sign_file(
 def _check_value(cert: x509.Certificate, value: bytes, digest: bytes,
                  mac_alg: algorithms.Algorithm) -> None:
     """Verify a value just made (guards against faults and key/certificate mix-ups)."""
-    scheme, problem = _verify_value(cert, value, digest, mac_alg)
+    _scheme, problem = _verify_value(cert, value, digest, mac_alg)
     if problem:
         raise VerificationFailed(f"the new signature does not verify: {problem}")
 
@@ -502,7 +502,7 @@ def _check_value(cert: x509.Certificate, value: bytes, digest: bytes,
 def _self_check(dst: Path, out: BinaryIO, uid: str, item: str | None, *, full: bool) -> None:
     """Re-read the written output and check the new signature before it is renamed."""
     size = out.seek(0, 2)
-    reader = open(out.name, "rb") if isinstance(out.name, str) else None  # noqa: SIM115
+    reader = open(out.name, "rb") if isinstance(out.name, str) else None
     if reader is None:  # pragma: no cover - atomic_output always has a named file
         return
     with reader:
@@ -760,8 +760,9 @@ def _verify_all(
         if seq is None or not seq.items:
             continue
         for it in seq.items:
-            if only_uid is not None and _text(parsed, fh, _find(it.elements, SIGNATURE_UID)) != only_uid:
-                continue
+            if only_uid is not None:
+                if _text(parsed, fh, _find(it.elements, SIGNATURE_UID)) != only_uid:
+                    continue
             report, covered = _verify_item(parsed, fh, stream, level, it, trust=trust, now=now)
             reports.append(report)
             if level.parent_item is None:

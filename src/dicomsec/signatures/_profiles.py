@@ -87,7 +87,8 @@ def _rules(profile: Profile) -> ProfileRules:
 
     if profile is Profile.SR_VERIFICATION:
         return ProfileRules(
-            tags("sr", "required_if_present") | tags("sr_verification_extra", "required_if_present"),
+            tags("sr", "required_if_present")
+            | tags("sr_verification_extra", "required_if_present"),
             tags("sr", "required_always") | tags("sr_verification_extra", "required_always"),
         )
     return ProfileRules(

@@ -18,6 +18,7 @@ loaded in the trust store.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import hmac
 import secrets
 from dataclasses import dataclass, field
@@ -432,14 +433,18 @@ def verify_timestamp(token: bytes, data: bytes, trust: TrustStore | None) -> Tim
     elif valid and found.signer is not None and found.time is not None:
         from dicomsec.trust import KeyPurpose
 
-        result = trust.validate(
-            found.signer,
-            at=found.time,
-            purpose=KeyPurpose.TIMESTAMPING,
-            extra_intermediates=found.others,
-        )
-        trusted = result.trusted
-        found.problems.extend(f"TSA certificate: {p}" for p in result.problems)
+        try:
+            result = trust.validate(
+                found.signer,
+                at=found.time,
+                purpose=KeyPurpose.TIMESTAMPING,
+                extra_intermediates=found.others,
+            )
+        except Exception as exc:  # e.g. a TSA certificate with malformed extensions
+            found.problems.append(f"TSA certificate cannot be validated: {_first_line(exc)}")
+        else:
+            trusted = result.trusted
+            found.problems.extend(f"TSA certificate: {p}" for p in result.problems)
     return TimestampStatus(
         present=True,
         valid=valid,
@@ -471,6 +476,20 @@ def _display_url(url: str) -> str:
     if "@" not in parts.netloc:
         return url
     return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+
+
+@functools.cache
+def _response_spec() -> Any:
+    """TimeStampResp with an optional token (asn1crypto's spec requires it, RFC 3161 does not)."""
+    from asn1crypto import cms, core, tsp
+
+    class _TimeStampResp(core.Sequence):  # type: ignore[misc]
+        _fields = [  # noqa: RUF012
+            ("status", tsp.PKIStatusInfo),
+            ("time_stamp_token", cms.ContentInfo, {"optional": True}),
+        ]
+
+    return _TimeStampResp
 
 
 class HttpTimestampClient:
@@ -603,11 +622,11 @@ class HttpTimestampClient:
         return body, content_type
 
     def _token_from_response(self, body: bytes, content_type: str) -> bytes:
-        from asn1crypto import core, tsp
+        from asn1crypto import core
 
         where = f"TSA at {_display_url(self.url)}"
         try:
-            resp = tsp.TimeStampResp.load(body, strict=True)
+            resp = _response_spec().load(body, strict=True)
             status_info = resp["status"]
             status = status_info["status"].native
         except Exception:
