@@ -309,15 +309,64 @@ def _resize_ancestors(parsed: ParsedFile, level: DataSet, delta: int, edits: lis
                                _u32(item.length + delta, little)))
 
 
-def _write_spliced(src: BinaryIO, dst: BinaryIO, size: int, edits: list[_Edit]) -> None:
-    pos = 0
+def _write_spliced(src: BinaryIO, dst: BinaryIO, edits: list[_Edit], start: int, stop: int,
+                   *, sync_every: int = 0) -> None:
+    """Write input range ``[start, stop)`` to ``dst`` with the edits that start inside it.
+
+    With ``sync_every``, data is flushed to disk every so many bytes so that write-back runs
+    while the caller is still busy (the final fsync then has little left to do).
+    """
+    pos = start
     for ed in sorted(edits, key=lambda e: (e.start, e.end)):
-        if ed.start < pos:
+        if not start <= ed.start < stop and not (ed.start == stop == ed.end and stop == start):
+            continue
+        if ed.start < pos or ed.end > stop:
             raise InvalidInput("overlapping edits (malformed file structure)")
-        copy_range(src, dst, pos, ed.start - pos)
+        _copy(src, dst, pos, ed.start - pos, sync_every)
         dst.write(ed.data)
         pos = ed.end
-    copy_range(src, dst, pos, size - pos)
+    _copy(src, dst, pos, stop - pos, sync_every)
+
+
+def _copy(src: BinaryIO, dst: BinaryIO, offset: int, length: int, sync_every: int) -> None:
+    if not sync_every:
+        copy_range(src, dst, offset, length)
+        return
+    import os
+
+    while length > 0:
+        n = min(length, sync_every)
+        copy_range(src, dst, offset, n)
+        dst.flush()
+        os.fdatasync(dst.fileno())
+        offset += n
+        length -= n
+
+
+def _late_cut(parsed: ParsedFile, level: DataSet, elements: list[Element], size: int) -> int:
+    """First input offset touched by an edit that depends on the signature value."""
+    seq = _find(elements, DIGITAL_SIGNATURES_SEQUENCE)
+    if seq is not None and seq.items is not None:
+        cut = seq.length_field if seq.length != UNDEFINED else seq.end - 8
+    else:
+        after = [e.offset for e in elements if e.tag > DIGITAL_SIGNATURES_SEQUENCE]
+        if after:
+            cut = min(after)
+        elif level.parent_item is not None:
+            cut = level.parent_item.content_end
+        else:
+            cut = max((e.end for e in elements), default=parsed.dataset_offset)
+    for sq, it in level.parent_chain:
+        if sq.length != UNDEFINED:
+            cut = min(cut, sq.length_field)
+        if it.length != UNDEFINED:
+            cut = min(cut, it.length_offset)
+    return min(cut, size)
+
+
+#: bulk copies larger than this run in a thread while the MAC is computed
+PARALLEL_COPY_MIN = 8 << 20
+SYNC_CHUNK = 128 << 20
 
 
 # --------------------------------------------------------------------------------------------
@@ -448,38 +497,45 @@ def sign_file(
             sig_item.DigitalSignaturePurposeCodeSequence = PdSequence([code])
         part_b = parse_dataset_bytes(_encode_dataset(sig_item, little=True, implicit=False))
 
-        stream = MacStream(parsed, fh)
-        digest = _digest_stream(stream, mac_alg, elements, signed, part_b)
-        value = key.sign_digest(digest, mac_alg, deterministic=deterministic)
-        _check_value(key.certificate, value, digest, mac_alg)
-
-        from cryptography.hazmat.primitives.serialization import Encoding
-
-        sig_item.CertificateOfSigner = key.certificate.public_bytes(Encoding.DER)
-        sig_item.Signature = value
-        if timestamp_client is not None:
-            sig_item.CertifiedTimestampType = TIMESTAMP_CMS_TSP
-            sig_item.CertifiedTimestamp = timestamp_client.timestamp(value)
-
         mac_item = Dataset()
         mac_item.MACIDNumber = mac_id
         mac_item.MACCalculationTransferSyntaxUID = _mac_ts(parsed)
         mac_item.MACAlgorithm = mac_alg.dicom_term
         hashed = sorted(t for t in signed)
         mac_item.DataElementsSigned = hashed
-
         little, implicit = parsed.little_endian, parsed.implicit_vr
-        edits: list[_Edit] = []
+        early: list[_Edit] = []
         delta = _grow(parsed, elements, level, MAC_PARAMETERS_SEQUENCE,
                       _item_bytes(_encode_dataset(mac_item, little=little, implicit=implicit),
-                                  little), edits)
-        delta += _grow(parsed, elements, level, DIGITAL_SIGNATURES_SEQUENCE,
-                       _item_bytes(_encode_dataset(sig_item, little=little, implicit=implicit),
-                                   little), edits)
-        _resize_ancestors(parsed, level, delta, edits)
+                                  little), early)
+        cut = _late_cut(parsed, level, elements, size)
 
         with atomic_output(dst) as out:
-            _write_spliced(fh, out, size, edits)
+            # The output up to the first signature-dependent edit is copied in a thread while
+            # the MAC is computed (copy_file_range and hashlib both release the GIL).
+            copier = _Copier(src, out, early, cut, size)
+            copier.start()
+            try:
+                stream = MacStream(parsed, fh)
+                digest = _digest_stream(stream, mac_alg, elements, signed, part_b)
+                value = key.sign_digest(digest, mac_alg, deterministic=deterministic)
+                _check_value(key.certificate, value, digest, mac_alg)
+
+                from cryptography.hazmat.primitives.serialization import Encoding
+
+                sig_item.CertificateOfSigner = key.certificate.public_bytes(Encoding.DER)
+                sig_item.Signature = value
+                if timestamp_client is not None:
+                    sig_item.CertifiedTimestampType = TIMESTAMP_CMS_TSP
+                    sig_item.CertifiedTimestamp = timestamp_client.timestamp(value)
+            finally:
+                copier.join()
+            late: list[_Edit] = []
+            delta += _grow(parsed, elements, level, DIGITAL_SIGNATURES_SEQUENCE,
+                           _item_bytes(_encode_dataset(sig_item, little=little,
+                                                       implicit=implicit), little), late)
+            _resize_ancestors(parsed, level, delta, late)
+            _write_spliced(fh, out, early + late, cut, size)
             out.flush()
             _self_check(dst, out, uid, item, full=size <= FULL_SELF_CHECK_LIMIT)
 
@@ -489,6 +545,39 @@ def sign_file(
         signed_tags=tuple(tag_str(t) for t in hashed), profile=profile.value,
         timestamp=timestamp_client is not None,
     )
+
+
+class _Copier:
+    """Copies the signature-independent head of the output, in a thread when it is large."""
+
+    def __init__(self, src: Path, out: BinaryIO, edits: list[_Edit], cut: int, size: int) -> None:
+        import threading
+
+        self.src, self.out, self.edits, self.cut = src, out, edits, cut
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="dicomsec-copy", daemon=True)
+        self.parallel = cut >= PARALLEL_COPY_MIN
+        self.sync_every = SYNC_CHUNK if size >= 2 * SYNC_CHUNK else 0
+
+    def _run(self) -> None:
+        try:
+            with open(self.src, "rb") as fh:
+                _write_spliced(fh, self.out, self.edits, 0, self.cut,
+                               sync_every=self.sync_every)
+        except BaseException as exc:  # re-raised in join()
+            self.error = exc
+
+    def start(self) -> None:
+        if self.parallel:
+            self.thread.start()
+
+    def join(self) -> None:
+        if self.parallel:
+            self.thread.join()
+        else:
+            self._run()
+        if self.error is not None:
+            raise self.error
 
 
 def _check_value(cert: x509.Certificate, value: bytes, digest: bytes,
@@ -902,7 +991,7 @@ def remove_signatures(
         if missing:
             raise InvalidInput(f"no signature with UID {sorted(missing)[0]}", path=str(src))
         with atomic_output(dst) as out:
-            _write_spliced(fh, out, size, edits)
+            _write_spliced(fh, out, edits, 0, size)
     return removed
 
 
