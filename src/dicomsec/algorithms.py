@@ -84,6 +84,8 @@ class Algorithm:
     curve: str | None = None
     #: whether DCMTK dcmsign 3.6.7 can verify signatures of this scheme
     dcmtk_interop: bool = False
+    #: DER DigestInfo prefix (RFC 8017 9.2), for digests without a crypto-library hash class
+    digest_info_prefix: bytes = b""
 
     @property
     def legacy(self) -> bool:
@@ -143,7 +145,8 @@ _REGISTRY: tuple[Algorithm, ...] = (
     Algorithm("sha1", _D, "1.3.14.3.2.26", dicom_term="SHA1", status=Status.LEGACY,
               digest_size=20, dcmtk_interop=True),
     Algorithm("ripemd160", _D, "1.3.36.3.2.1", dicom_term="RIPEMD160", status=Status.LEGACY,
-              digest_size=20, dcmtk_interop=True),
+              digest_size=20, dcmtk_interop=True,
+              digest_info_prefix=bytes.fromhex("3021300906052b2403020105000414")),
     Algorithm("md5", _D, "1.2.840.113549.2.5", dicom_term="MD5", status=Status.LEGACY,
               digest_size=16, dcmtk_interop=True),
     # Signature schemes. DICOM carries no identifier: the scheme follows from the public key

@@ -310,7 +310,7 @@ def _resize_ancestors(parsed: ParsedFile, level: DataSet, delta: int, edits: lis
 
 
 def _write_spliced(src: BinaryIO, dst: BinaryIO, edits: list[_Edit], start: int, stop: int,
-                   *, sync_every: int = 0) -> None:
+                   *, last: bool = True, sync_every: int = 0) -> None:
     """Write input range ``[start, stop)`` to ``dst`` with the edits that start inside it.
 
     With ``sync_every``, data is flushed to disk every so many bytes so that write-back runs
@@ -318,7 +318,9 @@ def _write_spliced(src: BinaryIO, dst: BinaryIO, edits: list[_Edit], start: int,
     """
     pos = start
     for ed in sorted(edits, key=lambda e: (e.start, e.end)):
-        if not start <= ed.start < stop and not (ed.start == stop == ed.end and stop == start):
+        # an insertion at the very end of the input belongs to the range that ends there
+        at_end = ed.start == stop == ed.end and last
+        if not (start <= ed.start < stop or at_end):
             continue
         if ed.start < pos or ed.end > stop:
             raise InvalidInput("overlapping edits (malformed file structure)")
@@ -438,8 +440,8 @@ def sign_file(
     scheme = key.scheme
     bits = algorithms.key_bits(key.certificate.public_key())
     algorithms.check_create(scheme, allow_legacy=allow_legacy, bits=bits)
-    if scheme.family is algorithms.Family.EC and mac_alg.name == "ripemd160":
-        raise PolicyViolation("ECDSA with RIPEMD-160 is not supported")
+    if scheme.family is algorithms.Family.EC and mac_alg.digest_info_prefix:
+        raise PolicyViolation(f"ECDSA with {mac_alg.name} is not supported")
     if purpose is not None and purpose not in PURPOSES:
         raise InvalidInput(f"unknown signature purpose {purpose} (use 1-18)")
     if profile is Profile.SR_VERIFICATION and purpose is None:
@@ -495,7 +497,10 @@ def sign_file(
             code.CodingSchemeDesignator = PURPOSE_SCHEME
             code.CodeMeaning = PURPOSES[purpose]
             sig_item.DigitalSignaturePurposeCodeSequence = PdSequence([code])
-        part_b = parse_dataset_bytes(_encode_dataset(sig_item, little=True, implicit=False))
+        # part B is encoded in the file's byte order so that MacStream treats it like file data
+        le = parsed.little_endian
+        part_b = parse_dataset_bytes(_encode_dataset(sig_item, little=le, implicit=False),
+                                     little=le)
 
         mac_item = Dataset()
         mac_item.MACIDNumber = mac_id
@@ -562,7 +567,7 @@ class _Copier:
     def _run(self) -> None:
         try:
             with open(self.src, "rb") as fh:
-                _write_spliced(fh, self.out, self.edits, 0, self.cut,
+                _write_spliced(fh, self.out, self.edits, 0, self.cut, last=False,
                                sync_every=self.sync_every)
         except BaseException as exc:  # re-raised in join()
             self.error = exc
@@ -627,13 +632,12 @@ def _verify_value(cert: x509.Certificate, value: bytes, digest: bytes,
         return None, str(exc)
     try:
         if isinstance(pub, rsa.RSAPublicKey):
-            if mac_alg.name == "ripemd160":
+            if mac_alg.digest_info_prefix:
                 # no hash class: recover the DigestInfo and compare (PS3.15 C.1, RFC 8017)
                 import hmac
 
                 recovered = pub.recover_data_from_signature(value, padding.PKCS1v15(), None)
-                prefix = bytes.fromhex("3021300906052b2403020105000414")
-                if not hmac.compare_digest(recovered, prefix + digest):
+                if not hmac.compare_digest(recovered, mac_alg.digest_info_prefix + digest):
                     return scheme, "signature does not match the data"
                 return scheme, None
             h = mac_alg.crypto_hash()
