@@ -84,6 +84,8 @@ class Algorithm:
     curve: str | None = None
     #: whether DCMTK dcmsign 3.6.7 can verify signatures of this scheme
     dcmtk_interop: bool = False
+    #: fixed signature length in bytes (EdDSA, ML-DSA); DICOM pads odd ones with one 0x00
+    signature_size: int = 0
     #: DER DigestInfo prefix (RFC 8017 9.2), for digests without a crypto-library hash class
     digest_info_prefix: bytes = b""
 
@@ -164,14 +166,16 @@ _REGISTRY: tuple[Algorithm, ...] = (
     # dcmsign 3.6.7 cannot verify its own odd-length P-521 values (pad rule), see docs.
     Algorithm("ecdsa-p521", _S, "1.3.132.0.35", status=Status.ALLOWED, min_key_bits=521,
               family=Family.EC, curve="secp521r1"),
-    Algorithm("ed25519", _S, "1.3.101.112", status=Status.ALLOWED, family=Family.EDDSA),
-    Algorithm("ed448", _S, "1.3.101.113", status=Status.ALLOWED, family=Family.EDDSA),
+    Algorithm("ed25519", _S, "1.3.101.112", status=Status.ALLOWED, family=Family.EDDSA,
+              signature_size=64),
+    Algorithm("ed448", _S, "1.3.101.113", status=Status.ALLOWED, family=Family.EDDSA,
+              signature_size=114),
     Algorithm("ml-dsa-44", _S, "2.16.840.1.101.3.4.3.17", status=Status.EXPERIMENTAL,
-              family=Family.MLDSA),
+              family=Family.MLDSA, signature_size=2420),
     Algorithm("ml-dsa-65", _S, "2.16.840.1.101.3.4.3.18", status=Status.EXPERIMENTAL,
-              family=Family.MLDSA),
+              family=Family.MLDSA, signature_size=3309),
     Algorithm("ml-dsa-87", _S, "2.16.840.1.101.3.4.3.19", status=Status.EXPERIMENTAL,
-              family=Family.MLDSA),
+              family=Family.MLDSA, signature_size=4627),
 )
 
 _BY_NAME = {a.name: a for a in _REGISTRY}
