@@ -97,8 +97,10 @@ def load_private_key(
 
     data = _read(path, "private key")
     encrypted = b"ENCRYPTED" in data[:200] or path.suffix.lower() in (".p12", ".pfx")
+    asked = False
     if password is None and encrypted and password_callback is not None:
         password = password_callback()
+        asked = True
 
     def attempt(pw: bytes | None) -> PrivateKeyTypes:
         if b"-----BEGIN" in data:
@@ -115,13 +117,13 @@ def load_private_key(
         return attempt(password)
     except TypeError as exc:
         # encrypted but no password given, or a password given for a plain key
-        if password is None and password_callback is not None:
-            pw = password_callback()
-            if pw is not None:
-                try:
-                    return attempt(pw)
-                except (ValueError, TypeError):
-                    pass
+        ask = password is None and password_callback is not None and not asked
+        pw = password_callback() if ask and password_callback is not None else None
+        if pw is not None:
+            try:
+                return attempt(pw)
+            except (ValueError, TypeError):
+                pass
             raise InvalidInput("wrong password for the private key", path=str(path)) from None
         if password is None:
             raise InvalidInput(

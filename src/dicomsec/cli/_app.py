@@ -87,7 +87,13 @@ def _load_signing_key(key: Path, cert: Path, password_file: Path | None,
     password = read_password(password_file)
     private = load_private_key(key, password=password,
                                password_callback=None if password is not None else ask)
-    return FileSigningKey(private, load_certificate(cert), rsa_pss=rsa_pss)
+    from dicomsec.errors import InvalidInput
+
+    certificate = load_certificate(cert)
+    try:
+        return FileSigningKey(private, certificate, rsa_pss=rsa_pss)
+    except InvalidInput as exc:
+        raise InvalidInput(exc.message, path=f"{key} and {cert}") from None
 
 
 def _trust(paths: list[Path] | None, crls: list[Path] | None) -> TrustStore | None:
@@ -102,7 +108,6 @@ def _trust(paths: list[Path] | None, crls: list[Path] | None) -> TrustStore | No
 # sign
 
 PROFILES = ["none", "base", "creator", "authorization", "sr", "sr-verification"]
-MACS = ["sha256", "sha384", "sha512", "sha1", "ripemd160", "md5"]
 
 
 @app.command()

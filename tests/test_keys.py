@@ -1,0 +1,574 @@
+"""Keys, certificates, passwords and the trust store.
+
+Key files in every format are made in a temporary folder with ``cryptography``; trust is checked
+against the scripted test PKI (tests/data/pki) and against CAs and CRLs made here.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import stat
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from dicomsec import algorithms, keys
+from dicomsec.errors import InvalidInput
+from dicomsec.keys import FileSigningKey, load_certificate, load_private_key, read_password
+from dicomsec.trust import ChainResult, KeyPurpose, TrustStore
+from tests.conftest import PKI
+
+CA_CERT = PKI / "ca.cert.pem"
+SIGNERS = ["rsa2048", "rsa3072", "ecp256", "ecp384", "ed25519"]
+AT = _dt.datetime(2026, 1, 1, tzinfo=_dt.UTC)
+LATE = _dt.datetime(2060, 1, 1, tzinfo=_dt.UTC)
+PASSWORD = b"correct horse battery staple 42"
+WRONG = b"wrong-Password-91"
+
+Enc = serialization.Encoding
+Fmt = serialization.PrivateFormat
+
+
+def _pub_der(key: PrivateKeyTypes) -> bytes:
+    return key.public_key().public_bytes(Enc.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def _same_key(a: PrivateKeyTypes, b: PrivateKeyTypes) -> bool:
+    return _pub_der(a) == _pub_der(b)
+
+
+@pytest.fixture(scope="module")
+def ec_key() -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+@pytest.fixture(scope="module")
+def rsa_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(65537, 2048)
+
+
+# ------------------------------------------------------------------------------------------
+# loading private keys
+
+
+@pytest.mark.parametrize(("encoding", "fmt", "suffix"), [
+    (Enc.PEM, Fmt.PKCS8, ".pem"),
+    (Enc.PEM, Fmt.TraditionalOpenSSL, ".pem"),
+    (Enc.DER, Fmt.PKCS8, ".der"),
+    (Enc.DER, Fmt.TraditionalOpenSSL, ".key"),
+])
+@pytest.mark.parametrize("kind", ["ec", "rsa"])
+def test_load_plain_keys(tmp_path: Path, ec_key: ec.EllipticCurvePrivateKey,
+                         rsa_key: rsa.RSAPrivateKey, encoding: Enc, fmt: Fmt, suffix: str,
+                         kind: str) -> None:
+    key: PrivateKeyTypes = ec_key if kind == "ec" else rsa_key
+    path = tmp_path / f"key{suffix}"
+    path.write_bytes(key.private_bytes(encoding, fmt, serialization.NoEncryption()))
+    called: list[bool] = []
+
+    def callback() -> bytes:
+        called.append(True)
+        return PASSWORD
+
+    loaded = load_private_key(path, password_callback=callback)
+    assert _same_key(loaded, key)
+    assert called == []  # never asked for a password of a plain key
+
+
+def test_load_ed25519_pem(tmp_path: Path) -> None:
+    key = ed25519.Ed25519PrivateKey.generate()
+    path = tmp_path / "ed.pem"
+    path.write_bytes(key.private_bytes(Enc.PEM, Fmt.PKCS8, serialization.NoEncryption()))
+    assert _same_key(load_private_key(path), key)
+
+
+@pytest.mark.parametrize(("encoding", "suffix"), [(Enc.PEM, ".pem"), (Enc.DER, ".der")])
+def test_load_encrypted_pkcs8(tmp_path: Path, ec_key: ec.EllipticCurvePrivateKey,
+                              encoding: Enc, suffix: str) -> None:
+    path = tmp_path / f"enc{suffix}"
+    path.write_bytes(ec_key.private_bytes(encoding, Fmt.PKCS8,
+                                          serialization.BestAvailableEncryption(PASSWORD)))
+    assert _same_key(load_private_key(path, password=PASSWORD), ec_key)
+    with pytest.raises(InvalidInput):
+        load_private_key(path)
+
+
+def _p12(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey, password: bytes | None) -> bytes:
+    cert = keys.issue_certificate(key, "p12 signer")
+    enc: serialization.KeySerializationEncryption = (
+        serialization.BestAvailableEncryption(password) if password
+        else serialization.NoEncryption()
+    )
+    return pkcs12.serialize_key_and_certificates(b"signer", key, cert, None, enc)
+
+
+@pytest.mark.parametrize("suffix", [".p12", ".pfx"])
+def test_load_pkcs12_with_password(tmp_path: Path, rsa_key: rsa.RSAPrivateKey,
+                                   suffix: str) -> None:
+    path = tmp_path / f"key{suffix}"
+    path.write_bytes(_p12(rsa_key, PASSWORD))
+    assert _same_key(load_private_key(path, password=PASSWORD), rsa_key)
+    # the callback is asked for PKCS#12 files (their suffix says they are protected)
+    assert _same_key(load_private_key(path, password_callback=lambda: PASSWORD), rsa_key)
+
+
+def test_load_pkcs12_without_password(tmp_path: Path, ec_key: ec.EllipticCurvePrivateKey) -> None:
+    path = tmp_path / "plain.p12"
+    path.write_bytes(_p12(ec_key, None))
+    assert _same_key(load_private_key(path), ec_key)
+
+
+def test_load_pkcs12_without_a_key(tmp_path: Path, ec_key: ec.EllipticCurvePrivateKey) -> None:
+    cert = keys.issue_certificate(ec_key, "cert only")
+    path = tmp_path / "cert-only.p12"
+    path.write_bytes(pkcs12.serialize_key_and_certificates(
+        b"x", None, cert, None, serialization.NoEncryption()))
+    with pytest.raises(InvalidInput):
+        load_private_key(path)
+
+
+# ------------------------------------------------------------------------------------------
+# passwords
+
+
+@pytest.fixture
+def encrypted_pem(tmp_path: Path, ec_key: ec.EllipticCurvePrivateKey) -> Path:
+    path = tmp_path / "enc.key.pem"
+    keys.write_private_key(ec_key, path, password=PASSWORD)
+    return path
+
+
+def test_write_private_key_mode_and_round_trip(tmp_path: Path,
+                                               ec_key: ec.EllipticCurvePrivateKey) -> None:
+    plain, enc = tmp_path / "plain.pem", tmp_path / "enc.pem"
+    keys.write_private_key(ec_key, plain)
+    keys.write_private_key(ec_key, enc, password=PASSWORD)
+    for p in (plain, enc):
+        assert stat.S_IMODE(p.stat().st_mode) == 0o600
+    assert b"ENCRYPTED" not in plain.read_bytes()
+    assert b"ENCRYPTED" in enc.read_bytes()
+    assert _same_key(load_private_key(plain), ec_key)
+    assert _same_key(load_private_key(enc, password=PASSWORD), ec_key)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["enc.pem", "plain.pem"]
+
+
+def test_password_from_file(tmp_path: Path, encrypted_pem: Path, ec_key: PrivateKeyTypes,
+                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(keys.PASSWORD_ENV, "the environment loses")
+    pw = tmp_path / "pw.txt"
+    pw.write_bytes(PASSWORD + b"\nsecond line is ignored\n")
+    password = read_password(pw)
+    assert password == PASSWORD  # a file beats the environment
+    assert _same_key(load_private_key(encrypted_pem, password=password), ec_key)
+
+
+def test_password_file_edge_cases(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.txt"
+    empty.write_bytes(b"")
+    assert read_password(empty) == b""
+    crlf = tmp_path / "crlf.txt"
+    crlf.write_bytes(b"pw\r\n")
+    assert read_password(crlf) == b"pw"
+    with pytest.raises(InvalidInput) as info:
+        read_password(tmp_path / "missing.txt")
+    assert "missing.txt" in str(info.value)
+    with pytest.raises(InvalidInput):
+        read_password(tmp_path)
+
+
+def test_password_from_environment(encrypted_pem: Path, ec_key: PrivateKeyTypes,
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DICOMSEC_KEY_PASSWORD", PASSWORD.decode())
+    password = read_password(None, prompt=lambda: pytest.fail("prompted"))
+    assert password == PASSWORD
+    assert _same_key(load_private_key(encrypted_pem, password=password), ec_key)
+
+
+def test_password_from_prompt(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(keys.PASSWORD_ENV, raising=False)
+    assert read_password(None, prompt=lambda: "typed") == b"typed"
+    assert read_password(None) is None
+
+
+def test_password_callback(encrypted_pem: Path, ec_key: PrivateKeyTypes) -> None:
+    calls: list[int] = []
+
+    def callback() -> bytes:
+        calls.append(1)
+        return PASSWORD
+
+    assert _same_key(load_private_key(encrypted_pem, password_callback=callback), ec_key)
+    assert calls == [1]
+    # a given password wins; the callback is not asked
+    assert _same_key(load_private_key(encrypted_pem, password=PASSWORD,
+                                      password_callback=callback), ec_key)
+    assert calls == [1]
+
+
+def _assert_secret_free(exc: InvalidInput, secret: bytes) -> None:
+    text = secret.decode()
+    for shown in (str(exc), repr(exc), exc.diagnostics(), exc.message):
+        assert text not in shown
+        assert repr(secret) not in shown
+
+
+@pytest.mark.parametrize("how", ["argument", "callback", "callback-none"])
+def test_wrong_password(encrypted_pem: Path, how: str) -> None:
+    with pytest.raises(InvalidInput) as info:
+        if how == "argument":
+            load_private_key(encrypted_pem, password=WRONG)
+        elif how == "callback":
+            load_private_key(encrypted_pem, password_callback=lambda: WRONG)
+        else:
+            load_private_key(encrypted_pem, password_callback=lambda: None)
+    _assert_secret_free(info.value, WRONG)
+    _assert_secret_free(info.value, PASSWORD)
+    assert str(encrypted_pem) in str(info.value)
+
+
+def test_wrong_password_pkcs12(tmp_path: Path, rsa_key: rsa.RSAPrivateKey) -> None:
+    path = tmp_path / "key.p12"
+    path.write_bytes(_p12(rsa_key, PASSWORD))
+    with pytest.raises(InvalidInput) as info:
+        load_private_key(path, password=WRONG)
+    _assert_secret_free(info.value, WRONG)
+
+
+def test_missing_password(encrypted_pem: Path) -> None:
+    with pytest.raises(InvalidInput) as info:
+        load_private_key(encrypted_pem)
+    assert "password" in str(info.value)
+    assert keys.PASSWORD_ENV in info.value.diagnostics()
+
+
+@pytest.mark.parametrize("data", [
+    b"", b"garbage", bytes(range(256)) * 3,
+    b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+], ids=["empty", "text", "binary", "bad-pem"])
+def test_garbage_key(tmp_path: Path, data: bytes) -> None:
+    path = tmp_path / "garbage.pem"
+    path.write_bytes(data)
+    with pytest.raises(InvalidInput) as info:
+        load_private_key(path)
+    assert str(path) in str(info.value)
+
+
+def test_missing_key_file(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match="cannot read"):
+        load_private_key(tmp_path / "absent.pem")
+
+
+# ------------------------------------------------------------------------------------------
+# certificates and FileSigningKey
+
+
+def test_load_certificates(tmp_path: Path) -> None:
+    pem = load_certificate(PKI / "signer-ecp256.cert.pem")
+    der_path = tmp_path / "signer.der"
+    der_path.write_bytes(pem.public_bytes(Enc.DER))
+    assert load_certificate(der_path) == pem
+    bundle = tmp_path / "bundle.pem"
+    bundle.write_bytes(CA_CERT.read_bytes() + (PKI / "signer-ecp256.cert.pem").read_bytes())
+    certs = keys.load_certificates(bundle)
+    assert [c.subject for c in certs] == [load_certificate(CA_CERT).subject, pem.subject]
+
+
+@pytest.mark.parametrize("data", [
+    b"", b"garbage", bytes(range(200)),
+    b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+], ids=["empty", "text", "binary", "bad-pem"])
+def test_garbage_certificate(tmp_path: Path, data: bytes) -> None:
+    path = tmp_path / "garbage.pem"
+    path.write_bytes(data)
+    with pytest.raises(InvalidInput):
+        load_certificate(path)
+
+
+@pytest.mark.parametrize("name", SIGNERS)
+def test_file_signing_key(name: str) -> None:
+    key = load_private_key(PKI / f"signer-{name}.key.pem")
+    cert = load_certificate(PKI / f"signer-{name}.cert.pem")
+    fsk = FileSigningKey(key, cert)
+    assert fsk.scheme is algorithms.signature_scheme_for_key(cert.public_key())
+    assert fsk.certificate is cert
+
+
+def test_file_signing_key_mismatch() -> None:
+    key = load_private_key(PKI / "signer-rsa2048.key.pem")
+    with pytest.raises(InvalidInput, match="does not match"):
+        FileSigningKey(key, load_certificate(PKI / "signer-ecp256.cert.pem"))
+    with pytest.raises(InvalidInput, match="does not match"):
+        FileSigningKey(key, load_certificate(PKI / "signer-rsa3072.cert.pem"))
+
+
+def test_file_signing_key_repr_redacts() -> None:
+    key = load_private_key(PKI / "signer-ecp256.key.pem")
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    fsk = FileSigningKey(key, load_certificate(PKI / "signer-ecp256.cert.pem"))
+    secret = key.private_numbers().private_value
+    pem = key.private_bytes(Enc.PEM, Fmt.PKCS8, serialization.NoEncryption()).decode()
+    for shown in (repr(fsk), str(fsk), f"{fsk}", f"{fsk!r}"):
+        assert "redacted" in shown
+        assert str(secret) not in shown and f"{secret:x}" not in shown
+        assert pem.splitlines()[1] not in shown
+        assert "EllipticCurvePrivateKey" not in shown
+
+
+def test_file_signing_key_signs() -> None:
+    key = load_private_key(PKI / "signer-ecp256.key.pem")
+    cert = load_certificate(PKI / "signer-ecp256.cert.pem")
+    fsk = FileSigningKey(key, cert)
+    sha256 = algorithms.by_name("sha256")
+    digest = hashes.Hash(hashes.SHA256())
+    digest.update(b"data")
+    value = fsk.sign_digest(digest.finalize(), sha256)
+    public = cert.public_key()
+    assert isinstance(public, ec.EllipticCurvePublicKey)
+    public.verify(value, b"data", ec.ECDSA(hashes.SHA256()))
+
+
+# ------------------------------------------------------------------------------------------
+# the trust store
+
+
+@pytest.fixture(scope="module")
+def test_ca() -> TrustStore:
+    return TrustStore.from_paths([CA_CERT])
+
+
+@pytest.mark.parametrize("name", [*SIGNERS])
+def test_fixture_signers_trusted(test_ca: TrustStore, name: str) -> None:
+    cert = load_certificate(PKI / f"signer-{name}.cert.pem")
+    result = test_ca.validate(cert, at=AT)
+    assert isinstance(result, ChainResult)
+    assert result.trusted, result.problems
+    assert bool(result)
+    assert result.problems == ()
+    assert result.chain[0] == cert
+    assert result.chain[-1] == load_certificate(CA_CERT)
+
+
+@pytest.mark.parametrize("name", SIGNERS)
+def test_fixture_signers_expired_in_2060(test_ca: TrustStore, name: str) -> None:
+    result = test_ca.validate(load_certificate(PKI / f"signer-{name}.cert.pem"), at=LATE)
+    assert not result.trusted
+    assert not result
+    assert result.problems
+
+
+def test_not_yet_valid(test_ca: TrustStore) -> None:
+    early = _dt.datetime(2020, 6, 1, tzinfo=_dt.UTC)
+    assert not test_ca.validate(load_certificate(PKI / "signer-ecp256.cert.pem"), at=early)
+
+
+def test_naive_time_is_utc(test_ca: TrustStore) -> None:
+    cert = load_certificate(PKI / "signer-ecp256.cert.pem")
+    assert test_ca.validate(cert, at=_dt.datetime(2026, 1, 1)).trusted
+
+
+def _make_ca(name: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = keys.issue_certificate(key, name, ca=True, days=3650,
+                                  not_before=_dt.datetime(2025, 1, 1, tzinfo=_dt.UTC))
+    return key, cert
+
+
+def _issue(ca: tuple[ec.EllipticCurvePrivateKey, x509.Certificate], name: str,
+           eku: tuple[x509.ObjectIdentifier, ...] = ()) -> x509.Certificate:
+    ca_key, ca_cert = ca
+    return keys.issue_certificate(
+        ec.generate_private_key(ec.SECP256R1()), name, issuer_key=ca_key, issuer_cert=ca_cert,
+        days=3000, not_before=_dt.datetime(2025, 1, 1, tzinfo=_dt.UTC), extra_key_usage=eku,
+    )
+
+
+@pytest.mark.parametrize("name", SIGNERS)
+def test_fixture_signers_not_trusted_by_another_ca(name: str) -> None:
+    _key, other = _make_ca("some other CA")
+    store = TrustStore(anchors=(other,))
+    result = store.validate(load_certificate(PKI / f"signer-{name}.cert.pem"), at=AT)
+    assert not result.trusted
+    assert any("not trusted" in p for p in result.problems)
+
+
+def test_empty_store_trusts_nothing() -> None:
+    store = TrustStore()
+    assert store.empty
+    result = store.validate(load_certificate(PKI / "signer-ecp256.cert.pem"), at=AT)
+    assert not result.trusted
+    assert any("no trust anchors" in p for p in result.problems)
+
+
+def test_from_paths_folder_and_errors(tmp_path: Path) -> None:
+    folder = tmp_path / "anchors"
+    folder.mkdir()
+    (folder / "ca.pem").write_bytes(CA_CERT.read_bytes())
+    (folder / "readme.txt").write_text("ignored")
+    store = TrustStore.from_paths([folder])
+    assert len(store.anchors) == 1
+    assert store.validate(load_certificate(PKI / "signer-rsa2048.cert.pem"), at=AT).trusted
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(InvalidInput):
+        TrustStore.from_paths([empty])
+    with pytest.raises(InvalidInput):
+        TrustStore.from_paths([tmp_path / "missing.pem"])
+    bad_crl = tmp_path / "bad.crl"
+    bad_crl.write_bytes(b"not a crl")
+    with pytest.raises(InvalidInput):
+        TrustStore.from_paths([CA_CERT], crls=[bad_crl])
+
+
+def _crl(ca: tuple[ec.EllipticCurvePrivateKey, x509.Certificate],
+         revoked: list[tuple[int, _dt.datetime]], *,
+         signer: ec.EllipticCurvePrivateKey | None = None,
+         next_update: _dt.datetime = _dt.datetime(2030, 1, 1, tzinfo=_dt.UTC),
+         ) -> x509.CertificateRevocationList:
+    ca_key, ca_cert = ca
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(ca_cert.subject)
+        .last_update(_dt.datetime(2025, 6, 1, tzinfo=_dt.UTC))
+        .next_update(next_update)
+    )
+    for serial, when in revoked:
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(when).build()
+        )
+    return builder.sign(signer or ca_key, hashes.SHA256())
+
+
+@pytest.fixture(scope="module")
+def crl_pki() -> tuple[tuple[ec.EllipticCurvePrivateKey, x509.Certificate], x509.Certificate,
+                       x509.Certificate]:
+    ca = _make_ca("CRL test CA")
+    return ca, _issue(ca, "revoked signer"), _issue(ca, "good signer")
+
+
+CrlPki = tuple[tuple[ec.EllipticCurvePrivateKey, x509.Certificate], x509.Certificate,
+               x509.Certificate]
+
+
+def test_generated_chain_trusted_without_crl(crl_pki: CrlPki) -> None:
+    ca, revoked, good = crl_pki
+    store = TrustStore(anchors=(ca[1],))
+    assert store.validate(revoked, at=AT).trusted
+    assert store.validate(good, at=AT).trusted
+
+
+def test_crl_revocation(crl_pki: CrlPki, tmp_path: Path) -> None:
+    ca, revoked, good = crl_pki
+    crl = _crl(ca, [(revoked.serial_number, _dt.datetime(2025, 9, 1, tzinfo=_dt.UTC))])
+    # loaded from files, as the command line does (PEM and DER)
+    ca_path, pem_path, der_path = tmp_path / "ca.pem", tmp_path / "ca.crl", tmp_path / "ca.der"
+    ca_path.write_bytes(ca[1].public_bytes(Enc.PEM))
+    pem_path.write_bytes(crl.public_bytes(Enc.PEM))
+    der_path.write_bytes(crl.public_bytes(Enc.DER))
+    for crl_path in (pem_path, der_path):
+        store = TrustStore.from_paths([ca_path], crls=[crl_path])
+        result = store.validate(revoked, at=AT)
+        assert not result.trusted
+        assert any("revoked" in p for p in result.problems), result.problems
+        assert store.validate(good, at=AT).trusted
+    # before the revocation date the signer was still good
+    store = TrustStore(anchors=(ca[1],), crls=(crl,))
+    assert store.validate(revoked, at=_dt.datetime(2025, 8, 1, tzinfo=_dt.UTC)).trusted
+
+
+def test_crl_with_a_bad_signature_revokes_nothing(crl_pki: CrlPki) -> None:
+    ca, revoked, _good = crl_pki
+    forged = _crl(ca, [(revoked.serial_number, _dt.datetime(2025, 9, 1, tzinfo=_dt.UTC))],
+                  signer=ec.generate_private_key(ec.SECP256R1()))
+    result = TrustStore(anchors=(ca[1],), crls=(forged,)).validate(revoked, at=AT)
+    assert not any("revoked" in p for p in result.problems)
+    assert any("CRL" in p for p in result.problems)
+
+
+def test_outdated_crl(crl_pki: CrlPki) -> None:
+    ca, _revoked, good = crl_pki
+    stale = _crl(ca, [], next_update=_dt.datetime(2025, 7, 1, tzinfo=_dt.UTC))
+    result = TrustStore(anchors=(ca[1],), crls=(stale,)).validate(good, at=AT)
+    assert not result.trusted
+    assert any("out of date" in p for p in result.problems)
+
+
+def test_crl_of_another_issuer_is_ignored(crl_pki: CrlPki) -> None:
+    ca, revoked, _good = crl_pki
+    other = _make_ca("unrelated CA")
+    crl = _crl(other, [(revoked.serial_number, _dt.datetime(2025, 9, 1, tzinfo=_dt.UTC))])
+    assert TrustStore(anchors=(ca[1],), crls=(crl,)).validate(revoked, at=AT).trusted
+
+
+def test_tsa_certificate_purpose(test_ca: TrustStore) -> None:
+    tsa = load_certificate(PKI / "tsa-rsa2048.cert.pem")
+    result = test_ca.validate(tsa, at=AT, purpose=KeyPurpose.TIMESTAMPING)
+    assert result.trusted, result.problems
+
+
+@pytest.mark.parametrize("name", SIGNERS)
+def test_signer_certificate_is_no_tsa(test_ca: TrustStore, name: str) -> None:
+    signer = load_certificate(PKI / f"signer-{name}.cert.pem")
+    result = test_ca.validate(signer, at=AT, purpose=KeyPurpose.TIMESTAMPING)
+    assert not result.trusted
+    assert any("timeStamping" in p for p in result.problems)
+
+
+def test_generated_tsa_certificate(crl_pki: CrlPki) -> None:
+    ca = crl_pki[0]
+    tsa = _issue(ca, "generated TSA", eku=(ExtendedKeyUsageOID.TIME_STAMPING,))
+    store = TrustStore(anchors=(ca[1],))
+    assert store.validate(tsa, at=AT, purpose=KeyPurpose.TIMESTAMPING).trusted
+    plain = _issue(ca, "plain signer")
+    assert not store.validate(plain, at=AT, purpose=KeyPurpose.TIMESTAMPING).trusted
+
+
+def test_signing_purpose_needs_signature_key_usage(crl_pki: CrlPki) -> None:
+    ca_key, ca_cert = crl_pki[0]
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "encipher only")])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(_dt.datetime(2025, 1, 1, tzinfo=_dt.UTC))
+        .not_valid_after(_dt.datetime(2030, 1, 1, tzinfo=_dt.UTC))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(
+            digital_signature=False, content_commitment=False, key_encipherment=False,
+            data_encipherment=False, key_agreement=True, key_cert_sign=False, crl_sign=False,
+            encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+                       critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    result = TrustStore(anchors=(ca_cert,)).validate(cert, at=AT)
+    assert not result.trusted
+    assert any("key usage" in p for p in result.problems)
+
+
+# ------------------------------------------------------------------------------------------
+# generating keys
+
+
+@pytest.mark.parametrize(("scheme", "expected"), [
+    ("ecdsa-p256", "ecdsa-p256"), ("ecdsa-p384", "ecdsa-p384"), ("ed25519", "ed25519"),
+    ("rsa2048", "rsa-pkcs1v15"),
+])
+def test_generate_and_issue(scheme: str, expected: str) -> None:
+    key = keys.generate_private_key(scheme)
+    cert = keys.issue_certificate(key, f"generated {scheme}")
+    fsk = FileSigningKey(key, cert)
+    assert fsk.scheme.name == expected
+
+
+def test_generate_unknown_scheme() -> None:
+    with pytest.raises(InvalidInput):
+        keys.generate_private_key("dsa-1024")
