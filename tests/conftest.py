@@ -12,6 +12,9 @@ from pathlib import Path
 import pydicom
 import pytest
 
+from dicomsec.cli import main as cli_main
+from dicomsec.keys import FileSigningKey, load_certificate, load_private_key
+
 DATA = Path(__file__).parent / "data"
 PKI = DATA / "pki"
 DCMSIGN_FIXTURES = DATA / "dcmsign"
@@ -38,3 +41,17 @@ def pki() -> Path:
 @pytest.fixture(scope="session")
 def pydicom_files() -> Path:
     return PYDICOM_FILES
+
+
+def fixture_key(name: str) -> FileSigningKey:
+    """The test PKI's signer key ``signer-NAME`` (rsa2048, rsa3072, ecp256, ecp384, ed25519)."""
+    return FileSigningKey(load_private_key(PKI / f"signer-{name}.key.pem"),
+                          load_certificate(PKI / f"signer-{name}.cert.pem"))
+
+
+def cli_sign(src: Path, dst: Path, key: str, *extra: str) -> None:
+    """Sign through the in-process CLI with the test PKI's ``signer-KEY``; asserts exit 0."""
+    rc = cli_main(["sign", str(src), "-o", str(dst),
+                   "--key", str(PKI / f"signer-{key}.key.pem"),
+                   "--cert", str(PKI / f"signer-{key}.cert.pem"), *extra])
+    assert rc == 0

@@ -19,11 +19,9 @@ from pathlib import Path
 import pydicom
 import pytest
 
-from dicomsec.cli import main as cli_main
-from dicomsec.keys import FileSigningKey, load_certificate, load_private_key
 from dicomsec.signatures import Profile, sign_file, verify_file
 from dicomsec.trust import TrustStore
-from tests.conftest import PKI, PYDICOM_FILES, require_tool
+from tests.conftest import PKI, PYDICOM_FILES, cli_sign, fixture_key, require_tool
 
 pytestmark = pytest.mark.peer
 
@@ -73,16 +71,8 @@ def _assert_no_new_findings(src: Path, out: Path) -> None:
     assert not unexpected, unexpected
 
 
-def _key(name: str) -> FileSigningKey:
-    return FileSigningKey(load_private_key(PKI / f"signer-{name}.key.pem"),
-                          load_certificate(PKI / f"signer-{name}.cert.pem"))
-
-
-def _cli_sign(src: Path, dst: Path, key: str, *extra: str) -> None:
-    rc = cli_main(["sign", str(src), "-o", str(dst),
-                   "--key", str(PKI / f"signer-{key}.key.pem"),
-                   "--cert", str(PKI / f"signer-{key}.cert.pem"), *extra])
-    assert rc == 0
+_key = fixture_key
+_cli_sign = cli_sign
 
 
 def _assert_verifies(path: Path, count: int) -> None:

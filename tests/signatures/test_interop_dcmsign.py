@@ -24,7 +24,6 @@ from pydicom.dataset import Dataset
 
 from dicomsec._rawdicom import Element, parse_file, tag_str
 from dicomsec.cli import main as cli_main
-from dicomsec.keys import FileSigningKey, load_certificate, load_private_key
 from dicomsec.signatures import Profile, sign_file, verify_file
 from dicomsec.signatures._core import (
     DATA_ELEMENTS_SIGNED,
@@ -42,7 +41,7 @@ from dicomsec.signatures._macstream import (
 )
 from dicomsec.signatures.report import FileReport
 from dicomsec.trust import TrustStore
-from tests.conftest import DCMSIGN_FIXTURES, PKI, PYDICOM_FILES, require_tool
+from tests.conftest import DCMSIGN_FIXTURES, PKI, PYDICOM_FILES, cli_sign, fixture_key, require_tool
 
 pytestmark = pytest.mark.peer
 
@@ -108,16 +107,8 @@ def _trust() -> TrustStore:
     return TrustStore.from_paths([CA])
 
 
-def _key(name: str) -> FileSigningKey:
-    return FileSigningKey(load_private_key(PKI / f"signer-{name}.key.pem"),
-                          load_certificate(PKI / f"signer-{name}.cert.pem"))
-
-
-def _cli_sign(src: Path, dst: Path, key: str, *extra: str) -> None:
-    rc = cli_main(["sign", str(src), "-o", str(dst),
-                   "--key", str(PKI / f"signer-{key}.key.pem"),
-                   "--cert", str(PKI / f"signer-{key}.cert.pem"), *extra])
-    assert rc == 0
+_key = fixture_key
+_cli_sign = cli_sign
 
 
 def _cli_verify_json(path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, Any]]:

@@ -30,6 +30,7 @@ from dicomsec._rawdicom import (
     ParsedFile,
     parse_dataset_bytes,
     parse_file,
+    parse_stream,
     tag_str,
 )
 from dicomsec.errors import InvalidInput, PolicyViolation, VerificationFailed
@@ -216,7 +217,7 @@ def resolve_level(parsed: ParsedFile, path: str | None) -> DataSet:
 def _all_mac_ids(parsed: ParsedFile) -> set[int]:
     ids: set[int] = set()
 
-    def walk(elements: list[Element], fh: None = None) -> None:
+    def walk(elements: list[Element]) -> None:
         for el in elements:
             if el.items is None:
                 continue
@@ -542,7 +543,7 @@ def sign_file(
             _resize_ancestors(parsed, level, delta, late)
             _write_spliced(fh, out, early + late, cut, size)
             out.flush()
-            _self_check(dst, out, uid, item, full=size <= FULL_SELF_CHECK_LIMIT)
+            _self_check(dst, out, uid, full=size <= FULL_SELF_CHECK_LIMIT)
 
     return SignResult(
         path=str(dst), uid=uid, location=level.path() or "main", mac_id=mac_id,
@@ -593,26 +594,21 @@ def _check_value(cert: x509.Certificate, value: bytes, digest: bytes,
         raise VerificationFailed(f"the new signature does not verify: {problem}")
 
 
-def _self_check(dst: Path, out: BinaryIO, uid: str, item: str | None, *, full: bool) -> None:
-    """Re-read the written output and check the new signature before it is renamed."""
+def _self_check(dst: Path, out: BinaryIO, uid: str, *, full: bool) -> None:
+    """Re-read the written output and check the new signature before it is renamed.
+
+    Up to ``FULL_SELF_CHECK_LIMIT`` the new signature is verified in full; above it the
+    output's structure is parsed again (the value was already checked against the digest).
+    """
     size = out.seek(0, 2)
-    reader = open(out.name, "rb") if isinstance(out.name, str) else None
-    if reader is None:  # pragma: no cover - atomic_output always has a named file
-        return
-    with reader:
-        parsed = parse_stream_checked(reader, size, str(dst))
+    with open(out.name, "rb") as reader:
+        parsed = parse_stream(reader, size, str(dst))
         if not full:
             return
-        reports = _verify_parsed(parsed, reader, str(dst), trust=None, only_uid=uid)
+        reports, _ = _verify_all(parsed, reader, trust=None, only_uid=uid)
         if not reports or not reports[0].valid:
             problems = reports[0].problems if reports else ("signature not found",)
             raise VerificationFailed("the signed output does not verify: " + "; ".join(problems))
-
-
-def parse_stream_checked(fh: BinaryIO, size: int, name: str) -> ParsedFile:
-    from dicomsec._rawdicom import parse_stream
-
-    return parse_stream(fh, size, name)
 
 
 # --------------------------------------------------------------------------------------------
@@ -834,14 +830,6 @@ def _verify_item(
     return report, set(signed) if valid else set()
 
 
-def _verify_parsed(
-    parsed: ParsedFile, fh: BinaryIO, name: str, *, trust: TrustStore | None,
-    only_uid: str | None = None, now: _dt.datetime | None = None,
-) -> list[SignatureReport]:
-    reports, _covered = _verify_all(parsed, fh, trust=trust, only_uid=only_uid, now=now)
-    return reports
-
-
 def _verify_all(
     parsed: ParsedFile, fh: BinaryIO, *, trust: TrustStore | None, only_uid: str | None = None,
     now: _dt.datetime | None = None,
@@ -894,7 +882,10 @@ def verify_file(
         InvalidInput: the file cannot be read or is not DICOM.
     """
     p = Path(path)
-    with open(p, "rb") if p.is_file() else _raise_unreadable(p) as fh:
+    if not p.is_file():
+        raise InvalidInput("is a directory" if p.is_dir() else
+                           ("not a regular file" if p.exists() else "no such file"), path=str(p))
+    with open(p, "rb") as fh:
         parsed = parse_file(p, fh)
         reports, covered = _verify_all(parsed, fh, trust=trust, now=now)
         skipped = _skipped(parsed, fh)
@@ -909,14 +900,6 @@ def verify_file(
     if require:
         met = any(_satisfies(r, require) for r in reports)
     return FileReport(str(p), tuple(reports), unsigned, skipped, require, met)
-
-
-def _raise_unreadable(p: Path) -> BinaryIO:
-    if p.is_dir():
-        raise InvalidInput("is a directory", path=str(p))
-    if not p.exists():
-        raise InvalidInput("no such file", path=str(p))
-    raise InvalidInput("not a regular file", path=str(p))
 
 
 def _skipped(parsed: ParsedFile, fh: BinaryIO) -> tuple[str, ...]:
