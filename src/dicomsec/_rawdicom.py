@@ -140,6 +140,8 @@ class DataSet:
         return -1  # resolved by ParsedFile.dataset_end
 
     def path(self) -> str:
+        if not self.parent_chain:
+            return ""
         from pydicom.datadict import keyword_for_tag
 
         parts = []

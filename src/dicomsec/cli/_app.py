@@ -263,26 +263,31 @@ def verify(
         raise _usage("--require takes any, creator, authorization or sr")
     store = _trust(trust, crl)
     files = list(_expand(paths))
-    results: list[dict[str, Any]] = []
     failed = unreadable = False
+    # JSON is streamed one file object at a time, so memory does not grow with the folder
+    sep = "[\n"
     with _progress(len(files)) as progress:
         task = progress.add_task("verifying", total=len(files))
         for f in files:
+            result: dict[str, Any]
             try:
                 rep = verify_file(f, trust=store, require=require)
             except InvalidInput as exc:
                 unreadable = True
-                results.append({"file": str(f), "error": exc.message})
+                result = {"file": str(f), "error": exc.message}
                 if not as_json:
                     err(f"error: {exc}")
             else:
                 failed |= not rep.ok
-                results.append(rep.to_dict())
+                result = rep.to_dict()
                 if not as_json:
                     _render_report(rep)
+            if as_json:
+                sys.stdout.write(sep + json.dumps(result, indent=2))
+                sep = ",\n"
             progress.advance(task)
     if as_json:
-        print(json.dumps(results, indent=2))
+        print("[]" if sep == "[\n" else "\n]")
     raise typer.Exit(1 if failed else (2 if unreadable else 0))
 
 

@@ -150,9 +150,13 @@ def profile_problems(
     from dicomsec._rawdicom import tag_str
 
     need, missing = required_tags(profile, level_elements)
+    unsigned = need - set(signed)
+    if not creating and (missing or unsigned):
+        # verification only asks whether the profile is met: skip the keyword lookups
+        return [*problems, "required attributes absent or not signed"]
     for tag in sorted(missing):
         problems.append(f"required attribute {_name(tag)} {tag_str(tag)} is absent")
-    for tag in sorted(need - set(signed)):
+    for tag in sorted(unsigned):
         problems.append(f"attribute {_name(tag)} {tag_str(tag)} is not signed")
     if profile in (Profile.SR, Profile.SR_VERIFICATION) and not sr_document:
         problems.append("the SR profile applies to SR documents only")
