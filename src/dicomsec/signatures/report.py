@@ -72,6 +72,9 @@ class SignatureReport:
             "covered": list(self.covered),
         }
 
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
     def raise_for_failure(self) -> None:
         if not self.valid:
             raise VerificationFailed("; ".join(self.problems) or "signature invalid",
