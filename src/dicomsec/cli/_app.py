@@ -28,6 +28,7 @@ app = typer.Typer(
     "Exit codes: 0 ok, 1 a security check failed, 2 usage error or unreadable input. "
     "Add --debug (anywhere) to see tracebacks.",
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain usage errors and help: no boxes in logs and pipes
     pretty_exceptions_show_locals=False,
     add_completion=False,
     no_args_is_help=True,

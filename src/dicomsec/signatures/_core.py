@@ -80,6 +80,8 @@ CERT_TYPE_X509 = "X509_1993_SIG"
 TIMESTAMP_CMS_TSP = "CMS_TSP"
 #: elements of the signature item that are outside the MAC (PS3.15 C.12.1.1.3.1)
 PART_B_EXCLUDED = frozenset({CERTIFICATE_OF_SIGNER, SIGNATURE, TIMESTAMP_TYPE, TIMESTAMP})
+#: tolerated difference between the signer's clock and a TSA's
+CLOCK_SKEW = _dt.timedelta(minutes=5)
 #: a full re-verification of the output before it replaces anything, up to this size
 FULL_SELF_CHECK_LIMIT = 64 << 20
 
@@ -787,20 +789,24 @@ def _verify_item(
     # trust: the chain at the signing time (or the certified timestamp's time)
     trusted = False
     if cert is not None:
-        at = ts_time or when or now
+        time_ok = True
         if when is None:
             problems.append(f"Digital Signature DateTime {when_text!r} is missing or invalid")
+            time_ok = False
         elif not (cert.not_valid_before_utc <= when <= cert.not_valid_after_utc):
             problems.append("Digital Signature DateTime is outside the certificate's validity")
+            time_ok = False
+        elif ts_time is not None and when > ts_time + CLOCK_SKEW:
+            problems.append("Digital Signature DateTime is later than its certified timestamp")
+            time_ok = False
         if trust is None or trust.empty:
             problems.append("signer not checked: no trust anchors given")
         else:
             from dicomsec.trust import KeyPurpose
 
-            result = trust.validate(cert, at=at, purpose=KeyPurpose.SIGNING)
-            trusted = result.trusted
+            result = trust.validate(cert, at=ts_time or when or now, purpose=KeyPurpose.SIGNING)
+            trusted = result.trusted and time_ok
             problems.extend(result.problems)
-        trusted = trusted and not any("DateTime" in p for p in problems)
 
     vflag = _text(parsed, fh, level.find(VERIFICATION_FLAG))
     signable = [e for e in level.elements if is_signable(e)]
