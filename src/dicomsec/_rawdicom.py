@@ -248,6 +248,7 @@ class _Parser:
             raise self.err("sequences nested too deeply", pos)
         implicit = self.implicit if implicit is None else implicit
         elements: list[Element] = []
+        seen: set[int] = set()
         creators: dict[int, str] = {}
         limit = self.r.size if end is None else end
         while pos < limit:
@@ -264,6 +265,11 @@ class _Parser:
             if tag in (ITEM, SEQ_DELIM):
                 raise self.err(f"unexpected {tag_str(tag)}", pos)
             el = self.parse_element(pos, tag, depth, implicit, creators, limit)
+            if tag in seen:
+                # two values for one attribute: readers disagree on which one counts, so a
+                # signature could cover one while a viewer shows the other
+                raise self.err(f"duplicate attribute {tag_str(tag)}", pos)
+            seen.add(tag)
             elements.append(el)
             pos = el.end
         if end is None and depth > 0:

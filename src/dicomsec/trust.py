@@ -107,8 +107,13 @@ class TrustStore:
         at: _dt.datetime,
         purpose: KeyPurpose = KeyPurpose.SIGNING,
         extra_intermediates: Sequence[x509.Certificate] = (),
+        revocation_at: _dt.datetime | None = None,
     ) -> ChainResult:
         """Validate ``cert`` for ``purpose`` at the moment ``at``.
+
+        Revocation is judged at ``revocation_at`` (default ``at``): a caller whose ``at`` comes
+        from an unproven claim (a signer's own DateTime) passes the current time here, so that
+        a revocation cannot be dodged by backdating.
 
         Checks: a path to an anchor (signatures, validity periods, CA constraints), key usage
         for the purpose, and revocation against the loaded CRLs (a CRL is used only when its
@@ -155,13 +160,14 @@ class TrustStore:
                 except (TypeError, ValueError):
                     continue
                 revoked = crl.get_revoked_certificate_by_serial_number(child.serial_number)
-                if revoked is not None and _aware(revoked.revocation_date_utc) <= _aware(at):
+                when = revocation_at or at
+                if revoked is not None and _aware(revoked.revocation_date_utc) <= _aware(when):
                     problems.append(
                         f"certificate {child.subject.rfc4514_string()} revoked on "
                         f"{revoked.revocation_date_utc:%Y-%m-%d}"
                     )
                 nu = crl.next_update_utc
-                if nu is not None and _aware(nu) < _aware(at):
+                if nu is not None and _aware(nu) < _aware(revocation_at or at):
                     problems.append("CRL is out of date at the validation time")
         del x509
         return ChainResult(not problems, tuple(problems), chain)
@@ -179,6 +185,14 @@ def _usage_problems(cert: x509.Certificate, purpose: KeyPurpose) -> list[str]:
     if purpose is KeyPurpose.SIGNING:
         if ku is not None and not (ku.digital_signature or ku.content_commitment):
             problems.append("key usage allows neither digitalSignature nor nonRepudiation")
+        try:
+            eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+        except x509.ExtensionNotFound:
+            eku = None
+        # keys dedicated to time-stamping or OCSP must not sign anything else (RFC 3161 2.3)
+        dedicated = {ExtendedKeyUsageOID.TIME_STAMPING, ExtendedKeyUsageOID.OCSP_SIGNING}
+        if eku is not None and set(eku) <= dedicated:
+            problems.append("certificate is dedicated to time-stamping or OCSP signing")
     else:
         try:
             eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value

@@ -147,7 +147,9 @@ def _rebuild_stream(path: Path) -> bytes:
         assert len(mac_items) == 1
         des = _find(mac_items[0].elements, DATA_ELEMENTS_SIGNED)
         assert des is not None
-        tags = set(_at_list(parsed, fh, des))
+        listed = _at_list(parsed, fh, des)
+        assert listed is not None
+        tags = set(listed)
         assert tags
         sink = _Collect()
         stream = MacStream(parsed, fh)

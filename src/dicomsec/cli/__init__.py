@@ -46,7 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     except DicomSecError as exc:
         if debug:
             raise
-        err(f"error: {exc}")
+        hint = f" ({exc.hint})" if exc.hint else ""
+        err(f"error: {exc}{hint}")
         return EXIT_SECURITY
     except OSError as exc:
         if debug:

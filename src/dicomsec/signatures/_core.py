@@ -99,21 +99,30 @@ __all__ = [
 
 
 def _text(parsed: ParsedFile, fh: BinaryIO, el: Element | None) -> str | None:
-    if el is None or el.length == UNDEFINED or el.items is not None:
+    if el is None or not _plain(el):
         return None
     return value_bytes(parsed, fh, el).rstrip(b"\x00 ").decode("latin-1")
 
 
+def _plain(el: Element | None) -> bool:
+    """A defined-length value that is neither a sequence nor encapsulated."""
+    return (el is not None and el.length != UNDEFINED and el.items is None
+            and el.fragments is None)
+
+
 def _us(parsed: ParsedFile, fh: BinaryIO, el: Element | None) -> int | None:
-    if el is None or el.length < 2 or el.items is not None:
+    if el is None or not _plain(el) or el.vr != "US" or el.length != 2:
         return None
-    return int(struct.unpack("<H", value_bytes(parsed, fh, el)[:2])[0])
+    return int(struct.unpack("<H", value_bytes(parsed, fh, el))[0])
 
 
-def _at_list(parsed: ParsedFile, fh: BinaryIO, el: Element) -> list[int]:
+def _at_list(parsed: ParsedFile, fh: BinaryIO, el: Element) -> list[int] | None:
+    """The tags of an AT value; ``None`` when the element is not a well-formed AT."""
+    if not _plain(el) or el.vr != "AT" or el.length % 4:
+        return None
     raw = value_bytes(parsed, fh, el)
     out = []
-    for i in range(0, len(raw) - len(raw) % 4, 4):
+    for i in range(0, len(raw), 4):
         g, e = struct.unpack("<HH", raw[i : i + 4])
         out.append((g << 16) | e)
     return out
@@ -130,6 +139,22 @@ def _der_length(data: bytes) -> int | None:
     if n == 0 or n > 4 or len(data) < 2 + n:
         return None
     return 2 + n + int.from_bytes(data[2 : 2 + n], "big")
+
+
+def unpadded_value(value: bytes, scheme: algorithms.Algorithm | None) -> bytes:
+    """A Signature (0400,0120) value without the OB pad byte, by the scheme's own encoding.
+
+    ECDSA values are DER (their length says where they end); EdDSA and ML-DSA values have a
+    fixed size; RSA values are as long as the modulus and never padded.
+    """
+    if scheme is None:
+        return value
+    if scheme.family is algorithms.Family.EC:
+        return strip_der_pad(value)
+    size = scheme.signature_size
+    if size and len(value) == size + 1 and value[-1] == 0:
+        return value[:-1]
+    return value
 
 
 def strip_der_pad(data: bytes) -> bytes:
@@ -301,15 +326,35 @@ def _grow(parsed: ParsedFile, elements: list[Element], level: DataSet, tag: int,
     return len(data)
 
 
-def _resize_ancestors(parsed: ParsedFile, level: DataSet, delta: int, edits: list[_Edit]) -> None:
-    little = parsed.little_endian
-    for seq, item in level.parent_chain:
-        if seq.length != UNDEFINED:
-            edits.append(_Edit(seq.length_field, seq.length_field + 4,
-                               _u32(seq.length + delta, little)))
-        if item.length != UNDEFINED:
-            edits.append(_Edit(item.length_offset, item.length_offset + 4,
-                               _u32(item.length + delta, little)))
+class _Lengths:
+    """Length fields of enclosing defined-length sequences and items, with summed changes.
+
+    Several levels may share ancestors (two item signatures under one sequence), so changes
+    are added up per field and each field is patched once.
+    """
+
+    def __init__(self) -> None:
+        self._fields: dict[int, tuple[int, int]] = {}  # offset -> (stored length, delta)
+
+    def resize_ancestors(self, level: DataSet, delta: int) -> None:
+        for seq, item in level.parent_chain:
+            if seq.length != UNDEFINED:
+                self._add(seq.length_field, seq.length, delta)
+            if item.length != UNDEFINED:
+                self._add(item.length_offset, item.length, delta)
+
+    def _add(self, offset: int, length: int, delta: int) -> None:
+        old = self._fields.get(offset, (length, 0))
+        self._fields[offset] = (length, old[1] + delta)
+
+    def edits(self, little: bool) -> list[_Edit]:
+        out = []
+        for offset, (length, delta) in self._fields.items():
+            new = length + delta
+            if not 0 <= new < UNDEFINED:
+                raise InvalidInput("a sequence or item would exceed the maximum length")
+            out.append(_Edit(offset, offset + 4, _u32(new, little)))
+        return out
 
 
 def _write_spliced(src: BinaryIO, dst: BinaryIO, edits: list[_Edit], start: int, stop: int,
@@ -471,13 +516,14 @@ def sign_file(
                 if not is_signable(el):
                     raise InvalidInput(f"attribute {tag_str(tag)} cannot be signed")
                 signed.add(tag)
-            need, _missing = required_tags(profile, signable)
+            need, _missing = required_tags(profile, elements)
+            need &= {e.tag for e in signable}  # unsignable ones make the profile check fail
             signed |= need
         if not signed:
             raise InvalidInput("nothing to sign at this level")
         vflag = _text(parsed, fh, level.find(VERIFICATION_FLAG))
         problems = profile_problems(
-            profile, level_elements=signable, signed=signed, scheme=scheme, mac=mac_alg,
+            profile, level_elements=elements, signed=signed, scheme=scheme, mac=mac_alg,
             purpose=purpose, main_level=main, verification_flag=vflag, creating=True,
             sr_document=_is_sr(parsed, fh),
         )
@@ -542,7 +588,9 @@ def sign_file(
             delta += _grow(parsed, elements, level, DIGITAL_SIGNATURES_SEQUENCE,
                            _item_bytes(_encode_dataset(sig_item, little=little,
                                                        implicit=implicit), little), late)
-            _resize_ancestors(parsed, level, delta, late)
+            lengths = _Lengths()
+            lengths.resize_ancestors(level, delta)
+            late += lengths.edits(little)
             _write_spliced(fh, out, early + late, cut, size)
             out.flush()
             _self_check(dst, out, uid, full=size <= FULL_SELF_CHECK_LIMIT)
@@ -608,7 +656,8 @@ def _self_check(dst: Path, out: BinaryIO, uid: str, *, full: bool) -> None:
         if not full:
             return
         reports, _ = _verify_all(parsed, reader, trust=None, only_uid=uid)
-        if not reports or not reports[0].valid:
+        ts_ok = not reports or reports[0].timestamp is None or reports[0].timestamp["valid"]
+        if not reports or not reports[0].valid or not ts_ok:
             problems = reports[0].problems if reports else ("signature not found",)
             raise VerificationFailed("the signed output does not verify: " + "; ".join(problems))
 
@@ -647,12 +696,10 @@ def _verify_value(cert: x509.Certificate, value: bytes, digest: bytes,
                                                       padding.PSS.AUTO), utils.Prehashed(h))
                 return algorithms.signature_scheme_for_key(pub, rsa_pss=True), None
         if isinstance(pub, ec.EllipticCurvePublicKey):
-            pub.verify(strip_der_pad(value), digest,
+            pub.verify(unpadded_value(value, scheme), digest,
                        ec.ECDSA(utils.Prehashed(mac_alg.crypto_hash())))
             return scheme, None
-        if scheme.signature_size and len(value) == scheme.signature_size + 1 and value[-1] == 0:
-            value = value[:-1]  # the OB pad byte of an odd-length value (ML-DSA-65/87)
-        pub.verify(value, digest)  # type: ignore[union-attr,call-arg]
+        pub.verify(unpadded_value(value, scheme), digest)  # type: ignore[union-attr,call-arg]
         return scheme, None
     except InvalidSignature:
         return scheme, "signature does not match the data"
@@ -668,9 +715,15 @@ def _load_signer(raw: bytes | None) -> tuple[x509.Certificate | None, str | None
     if not raw:
         return None, "no Certificate of Signer"
     try:
-        return x509.load_der_x509_certificate(strip_der_pad(raw)), None
-    except ValueError:
-        return None, "Certificate of Signer is not a readable X.509 certificate"
+        cert = x509.load_der_x509_certificate(strip_der_pad(raw))
+        # cryptography parses lazily: touch what verification uses, so that a malformed
+        # certificate is reported here and not raised later
+        cert.public_key()
+        cert.subject.rfc4514_string()
+        _ = cert.extensions, cert.not_valid_before_utc, cert.not_valid_after_utc
+    except Exception as exc:  # the library raises several types for malformed input
+        return None, f"Certificate of Signer is not usable ({type(exc).__name__})"
+    return cert, None
 
 
 def _is_sr(parsed: ParsedFile, fh: BinaryIO) -> bool:
@@ -680,7 +733,7 @@ def _is_sr(parsed: ParsedFile, fh: BinaryIO) -> bool:
 
 
 def _raw(parsed: ParsedFile, fh: BinaryIO, el: Element | None) -> bytes | None:
-    if el is None or el.items is not None or el.fragments is not None or el.length == UNDEFINED:
+    if el is None or not _plain(el):
         return None
     return value_bytes(parsed, fh, el)
 
@@ -731,7 +784,10 @@ def _verify_item(
         elif not ts:
             problems.append("no MAC Calculation Transfer Syntax UID")
         des = _find(mac_item.elements, DATA_ELEMENTS_SIGNED)
-        signed = _at_list(parsed, fh, des) if des is not None else []
+        listed = _at_list(parsed, fh, des) if des is not None else []
+        if listed is None:
+            problems.append("Data Elements Signed is not a well-formed AT value")
+        signed = listed or []
         if not signed:
             problems.append("no data elements signed")
         present = {e.tag: e for e in level.elements}
@@ -777,7 +833,7 @@ def _verify_item(
 
         ttype = _text(parsed, fh, _find(els, TIMESTAMP_TYPE))
         status = verify_timestamp(strip_der_pad(ts_raw),
-                                  strip_der_pad(value) if value else b"", trust)
+                                  unpadded_value(value, scheme) if value else b"", trust)
         ts_dict = status.to_dict()
         if ttype != TIMESTAMP_CMS_TSP:
             problems.append(f"Certified Timestamp Type {ttype!r} is not CMS_TSP")
@@ -804,12 +860,14 @@ def _verify_item(
         else:
             from dicomsec.trust import KeyPurpose
 
-            result = trust.validate(cert, at=ts_time or when or now, purpose=KeyPurpose.SIGNING)
+            # validity at the signing time, but revocation at the timestamp's time or now:
+            # the signer writes the DateTime, so it cannot move a revocation out of the way
+            result = trust.validate(cert, at=ts_time or when or now, purpose=KeyPurpose.SIGNING,
+                                    revocation_at=ts_time or now)
             trusted = result.trusted and time_ok
             problems.extend(result.problems)
 
     vflag = _text(parsed, fh, level.find(VERIFICATION_FLAG))
-    signable = [e for e in level.elements if is_signable(e)]
     profiles: list[str] = []
     sr_doc = _is_sr(parsed, fh)
     if valid:
@@ -817,7 +875,8 @@ def _verify_item(
                      Profile.SR_VERIFICATION):
             pnum = int(purpose["code"]) if purpose and purpose["code"].isdigit() else None
             if not profile_problems(
-                prof, level_elements=signable, signed=set(signed), scheme=scheme, mac=mac_alg,
+                prof, level_elements=level.elements, signed=set(signed), scheme=scheme,
+                mac=mac_alg,
                 purpose=pnum, main_level=level.parent_item is None, verification_flag=vflag,
                 creating=False, sr_document=sr_doc,
             ):
@@ -957,6 +1016,7 @@ def remove_signatures(
         parsed = parse_file(src, fh)
         size = fh.seek(0, 2)
         edits: list[_Edit] = []
+        lengths = _Lengths()
         found: set[str] = set()
         removed = 0
         for level in parsed.levels():
@@ -981,10 +1041,11 @@ def remove_signatures(
                          if _us(parsed, fh, _find(it.elements, MAC_ID)) in dead_ids]
                 if mdrop:
                     delta += _shrink(parsed, mseq, mdrop, edits)
-            _resize_ancestors(parsed, level, -delta, edits)
+            lengths.resize_ancestors(level, -delta)
         missing = set(uids) - found
         if missing:
             raise InvalidInput(f"no signature with UID {sorted(missing)[0]}", path=str(src))
+        edits += lengths.edits(parsed.little_endian)
         with atomic_output(dst) as out:
             _write_spliced(fh, out, edits, 0, size)
     return removed

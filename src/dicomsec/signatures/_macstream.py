@@ -14,7 +14,7 @@ from array import array
 from collections.abc import Iterable
 from typing import BinaryIO, Protocol
 
-from dicomsec._rawdicom import LONG_VRS, SWAP_UNIT, UNDEFINED, Element, ParsedFile
+from dicomsec._rawdicom import LONG_VRS, SWAP_UNIT, UNDEFINED, Element, ParsedFile, tag_str
 
 __all__ = ["MacStream", "Sink", "is_signable"]
 
@@ -57,6 +57,17 @@ def is_signable(el: Element) -> bool:
     return _tag_rule_ok(el.tag) and not _has_un(el)
 
 
+def swapped(data: bytes | memoryview, vr: str) -> bytes | memoryview:
+    """A big-endian binary value in little-endian order (text VRs are returned as they are)."""
+    unit = SWAP_UNIT.get(vr)
+    if unit is None or len(data) % unit:
+        return data
+    arr = array({2: "H", 4: "I" if array("I").itemsize == 4 else "L", 8: "Q"}[unit])
+    arr.frombytes(data)
+    arr.byteswap()
+    return arr.tobytes()
+
+
 class MacStream:
     """Feeds elements of a parsed file to a sink (a hash object) in MAC stream encoding."""
 
@@ -69,17 +80,7 @@ class MacStream:
 
     # -- values -------------------------------------------------------------------------
     def _swapped(self, data: bytes | memoryview, vr: str) -> bytes | memoryview:
-        unit = SWAP_UNIT.get(vr)
-        if not self.swap or unit is None or len(data) % unit:
-            return data
-        code = {2: "H", 4: "L", 8: "Q"}[unit]
-        arr = array(code)
-        if arr.itemsize != unit:  # pragma: no cover - exotic platforms
-            code = {2: "H", 4: "I", 8: "Q"}[unit]
-            arr = array(code)
-        arr.frombytes(data)
-        arr.byteswap()
-        return arr.tobytes()
+        return swapped(data, vr) if self.swap else data
 
     def _feed_range(self, sink: Sink, offset: int, length: int, vr: str = "OB") -> None:
         fh = self.fh
@@ -88,7 +89,9 @@ class MacStream:
         while length > 0:
             n = fh.readinto(view[: min(CHUNK, length)])  # type: ignore[attr-defined]
             if not n:
-                raise EOFError("input changed or truncated while hashing")
+                from dicomsec.errors import InvalidInput
+
+                raise InvalidInput("input changed or was truncated while hashing")
             chunk = view[:n]
             sink.update(self._swapped(chunk, vr) if self.swap else chunk)
             length -= n
@@ -118,7 +121,8 @@ class MacStream:
             if length > 0xFFFF:
                 from dicomsec.errors import InvalidInput
 
-                raise InvalidInput(f"value of {vr} element is too long for explicit VR")
+                raise InvalidInput(f"value of {vr} element {tag_str(el.tag)} is too long for "
+                                   "explicit VR")
             sink.update(tag + vr.encode() + struct.pack("<H", length))
         if el.value is not None:
             sink.update(self._swapped(el.value, vr))
@@ -147,6 +151,5 @@ def value_bytes(parsed: ParsedFile, fh: BinaryIO, el: Element) -> bytes:
         fh.seek(el.value_offset)
         data = fh.read(el.length)
     if not parsed.little_endian:
-        swapped = MacStream(parsed, fh)._swapped(data, el.vr)
-        return bytes(swapped)
+        return bytes(swapped(data, el.vr))
     return data
