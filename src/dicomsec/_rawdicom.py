@@ -26,6 +26,7 @@ __all__ = [
     "Element",
     "Item",
     "ParsedFile",
+    "find",
     "parse_dataset_bytes",
     "parse_file",
     "parse_stream",
@@ -59,6 +60,13 @@ SWAP_UNIT = {
     "UL": 4, "SL": 4, "FL": 4, "OF": 4, "OL": 4,
     "FD": 8, "OD": 8, "SV": 8, "UV": 8, "OV": 8,
 }
+
+
+def find(elements: list[Element], tag: int) -> Element | None:
+    for el in elements:
+        if el.tag == tag:
+            return el
+    return None
 
 
 def tag_str(tag: int) -> str:

@@ -23,6 +23,7 @@ import pytest
 from pydicom.dataset import Dataset
 
 from dicomsec._rawdicom import Element, parse_file, tag_str
+from dicomsec._rawdicom import find as _find
 from dicomsec.cli import main as cli_main
 from dicomsec.signatures import Profile, sign_file, verify_file
 from dicomsec.signatures._core import (
@@ -30,7 +31,6 @@ from dicomsec.signatures._core import (
     MAC_ID,
     PART_B_EXCLUDED,
     _at_list,
-    _find,
     _us,
     parse_tag,
 )

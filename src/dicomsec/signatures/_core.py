@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from dicomsec import algorithms
-from dicomsec._atomic import atomic_output, copy_range
+from dicomsec._atomic import atomic_output
 from dicomsec._rawdicom import (
     EXPLICIT_BE,
     EXPLICIT_LE,
@@ -28,6 +28,7 @@ from dicomsec._rawdicom import (
     Element,
     Item,
     ParsedFile,
+    find,
     parse_dataset_bytes,
     parse_file,
     parse_stream,
@@ -48,6 +49,17 @@ from dicomsec.signatures._profiles import (
     Profile,
     profile_problems,
     required_tags,
+)
+from dicomsec.signatures._splice import (
+    Copier,
+    Edit,
+    Lengths,
+    encode_dataset,
+    grow,
+    item_bytes,
+    late_cut,
+    shrink,
+    write_spliced,
 )
 from dicomsec.signatures.report import FileReport, SignatureReport
 
@@ -165,13 +177,6 @@ def strip_der_pad(data: bytes) -> bytes:
     return data
 
 
-def _find(elements: Sequence[Element], tag: int) -> Element | None:
-    for el in elements:
-        if el.tag == tag:
-            return el
-    return None
-
-
 def parse_tag(text: str) -> int:
     """A tag from a keyword, ``gggg,eeee``, ``(gggg,eeee)`` or ``ggggeeee``."""
     from pydicom.datadict import tag_for_keyword
@@ -250,7 +255,7 @@ def _all_mac_ids(parsed: ParsedFile) -> set[int]:
                 continue
             for it in el.items:
                 if el.tag in (MAC_PARAMETERS_SEQUENCE, DIGITAL_SIGNATURES_SEQUENCE):
-                    mid = _find(it.elements, MAC_ID)
+                    mid = find(it.elements, MAC_ID)
                     if mid is not None and mid.value is not None and len(mid.value) >= 2:
                         fmt = "<H" if parsed.little_endian else ">H"
                         ids.add(int(struct.unpack(fmt, mid.value[:2])[0]))
@@ -258,165 +263,6 @@ def _all_mac_ids(parsed: ParsedFile) -> set[int]:
 
     walk(parsed.dataset.elements)
     return ids
-
-
-# --------------------------------------------------------------------------------------------
-# encoding new elements and splicing them in
-
-
-def _encode_dataset(ds: Dataset, *, little: bool, implicit: bool) -> bytes:
-    from pydicom.filebase import DicomBytesIO
-    from pydicom.filewriter import write_dataset
-
-    buf = DicomBytesIO()
-    buf.is_little_endian = little
-    buf.is_implicit_VR = implicit
-    write_dataset(buf, ds)
-    return buf.getvalue()
-
-
-def _u32(value: int, little: bool) -> bytes:
-    return struct.pack("<L" if little else ">L", value)
-
-
-def _tag_bytes(tag: int, little: bool) -> bytes:
-    return struct.pack("<HH" if little else ">HH", tag >> 16, tag & 0xFFFF)
-
-
-def _item_bytes(content: bytes, little: bool) -> bytes:
-    return _tag_bytes(0xFFFEE000, little) + _u32(len(content), little) + content
-
-
-def _sq_bytes(tag: int, items: bytes, *, little: bool, implicit: bool) -> bytes:
-    head = _tag_bytes(tag, little)
-    if not implicit:
-        head += b"SQ\x00\x00"
-    return head + _u32(len(items), little) + items
-
-
-@dataclass(frozen=True, slots=True)
-class _Edit:
-    start: int
-    end: int  # replaced range [start, end)
-    data: bytes
-
-
-def _grow(parsed: ParsedFile, elements: list[Element], level: DataSet, tag: int,
-          item: bytes, edits: list[_Edit]) -> int:
-    """Append ``item`` to the sequence ``tag`` of a level (creating it); returns bytes added."""
-    little, implicit = parsed.little_endian, parsed.implicit_vr
-    seq = _find(elements, tag)
-    if seq is not None and seq.items is not None:
-        if seq.length == UNDEFINED:
-            edits.append(_Edit(seq.end - 8, seq.end - 8, item))
-        else:
-            edits.append(_Edit(seq.end, seq.end, item))
-            new_len = seq.length + len(item)
-            edits.append(_Edit(seq.length_field, seq.length_field + 4, _u32(new_len, little)))
-        return len(item)
-    data = _sq_bytes(tag, item, little=little, implicit=implicit)
-    after = [e for e in elements if e.tag > tag]
-    if after:
-        pos = min(e.offset for e in after)
-    elif level.parent_item is not None:
-        pos = level.parent_item.content_end
-    else:
-        pos = max((e.end for e in elements), default=parsed.dataset_offset)
-    edits.append(_Edit(pos, pos, data))
-    return len(data)
-
-
-class _Lengths:
-    """Length fields of enclosing defined-length sequences and items, with summed changes.
-
-    Several levels may share ancestors (two item signatures under one sequence), so changes
-    are added up per field and each field is patched once.
-    """
-
-    def __init__(self) -> None:
-        self._fields: dict[int, tuple[int, int]] = {}  # offset -> (stored length, delta)
-
-    def resize_ancestors(self, level: DataSet, delta: int) -> None:
-        for seq, item in level.parent_chain:
-            if seq.length != UNDEFINED:
-                self._add(seq.length_field, seq.length, delta)
-            if item.length != UNDEFINED:
-                self._add(item.length_offset, item.length, delta)
-
-    def _add(self, offset: int, length: int, delta: int) -> None:
-        old = self._fields.get(offset, (length, 0))
-        self._fields[offset] = (length, old[1] + delta)
-
-    def edits(self, little: bool) -> list[_Edit]:
-        out = []
-        for offset, (length, delta) in self._fields.items():
-            new = length + delta
-            if not 0 <= new < UNDEFINED:
-                raise InvalidInput("a sequence or item would exceed the maximum length")
-            out.append(_Edit(offset, offset + 4, _u32(new, little)))
-        return out
-
-
-def _write_spliced(src: BinaryIO, dst: BinaryIO, edits: list[_Edit], start: int, stop: int,
-                   *, last: bool = True, sync_every: int = 0) -> None:
-    """Write input range ``[start, stop)`` to ``dst`` with the edits that start inside it.
-
-    With ``sync_every``, data is flushed to disk every so many bytes so that write-back runs
-    while the caller is still busy (the final fsync then has little left to do).
-    """
-    pos = start
-    for ed in sorted(edits, key=lambda e: (e.start, e.end)):
-        # an insertion at the very end of the input belongs to the range that ends there
-        at_end = ed.start == stop == ed.end and last
-        if not (start <= ed.start < stop or at_end):
-            continue
-        if ed.start < pos or ed.end > stop:
-            raise InvalidInput("overlapping edits (malformed file structure)")
-        _copy(src, dst, pos, ed.start - pos, sync_every)
-        dst.write(ed.data)
-        pos = ed.end
-    _copy(src, dst, pos, stop - pos, sync_every)
-
-
-def _copy(src: BinaryIO, dst: BinaryIO, offset: int, length: int, sync_every: int) -> None:
-    if not sync_every:
-        copy_range(src, dst, offset, length)
-        return
-    import os
-
-    while length > 0:
-        n = min(length, sync_every)
-        copy_range(src, dst, offset, n)
-        dst.flush()
-        os.fdatasync(dst.fileno())
-        offset += n
-        length -= n
-
-
-def _late_cut(parsed: ParsedFile, level: DataSet, elements: list[Element], size: int) -> int:
-    """First input offset touched by an edit that depends on the signature value."""
-    seq = _find(elements, DIGITAL_SIGNATURES_SEQUENCE)
-    if seq is not None and seq.items is not None:
-        cut = seq.length_field if seq.length != UNDEFINED else seq.end - 8
-    else:
-        after = [e.offset for e in elements if e.tag > DIGITAL_SIGNATURES_SEQUENCE]
-        if after:
-            cut = min(after)
-        elif level.parent_item is not None:
-            cut = level.parent_item.content_end
-        else:
-            cut = max((e.end for e in elements), default=parsed.dataset_offset)
-    for sq, it in level.parent_chain:
-        if sq.length != UNDEFINED:
-            cut = min(cut, sq.length_field)
-        if it.length != UNDEFINED:
-            cut = min(cut, it.length_offset)
-    return min(cut, size)
-
-
-#: bulk copies larger than this run in a thread while the MAC is computed
-PARALLEL_COPY_MIN = 8 << 20
-SYNC_CHUNK = 128 << 20
 
 
 # --------------------------------------------------------------------------------------------
@@ -548,7 +394,7 @@ def sign_file(
             sig_item.DigitalSignaturePurposeCodeSequence = PdSequence([code])
         # part B is encoded in the file's byte order so that MacStream treats it like file data
         le = parsed.little_endian
-        part_b = parse_dataset_bytes(_encode_dataset(sig_item, little=le, implicit=False),
+        part_b = parse_dataset_bytes(encode_dataset(sig_item, little=le, implicit=False),
                                      little=le)
 
         mac_item = Dataset()
@@ -558,16 +404,16 @@ def sign_file(
         hashed = sorted(t for t in signed)
         mac_item.DataElementsSigned = hashed
         little, implicit = parsed.little_endian, parsed.implicit_vr
-        early: list[_Edit] = []
-        delta = _grow(parsed, elements, level, MAC_PARAMETERS_SEQUENCE,
-                      _item_bytes(_encode_dataset(mac_item, little=little, implicit=implicit),
+        early: list[Edit] = []
+        delta = grow(parsed, elements, level, MAC_PARAMETERS_SEQUENCE,
+                      item_bytes(encode_dataset(mac_item, little=little, implicit=implicit),
                                   little), early)
-        cut = _late_cut(parsed, level, elements, size)
+        cut = late_cut(parsed, level, elements, size)
 
         with atomic_output(dst) as out:
             # The output up to the first signature-dependent edit is copied in a thread while
             # the MAC is computed (copy_file_range and hashlib both release the GIL).
-            copier = _Copier(src, out, early, cut, size)
+            copier = Copier(src, out, early, cut, size)
             copier.start()
             try:
                 stream = MacStream(parsed, fh)
@@ -584,14 +430,14 @@ def sign_file(
                     sig_item.CertifiedTimestamp = timestamp_client.timestamp(value)
             finally:
                 copier.join()
-            late: list[_Edit] = []
-            delta += _grow(parsed, elements, level, DIGITAL_SIGNATURES_SEQUENCE,
-                           _item_bytes(_encode_dataset(sig_item, little=little,
+            late: list[Edit] = []
+            delta += grow(parsed, elements, level, DIGITAL_SIGNATURES_SEQUENCE,
+                           item_bytes(encode_dataset(sig_item, little=little,
                                                        implicit=implicit), little), late)
-            lengths = _Lengths()
+            lengths = Lengths()
             lengths.resize_ancestors(level, delta)
             late += lengths.edits(little)
-            _write_spliced(fh, out, early + late, cut, size)
+            write_spliced(fh, out, early + late, cut, size)
             out.flush()
             _self_check(dst, out, uid, full=size <= FULL_SELF_CHECK_LIMIT)
 
@@ -601,39 +447,6 @@ def sign_file(
         signed_tags=tuple(tag_str(t) for t in hashed), profile=profile.value,
         timestamp=timestamp_client is not None,
     )
-
-
-class _Copier:
-    """Copies the signature-independent head of the output, in a thread when it is large."""
-
-    def __init__(self, src: Path, out: BinaryIO, edits: list[_Edit], cut: int, size: int) -> None:
-        import threading
-
-        self.src, self.out, self.edits, self.cut = src, out, edits, cut
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, name="dicomsec-copy", daemon=True)
-        self.parallel = cut >= PARALLEL_COPY_MIN
-        self.sync_every = SYNC_CHUNK if size >= 2 * SYNC_CHUNK else 0
-
-    def _run(self) -> None:
-        try:
-            with open(self.src, "rb") as fh:
-                _write_spliced(fh, self.out, self.edits, 0, self.cut, last=False,
-                               sync_every=self.sync_every)
-        except BaseException as exc:  # re-raised in join()
-            self.error = exc
-
-    def start(self) -> None:
-        if self.parallel:
-            self.thread.start()
-
-    def join(self) -> None:
-        if self.parallel:
-            self.thread.join()
-        else:
-            self._run()
-        if self.error is not None:
-            raise self.error
 
 
 def _check_value(cert: x509.Certificate, value: bytes, digest: bytes,
@@ -744,19 +557,19 @@ def _verify_item(
 ) -> tuple[SignatureReport, set[int]]:
     problems: list[str] = []
     els = sig_item.elements
-    uid = _text(parsed, fh, _find(els, SIGNATURE_UID)) or ""
+    uid = _text(parsed, fh, find(els, SIGNATURE_UID)) or ""
     location = level.path() or "main"
-    mac_id = _us(parsed, fh, _find(els, MAC_ID))
-    when_text = _text(parsed, fh, _find(els, SIGNATURE_DATETIME))
+    mac_id = _us(parsed, fh, find(els, MAC_ID))
+    when_text = _text(parsed, fh, find(els, SIGNATURE_DATETIME))
     when = _dt_parse(when_text)
-    cert_type = _text(parsed, fh, _find(els, CERTIFICATE_TYPE))
-    value = _raw(parsed, fh, _find(els, SIGNATURE))
-    cert, cert_problem = _load_signer(_raw(parsed, fh, _find(els, CERTIFICATE_OF_SIGNER)))
+    cert_type = _text(parsed, fh, find(els, CERTIFICATE_TYPE))
+    value = _raw(parsed, fh, find(els, SIGNATURE))
+    cert, cert_problem = _load_signer(_raw(parsed, fh, find(els, CERTIFICATE_OF_SIGNER)))
     purpose: dict[str, str] | None = None
-    pseq = _find(els, PURPOSE_SEQUENCE)
+    pseq = find(els, PURPOSE_SEQUENCE)
     if pseq is not None and pseq.items:
-        code = _text(parsed, fh, _find(pseq.items[0].elements, CODE_VALUE)) or ""
-        meaning = _text(parsed, fh, _find(pseq.items[0].elements, CODE_MEANING)) or ""
+        code = _text(parsed, fh, find(pseq.items[0].elements, CODE_VALUE)) or ""
+        meaning = _text(parsed, fh, find(pseq.items[0].elements, CODE_MEANING)) or ""
         purpose = {"code": code, "meaning": meaning}
 
     mac_alg: algorithms.Algorithm | None = None
@@ -767,23 +580,23 @@ def _verify_item(
         problems.append("no MAC ID Number")
     elif mseq is not None and mseq.items:
         for it in mseq.items:
-            if _us(parsed, fh, _find(it.elements, MAC_ID)) == mac_id:
+            if _us(parsed, fh, find(it.elements, MAC_ID)) == mac_id:
                 mac_item = it
                 break
     if mac_item is None:
         problems.append(f"no MAC Parameters item with MAC ID {mac_id} at this level")
     else:
-        term = _text(parsed, fh, _find(mac_item.elements, MAC_ALGORITHM)) or ""
+        term = _text(parsed, fh, find(mac_item.elements, MAC_ALGORITHM)) or ""
         try:
             mac_alg = algorithms.by_dicom_term(term)
         except InvalidInput as exc:
             problems.append(str(exc))
-        ts = _text(parsed, fh, _find(mac_item.elements, MAC_TS_UID))
+        ts = _text(parsed, fh, find(mac_item.elements, MAC_TS_UID))
         if ts in (IMPLICIT_LE, EXPLICIT_BE):
             problems.append(f"MAC Calculation Transfer Syntax {ts} is not allowed")
         elif not ts:
             problems.append("no MAC Calculation Transfer Syntax UID")
-        des = _find(mac_item.elements, DATA_ELEMENTS_SIGNED)
+        des = find(mac_item.elements, DATA_ELEMENTS_SIGNED)
         listed = _at_list(parsed, fh, des) if des is not None else []
         if listed is None:
             problems.append("Data Elements Signed is not a well-formed AT value")
@@ -827,11 +640,11 @@ def _verify_item(
     # certified timestamp
     ts_dict = None
     ts_time: _dt.datetime | None = None
-    ts_raw = _raw(parsed, fh, _find(els, TIMESTAMP))
+    ts_raw = _raw(parsed, fh, find(els, TIMESTAMP))
     if ts_raw is not None:
         from dicomsec.signatures.timestamp import verify_timestamp
 
-        ttype = _text(parsed, fh, _find(els, TIMESTAMP_TYPE))
+        ttype = _text(parsed, fh, find(els, TIMESTAMP_TYPE))
         status = verify_timestamp(strip_der_pad(ts_raw),
                                   unpadded_value(value, scheme) if value else b"", trust)
         ts_dict = status.to_dict()
@@ -909,7 +722,7 @@ def _verify_all(
             continue
         for it in seq.items:
             if only_uid is not None:
-                if _text(parsed, fh, _find(it.elements, SIGNATURE_UID)) != only_uid:
+                if _text(parsed, fh, find(it.elements, SIGNATURE_UID)) != only_uid:
                     continue
             report, covered = _verify_item(parsed, fh, stream, level, it, trust=trust, now=now)
             reports.append(report)
@@ -1015,8 +828,8 @@ def remove_signatures(
     with open(src, "rb") as fh:
         parsed = parse_file(src, fh)
         size = fh.seek(0, 2)
-        edits: list[_Edit] = []
-        lengths = _Lengths()
+        edits: list[Edit] = []
+        lengths = Lengths()
         found: set[str] = set()
         removed = 0
         for level in parsed.levels():
@@ -1025,45 +838,29 @@ def remove_signatures(
                 continue
             drop = [
                 it for it in seq.items
-                if remove_all or _text(parsed, fh, _find(it.elements, SIGNATURE_UID)) in uids
+                if remove_all or _text(parsed, fh, find(it.elements, SIGNATURE_UID)) in uids
             ]
             if not drop:
                 continue
-            found |= {_text(parsed, fh, _find(it.elements, SIGNATURE_UID)) or "" for it in drop}
+            found |= {_text(parsed, fh, find(it.elements, SIGNATURE_UID)) or "" for it in drop}
             removed += len(drop)
             keep = [it for it in seq.items if it not in drop]
-            live_ids = {_us(parsed, fh, _find(it.elements, MAC_ID)) for it in keep}
-            dead_ids = {_us(parsed, fh, _find(it.elements, MAC_ID)) for it in drop} - live_ids
-            delta = _shrink(parsed, seq, drop, edits)
+            live_ids = {_us(parsed, fh, find(it.elements, MAC_ID)) for it in keep}
+            dead_ids = {_us(parsed, fh, find(it.elements, MAC_ID)) for it in drop} - live_ids
+            delta = shrink(parsed, seq, drop, edits)
             mseq = level.find(MAC_PARAMETERS_SEQUENCE)
             if mseq is not None and mseq.items:
                 mdrop = [it for it in mseq.items
-                         if _us(parsed, fh, _find(it.elements, MAC_ID)) in dead_ids]
+                         if _us(parsed, fh, find(it.elements, MAC_ID)) in dead_ids]
                 if mdrop:
-                    delta += _shrink(parsed, mseq, mdrop, edits)
+                    delta += shrink(parsed, mseq, mdrop, edits)
             lengths.resize_ancestors(level, -delta)
         missing = set(uids) - found
         if missing:
             raise InvalidInput(f"no signature with UID {sorted(missing)[0]}", path=str(src))
         edits += lengths.edits(parsed.little_endian)
         with atomic_output(dst) as out:
-            _write_spliced(fh, out, edits, 0, size)
-    return removed
-
-
-def _shrink(parsed: ParsedFile, seq: Element, drop: list[Item], edits: list[_Edit]) -> int:
-    """Remove items from a sequence (the whole element when none is left); bytes removed."""
-    assert seq.items is not None
-    if len(drop) == len(seq.items):
-        edits.append(_Edit(seq.offset, seq.end, b""))
-        return seq.end - seq.offset
-    removed = 0
-    for it in drop:
-        edits.append(_Edit(it.offset, it.end, b""))
-        removed += it.end - it.offset
-    if seq.length != UNDEFINED:
-        edits.append(_Edit(seq.length_field, seq.length_field + 4,
-                           _u32(seq.length - removed, parsed.little_endian)))
+            write_spliced(fh, out, edits, 0, size)
     return removed
 
 
