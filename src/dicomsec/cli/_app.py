@@ -64,8 +64,26 @@ def _usage(message: str) -> typer.BadParameter:
     return typer.BadParameter(message)
 
 
+class _NoProgress:
+    """Stands in for a progress bar when stderr is not a terminal (rich is not imported)."""
+
+    def __enter__(self) -> _NoProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def add_task(self, description: str, total: int) -> int:
+        return 0
+
+    def advance(self, task: int) -> None:
+        return None
+
+
 def _progress(total: int) -> Any:
     """A rich progress bar on stderr when it is a terminal (a no-op context otherwise)."""
+    if total < 2 or not sys.stderr.isatty():
+        return _NoProgress()
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
