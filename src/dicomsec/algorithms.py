@@ -46,7 +46,14 @@ __all__ = [
 
 class Kind(enum.Enum):
     DIGEST = "digest"
-    SIGNATURE = "signature"
+    SIGNATURE = "signature"  # DICOM signature schemes (the key decides; no identifier)
+    CMS_SIGNATURE = "cms-signature"  # CMS SignerInfo signatureAlgorithm identifiers
+    CIPHER = "cipher"  # CMS content encryption
+    KEY_WRAP = "key-wrap"
+    KEY_TRANSPORT = "key-transport"
+    KEY_AGREEMENT = "key-agreement"  # kari key derivation schemes (ECDH/X25519 + KDF)
+    KDF = "kdf"
+    KEM = "kem"
 
 
 class Status(enum.Enum):
@@ -88,6 +95,12 @@ class Algorithm:
     signature_size: int = 0
     #: DER DigestInfo prefix (RFC 8017 9.2), for digests without a crypto-library hash class
     digest_info_prefix: bytes = b""
+    #: symmetric key size in bytes (ciphers, key wraps, KDF output of a KEM profile)
+    key_size: int = 0
+    #: cipher mode: "cbc", "gcm", "ccm", "chacha20-poly1305"; for KEY_AGREEMENT "x963" or "hkdf"
+    mode: str | None = None
+    #: registry name of the hash used (CMS signatures, KDFs, OAEP, key agreement)
+    hash: str | None = None
 
     @property
     def legacy(self) -> bool:
@@ -176,6 +189,99 @@ _REGISTRY: tuple[Algorithm, ...] = (
               family=Family.MLDSA, signature_size=3309),
     Algorithm("ml-dsa-87", _S, "2.16.840.1.101.3.4.3.19", status=Status.EXPERIMENTAL,
               family=Family.MLDSA, signature_size=4627),
+    # --- CMS (RFC 5652 and friends): content encryption -------------------------------------
+    Algorithm("aes128-cbc", Kind.CIPHER, "2.16.840.1.101.3.4.1.2", key_size=16, mode="cbc"),
+    Algorithm("aes192-cbc", Kind.CIPHER, "2.16.840.1.101.3.4.1.22", key_size=24, mode="cbc"),
+    Algorithm("aes256-cbc", Kind.CIPHER, "2.16.840.1.101.3.4.1.42", key_size=32, mode="cbc"),
+    Algorithm("aes128-gcm", Kind.CIPHER, "2.16.840.1.101.3.4.1.6", key_size=16, mode="gcm"),
+    Algorithm("aes192-gcm", Kind.CIPHER, "2.16.840.1.101.3.4.1.26", key_size=24, mode="gcm"),
+    Algorithm("aes256-gcm", Kind.CIPHER, "2.16.840.1.101.3.4.1.46", key_size=32, mode="gcm",
+              status=Status.RECOMMENDED),
+    Algorithm("aes128-ccm", Kind.CIPHER, "2.16.840.1.101.3.4.1.7", key_size=16, mode="ccm",
+              status=Status.LEGACY),
+    Algorithm("aes192-ccm", Kind.CIPHER, "2.16.840.1.101.3.4.1.27", key_size=24, mode="ccm",
+              status=Status.LEGACY),
+    Algorithm("aes256-ccm", Kind.CIPHER, "2.16.840.1.101.3.4.1.47", key_size=32, mode="ccm",
+              status=Status.LEGACY),
+    Algorithm("chacha20-poly1305", Kind.CIPHER, "1.2.840.113549.1.9.16.3.18", key_size=32,
+              mode="chacha20-poly1305", status=Status.LEGACY),
+    Algorithm("des-ede3-cbc", Kind.CIPHER, "1.2.840.113549.3.7", key_size=24, mode="cbc",
+              status=Status.LEGACY),
+    # --- key wrap --------------------------------------------------------------------------
+    Algorithm("aes128-wrap", Kind.KEY_WRAP, "2.16.840.1.101.3.4.1.5", key_size=16),
+    Algorithm("aes192-wrap", Kind.KEY_WRAP, "2.16.840.1.101.3.4.1.25", key_size=24),
+    Algorithm("aes256-wrap", Kind.KEY_WRAP, "2.16.840.1.101.3.4.1.45", key_size=32),
+    Algorithm("aes128-wrap-pad", Kind.KEY_WRAP, "2.16.840.1.101.3.4.1.8", key_size=16),
+    Algorithm("aes192-wrap-pad", Kind.KEY_WRAP, "2.16.840.1.101.3.4.1.28", key_size=24),
+    Algorithm("aes256-wrap-pad", Kind.KEY_WRAP, "2.16.840.1.101.3.4.1.48", key_size=32),
+    Algorithm("pwri-kek", Kind.KEY_WRAP, "1.2.840.113549.1.9.16.3.9"),
+    # --- key transport ---------------------------------------------------------------------
+    Algorithm("rsa-pkcs1v15-transport", Kind.KEY_TRANSPORT, "1.2.840.113549.1.1.1",
+              status=Status.LEGACY, min_key_bits=2048),
+    Algorithm("rsa-oaep", Kind.KEY_TRANSPORT, "1.2.840.113549.1.1.7", min_key_bits=2048,
+              hash="sha256"),
+    Algorithm("mgf1", Kind.KDF, "1.2.840.113549.1.1.8"),
+    Algorithm("p-specified", Kind.KDF, "1.2.840.113549.1.1.9"),
+    # --- key agreement (kari): ECDH with the X9.63 KDF (RFC 5753), X25519/X448 (RFC 8418) -------
+    Algorithm("ecdh-x963-sha1", Kind.KEY_AGREEMENT, "1.3.133.16.840.63.0.2", mode="x963",
+              hash="sha1", status=Status.LEGACY),
+    Algorithm("ecdh-x963-sha224", Kind.KEY_AGREEMENT, "1.3.132.1.11.0", mode="x963",
+              hash="sha224"),
+    Algorithm("ecdh-x963-sha256", Kind.KEY_AGREEMENT, "1.3.132.1.11.1", mode="x963",
+              hash="sha256"),
+    Algorithm("ecdh-x963-sha384", Kind.KEY_AGREEMENT, "1.3.132.1.11.2", mode="x963",
+              hash="sha384"),
+    Algorithm("ecdh-x963-sha512", Kind.KEY_AGREEMENT, "1.3.132.1.11.3", mode="x963",
+              hash="sha512"),
+    Algorithm("ecdh-hkdf-sha256", Kind.KEY_AGREEMENT, "1.2.840.113549.1.9.16.3.19", mode="hkdf",
+              hash="sha256"),
+    Algorithm("ecdh-hkdf-sha384", Kind.KEY_AGREEMENT, "1.2.840.113549.1.9.16.3.20", mode="hkdf",
+              hash="sha384"),
+    Algorithm("ecdh-hkdf-sha512", Kind.KEY_AGREEMENT, "1.2.840.113549.1.9.16.3.21", mode="hkdf",
+              hash="sha512"),
+    Algorithm("ec-public-key", Kind.KEY_AGREEMENT, "1.2.840.10045.2.1"),
+    Algorithm("x25519", Kind.KEY_AGREEMENT, "1.3.101.110"),
+    Algorithm("x448", Kind.KEY_AGREEMENT, "1.3.101.111"),
+    # --- KDFs and KEMs -----------------------------------------------------------------------
+    Algorithm("pbkdf2", Kind.KDF, "1.2.840.113549.1.5.12"),
+    Algorithm("hmac-sha1", Kind.KDF, "1.2.840.113549.2.7", hash="sha1", status=Status.LEGACY),
+    Algorithm("hmac-sha256", Kind.KDF, "1.2.840.113549.2.9", hash="sha256"),
+    Algorithm("hmac-sha384", Kind.KDF, "1.2.840.113549.2.10", hash="sha384"),
+    Algorithm("hmac-sha512", Kind.KDF, "1.2.840.113549.2.11", hash="sha512"),
+    Algorithm("hkdf-sha256", Kind.KDF, "1.2.840.113549.1.9.16.3.28", hash="sha256"),
+    Algorithm("hkdf-sha384", Kind.KDF, "1.2.840.113549.1.9.16.3.29", hash="sha384"),
+    Algorithm("hkdf-sha512", Kind.KDF, "1.2.840.113549.1.9.16.3.30", hash="sha512"),
+    Algorithm("ml-kem-512", Kind.KEM, "2.16.840.1.101.3.4.4.1", key_size=16,
+              status=Status.EXPERIMENTAL),
+    Algorithm("ml-kem-768", Kind.KEM, "2.16.840.1.101.3.4.4.2", key_size=32,
+              status=Status.EXPERIMENTAL),
+    Algorithm("ml-kem-1024", Kind.KEM, "2.16.840.1.101.3.4.4.3", key_size=32,
+              status=Status.EXPERIMENTAL),
+    # --- CMS signature algorithm identifiers (SignerInfo) --------------------------------------
+    Algorithm("rsa-pkcs1v15-any", Kind.CMS_SIGNATURE, "1.2.840.113549.1.1.1",
+              family=Family.RSA),
+    Algorithm("sha256-with-rsa", Kind.CMS_SIGNATURE, "1.2.840.113549.1.1.11",
+              family=Family.RSA, hash="sha256"),
+    Algorithm("sha384-with-rsa", Kind.CMS_SIGNATURE, "1.2.840.113549.1.1.12",
+              family=Family.RSA, hash="sha384"),
+    Algorithm("sha512-with-rsa", Kind.CMS_SIGNATURE, "1.2.840.113549.1.1.13",
+              family=Family.RSA, hash="sha512"),
+    Algorithm("sha1-with-rsa", Kind.CMS_SIGNATURE, "1.2.840.113549.1.1.5",
+              family=Family.RSA, hash="sha1", status=Status.LEGACY),
+    Algorithm("sha3-256-with-rsa", Kind.CMS_SIGNATURE, "2.16.840.1.101.3.4.3.14",
+              family=Family.RSA, hash="sha3-256"),
+    Algorithm("rsassa-pss", Kind.CMS_SIGNATURE, "1.2.840.113549.1.1.10", family=Family.RSA),
+    Algorithm("ecdsa-with-sha256", Kind.CMS_SIGNATURE, "1.2.840.10045.4.3.2",
+              family=Family.EC, hash="sha256"),
+    Algorithm("ecdsa-with-sha384", Kind.CMS_SIGNATURE, "1.2.840.10045.4.3.3",
+              family=Family.EC, hash="sha384"),
+    Algorithm("ecdsa-with-sha512", Kind.CMS_SIGNATURE, "1.2.840.10045.4.3.4",
+              family=Family.EC, hash="sha512"),
+    Algorithm("ecdsa-with-sha3-256", Kind.CMS_SIGNATURE, "2.16.840.1.101.3.4.3.10",
+              family=Family.EC, hash="sha3-256"),
+    Algorithm("cms-ed25519", Kind.CMS_SIGNATURE, "1.3.101.112", family=Family.EDDSA,
+              hash="sha512"),
+    Algorithm("cms-ed448", Kind.CMS_SIGNATURE, "1.3.101.113", family=Family.EDDSA),
 )
 
 _BY_NAME = {a.name: a for a in _REGISTRY}
