@@ -1,0 +1,244 @@
+"""Low-level: streaming BER/DER TLV reading and DER header writing.
+
+CMS messages may be gigabytes long; only their headers and small parts (recipient infos,
+algorithm identifiers, signer infos) are read into memory. :class:`TLVReader` walks a file by
+offsets: it reads tag and length octets, never values, unless asked. Indefinite lengths (BER) and
+constructed OCTET STRINGs (chunked content) are supported.
+
+Limits against hostile input: tag numbers up to 2^28, length fields up to 8 octets, nesting up
+to ``MAX_DEPTH``, every length checked against the enclosing end before anything is read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from dicomsec.errors import InvalidInput
+
+__all__ = [
+    "INDEFINITE",
+    "MAX_DEPTH",
+    "TLV",
+    "TLVReader",
+    "encode_header",
+    "encode_length",
+    "encode_oid",
+    "decode_oid",
+]
+
+INDEFINITE = -1
+MAX_DEPTH = 32
+
+# universal tags used here
+BOOLEAN, INTEGER, BIT_STRING, OCTET_STRING, NULL, OID = 1, 2, 3, 4, 5, 6
+SEQUENCE, SET = 16, 17
+
+
+@dataclass(frozen=True, slots=True)
+class TLV:
+    """One element: where it is, what it is, how long its value is."""
+
+    offset: int  # of the identifier octet
+    cls: int  # 0 universal, 1 application, 2 context, 3 private
+    constructed: bool
+    number: int  # tag number
+    header_len: int
+    length: int  # value length, or INDEFINITE
+
+    @property
+    def value_offset(self) -> int:
+        return self.offset + self.header_len
+
+    @property
+    def identifier(self) -> int:
+        """The first identifier octet (for low tag numbers), e.g. 0x30 for SEQUENCE."""
+        return (self.cls << 6) | (0x20 if self.constructed else 0) | min(self.number, 31)
+
+    def is_universal(self, number: int) -> bool:
+        return self.cls == 0 and self.number == number
+
+    def is_context(self, number: int) -> bool:
+        return self.cls == 2 and self.number == number
+
+
+class TLVReader:
+    """Reads TLV headers of a BER/DER encoding from a seekable binary file."""
+
+    def __init__(self, fh: BinaryIO, size: int, name: str = "<input>") -> None:
+        self.fh = fh
+        self.size = size
+        self.name = name
+
+    def err(self, message: str, pos: int) -> InvalidInput:
+        return InvalidInput(f"malformed CMS structure: {message} at offset {pos}", path=self.name)
+
+    def read(self, pos: int, n: int) -> bytes:
+        if n < 0 or pos < 0 or pos + n > self.size:
+            raise self.err("truncated", pos)
+        self.fh.seek(pos)
+        data = self.fh.read(n)
+        if len(data) != n:
+            raise self.err("truncated", pos)
+        return data
+
+    def header(self, pos: int, end: int | None = None) -> TLV:
+        """The TLV starting at ``pos``; its value must fit before ``end`` (default: file end)."""
+        limit = self.size if end is None else end
+        if pos + 2 > limit:
+            raise self.err("truncated header", pos)
+        head = self.read(pos, min(limit - pos, 16))
+        first = head[0]
+        cls, constructed, number = first >> 6, bool(first & 0x20), first & 0x1F
+        i = 1
+        if number == 0x1F:
+            number = 0
+            while True:
+                if i >= len(head) or i > 4:
+                    raise self.err("tag number too long", pos)
+                b = head[i]
+                i += 1
+                number = (number << 7) | (b & 0x7F)
+                if not b & 0x80:
+                    break
+        if i >= len(head):
+            raise self.err("truncated length", pos)
+        lb = head[i]
+        i += 1
+        if lb == 0x80:
+            if not constructed:
+                raise self.err("indefinite length on a primitive element", pos)
+            length = INDEFINITE
+        elif lb & 0x80:
+            n = lb & 0x7F
+            if n > 8 or i + n > len(head):
+                raise self.err("length field too long", pos)
+            length = int.from_bytes(head[i : i + n], "big")
+            i += n
+        else:
+            length = lb
+        if length != INDEFINITE and pos + i + length > limit:
+            raise self.err("value runs past its enclosing element", pos)
+        return TLV(pos, cls, constructed, number, i, length)
+
+    def end_of(self, tlv: TLV, end: int | None = None, depth: int = 0) -> int:
+        """Offset after ``tlv`` (after its end-of-contents octets when indefinite)."""
+        if tlv.length != INDEFINITE:
+            return tlv.value_offset + tlv.length
+        if depth > MAX_DEPTH:
+            raise self.err("nested too deeply", tlv.offset)
+        pos = tlv.value_offset
+        limit = self.size if end is None else end
+        while True:
+            if pos + 2 > limit:
+                raise self.err("indefinite length without end-of-contents", tlv.offset)
+            if self.read(pos, 2) == b"\x00\x00":
+                return pos + 2
+            child = self.header(pos, limit)
+            pos = self.end_of(child, limit, depth + 1)
+
+    def children(self, tlv: TLV, end: int | None = None) -> Iterator[TLV]:
+        """The direct children of a constructed element."""
+        if not tlv.constructed:
+            raise self.err("expected a constructed element", tlv.offset)
+        pos = tlv.value_offset
+        if tlv.length != INDEFINITE:
+            stop = tlv.value_offset + tlv.length
+            while pos < stop:
+                child = self.header(pos, stop)
+                yield child
+                pos = self.end_of(child, stop)
+            if pos != stop:
+                raise self.err("children overrun their parent", tlv.offset)
+            return
+        limit = self.size if end is None else end
+        while True:
+            if pos + 2 > limit:
+                raise self.err("indefinite length without end-of-contents", tlv.offset)
+            if self.read(pos, 2) == b"\x00\x00":
+                return
+            child = self.header(pos, limit)
+            yield child
+            pos = self.end_of(child, limit)
+
+    def element_bytes(self, tlv: TLV, end: int | None = None, limit: int = 1 << 24) -> bytes:
+        """The whole encoding of a (small) element, header included."""
+        stop = self.end_of(tlv, end)
+        if stop - tlv.offset > limit:
+            raise self.err("element too large to load", tlv.offset)
+        return self.read(tlv.offset, stop - tlv.offset)
+
+    def value(self, tlv: TLV, limit: int = 1 << 24) -> bytes:
+        """The value octets of a primitive element."""
+        if tlv.constructed or tlv.length == INDEFINITE:
+            raise self.err("expected a primitive element", tlv.offset)
+        if tlv.length > limit:
+            raise self.err("value too large to load", tlv.offset)
+        return self.read(tlv.value_offset, tlv.length)
+
+    def octet_chunks(self, tlv: TLV, end: int | None = None,
+                     depth: int = 0) -> Iterator[tuple[int, int]]:
+        """(offset, length) of the data of an OCTET STRING, primitive or constructed (BER)."""
+        if depth > MAX_DEPTH:
+            raise self.err("nested too deeply", tlv.offset)
+        if not tlv.constructed:
+            yield tlv.value_offset, tlv.length
+            return
+        for child in self.children(tlv, end):
+            if not child.is_universal(OCTET_STRING):
+                raise self.err("constructed OCTET STRING holds another type", child.offset)
+            yield from self.octet_chunks(child, end, depth + 1)
+
+    def expect(self, tlv: TLV, *, universal: int | None = None, context: int | None = None,
+               what: str = "element") -> TLV:
+        if universal is not None and not tlv.is_universal(universal):
+            raise self.err(f"expected {what}", tlv.offset)
+        if context is not None and not tlv.is_context(context):
+            raise self.err(f"expected {what}", tlv.offset)
+        return tlv
+
+
+def encode_length(length: int) -> bytes:
+    if length < 0x80:
+        return bytes([length])
+    raw = length.to_bytes((length.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(raw)]) + raw
+
+
+def encode_header(identifier: int, length: int | None) -> bytes:
+    """Identifier octet plus a definite length (or ``None`` for BER indefinite)."""
+    if length is None:
+        return bytes([identifier, 0x80])
+    return bytes([identifier]) + encode_length(length)
+
+
+def encode_oid(dotted: str) -> bytes:
+    """DER of an OBJECT IDENTIFIER (tag and length included)."""
+    parts = [int(p) for p in dotted.split(".")]
+    if len(parts) < 2:
+        raise ValueError(f"bad OID {dotted}")
+    body = bytearray()
+    for n in [parts[0] * 40 + parts[1], *parts[2:]]:
+        chunk = [n & 0x7F]
+        n >>= 7
+        while n:
+            chunk.append(0x80 | (n & 0x7F))
+            n >>= 7
+        body.extend(reversed(chunk))
+    return bytes([OID]) + encode_length(len(body)) + bytes(body)
+
+
+def decode_oid(value: bytes) -> str:
+    """Dotted form of an OBJECT IDENTIFIER value (no tag and length)."""
+    if not value or value[-1] & 0x80:
+        raise ValueError("malformed OID")
+    nums: list[int] = []
+    n = 0
+    for b in value:
+        n = (n << 7) | (b & 0x7F)
+        if not b & 0x80:
+            nums.append(n)
+            n = 0
+    first = min(nums[0] // 40, 2)
+    return ".".join(str(x) for x in [first, nums[0] - first * 40, *nums[1:]])
