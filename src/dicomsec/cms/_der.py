@@ -22,10 +22,10 @@ __all__ = [
     "MAX_DEPTH",
     "TLV",
     "TLVReader",
+    "decode_oid",
     "encode_header",
     "encode_length",
     "encode_oid",
-    "decode_oid",
 ]
 
 INDEFINITE = -1
