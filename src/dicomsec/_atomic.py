@@ -13,14 +13,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["atomic_output", "atomic_write_bytes", "copy_range"]
+__all__ = ["atomic_output", "atomic_write_bytes", "copy_range", "publish"]
 
 _COPY_CHUNK = 1 << 20
 
 
 @contextlib.contextmanager
 def atomic_output(path: Path | str, *, mode: int | None = None) -> Iterator[BinaryIO]:
-    """Yield a binary file that replaces ``path`` atomically when the block succeeds."""
+    """Yield a binary file that replaces ``path`` atomically when the block succeeds.
+
+    The temporary file is created with mode 0600 (decrypted data stays private until it is
+    published) and gets ``mode`` (or the target's, or the umask's) only when it is renamed.
+    """
     target = Path(path)
     folder = target.parent if str(target.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
@@ -28,21 +32,29 @@ def atomic_output(path: Path | str, *, mode: int | None = None) -> Iterator[Bina
         os.close(fd)
         with open(tmp, "w+b") as fh:
             yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        if mode is not None:
-            os.chmod(tmp, mode)
-        elif target.exists():
-            os.chmod(tmp, target.stat().st_mode & 0o7777)
-        else:
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, target)
+        publish(Path(tmp), target, mode=mode)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def publish(tmp: Path, target: Path, *, mode: int | None = None) -> None:
+    """Make a finished temporary file (in the target's folder) durable and rename it over
+    ``target``; the folder is fsynced too."""
+    with open(tmp, "rb+") as fh:
+        fh.flush()
+        os.fsync(fh.fileno())
+    if mode is not None:
+        os.chmod(tmp, mode)
+    elif target.exists():
+        os.chmod(tmp, target.stat().st_mode & 0o7777)
+    else:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+    os.replace(tmp, target)
+    folder = target.parent if str(target.parent) else Path(".")
     with contextlib.suppress(OSError):
         dfd = os.open(folder, os.O_RDONLY)
         try:

@@ -1,0 +1,493 @@
+"""Streaming EnvelopedData (RFC 5652 §6) and AuthEnvelopedData (RFC 5083/5084).
+
+Writing: every length is computed up front, so the output is definite-length DER written in one
+pass; the content is encrypted in 1 MiB chunks. With an unknown size (a pipe) the outer
+structures use BER indefinite lengths and the content is written as a constructed OCTET STRING.
+
+Reading: only headers and small parts are loaded (:mod:`dicomsec.cms._der`); DER and BER
+(indefinite lengths, chunked content) are accepted. :func:`decrypt_content` streams plaintext to
+a file the caller provides; for AEAD ciphers the tag is checked at the end, and the caller must
+discard that file unless the call returned normally (see :func:`dicomsec._atomic.atomic_output`).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from dicomsec import algorithms
+from dicomsec.cms import ID_AUTH_ENVELOPED_DATA, ID_DATA, ID_ENVELOPED_DATA
+from dicomsec.cms._der import (
+    INDEFINITE,
+    INTEGER,
+    OCTET_STRING,
+    OID,
+    SEQUENCE,
+    SET,
+    TLV,
+    TLVReader,
+    decode_oid,
+    encode_header,
+    encode_oid,
+)
+from dicomsec.errors import DecryptionFailed, InvalidInput
+
+if TYPE_CHECKING:
+    from dicomsec.cms.recipients import Recipient
+
+__all__ = [
+    "CHUNK",
+    "Envelope",
+    "decrypt_content",
+    "read_envelope",
+    "write_envelope",
+]
+
+CHUNK = 1 << 20
+GCM_NONCE = 12
+GCM_TAG = 16
+#: one-shot AEADs (CCM, ChaCha20-Poly1305) hold the whole content in memory: readers only
+ONE_SHOT_LIMIT = 256 << 20
+ATTR_CONTENT_TYPE = "1.2.840.113549.1.9.3"
+
+_C = algorithms.Kind.CIPHER
+
+
+# --------------------------------------------------------------------------------------------
+# small DER helpers
+
+
+def _tlv(identifier: int, value: bytes) -> bytes:
+    return encode_header(identifier, len(value)) + value
+
+
+def _seq(*parts: bytes) -> bytes:
+    return _tlv(0x30, b"".join(parts))
+
+
+def _int(n: int) -> bytes:
+    return _tlv(0x02, n.to_bytes(max(1, (n.bit_length() + 8) // 8), "big", signed=True))
+
+
+def _octets(data: bytes) -> bytes:
+    return _tlv(0x04, data)
+
+
+def _cipher_algid(alg: algorithms.Algorithm, iv: bytes) -> bytes:
+    if alg.mode == "gcm":
+        # aes-ICVlen is always written (OpenSSL rejects the DER-default 12 when left out)
+        return _seq(encode_oid(alg.oid), _seq(_octets(iv), _int(GCM_TAG)))
+    return _seq(encode_oid(alg.oid), _octets(iv))
+
+
+def auth_attrs_for(content_type: str) -> bytes:
+    """DER (SET OF, tag 0x31) of authenticated attributes holding content-type (RFC 5083 §2.1)."""
+    attr = _seq(encode_oid(ATTR_CONTENT_TYPE), _tlv(0x31, encode_oid(content_type)))
+    return _tlv(0x31, attr)
+
+
+# --------------------------------------------------------------------------------------------
+# writing
+
+
+def _content_cipher(alg: algorithms.Algorithm, key: bytes, iv: bytes) -> Any:
+    from cryptography.hazmat.primitives.ciphers import Cipher, modes
+
+    if alg.mode == "gcm":
+        from cryptography.hazmat.primitives.ciphers.algorithms import AES
+
+        return Cipher(AES(key), modes.GCM(iv)).encryptor()
+    if alg.mode == "cbc":
+        return Cipher(_block_cipher(alg, key), modes.CBC(iv)).encryptor()
+    raise InvalidInput(f"{alg.name} cannot be used to write Secure DICOM Files")
+
+
+def _block_cipher(alg: algorithms.Algorithm, key: bytes) -> Any:
+    if alg.name == "des-ede3-cbc":
+        from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
+
+        return TripleDES(key)
+    from cryptography.hazmat.primitives.ciphers.algorithms import AES
+
+    return AES(key)
+
+
+def _block_size(alg: algorithms.Algorithm) -> int:
+    return 8 if alg.name == "des-ede3-cbc" else 16
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """What :func:`write_envelope` wrote."""
+
+    outer: str  # "enveloped-data" | "auth-enveloped-data"
+    cipher: str
+    recipients: tuple[str, ...]
+    content_type: str
+    size: int
+
+
+def _feed(parts: Sequence[bytes | BinaryIO], sink: Any, out: BinaryIO) -> int:
+    """Encrypt the plaintext parts (bytes, or files read to their end) into ``out``."""
+    total = 0
+    buf = bytearray(CHUNK)
+    view = memoryview(buf)
+    for part in parts:
+        if isinstance(part, bytes | bytearray):
+            if part:
+                out.write(sink.update(part))
+                total += len(part)
+            continue
+        while True:
+            n = part.readinto(view)  # type: ignore[attr-defined]
+            if not n:
+                break
+            out.write(sink.update(view[:n]))
+            total += n
+    return total
+
+
+def write_envelope(
+    parts: Sequence[bytes | BinaryIO],
+    size: int,
+    out: BinaryIO,
+    *,
+    recipients: Sequence[Recipient],
+    cipher: str = "aes256-gcm",
+    content_type: str = ID_DATA,
+    auth_attrs: bool | None = None,
+    allow_legacy: bool = False,
+) -> WriteResult:
+    """Write a ContentInfo with EnvelopedData (CBC) or AuthEnvelopedData (GCM).
+
+    ``parts`` concatenated are the plaintext, ``size`` bytes in all (files are read from their
+    current position). ``auth_attrs`` (AuthEnvelopedData only) defaults to "when the content
+    type is not id-data", as RFC 5083 requires; OpenSSL 3.0 cannot read files that have them.
+
+    Raises:
+        InvalidInput: no recipients, an unknown cipher or a size mismatch.
+        PolicyViolation: a legacy cipher without ``allow_legacy``.
+    """
+    if not recipients:
+        raise InvalidInput("a Secure DICOM File needs at least one recipient")
+    alg = algorithms.by_name(cipher, _C)
+    algorithms.check_create(alg, allow_legacy=allow_legacy)
+    if alg.mode not in ("gcm", "cbc"):
+        raise InvalidInput(f"{alg.name} is supported for reading only")
+    aead = alg.mode == "gcm"
+    cek = os.urandom(alg.key_size)
+    iv = os.urandom(GCM_NONCE if aead else _block_size(alg))
+    infos = [r.recipient_info(cek) for r in recipients]
+    rinfos = _tlv(0x31, b"".join(sorted(infos)))  # DER SET OF: sorted encodings
+
+    if aead:
+        n_cipher = size
+    else:
+        bs = _block_size(alg)
+        n_cipher = (size // bs + 1) * bs
+    eci_head = encode_oid(content_type) + _cipher_algid(alg, iv)
+    eci = encode_header(0x30, len(eci_head) + len(encode_header(0x80, n_cipher)) + n_cipher)
+    content_hdr = encode_header(0x80, n_cipher)  # [0] IMPLICIT OCTET STRING, primitive
+
+    attrs = b""
+    if aead:
+        use_attrs = content_type != ID_DATA if auth_attrs is None else auth_attrs
+        if content_type != ID_DATA and not use_attrs:
+            raise InvalidInput("AuthEnvelopedData needs authenticated attributes for this content")
+        aad = auth_attrs_for(content_type) if use_attrs else b""
+        attrs = (b"\xa1" + aad[1:]) if aad else b""
+        version = _int(0)
+        trailer = attrs + _octets(b"\0" * GCM_TAG)
+        outer_oid = ID_AUTH_ENVELOPED_DATA
+    else:
+        aad = b""
+        kinds = {r.kind for r in recipients}
+        if kinds & {"pwri", "ori"}:
+            v = 3
+        elif any(r.version != 0 for r in recipients):
+            v = 2
+        else:
+            v = 0
+        version = _int(v)
+        trailer = b""
+        outer_oid = ID_ENVELOPED_DATA
+
+    body_len = len(version) + len(rinfos) + len(eci) + len(eci_head) + len(content_hdr) \
+        + n_cipher + len(trailer)
+    env_hdr = encode_header(0x30, body_len)
+    explicit = encode_header(0xA0, len(env_hdr) + body_len)
+    oid = encode_oid(outer_oid)
+    ci_hdr = encode_header(0x30, len(oid) + len(explicit) + len(env_hdr) + body_len)
+
+    out.write(ci_hdr + oid + explicit + env_hdr + version + rinfos + eci + eci_head + content_hdr)
+    enc = _content_cipher(alg, cek, iv)
+    if aad:
+        enc.authenticate_additional_data(aad)
+    if aead:
+        done = _feed(parts, enc, out)
+        out.write(enc.finalize())
+    else:
+        from cryptography.hazmat.primitives import padding
+
+        padder = padding.PKCS7(_block_size(alg) * 8).padder()
+
+        class _Chain:
+            def update(self, data: bytes | memoryview) -> bytes:
+                return bytes(enc.update(padder.update(bytes(data))))
+
+        done = _feed(parts, _Chain(), out)
+        out.write(enc.update(padder.finalize()) + enc.finalize())
+    if done != size:
+        raise InvalidInput(f"plaintext was {done} bytes, expected {size} (input changed?)")
+    if aead:
+        out.write(attrs + _octets(enc.tag))
+    return WriteResult(
+        outer="auth-enveloped-data" if aead else "enveloped-data", cipher=alg.name,
+        recipients=tuple(r.kind for r in recipients), content_type=content_type, size=size,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# reading
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """The parsed outer structure of an EnvelopedData or AuthEnvelopedData file."""
+
+    outer: str  # "enveloped-data" | "auth-enveloped-data"
+    version: int
+    recipient_infos: tuple[bytes, ...] = field(repr=False)
+    content_type: str
+    cipher: algorithms.Algorithm | None
+    cipher_oid: str
+    iv: bytes = field(repr=False)
+    icv_len: int
+    content: TLV | None = field(repr=False)
+    aad: bytes = field(repr=False)
+    mac: bytes | None = field(repr=False)
+    ber: bool  # indefinite lengths or chunked content were found
+    has_originator_info: bool
+    has_unprotected_attrs: bool
+
+    @property
+    def aead(self) -> bool:
+        return self.outer == "auth-enveloped-data"
+
+
+def _small(reader: TLVReader, tlv: TLV) -> bytes:
+    return reader.element_bytes(tlv, limit=1 << 20)
+
+
+def _int_value(reader: TLVReader, tlv: TLV) -> int:
+    reader.expect(tlv, universal=INTEGER, what="INTEGER")
+    raw = reader.value(tlv, limit=16)
+    return int.from_bytes(raw, "big", signed=True) if raw else 0
+
+
+def _oid_value(reader: TLVReader, tlv: TLV) -> str:
+    reader.expect(tlv, universal=OID, what="OBJECT IDENTIFIER")
+    try:
+        return decode_oid(reader.value(tlv, limit=256))
+    except ValueError:
+        raise reader.err("malformed OBJECT IDENTIFIER", tlv.offset) from None
+
+
+def _parse_cipher_params(alg: algorithms.Algorithm | None, params: bytes) -> tuple[bytes, int]:
+    """(IV or nonce, ICV length) from the content-encryption AlgorithmIdentifier parameters."""
+    r = TLVReader(io.BytesIO(params), len(params), "<parameters>")
+    if not params:
+        raise r.err("missing cipher parameters", 0)
+    top = r.header(0)
+    if alg is not None and alg.mode in ("gcm", "ccm"):
+        r.expect(top, universal=SEQUENCE, what="AEAD parameters")
+        kids = list(r.children(top))
+        if not kids:
+            raise r.err("empty AEAD parameters", 0)
+        nonce = r.value(r.expect(kids[0], universal=OCTET_STRING, what="nonce"), limit=64)
+        icv = _int_value(r, kids[1]) if len(kids) > 1 else 12
+        if not 4 <= icv <= 16:
+            raise r.err("bad ICV length", 0)
+        return nonce, icv
+    r.expect(top, universal=OCTET_STRING, what="IV")
+    return r.value(top, limit=64), 0
+
+
+def read_envelope(fh: BinaryIO, size: int, name: str = "<input>") -> Envelope:
+    """Parse the headers of a ContentInfo holding (Auth)EnvelopedData.
+
+    Raises:
+        InvalidInput: not CMS, another content type, or malformed.
+    """
+    r = TLVReader(fh, size, name)
+    ci = r.header(0)
+    if not ci.is_universal(SEQUENCE) or not ci.constructed:
+        raise InvalidInput("not a CMS ContentInfo", path=name)
+    ber = ci.length == INDEFINITE
+    kids = r.children(ci)
+    ctype = _oid_value(r, next(kids))
+    if ctype not in (ID_ENVELOPED_DATA, ID_AUTH_ENVELOPED_DATA):
+        raise InvalidInput(f"CMS content type {ctype} is not (Auth)EnvelopedData", path=name)
+    aead = ctype == ID_AUTH_ENVELOPED_DATA
+    explicit = r.expect(next(kids), context=0, what="[0] content")
+    ber |= explicit.length == INDEFINITE
+    env = next(r.children(explicit))
+    r.expect(env, universal=SEQUENCE, what="EnvelopedData SEQUENCE")
+    ber |= env.length == INDEFINITE
+    fields = r.children(env)
+    version = _int_value(r, next(fields))
+    item = next(fields)
+    has_orig = False
+    if item.is_context(0):
+        has_orig = True
+        item = next(fields)
+    r.expect(item, universal=SET, what="recipientInfos SET")
+    infos = tuple(_small(r, t) for t in r.children(item))
+    if not infos:
+        raise r.err("no recipients", item.offset)
+    eci = r.expect(next(fields), universal=SEQUENCE, what="EncryptedContentInfo")
+    ber |= eci.length == INDEFINITE
+    eci_kids = r.children(eci)
+    content_type = _oid_value(r, next(eci_kids))
+    algid = r.expect(next(eci_kids), universal=SEQUENCE, what="AlgorithmIdentifier")
+    alg_kids = list(r.children(algid))
+    cipher_oid = _oid_value(r, alg_kids[0]) if alg_kids else ""
+    try:
+        cipher: algorithms.Algorithm | None = algorithms.by_oid(cipher_oid, _C)
+    except InvalidInput:
+        cipher = None
+    params = _small(r, alg_kids[1]) if len(alg_kids) > 1 else b""
+    iv, icv = _parse_cipher_params(cipher, params) if cipher is not None else (b"", 0)
+    content = next(eci_kids, None)
+    if content is not None:
+        r.expect(content, context=0, what="[0] encryptedContent")
+        ber |= content.constructed
+    aad = b""
+    mac = None
+    has_unprot = False
+    for t in fields:
+        if aead and t.is_context(1):
+            raw = _small(r, t)
+            aad = b"\x31" + raw[1:]  # the SET OF tag replaces [1] for the MAC input
+        elif aead and t.is_universal(OCTET_STRING):
+            mac = r.value(t, limit=64)
+        elif t.is_context(1 if not aead else 2):
+            has_unprot = True
+        else:
+            raise r.err("unexpected field", t.offset)
+    if aead and mac is None:
+        raise InvalidInput("AuthEnvelopedData has no MAC", path=name)
+    return Envelope(
+        outer="auth-enveloped-data" if aead else "enveloped-data", version=version,
+        recipient_infos=infos, content_type=content_type, cipher=cipher, cipher_oid=cipher_oid,
+        iv=iv, icv_len=icv, content=content, aad=aad, mac=mac, ber=ber,
+        has_originator_info=has_orig, has_unprotected_attrs=has_unprot,
+    )
+
+
+def _chunks(fh: BinaryIO, size: int, env: Envelope, name: str) -> Iterator[bytes]:
+    """The ciphertext, in pieces of at most CHUNK bytes."""
+    if env.content is None:
+        raise InvalidInput("the encrypted content is detached (not in this file)", path=name)
+    r = TLVReader(fh, size, name)
+    for offset, length in r.octet_chunks(env.content):
+        while length > 0:
+            n = min(length, CHUNK)
+            yield r.read(offset, n)
+            offset += n
+            length -= n
+
+
+def decrypt_content(fh: BinaryIO, size: int, env: Envelope, cek: bytes, out: BinaryIO,
+                    *, name: str = "<input>") -> int:
+    """Decrypt the content into ``out``; returns the plaintext length.
+
+    For AES-GCM the tag is checked at the end: on failure :class:`DecryptionFailed` is raised
+    and ``out`` holds unauthenticated data that the caller must discard. For CBC the padding is
+    checked (CBC has no integrity: check the inner SignedData/DigestedData).
+
+    Raises:
+        DecryptionFailed: wrong key, failed tag or padding (one message, no oracle).
+        InvalidInput: unsupported cipher or malformed content.
+    """
+    from cryptography.exceptions import InvalidTag
+
+    alg = env.cipher
+    if alg is None:
+        raise InvalidInput(f"unknown content-encryption algorithm {env.cipher_oid}", path=name)
+    if len(cek) != alg.key_size:
+        raise DecryptionFailed("the key, password or KEK does not open this file", path=name)
+    failed = DecryptionFailed("content authentication failed: the file was modified or the "
+                              "key is wrong", path=name)
+    try:
+        if alg.mode == "gcm":
+            if env.mac is None or len(env.mac) != env.icv_len or len(env.iv) < 8:
+                raise failed
+            from cryptography.hazmat.primitives.ciphers import Cipher, modes
+            from cryptography.hazmat.primitives.ciphers.algorithms import AES
+
+            dec = Cipher(AES(cek), modes.GCM(env.iv, env.mac, min_tag_length=4)).decryptor()
+            if env.aad:
+                dec.authenticate_additional_data(env.aad)
+            total = 0
+            for piece in _chunks(fh, size, env, name):
+                out.write(dec.update(piece))
+                total += len(piece)
+            out.write(dec.finalize())
+            return total
+        if alg.mode == "cbc":
+            return _decrypt_cbc(fh, size, env, alg, cek, out, name)
+        return _decrypt_one_shot(fh, size, env, alg, cek, out, name)
+    except InvalidTag:
+        raise failed from None
+
+
+def _decrypt_cbc(fh: BinaryIO, size: int, env: Envelope, alg: algorithms.Algorithm, cek: bytes,
+                 out: BinaryIO, name: str) -> int:
+    from cryptography.hazmat.primitives import padding
+    from cryptography.hazmat.primitives.ciphers import Cipher, modes
+
+    bs = _block_size(alg)
+    if len(env.iv) != bs:
+        raise InvalidInput("bad CBC IV length", path=name)
+    dec = Cipher(_block_cipher(alg, cek), modes.CBC(env.iv)).decryptor()
+    unpad = padding.PKCS7(bs * 8).unpadder()
+    total = 0
+    try:
+        for piece in _chunks(fh, size, env, name):
+            data = unpad.update(dec.update(piece))
+            out.write(data)
+            total += len(data)
+        tail = unpad.update(dec.finalize()) + unpad.finalize()
+    except ValueError:
+        raise DecryptionFailed("the key, password or KEK does not open this file "
+                               "(bad padding)", path=name) from None
+    out.write(tail)
+    return total + len(tail)
+
+
+def _decrypt_one_shot(fh: BinaryIO, size: int, env: Envelope, alg: algorithms.Algorithm,
+                      cek: bytes, out: BinaryIO, name: str) -> int:
+    from cryptography.hazmat.primitives.ciphers import aead
+
+    data = bytearray()
+    for piece in _chunks(fh, size, env, name):
+        data += piece
+        if len(data) > ONE_SHOT_LIMIT:
+            raise InvalidInput(f"{alg.name} content larger than {ONE_SHOT_LIMIT >> 20} MiB is "
+                               "not supported", path=name)
+    if env.mac is None:
+        raise InvalidInput("AEAD content without a MAC", path=name)
+    cipher: Any
+    if alg.mode == "ccm":
+        cipher = aead.AESCCM(cek, tag_length=env.icv_len)
+    elif alg.mode == "chacha20-poly1305":
+        cipher = aead.ChaCha20Poly1305(cek)
+    else:
+        raise InvalidInput(f"{alg.name} is not supported", path=name)
+    plain = cipher.decrypt(env.iv, bytes(data) + env.mac, env.aad or None)
+    out.write(plain)
+    return len(plain)
