@@ -27,8 +27,10 @@ LAYERS: dict[str, int] = {
     "_rawdicom": 1,
     "keys": 2,
     "trust": 3,
-    "signatures": 4,
-    "cli": 5,
+    "cms": 4,
+    "signatures": 5,
+    "securefile": 5,
+    "cli": 6,
 }
 #: the modules below ``signatures`` (the brief's "lower layers")
 LOWER = ("algorithms", "errors", "keys", "_atomic", "_rawdicom", "trust")

@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 
 app = typer.Typer(
     name="dicomsec",
-    help="DICOM security: digital signatures on DICOM objects and items.\n\n"
+    help="DICOM security: digital signatures on DICOM objects and items, and Secure DICOM "
+    "Files (CMS).\n\n"
     "Exit codes: 0 ok, 1 a security check failed, 2 usage error or unreadable input. "
     "Add --debug (anywhere) to see tracebacks.",
     pretty_exceptions_enable=False,
@@ -416,4 +417,188 @@ def keys_generate(
     write_private_key(key, key_path)
     atomic_write_bytes(cert_path, cert.public_bytes(Encoding.PEM))
     err(f"wrote {key_path} and {cert_path}")
+    raise typer.Exit(0)
+
+
+# ------------------------------------------------------------------------------------------
+# Secure DICOM Files: wrap / unwrap / inspect
+
+
+def _read_secret_file(path: Path, what: str) -> str:
+    from dicomsec.errors import InvalidInput
+
+    try:
+        text = path.read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"cannot read {what} file ({type(exc).__name__})",
+                           path=str(path)) from None
+    lines = text.splitlines()
+    return lines[0] if lines else ""
+
+
+def _read_kek(kek_file: Path, kek_id: str) -> tuple[bytes, bytes]:
+    from dicomsec.errors import InvalidInput
+
+    try:
+        kek = bytes.fromhex(_read_secret_file(kek_file, "KEK").strip())
+        kid = bytes.fromhex(kek_id.strip())
+    except ValueError:
+        raise InvalidInput("--kek-file and --kek-id take hexadecimal text") from None
+    if len(kek) not in (16, 24, 32):
+        raise InvalidInput("a KEK is 16, 24 or 32 bytes (32, 48 or 64 hex digits)",
+                           path=str(kek_file))
+    return kek, kid
+
+
+@app.command()
+def wrap(
+    src: Annotated[Path, typer.Argument(metavar="IN", help="DICOM Part 10 file to protect.")],
+    out: Annotated[Path, typer.Option("-o", "--output", metavar="OUT",
+                                      help="Where to write the Secure DICOM File.")],
+    profile: Annotated[str, typer.Option(
+        "--profile", help="basic (PS3.15 D.1), aead (AES-256-GCM, default) or pq "
+        "(aead with an ML-KEM recipient).")] = "aead",
+    to: Annotated[list[Path] | None, typer.Option(
+        "--to", help="Recipient certificate or public key (RSA, EC, X25519/X448, ML-KEM); "
+        "repeatable.")] = None,
+    password_file: Annotated[Path | None, typer.Option(
+        "--password-file", help="File whose first line is the password (printable ASCII).")]
+    = None,
+    kek_file: Annotated[Path | None, typer.Option(
+        "--kek-file", help="File holding a pre-shared KEK as hex text.")] = None,
+    kek_id: Annotated[str | None, typer.Option("--kek-id", help="KEK identifier, hex.")] = None,
+    sign_key: Annotated[Path | None, typer.Option(
+        "--sign-key", help="Sign the content (inner SignedData) with this key.")] = None,
+    sign_cert: Annotated[Path | None, typer.Option("--sign-cert",
+                                                   help="Certificate of --sign-key.")] = None,
+    digest: Annotated[str, typer.Option(
+        "--digest", help="sha256, sha384, sha512 or sha3-256.")] = "sha256",
+    rsa_v15: Annotated[bool, typer.Option(
+        "--rsa-v15", help="RSA PKCS#1 v1.5 key transport instead of OAEP (basic profile "
+        "default).")] = False,
+    allow_legacy: Annotated[bool, typer.Option(
+        "--allow-legacy", help="Allow legacy algorithms for new files.")] = False,
+    key_password_file: Annotated[Path | None, typer.Option(
+        "--key-password-file", help="Password of --sign-key.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Wrap a DICOM file into a Secure DICOM File (PS3.10 7.4, CMS)."""
+    from dicomsec.cms.recipients import (
+        KekRecipient,
+        KeyTransRecipient,
+        PasswordRecipient,
+        Recipient,
+        recipient_for,
+    )
+    from dicomsec.securefile import wrap as do_wrap
+
+    if (kek_file is None) != (kek_id is None):
+        raise _usage("give both --kek-file and --kek-id")
+    if (sign_key is None) != (sign_cert is None):
+        raise _usage("give both --sign-key and --sign-cert")
+    recipients: list[Recipient] = []
+    for path in to or []:
+        if profile == "basic" or rsa_v15:
+            recipient = recipient_for(path)
+            if isinstance(recipient, KeyTransRecipient):
+                recipient = KeyTransRecipient(recipient.certificate, oaep=False)
+            recipients.append(recipient)
+        else:
+            recipients.append(recipient_for(path))
+    if password_file is not None:
+        recipients.append(PasswordRecipient(_read_secret_file(password_file, "password")))
+    if kek_file is not None and kek_id is not None:
+        kek, kid = _read_kek(kek_file, kek_id)
+        recipients.append(KekRecipient(kek, kid))
+    signers = []
+    if sign_key is not None and sign_cert is not None:
+        from dicomsec.cms.signed import CmsSigner
+
+        sk = _load_signing_key(sign_key, sign_cert, key_password_file)
+        signers.append(CmsSigner(sk.key, sk.certificate, digest=digest))
+    result = do_wrap(src, out, recipients=recipients, profile=profile, signers=signers,
+                     digest=digest, allow_legacy=allow_legacy)
+    if as_json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        err(f"wrapped {src} -> {result.path}: {result.outer}, {result.cipher}, recipients "
+            f"{', '.join(result.recipients)}, inner {result.inner}")
+    raise typer.Exit(0)
+
+
+@app.command()
+def unwrap(
+    src: Annotated[Path, typer.Argument(metavar="IN", help="Secure DICOM File.")],
+    out: Annotated[Path, typer.Option("-o", "--output", metavar="OUT",
+                                      help="Where to write the recovered DICOM file.")],
+    key: Annotated[Path | None, typer.Option("--key", help="Recipient private key.")] = None,
+    cert: Annotated[Path | None, typer.Option("--cert", help="Recipient certificate.")] = None,
+    password_file: Annotated[Path | None, typer.Option(
+        "--password-file", help="File whose first line is the password.")] = None,
+    kek_file: Annotated[Path | None, typer.Option("--kek-file", help="KEK as hex text.")]
+    = None,
+    kek_id: Annotated[str | None, typer.Option("--kek-id", help="KEK identifier, hex.")] = None,
+    trust: Annotated[list[Path] | None, typer.Option(
+        "--trust", help="Trusted CA for inner signers; repeatable.")] = None,
+    key_password_file: Annotated[Path | None, typer.Option(
+        "--key-password-file", help="Password of --key.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Decrypt and check a Secure DICOM File; write the DICOM file it holds.
+
+    Exit 0 on success; 1 when no recipient matches, the key or password is wrong, the tag or
+    inner signature/digest fails, or a signer is untrusted; 2 when the input is not CMS. On any
+    failure no output file exists.
+    """
+    from dicomsec.cms.recipients import Credentials, load_private_key_any
+    from dicomsec.keys import load_certificate, read_password
+    from dicomsec.securefile import unwrap as do_unwrap
+
+    if (kek_file is None) != (kek_id is None):
+        raise _usage("give both --kek-file and --kek-id")
+    if key is None and password_file is None and kek_file is None:
+        raise _usage("give --key (and --cert), --password-file or --kek-file/--kek-id")
+    private = None
+    if key is not None:
+        private = load_private_key_any(key, read_password(key_password_file))
+    kek = kid = None
+    if kek_file is not None and kek_id is not None:
+        kek, kid = _read_kek(kek_file, kek_id)
+    creds = Credentials(
+        private_key=private, certificate=load_certificate(cert) if cert else None, kek=kek,
+        kek_id=kid,
+        password=_read_secret_file(password_file, "password") if password_file else None,
+    )
+    report = do_unwrap(src, out, credentials=creds, trust=_trust(trust, None))
+    if as_json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        note = "" if report.is_dicom else " (warning: the content is not a DICOM Part 10 file)"
+        err(f"unwrapped {src} -> {report.path}: {report.outer}, {report.cipher}, recipient "
+            f"#{report.recipient_index} ({report.recipient_kind}), integrity {report.integrity}"
+            f"{note}")
+    raise typer.Exit(0)
+
+
+@app.command()
+def inspect(
+    file: Annotated[Path, typer.Argument(help="A DICOM file or Secure DICOM File.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Say whether a file is plain DICOM or a Secure DICOM File, and show its CMS structure
+    (no key needed)."""
+    from dicomsec.securefile import inspect as do_inspect
+
+    info = do_inspect(file)
+    if as_json:
+        print(json.dumps(info, indent=2))
+        raise typer.Exit(0)
+    if info["type"] == "dicom-part10":
+        print(f"{file}: DICOM Part 10 file ({info['size']} bytes), not encrypted")
+        raise typer.Exit(0)
+    print(f"{file}: Secure DICOM File, {info['outer']} v{info['version']} "
+          f"({info['encoding'].upper()}), {info['cipher']}, inner {info['content_type']}")
+    for i, r in enumerate(info["recipients"]):
+        details = ", ".join(f"{k}={v}" for k, v in r.items() if k != "kind")
+        print(f"  recipient #{i}: {r.get('kind')}: {details}")
     raise typer.Exit(0)

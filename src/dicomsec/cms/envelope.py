@@ -316,6 +316,12 @@ def _parse_cipher_params(alg: algorithms.Algorithm | None, params: bytes) -> tup
     return r.value(top, limit=64), 0
 
 
+def _need(it: Iterator[TLV], r: TLVReader, what: str, parent: TLV) -> TLV:
+    for tlv in it:
+        return tlv
+    raise r.err(f"missing {what}", parent.offset)
+
+
 def read_envelope(fh: BinaryIO, size: int, name: str = "<input>") -> Envelope:
     """Parse the headers of a ContentInfo holding (Auth)EnvelopedData.
 
@@ -328,31 +334,33 @@ def read_envelope(fh: BinaryIO, size: int, name: str = "<input>") -> Envelope:
         raise InvalidInput("not a CMS ContentInfo", path=name)
     ber = ci.length == INDEFINITE
     kids = r.children(ci)
-    ctype = _oid_value(r, next(kids))
+    ctype = _oid_value(r, _need(kids, r, "content type", ci))
     if ctype not in (ID_ENVELOPED_DATA, ID_AUTH_ENVELOPED_DATA):
         raise InvalidInput(f"CMS content type {ctype} is not (Auth)EnvelopedData", path=name)
     aead = ctype == ID_AUTH_ENVELOPED_DATA
-    explicit = r.expect(next(kids), context=0, what="[0] content")
+    explicit = r.expect(_need(kids, r, "content", ci), context=0, what="[0] content")
     ber |= explicit.length == INDEFINITE
-    env = next(r.children(explicit))
+    env = _need(r.children(explicit), r, "EnvelopedData", explicit)
     r.expect(env, universal=SEQUENCE, what="EnvelopedData SEQUENCE")
     ber |= env.length == INDEFINITE
     fields = r.children(env)
-    version = _int_value(r, next(fields))
-    item = next(fields)
+    version = _int_value(r, _need(fields, r, "version", env))
+    item = _need(fields, r, "recipientInfos", env)
     has_orig = False
     if item.is_context(0):
         has_orig = True
-        item = next(fields)
+        item = _need(fields, r, "recipientInfos", env)
     r.expect(item, universal=SET, what="recipientInfos SET")
     infos = tuple(_small(r, t) for t in r.children(item))
     if not infos:
         raise r.err("no recipients", item.offset)
-    eci = r.expect(next(fields), universal=SEQUENCE, what="EncryptedContentInfo")
+    eci = r.expect(_need(fields, r, "EncryptedContentInfo", env), universal=SEQUENCE,
+                   what="EncryptedContentInfo")
     ber |= eci.length == INDEFINITE
     eci_kids = r.children(eci)
-    content_type = _oid_value(r, next(eci_kids))
-    algid = r.expect(next(eci_kids), universal=SEQUENCE, what="AlgorithmIdentifier")
+    content_type = _oid_value(r, _need(eci_kids, r, "content type", eci))
+    algid = r.expect(_need(eci_kids, r, "AlgorithmIdentifier", eci), universal=SEQUENCE,
+                     what="AlgorithmIdentifier")
     alg_kids = list(r.children(algid))
     cipher_oid = _oid_value(r, alg_kids[0]) if alg_kids else ""
     try:
