@@ -1,4 +1,4 @@
-"""Malformed CMS input: the reader raises InvalidInput (or returns), never anything else, never hangs."""
+"""Malformed CMS input: the reader raises InvalidInput or returns; nothing else, never a hang."""
 
 from __future__ import annotations
 

@@ -485,7 +485,6 @@ def wrap(
     """Wrap a DICOM file into a Secure DICOM File (PS3.10 7.4, CMS)."""
     from dicomsec.cms.recipients import (
         KekRecipient,
-        KeyTransRecipient,
         PasswordRecipient,
         Recipient,
         recipient_for,
@@ -498,13 +497,11 @@ def wrap(
         raise _usage("give both --sign-key and --sign-cert")
     recipients: list[Recipient] = []
     for path in to or []:
-        if profile == "basic" or rsa_v15:
-            recipient = recipient_for(path)
-            if isinstance(recipient, KeyTransRecipient):
-                recipient = KeyTransRecipient(recipient.certificate, oaep=False)
-            recipients.append(recipient)
-        else:
-            recipients.append(recipient_for(path))
+        recipient = recipient_for(path)
+        if recipient.kind == "ktri" and (profile == "basic" or rsa_v15):
+            # the basic profile names RSA PKCS#1 v1.5 key transport (PS3.15 D.1)
+            recipient = recipient_for(path, oaep=False)
+        recipients.append(recipient)
     if password_file is not None:
         recipients.append(PasswordRecipient(_read_secret_file(password_file, "password")))
     if kek_file is not None and kek_id is not None:

@@ -167,6 +167,12 @@ def wrap(
     kinds = [r.kind for r in recipients]
     if not recipients:
         raise InvalidInput("give at least one recipient (a certificate, KEK or password)")
+    if signers:
+        # a signer's scheme may fix the digest (Ed25519 uses SHA-512, RFC 8419)
+        fixed = {s.digest_algorithm.name for s in signers}
+        if len(fixed) > 1:
+            raise InvalidInput("all signers must use the same digest algorithm")
+        digest = fixed.pop()
     dig_alg = algorithms.by_name(digest, algorithms.Kind.DIGEST)
     algorithms.check_create(dig_alg, allow_legacy=allow_legacy)
     if profile == "basic":
@@ -178,7 +184,7 @@ def wrap(
     else:
         cipher = "aes256-gcm"
         if profile == "pq" and "ori" not in kinds:
-            raise PolicyViolation("the pq profile needs an ML-KEM recipient (--to a ML-KEM "
+            raise PolicyViolation("the pq profile needs an ML-KEM recipient (--to an ML-KEM "
                                   "certificate or public key)")
 
     prefix = suffix = b""
