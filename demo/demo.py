@@ -1,4 +1,4 @@
-"""End-to-end demo on the bundled sample: sign, verify, tamper, verify again.
+"""End-to-end demo on the bundled sample: sign, verify, tamper, wrap (pq), unwrap.
 
 Run with ``make demo``. Everything is written under ``demo-out/``; each step prints the
 command it runs, so it doubles as a tutorial.
@@ -54,6 +54,34 @@ def main() -> int:
 
     print("\n== 5. Without trust anchors the signature is intact but not trusted")
     run("verify", str(signed), expect=1)
+
+    print("\n== 6. The archive's post-quantum key (ML-KEM-768) and a Secure DICOM File (pq profile)")
+    archive = OUT / "archive"
+    run("keys", "generate", str(archive), "--algorithm", "ml-kem-768", "--cn", "Archive 2050",
+        "--ca-cert", f"{ca}.cert.pem", "--ca-key", f"{ca}.key.pem", expect=0)
+    secure = OUT / "CT_small.signed.cms"
+    run("wrap", str(signed), "-o", str(secure), "--profile", "pq", "--to",
+        f"{archive}.cert.pem", expect=0)
+    run("inspect", str(secure), expect=0)
+
+    print("\n== 7. Unwrap with the archive key: the image and its signature come back intact")
+    back = OUT / "CT_small.unwrapped.dcm"
+    run("unwrap", str(secure), "-o", str(back), "--key", f"{archive}.key.pem", expect=0)
+    if back.read_bytes() != signed.read_bytes():
+        print("demo: the unwrapped file differs from the signed one", file=sys.stderr)
+        return 1
+    run("verify", str(back), "--trust", f"{ca}.cert.pem", "--require", "creator", expect=0)
+
+    print("\n== 8. A flipped bit in the Secure DICOM File: unwrap refuses, no output is written")
+    broken = OUT / "CT_small.broken.cms"
+    data = bytearray(secure.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    broken.write_bytes(bytes(data))
+    refused = OUT / "CT_small.refused.dcm"
+    run("unwrap", str(broken), "-o", str(refused), "--key", f"{archive}.key.pem", expect=1)
+    if refused.exists():
+        print("demo: an output was left behind", file=sys.stderr)
+        return 1
 
     print("\nDemo finished: outputs are in demo-out/.")
     return 0

@@ -240,16 +240,36 @@ class FileSigningKey:
 
 
 def generate_private_key(scheme: str) -> PrivateKeyTypes:
-    """A new private key for a registry signature scheme name (``ecdsa-p256``, ``rsa-pkcs1v15``…).
+    """A new private key for a registry scheme name.
 
-    RSA keys get 3072 bits; ``rsa2048``/``rsa3072``/``rsa4096`` pick a size.
+    Signature schemes (``ecdsa-p256``, ``ed25519``, ``ml-dsa-65``…), RSA (3072 bits;
+    ``rsa2048``/``rsa3072``/``rsa4096`` pick a size), and recipient keys for Secure DICOM Files
+    (``x25519``, ``x448``, ``ml-kem-768``, ``ml-kem-1024``).
     """
-    from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, mldsa, rsa
+    from cryptography.hazmat.primitives.asymmetric import (
+        ec,
+        ed448,
+        ed25519,
+        mldsa,
+        mlkem,
+        rsa,
+        x448,
+        x25519,
+    )
 
     name = scheme.lower()
     if name.startswith("rsa"):
         bits = int(name[3:]) if name[3:].isdigit() else 3072
         return rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    if name in ("x25519", "x448"):
+        return x25519.X25519PrivateKey.generate() if name == "x25519" else (
+            x448.X448PrivateKey.generate())
+    if name.startswith("ml-kem-"):
+        kem = algorithms.by_name(name, algorithms.Kind.KEM)
+        cls = getattr(mlkem, "MLKEM" + kem.name.rsplit("-", 1)[1] + "PrivateKey", None)
+        if cls is None:
+            raise InvalidInput(f"{kem.name} is not supported by the installed cryptography")
+        return cls.generate()  # type: ignore[no-any-return]
     alg = algorithms.by_name(name, algorithms.Kind.SIGNATURE)
     if alg.family is algorithms.Family.EC:
         curves: dict[str, ec.EllipticCurve] = {
@@ -278,11 +298,14 @@ def issue_certificate(
     not_before: _dt.datetime | None = None,
     organization: str = "dicomsec",
     extra_key_usage: Iterable[x509.ObjectIdentifier] = (),
+    encryption: bool = False,
 ) -> x509.Certificate:
     """Issue a certificate (self-signed when no issuer is given).
 
     Signer certificates get keyUsage digitalSignature + nonRepudiation (critical), as the
-    DICOM signature profiles expect; CA certificates keyCertSign + cRLSign.
+    DICOM signature profiles expect; CA certificates keyCertSign + cRLSign; with ``encryption``
+    (recipients of Secure DICOM Files) keyEncipherment for RSA and ML-KEM keys, keyAgreement
+    for EC, X25519 and X448 keys.
     """
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes
@@ -297,6 +320,10 @@ def issue_certificate(
     issuer_name = issuer_cert.subject if issuer_cert is not None else name
     start = not_before or (_dt.datetime.now(_dt.UTC) - _dt.timedelta(minutes=5))
     pub = subject_key.public_key()
+    from cryptography.hazmat.primitives.asymmetric import x448, x25519
+
+    agreement = isinstance(pub, ec.EllipticCurvePublicKey | x25519.X25519PublicKey
+                           | x448.X448PublicKey)
     builder = (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -307,8 +334,9 @@ def issue_certificate(
         .not_valid_after(start + _dt.timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
         .add_extension(x509.KeyUsage(
-            digital_signature=not ca, content_commitment=not ca, key_encipherment=False,
-            data_encipherment=False, key_agreement=False, key_cert_sign=ca, crl_sign=ca,
+            digital_signature=not (ca or encryption), content_commitment=not (ca or encryption),
+            key_encipherment=encryption and not agreement, data_encipherment=False,
+            key_agreement=encryption and agreement, key_cert_sign=ca, crl_sign=ca,
             encipher_only=False, decipher_only=False), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(pub), critical=False)  # type: ignore[arg-type]
     )

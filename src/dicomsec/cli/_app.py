@@ -383,7 +383,8 @@ def keys_generate(
     prefix: Annotated[Path, typer.Argument(help="Writes PREFIX.key.pem and PREFIX.cert.pem.")],
     algorithm: Annotated[str, typer.Option(
         "--algorithm", help="ecdsa-p256 (default), ecdsa-p384, rsa2048, rsa3072, ed25519, "
-        "ed448, ml-dsa-65, ...")] = "ecdsa-p256",
+        "ed448, ml-dsa-65, ...; recipient keys: x25519, x448, ml-kem-768, ml-kem-1024")]
+    = "ecdsa-p256",
     common_name: Annotated[str, typer.Option("--cn", help="Subject common name.")] = (
         "dicomsec device"
     ),
@@ -392,6 +393,10 @@ def keys_generate(
                                                  help="Issuing CA certificate.")] = None,
     ca_key: Annotated[Path | None, typer.Option("--ca-key", help="Issuing CA key.")] = None,
     days: Annotated[int, typer.Option("--days", help="Validity in days.")] = 825,
+    encryption: Annotated[bool, typer.Option(
+        "--encryption", help="A recipient certificate for Secure DICOM Files (key "
+        "encipherment / key agreement) instead of a signer. Implied by x25519, x448, "
+        "ml-kem-*.")] = False,
 ) -> None:
     """Generate a key and a certificate (self-signed, or issued by --ca-cert/--ca-key)."""
     from cryptography.hazmat.primitives.serialization import Encoding
@@ -407,11 +412,19 @@ def keys_generate(
 
     if (ca_cert is None) != (ca_key is None):
         raise _usage("give both --ca-cert and --ca-key, or neither")
+    recipient_only = algorithm.lower() in ("x25519", "x448") or algorithm.lower().startswith(
+        "ml-kem")
+    if recipient_only and ca:
+        raise _usage(f"{algorithm} keys cannot sign, so they cannot be a CA")
+    if recipient_only and ca_key is None:
+        raise _usage(f"{algorithm} keys cannot sign their own certificate: give --ca-cert "
+                     "and --ca-key")
     key = generate_private_key(algorithm)
     issuer_key = load_private_key(ca_key) if ca_key else None
     issuer_cert = load_certificate(ca_cert) if ca_cert else None
     cert = issue_certificate(key, common_name, issuer_key=issuer_key,  # type: ignore[arg-type]
-                             issuer_cert=issuer_cert, ca=ca, days=days)
+                             issuer_cert=issuer_cert, ca=ca, days=days,
+                             encryption=encryption or recipient_only)
     key_path = Path(f"{prefix}.key.pem")
     cert_path = Path(f"{prefix}.cert.pem")
     write_private_key(key, key_path)
