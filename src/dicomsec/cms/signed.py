@@ -52,10 +52,14 @@ __all__ = [
     "CHUNK_SIZE",
     "CmsSigner",
     "InnerReport",
+    "SignatureProblem",
     "SignerReport",
     "digested_data_parts",
     "extract_inner",
+    "first_line",
+    "signed_attributes",
     "signed_data_parts",
+    "verify_signer_signature",
 ]
 
 #: CMS attribute types (RFC 5652 §11)
@@ -95,7 +99,7 @@ def _digest(name: str) -> Algorithm:
     return algorithms.by_name(name, Kind.DIGEST)
 
 
-def _first_line(exc: BaseException, limit: int = 160) -> str:
+def first_line(exc: BaseException, limit: int = 160) -> str:
     text = (str(exc).strip().splitlines() or [type(exc).__name__])[0].strip()
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -677,7 +681,7 @@ def _extract_signed(reader: TLVReader, top: TLV, end: int, dst: BinaryIO, form: 
             info["signature_algorithm"]["algorithm"].dotted  # noqa: B018
             info["signature"].native  # noqa: B018
         except (ValueError, TypeError) as exc:
-            raise reader.err(f"malformed SignerInfo ({_first_line(exc)})", child.offset) from None
+            raise reader.err(f"malformed SignerInfo ({first_line(exc)})", child.offset) from None
         signer = _Signer(info, None)
         try:
             signer.digest = algorithms.by_oid(digest_oid, Kind.DIGEST)
@@ -710,7 +714,7 @@ def _extract_signed(reader: TLVReader, top: TLV, end: int, dst: BinaryIO, form: 
 # --------------------------------------------------------------------------- SignerInfo checks
 
 
-class _Bad(Exception):
+class SignatureProblem(Exception):
     """A problem that makes a signature invalid; the message goes into ``problems``."""
 
 
@@ -735,7 +739,7 @@ def _find_certificate(sid: Any, certs: Sequence[_Cert]) -> _Cert | None:
     return None
 
 
-def _signed_attributes(info: Any) -> tuple[bytes, dict[str, Any]] | None:
+def signed_attributes(info: Any) -> tuple[bytes, dict[str, Any]] | None:
     """The DER to verify (retagged as SET OF) and the single values by type OID."""
     from asn1crypto import core
 
@@ -744,17 +748,17 @@ def _signed_attributes(info: Any) -> tuple[bytes, dict[str, Any]] | None:
         return None
     raw = bytes(attrs.dump())
     if raw[:1] != bytes([_CONTEXT_0]):
-        raise _Bad("signed attributes are malformed")
+        raise SignatureProblem("signed attributes are malformed")
     by_type: dict[str, Any] = {}
     for attr in attrs:
         oid = attr["type"].dotted
         if oid in by_type:
-            raise _Bad(f"signed attribute {oid} occurs more than once")
+            raise SignatureProblem(f"signed attribute {oid} occurs more than once")
         values = attr["values"]
         if oid in (OID_ATTR_CONTENT_TYPE, OID_ATTR_MESSAGE_DIGEST, OID_ATTR_SIGNING_TIME) and (
             len(values) != 1
         ):
-            raise _Bad(f"signed attribute {oid} must have exactly one value")
+            raise SignatureProblem(f"signed attribute {oid} must have exactly one value")
         by_type[oid] = values[0] if len(values) else None
     return bytes([0x20 | SET]) + raw[1:], by_type
 
@@ -772,17 +776,17 @@ def _pss_padding(sig_alg: Any) -> tuple[Any, Algorithm]:
         pss_hash = algorithms.by_oid(params["hash_algorithm"]["algorithm"].dotted, Kind.DIGEST)
         mgf = params["mask_gen_algorithm"]
         if mgf["algorithm"].dotted != algorithms.by_name("mgf1", Kind.KDF).oid:
-            raise _Bad("RSA-PSS mask generation function is not MGF1")
+            raise SignatureProblem("RSA-PSS mask generation function is not MGF1")
         mgf_hash = algorithms.by_oid(mgf["parameters"]["algorithm"].dotted, Kind.DIGEST)
         if params["trailer_field"].native not in ("trailer_field_bc", 1):
-            raise _Bad("RSA-PSS trailer field is not 1")
+            raise SignatureProblem("RSA-PSS trailer field is not 1")
         salt = params["salt_length"].native
         return padding.PSS(padding.MGF1(mgf_hash.crypto_hash()), salt), pss_hash
     except (UnsupportedAlgorithm, ValueError, TypeError, KeyError) as exc:
-        raise _Bad(f"RSA-PSS parameters: {_first_line(exc)}") from None
+        raise SignatureProblem(f"RSA-PSS parameters: {first_line(exc)}") from None
 
 
-def _verify_signature(info: Any, key: Any, message: bytes, prehashed: bool,
+def verify_signer_signature(info: Any, key: Any, message: bytes, prehashed: bool,
                       digest: Algorithm) -> str:
     """Verify; returns the signature algorithm name. ``prehashed``: ``message`` is a digest."""
     from cryptography.exceptions import InvalidSignature
@@ -793,16 +797,17 @@ def _verify_signature(info: Any, key: Any, message: bytes, prehashed: bool,
     try:
         alg = algorithms.by_oid(oid, Kind.CMS_SIGNATURE)
     except UnsupportedAlgorithm:
-        raise _Bad(f"unsupported signature algorithm {oid}") from None
+        raise SignatureProblem(f"unsupported signature algorithm {oid}") from None
     signature = info["signature"].native
     try:
         if alg.family is Family.EDDSA:
             if prehashed:
-                raise _Bad("unsupported: EdDSA without signed attributes")
+                raise SignatureProblem("unsupported: EdDSA without signed attributes")
             expected = (ed25519.Ed25519PublicKey if alg.name == "cms-ed25519"
                         else ed448.Ed448PublicKey)
             if not isinstance(key, expected):
-                raise _Bad(f"signature algorithm {alg.name} does not fit the signer's key")
+                raise SignatureProblem(
+                    f"signature algorithm {alg.name} does not fit the signer's key")
             key.verify(signature, message)
             return alg.name
         pad: Any = None
@@ -811,29 +816,31 @@ def _verify_signature(info: Any, key: Any, message: bytes, prehashed: bool,
         else:
             sig_hash = _digest(alg.hash) if alg.hash else digest  # rsaEncryption: the digest's
         if prehashed and sig_hash is not digest:
-            raise _Bad(
+            raise SignatureProblem(
                 f"signature hash {sig_hash.name} differs from the digest algorithm "
                 f"{digest.name} (no signed attributes)"
             )
         try:
             hash_obj = sig_hash.crypto_hash()
         except UnsupportedAlgorithm as exc:
-            raise _Bad(str(exc)) from None
+            raise SignatureProblem(str(exc)) from None
         algo: Any = utils.Prehashed(hash_obj) if prehashed else hash_obj
         if alg.family is Family.RSA:
             if not isinstance(key, rsa.RSAPublicKey):
-                raise _Bad(f"signature algorithm {alg.name} does not fit the signer's key")
+                raise SignatureProblem(
+                    f"signature algorithm {alg.name} does not fit the signer's key")
             from cryptography.hazmat.primitives.asymmetric import padding
 
             key.verify(signature, message, pad or padding.PKCS1v15(), algo)
         elif alg.family is Family.EC:
             if not isinstance(key, ec.EllipticCurvePublicKey):
-                raise _Bad(f"signature algorithm {alg.name} does not fit the signer's key")
+                raise SignatureProblem(
+                    f"signature algorithm {alg.name} does not fit the signer's key")
             key.verify(signature, message, ec.ECDSA(algo))
         else:
-            raise _Bad(f"unsupported signature algorithm {alg.name}")
+            raise SignatureProblem(f"unsupported signature algorithm {alg.name}")
     except InvalidSignature:
-        raise _Bad("signature does not verify with the signer's certificate") from None
+        raise SignatureProblem("signature does not verify with the signer's certificate") from None
     return alg.name
 
 
@@ -849,13 +856,13 @@ def _check_signer(signer: _Signer, content_type: str, digests: dict[str, bytes],
     valid = False
     try:
         if signer.digest is None:
-            raise _Bad("cannot hash the content for this signer")
+            raise SignatureProblem("cannot hash the content for this signer")
         if signer.digest.legacy:
             problems.append(f"legacy digest algorithm {signer.digest.name}")
         content_digest = digests[signer.digest.name]
         if cert is None:
-            raise _Bad("the signer's certificate is not in the SignedData")
-        signed = _signed_attributes(info)
+            raise SignatureProblem("the signer's certificate is not in the SignedData")
+        signed = signed_attributes(info)
         if signed is None:
             message, prehashed = content_digest, True
         else:
@@ -863,26 +870,27 @@ def _check_signer(signer: _Signer, content_type: str, digests: dict[str, bytes],
             prehashed = False
             ct = by_type.get(OID_ATTR_CONTENT_TYPE)
             if ct is None:
-                raise _Bad("signed attributes lack content-type")
+                raise SignatureProblem("signed attributes lack content-type")
             if ct.dotted != content_type:
-                raise _Bad("signed content-type differs from the eContentType")
+                raise SignatureProblem("signed content-type differs from the eContentType")
             md = by_type.get(OID_ATTR_MESSAGE_DIGEST)
             if md is None:
-                raise _Bad("signed attributes lack message-digest")
+                raise SignatureProblem("signed attributes lack message-digest")
             if not hmac.compare_digest(md.native, content_digest):
-                raise _Bad("message-digest does not match the content (content altered)")
+                raise SignatureProblem(
+                    "message-digest does not match the content (content altered)")
             st = by_type.get(OID_ATTR_SIGNING_TIME)
             if st is not None:
                 when = st.native
                 if isinstance(when, _dt.datetime):
                     signing_time = when if when.tzinfo else when.replace(tzinfo=_dt.UTC)
-        algorithm = _verify_signature(info, cert.crypto.public_key(), message, prehashed,
+        algorithm = verify_signer_signature(info, cert.crypto.public_key(), message, prehashed,
                                       signer.digest)
         valid = True
-    except _Bad as exc:
+    except SignatureProblem as exc:
         problems.append(str(exc))
     except (ValueError, TypeError, KeyError) as exc:  # malformed deep in a SignerInfo
-        problems.append(f"SignerInfo is malformed: {_first_line(exc)}")
+        problems.append(f"SignerInfo is malformed: {first_line(exc)}")
     trusted = False
     if trust is not None and cert is not None:
         from dicomsec.trust import KeyPurpose
@@ -897,7 +905,7 @@ def _check_signer(signer: _Signer, content_type: str, digests: dict[str, bytes],
                 revocation_at=now,  # signing-time is the signer's own claim
             )
         except Exception as exc:  # e.g. a certificate with malformed extensions
-            problems.append(f"signer certificate cannot be validated: {_first_line(exc)}")
+            problems.append(f"signer certificate cannot be validated: {first_line(exc)}")
         else:
             trusted = result.trusted
             problems.extend(f"signer certificate: {p}" for p in result.problems)

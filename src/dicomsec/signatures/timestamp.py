@@ -26,6 +26,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from dicomsec import algorithms
 from dicomsec.algorithms import Kind
+from dicomsec.cms.signed import (
+    OID_ATTR_CONTENT_TYPE,
+    OID_ATTR_MESSAGE_DIGEST,
+    SignatureProblem,
+    first_line,
+    signed_attributes,
+    verify_signer_signature,
+)
 from dicomsec.errors import InvalidInput, UnsupportedAlgorithm, VerificationFailed
 
 if TYPE_CHECKING:
@@ -44,8 +52,6 @@ __all__ = [
 
 _OID_SIGNED_DATA = "1.2.840.113549.1.7.2"
 _OID_TST_INFO = "1.2.840.113549.1.9.16.1.4"
-_OID_ATTR_CONTENT_TYPE = "1.2.840.113549.1.9.3"
-_OID_ATTR_MESSAGE_DIGEST = "1.2.840.113549.1.9.4"
 _OID_ATTR_SIGNING_CERT = "1.2.840.113549.1.9.16.2.12"
 _OID_ATTR_SIGNING_CERT_V2 = "1.2.840.113549.1.9.16.2.47"
 
@@ -126,11 +132,6 @@ def _digest_alg(oid: str, what: str) -> algorithms.Algorithm:
         raise _Bad(f"unsupported {what} digest algorithm {oid}") from None
 
 
-def _first_line(exc: BaseException, limit: int = 160) -> str:
-    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0].strip()
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 @dataclass(slots=True)
 class _Token:
     signed_data: Any
@@ -150,7 +151,7 @@ def _parse_token(token: bytes) -> _Token:
         info = cms.ContentInfo.load(token, strict=True)
         content_type = info["content_type"].dotted
     except (ValueError, TypeError) as exc:
-        raise _Bad(f"timestamp token is not a DER CMS ContentInfo: {_first_line(exc)}") from None
+        raise _Bad(f"timestamp token is not a DER CMS ContentInfo: {first_line(exc)}") from None
     if content_type != _OID_SIGNED_DATA:
         raise _Bad(f"timestamp token is not CMS SignedData (content type {content_type})")
     signed_data = info["content"]
@@ -171,7 +172,7 @@ def _parse_token(token: bytes) -> _Token:
         nonce = tst["nonce"].native
         version = tst["version"].native
     except (ValueError, TypeError, KeyError) as exc:
-        raise _Bad(f"timestamp TSTInfo is malformed: {_first_line(exc)}") from None
+        raise _Bad(f"timestamp TSTInfo is malformed: {first_line(exc)}") from None
     if not isinstance(gen_time, _dt.datetime) or gen_time.tzinfo is None:
         raise _Bad("timestamp genTime is not a UTC time")
     if not isinstance(hashed, bytes):
@@ -213,28 +214,6 @@ def _find_signer(signer_info: Any, certs: list[Any]) -> Any:
     raise _Bad("the TSA certificate is not in the timestamp token")
 
 
-def _signed_attributes(signer_info: Any) -> tuple[bytes, dict[str, Any]]:
-    """The DER to verify (retagged as SET OF) and the attributes by type OID."""
-    from asn1crypto import core
-
-    attrs = signer_info["signed_attrs"]
-    if isinstance(attrs, core.Void) or attrs.contents is None:
-        raise _Bad("timestamp signature has no signed attributes")
-    raw = attrs.dump()
-    if raw[:1] != b"\xa0":
-        raise _Bad("timestamp signed attributes are malformed")
-    by_type: dict[str, Any] = {}
-    for attr in attrs:
-        oid = attr["type"].dotted
-        if oid in by_type:
-            raise _Bad(f"timestamp signed attribute {oid} occurs more than once")
-        values = attr["values"]
-        if len(values) != 1:
-            raise _Bad(f"timestamp signed attribute {oid} must have exactly one value")
-        by_type[oid] = values[0]
-    return b"\x31" + raw[1:], by_type
-
-
 def _check_signing_certificate(by_type: dict[str, Any], cert_der: bytes) -> None:
     """RFC 3161 / RFC 5035: the ESS signing-certificate attribute names the TSA certificate."""
     if _OID_ATTR_SIGNING_CERT_V2 in by_type:
@@ -253,85 +232,6 @@ def _check_signing_certificate(by_type: dict[str, Any], cert_der: bytes) -> None
         raise _Bad("timestamp has no signing-certificate attribute (RFC 3161 requires one)")
     if not hmac.compare_digest(first["cert_hash"].native, _digest(alg, cert_der)):
         raise _Bad("timestamp signing-certificate attribute does not match the TSA certificate")
-
-
-def _verify_signature(
-    signer_info: Any, cert: x509.Certificate, signed: bytes, digest_alg: algorithms.Algorithm
-) -> None:
-    from asn1crypto import algos
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
-
-    sig_alg = signer_info["signature_algorithm"]
-    signature = signer_info["signature"].native
-    oid = sig_alg["algorithm"].dotted
-    try:
-        scheme = sig_alg.signature_algo
-    except ValueError:
-        raise _Bad(f"unsupported timestamp signature algorithm {oid}") from None
-    if scheme in ("rsassa_pkcs1v15", "ecdsa"):
-        try:
-            implied = algos.DigestAlgorithmId(sig_alg.hash_algo).dotted
-        except ValueError:
-            implied = None
-        if implied is not None and implied != digest_alg.oid:
-            raise _Bad(
-                f"timestamp signature algorithm {oid} does not match the digest "
-                f"algorithm {digest_alg.name}"
-            )
-    try:
-        hash_obj = digest_alg.crypto_hash()
-    except UnsupportedAlgorithm as exc:
-        raise _Bad(f"timestamp: {exc}") from None
-    key = cert.public_key()
-    wrong_key = _Bad(f"timestamp signature scheme {scheme} does not fit the TSA certificate key")
-    try:
-        if scheme == "rsassa_pkcs1v15":
-            if not isinstance(key, rsa.RSAPublicKey):
-                raise wrong_key
-            key.verify(signature, signed, padding.PKCS1v15(), hash_obj)
-        elif scheme == "rsassa_pss":
-            if not isinstance(key, rsa.RSAPublicKey):
-                raise wrong_key
-            key.verify(signature, signed, _pss_padding(sig_alg, digest_alg), hash_obj)
-        elif scheme == "ecdsa":
-            if not isinstance(key, ec.EllipticCurvePublicKey):
-                raise wrong_key
-            key.verify(signature, signed, ec.ECDSA(hash_obj))
-        elif scheme == "ed25519":
-            if not isinstance(key, ed25519.Ed25519PublicKey):
-                raise wrong_key
-            key.verify(signature, signed)
-        elif scheme == "ed448":
-            if not isinstance(key, ed448.Ed448PublicKey):
-                raise wrong_key
-            key.verify(signature, signed)
-        else:
-            raise _Bad(f"unsupported timestamp signature scheme {scheme}")
-    except InvalidSignature:
-        raise _Bad("timestamp signature does not verify with the TSA certificate") from None
-
-
-def _pss_padding(sig_alg: Any, digest_alg: algorithms.Algorithm) -> Any:
-    from cryptography.hazmat.primitives.asymmetric import padding
-
-    params = sig_alg["parameters"]
-    pss_hash = _digest_alg(params["hash_algorithm"]["algorithm"].dotted, "RSA-PSS")
-    if pss_hash is not digest_alg:
-        raise _Bad(
-            f"timestamp RSA-PSS hash {pss_hash.name} does not match the digest "
-            f"algorithm {digest_alg.name}"
-        )
-    mgf = params["mask_gen_algorithm"]
-    if mgf["algorithm"].native != "mgf1":
-        raise _Bad("timestamp RSA-PSS mask generation function is not MGF1")
-    mgf_hash = _digest_alg(mgf["parameters"]["algorithm"].dotted, "RSA-PSS MGF1")
-    if params["trailer_field"].native not in ("trailer_field_bc", 1):
-        raise _Bad("timestamp RSA-PSS trailer field is not 1")
-    try:
-        return padding.PSS(padding.MGF1(mgf_hash.crypto_hash()), params["salt_length"].native)
-    except UnsupportedAlgorithm as exc:
-        raise _Bad(f"timestamp: {exc}") from None
 
 
 # --------------------------------------------------------------------------- verification
@@ -376,7 +276,7 @@ def _check(token: bytes, data: bytes, found: _Findings) -> None:
     try:
         signer_cert = cx509.load_der_x509_certificate(signer.dump())
     except ValueError as exc:
-        raise _Bad(f"the TSA certificate is unreadable: {_first_line(exc)}") from None
+        raise _Bad(f"the TSA certificate is unreadable: {first_line(exc)}") from None
     found.signer = signer_cert
     found.tsa = signer_cert.subject.rfc4514_string()
     for cert in certs:
@@ -388,13 +288,19 @@ def _check(token: bytes, data: bytes, found: _Findings) -> None:
             continue  # an unreadable extra certificate only weakens path building
 
     digest_alg = _digest_alg(signer_info["digest_algorithm"]["algorithm"].dotted, "signer")
-    signed, by_type = _signed_attributes(signer_info)
-    content_type = by_type.get(_OID_ATTR_CONTENT_TYPE)
+    try:
+        attrs = signed_attributes(signer_info)
+    except SignatureProblem as exc:
+        raise _Bad(f"timestamp {exc}") from None
+    if attrs is None:
+        raise _Bad("timestamp signature has no signed attributes")
+    signed, by_type = attrs
+    content_type = by_type.get(OID_ATTR_CONTENT_TYPE)
     if content_type is None:
         raise _Bad("timestamp signed attributes lack content-type")
     if content_type.dotted != _OID_TST_INFO:
         raise _Bad("timestamp signed content-type is not id-ct-TSTInfo")
-    message_digest = by_type.get(_OID_ATTR_MESSAGE_DIGEST)
+    message_digest = by_type.get(OID_ATTR_MESSAGE_DIGEST)
     if message_digest is None:
         raise _Bad("timestamp signed attributes lack message-digest")
     try:
@@ -404,7 +310,10 @@ def _check(token: bytes, data: bytes, found: _Findings) -> None:
     if not hmac.compare_digest(message_digest.native, tst_digest):
         raise _Bad("timestamp message-digest does not match the TSTInfo (content altered)")
     _check_signing_certificate(by_type, signer.dump())
-    _verify_signature(signer_info, signer_cert, signed, digest_alg)
+    try:
+        verify_signer_signature(signer_info, signer_cert.public_key(), signed, False, digest_alg)
+    except SignatureProblem as exc:
+        raise _Bad(f"timestamp {exc}") from None
 
 
 def verify_timestamp(token: bytes, data: bytes, trust: TrustStore | None) -> TimestampStatus:
@@ -425,7 +334,7 @@ def verify_timestamp(token: bytes, data: bytes, trust: TrustStore | None) -> Tim
     except _Bad as exc:
         found.problems.append(str(exc))
     except Exception as exc:  # malformed input deep in the parser: never escapes
-        found.problems.append(f"timestamp token is malformed: {_first_line(exc)}")
+        found.problems.append(f"timestamp token is malformed: {first_line(exc)}")
     valid = not found.problems
     trusted = False
     if trust is None or trust.empty:
@@ -441,7 +350,7 @@ def verify_timestamp(token: bytes, data: bytes, trust: TrustStore | None) -> Tim
                 extra_intermediates=found.others,
             )
         except Exception as exc:  # e.g. a TSA certificate with malformed extensions
-            found.problems.append(f"TSA certificate cannot be validated: {_first_line(exc)}")
+            found.problems.append(f"TSA certificate cannot be validated: {first_line(exc)}")
         else:
             trusted = result.trusted
             found.problems.extend(f"TSA certificate: {p}" for p in result.problems)
@@ -564,7 +473,7 @@ class HttpTimestampClient:
             raise VerificationFailed(f"{where} sent a bad token: {exc}") from None
         except Exception as exc:
             raise VerificationFailed(
-                f"{where} sent a malformed token: {_first_line(exc)}"
+                f"{where} sent a malformed token: {first_line(exc)}"
             ) from None
         if parsed.nonce != nonce:
             raise VerificationFailed(f"{where}: TSA response nonce does not match the request")
@@ -616,7 +525,7 @@ class HttpTimestampClient:
                 f"{where} did not answer within {self.timeout:g} s"
             ) from None
         except (OSError, http.client.HTTPException) as exc:
-            raise TimestampServiceError(f"{where} failed: {_first_line(exc)}") from None
+            raise TimestampServiceError(f"{where} failed: {first_line(exc)}") from None
         if len(body) > _MAX_RESPONSE:
             raise TimestampServiceError(f"{where} sent a response larger than 1 MiB")
         return body, content_type
