@@ -39,6 +39,7 @@ demo: install
 
 bench: install peers
 	$(PY) bench/signatures.py
+	$(PY) bench/securefile.py
 
 clean:
 	rm -rf $(VENV) demo-out bench-out .mypy_cache .ruff_cache .pytest_cache

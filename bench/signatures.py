@@ -71,13 +71,13 @@ class CommandFailed(Exception):
     """A benchmarked command exited non-zero."""
 
     def __init__(self, cmd: Sequence[str], code: int, output: str) -> None:
-        super().__init__(f"command failed (exit {code}): {_shell(cmd)}")
+        super().__init__(f"command failed (exit {code}): {shell(cmd)}")
         self.cmd = list(cmd)
         self.code = code
         self.output = output
 
 
-def _shell(cmd: Sequence[str]) -> str:
+def shell(cmd: Sequence[str]) -> str:
     import shlex
 
     return " ".join(shlex.quote(c) for c in cmd)
@@ -222,7 +222,7 @@ def measure_rounds(
 # test data
 
 
-def _unlink(path: Path) -> None:
+def unlink(path: Path) -> None:
     with contextlib.suppress(FileNotFoundError):
         path.unlink()
 
@@ -335,7 +335,7 @@ def make_multiframe(path: Path, mib: int) -> Path:
             raise RuntimeError(f"generated file {tmp} does not read back with pydicom")
         os.replace(tmp, path)
     finally:
-        _unlink(tmp)
+        unlink(tmp)
     return path
 
 
@@ -417,8 +417,8 @@ def bench_size(mib: int, workdir: Path, dicomsec: str, dcmsign: str, runner: Run
     print(f"\n== {mib} MiB: {src.stat().st_size / MIB:.1f} MiB file ==", file=sys.stderr)
     res = measure_rounds(
         [
-            ("dicomsec sign", lambda: runner.run(sign_ours, log), lambda: _unlink(out_ours)),
-            ("dcmsign sign", dcm_sign_then_sync, lambda: _unlink(out_dcm)),
+            ("dicomsec sign", lambda: runner.run(sign_ours, log), lambda: unlink(out_ours)),
+            ("dcmsign sign", dcm_sign_then_sync, lambda: unlink(out_dcm)),
             ("dicomsec verify", lambda: runner.run(verify_ours, log), None),
             ("dcmsign verify", lambda: runner.run(verify_dcm, log), None),
         ],
@@ -516,7 +516,7 @@ def machine_info(dicomsec: str, dcmsign: str) -> list[str]:
     ]
 
 
-def _verdict(ok: bool) -> str:
+def verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
 
@@ -566,19 +566,19 @@ def report(sizes: list[SizeResult], small: SmallResult | None, info: list[str],
         extra = ""
         if s.mib >= 1024:
             extra = f" (goal {RATIO_GOAL_1G}: {'met' if s.ratio <= RATIO_GOAL_1G else 'not met'})"
-        print(f"  {_verdict(s.ratio <= target)}  {s.mib} MiB sign+verify ratio "
+        print(f"  {verdict(s.ratio <= target)}  {s.mib} MiB sign+verify ratio "
               f"{s.ratio:.2f} <= {target}{extra}")
-        print(f"  {_verdict(s.ours_rss <= RSS_TARGET_MIB)}  {s.mib} MiB dicomsec peak RSS "
+        print(f"  {verdict(s.ours_rss <= RSS_TARGET_MIB)}  {s.mib} MiB dicomsec peak RSS "
               f"{s.ours_rss:.1f} MiB <= {RSS_TARGET_MIB:.0f} MiB")
     if small is not None:
-        print(f"  {_verdict(small.ratio <= SMALL_RATIO_TARGET)}  {small.count} small files "
+        print(f"  {verdict(small.ratio <= SMALL_RATIO_TARGET)}  {small.count} small files "
               f"verify ratio {small.ratio:.2f} <= {SMALL_RATIO_TARGET}")
 
 
 # --------------------------------------------------------------------------------------------
 
 
-def _find_dicomsec() -> str:
+def find_dicomsec() -> str:
     local = Path(sys.executable).parent / "dicomsec"
     if local.exists():
         return str(local)
@@ -588,7 +588,7 @@ def _find_dicomsec() -> str:
     return found
 
 
-def _parse_sizes(text: str) -> list[int]:
+def parse_sizes(text: str) -> list[int]:
     try:
         sizes = [int(x) for x in text.split(",") if x.strip()]
     except ValueError:
@@ -600,7 +600,7 @@ def _parse_sizes(text: str) -> list[int]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    ap.add_argument("--sizes", type=_parse_sizes, default=None,
+    ap.add_argument("--sizes", type=parse_sizes, default=None,
                     help="multi-frame file sizes in MiB, comma separated (default 250,1024)")
     ap.add_argument("--small", type=int, default=None,
                     help=f"number of small files (default {SMALL_FILES}; 0 to skip)")
@@ -620,7 +620,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if dcmsign is None:
         print("dcmsign not found (Debian package dcmtk; make peers)", file=sys.stderr)
         return 1
-    dicomsec = _find_dicomsec()
+    dicomsec = find_dicomsec()
     workdir: Path = args.workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
 
@@ -635,7 +635,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             small = (bench_small(small_count, workdir, dicomsec, dcmsign, runner, repeats)
                      if small_count > 0 else None)
     except CommandFailed as exc:
-        print(f"\nFAILED: {_shell(exc.cmd)}\nexit status {exc.code}; output:", file=sys.stderr)
+        print(f"\nFAILED: {shell(exc.cmd)}\nexit status {exc.code}; output:", file=sys.stderr)
         print(exc.output[-4000:], file=sys.stderr)
         return 1
     report(results, small, info, repeats)

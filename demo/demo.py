@@ -55,7 +55,7 @@ def main() -> int:
     print("\n== 5. Without trust anchors the signature is intact but not trusted")
     run("verify", str(signed), expect=1)
 
-    print("\n== 6. The archive's post-quantum key (ML-KEM-768) and a Secure DICOM File (pq profile)")
+    print("\n== 6. The archive's post-quantum key (ML-KEM-768), a Secure DICOM File (pq)")
     archive = OUT / "archive"
     run("keys", "generate", str(archive), "--algorithm", "ml-kem-768", "--cn", "Archive 2050",
         "--ca-cert", f"{ca}.cert.pem", "--ca-key", f"{ca}.key.pem", expect=0)
@@ -74,9 +74,9 @@ def main() -> int:
 
     print("\n== 8. A flipped bit in the Secure DICOM File: unwrap refuses, no output is written")
     broken = OUT / "CT_small.broken.cms"
-    data = bytearray(secure.read_bytes())
-    data[len(data) // 2] ^= 0x01
-    broken.write_bytes(bytes(data))
+    flipped = bytearray(secure.read_bytes())
+    flipped[len(flipped) // 2] ^= 0x01
+    broken.write_bytes(bytes(flipped))
     refused = OUT / "CT_small.refused.dcm"
     run("unwrap", str(broken), "-o", str(refused), "--key", f"{archive}.key.pem", expect=1)
     if refused.exists():

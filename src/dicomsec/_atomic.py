@@ -30,21 +30,24 @@ def atomic_output(path: Path | str, *, mode: int | None = None) -> Iterator[Bina
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
     try:
         os.close(fd)
-        with open(tmp, "w+b") as fh:
+        # "r+b", not "w+b": no O_TRUNC, which makes ext4 start write-back at close
+        with open(tmp, "r+b") as fh:
             yield fh
-        publish(Path(tmp), target, mode=mode)
+            fh.flush()
+            os.fsync(fh.fileno())
+        publish(Path(tmp), target, mode=mode, synced=True)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
 
 
-def publish(tmp: Path, target: Path, *, mode: int | None = None) -> None:
+def publish(tmp: Path, target: Path, *, mode: int | None = None, synced: bool = False) -> None:
     """Make a finished temporary file (in the target's folder) durable and rename it over
-    ``target``; the folder is fsynced too."""
-    with open(tmp, "rb+") as fh:
-        fh.flush()
-        os.fsync(fh.fileno())
+    ``target``; the folder is fsynced too. ``synced``: the caller already fsynced it."""
+    if not synced:
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
     if mode is not None:
         os.chmod(tmp, mode)
     elif target.exists():

@@ -256,7 +256,7 @@ def unwrap(
         os.close(fd)
         tmp = Path(tmp_name)
         try:
-            with open(tmp, "w+b") as plain:
+            with open(tmp, "r+b") as plain:
                 plain_size = decrypt_content(fh, size, env, cek, plain, name=str(src))
                 plain.flush()
                 plain.seek(128)
@@ -268,6 +268,7 @@ def unwrap(
                                  and (magic == b"DICM" or first != b"\x30"))
                 if not extracted:
                     report = _plain_report()
+                    os.fsync(plain.fileno())
                 else:
                     with atomic_output(dst) as out:
                         report = extract_inner(plain, plain_size, env.content_type, out,
@@ -278,7 +279,7 @@ def unwrap(
                         out.seek(128)
                         magic = out.read(4)
             if not extracted:
-                publish(tmp, dst)
+                publish(tmp, dst, synced=True)
         finally:
             with contextlib.suppress(OSError):
                 tmp.unlink()
