@@ -66,10 +66,16 @@ class TLV:
 class TLVReader:
     """Reads TLV headers of a BER/DER encoding from a seekable binary file."""
 
+    #: reads up to this size are served from one buffered window (BER files made by
+    #: streaming writers have a header every few KiB)
+    WINDOW = 1 << 20
+
     def __init__(self, fh: BinaryIO, size: int, name: str = "<input>") -> None:
         self.fh = fh
         self.size = size
         self.name = name
+        self._win = b""
+        self._win_pos = 0
 
     def err(self, message: str, pos: int) -> InvalidInput:
         return InvalidInput(f"malformed CMS structure: {message} at offset {pos}", path=self.name)
@@ -77,8 +83,16 @@ class TLVReader:
     def read(self, pos: int, n: int) -> bytes:
         if n < 0 or pos < 0 or pos + n > self.size:
             raise self.err("truncated", pos)
+        off = pos - self._win_pos
+        if 0 <= off and off + n <= len(self._win):
+            return self._win[off : off + n]
         self.fh.seek(pos)
-        data = self.fh.read(n)
+        if n <= 64 << 10:
+            self._win = self.fh.read(min(self.WINDOW, self.size - pos))
+            self._win_pos = pos
+            data = self._win[:n]
+        else:
+            data = self.fh.read(n)
         if len(data) != n:
             raise self.err("truncated", pos)
         return data
