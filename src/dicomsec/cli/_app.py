@@ -441,7 +441,8 @@ def _read_secret_file(path: Path, what: str) -> str:
     from dicomsec.errors import InvalidInput
 
     try:
-        text = path.read_text(encoding="ascii")
+        # read as UTF-8 so that the password rule (printable ASCII) can name what is wrong
+        text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"cannot read {what} file ({type(exc).__name__})",
                            path=str(path)) from None

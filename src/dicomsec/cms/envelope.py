@@ -283,9 +283,50 @@ def _small(reader: TLVReader, tlv: TLV) -> bytes:
 
 
 def _int_value(reader: TLVReader, tlv: TLV) -> int:
+    """A small INTEGER; the encoding must be minimal (DER and BER agree on that)."""
     reader.expect(tlv, universal=INTEGER, what="INTEGER")
     raw = reader.value(tlv, limit=16)
-    return int.from_bytes(raw, "big", signed=True) if raw else 0
+    if not raw or (len(raw) > 1 and ((raw[0] == 0 and raw[1] < 0x80)
+                                     or (raw[0] == 0xFF and raw[1] >= 0x80))):
+        raise reader.err("malformed INTEGER", tlv.offset)
+    return int.from_bytes(raw, "big", signed=True)
+
+
+#: RecipientInfo CHOICE tag number -> (kind, allowed versions); ktri is the untagged SEQUENCE
+_RI_VERSIONS = {1: ("kari", {3}), 2: ("kekri", {4}), 3: ("pwri", {0})}
+
+
+def _recipient_version(r: TLVReader, tlv: TLV) -> tuple[str, int]:
+    """(kind, version) of one RecipientInfo, checked against RFC 5652 §6.2 / RFC 9629.
+
+    Raises:
+        InvalidInput: a version that does not fit the kind (or, for ktri, its identifier).
+    """
+    kids = list(r.children(tlv))
+    if tlv.is_universal(SEQUENCE):  # ktri: version 0 with issuerAndSerialNumber, 2 with SKI
+        if len(kids) < 2:
+            raise r.err("short KeyTransRecipientInfo", tlv.offset)
+        version = _int_value(r, kids[0])
+        want = 0 if kids[1].is_universal(SEQUENCE) else 2
+        if version != want:
+            raise r.err(f"KeyTransRecipientInfo version {version} does not fit its identifier",
+                        tlv.offset)
+        return "ktri", version
+    if tlv.cls == 2 and tlv.number in _RI_VERSIONS:
+        kind, allowed = _RI_VERSIONS[tlv.number]
+        if not kids:
+            raise r.err(f"empty {kind}", tlv.offset)
+        version = _int_value(r, kids[0])
+        if version not in allowed:
+            raise r.err(f"{kind} version {version} is not {sorted(allowed)[0]}", tlv.offset)
+        return kind, version
+    if tlv.is_context(4):  # ori: oriType, oriValue; KEMRecipientInfo has version 0
+        if len(kids) == 2 and kids[1].is_universal(SEQUENCE):
+            inner = list(r.children(kids[1]))
+            if inner and inner[0].is_universal(INTEGER) and _int_value(r, inner[0]) != 0:
+                raise r.err("KEMRecipientInfo version is not 0", tlv.offset)
+        return "ori", 0
+    raise r.err("unknown RecipientInfo choice", tlv.offset)
 
 
 def _oid_value(reader: TLVReader, tlv: TLV) -> str:
@@ -351,9 +392,11 @@ def read_envelope(fh: BinaryIO, size: int, name: str = "<input>") -> Envelope:
         has_orig = True
         item = _need(fields, r, "recipientInfos", env)
     r.expect(item, universal=SET, what="recipientInfos SET")
-    infos = tuple(_small(r, t) for t in r.children(item))
+    ri_tlvs = list(r.children(item))
+    infos = tuple(_small(r, t) for t in ri_tlvs)
     if not infos:
         raise r.err("no recipients", item.offset)
+    kinds = [_recipient_version(r, t) for t in ri_tlvs]
     eci = r.expect(_need(fields, r, "EncryptedContentInfo", env), universal=SEQUENCE,
                    what="EncryptedContentInfo")
     ber |= eci.length == INDEFINITE
@@ -388,6 +431,20 @@ def read_envelope(fh: BinaryIO, size: int, name: str = "<input>") -> Envelope:
             raise r.err("unexpected field", t.offset)
     if aead and mac is None:
         raise InvalidInput("AuthEnvelopedData has no MAC", path=name)
+    # RFC 5083 §2.1: AuthEnvelopedData version 0; RFC 5652 §6.1 for EnvelopedData
+    if aead:
+        expected = {0}
+    elif has_orig:
+        expected = {2, 3, 4}
+    elif any(k in ("pwri", "ori") for k, _ in kinds):
+        expected = {3}
+    elif not has_unprot and all(v == 0 for _, v in kinds):
+        expected = {0}
+    else:
+        expected = {2}
+    if version not in expected:
+        raise InvalidInput(f"{'AuthEnvelopedData' if aead else 'EnvelopedData'} version "
+                           f"{version} does not fit its recipients", path=name)
     return Envelope(
         outer="auth-enveloped-data" if aead else "enveloped-data", version=version,
         recipient_infos=infos, content_type=content_type, cipher=cipher, cipher_oid=cipher_oid,

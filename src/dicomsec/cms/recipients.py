@@ -680,6 +680,10 @@ def _open_ktri(ktri: Any, st: _State) -> bytes | None:
             st.skipped.append(f"ktri with {exc.message}")
             return None
     else:
+        if _params(alg_id) not in (None, b"\x05\x00"):
+            # RFC 3370 4.2.1: rsaEncryption parameters are NULL (or absent)
+            st.skipped.append("ktri rsaEncryption with parameters that are not NULL")
+            return None
         pad = padding.PKCS1v15()
     st.attempted = True
     try:

@@ -590,14 +590,27 @@ def _content_type_problems(encap: _Encap) -> tuple[str, ...]:
     return ()
 
 
+def _version(reader: TLVReader, tlv: TLV, what: str) -> int:
+    """A small INTEGER in minimal DER form (versions)."""
+    reader.expect(tlv, universal=INTEGER, what=what)
+    raw = reader.value(tlv, limit=8)
+    if not raw or (len(raw) > 1 and (raw[0] == 0 and raw[1] < 0x80)):
+        raise reader.err(f"malformed {what}", tlv.offset)
+    return int.from_bytes(raw, "big", signed=True)
+
+
 def _extract_digested(reader: TLVReader, top: TLV, end: int, dst: BinaryIO,
                       form: str) -> InnerReport:
     parts = _children(reader, top, end)
     if len(parts) != 4:
         raise reader.err("DigestedData must have four fields", top.offset)
-    reader.expect(parts[0], universal=INTEGER, what="DigestedData version")
+    version = _version(reader, parts[0], "DigestedData version")
     alg = algorithms.by_oid(_alg_oid(reader, parts[1], "digestAlgorithm"), Kind.DIGEST)
     encap = _encap(reader, parts[2], end)
+    # RFC 5652 §7: 0 when the encapsulated content is id-data, else 2
+    expected_version = 0 if encap.content_type == ID_DATA else 2
+    version_problems = () if version == expected_version else (
+        f"DigestedData version {version} should be {expected_version}",)
     reader.expect(parts[3], universal=OCTET_STRING, what="digest")
     if parts[3].constructed:
         raise reader.err("digest must be a primitive OCTET STRING", parts[3].offset)
@@ -609,7 +622,7 @@ def _extract_digested(reader: TLVReader, top: TLV, end: int, dst: BinaryIO,
         form=form,
         digest=alg.name,
         digest_ok=hmac.compare_digest(hasher.digest(), expected),
-        problems=_content_type_problems(encap),
+        problems=_content_type_problems(encap) + version_problems,
     )
 
 
@@ -654,7 +667,7 @@ def _extract_signed(reader: TLVReader, top: TLV, end: int, dst: BinaryIO, form: 
     parts = _children(reader, top, end)
     if len(parts) < 4:
         raise reader.err("SignedData has too few fields", top.offset)
-    reader.expect(parts[0], universal=INTEGER, what="SignedData version")
+    version = _version(reader, parts[0], "SignedData version")
     reader.expect(parts[1], universal=SET, what="digestAlgorithms")
     encap = _encap(reader, parts[2], end)
     certs: list[_Cert] = []
@@ -683,6 +696,12 @@ def _extract_signed(reader: TLVReader, top: TLV, end: int, dst: BinaryIO, form: 
         except (ValueError, TypeError) as exc:
             raise reader.err(f"malformed SignerInfo ({first_line(exc)})", child.offset) from None
         signer = _Signer(info, None)
+        # RFC 5652 §5.3: version 1 with issuerAndSerialNumber, 3 with subjectKeyIdentifier
+        sid_kind = info["sid"].name
+        want = 1 if sid_kind == "issuer_and_serial_number" else 3
+        if info["version"].native != f"v{want}":
+            signer.problems.append(f"SignerInfo version {info['version'].native} does not fit "
+                                   f"its signer identifier")
         try:
             signer.digest = algorithms.by_oid(digest_oid, Kind.DIGEST)
             algorithms.new_hasher(signer.digest)
@@ -701,13 +720,20 @@ def _extract_signed(reader: TLVReader, top: TLV, end: int, dst: BinaryIO, form: 
     reports = tuple(
         _check_signer(s, encap.content_type, digests, certs, trust) for s in signers
     )
+    # RFC 5652 §5.1: 3 when any signer uses an SKI or the content is not id-data, else 1;
+    # 4 and 5 go with other certificate formats
+    needs_v3 = encap.content_type != ID_DATA or any(
+        s.info["sid"].name != "issuer_and_serial_number" for s in signers)
+    problems = _content_type_problems(encap)
+    if version not in ((3 if needs_v3 else 1), 4, 5):
+        problems += (f"SignedData version {version} does not fit its content",)
     return InnerReport(
         kind="signed",
         form=form,
         digest=None if len(digests) != 1 else next(iter(digests)),
         signers=reports,
         trust_checked=trust is not None,
-        problems=_content_type_problems(encap),
+        problems=problems,
     )
 
 

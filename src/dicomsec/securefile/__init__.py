@@ -37,7 +37,7 @@ from dicomsec.cms import (
     ID_ENVELOPED_DATA,
     ID_SIGNED_DATA,
 )
-from dicomsec.errors import InvalidInput, PolicyViolation, VerificationFailed
+from dicomsec.errors import DecryptionFailed, InvalidInput, PolicyViolation, VerificationFailed
 
 if TYPE_CHECKING:
     from dicomsec.cms.recipients import Credentials, Recipient
@@ -267,6 +267,7 @@ def unwrap(
                 extracted = not (env.content_type == ID_DATA
                                  and (magic == b"DICM" or first != b"\x30"))
                 if not extracted:
+                    _demand_dicom_without_integrity(env.aead, "data", magic, str(src))
                     report = _plain_report()
                     os.fsync(plain.fileno())
                 else:
@@ -278,6 +279,7 @@ def unwrap(
                         out.flush()
                         out.seek(128)
                         magic = out.read(4)
+                        _demand_dicom_without_integrity(env.aead, report.kind, magic, str(src))
             if not extracted:
                 publish(tmp, dst, synced=True)
         finally:
@@ -298,6 +300,14 @@ def unwrap(
         integrity=integrity, inner=report.to_dict(), is_dicom=is_dicom,
         legacy=env.cipher.legacy,
     )
+
+
+def _demand_dicom_without_integrity(aead: bool, kind: str, magic: bytes, name: str) -> None:
+    """CBC content with no inner digest or signature: only the DICOM structure tells content
+    from garbage (or from a relabelled inner structure), so demand it."""
+    if not aead and kind == "data" and magic != b"DICM":
+        raise DecryptionFailed("the decrypted content is not a DICOM file and nothing "
+                               "authenticates it", path=name)
 
 
 def _plain_report() -> InnerReport:
