@@ -391,7 +391,7 @@ def check_create(alg: Algorithm, *, allow_legacy: bool = False, bits: int | None
         raise PolicyViolation(f"{alg.name} is forbidden")
     if alg.status is Status.LEGACY and not allow_legacy:
         raise PolicyViolation(
-            f"{alg.name} is a legacy algorithm, accepted for verification only",
+            f"{alg.name} is a legacy algorithm, accepted for reading and verification only",
             hint="pass --allow-legacy to create it anyway (not recommended)",
         )
     if alg.min_key_bits and bits is not None and bits < alg.min_key_bits:

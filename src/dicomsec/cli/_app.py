@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, BinaryIO
 
 import typer
 
@@ -466,7 +466,9 @@ def _read_kek(kek_file: Path, kek_id: str) -> tuple[bytes, bytes]:
 
 @app.command()
 def wrap(
-    src: Annotated[Path, typer.Argument(metavar="IN", help="DICOM Part 10 file to protect.")],
+    src: Annotated[Path, typer.Argument(
+        metavar="IN", help="DICOM Part 10 file to protect; '-' reads standard input (written "
+        "with BER indefinite lengths).")],
     out: Annotated[Path, typer.Option("-o", "--output", metavar="OUT",
                                       help="Where to write the Secure DICOM File.")],
     profile: Annotated[str, typer.Option(
@@ -487,6 +489,12 @@ def wrap(
                                                    help="Certificate of --sign-key.")] = None,
     digest: Annotated[str, typer.Option(
         "--digest", help="sha256, sha384, sha512 or sha3-256.")] = "sha256",
+    cipher: Annotated[str | None, typer.Option(
+        "--cipher", help="Content cipher: aes128/192/256-gcm for aead and pq (default "
+        "aes256-gcm); aes128/192/256-cbc for basic (default aes256-cbc); des-ede3-cbc only "
+        "with --allow-legacy.")] = None,
+    sign_rsa_pss: Annotated[bool, typer.Option(
+        "--sign-rsa-pss", help="Sign with RSASSA-PSS instead of PKCS#1 v1.5.")] = False,
     rsa_v15: Annotated[bool, typer.Option(
         "--rsa-v15", help="RSA PKCS#1 v1.5 key transport instead of OAEP (basic profile "
         "default).")] = False,
@@ -526,9 +534,11 @@ def wrap(
         from dicomsec.cms.signed import CmsSigner
 
         sk = _load_signing_key(sign_key, sign_cert, key_password_file)
-        signers.append(CmsSigner(sk.key, sk.certificate, digest=digest))
-    result = do_wrap(src, out, recipients=recipients, profile=profile, signers=signers,
-                     digest=digest, allow_legacy=allow_legacy)
+        signers.append(CmsSigner(sk.key, sk.certificate, digest=digest,
+                                 rsa_pss=sign_rsa_pss))
+    source: Path | BinaryIO = sys.stdin.buffer if str(src) == "-" else src
+    result = do_wrap(source, out, recipients=recipients, profile=profile, signers=signers,
+                     cipher=cipher, digest=digest, allow_legacy=allow_legacy)
     if as_json:
         print(json.dumps(result.to_dict(), indent=2))
     else:

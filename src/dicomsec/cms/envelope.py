@@ -130,7 +130,7 @@ class WriteResult:
     size: int
 
 
-def _feed(parts: Sequence[bytes | BinaryIO], sink: Any, out: BinaryIO) -> int:
+def _feed(parts: Sequence[bytes | BinaryIO], sink: Any, out: Any) -> int:
     """Encrypt the plaintext parts (bytes, or files read to their end) into ``out``."""
     total = 0
     buf = bytearray(CHUNK)
@@ -150,9 +150,20 @@ def _feed(parts: Sequence[bytes | BinaryIO], sink: Any, out: BinaryIO) -> int:
     return total
 
 
+class _Chunked:
+    """Wraps each written piece in an OCTET STRING (BER constructed content, unknown size)."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self.out = out
+
+    def write(self, data: bytes) -> None:
+        if data:
+            self.out.write(encode_header(0x04, len(data)) + data)
+
+
 def write_envelope(
     parts: Sequence[bytes | BinaryIO],
-    size: int,
+    size: int | None,
     out: BinaryIO,
     *,
     recipients: Sequence[Recipient],
@@ -164,8 +175,10 @@ def write_envelope(
     """Write a ContentInfo with EnvelopedData (CBC) or AuthEnvelopedData (GCM).
 
     ``parts`` concatenated are the plaintext, ``size`` bytes in all (files are read from their
-    current position). ``auth_attrs`` (AuthEnvelopedData only) defaults to "when the content
-    type is not id-data", as RFC 5083 requires; OpenSSL 3.0 cannot read files that have them.
+    current position). With ``size=None`` (a pipe) the structure is written with BER
+    indefinite lengths and the content as a constructed OCTET STRING of 1 MiB chunks.
+    ``auth_attrs`` (AuthEnvelopedData only) defaults to "when the content type is not
+    id-data", as RFC 5083 requires; OpenSSL 3.0 cannot read files that have them.
 
     Raises:
         InvalidInput: no recipients, an unknown cipher or a size mismatch.
@@ -183,14 +196,7 @@ def write_envelope(
     infos = [r.recipient_info(cek) for r in recipients]
     rinfos = _tlv(0x31, b"".join(sorted(infos)))  # DER SET OF: sorted encodings
 
-    if aead:
-        n_cipher = size
-    else:
-        bs = _block_size(alg)
-        n_cipher = (size // bs + 1) * bs
     eci_head = encode_oid(content_type) + _cipher_algid(alg, iv)
-    eci = encode_header(0x30, len(eci_head) + len(encode_header(0x80, n_cipher)) + n_cipher)
-    content_hdr = encode_header(0x80, n_cipher)  # [0] IMPLICIT OCTET STRING, primitive
 
     attrs = b""
     if aead:
@@ -215,20 +221,30 @@ def write_envelope(
         trailer = b""
         outer_oid = ID_ENVELOPED_DATA
 
-    body_len = len(version) + len(rinfos) + len(eci) + len(eci_head) + len(content_hdr) \
-        + n_cipher + len(trailer)
-    env_hdr = encode_header(0x30, body_len)
-    explicit = encode_header(0xA0, len(env_hdr) + body_len)
     oid = encode_oid(outer_oid)
-    ci_hdr = encode_header(0x30, len(oid) + len(explicit) + len(env_hdr) + body_len)
-
-    out.write(ci_hdr + oid + explicit + env_hdr + version + rinfos + eci + eci_head + content_hdr)
+    sink: Any = out
+    if size is None:
+        # BER: indefinite lengths, [0] constructed (A0 80) holding OCTET STRING chunks
+        out.write(b"\x30\x80" + oid + b"\xa0\x80\x30\x80" + version + rinfos + b"\x30\x80"
+                  + eci_head + b"\xa0\x80")
+        sink = _Chunked(out)
+    else:
+        n_cipher = size if aead else (size // _block_size(alg) + 1) * _block_size(alg)
+        content_hdr = encode_header(0x80, n_cipher)  # [0] IMPLICIT OCTET STRING, primitive
+        eci = encode_header(0x30, len(eci_head) + len(content_hdr) + n_cipher)
+        body_len = len(version) + len(rinfos) + len(eci) + len(eci_head) + len(content_hdr) \
+            + n_cipher + len(trailer)
+        env_hdr = encode_header(0x30, body_len)
+        explicit = encode_header(0xA0, len(env_hdr) + body_len)
+        ci_hdr = encode_header(0x30, len(oid) + len(explicit) + len(env_hdr) + body_len)
+        out.write(ci_hdr + oid + explicit + env_hdr + version + rinfos + eci + eci_head
+                  + content_hdr)
     enc = _content_cipher(alg, cek, iv)
     if aad:
         enc.authenticate_additional_data(aad)
     if aead:
-        done = _feed(parts, enc, out)
-        out.write(enc.finalize())
+        done = _feed(parts, enc, sink)
+        sink.write(enc.finalize())
     else:
         from cryptography.hazmat.primitives import padding
 
@@ -238,15 +254,19 @@ def write_envelope(
             def update(self, data: bytes | memoryview) -> bytes:
                 return bytes(enc.update(padder.update(bytes(data))))
 
-        done = _feed(parts, _Chain(), out)
-        out.write(enc.update(padder.finalize()) + enc.finalize())
-    if done != size:
+        done = _feed(parts, _Chain(), sink)
+        sink.write(enc.update(padder.finalize()) + enc.finalize())
+    if size is not None and done != size:
         raise InvalidInput(f"plaintext was {done} bytes, expected {size} (input changed?)")
+    if size is None:
+        out.write(b"\x00\x00\x00\x00")  # end of [0] content, end of EncryptedContentInfo
     if aead:
         out.write(attrs + _octets(enc.tag))
+    if size is None:
+        out.write(b"\x00\x00" * 3)  # end of (Auth)EnvelopedData, [0] EXPLICIT, ContentInfo
     return WriteResult(
         outer="auth-enveloped-data" if aead else "enveloped-data", cipher=alg.name,
-        recipients=tuple(r.kind for r in recipients), content_type=content_type, size=size,
+        recipients=tuple(r.kind for r in recipients), content_type=content_type, size=done,
     )
 
 

@@ -27,7 +27,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from dicomsec._atomic import atomic_output, publish
 from dicomsec.cms import (
@@ -142,16 +142,21 @@ def _digest_file(path: Path, digest: str) -> bytes:
 
 
 def wrap(
-    src: Path | str,
+    src: Path | str | BinaryIO,
     dst: Path | str,
     *,
     recipients: Sequence[Recipient],
     profile: str = "aead",
     signers: Sequence[CmsSigner] = (),
+    cipher: str | None = None,
     digest: str = "sha256",
     allow_legacy: bool = False,
 ) -> WrapReport:
     """Wrap a DICOM Part 10 file into a Secure DICOM File.
+
+    ``src`` may be an open binary stream (a pipe): the output then uses BER indefinite lengths
+    (profiles that hash the content first, ``basic`` or with signers, spool it to a private
+    temporary file in the output folder instead).
 
     Raises:
         InvalidInput: the input is not a Part 10 file, or the options don't fit the profile.
@@ -160,9 +165,14 @@ def wrap(
     from dicomsec import algorithms
     from dicomsec.cms.envelope import write_envelope
 
-    src, dst = Path(src), Path(dst)
+    dst = Path(dst)
     if profile not in PROFILES:
         raise InvalidInput(f"unknown profile {profile!r}; choose from {', '.join(PROFILES)}")
+    cipher = _profile_cipher(profile, cipher)
+    if not isinstance(src, str | Path):
+        return _wrap_stream(src, dst, recipients=recipients, profile=profile, signers=signers,
+                            cipher=cipher, digest=digest, allow_legacy=allow_legacy)
+    src = Path(src)
     size = _check_dicom(src)
     kinds = [r.kind for r in recipients]
     if not recipients:
@@ -180,9 +190,7 @@ def wrap(
         if bad:
             raise PolicyViolation(f"the basic profile allows RSA key transport and passwords "
                                   f"only, not {bad[0]}")
-        cipher = "aes256-cbc"
     else:
-        cipher = "aes256-gcm"
         if profile == "pq" and "ori" not in kinds:
             raise PolicyViolation("the pq profile needs an ML-KEM recipient (--to an ML-KEM "
                                   "certificate or public key)")
@@ -212,6 +220,53 @@ def wrap(
         recipients=tuple(kinds), inner=inner,
         digest=dig_alg.name if inner != "data" else None, signers=len(signers),
     )
+
+
+def _profile_cipher(profile: str, cipher: str | None) -> str:
+    """The content cipher: the profile's default, or a choice the profile allows."""
+    from dicomsec import algorithms
+
+    mode = "cbc" if profile == "basic" else "gcm"
+    if cipher is None:
+        return f"aes256-{mode}"
+    alg = algorithms.by_name(cipher, algorithms.Kind.CIPHER)
+    if alg.mode != mode:
+        raise InvalidInput(f"the {profile} profile uses {mode.upper()} content encryption, "
+                           f"not {alg.name}")
+    return alg.name
+
+
+def _wrap_stream(
+    stream: BinaryIO, dst: Path, *, recipients: Sequence[Recipient], profile: str,
+    signers: Sequence[CmsSigner], cipher: str, digest: str, allow_legacy: bool,
+) -> WrapReport:
+    from dicomsec.cms.envelope import write_envelope
+
+    head = stream.read(132)
+    if len(head) < 132 or head[128:] != b"DICM":
+        raise InvalidInput("standard input is not a DICOM Part 10 file (no DICM prefix)")
+    folder = dst.parent if str(dst.parent) else Path(".")
+    if profile == "basic" or signers:
+        # the inner digest needs a first pass over the content: spool it (mode 0600)
+        fd, name = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".in", dir=folder)
+        try:
+            with os.fdopen(fd, "wb") as spool:
+                spool.write(head)
+                while chunk := stream.read(1 << 20):
+                    spool.write(chunk)
+            return wrap(Path(name), dst, recipients=recipients, profile=profile,
+                        signers=signers, cipher=cipher, digest=digest,
+                        allow_legacy=allow_legacy)
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(name)
+    if profile == "pq" and "ori" not in [r.kind for r in recipients]:
+        raise PolicyViolation("the pq profile needs an ML-KEM recipient")
+    with atomic_output(dst) as out:
+        result = write_envelope([head, stream], None, out, recipients=recipients,
+                                cipher=cipher, allow_legacy=allow_legacy)
+    return WrapReport(path=str(dst), profile=profile, outer=result.outer, cipher=result.cipher,
+                      recipients=result.recipients, inner="data", digest=None, signers=0)
 
 
 def unwrap(
