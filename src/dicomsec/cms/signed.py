@@ -54,6 +54,7 @@ __all__ = [
     "InnerReport",
     "SignatureProblem",
     "SignerReport",
+    "check_content_attributes",
     "digested_data_parts",
     "extract_inner",
     "first_line",
@@ -765,6 +766,26 @@ def _find_certificate(sid: Any, certs: Sequence[_Cert]) -> _Cert | None:
     return None
 
 
+def check_content_attributes(by_type: dict[str, Any], content_type: str,
+                             content_digest: bytes) -> None:
+    """RFC 5652 §11.1/11.2: content-type names the eContentType and message-digest is the
+    digest of the content (compared in constant time).
+
+    Raises:
+        SignatureProblem: an attribute is missing or does not match.
+    """
+    ct = by_type.get(OID_ATTR_CONTENT_TYPE)
+    if ct is None:
+        raise SignatureProblem("signed attributes lack content-type")
+    if ct.dotted != content_type:
+        raise SignatureProblem("signed content-type differs from the eContentType")
+    md = by_type.get(OID_ATTR_MESSAGE_DIGEST)
+    if md is None:
+        raise SignatureProblem("signed attributes lack message-digest")
+    if not hmac.compare_digest(md.native, content_digest):
+        raise SignatureProblem("message-digest does not match the content (content altered)")
+
+
 def signed_attributes(info: Any) -> tuple[bytes, dict[str, Any]] | None:
     """The DER to verify (retagged as SET OF) and the single values by type OID."""
     from asn1crypto import core
@@ -894,17 +915,7 @@ def _check_signer(signer: _Signer, content_type: str, digests: dict[str, bytes],
         else:
             message, by_type = signed
             prehashed = False
-            ct = by_type.get(OID_ATTR_CONTENT_TYPE)
-            if ct is None:
-                raise SignatureProblem("signed attributes lack content-type")
-            if ct.dotted != content_type:
-                raise SignatureProblem("signed content-type differs from the eContentType")
-            md = by_type.get(OID_ATTR_MESSAGE_DIGEST)
-            if md is None:
-                raise SignatureProblem("signed attributes lack message-digest")
-            if not hmac.compare_digest(md.native, content_digest):
-                raise SignatureProblem(
-                    "message-digest does not match the content (content altered)")
+            check_content_attributes(by_type, content_type, content_digest)
             st = by_type.get(OID_ATTR_SIGNING_TIME)
             if st is not None:
                 when = st.native

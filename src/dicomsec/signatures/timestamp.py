@@ -26,10 +26,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from dicomsec import algorithms
 from dicomsec.algorithms import Kind
+from dicomsec.cms import ID_CT_TSTINFO, ID_SIGNED_DATA
 from dicomsec.cms.signed import (
-    OID_ATTR_CONTENT_TYPE,
-    OID_ATTR_MESSAGE_DIGEST,
     SignatureProblem,
+    check_content_attributes,
     first_line,
     signed_attributes,
     verify_signer_signature,
@@ -50,8 +50,6 @@ __all__ = [
     "verify_timestamp",
 ]
 
-_OID_SIGNED_DATA = "1.2.840.113549.1.7.2"
-_OID_TST_INFO = "1.2.840.113549.1.9.16.1.4"
 _OID_ATTR_SIGNING_CERT = "1.2.840.113549.1.9.16.2.12"
 _OID_ATTR_SIGNING_CERT_V2 = "1.2.840.113549.1.9.16.2.47"
 
@@ -152,12 +150,12 @@ def _parse_token(token: bytes) -> _Token:
         content_type = info["content_type"].dotted
     except (ValueError, TypeError) as exc:
         raise _Bad(f"timestamp token is not a DER CMS ContentInfo: {first_line(exc)}") from None
-    if content_type != _OID_SIGNED_DATA:
+    if content_type != ID_SIGNED_DATA:
         raise _Bad(f"timestamp token is not CMS SignedData (content type {content_type})")
     signed_data = info["content"]
     encap = signed_data["encap_content_info"]
     e_type = encap["content_type"].dotted
-    if e_type != _OID_TST_INFO:
+    if e_type != ID_CT_TSTINFO:
         raise _Bad(f"timestamp token does not hold a TSTInfo (eContentType {e_type})")
     content = encap["content"]
     if not isinstance(content, core.ParsableOctetString) or content.contents is None:
@@ -295,22 +293,13 @@ def _check(token: bytes, data: bytes, found: _Findings) -> None:
     if attrs is None:
         raise _Bad("timestamp signature has no signed attributes")
     signed, by_type = attrs
-    content_type = by_type.get(OID_ATTR_CONTENT_TYPE)
-    if content_type is None:
-        raise _Bad("timestamp signed attributes lack content-type")
-    if content_type.dotted != _OID_TST_INFO:
-        raise _Bad("timestamp signed content-type is not id-ct-TSTInfo")
-    message_digest = by_type.get(OID_ATTR_MESSAGE_DIGEST)
-    if message_digest is None:
-        raise _Bad("timestamp signed attributes lack message-digest")
     try:
         tst_digest = _digest(digest_alg, parsed.tst_der)
     except UnsupportedAlgorithm as exc:
         raise _Bad(f"timestamp: {exc}") from None
-    if not hmac.compare_digest(message_digest.native, tst_digest):
-        raise _Bad("timestamp message-digest does not match the TSTInfo (content altered)")
-    _check_signing_certificate(by_type, signer.dump())
     try:
+        check_content_attributes(by_type, ID_CT_TSTINFO, tst_digest)
+        _check_signing_certificate(by_type, signer.dump())
         verify_signer_signature(signer_info, signer_cert.public_key(), signed, False, digest_alg)
     except SignatureProblem as exc:
         raise _Bad(f"timestamp {exc}") from None
