@@ -101,6 +101,8 @@ class Algorithm:
     mode: str | None = None
     #: registry name of the hash used (CMS signatures, KDFs, OAEP, key agreement)
     hash: str | None = None
+    #: block size in bytes (block ciphers)
+    block_size: int = 0
 
     @property
     def legacy(self) -> bool:
@@ -190,22 +192,32 @@ _REGISTRY: tuple[Algorithm, ...] = (
     Algorithm("ml-dsa-87", _S, "2.16.840.1.101.3.4.3.19", status=Status.EXPERIMENTAL,
               family=Family.MLDSA, signature_size=4627),
     # --- CMS (RFC 5652 and friends): content encryption -------------------------------------
-    Algorithm("aes128-cbc", Kind.CIPHER, "2.16.840.1.101.3.4.1.2", key_size=16, mode="cbc"),
-    Algorithm("aes192-cbc", Kind.CIPHER, "2.16.840.1.101.3.4.1.22", key_size=24, mode="cbc"),
-    Algorithm("aes256-cbc", Kind.CIPHER, "2.16.840.1.101.3.4.1.42", key_size=32, mode="cbc"),
-    Algorithm("aes128-gcm", Kind.CIPHER, "2.16.840.1.101.3.4.1.6", key_size=16, mode="gcm"),
-    Algorithm("aes192-gcm", Kind.CIPHER, "2.16.840.1.101.3.4.1.26", key_size=24, mode="gcm"),
+    Algorithm("aes128-cbc", Kind.CIPHER, "2.16.840.1.101.3.4.1.2", key_size=16, mode="cbc",
+              block_size=16),
+    Algorithm("aes192-cbc", Kind.CIPHER, "2.16.840.1.101.3.4.1.22", key_size=24, mode="cbc",
+              block_size=16),
+    Algorithm("aes256-cbc", Kind.CIPHER, "2.16.840.1.101.3.4.1.42", key_size=32, mode="cbc",
+              block_size=16),
+    Algorithm("aes128-gcm", Kind.CIPHER, "2.16.840.1.101.3.4.1.6", key_size=16, mode="gcm",
+              block_size=16),
+    Algorithm("aes192-gcm", Kind.CIPHER, "2.16.840.1.101.3.4.1.26", key_size=24, mode="gcm",
+              block_size=16),
     Algorithm("aes256-gcm", Kind.CIPHER, "2.16.840.1.101.3.4.1.46", key_size=32, mode="gcm",
+              block_size=16,
               status=Status.RECOMMENDED),
     Algorithm("aes128-ccm", Kind.CIPHER, "2.16.840.1.101.3.4.1.7", key_size=16, mode="ccm",
+              block_size=16,
               status=Status.LEGACY),
     Algorithm("aes192-ccm", Kind.CIPHER, "2.16.840.1.101.3.4.1.27", key_size=24, mode="ccm",
+              block_size=16,
               status=Status.LEGACY),
     Algorithm("aes256-ccm", Kind.CIPHER, "2.16.840.1.101.3.4.1.47", key_size=32, mode="ccm",
+              block_size=16,
               status=Status.LEGACY),
     Algorithm("chacha20-poly1305", Kind.CIPHER, "1.2.840.113549.1.9.16.3.18", key_size=32,
               mode="chacha20-poly1305", status=Status.LEGACY),
     Algorithm("des-ede3-cbc", Kind.CIPHER, "1.2.840.113549.3.7", key_size=24, mode="cbc",
+              block_size=8,
               status=Status.LEGACY),
     # --- key wrap --------------------------------------------------------------------------
     Algorithm("aes128-wrap", Kind.KEY_WRAP, "2.16.840.1.101.3.4.1.5", key_size=16),

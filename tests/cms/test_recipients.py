@@ -136,19 +136,15 @@ def rsa_cert() -> x509.Certificate:
 def open_vector(name: str, creds: Credentials, index: int = 0) -> None:
     path = VECTORS / name
     infos = recipient_infos(path)
-    alg_sizes = {16, 24, 32}
-    last: Exception | None = None
-    for size in sorted(alg_sizes):
-        try:
-            cek, used = unwrap_cek(infos, creds, cek_size=size)
-        except DecryptionFailed as exc:
-            last = exc
-            continue
-        assert used == index
-        plain = decrypt_content(path, cek)
-        assert hashlib.sha256(plain).hexdigest() == PLAIN_SHA256.get(name, DICOM_SHA256)
-        return
-    raise AssertionError(f"{name} did not open: {last}")
+    from dicomsec.cms.envelope import read_envelope
+
+    data = path.read_bytes()
+    env = read_envelope(io.BytesIO(data), len(data), str(path))
+    assert env.cipher is not None
+    cek, used = unwrap_cek(infos, creds, cek_size=env.cipher.key_size)
+    assert used == index
+    plain = decrypt_content(path, cek)
+    assert hashlib.sha256(plain).hexdigest() == PLAIN_SHA256.get(name, DICOM_SHA256)
 
 
 # ------------------------------------------------------------------------------------------
@@ -212,21 +208,44 @@ def test_rfc9936_mlkem512_opens_or_says_unsupported() -> None:
 def test_wrong_credentials_on_vectors_give_one_message() -> None:
     other_rsa = key("recip-rsa2048-b.key")
     cases = [
-        ("s01_ktri-rsa15_aes256cbc_data.cms", Credentials(private_key=other_rsa), 32),
         ("s02_ktri-rsaoaep256-skid_aes128cbc_data.cms", Credentials(private_key=other_rsa), 16),
         ("s04_authenv_kekri-aes256wrap_aes256gcm_data.cms",
          Credentials(kek=bytes(32), kek_id=kek_hex("kek-aes256.id.hex")), 32),
         ("s05_pwri-pbkdf2_aes256cbc_data.cms", Credentials(password="wrong password"), 32),
         ("s12_py_authenv_ktri+kemri-mlkem768_aes256gcm_data.cms",
          Credentials(private_key=mlkem.MLKEM768PrivateKey.generate()), 32),
-        # right key, wrong CEK size: same message
-        ("s01_ktri-rsa15_aes256cbc_data.cms", Credentials(private_key=key("recip-rsa2048.key")),
-         16),
     ]
     for name, creds, size in cases:
         with pytest.raises(DecryptionFailed) as info:
             unwrap_cek(recipient_infos(VECTORS / name), creds, cek_size=size)
         assert info.value.message == DOES_NOT_OPEN, name
+
+
+def test_pkcs1v15_failures_give_a_random_key() -> None:
+    """RFC 3218 2.3: a wrong RSA key or a wrong CEK length under PKCS#1 v1.5 gives a random
+    key of the expected size, not an error of its own; the content check then fails."""
+    s01 = recipient_infos(VECTORS / "s01_ktri-rsa15_aes256cbc_data.cms")
+    real, _ = unwrap_cek(s01, Credentials(private_key=key("recip-rsa2048.key")), cek_size=32)
+    wrong_key, _ = unwrap_cek(s01, Credentials(private_key=key("recip-rsa2048-b.key")),
+                              cek_size=32)
+    wrong_size, _ = unwrap_cek(s01, Credentials(private_key=key("recip-rsa2048.key")),
+                               cek_size=16)
+    assert len(wrong_key) == 32 and wrong_key != real
+    assert len(wrong_size) == 16 and wrong_size not in real
+
+
+def test_several_pkcs1v15_recipients_need_the_certificate() -> None:
+    from dicomsec.cms.recipients import KeyTransRecipient
+    from dicomsec.errors import InvalidInput
+
+    a = KeyTransRecipient(cert("recip-rsa2048.pem"), oaep=False).recipient_info(CEK)
+    b = KeyTransRecipient(cert("recip-rsa2048-b.pem"), oaep=False).recipient_info(CEK)
+    with pytest.raises(InvalidInput, match="--cert"):
+        unwrap_cek([a, b], Credentials(private_key=key("recip-rsa2048-b.key")), cek_size=32)
+    got, index = unwrap_cek([a, b], Credentials(private_key=key("recip-rsa2048-b.key"),
+                                               certificate=cert("recip-rsa2048-b.pem")),
+                            cek_size=32)
+    assert (got, index) == (CEK, 1)
 
 
 def test_no_matching_recipient(rsa_key: Any) -> None:

@@ -119,6 +119,14 @@ def test_vector_unwraps(case: str, tmp_path: Path, capsys: pytest.CaptureFixture
     creds, outer, cipher, kind, index, ctype, form, integrity = CASES[case]
     src = VECTORS / case.split("#")[0]
     out = tmp_path / "out.dcm"
+    if integrity == "none":
+        # CBC of plain content: nothing proves it unmodified, so it needs an explicit opt-in
+        rc, _, err = run(["unwrap", str(src), "-o", str(out), *creds], capsys)
+        assert rc == 1
+        [line] = err_lines(err)
+        assert "--allow-unauthenticated" in line
+        assert list(tmp_path.iterdir()) == []
+        creds = [*creds, "--allow-unauthenticated"]
     rc, stdout, err = run(["unwrap", str(src), "-o", str(out), *creds, "--json"], capsys)
     assert rc == 0, err
     assert sha256(out) == CT_SHA256
@@ -148,11 +156,13 @@ def test_vector_unwraps(case: str, tmp_path: Path, capsys: pytest.CaptureFixture
 
 def test_vector_text_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     src = VECTORS / "s08_ktri-rsa15_aes256cbc_data_indef.cms"
-    rc, stdout, err = run(["unwrap", str(src), "-o", str(tmp_path / "o.dcm"), *RSA], capsys)
+    rc, stdout, err = run(["unwrap", str(src), "-o", str(tmp_path / "o.dcm"), *RSA,
+                           "--allow-unauthenticated"], capsys)
     assert rc == 0
     assert stdout == ""
     [line] = err_lines(err)
     assert "enveloped-data" in line and "aes256-cbc" in line and "ktri" in line
+    assert "WARNING" in line
 
 
 def test_rfc9936_example(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -508,7 +518,7 @@ def test_non_ascii_password_exits_2(tmp_path: Path, capsys: pytest.CaptureFixtur
     pw = tmp_path / "pw.txt"
     pw.write_text("pässword", encoding="utf-8")
     for argv in (["wrap", str(CT), "-o", str(tmp_path / "o.cms"), "--password-file", str(pw)],
-                 ["unwrap", str(VECTORS / "s05_pwri-pbkdf2_aes256cbc_data.cms"), "-o",
+                 ["unwrap", str(VECTORS / "s07_basic_pwri_aes128cbc_digested-sha512.cms"), "-o",
                   str(tmp_path / "o.dcm"), "--password-file", str(pw)]):
         rc, _, err = run(argv, capsys)
         assert rc == 2

@@ -7,6 +7,7 @@ input. Tracebacks appear only with ``--debug``.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 
 __all__ = ["main"]
@@ -24,7 +25,16 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in args
     if debug:
         args.remove("--debug")
+    import signal
+
     from dicomsec.cli._app import app, err
+
+    def _terminate(signum: int, frame: object) -> None:
+        # unwind like Ctrl-C so that temporary files (possibly decrypted data) are removed
+        raise SystemExit(128 + signum)
+
+    with contextlib.suppress(ValueError):  # not the main thread (embedded use)
+        signal.signal(signal.SIGTERM, _terminate)
 
     try:
         # standalone mode: usage errors print their message and exit 2; commands end with

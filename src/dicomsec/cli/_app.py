@@ -563,9 +563,12 @@ def unwrap(
         "--trust", help="Trusted CA for inner signers; repeatable.")] = None,
     key_password_file: Annotated[Path | None, typer.Option(
         "--key-password-file", help="Password of --key.")] = None,
+    allow_unauthenticated: Annotated[bool, typer.Option(
+        "--allow-unauthenticated", help="Accept a CBC file of plain content, whose integrity "
+        "nothing proves (no inner signature or digest).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
-    """Decrypt and check a Secure DICOM File; write the DICOM file it holds.
+    """Decrypt and check a Secure DICOM File; write the DICOM file it holds (mode 0600).
 
     Exit 0 on success; 1 when no recipient matches, the key or password is wrong, the tag or
     inner signature/digest fails, or a signer is untrusted; 2 when the input is not CMS. On any
@@ -590,11 +593,14 @@ def unwrap(
         kek_id=kid,
         password=_read_secret_file(password_file, "password") if password_file else None,
     )
-    report = do_unwrap(src, out, credentials=creds, trust=_trust(trust, None))
+    report = do_unwrap(src, out, credentials=creds, trust=_trust(trust, None),
+                       allow_unauthenticated=allow_unauthenticated)
     if as_json:
         print(json.dumps(report.to_dict(), indent=2))
     else:
         note = "" if report.is_dicom else " (warning: the content is not a DICOM Part 10 file)"
+        if report.integrity == "none":
+            note += " (WARNING: nothing proves this content unmodified)"
         err(f"unwrapped {src} -> {report.path}: {report.outer}, {report.cipher}, recipient "
             f"#{report.recipient_index} ({report.recipient_kind}), integrity {report.integrity}"
             f"{note}")

@@ -17,6 +17,7 @@ Algorithm names and OIDs come from :mod:`dicomsec.algorithms`; content-type OIDs
 from __future__ import annotations
 
 __all__ = [
+    "DOES_NOT_OPEN",
     "ID_AUTH_ENVELOPED_DATA",
     "ID_CT_TSTINFO",
     "ID_DATA",
@@ -32,3 +33,7 @@ ID_ENVELOPED_DATA = "1.2.840.113549.1.7.3"
 ID_DIGESTED_DATA = "1.2.840.113549.1.7.5"
 ID_AUTH_ENVELOPED_DATA = "1.2.840.113549.1.9.16.1.23"
 ID_CT_TSTINFO = "1.2.840.113549.1.9.16.1.4"
+
+#: the one message for every failure to decrypt (wrong key, password or KEK, failed key unwrap,
+#: failed tag or padding, broken inner check of CBC content): no oracle (RFC 3218)
+DOES_NOT_OPEN = "the key, password or KEK does not open this file, or the file was modified"

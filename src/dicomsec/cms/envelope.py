@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from dicomsec import algorithms
-from dicomsec.cms import ID_AUTH_ENVELOPED_DATA, ID_DATA, ID_ENVELOPED_DATA
+from dicomsec.cms import DOES_NOT_OPEN, ID_AUTH_ENVELOPED_DATA, ID_DATA, ID_ENVELOPED_DATA
 from dicomsec.cms._der import (
     INDEFINITE,
     INTEGER,
@@ -101,22 +101,24 @@ def _content_cipher(alg: algorithms.Algorithm, key: bytes, iv: bytes) -> Any:
 
         return Cipher(AES(key), modes.GCM(iv)).encryptor()
     if alg.mode == "cbc":
-        return Cipher(_block_cipher(alg, key), modes.CBC(iv)).encryptor()
+        return cbc_cipher(alg, key, iv).encryptor()
     raise InvalidInput(f"{alg.name} cannot be used to write Secure DICOM Files")
 
 
-def _block_cipher(alg: algorithms.Algorithm, key: bytes) -> Any:
+def cbc_cipher(alg: algorithms.Algorithm, key: bytes, iv: bytes) -> Any:
+    """A ``cryptography`` CBC Cipher for a registry block cipher (AES, or legacy 3DES, whose
+    decrepit module is imported only when it is used)."""
+    from cryptography.hazmat.primitives.ciphers import Cipher, modes
+
+    if alg.mode != "cbc":
+        raise InvalidInput(f"{alg.name} is not a CBC block cipher")
     if alg.name == "des-ede3-cbc":
         from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 
-        return TripleDES(key)
+        return Cipher(TripleDES(key), modes.CBC(iv))
     from cryptography.hazmat.primitives.ciphers.algorithms import AES
 
-    return AES(key)
-
-
-def _block_size(alg: algorithms.Algorithm) -> int:
-    return 8 if alg.name == "des-ede3-cbc" else 16
+    return Cipher(AES(key), modes.CBC(iv))
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,7 +194,7 @@ def write_envelope(
         raise InvalidInput(f"{alg.name} is supported for reading only")
     aead = alg.mode == "gcm"
     cek = os.urandom(alg.key_size)
-    iv = os.urandom(GCM_NONCE if aead else _block_size(alg))
+    iv = os.urandom(GCM_NONCE if aead else alg.block_size)
     infos = [r.recipient_info(cek) for r in recipients]
     rinfos = _tlv(0x31, b"".join(sorted(infos)))  # DER SET OF: sorted encodings
 
@@ -229,7 +231,7 @@ def write_envelope(
                   + eci_head + b"\xa0\x80")
         sink = _Chunked(out)
     else:
-        n_cipher = size if aead else (size // _block_size(alg) + 1) * _block_size(alg)
+        n_cipher = size if aead else (size // alg.block_size + 1) * alg.block_size
         content_hdr = encode_header(0x80, n_cipher)  # [0] IMPLICIT OCTET STRING, primitive
         eci = encode_header(0x30, len(eci_head) + len(content_hdr) + n_cipher)
         body_len = len(version) + len(rinfos) + len(eci) + len(eci_head) + len(content_hdr) \
@@ -248,7 +250,7 @@ def write_envelope(
     else:
         from cryptography.hazmat.primitives import padding
 
-        padder = padding.PKCS7(_block_size(alg) * 8).padder()
+        padder = padding.PKCS7(alg.block_size * 8).padder()
 
         class _Chain:
             def update(self, data: bytes | memoryview) -> bytes:
@@ -281,6 +283,7 @@ class Envelope:
     outer: str  # "enveloped-data" | "auth-enveloped-data"
     version: int
     recipient_infos: tuple[bytes, ...] = field(repr=False)
+    recipient_kinds: tuple[str, ...]
     content_type: str
     cipher: algorithms.Algorithm | None
     cipher_oid: str
@@ -370,11 +373,46 @@ def _parse_cipher_params(alg: algorithms.Algorithm | None, params: bytes) -> tup
             raise r.err("empty AEAD parameters", 0)
         nonce = r.value(r.expect(kids[0], universal=OCTET_STRING, what="nonce"), limit=64)
         icv = _int_value(r, kids[1]) if len(kids) > 1 else 12
-        if not 4 <= icv <= 16:
-            raise r.err("bad ICV length", 0)
+        # the ICV length is not authenticated: RFC 5084 allows GCM 12..16 and CCM 4..16 even
+        # (shorter GCM tags would let a forger truncate ours)
+        if alg.mode == "gcm" and not (12 <= icv <= 16 and 8 <= len(nonce) <= 64):
+            raise r.err("GCM parameters outside RFC 5084 (ICV 12-16 octets)", 0)
+        if alg.mode == "ccm" and not (icv in (4, 6, 8, 10, 12, 14, 16)
+                                      and 7 <= len(nonce) <= 13):
+            raise r.err("CCM parameters outside RFC 5084", 0)
         return nonce, icv
     r.expect(top, universal=OCTET_STRING, what="IV")
-    return r.value(top, limit=64), 0
+    iv = r.value(top, limit=64)
+    if alg is not None and alg.mode == "chacha20-poly1305" and len(iv) != 12:
+        raise r.err("ChaCha20-Poly1305 nonce is not 12 octets", 0)
+    return iv, 16 if alg is not None and alg.mode == "chacha20-poly1305" else 0
+
+
+MAX_RECIPIENTS = 1024
+
+
+def _check_auth_attrs(aad: bytes, content_type: str, name: str) -> None:
+    """RFC 5083 §2.1: authenticated attributes are required when the content is not id-data,
+    and when present carry content-type, which must name the (unauthenticated) content type
+    of the EncryptedContentInfo."""
+    if not aad:
+        if content_type != ID_DATA:
+            raise InvalidInput("AuthEnvelopedData of non-data content without authenticated "
+                               "attributes", path=name)
+        return
+    r = TLVReader(io.BytesIO(aad), len(aad), name)
+    found = None
+    for attr in r.children(r.header(0)):
+        parts = list(r.children(attr))
+        if len(parts) == 2 and _oid_value(r, parts[0]) == ATTR_CONTENT_TYPE:
+            values = list(r.children(parts[1]))
+            if found is not None or len(values) != 1:
+                raise InvalidInput("malformed content-type attribute", path=name)
+            found = _oid_value(r, values[0])
+    if found is None:
+        raise InvalidInput("authenticated attributes lack content-type", path=name)
+    if found != content_type:
+        raise DecryptionFailed(DOES_NOT_OPEN, path=name)
 
 
 def _need(it: Iterator[TLV], r: TLVReader, what: str, parent: TLV) -> TLV:
@@ -451,6 +489,10 @@ def read_envelope(fh: BinaryIO, size: int, name: str = "<input>") -> Envelope:
             raise r.err("unexpected field", t.offset)
     if aead and mac is None:
         raise InvalidInput("AuthEnvelopedData has no MAC", path=name)
+    if aead:
+        _check_auth_attrs(aad, content_type, name)
+    if len(infos) > MAX_RECIPIENTS:
+        raise InvalidInput(f"more than {MAX_RECIPIENTS} recipients", path=name)
     # RFC 5083 §2.1: AuthEnvelopedData version 0; RFC 5652 §6.1 for EnvelopedData
     if aead:
         expected = {0}
@@ -467,7 +509,8 @@ def read_envelope(fh: BinaryIO, size: int, name: str = "<input>") -> Envelope:
                            f"{version} does not fit its recipients", path=name)
     return Envelope(
         outer="auth-enveloped-data" if aead else "enveloped-data", version=version,
-        recipient_infos=infos, content_type=content_type, cipher=cipher, cipher_oid=cipher_oid,
+        recipient_infos=infos, recipient_kinds=tuple(k for k, _ in kinds),
+        content_type=content_type, cipher=cipher, cipher_oid=cipher_oid,
         iv=iv, icv_len=icv, content=content, aad=aad, mac=mac, ber=ber,
         has_originator_info=has_orig, has_unprotected_attrs=has_unprot,
     )
@@ -504,9 +547,8 @@ def decrypt_content(fh: BinaryIO, size: int, env: Envelope, cek: bytes, out: Bin
     if alg is None:
         raise InvalidInput(f"unknown content-encryption algorithm {env.cipher_oid}", path=name)
     if len(cek) != alg.key_size:
-        raise DecryptionFailed("the key, password or KEK does not open this file", path=name)
-    failed = DecryptionFailed("content authentication failed: the file was modified or the "
-                              "key is wrong", path=name)
+        raise DecryptionFailed(DOES_NOT_OPEN, path=name)
+    failed = DecryptionFailed(DOES_NOT_OPEN, path=name)
     try:
         if alg.mode == "gcm":
             if env.mac is None or len(env.mac) != env.icv_len or len(env.iv) < 8:
@@ -514,7 +556,7 @@ def decrypt_content(fh: BinaryIO, size: int, env: Envelope, cek: bytes, out: Bin
             from cryptography.hazmat.primitives.ciphers import Cipher, modes
             from cryptography.hazmat.primitives.ciphers.algorithms import AES
 
-            dec = Cipher(AES(cek), modes.GCM(env.iv, env.mac, min_tag_length=4)).decryptor()
+            dec = Cipher(AES(cek), modes.GCM(env.iv, env.mac, min_tag_length=12)).decryptor()
             if env.aad:
                 dec.authenticate_additional_data(env.aad)
             total = 0
@@ -533,12 +575,11 @@ def decrypt_content(fh: BinaryIO, size: int, env: Envelope, cek: bytes, out: Bin
 def _decrypt_cbc(fh: BinaryIO, size: int, env: Envelope, alg: algorithms.Algorithm, cek: bytes,
                  out: BinaryIO, name: str) -> int:
     from cryptography.hazmat.primitives import padding
-    from cryptography.hazmat.primitives.ciphers import Cipher, modes
 
-    bs = _block_size(alg)
+    bs = alg.block_size
     if len(env.iv) != bs:
         raise InvalidInput("bad CBC IV length", path=name)
-    dec = Cipher(_block_cipher(alg, cek), modes.CBC(env.iv)).decryptor()
+    dec = cbc_cipher(alg, cek, env.iv).decryptor()
     unpad = padding.PKCS7(bs * 8).unpadder()
     total = 0
     try:
@@ -548,8 +589,7 @@ def _decrypt_cbc(fh: BinaryIO, size: int, env: Envelope, alg: algorithms.Algorit
             total += len(data)
         tail = unpad.update(dec.finalize()) + unpad.finalize()
     except ValueError:
-        raise DecryptionFailed("the key, password or KEK does not open this file "
-                               "(bad padding)", path=name) from None
+        raise DecryptionFailed(DOES_NOT_OPEN, path=name) from None
     out.write(tail)
     return total + len(tail)
 
@@ -573,6 +613,9 @@ def _decrypt_one_shot(fh: BinaryIO, size: int, env: Envelope, alg: algorithms.Al
         cipher = aead.ChaCha20Poly1305(cek)
     else:
         raise InvalidInput(f"{alg.name} is not supported", path=name)
-    plain = cipher.decrypt(env.iv, bytes(data) + env.mac, env.aad or None)
+    try:
+        plain = cipher.decrypt(env.iv, bytes(data) + env.mac, env.aad or None)
+    except ValueError as exc:
+        raise InvalidInput(f"{alg.name} parameters not usable ({exc})", path=name) from None
     out.write(plain)
     return len(plain)

@@ -32,18 +32,16 @@ from asn1crypto import core as a1core
 from asn1crypto import pem as a1pem
 from asn1crypto import x509 as a1x509
 from cryptography import x509
-from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives import hashes, keywrap, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, mlkem, padding, rsa, x448, x25519
 from cryptography.hazmat.primitives.ciphers import Cipher, modes
-from cryptography.hazmat.primitives.ciphers import algorithms as cipher_algs
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 from cryptography.hazmat.primitives.kdf.x963kdf import X963KDF
 
 from dicomsec import algorithms
 from dicomsec.algorithms import Algorithm, Kind
-from dicomsec.cms import _asn1
+from dicomsec.cms import DOES_NOT_OPEN, _asn1
 from dicomsec.errors import DecryptionFailed, InvalidInput, PolicyViolation, UnsupportedAlgorithm
 
 __all__ = [
@@ -65,11 +63,12 @@ __all__ = [
 
 #: the two messages of :func:`unwrap_cek` (the second one for every kind of failure)
 NO_MATCH = "no recipient matches the given credentials"
-DOES_NOT_OPEN = "the key, password or KEK does not open this file"
 
 #: PBKDF2 iteration counts: the floor for new files and the ceiling accepted when reading
 MIN_PBKDF2_ITERATIONS = 1000
 MAX_PBKDF2_ITERATIONS = 10_000_000
+#: PBKDF2 work one file may ask for in all (many password recipients must not stall a reader)
+MAX_PBKDF2_TOTAL = 20_000_000
 
 _EC_PROFILE: dict[str, tuple[str, str]] = {
     "secp256r1": ("ecdh-x963-sha256", "aes128-wrap"),
@@ -213,15 +212,13 @@ def _kem_of_key(key: object, which: str) -> Algorithm | None:
 
 
 def _cbc(cipher: Algorithm, key: bytes, iv: bytes) -> Cipher[modes.CBC]:
-    if cipher.mode != "cbc":
-        raise UnsupportedAlgorithm(f"{cipher.name} is not a CBC block cipher")
-    block: cipher_algs.AES | TripleDES
-    block = TripleDES(key) if cipher.name == "des-ede3-cbc" else cipher_algs.AES(key)
-    return Cipher(block, modes.CBC(iv))
+    from dicomsec.cms.envelope import cbc_cipher
 
-
-def _block_size(cipher: Algorithm) -> int:
-    return 8 if cipher.name == "des-ede3-cbc" else 16
+    try:
+        made: Cipher[modes.CBC] = cbc_cipher(cipher, key, iv)
+    except InvalidInput:
+        raise UnsupportedAlgorithm(f"{cipher.name} is not a CBC block cipher") from None
+    return made
 
 
 class _Fail(Exception):
@@ -254,7 +251,7 @@ def check_password(password: str) -> bytes:
 def _pwri_wrap(cipher: Algorithm, kek: bytes, iv: bytes, cek: bytes) -> bytes:
     if not 3 <= len(cek) <= 255:
         raise InvalidInput(f"PWRI cannot wrap a key of {len(cek)} bytes")
-    bs = _block_size(cipher)
+    bs = cipher.block_size
     body = bytes([len(cek)]) + bytes(b ^ 0xFF for b in cek[:3]) + cek
     size = max(2 * bs, -(-len(body) // bs) * bs)
     body += os.urandom(size - len(body))
@@ -265,7 +262,7 @@ def _pwri_wrap(cipher: Algorithm, kek: bytes, iv: bytes, cek: bytes) -> bytes:
 
 
 def _pwri_unwrap(cipher: Algorithm, kek: bytes, iv: bytes, wrapped: bytes) -> bytes:
-    bs = _block_size(cipher)
+    bs = cipher.block_size
     n = len(wrapped)
     if n % bs or n < 2 * bs or len(iv) != bs:
         raise _Fail
@@ -494,7 +491,7 @@ class PasswordRecipient:
         prf = _alg("hmac-sha256", Kind.KDF)
         kek = PBKDF2HMAC(_hash(prf.hash), self.cipher.key_size, salt,
                          self.iterations).derive(self._password)
-        iv = os.urandom(_block_size(self.cipher))
+        iv = os.urandom(self.cipher.block_size)
         kdf = _asn1.Pbkdf2Params({
             "salt": {"specified": salt},
             "iteration_count": self.iterations,
@@ -652,6 +649,7 @@ class _State:
         self.attempted = False
         self.skipped: list[str] = []
         self.unsupported_kem: Algorithm | None = None
+        self.pbkdf2_budget = MAX_PBKDF2_TOTAL
 
     def done(self, cek: bytes) -> bytes:
         if len(cek) != self.cek_size:
@@ -686,6 +684,14 @@ def _open_ktri(ktri: Any, st: _State) -> bytes | None:
             return None
         pad = padding.PKCS1v15()
     st.attempted = True
+    if isinstance(pad, padding.PKCS1v15):
+        # RFC 3218 2.3: no failure of its own for PKCS#1 v1.5 (Bleichenbacher); a bad block or
+        # a wrong length gives a random key, and the content check then fails like a wrong key
+        try:
+            cek = key.decrypt(ktri["encrypted_key"].native, pad)
+        except ValueError:
+            cek = b""
+        return cek if len(cek) == st.cek_size else os.urandom(st.cek_size)
     try:
         cek = key.decrypt(ktri["encrypted_key"].native, pad)
     except ValueError:
@@ -839,6 +845,11 @@ def _open_pwri(pwri: Any, st: _State) -> bytes | None:
     except UnsupportedAlgorithm as exc:
         st.skipped.append(f"pwri with {exc.message}")
         return None
+    st.pbkdf2_budget -= iterations
+    if st.pbkdf2_budget < 0:
+        raise PolicyViolation(
+            f"the password recipients ask for more than {MAX_PBKDF2_TOTAL} PBKDF2 iterations "
+            "in all")
     if iterations > MAX_PBKDF2_ITERATIONS:
         raise PolicyViolation(
             f"the password recipient asks for {iterations} PBKDF2 iterations, more than the "
@@ -911,6 +922,28 @@ _OPENERS: dict[str, Callable[[Any, _State], bytes | None]] = {
 _ASN1_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError)
 
 
+def _one_v15_candidate(recipient_infos: Sequence[bytes], creds: Credentials) -> None:
+    """Without a certificate, an RSA key cannot tell PKCS#1 v1.5 recipients apart (a wrong one
+    gives a random key, RFC 3218): refuse to guess among several."""
+    if creds.certificate is not None or not isinstance(creds.private_key, rsa.RSAPrivateKey):
+        return
+    count = 0
+    for der in recipient_infos:
+        try:
+            info = _asn1.RecipientInfo.load(bytes(der))
+            if info.name != "ktri":
+                continue
+            oid = info.chosen["key_encryption_algorithm"]["algorithm"].dotted
+        except _ASN1_ERRORS:
+            continue
+        alg = _maybe(oid, Kind.KEY_TRANSPORT)
+        if alg is not None and alg.name != "rsa-oaep":
+            count += 1
+    if count > 1:
+        raise InvalidInput(f"the file has {count} RSA PKCS#1 v1.5 recipients: give your "
+                           "certificate (--cert) to say which one is yours")
+
+
 def unwrap_cek(recipient_infos: Sequence[bytes], creds: Credentials, *,
                cek_size: int) -> tuple[bytes, int]:
     """The content-encryption key and the index of the RecipientInfo that gave it.
@@ -930,6 +963,7 @@ def unwrap_cek(recipient_infos: Sequence[bytes], creds: Credentials, *,
         PolicyViolation: a PBKDF2 iteration count above :data:`MAX_PBKDF2_ITERATIONS`.
     """
     st = _State(creds, cek_size)
+    _one_v15_candidate(recipient_infos, creds)
     for index, der in enumerate(recipient_infos):
         try:
             info = _asn1.RecipientInfo.load(bytes(der))

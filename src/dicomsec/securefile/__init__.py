@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from dicomsec._atomic import atomic_output, publish
 from dicomsec.cms import (
+    DOES_NOT_OPEN,
     ID_AUTH_ENVELOPED_DATA,
     ID_DATA,
     ID_DIGESTED_DATA,
@@ -40,11 +41,12 @@ from dicomsec.cms import (
 from dicomsec.errors import DecryptionFailed, InvalidInput, PolicyViolation, VerificationFailed
 
 if TYPE_CHECKING:
+    from dicomsec.cms.envelope import Envelope
     from dicomsec.cms.recipients import Credentials, Recipient
     from dicomsec.cms.signed import CmsSigner, InnerReport
     from dicomsec.trust import TrustStore
 
-__all__ = ["PROFILES", "UnwrapReport", "WrapReport", "inspect", "is_secure_file", "unwrap", "wrap"]
+__all__ = ["PROFILES", "UnwrapReport", "WrapReport", "inspect", "unwrap", "wrap"]
 
 PROFILES = ("basic", "aead", "pq")
 _CONTENT_NAMES = {
@@ -104,13 +106,6 @@ class UnwrapReport:
             "content_type": self.content_type, "form": self.form, "integrity": self.integrity,
             "inner": self.inner, "is_dicom": self.is_dicom, "legacy": self.legacy,
         }
-
-
-def is_secure_file(path: Path) -> bool:
-    """A CMS ContentInfo that is not a Part 10 file (PS3.10 §7.4 recognition rule)."""
-    with open(path, "rb") as fh:
-        head = fh.read(132)
-    return len(head) > 2 and head[0] == 0x30 and not (len(head) >= 132 and head[128:] == b"DICM")
 
 
 def _check_dicom(path: Path) -> int:
@@ -275,18 +270,27 @@ def unwrap(
     *,
     credentials: Credentials,
     trust: TrustStore | None = None,
+    allow_unauthenticated: bool = False,
 ) -> UnwrapReport:
     """Decrypt a Secure DICOM File and check it; writes the recovered DICOM file to ``dst``.
 
+    Content is released only when its integrity is proven: by the AES-GCM tag, or, for CBC
+    files, by the inner DigestedData or SignedData. CBC files whose content type is plain data
+    have no integrity at all; they are refused (before anything is decrypted) unless
+    ``allow_unauthenticated`` is given. For CBC files every failure after decryption (padding,
+    inner structure, digest, signature) gives the same error, so that no oracle is built. The
+    output is written with mode 0600.
+
     Raises:
         InvalidInput: not a readable (Auth)EnvelopedData structure.
-        DecryptionFailed: no recipient fits, wrong key/password/KEK, failed tag or padding.
-        VerificationFailed: inner digest or signature does not verify.
+        PolicyViolation: a CBC file without integrity and ``allow_unauthenticated`` not given.
+        DecryptionFailed: no recipient fits, wrong key/password/KEK, failed tag or padding, or
+            (CBC) a broken inner structure, digest or signature.
+        VerificationFailed: inner digest or signature does not verify (AEAD files).
         TrustError: a signer is not trusted under ``trust``.
     """
-    from dicomsec.cms.envelope import decrypt_content, read_envelope
+    from dicomsec.cms.envelope import read_envelope
     from dicomsec.cms.recipients import unwrap_cek
-    from dicomsec.cms.signed import extract_inner
 
     src, dst = Path(src), Path(dst)
     if not src.is_file():
@@ -297,13 +301,17 @@ def unwrap(
         if env.cipher is None:
             raise InvalidInput(f"unknown content-encryption algorithm {env.cipher_oid}",
                                path=str(src))
-        cek, index = unwrap_cek(env.recipient_infos, credentials, cek_size=env.cipher.key_size)
-        from asn1crypto import cms as _cms
-
+        if not env.aead and env.content_type == ID_DATA and not allow_unauthenticated:
+            raise PolicyViolation(
+                "the file has no integrity protection (CBC encryption of plain content, no "
+                "inner signature or digest): its content cannot be proven unmodified",
+                path=str(src), hint="pass --allow-unauthenticated to accept it anyway")
         try:
-            kind = _cms.RecipientInfo.load(env.recipient_infos[index]).name
-        except (ValueError, TypeError):
-            kind = "unknown"
+            cek, index = unwrap_cek(env.recipient_infos, credentials,
+                                    cek_size=env.cipher.key_size)
+        except DecryptionFailed as exc:
+            exc.path = exc.path or str(src)
+            raise
         folder = dst.parent if str(dst.parent) else Path(".")
         # decrypted content goes to a private (0600) temporary file next to the output; it
         # is published only after the tag (AEAD) and the inner check passed
@@ -311,58 +319,62 @@ def unwrap(
         os.close(fd)
         tmp = Path(tmp_name)
         try:
-            with open(tmp, "r+b") as plain:
-                plain_size = decrypt_content(fh, size, env, cek, plain, name=str(src))
-                plain.flush()
-                plain.seek(128)
-                magic = plain.read(4)
-                plain.seek(0)
-                first = plain.read(1)
-                plain.seek(0)
-                extracted = not (env.content_type == ID_DATA
-                                 and (magic == b"DICM" or first != b"\x30"))
-                if not extracted:
-                    _demand_dicom_without_integrity(env.aead, "data", magic, str(src))
-                    report = _plain_report()
-                    os.fsync(plain.fileno())
-                else:
-                    with atomic_output(dst) as out:
-                        report = extract_inner(plain, plain_size, env.content_type, out,
-                                               trust=trust, name=str(src))
-                        if not report.ok:
-                            _raise_inner(report, str(src))
-                        out.flush()
-                        out.seek(128)
-                        magic = out.read(4)
-                        _demand_dicom_without_integrity(env.aead, report.kind, magic, str(src))
-            if not extracted:
-                publish(tmp, dst, synced=True)
+            report, is_dicom = _decrypt_and_check(fh, size, env, cek, tmp, dst, trust,
+                                                  str(src))
+        except (InvalidInput, VerificationFailed, DecryptionFailed):
+            if env.aead:
+                raise
+            # CBC has no integrity of its own: one answer for every failure (no oracle)
+            raise DecryptionFailed(DOES_NOT_OPEN, path=str(src)) from None
         finally:
             with contextlib.suppress(OSError):
                 tmp.unlink()
-        is_dicom = magic == b"DICM"
     if env.aead:
         integrity = "aead"
-    elif report.kind == "signed":
-        integrity = "signed"
-    elif report.kind == "digested":
-        integrity = "digested"
+    elif report.kind in ("signed", "digested"):
+        integrity = report.kind
     else:
         integrity = "none"
     return UnwrapReport(
         path=str(dst), outer=env.outer, cipher=env.cipher.name, recipient_index=index,
-        recipient_kind=kind, content_type=_content_name(env.content_type), form=report.form,
-        integrity=integrity, inner=report.to_dict(), is_dicom=is_dicom,
+        recipient_kind=env.recipient_kinds[index], content_type=_content_name(env.content_type),
+        form=report.form, integrity=integrity, inner=report.to_dict(), is_dicom=is_dicom,
         legacy=env.cipher.legacy,
     )
 
 
-def _demand_dicom_without_integrity(aead: bool, kind: str, magic: bytes, name: str) -> None:
-    """CBC content with no inner digest or signature: only the DICOM structure tells content
-    from garbage (or from a relabelled inner structure), so demand it."""
-    if not aead and kind == "data" and magic != b"DICM":
-        raise DecryptionFailed("the decrypted content is not a DICOM file and nothing "
-                               "authenticates it", path=name)
+def _decrypt_and_check(fh: BinaryIO, size: int, env: Envelope, cek: bytes, tmp: Path,
+                       dst: Path, trust: TrustStore | None, name: str
+                       ) -> tuple[InnerReport, bool]:
+    """Decrypt into ``tmp`` and publish the checked content at ``dst``; (report, is DICOM)."""
+    from dicomsec.cms.envelope import decrypt_content
+    from dicomsec.cms.signed import extract_inner
+
+    with open(tmp, "r+b") as plain:
+        plain_size = decrypt_content(fh, size, env, cek, plain, name=name)
+        plain.flush()
+        plain.seek(128)
+        magic = plain.read(4)
+        plain.seek(0)
+        first = plain.read(1)
+        plain.seek(0)
+        if env.content_type == ID_DATA and (magic == b"DICM" or first != b"\x30"):
+            os.fsync(plain.fileno())
+            report = _plain_report()
+            extracted = False
+        else:
+            with atomic_output(dst, mode=0o600) as out:
+                report = extract_inner(plain, plain_size, env.content_type, out,
+                                       trust=trust, name=name)
+                if not report.ok:
+                    _raise_inner(report, name)
+                out.flush()
+                out.seek(128)
+                magic = out.read(4)
+            extracted = True
+    if not extracted:
+        publish(tmp, dst, synced=True, mode=0o600)
+    return report, magic == b"DICM"
 
 
 def _plain_report() -> InnerReport:
