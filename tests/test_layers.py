@@ -30,6 +30,7 @@ LAYERS: dict[str, int] = {
     "cms": 4,
     "signatures": 5,
     "securefile": 5,
+    "transport": 5,
     "cli": 6,
 }
 #: the modules below ``signatures`` (the brief's "lower layers")

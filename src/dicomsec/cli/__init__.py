@@ -17,6 +17,28 @@ EXIT_SECURITY = 1
 EXIT_INPUT = 2
 
 
+#: commands that speak TLS: their profile's OpenSSL configuration must precede ``import ssl``
+TLS_COMMANDS = frozenset({"scp", "send", "echo", "tls-check", "conformance"})
+
+
+def _arrange_tls(args: list[str]) -> None:
+    """Point OPENSSL_CONF at the chosen profile's configuration before anything imports ssl
+    (pydicom does, for one). A wrong or missing profile is left for the command to report."""
+    if not args or args[0] not in TLS_COMMANDS:
+        return
+    name = "b13"
+    for i, arg in enumerate(args):
+        if arg == "--profile" and i + 1 < len(args):
+            name = args[i + 1]
+        elif arg.startswith("--profile="):
+            name = arg.split("=", 1)[1]
+    if name.lower() not in ("b12", "b13") or "ssl" in sys.modules:
+        return
+    from dicomsec.transport.tls import arrange_openssl_conf
+
+    arrange_openssl_conf(name)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line tool; returns the exit code."""
     from dicomsec.errors import DicomSecError, InvalidInput
@@ -25,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in args
     if debug:
         args.remove("--debug")
+    _arrange_tls(args)
     import signal
 
     from dicomsec.cli._app import app, err

@@ -1,0 +1,297 @@
+"""TLS contexts for the DICOM Secure Transport Connection Profiles B.12 and B.13 (Supplement 230).
+
+B.12 "BCP 195 RFC 8996 TLS": TLS 1.2 and 1.3, the four ECDHE + AES-GCM TLS 1.2 suites.
+B.13 "Modified BCP 195 RFC 8996 TLS": also AES-CCM, CCM_8 and ChaCha20-Poly1305 (TLS 1.2 and
+1.3), ECDHE groups of at least 256 bits, handshake signatures with SHA-256 or better, peer
+certificates RSA ≥ 2048 / EC ≥ 256 signed with SHA-256 or better. Camellia-GCM (optional since
+CP 2311) is not in OpenSSL.
+
+Python 3.11's ``ssl`` cannot set TLS 1.3 suites, groups or signature algorithms; they come from
+an OpenSSL configuration file named by ``OPENSSL_CONF`` **before** ``ssl`` is imported, for the
+whole process (:func:`arrange_openssl_conf`). :func:`missing_suites` tells whether that worked;
+the command line tool refuses to claim a profile whose suites are not really offered.
+
+What SECLEVEL 2 does not reject (SHA-224 certificates, EC keys below 256 bits) is checked after
+the handshake and before any DICOM data by :class:`PolicySSLSocket`, installed as the context's
+``sslsocket_class``.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dicomsec.errors import InvalidInput, PolicyViolation
+
+if TYPE_CHECKING:
+    import ssl
+
+__all__ = [
+    "PROFILES",
+    "TlsProfile",
+    "arrange_openssl_conf",
+    "certificate_problems",
+    "client_context",
+    "missing_suites",
+    "negotiated",
+    "server_context",
+]
+
+DIMSE_TLS_PORT = 2762
+
+
+@dataclass(frozen=True, slots=True)
+class TlsProfile:
+    """One secure transport connection profile."""
+
+    name: str  # "b12" | "b13"
+    title: str
+    tls12_suites: tuple[str, ...]  # OpenSSL names
+    tls13_suites: tuple[str, ...]  # IANA names (as OpenSSL spells them)
+    groups: tuple[str, ...]
+    sigalgs: tuple[str, ...]
+    min_rsa_bits: int = 2048
+    min_ec_bits: int = 256
+
+
+_B12_TLS12 = (
+    "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384",
+    "ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-RSA-AES256-GCM-SHA384",
+)
+_B13_TLS12 = (
+    *_B12_TLS12,
+    "ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-RSA-CHACHA20-POLY1305",
+    "ECDHE-ECDSA-AES128-CCM", "ECDHE-ECDSA-AES256-CCM",
+    "ECDHE-ECDSA-AES128-CCM8", "ECDHE-ECDSA-AES256-CCM8",
+)
+_TLS13_GCM = ("TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256", "TLS_AES_128_GCM_SHA256")
+_TLS13_B13 = (*_TLS13_GCM, "TLS_AES_128_CCM_SHA256", "TLS_AES_128_CCM_8_SHA256")
+#: ECDHE groups of at least 256 bits (X25519 counts 253 in OpenSSL, as DCMTK reads the rule)
+_GROUPS = ("P-256", "P-384", "P-521", "ffdhe2048", "ffdhe3072", "ffdhe4096")
+#: handshake signatures with SHA-256 or better (SECLEVEL 2 alone lets rsa_pkcs1_sha224 pass)
+_SIGALGS = (
+    "ECDSA+SHA256", "ECDSA+SHA384", "ECDSA+SHA512",
+    "rsa_pss_rsae_sha256", "rsa_pss_rsae_sha384", "rsa_pss_rsae_sha512",
+    "rsa_pss_pss_sha256", "rsa_pss_pss_sha384", "rsa_pss_pss_sha512",
+    "RSA+SHA256", "RSA+SHA384", "RSA+SHA512",
+)
+
+PROFILES: dict[str, TlsProfile] = {
+    "b12": TlsProfile("b12", "BCP 195 RFC 8996 TLS Secure Transport Connection Profile (B.12)",
+                      _B12_TLS12, _TLS13_GCM, _GROUPS, _SIGALGS),
+    "b13": TlsProfile("b13", "Modified BCP 195 RFC 8996 TLS Secure Transport Connection "
+                      "Profile (B.13)", _B13_TLS12, _TLS13_B13, _GROUPS, _SIGALGS),
+}
+
+
+def profile(name: str) -> TlsProfile:
+    try:
+        return PROFILES[name.lower()]
+    except KeyError:
+        raise InvalidInput(f"unknown TLS profile {name!r}; choose b12 or b13") from None
+
+
+def openssl_conf_text(prof: TlsProfile) -> str:
+    """An OpenSSL configuration that sets what Python's ``ssl`` cannot (TLS 1.3 suites,
+    groups, signature algorithms) for every context of the process."""
+    return (
+        "openssl_conf = dicomsec_init\n\n"
+        "[dicomsec_init]\nssl_conf = dicomsec_ssl\n\n"
+        "[dicomsec_ssl]\nsystem_default = dicomsec_tls\n\n"
+        "[dicomsec_tls]\n"
+        f"Ciphersuites = {':'.join(prof.tls13_suites)}\n"
+        f"Groups = {':'.join(prof.groups)}\n"
+        f"SignatureAlgorithms = {':'.join(prof.sigalgs)}\n"
+        "MinProtocol = TLSv1.2\n"
+    )
+
+
+def arrange_openssl_conf(name: str) -> Path:
+    """Write the profile's OpenSSL configuration and point ``OPENSSL_CONF`` at it.
+
+    Must run before ``ssl`` is imported (OpenSSL reads the file once, at initialisation).
+
+    Raises:
+        PolicyViolation: ``ssl`` is already imported, so the file would be ignored.
+    """
+    prof = profile(name)
+    if "ssl" in sys.modules:
+        raise PolicyViolation("the TLS profile must be arranged before the ssl module is "
+                              "imported (internal ordering error)")
+    fd, path = tempfile.mkstemp(prefix=f"dicomsec-{prof.name}-", suffix=".cnf")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(openssl_conf_text(prof))
+    os.environ["OPENSSL_CONF"] = path
+    return Path(path)
+
+
+def _base_context(prof: TlsProfile, server: bool) -> ssl.SSLContext:
+    import ssl
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER if server else ssl.PROTOCOL_TLS_CLIENT)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.maximum_version = ssl.TLSVersion.MAXIMUM_SUPPORTED
+    ctx.set_ciphers("@SECLEVEL=2:" + ":".join(prof.tls12_suites))
+    ctx.options |= ssl.OP_NO_COMPRESSION | ssl.OP_NO_RENEGOTIATION
+    if server:
+        ctx.options |= ssl.OP_CIPHER_SERVER_PREFERENCE
+    ctx.sslsocket_class = _policy_socket_class()
+    _POLICY[id(ctx)] = prof
+    return ctx
+
+
+#: the profile of each context, for the post-handshake certificate check
+_POLICY: dict[int, TlsProfile] = {}
+
+
+def _load_trust(ctx: ssl.SSLContext, trust: Sequence[Path]) -> None:
+    if not trust:
+        raise InvalidInput("a TLS profile context needs trust anchors (--trust)")
+    for path in trust:
+        p = Path(path)
+        try:
+            if p.is_dir():
+                ctx.load_verify_locations(capath=str(p))
+            else:
+                ctx.load_verify_locations(cafile=str(p))
+        except (OSError, ValueError) as exc:
+            raise InvalidInput(f"cannot load trust anchors: {exc}", path=str(p)) from None
+
+
+def _load_pair(ctx: ssl.SSLContext, cert: Path, key: Path, password: bytes | None) -> None:
+    import ssl
+
+    try:
+        ctx.load_cert_chain(str(cert), str(key), password=password)
+    except ssl.SSLError as exc:
+        raise InvalidInput(f"certificate/key not usable under the profile ({exc.reason or exc})",
+                           path=str(cert)) from None
+    except OSError as exc:
+        raise InvalidInput(f"cannot read certificate or key: {exc.strerror or exc}",
+                           path=str(cert)) from None
+
+
+def server_context(
+    name: str,
+    certs_and_keys: Sequence[tuple[Path, Path]],
+    trust: Sequence[Path],
+    *,
+    require_client_cert: bool = True,
+    key_password: bytes | None = None,
+) -> ssl.SSLContext:
+    """A server context for profile ``name`` (``b12`` or ``b13``).
+
+    Load an RSA and an EC certificate side by side to serve both suite families. Clients must
+    present a certificate that chains to ``trust`` unless ``require_client_cert`` is False.
+    """
+    import ssl
+
+    prof = profile(name)
+    if not certs_and_keys:
+        raise InvalidInput("a TLS server needs a certificate and key")
+    ctx = _base_context(prof, server=True)
+    for cert, key in certs_and_keys:
+        _load_pair(ctx, cert, key, key_password)
+    _load_trust(ctx, trust)
+    ctx.verify_mode = ssl.CERT_REQUIRED if require_client_cert else ssl.CERT_OPTIONAL
+    return ctx
+
+
+def client_context(
+    name: str,
+    trust: Sequence[Path],
+    *,
+    cert: Path | None = None,
+    key: Path | None = None,
+    key_password: bytes | None = None,
+    check_hostname: bool = False,
+) -> ssl.SSLContext:
+    """A client context for profile ``name``; the server must chain to ``trust``."""
+    import ssl
+
+    prof = profile(name)
+    ctx = _base_context(prof, server=False)
+    ctx.check_hostname = check_hostname
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    _load_trust(ctx, trust)
+    if cert is not None and key is not None:
+        _load_pair(ctx, cert, key, key_password)
+    return ctx
+
+
+def missing_suites(ctx: ssl.SSLContext, name: str) -> list[str]:
+    """Suites the profile requires that the context does not offer (empty: all offered)."""
+    prof = profile(name)
+    offered = {c["name"] for c in ctx.get_ciphers()}
+    return [s for s in (*prof.tls13_suites, *prof.tls12_suites) if s not in offered]
+
+
+def certificate_problems(der: bytes, prof: TlsProfile) -> list[str]:
+    """What keeps a peer certificate from meeting the profile's minimums."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    try:
+        cert = x509.load_der_x509_certificate(der)
+        key = cert.public_key()
+        algo = cert.signature_hash_algorithm
+    except Exception as exc:  # malformed or unsupported peer certificate
+        return [f"peer certificate not usable ({type(exc).__name__})"]
+    problems = []
+    if isinstance(key, rsa.RSAPublicKey) and key.key_size < prof.min_rsa_bits:
+        problems.append(f"RSA key of {key.key_size} bits (minimum {prof.min_rsa_bits})")
+    if isinstance(key, ec.EllipticCurvePublicKey) and key.curve.key_size < prof.min_ec_bits:
+        problems.append(f"EC key of {key.curve.key_size} bits (minimum {prof.min_ec_bits})")
+    weak = (hashes.MD5, hashes.SHA1, hashes.SHA224)
+    if algo is not None and isinstance(algo, weak):
+        problems.append(f"certificate signed with {algo.name.upper()} (minimum SHA-256)")
+    return problems
+
+
+@functools.cache
+def _policy_socket_class() -> Any:
+    import ssl
+
+    class _PolicySSLSocket(ssl.SSLSocket):
+        """Checks the peer certificate against the profile right after the handshake."""
+
+        def do_handshake(self, block: bool = False) -> None:
+            super().do_handshake(block)
+            prof = _POLICY.get(id(self.context))
+            if prof is None:
+                return
+            der = self.getpeercert(binary_form=True)
+            if der is None:
+                return  # no certificate: CERT_REQUIRED already decided
+            problems = certificate_problems(der, prof)
+            if problems:
+                raise ssl.SSLError(f"TLS profile {prof.name}: peer certificate refused: "
+                                   + "; ".join(problems))
+
+    return _PolicySSLSocket
+
+
+def __getattr__(name: str) -> Any:
+    # PolicySSLSocket is created on first use, so that importing this module does not import
+    # ``ssl`` (which must wait for :func:`arrange_openssl_conf`)
+    if name == "PolicySSLSocket":
+        return _policy_socket_class()
+    raise AttributeError(name)
+
+
+def negotiated(sock: Any) -> dict[str, Any]:
+    """Version, suite and peer subject of an established TLS socket."""
+    cipher = sock.cipher()
+    peer = sock.getpeercert()
+    subject = None
+    if peer:
+        subject = ", ".join("=".join(kv) for rdn in peer.get("subject", ()) for kv in rdn)
+    return {"version": sock.version(), "cipher": cipher[0] if cipher else None,
+            "bits": cipher[2] if cipher else None, "peer": subject}
