@@ -371,7 +371,7 @@ def test_send_and_echo_between_dicomsec_b13(pki: Pki, tmp_path: Path) -> None:
 @pytest.mark.parametrize(("client", "reason"), [
     ("client-rsa1024", "key too weak"),
     ("client-sha1", "digest algorithm too weak"),
-    ("client-sha224", "SHA224"),
+    ("client-sha224", "SHA-224"),
     ("client-untrusted", "unable to get local issuer certificate"),
 ])
 def test_scp_refuses_bad_client_certificates(scp_b12: Scp, pki: Pki, client: str,

@@ -212,7 +212,7 @@ def test_conf_must_precede_ssl() -> None:
 
 def test_certificate_problems(pki: Pki) -> None:
     prof = tls.PROFILES["b13"]
-    for name, expected in [("client", []), ("client-sha224", ["SHA224"]),
+    for name, expected in [("client", []), ("client-sha224", ["SHA-224"]),
                            ("client-rsa1024", ["1024"])]:
         der = x509.load_pem_x509_certificate(pki[name][0].read_bytes()).public_bytes(
             serialization.Encoding.DER)

@@ -629,4 +629,6 @@ def inspect(
         details = ", ".join(f"{k}={v}" for k, v in r.items() if k != "kind")
         print(f"  recipient #{i}: {r.get('kind')}: {details}")
     raise typer.Exit(0)
-from dicomsec.cli import _transport  # noqa: E402,F401 - registers scp, send, echo
+
+# the transport commands register themselves on ``app``
+from dicomsec.cli import _tlscheck, _transport  # noqa: E402,F401

@@ -245,13 +245,17 @@ def certificate_problems(der: bytes, prof: TlsProfile) -> list[str]:
     except Exception as exc:  # malformed or unsupported peer certificate
         return [f"peer certificate not usable ({type(exc).__name__})"]
     problems = []
+    if not isinstance(key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
+        problems.append(f"{type(key).__name__.removesuffix('PublicKey').lstrip('_')} key "
+                        "(the profiles allow RSA and ECDSA)")
     if isinstance(key, rsa.RSAPublicKey) and key.key_size < prof.min_rsa_bits:
         problems.append(f"RSA key of {key.key_size} bits (minimum {prof.min_rsa_bits})")
     if isinstance(key, ec.EllipticCurvePublicKey) and key.curve.key_size < prof.min_ec_bits:
         problems.append(f"EC key of {key.curve.key_size} bits (minimum {prof.min_ec_bits})")
     weak = (hashes.MD5, hashes.SHA1, hashes.SHA224)
     if algo is not None and isinstance(algo, weak):
-        problems.append(f"certificate signed with {algo.name.upper()} (minimum SHA-256)")
+        problems.append(f"signed with {algo.name.upper().replace('SHA', 'SHA-', 1)} "
+                        "(minimum SHA-256)")
     return problems
 
 
