@@ -1,4 +1,4 @@
-"""End-to-end demo on the bundled sample: sign, verify, tamper, wrap (pq), unwrap.
+"""End-to-end demo on the bundled sample: sign, verify, tamper, wrap (pq), unwrap, send over TLS.
 
 Run with ``make demo``. Everything is written under ``demo-out/``; each step prints the
 command it runs, so it doubles as a tutorial.
@@ -25,6 +25,26 @@ def run(*args: str, expect: int) -> None:
         print(f"demo: expected exit code {expect}, got {rc}", file=sys.stderr)
         raise SystemExit(1)
     print(f"(exit code {rc}, as expected)")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_for(port: int) -> None:
+    import socket
+    import time
+
+    for _ in range(100):
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise SystemExit("demo: the SCP did not start")
 
 
 def main() -> int:
@@ -82,6 +102,35 @@ def main() -> int:
     if refused.exists():
         print("demo: an output was left behind", file=sys.stderr)
         return 1
+
+    print("\n== 9. The signed image travels over B.13 TLS to a local dicomsec scp")
+    print("   (the scp logs the demo's own plain-TCP readiness probe as a TLS-REJECT line)")
+    tls_ca = ca
+    run("keys", "generate", str(OUT / "pacs"), "--algorithm", "ecdsa-p256", "--cn", "PACS",
+        "--ca-cert", f"{tls_ca}.cert.pem", "--ca-key", f"{tls_ca}.key.pem", expect=0)
+    run("keys", "generate", str(OUT / "modality"), "--algorithm", "ecdsa-p256", "--cn",
+        "Modality", "--ca-cert", f"{tls_ca}.cert.pem", "--ca-key", f"{tls_ca}.key.pem", expect=0)
+    port = _free_port()
+    inbox = OUT / "pacs-inbox"
+    inbox.mkdir()
+    scp = subprocess.Popen([*DICOMSEC, "scp", "--port", str(port), "--bind", "127.0.0.1",
+                            "--out", str(inbox), "--profile", "b13", "--cert",
+                            f"{OUT / 'pacs'}.cert.pem", "--key", f"{OUT / 'pacs'}.key.pem",
+                            "--trust", f"{tls_ca}.cert.pem", "-v"])
+    try:
+        _wait_for(port)
+        run("send", str(signed), "--host", "127.0.0.1", "--port", str(port), "--profile", "b13",
+            "--cert", f"{OUT / 'modality'}.cert.pem", "--key", f"{OUT / 'modality'}.key.pem",
+            "--trust", f"{tls_ca}.cert.pem", "-v", expect=0)
+    finally:
+        scp.terminate()
+        scp.wait(10)
+    received = list(inbox.glob("*.dcm"))
+    if len(received) != 1:
+        print("demo: the SCP did not store the image", file=sys.stderr)
+        return 1
+    run("verify", str(received[0]), "--trust", f"{ca}.cert.pem", "--require", "creator",
+        expect=0)
 
     print("\nDemo finished: outputs are in demo-out/.")
     return 0
