@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 # Debian packages of the real peers the tests run against (command: package)
-PEERS := dcmsign:dcmtk dciodvfy:dicom3tools openssl:openssl
+PEERS := dcmsign:dcmtk storescu:dcmtk storescp:dcmtk dciodvfy:dicom3tools openssl:openssl
 
 .PHONY: install peers test lint demo bench clean
 
@@ -40,6 +40,7 @@ demo: install
 bench: install peers
 	$(PY) bench/signatures.py
 	$(PY) bench/securefile.py
+	$(PY) bench/transport.py
 
 clean:
 	rm -rf $(VENV) demo-out bench-out .mypy_cache .ruff_cache .pytest_cache
