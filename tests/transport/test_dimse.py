@@ -564,3 +564,20 @@ def test_library_scp_and_scu_in_process(pki: Pki, tmp_path: Path) -> None:
     assert kinds.count("stored") == 3 and "echo" in kinds and "rejected" in kinds
     connected = [e for e in events if e.kind == "connected"]
     assert connected and "client" in connected[0].detail
+
+
+def test_tls_check_passes_against_dicomsec_scp_b13(pki: Pki, tmp_path: Path) -> None:
+    """Acceptance 2: `tls-check --profile b13` against `dicomsec scp --profile b13` with RSA and
+    EC certificates loaded: every requirement passes (and B.12 scanning it passes too)."""
+    with running_scp(pki, tmp_path / "in", "b13") as scp:
+        target = f"127.0.0.1:{scp.port}"
+        proc = _cli("tls-check", target, "--profile", "b13", "--trust", str(pki.ca),
+                    "--client-cert", str(pki.cert("client")), "--client-key",
+                    str(pki.key("client")), timeout=120)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        lines = proc.stdout.splitlines()
+        assert not [x for x in lines if x.startswith("FAIL")]
+        assert len([x for x in lines if x.startswith("PASS")]) >= 20
+        proc = _cli("tls-check", target, "--profile", "b12", "--trust", str(pki.ca),
+                    timeout=120)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
