@@ -83,6 +83,14 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     }
     for name, (key, algo, (ikey, iname)) in leaves.items():
         _write(folder, name, key, _issue(key, name, ikey, iname, algo=algo))
+    # an intermediate CA signed with SHA-224 (SECLEVEL 2 lets it pass) and a good leaf below it
+    inter_key = ec.generate_private_key(ec.SECP256R1())
+    inter = _issue(inter_key, "Intermediate SHA-224", ca_key, ca.subject, ca=True,
+                   algo=hashes.SHA224())
+    _write(folder, "inter224", inter_key, inter)
+    leaf_key = ec.generate_private_key(ec.SECP256R1())
+    _write(folder, "client-via224", leaf_key,
+           _issue(leaf_key, "client-via224", inter_key, inter.subject))
     return Pki(folder)
 
 
@@ -220,3 +228,10 @@ def test_certificate_problems(pki: Pki) -> None:
         assert len(problems) == len(expected)
         for word, problem in zip(expected, problems, strict=True):
             assert word in problem
+
+
+@pytest.mark.parametrize("version", ["-tls1_2", "-tls1_3"])
+def test_weak_intermediate_is_refused(b13: Server, pki: Pki, version: str) -> None:
+    """The whole verified chain is checked, not only the leaf."""
+    chain = str(pki["inter224"][0])
+    assert not _probe(b13.port, pki, version, "-cert_chain", chain, client="client-via224")

@@ -18,7 +18,8 @@ EXIT_INPUT = 2
 
 
 #: commands that speak TLS: their profile's OpenSSL configuration must precede ``import ssl``
-TLS_COMMANDS = frozenset({"scp", "send", "echo", "tls-check", "conformance"})
+#: (tls-check is not among them: the scanner's own handshakes must not be limited by a profile)
+TLS_COMMANDS = frozenset({"scp", "send", "echo", "conformance"})
 
 
 def _arrange_tls(args: list[str]) -> None:

@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 
     from dicomsec.transport.dimse import ScpEvent
 
-DIMSE_TLS_PORT = 2762  # dicomsec.transport.tls.DIMSE_TLS_PORT, the registered dicom-tls port
+from dicomsec.transport.tls import DIMSE_TLS_PORT
+
 _PROFILE_HELP = "TLS profile: b12 (BCP 195 RFC 8996) or b13 (Modified BCP 195 RFC 8996)."
 
 
@@ -41,7 +42,14 @@ def _check_aet(value: str, option: str) -> str:
 def _client_context(profile: str, cert: Path, key: Path, trust: list[Path]) -> ssl.SSLContext:
     from dicomsec.transport import tls
 
-    return tls.client_context(profile, trust, cert=cert, key=key)
+    ctx = tls.client_context(profile, trust, cert=cert, key=key)
+    missing = tls.missing_suites(ctx, profile)
+    if missing:
+        from dicomsec.errors import PolicyViolation
+
+        raise PolicyViolation(f"profile {profile} cannot be offered: missing "
+                              + ", ".join(missing))
+    return ctx
 
 
 def _tls_line(version: str | None, cipher: str | None, peer: str | None) -> str:
@@ -171,6 +179,10 @@ def send(
     files, skipped = dimse.collect_files(paths)
     for s in skipped:
         err(f"skipped (not a DICOM Part 10 file): {s}")
+    if not files:
+        from dicomsec.errors import InvalidInput
+
+        raise InvalidInput("no DICOM Part 10 files to send")
     ctx = _client_context(name, cert, key, trust)
     failures: list[str] = []
     with _progress(len(files)) as bar:

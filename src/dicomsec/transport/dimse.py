@@ -67,6 +67,9 @@ _STATUS_CANNOT_UNDERSTAND = 0xC000
 _WARNING_STATUSES = frozenset({0x0001, 0xB000, 0xB006, 0xB007})
 _NO_RESPONSE = "no response (association aborted or timed out)"
 
+#: seconds a connected peer may stay silent in the middle of its PDUs
+READ_TIMEOUT = 60.0
+
 
 # ------------------------------------------------------------------------------------------
 # SCP
@@ -154,7 +157,9 @@ def _server_class() -> type[Any]:
                     finally:
                         self.shutdown_request(request)
                     return
-                request.settimeout(None)  # pynetdicom polls with select, then reads
+                # a read timeout stays set: a peer that stops in the middle of a PDU must not
+                # hold its thread (and a place among the associations) for ever
+                request.settimeout(READ_TIMEOUT)
                 info = tls.negotiated(request)
                 self._emit(ScpEvent("connected", _peer(client_address), info["peer"] or "",
                                     tls_version=info["version"], cipher=info["cipher"]))
@@ -197,15 +202,21 @@ class DimseServer:
     def shutdown(self, timeout: float = 10.0) -> None:
         """Stop accepting, abort the associations still open and wait for their threads (a
         store in progress finishes or leaves nothing behind)."""
+        import socket
+        import time
+
+        deadline = time.monotonic() + timeout
         active = list(self.server.active_associations)
         with contextlib.suppress(Exception):
             self.server.shutdown()
         for assoc in active:
             with contextlib.suppress(Exception):
                 assoc.abort()
+            with contextlib.suppress(Exception):  # wake a thread blocked in recv()
+                assoc.dul.socket.socket.shutdown(socket.SHUT_RDWR)
         for assoc in active:
-            assoc.join(timeout)
-        self._thread.join(timeout)
+            assoc.join(max(0.0, deadline - time.monotonic()))
+        self._thread.join(max(0.0, deadline - time.monotonic()))
 
     def __enter__(self) -> DimseServer:
         return self
@@ -277,6 +288,7 @@ def make_scp(
     on_event: EventCallback | None = None,
     context: ssl.SSLContext | None = None,
     key_password: bytes | None = None,
+    require_profile_config: bool = True,
 ) -> DimseServer:
     """Start a Storage SCP (all storage SOP classes, every transfer syntax) plus Verification
     over TLS under ``profile``; returns once it listens (``port=0``: any free port).
@@ -298,7 +310,7 @@ def make_scp(
     ctx = context or tls.server_context(prof.name, certs_and_keys, trust,
                                         require_client_cert=require_client_cert,
                                         key_password=key_password)
-    missing = tls.missing_suites(ctx, prof.name)
+    missing = tls.missing_suites(ctx, prof.name) if require_profile_config else []
     if missing:
         raise PolicyViolation(
             f"profile {prof.name} cannot be offered: missing {', '.join(missing)}",

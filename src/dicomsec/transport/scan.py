@@ -757,8 +757,10 @@ def scan(
         if session.certificate:
             certs.setdefault(session.certificate, "TLS 1.3")
         if not session.handshake:
-            add("client-auth.tls13", "client certificate required (TLS 1.3)", "pass",
-                f"handshake without a certificate failed ({session.error})")
+            # in TLS 1.3 the client's handshake completes before the server judges its
+            # certificate: a failed handshake proves nothing about client authentication
+            add("client-auth.tls13", "client certificate required (TLS 1.3)", "fail",
+                f"not determined: the handshake failed ({session.error})")
         elif session.after in ("timeout", "data"):
             add("client-auth.tls13", "client certificate required (TLS 1.3)", "fail",
                 "the server accepted a connection without a client certificate")
@@ -789,9 +791,13 @@ def scan(
     # optional: chain to the given trust anchors, and our client certificate accepted
     if trust:
         session = _ssl_session(address, sni, trust=trust, timeout=timeout, wait=0.05)
-        failed = not session.handshake and "CERTIFICATE_VERIFY_FAILED" in (session.error or "")
-        add("trust", "server certificate chains to --trust", "fail" if failed else "pass",
-            (session.error or "") if failed else "verified")
+        error = session.error or ""
+        # verified when the handshake completed, or when it was the server that ended it with
+        # an alert after our side had accepted its certificate (e.g. no client certificate)
+        verified = session.handshake or ("ALERT" in error
+                                         and "CERTIFICATE_VERIFY_FAILED" not in error)
+        add("trust", "server certificate chains to --trust", "pass" if verified else "fail",
+            "verified" if verified else f"not verified ({error or 'no handshake'})")
     if client_cert is not None and client_key is not None:
         session = _ssl_session(address, sni, trust=trust, cert=client_cert, key=client_key,
                                timeout=timeout, wait=wait)

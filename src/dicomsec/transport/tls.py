@@ -18,6 +18,7 @@ the handshake and before any DICOM data by :class:`PolicySSLSocket`, installed a
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sys
@@ -71,6 +72,9 @@ _B13_TLS12 = (
     "ECDHE-ECDSA-AES128-CCM8", "ECDHE-ECDSA-AES256-CCM8",
 )
 _TLS13_GCM = ("TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256", "TLS_AES_128_GCM_SHA256")
+#: B.12's TLS 1.3 suites in an order that differs from OpenSSL's default, so that a
+#: configuration that was not read shows in :func:`missing_suites`
+_TLS13_B12 = ("TLS_AES_256_GCM_SHA384", "TLS_AES_128_GCM_SHA256", "TLS_CHACHA20_POLY1305_SHA256")
 _TLS13_B13 = (*_TLS13_GCM, "TLS_AES_128_CCM_SHA256", "TLS_AES_128_CCM_8_SHA256")
 #: ECDHE groups of at least 256 bits (X25519 counts 253 in OpenSSL, as DCMTK reads the rule)
 _GROUPS = ("P-256", "P-384", "P-521", "ffdhe2048", "ffdhe3072", "ffdhe4096")
@@ -84,7 +88,7 @@ _SIGALGS = (
 
 PROFILES: dict[str, TlsProfile] = {
     "b12": TlsProfile("b12", "BCP 195 RFC 8996 TLS Secure Transport Connection Profile (B.12)",
-                      _B12_TLS12, _TLS13_GCM, _GROUPS, _SIGALGS),
+                      _B12_TLS12, _TLS13_B12, _GROUPS, _SIGALGS),
     "b13": TlsProfile("b13", "Modified BCP 195 RFC 8996 TLS Secure Transport Connection "
                       "Profile (B.13)", _B13_TLS12, _TLS13_B13, _GROUPS, _SIGALGS),
 }
@@ -127,7 +131,20 @@ def arrange_openssl_conf(name: str) -> Path:
     fd, path = tempfile.mkstemp(prefix=f"dicomsec-{prof.name}-", suffix=".cnf")
     with os.fdopen(fd, "w") as fh:
         fh.write(openssl_conf_text(prof))
+    previous = os.environ.get("OPENSSL_CONF")
     os.environ["OPENSSL_CONF"] = path
+    try:
+        import ssl
+
+        ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # OpenSSL has read the configuration now
+    finally:
+        # the file has done its work: remove it, and do not hand it to child processes
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        if previous is None:
+            os.environ.pop("OPENSSL_CONF", None)
+        else:
+            os.environ["OPENSSL_CONF"] = previous
     return Path(path)
 
 
@@ -166,6 +183,17 @@ def _load_trust(ctx: ssl.SSLContext, trust: Sequence[Path]) -> None:
 
 def _load_pair(ctx: ssl.SSLContext, cert: Path, key: Path, password: bytes | None) -> None:
     import ssl
+
+    from dicomsec.keys import load_certificate
+
+    prof = _POLICY[id(ctx)]
+    own = load_certificate(Path(cert))
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    problems = certificate_problems(own.public_bytes(Encoding.DER), prof)
+    if problems:
+        raise PolicyViolation(f"our own certificate does not meet profile {prof.name}: "
+                              + "; ".join(problems), path=str(cert))
 
     try:
         ctx.load_cert_chain(str(cert), str(key), password=password)
@@ -226,10 +254,16 @@ def client_context(
 
 
 def missing_suites(ctx: ssl.SSLContext, name: str) -> list[str]:
-    """Suites the profile requires that the context does not offer (empty: all offered)."""
+    """What keeps the context from offering the profile (empty: all offered, and the profile's
+    OpenSSL configuration is in effect, as the order of its TLS 1.3 suites shows)."""
     prof = profile(name)
-    offered = {c["name"] for c in ctx.get_ciphers()}
-    return [s for s in (*prof.tls13_suites, *prof.tls12_suites) if s not in offered]
+    names = [c["name"] for c in ctx.get_ciphers()]
+    missing = [s for s in (*prof.tls13_suites, *prof.tls12_suites) if s not in names]
+    tls13 = [n for n in names if n.startswith("TLS_")]
+    if not missing and tls13 != list(prof.tls13_suites):
+        missing.append("the profile's OpenSSL configuration (TLS 1.3 suites, groups, "
+                       "signature algorithms) is not in effect")
+    return missing
 
 
 def certificate_problems(der: bytes, prof: TlsProfile) -> list[str]:
@@ -274,7 +308,16 @@ def _policy_socket_class() -> Any:
             der = self.getpeercert(binary_form=True)
             if der is None:
                 return  # no certificate: CERT_REQUIRED already decided
-            problems = certificate_problems(der, prof)
+            # the leaf and every intermediate (SECLEVEL 2 lets SHA-224 and small EC keys pass
+            # anywhere in the chain); the trust anchor itself is configuration
+            chain = [der]
+            verified = getattr(getattr(self, "_sslobj", None), "get_verified_chain", None)
+            if verified is not None:
+                with contextlib.suppress(Exception):
+                    certs = verified() or []
+                    chain = [c.public_bytes(ssl._ssl.ENCODING_DER)  # type: ignore[attr-defined]
+                             for c in certs[:-1]] or [der]
+            problems = [p for d in chain for p in certificate_problems(d, prof)]
             if problems:
                 raise ssl.SSLError(f"TLS profile {prof.name}: peer certificate refused: "
                                    + "; ".join(problems))
