@@ -149,25 +149,34 @@ def scp(
 # ------------------------------------------------------------------------------------------
 # send / echo
 
+# the options send and echo share
+_Host = Annotated[str, typer.Option("--host", help="SCP host.")]
+_ClientCert = Annotated[Path, typer.Option("--cert", help="Client certificate (PEM).")]
+_ClientKey = Annotated[Path, typer.Option("--key", help="Client private key (PEM).")]
+_ServerTrust = Annotated[list[Path], typer.Option(
+    "--trust", help="CA certificate(s) the SCP's certificate must chain to.")]
+_ScpPort = Annotated[int, typer.Option("--port", help="SCP port.")]
+_Aec = Annotated[str, typer.Option("--aec", help="Called AE title (the SCP's).")]
+_Aet = Annotated[str, typer.Option("--aet", help="Calling AE title (ours).")]
+_Profile = Annotated[str, typer.Option("--profile", help=_PROFILE_HELP)]
+_Timeout = Annotated[float, typer.Option("--timeout", help="Connection/ACSE timeout, seconds.")]
+_Verbose = Annotated[bool, typer.Option("-v", "--verbose", help="Show TLS version and suite.")]
+
 
 @app.command()
 def send(
     paths: Annotated[list[Path], typer.Argument(metavar="FILE_OR_DIR...",
                                                 help="DICOM files and folders (recursive).")],
-    host: Annotated[str, typer.Option("--host", help="SCP host.")],
-    cert: Annotated[Path, typer.Option("--cert", help="Client certificate (PEM).")],
-    key: Annotated[Path, typer.Option("--key", help="Client private key (PEM).")],
-    trust: Annotated[list[Path], typer.Option(
-        "--trust", help="CA certificate(s) the SCP's certificate must chain to.")],
-    port: Annotated[int, typer.Option("--port", help="SCP port.")] = DIMSE_TLS_PORT,
-    aec: Annotated[str, typer.Option("--aec", help="Called AE title (the SCP's).")] = "ANY-SCP",
-    aet: Annotated[str, typer.Option("--aet", help="Calling AE title (ours).")] =
-    "DICOMSEC_SCU",
-    profile: Annotated[str, typer.Option("--profile", help=_PROFILE_HELP)] = "b13",
-    timeout: Annotated[float, typer.Option("--timeout", help="Connection/ACSE timeout, "
-                                           "seconds.")] = 30.0,
-    verbose: Annotated[bool, typer.Option("-v", "--verbose",
-                                          help="Show TLS version and suite.")] = False,
+    host: _Host,
+    cert: _ClientCert,
+    key: _ClientKey,
+    trust: _ServerTrust,
+    port: _ScpPort = DIMSE_TLS_PORT,
+    aec: _Aec = "ANY-SCP",
+    aet: _Aet = "DICOMSEC_SCU",
+    profile: _Profile = "b13",
+    timeout: _Timeout = 30.0,
+    verbose: _Verbose = False,
 ) -> None:
     """Storage SCU: send files and folders over one TLS association. Exit 0 when all were
     stored, 1 when any store or the TLS association failed, 2 for unreadable input."""
@@ -207,20 +216,16 @@ def send(
 
 @app.command()
 def echo(
-    host: Annotated[str, typer.Option("--host", help="SCP host.")],
-    cert: Annotated[Path, typer.Option("--cert", help="Client certificate (PEM).")],
-    key: Annotated[Path, typer.Option("--key", help="Client private key (PEM).")],
-    trust: Annotated[list[Path], typer.Option(
-        "--trust", help="CA certificate(s) the SCP's certificate must chain to.")],
-    port: Annotated[int, typer.Option("--port", help="SCP port.")] = DIMSE_TLS_PORT,
-    aec: Annotated[str, typer.Option("--aec", help="Called AE title (the SCP's).")] = "ANY-SCP",
-    aet: Annotated[str, typer.Option("--aet", help="Calling AE title (ours).")] =
-    "DICOMSEC_SCU",
-    profile: Annotated[str, typer.Option("--profile", help=_PROFILE_HELP)] = "b13",
-    timeout: Annotated[float, typer.Option("--timeout", help="Connection/ACSE timeout, "
-                                           "seconds.")] = 30.0,
-    verbose: Annotated[bool, typer.Option("-v", "--verbose",
-                                          help="Show TLS version and suite.")] = False,
+    host: _Host,
+    cert: _ClientCert,
+    key: _ClientKey,
+    trust: _ServerTrust,
+    port: _ScpPort = DIMSE_TLS_PORT,
+    aec: _Aec = "ANY-SCP",
+    aet: _Aet = "DICOMSEC_SCU",
+    profile: _Profile = "b13",
+    timeout: _Timeout = 30.0,
+    verbose: _Verbose = False,
 ) -> None:
     """C-ECHO (Verification) over TLS. Exit 0 on success, 1 on any failure."""
     from dicomsec.transport import dimse
