@@ -18,6 +18,25 @@ __all__ = ["atomic_output", "atomic_write_bytes", "copy_range", "publish"]
 _COPY_CHUNK = 1 << 20
 
 
+def _read_umask() -> int:
+    """The process's umask, read once at import. ``os.umask`` can only be read by setting it,
+    which changes it for every thread; /proc tells it without a change (Linux 4.7+)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o077)  # import time, before any worker thread of ours exists
+    os.umask(mask)
+    return mask
+
+
+#: the umask in force when dicomsec was imported; new outputs get ``0o666 & ~_UMASK``
+_UMASK = _read_umask()
+
+
 @contextlib.contextmanager
 def atomic_output(path: Path | str, *, mode: int | None = None) -> Iterator[BinaryIO]:
     """Yield a binary file that replaces ``path`` atomically when the block succeeds.
@@ -53,9 +72,7 @@ def publish(tmp: Path, target: Path, *, mode: int | None = None, synced: bool = 
     elif target.exists():
         os.chmod(tmp, target.stat().st_mode & 0o7777)
     else:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        os.chmod(tmp, 0o666 & ~_UMASK)
     os.replace(tmp, target)
     folder = target.parent if str(target.parent) else Path(".")
     with contextlib.suppress(OSError):
