@@ -1,10 +1,16 @@
 """Architecture: the import layers, the one algorithm registry, a silent and cheap import.
 
-Layers, bottom to top: ``errors``; ``algorithms``, ``_atomic``, ``_rawdicom``; ``keys``;
-``trust``; ``signatures``; ``cli``. A module may import its own layer and the ones below, never
+Layers, bottom to top: ``errors``; ``algorithms``, ``_atomic``, ``_rawdicom``, ``_window``,
+``report``; ``keys``; ``trust``; ``cms``; ``signatures``, ``securefile``, ``transport``;
+``batch``; ``cli``. A module may import its own layer and the ones below, never
 one above, and nothing outside ``cli/`` imports ``dicomsec.cli`` (``__main__`` is the
 ``python -m dicomsec`` entry point and the one exception). Imports inside functions and under
 ``TYPE_CHECKING`` count too.
+
+There is no import cycle anywhere in ``src/``, between packages or inside one (an import under
+``if TYPE_CHECKING:`` is not run and does not count; a module importing one of its own parent
+packages does not either: Python has begun importing the parent before the child). No function
+is longer than 80 lines.
 """
 
 from __future__ import annotations
@@ -25,16 +31,19 @@ LAYERS: dict[str, int] = {
     "algorithms": 1,
     "_atomic": 1,
     "_rawdicom": 1,
+    "_window": 1,
+    "report": 1,
     "keys": 2,
     "trust": 3,
     "cms": 4,
     "signatures": 5,
     "securefile": 5,
     "transport": 5,
-    "cli": 6,
+    "batch": 6,
+    "cli": 7,
 }
 #: the modules below ``signatures`` (the brief's "lower layers")
-LOWER = ("algorithms", "errors", "keys", "_atomic", "_rawdicom", "trust")
+LOWER = ("algorithms", "errors", "keys", "_atomic", "_rawdicom", "_window", "report", "trust")
 #: modules that may import the command line tool besides cli/ itself
 CLI_ENTRY_POINTS = {"dicomsec.__main__"}
 
@@ -53,12 +62,27 @@ def _sources() -> list[Path]:
     return files
 
 
-def _imports(path: Path) -> set[str]:
-    """Every dicomsec module named by an import statement anywhere in the file."""
+def _type_checking_nodes(tree: ast.AST) -> set[int]:
+    """ids of the import nodes inside ``if TYPE_CHECKING:`` blocks."""
+    inside: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            for stmt in node.body:
+                inside.update(id(sub) for sub in ast.walk(stmt))
+    return inside
+
+
+def _imports(path: Path, *, runtime_only: bool = False) -> set[str]:
+    """Every dicomsec module named by an import statement anywhere in the file (``runtime_only``:
+    leave out the imports under ``if TYPE_CHECKING:``)."""
     module = _module_name(path)
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    skip = _type_checking_nodes(tree) if runtime_only else set()
+    for node in ast.walk(tree):
+        if id(node) in skip:
+            continue
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -81,6 +105,7 @@ def _part(module: str) -> str | None:
 
 
 IMPORTS = {_module_name(p): _imports(p) for p in _sources()}
+RUNTIME_IMPORTS = {_module_name(p): _imports(p, runtime_only=True) for p in _sources()}
 
 
 def test_import_graph_was_found() -> None:
@@ -134,6 +159,76 @@ def test_no_layer_imports_one_above_it() -> None:
     assert offenders == []
 
 
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components with more than one module (Tarjan), plus self-loops."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1 or v in graph.get(v, ()):
+                found.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def _import_graph() -> dict[str, set[str]]:
+    graph: dict[str, set[str]] = {}
+    for module, deps in RUNTIME_IMPORTS.items():
+        parents = {".".join(module.split(".")[:n]) for n in range(1, module.count(".") + 1)}
+        graph[module] = {d for d in deps if d in RUNTIME_IMPORTS and d not in parents}
+    return graph
+
+
+def test_cycle_finder_finds_cycles() -> None:
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert _cycles({"a": {"a"}}) == [["a"]]
+    assert _cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_import_cycle() -> None:
+    assert _cycles(_import_graph()) == []
+
+
+def _long_functions(limit: int) -> list[str]:
+    offenders = []
+    for path in _sources():
+        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                length = (node.end_lineno or node.lineno) - node.lineno + 1
+                if length > limit:
+                    offenders.append(f"{path.relative_to(SRC)}:{node.lineno} {node.name}: "
+                                     f"{length} lines")
+    return offenders
+
+
+def test_no_function_over_80_lines() -> None:
+    assert _long_functions(80) == []
+
+
 def test_package_root_imports_no_submodule() -> None:
     assert IMPORTS["dicomsec"] <= {"dicomsec"}
 
@@ -166,7 +261,10 @@ def test_oid_encoding_helper() -> None:
 
 
 def _others() -> list[Path]:
-    return [p for p in _sources() if p != SRC / "algorithms.py"]
+    """Every module but the registry (``algorithms.py``, or the ``algorithms/`` package)."""
+    registry = SRC / "algorithms"
+    return [p for p in _sources()
+            if p != SRC / "algorithms.py" and registry not in p.parents]
 
 
 def test_registry_has_the_names_the_grep_looks_for() -> None:
