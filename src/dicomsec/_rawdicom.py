@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from dicomsec._window import ReadError, Window
 from dicomsec.errors import InvalidInput
 
 __all__ = [
@@ -201,33 +203,28 @@ class ParsedFile:
         yield from walk(self.dataset)
 
 
-class _Reader:
-    """Buffered reading with explicit offsets and clear errors."""
+class _Reader(Window):
+    """The shared window (:mod:`dicomsec._window`) plus the file's name for messages.
+
+    A read outside the file raises :class:`~dicomsec._window.ReadError`; the entry points
+    (:func:`parse_stream`, :func:`parse_dataset_bytes`) turn it into :class:`InvalidInput`.
+    """
+
+    __slots__ = ("name",)
 
     def __init__(self, fh: BinaryIO, size: int, name: str) -> None:
-        self.fh = fh
-        self.size = size
+        super().__init__(fh, size, span=65536, direct_above=65536)
         self.name = name
-        self._buf = b""
-        self._buf_start = 0
 
-    def read(self, pos: int, n: int) -> bytes:
-        if n < 0 or pos + n > self.size:
-            raise InvalidInput(f"truncated or corrupt data at offset {pos}", path=self.name)
-        off = pos - self._buf_start
-        if 0 <= off and off + n <= len(self._buf):
-            return self._buf[off : off + n]
-        if n > 65536:
-            self.fh.seek(pos)
-            data = self.fh.read(n)
-        else:
-            self.fh.seek(pos)
-            self._buf = self.fh.read(max(n, 65536))
-            self._buf_start = pos
-            data = self._buf[:n]
-        if len(data) != n:
-            raise InvalidInput(f"truncated data at offset {pos}", path=self.name)
-        return data
+
+@contextmanager
+def _read_errors(name: str) -> Iterator[None]:
+    """Turn a failed read into the parser's error (the window knows no file names)."""
+    try:
+        yield
+    except ReadError as exc:
+        what = "truncated or corrupt data" if exc.past_end else "truncated data"
+        raise InvalidInput(f"{what} at offset {exc.pos}", path=name) from None
 
 
 class _Parser:
@@ -420,7 +417,12 @@ def parse_stream(fh: BinaryIO, size: int, name: str = "<input>") -> ParsedFile:
     Raises:
         InvalidInput: not a Part 10 file, unsupported transfer syntax, or malformed structure.
     """
-    r = _Reader(fh, size, name)
+    with _read_errors(name):
+        return _parse_part10(_Reader(fh, size, name))
+
+
+def _parse_part10(r: _Reader) -> ParsedFile:
+    size, name = r.size, r.name
     if size < 132 + 12 or r.read(128, 4) != b"DICM":
         raise InvalidInput("not a DICOM Part 10 file (no DICM prefix)", path=name)
     # File Meta Information: explicit VR little endian, group 0002
@@ -475,5 +477,6 @@ def parse_dataset_bytes(
     import io
 
     r = _Reader(io.BytesIO(data), len(data), "<memory>")
-    elements, _ = _Parser(r, little, implicit).parse_dataset(0, len(data), 1)
+    with _read_errors(r.name):
+        elements, _ = _Parser(r, little, implicit).parse_dataset(0, len(data), 1)
     return elements

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from dicomsec._window import ReadError, Window
 from dicomsec.errors import InvalidInput
 
 __all__ = [
@@ -66,7 +67,7 @@ class TLV:
 class TLVReader:
     """Reads TLV headers of a BER/DER encoding from a seekable binary file."""
 
-    #: reads up to this size are served from one buffered window (BER files made by
+    #: reads up to 64 KiB are served from one buffered window of this size (BER files made by
     #: streaming writers have a header every few KiB)
     WINDOW = 1 << 20
 
@@ -74,28 +75,21 @@ class TLVReader:
         self.fh = fh
         self.size = size
         self.name = name
-        self._win = b""
-        self._win_pos = 0
+        self._window = Window(fh, size, span=self.WINDOW, direct_above=64 << 10)
 
     def err(self, message: str, pos: int) -> InvalidInput:
         return InvalidInput(f"malformed CMS structure: {message} at offset {pos}", path=self.name)
 
     def read(self, pos: int, n: int) -> bytes:
-        if n < 0 or pos < 0 or pos + n > self.size:
-            raise self.err("truncated", pos)
-        off = pos - self._win_pos
-        if 0 <= off and off + n <= len(self._win):
-            return self._win[off : off + n]
-        self.fh.seek(pos)
-        if n <= 64 << 10:
-            self._win = self.fh.read(min(self.WINDOW, self.size - pos))
-            self._win_pos = pos
-            data = self._win[:n]
-        else:
-            data = self.fh.read(n)
-        if len(data) != n:
-            raise self.err("truncated", pos)
-        return data
+        """``n`` bytes at ``pos`` (small reads from the shared window of :mod:`dicomsec._window`).
+
+        Raises:
+            InvalidInput: the range runs outside the file ("truncated").
+        """
+        try:
+            return self._window.read(pos, n)
+        except ReadError:
+            raise self.err("truncated", pos) from None
 
     def header(self, pos: int, end: int | None = None) -> TLV:
         """The TLV starting at ``pos``; its value must fit before ``end`` (default: file end)."""
