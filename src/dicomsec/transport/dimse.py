@@ -140,6 +140,7 @@ def _server_class() -> type[Any]:
         def get_request(self) -> tuple[socket.socket, tuple[str, int]]:
             assert self.socket is not None
             client, address = self.socket.accept()
+            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             ctx = self.ssl_context
             if ctx is not None:
                 client.settimeout(self.handshake_timeout)
@@ -558,6 +559,8 @@ def _read_instance(path: Path) -> _Instance:
 def _tls_handler(into: dict[str, Any]) -> Callable[[Event], None]:
     def on_open(event: Event) -> None:
         sock = getattr(event.assoc.dul.socket, "socket", None)
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if sock is not None and hasattr(sock, "cipher"):
             into.update(tls.negotiated(sock))
 
