@@ -13,6 +13,10 @@ Status:
 - ``EXPERIMENTAL``: may be used for new objects, but no standard or peer defines it yet.
 - ``LEGACY``: accepted when verifying (reported as legacy); creating needs ``allow_legacy``.
 - ``FORBIDDEN``: never used.
+
+The status is the registry's view, without dates. The dated view (NIST SP 800-131A, NIST IR
+8547: what may be created, verified or decrypted on a given day, with which key) is
+:class:`dicomsec.algorithms.policy.AlgorithmPolicy`, which reads these records.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Algorithm",
+    "Family",
     "Hasher",
     "Kind",
     "Status",
@@ -39,8 +44,11 @@ __all__ = [
     "by_oid",
     "check_create",
     "digest_algorithms",
+    "key_bits",
     "new_hasher",
+    "rsa_strength",
     "signature_scheme_for_key",
+    "strength_for_key",
 ]
 
 
@@ -74,6 +82,9 @@ class Family(enum.Enum):
     MLDSA = "ml-dsa"
 
 
+_CLASSICAL = frozenset({Family.RSA, Family.EC, Family.EDDSA})
+
+
 @dataclass(frozen=True, slots=True)
 class Algorithm:
     """One entry of the registry."""
@@ -103,10 +114,33 @@ class Algorithm:
     hash: str | None = None
     #: block size in bytes (block ciphers)
     block_size: int = 0
+    #: security strength in bits where the algorithm fixes it (NIST SP 800-57 Pt 1 Rev. 5
+    #: Tables 2 and 3; collision resistance for digests); ``None``: derived, see :attr:`strength`
+    strength_bits: int | None = None
 
     @property
     def legacy(self) -> bool:
         return self.status is Status.LEGACY
+
+    @property
+    def quantum_vulnerable(self) -> bool:
+        """RSA, elliptic-curve and EdDSA signatures, RSA key transport and (EC)DH key agreement:
+        the algorithms NIST IR 8547 plans to disallow after 2035."""
+        return self.family in _CLASSICAL or self.kind in (Kind.KEY_TRANSPORT, Kind.KEY_AGREEMENT)
+
+    @property
+    def strength(self) -> int | None:
+        """Security strength in bits when it does not depend on the key (``None`` for RSA and
+        for key agreement, whose key decides; see :func:`strength_for_key`)."""
+        if self.strength_bits is not None:
+            return self.strength_bits
+        if self.kind is Kind.DIGEST:
+            return self.digest_size * 4
+        if self.kind in (Kind.CIPHER, Kind.KEY_WRAP) and self.key_size:
+            return self.key_size * 8
+        if self.family is Family.EC and self.min_key_bits:
+            return min(self.min_key_bits // 2, 256)
+        return None
 
     @property
     def hashlib_name(self) -> str:
@@ -159,13 +193,15 @@ _REGISTRY: tuple[Algorithm, ...] = (
     Algorithm("sha3-256", _D, "2.16.840.1.101.3.4.2.8", digest_size=32),
     Algorithm("sha3-384", _D, "2.16.840.1.101.3.4.2.9", digest_size=48),
     Algorithm("sha3-512", _D, "2.16.840.1.101.3.4.2.10", digest_size=64),
+    # strength_bits of broken digests: best published collision attack (SHA-1 2^63.1,
+    # SHAttered 2017; MD5 2^24.1, Stevens 2007); SP 800-57 Table 3 gives SHA-1 "< 80"
     Algorithm("sha1", _D, "1.3.14.3.2.26", dicom_term="SHA1", status=Status.LEGACY,
-              digest_size=20, dcmtk_interop=True),
+              digest_size=20, dcmtk_interop=True, strength_bits=63),
     Algorithm("ripemd160", _D, "1.3.36.3.2.1", dicom_term="RIPEMD160", status=Status.LEGACY,
               digest_size=20, dcmtk_interop=True,
-              digest_info_prefix=bytes.fromhex("3021300906052b2403020105000414")),
+              digest_info_prefix=bytes.fromhex("3021300906052b2403020105000414"), strength_bits=80),
     Algorithm("md5", _D, "1.2.840.113549.2.5", dicom_term="MD5", status=Status.LEGACY,
-              digest_size=16, dcmtk_interop=True),
+              digest_size=16, dcmtk_interop=True, strength_bits=24),
     # Signature schemes. DICOM carries no identifier: the scheme follows from the public key
     # of the Certificate of Signer (PS3.15 C.1); the OID is the key's algorithm identifier.
     Algorithm("rsa-pkcs1v15", _S, "1.2.840.113549.1.1.1", status=Status.ALLOWED,
@@ -182,15 +218,15 @@ _REGISTRY: tuple[Algorithm, ...] = (
     Algorithm("ecdsa-p521", _S, "1.3.132.0.35", status=Status.ALLOWED, min_key_bits=521,
               family=Family.EC, curve="secp521r1"),
     Algorithm("ed25519", _S, "1.3.101.112", status=Status.ALLOWED, family=Family.EDDSA,
-              signature_size=64),
+              signature_size=64, strength_bits=128),
     Algorithm("ed448", _S, "1.3.101.113", status=Status.ALLOWED, family=Family.EDDSA,
-              signature_size=114),
+              signature_size=114, strength_bits=224),
     Algorithm("ml-dsa-44", _S, "2.16.840.1.101.3.4.3.17", status=Status.EXPERIMENTAL,
-              family=Family.MLDSA, signature_size=2420),
+              family=Family.MLDSA, signature_size=2420, strength_bits=128),
     Algorithm("ml-dsa-65", _S, "2.16.840.1.101.3.4.3.18", status=Status.EXPERIMENTAL,
-              family=Family.MLDSA, signature_size=3309),
+              family=Family.MLDSA, signature_size=3309, strength_bits=192),
     Algorithm("ml-dsa-87", _S, "2.16.840.1.101.3.4.3.19", status=Status.EXPERIMENTAL,
-              family=Family.MLDSA, signature_size=4627),
+              family=Family.MLDSA, signature_size=4627, strength_bits=256),
     # --- CMS (RFC 5652 and friends): content encryption -------------------------------------
     Algorithm("aes128-cbc", Kind.CIPHER, "2.16.840.1.101.3.4.1.2", key_size=16, mode="cbc",
               block_size=16),
@@ -218,7 +254,7 @@ _REGISTRY: tuple[Algorithm, ...] = (
               mode="chacha20-poly1305", status=Status.LEGACY),
     Algorithm("des-ede3-cbc", Kind.CIPHER, "1.2.840.113549.3.7", key_size=24, mode="cbc",
               block_size=8,
-              status=Status.LEGACY),
+              status=Status.LEGACY, strength_bits=112),
     # --- key wrap --------------------------------------------------------------------------
     Algorithm("aes128-wrap", Kind.KEY_WRAP, "2.16.840.1.101.3.4.1.5", key_size=16),
     Algorithm("aes192-wrap", Kind.KEY_WRAP, "2.16.840.1.101.3.4.1.25", key_size=24),
@@ -252,8 +288,8 @@ _REGISTRY: tuple[Algorithm, ...] = (
     Algorithm("ecdh-hkdf-sha512", Kind.KEY_AGREEMENT, "1.2.840.113549.1.9.16.3.21", mode="hkdf",
               hash="sha512"),
     Algorithm("ec-public-key", Kind.KEY_AGREEMENT, "1.2.840.10045.2.1"),
-    Algorithm("x25519", Kind.KEY_AGREEMENT, "1.3.101.110"),
-    Algorithm("x448", Kind.KEY_AGREEMENT, "1.3.101.111"),
+    Algorithm("x25519", Kind.KEY_AGREEMENT, "1.3.101.110", strength_bits=128),
+    Algorithm("x448", Kind.KEY_AGREEMENT, "1.3.101.111", strength_bits=224),
     # --- KDFs and KEMs -----------------------------------------------------------------------
     Algorithm("pbkdf2", Kind.KDF, "1.2.840.113549.1.5.12"),
     Algorithm("hmac-sha1", Kind.KDF, "1.2.840.113549.2.7", hash="sha1", status=Status.LEGACY),
@@ -264,11 +300,11 @@ _REGISTRY: tuple[Algorithm, ...] = (
     Algorithm("hkdf-sha384", Kind.KDF, "1.2.840.113549.1.9.16.3.29", hash="sha384"),
     Algorithm("hkdf-sha512", Kind.KDF, "1.2.840.113549.1.9.16.3.30", hash="sha512"),
     Algorithm("ml-kem-512", Kind.KEM, "2.16.840.1.101.3.4.4.1", key_size=16,
-              status=Status.EXPERIMENTAL),
+              status=Status.EXPERIMENTAL, strength_bits=128),
     Algorithm("ml-kem-768", Kind.KEM, "2.16.840.1.101.3.4.4.2", key_size=32,
-              status=Status.EXPERIMENTAL),
+              status=Status.EXPERIMENTAL, strength_bits=192),
     Algorithm("ml-kem-1024", Kind.KEM, "2.16.840.1.101.3.4.4.3", key_size=32,
-              status=Status.EXPERIMENTAL),
+              status=Status.EXPERIMENTAL, strength_bits=256),
     # --- CMS signature algorithm identifiers (SignerInfo) --------------------------------------
     Algorithm("rsa-pkcs1v15-any", Kind.CMS_SIGNATURE, "1.2.840.113549.1.1.1",
               family=Family.RSA),
@@ -292,8 +328,9 @@ _REGISTRY: tuple[Algorithm, ...] = (
     Algorithm("ecdsa-with-sha3-256", Kind.CMS_SIGNATURE, "2.16.840.1.101.3.4.3.10",
               family=Family.EC, hash="sha3-256"),
     Algorithm("cms-ed25519", Kind.CMS_SIGNATURE, "1.3.101.112", family=Family.EDDSA,
-              hash="sha512"),
-    Algorithm("cms-ed448", Kind.CMS_SIGNATURE, "1.3.101.113", family=Family.EDDSA),
+              hash="sha512", strength_bits=128),
+    Algorithm("cms-ed448", Kind.CMS_SIGNATURE, "1.3.101.113", family=Family.EDDSA,
+              strength_bits=224),
 )
 
 _BY_NAME = {a.name: a for a in _REGISTRY}
@@ -366,6 +403,38 @@ def key_bits(key: PublicKeyTypes) -> int | None:
     if isinstance(key, ec.EllipticCurvePublicKey):
         return key.curve.key_size
     return None
+
+
+#: RSA modulus size → security strength (NIST SP 800-57 Pt 1 Rev. 5, Table 2)
+_RSA_STRENGTH = ((15360, 256), (7680, 192), (3072, 128), (2048, 112), (1024, 80))
+
+
+def rsa_strength(bits: int) -> int:
+    """Security strength in bits of an RSA (or finite-field) key of ``bits`` bits (SP 800-57
+    Pt 1 Table 2; below 1024 bits: 0, i.e. no meaningful strength)."""
+    for size, strength in _RSA_STRENGTH:
+        if bits >= size:
+            return strength
+    return 0
+
+
+def strength_for_key(alg: Algorithm, bits: int | None) -> int | None:
+    """Security strength in bits of ``alg`` used with a key of ``bits`` bits.
+
+    ``bits`` is the RSA modulus or the elliptic-curve field size (``None`` when unknown or
+    meaningless, as for EdDSA and ML-DSA). RSA and key transport follow SP 800-57 Table 2,
+    elliptic curves half the field size (the hash of a CMS signature identifier is judged
+    apart). ``None``: not known without a key.
+    """
+    own = alg.strength
+    if bits is not None and own is None:
+        if alg.family is Family.RSA or alg.kind is Kind.KEY_TRANSPORT:
+            own = rsa_strength(bits)
+        elif alg.family is Family.EC or alg.kind is Kind.KEY_AGREEMENT:
+            own = min(bits // 2, 256)
+    elif bits is not None and alg.family is Family.EC and alg.curve is not None:
+        own = min(bits // 2, 256)  # a smaller key than the scheme's curve says
+    return own
 
 
 def signature_scheme_for_key(key: PublicKeyTypes, *, rsa_pss: bool = False) -> Algorithm:
