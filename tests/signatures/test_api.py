@@ -25,7 +25,9 @@ def test_sign_and_verify_a_dataset() -> None:
     signed = signatures.sign(ds, key=fixture_key("ecp256"), profile="creator", purpose=1)
     assert isinstance(signed, pydicom.Dataset)
     assert "DigitalSignaturesSequence" in signed and "DigitalSignaturesSequence" not in ds
-    reports = signatures.verify(signed, trust=_trust())
+    file_report = signatures.verify(signed, trust=_trust())
+    assert isinstance(file_report, signatures.FileReport) and file_report.ok
+    reports = file_report.signatures
     assert len(reports) == 1 and reports[0].ok
     assert "creator" in reports[0].profiles
     assert json.loads(reports[0].to_json())["uid"] == reports[0].uid
@@ -41,7 +43,7 @@ def test_untrusted_report_raises_trust_error(tmp_path: Path) -> None:
     out = tmp_path / "s.dcm"
     result = signatures.sign(CT, out, key=fixture_key("rsa2048"))
     assert result.location == "main" and result.signature_algorithm == "rsa-pkcs1v15"
-    (report,) = signatures.verify(out)
+    (report,) = signatures.verify(out).signatures
     assert report.valid and not report.trusted and not report.ok
     with pytest.raises(TrustError):
         report.raise_for_failure()

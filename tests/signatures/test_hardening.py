@@ -151,7 +151,7 @@ def test_odd_length_values_with_a_timestamp(tmp_path: Path, scheme: str) -> None
                   timestamp_client=HttpTimestampClient(url))
     report = verify_file(out, trust=TrustStore.from_paths([CA]))
     assert report.ok, report.signatures[0].problems
-    assert report.signatures[0].timestamp is not None and report.signatures[0].timestamp["ok"]
+    assert report.signatures[0].timestamp is not None and report.signatures[0].timestamp.ok
 
 
 def test_remove_all_with_signatures_under_a_shared_item(tmp_path: Path) -> None:

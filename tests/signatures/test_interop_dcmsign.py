@@ -26,13 +26,13 @@ from dicomsec._rawdicom import Element, parse_file, tag_str
 from dicomsec._rawdicom import find as _find
 from dicomsec.cli import main as cli_main
 from dicomsec.signatures import Profile, sign_file, verify_file
-from dicomsec.signatures._core import (
+from dicomsec.signatures._values import (
     DATA_ELEMENTS_SIGNED,
     MAC_ID,
     PART_B_EXCLUDED,
-    _at_list,
-    _us,
+    at_list,
     parse_tag,
+    us_value,
 )
 from dicomsec.signatures._macstream import (
     DIGITAL_SIGNATURES_SEQUENCE,
@@ -140,14 +140,14 @@ def _rebuild_stream(path: Path) -> bytes:
         assert sigs is not None and sigs.items is not None and len(sigs.items) == 1
         assert macs is not None and macs.items is not None
         sig_item = sigs.items[0]
-        mac_id = _us(parsed, fh, _find(sig_item.elements, MAC_ID))
+        mac_id = us_value(parsed, fh, _find(sig_item.elements, MAC_ID))
         assert mac_id is not None
         mac_items = [it for it in macs.items
-                     if _us(parsed, fh, _find(it.elements, MAC_ID)) == mac_id]
+                     if us_value(parsed, fh, _find(it.elements, MAC_ID)) == mac_id]
         assert len(mac_items) == 1
         des = _find(mac_items[0].elements, DATA_ELEMENTS_SIGNED)
         assert des is not None
-        listed = _at_list(parsed, fh, des)
+        listed = at_list(parsed, fh, des)
         assert listed is not None
         tags = set(listed)
         assert tags

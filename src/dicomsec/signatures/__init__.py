@@ -2,35 +2,41 @@
 
 Public API::
 
-    sign(src, dst, key=..., profile="none", mac="sha256", ...) -> SignResult
-    verify(src, trust=..., require=None) -> list[SignatureReport]
-    verify_file(path, trust=..., require=None) -> FileReport
-    list_signatures(path) -> FileReport
-    remove_signatures(src, dst, uids=..., remove_all=False) -> int
+    sign(src, dst, *, key, profile="none", mac="sha256", ...) -> SignResult   (paths)
+    sign(dataset, *, key, ...) -> Dataset                                     (pydicom)
+    verify(src, *, trust=None, require=None, now=None) -> FileReport          (path or Dataset)
+    sign_file(src, dst, *, key, ...) -> SignResult
+    verify_file(path, *, trust=None, require=None, now=None) -> FileReport
+    list_signatures(path) -> FileReport          (integrity only, no trust)
+    remove_signatures(src, dst, *, uids=(), remove_all=False) -> int
 
-``src`` may be a path or a pydicom ``Dataset``.
+Every result follows :class:`dicomsec.report.Report` (``ok``, ``summary()``, ``to_dict()`` with
+``schema``, ``to_json()``, ``raise_for_failure()``). Expected negative outcomes (a broken or
+untrusted signature) are report fields; exceptions (:class:`~dicomsec.errors.InvalidInput`,
+:class:`~dicomsec.errors.PolicyViolation`, ...) mean the work could not be done. Trust is only
+what ``trust`` holds: the OS store is never used.
 """
 
 from __future__ import annotations
 
+import datetime as _dt
+import functools
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, overload
 
-from dicomsec.signatures._core import (
-    SignResult,
-    dataset_to_bytes,
-    list_signatures,
-    remove_signatures,
-    sign_file,
-    verify_dataset_bytes,
-    verify_file,
-)
 from dicomsec.signatures._profiles import PURPOSES, Profile
-from dicomsec.signatures.report import FileReport, SignatureReport
+from dicomsec.signatures._remove import remove_signatures
+from dicomsec.signatures._sign import sign_file
+from dicomsec.signatures._values import dataset_to_bytes
+from dicomsec.signatures._verify import list_signatures, verify_dataset_bytes, verify_file
+from dicomsec.signatures.report import FileReport, SignatureReport, SignResult, TimestampReport
 
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset
 
+    from dicomsec.keys import SigningKey
+    from dicomsec.signatures.timestamp import TimestampClient
     from dicomsec.trust import TrustStore
 
 __all__ = [
@@ -39,6 +45,7 @@ __all__ = [
     "Profile",
     "SignResult",
     "SignatureReport",
+    "TimestampReport",
     "list_signatures",
     "remove_signatures",
     "sign",
@@ -48,16 +55,56 @@ __all__ = [
 ]
 
 
-def sign(src: Path | str | Dataset, dst: Path | str | None = None, **kwargs: Any) -> Any:
+@overload
+def sign(
+    src: Path | str, dst: Path | str, *, key: SigningKey, profile: Profile | str = ...,
+    mac: str = ..., purpose: int | None = ..., item: str | None = ...,
+    tags: Sequence[str | int] | None = ..., deterministic: bool = ...,
+    timestamp_client: TimestampClient | None = ..., allow_legacy: bool = ...,
+    now: _dt.datetime | None = ...,
+) -> SignResult: ...
+
+
+@overload
+def sign(
+    src: Dataset, dst: None = None, *, key: SigningKey, profile: Profile | str = ...,
+    mac: str = ..., purpose: int | None = ..., item: str | None = ...,
+    tags: Sequence[str | int] | None = ..., deterministic: bool = ...,
+    timestamp_client: TimestampClient | None = ..., allow_legacy: bool = ...,
+    now: _dt.datetime | None = ...,
+) -> Dataset: ...
+
+
+def sign(
+    src: Path | str | Dataset, dst: Path | str | None = None, *, key: SigningKey,
+    profile: Profile | str = Profile.NONE, mac: str = "sha256", purpose: int | None = None,
+    item: str | None = None, tags: Sequence[str | int] | None = None,
+    deterministic: bool = False, timestamp_client: TimestampClient | None = None,
+    allow_legacy: bool = False, now: _dt.datetime | None = None,
+) -> SignResult | Dataset:
     """Sign a file (``dst`` required; may equal ``src``) or a pydicom Dataset.
 
-    For a Dataset, returns a new signed Dataset (the input is not changed); for a path, a
-    :class:`SignResult`. Keyword arguments are those of :func:`sign_file`.
+    For a path, writes ``dst`` atomically and returns a :class:`SignResult`; for a Dataset,
+    returns a new signed Dataset (the input is not changed). The options are those of
+    :func:`sign_file`: ``profile`` (none, base, creator, authorization, sr, sr-verification),
+    ``mac`` (a DICOM MAC algorithm name), ``purpose`` (a code of :data:`PURPOSES`), ``item`` (an
+    item path such as ``ContentSequence[0]``), ``tags`` (what to sign; default every signable
+    attribute of the level), ``timestamp_client`` (an RFC 3161 TSA).
+
+    Raises:
+        TypeError: a path without ``dst``.
+        InvalidInput: unreadable input, bad item path or tag, unknown algorithm.
+        PolicyViolation: legacy algorithm without ``allow_legacy``, weak key, profile not met.
     """
+    run = functools.partial(
+        sign_file, key=key, profile=profile, mac=mac, purpose=purpose, item=item, tags=tags,
+        deterministic=deterministic, timestamp_client=timestamp_client,
+        allow_legacy=allow_legacy, now=now,
+    )
     if isinstance(src, str | Path):
         if dst is None:
             raise TypeError("sign(path) needs dst (use the same path to sign in place)")
-        return sign_file(Path(src), Path(dst), **kwargs)
+        return run(Path(src), Path(dst))
     import tempfile
 
     from pydicom import dcmread
@@ -65,15 +112,24 @@ def sign(src: Path | str | Dataset, dst: Path | str | None = None, **kwargs: Any
     with tempfile.TemporaryDirectory() as tmp:
         a, b = Path(tmp) / "in.dcm", Path(tmp) / "out.dcm"
         a.write_bytes(dataset_to_bytes(src))
-        sign_file(a, b, **kwargs)
+        run(a, b)
         return dcmread(b)
 
 
 def verify(
-    src: Path | str | Dataset, *, trust: TrustStore | None = None, require: str | None = None
-) -> list[SignatureReport]:
-    """Verify every signature of a file or Dataset; one report per signature."""
+    src: Path | str | Dataset, *, trust: TrustStore | None = None, require: str | None = None,
+    now: _dt.datetime | None = None,
+) -> FileReport:
+    """Verify every signature of a file or Dataset, at every level: one :class:`FileReport`
+    (``.signatures`` holds one :class:`SignatureReport` per signature).
+
+    ``require`` (any, creator, authorization, sr, sr-verification) makes the report fail
+    unless a valid, trusted signature of that kind exists. See :func:`verify_file` for what is
+    checked.
+
+    Raises:
+        InvalidInput: the file cannot be read or is not DICOM.
+    """
     if isinstance(src, str | Path):
-        return list(verify_file(src, trust=trust, require=require).signatures)
-    return list(verify_dataset_bytes(dataset_to_bytes(src), trust=trust,
-                                     require=require).signatures)
+        return verify_file(src, trust=trust, require=require, now=now)
+    return verify_dataset_bytes(dataset_to_bytes(src), trust=trust, require=require, now=now)

@@ -1,26 +1,94 @@
-"""Verification results: one frozen report per signature, one per file.
+"""Signature results: frozen reports following :class:`dicomsec.report.Report`.
+
+- :class:`SignatureReport`: one Digital Signatures Sequence item, verified;
+- :class:`FileReport`: every signature of one file, and the attributes none covers;
+- :class:`TimestampReport`: one certified timestamp (RFC 3161) of a signature;
+- :class:`SignResult`: what signing a file did.
 
 Expected negative outcomes (a broken signature, an untrusted signer) are report fields, not
 exceptions. ``ok`` is the one verdict; ``raise_for_failure()`` is there for callers who prefer an
-exception, so that "intact but untrusted" cannot be mistaken for success.
+exception, so that "intact but untrusted" cannot be mistaken for success. Every ``to_dict()``
+starts with ``schema`` and ``ok``; the other keys are those the reports had before the shared
+protocol (none renamed), listed in ``docs/signatures.md``.
 """
 
 from __future__ import annotations
 
-import json
+import datetime as _dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from dicomsec.errors import TrustError, VerificationFailed
+from dicomsec.errors import DicomSecError, TrustError, VerificationFailed
+from dicomsec.report import Report
 
-__all__ = ["SCHEMA", "FileReport", "SignatureReport"]
+if TYPE_CHECKING:
+    from cryptography import x509
 
+__all__ = ["SCHEMA", "FileReport", "SignResult", "SignatureReport", "TimestampReport"]
+
+#: the schema of :class:`FileReport` (the one ``verify --json`` prints per file)
 SCHEMA = "dicomsec.signatures.report/1"
 
 
 @dataclass(frozen=True, slots=True)
-class SignatureReport:
+class TimestampReport(Report):
+    """The outcome of checking one Certified Timestamp (0400,0310).
+
+    ``valid``: the token parses, its imprint is a digest of the signature value and its CMS
+    signature verifies with the TSA certificate inside it. ``trusted``: that certificate has a
+    path to a trust anchor at the timestamp's time, with extended key usage timeStamping.
+    """
+
+    schema: ClassVar[str] = "dicomsec.signatures.timestamp/1"
+
+    present: bool
+    valid: bool = False
+    trusted: bool = False
+    time: _dt.datetime | None = None
+    tsa: str | None = None
+    hash_algorithm: str | None = None
+    problems: tuple[str, ...] = ()
+    signer_certificate: x509.Certificate | None = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def absent(cls) -> TimestampReport:
+        """The status of a signature without a Certified Timestamp."""
+        return cls(present=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.present and self.valid and self.trusted
+
+    def summary(self) -> str:
+        if not self.present:
+            verdict = "ABSENT"
+        else:
+            verdict = "OK" if self.ok else ("UNTRUSTED" if self.valid else "INVALID")
+        when = self.time.isoformat() if self.time is not None else "-"
+        return f"{verdict} time={when} tsa={self.tsa or '-'}"
+
+    def _content(self) -> dict[str, Any]:
+        """JSON-ready fields (the certificate is left out; time is ISO 8601)."""
+        return {
+            "present": self.present,
+            "valid": self.valid,
+            "trusted": self.trusted,
+            "time": self.time.isoformat() if self.time is not None else None,
+            "tsa": self.tsa,
+            "hash_algorithm": self.hash_algorithm,
+            "problems": list(self.problems),
+        }
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """``to_dict().get(key)``: compatibility for callers written when this was a dict."""
+        return self.to_dict().get(key, default)
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureReport(Report):
     """The outcome of verifying one Digital Signatures Sequence item."""
+
+    schema: ClassVar[str] = "dicomsec.signatures.signature/1"
 
     uid: str
     location: str  # "main" or an item path such as "ContentSequence[1]"
@@ -37,11 +105,14 @@ class SignatureReport:
     datetime: str | None
     profiles: tuple[str, ...]
     purpose: dict[str, str] | None
-    timestamp: dict[str, Any] | None
+    timestamp: TimestampReport | None
     legacy: bool
     problems: tuple[str, ...]
     covered: tuple[str, ...] = field(default=(), repr=False)
     interoperable: bool = True
+    #: the algorithm policy's decision on this signature's algorithms (``None`` until the
+    #: policy is consulted by verification)
+    policy: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -49,9 +120,9 @@ class SignatureReport:
 
     def summary(self) -> str:
         verdict = "OK" if self.ok else ("UNTRUSTED" if self.valid else "INVALID")
-        return f"{verdict} {self.location} uid={self.uid}"
+        return f"{verdict} location={self.location} uid={self.uid}"
 
-    def to_dict(self) -> dict[str, Any]:
+    def _content(self) -> dict[str, Any]:
         return {
             "uid": self.uid,
             "location": self.location,
@@ -65,28 +136,29 @@ class SignatureReport:
             "datetime": self.datetime,
             "profiles": list(self.profiles),
             "purpose": self.purpose,
-            "timestamp": self.timestamp,
+            "timestamp": self.timestamp.to_dict() if self.timestamp is not None else None,
             "legacy": self.legacy,
             "interoperable": self.interoperable,
             "problems": list(self.problems),
             "covered": list(self.covered),
+            "policy": self.policy,
         }
 
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2)
-
-    def raise_for_failure(self) -> None:
+    def _failure(self) -> DicomSecError:
+        """:class:`VerificationFailed` for an invalid signature, :class:`TrustError` for an
+        intact one whose signer is not trusted."""
         if not self.valid:
-            raise VerificationFailed("; ".join(self.problems) or "signature invalid",
-                                     item=self.location, tag=self.uid)
-        if not self.ok:
-            raise TrustError("; ".join(self.problems) or "signer not trusted",
-                             item=self.location, tag=self.uid)
+            return VerificationFailed("; ".join(self.problems) or "signature invalid",
+                                      item=self.location, tag=self.uid)
+        return TrustError("; ".join(self.problems) or "signer not trusted",
+                          item=self.location, tag=self.uid)
 
 
 @dataclass(frozen=True, slots=True)
-class FileReport:
+class FileReport(Report):
     """Every signature of one file, and the top-level attributes no valid signature covers."""
+
+    schema: ClassVar[str] = SCHEMA
 
     file: str
     signatures: tuple[SignatureReport, ...]
@@ -99,11 +171,15 @@ class FileReport:
     def ok(self) -> bool:
         return all(s.ok for s in self.signatures) and self.required_met
 
-    def to_dict(self) -> dict[str, Any]:
+    def summary(self) -> str:
+        verdict = "OK" if self.ok else "FAILED"
+        bad = sum(not s.ok for s in self.signatures)
+        return (f"{verdict} file={self.file} signatures={len(self.signatures)} failed={bad} "
+                f"required_met={str(self.required_met).lower()}")
+
+    def _content(self) -> dict[str, Any]:
         return {
-            "schema": SCHEMA,
             "file": self.file,
-            "ok": self.ok,
             "signatures": [s.to_dict() for s in self.signatures],
             "unsigned_attributes": list(self.unsigned_attributes),
             "skipped": list(self.skipped),
@@ -111,12 +187,53 @@ class FileReport:
             "required_met": self.required_met,
         }
 
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2)
-
-    def raise_for_failure(self) -> None:
+    def _failure(self) -> DicomSecError:
+        """The first failed signature's exception, else :class:`VerificationFailed` for an
+        unmet requirement."""
         for s in self.signatures:
-            s.raise_for_failure()
-        if not self.required_met:
-            raise VerificationFailed(f"no valid, trusted signature satisfies {self.required!r}",
-                                     path=self.file)
+            if not s.ok:
+                return s._failure()
+        return VerificationFailed(f"no valid, trusted signature satisfies {self.required!r}",
+                                  path=self.file)
+
+
+@dataclass(frozen=True, slots=True)
+class SignResult(Report):
+    """What signing did: where the new signature is and what it covers.
+
+    It exists only for a signature that was made and checked (signing raises otherwise), so
+    ``ok`` is always true. ``to_dict()`` has the keys ``sign --json`` prints.
+    """
+
+    schema: ClassVar[str] = "dicomsec.signatures.sign/1"
+
+    path: str
+    uid: str
+    location: str
+    mac_id: int
+    mac_algorithm: str
+    signature_algorithm: str
+    signed_tags: tuple[str, ...]
+    profile: str
+    timestamp: bool
+
+    @property
+    def ok(self) -> bool:
+        return True
+
+    def summary(self) -> str:
+        return (f"OK file={self.path} location={self.location} uid={self.uid} "
+                f"algorithm={self.signature_algorithm} mac={self.mac_algorithm}")
+
+    def _content(self) -> dict[str, Any]:
+        return {
+            "file": self.path,
+            "uid": self.uid,
+            "location": self.location,
+            "mac_id": self.mac_id,
+            "mac_algorithm": self.mac_algorithm,
+            "signature_algorithm": self.signature_algorithm,
+            "profile": self.profile,
+            "timestamp": self.timestamp,
+            "signed_attributes": list(self.signed_tags),
+        }

@@ -8,7 +8,8 @@ Signature (0400,0120), without any pad byte; ``TSTInfo.messageImprint`` is a dig
 - :class:`TimestampClient` is the edge for getting tokens; :class:`HttpTimestampClient` asks an
   RFC 3161 time-stamping authority over HTTP(S).
 - :func:`verify_timestamp` checks a token against the data and a :class:`~dicomsec.trust.TrustStore`
-  and returns a :class:`TimestampStatus`; it never raises for a bad token.
+  and returns a :class:`~dicomsec.signatures.report.TimestampReport`; it never raises for a bad
+  token.
 
 Limits: the TSA certificate must be inside the token (requests set ``certReq``); signer keys may
 be RSA (PKCS#1 v1.5 or PSS), ECDSA, Ed25519 or Ed448; revocation is checked only against the CRLs
@@ -35,6 +36,7 @@ from dicomsec.cms.signed import (
     verify_signer_signature,
 )
 from dicomsec.errors import InvalidInput, UnsupportedAlgorithm, VerificationFailed
+from dicomsec.signatures.report import TimestampReport
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -44,6 +46,7 @@ if TYPE_CHECKING:
 __all__ = [
     "HttpTimestampClient",
     "TimestampClient",
+    "TimestampReport",
     "TimestampServiceError",
     "TimestampStatus",
     "parse_timestamp_time",
@@ -74,40 +77,9 @@ class TimestampClient(Protocol):
 # --------------------------------------------------------------------------- status
 
 
-@dataclass(frozen=True, slots=True)
-class TimestampStatus:
-    """The outcome of checking one Certified Timestamp."""
-
-    present: bool
-    valid: bool = False
-    trusted: bool = False
-    time: _dt.datetime | None = None
-    tsa: str | None = None
-    hash_algorithm: str | None = None
-    problems: tuple[str, ...] = ()
-    signer_certificate: x509.Certificate | None = field(default=None, repr=False, compare=False)
-
-    @classmethod
-    def absent(cls) -> TimestampStatus:
-        """The status of a signature without a Certified Timestamp."""
-        return cls(present=False)
-
-    @property
-    def ok(self) -> bool:
-        return self.present and self.valid and self.trusted
-
-    def to_dict(self) -> dict[str, object]:
-        """JSON-serialisable fields (the certificate is left out; time is ISO 8601)."""
-        return {
-            "present": self.present,
-            "valid": self.valid,
-            "trusted": self.trusted,
-            "ok": self.ok,
-            "time": self.time.isoformat() if self.time is not None else None,
-            "tsa": self.tsa,
-            "hash_algorithm": self.hash_algorithm,
-            "problems": list(self.problems),
-        }
+#: the outcome of checking one Certified Timestamp (the report lives in ``report.py``; this
+#: name stays for callers written before the shared report protocol)
+TimestampStatus = TimestampReport
 
 
 # --------------------------------------------------------------------------- parsing
@@ -305,7 +277,7 @@ def _check(token: bytes, data: bytes, found: _Findings) -> None:
         raise _Bad(f"timestamp {exc}") from None
 
 
-def verify_timestamp(token: bytes, data: bytes, trust: TrustStore | None) -> TimestampStatus:
+def verify_timestamp(token: bytes, data: bytes, trust: TrustStore | None) -> TimestampReport:
     """Check a Certified Timestamp (DER TimeStampToken) over ``data``.
 
     ``valid``: the token parses, its imprint is a digest of ``data`` and its CMS signature
@@ -316,7 +288,7 @@ def verify_timestamp(token: bytes, data: bytes, trust: TrustStore | None) -> Tim
     Never raises for a bad token: problems are listed in the returned status.
     """
     if not token:
-        return TimestampStatus.absent()
+        return TimestampReport.absent()
     found = _Findings()
     try:
         _check(bytes(token), bytes(data), found)
@@ -343,7 +315,7 @@ def verify_timestamp(token: bytes, data: bytes, trust: TrustStore | None) -> Tim
         else:
             trusted = result.trusted
             found.problems.extend(f"TSA certificate: {p}" for p in result.problems)
-    return TimestampStatus(
+    return TimestampReport(
         present=True,
         valid=valid,
         trusted=trusted,

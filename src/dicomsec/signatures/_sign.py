@@ -1,0 +1,290 @@
+"""The producer: add a digital signature to the main data set or an item of a Part 10 file.
+
+Files are never re-encoded: the new MAC Parameters and Digital Signatures items are spliced
+into a byte-exact copy of the input (copied with ``os.copy_file_range`` where possible), and the
+lengths of enclosing defined-length items and sequences are patched. Large values are hashed in
+chunks and never held in memory. The new signature is checked before the output replaces
+anything.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
+
+from dicomsec import algorithms
+from dicomsec._atomic import atomic_output
+from dicomsec._rawdicom import (
+    Element,
+    ParsedFile,
+    parse_dataset_bytes,
+    parse_file,
+    parse_stream,
+    tag_str,
+)
+from dicomsec.errors import InvalidInput, PolicyViolation, VerificationFailed
+from dicomsec.signatures._macstream import (
+    DIGITAL_SIGNATURES_SEQUENCE,
+    MAC_PARAMETERS_SEQUENCE,
+    MacStream,
+    is_signable,
+)
+from dicomsec.signatures._profiles import (
+    PURPOSE_SCHEME,
+    PURPOSES,
+    VERIFICATION_FLAG,
+    Profile,
+    profile_problems,
+    required_tags,
+)
+from dicomsec.signatures._signer import check_value
+from dicomsec.signatures._splice import (
+    Copier,
+    Edit,
+    Lengths,
+    encode_dataset,
+    grow,
+    item_bytes,
+    late_cut,
+    write_spliced,
+)
+from dicomsec.signatures._values import (
+    CERT_TYPE_X509,
+    TIMESTAMP_CMS_TSP,
+    all_mac_ids,
+    digest_stream,
+    format_dt,
+    is_sr,
+    mac_transfer_syntax,
+    parse_tag,
+    resolve_level,
+    text_value,
+)
+from dicomsec.signatures._verify import verify_all
+from dicomsec.signatures.report import SignResult
+
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
+
+    from dicomsec._rawdicom import DataSet
+    from dicomsec.keys import SigningKey
+    from dicomsec.signatures.timestamp import TimestampClient
+
+__all__ = ["FULL_SELF_CHECK_LIMIT", "sign_file"]
+
+#: a full re-verification of the output before it replaces anything, up to this size
+FULL_SELF_CHECK_LIMIT = 64 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class _Request:
+    """The checked choices of one signing: profile, MAC and signature algorithms, purpose."""
+
+    profile: Profile
+    mac: algorithms.Algorithm
+    scheme: algorithms.Algorithm
+    purpose: int | None
+
+
+def _check_request(key: SigningKey, profile: Profile | str, mac: str, purpose: int | None,
+                   allow_legacy: bool) -> _Request:
+    """Refuse unknown or disallowed algorithms, weak keys and unknown purposes."""
+    profile = Profile(profile) if isinstance(profile, str) else profile
+    mac_alg = algorithms.by_name(mac, algorithms.Kind.DIGEST)
+    if mac_alg.dicom_term is None:
+        raise InvalidInput(f"{mac_alg.name} is not a DICOM MAC algorithm")
+    algorithms.check_create(mac_alg, allow_legacy=allow_legacy)
+    scheme = key.scheme
+    bits = algorithms.key_bits(key.certificate.public_key())
+    algorithms.check_create(scheme, allow_legacy=allow_legacy, bits=bits)
+    if scheme.family is algorithms.Family.EC and mac_alg.digest_info_prefix:
+        raise PolicyViolation(f"ECDSA with {mac_alg.name} is not supported")
+    if purpose is not None and purpose not in PURPOSES:
+        raise InvalidInput(f"unknown signature purpose {purpose} (use 1-18)")
+    if profile is Profile.SR_VERIFICATION and purpose is None:
+        purpose = 5
+    return _Request(profile, mac_alg, scheme, purpose)
+
+
+def _choose_signed(elements: list[Element], tags: Sequence[str | int] | None,
+                   profile: Profile) -> set[int]:
+    """The tags to sign: every signable attribute of the level, or ``tags`` plus those the
+    profile requires."""
+    signable = [e for e in elements if is_signable(e)]
+    if tags is None:
+        signed = {e.tag for e in signable}
+    else:
+        signed = set()
+        present = {e.tag: e for e in elements}
+        for t in tags:
+            tag = t if isinstance(t, int) else parse_tag(t)
+            el = present.get(tag)
+            if el is None:
+                raise InvalidInput(f"attribute {tag_str(tag)} to sign is absent")
+            if not is_signable(el):
+                raise InvalidInput(f"attribute {tag_str(tag)} cannot be signed")
+            signed.add(tag)
+        need, _missing = required_tags(profile, elements)
+        need &= {e.tag for e in signable}  # unsignable ones make the profile check fail
+        signed |= need
+    if not signed:
+        raise InvalidInput("nothing to sign at this level")
+    return signed
+
+
+def _check_profile(req: _Request, parsed: ParsedFile, fh: BinaryIO, level: DataSet,
+                   signed: set[int]) -> None:
+    """Refuse a signature that would not meet the requested profile."""
+    problems = profile_problems(
+        req.profile, level_elements=level.elements, signed=signed, scheme=req.scheme,
+        mac=req.mac, purpose=req.purpose, main_level=level.parent_item is None,
+        verification_flag=text_value(parsed, fh, level.find(VERIFICATION_FLAG)),
+        creating=True, sr_document=is_sr(parsed, fh),
+    )
+    if problems:
+        raise PolicyViolation(f"profile {req.profile.value}: " + "; ".join(problems))
+
+
+def _signature_item(mac_id: int, uid: str, moment: _dt.datetime, purpose: int | None) -> Dataset:
+    """The new Digital Signatures Sequence item, without its value and certificate yet."""
+    from pydicom.dataset import Dataset
+    from pydicom.sequence import Sequence as PdSequence
+
+    sig_item = Dataset()
+    sig_item.MACIDNumber = mac_id
+    sig_item.DigitalSignatureUID = uid
+    sig_item.DigitalSignatureDateTime = format_dt(moment)
+    sig_item.CertificateType = CERT_TYPE_X509
+    if purpose is not None:
+        code = Dataset()
+        code.CodeValue = str(purpose)
+        code.CodingSchemeDesignator = PURPOSE_SCHEME
+        code.CodeMeaning = PURPOSES[purpose]
+        sig_item.DigitalSignaturePurposeCodeSequence = PdSequence([code])
+    return sig_item
+
+
+def _mac_item_bytes(parsed: ParsedFile, mac_id: int, mac: algorithms.Algorithm,
+                    hashed: list[int]) -> bytes:
+    """The new MAC Parameters item, encoded as the file is."""
+    from pydicom.dataset import Dataset
+
+    mac_item = Dataset()
+    mac_item.MACIDNumber = mac_id
+    mac_item.MACCalculationTransferSyntaxUID = mac_transfer_syntax(parsed)
+    mac_item.MACAlgorithm = mac.dicom_term
+    mac_item.DataElementsSigned = hashed
+    little = parsed.little_endian
+    return item_bytes(encode_dataset(mac_item, little=little, implicit=parsed.implicit_vr),
+                      little)
+
+
+def _complete(sig_item: Dataset, digest: bytes, *, key: SigningKey, mac: algorithms.Algorithm,
+              deterministic: bool, timestamp_client: TimestampClient | None) -> None:
+    """Sign the digest, check the value, and add it, the certificate and a timestamp."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    value = key.sign_digest(digest, mac, deterministic=deterministic)
+    check_value(key.certificate, value, digest, mac)
+    sig_item.CertificateOfSigner = key.certificate.public_bytes(Encoding.DER)
+    sig_item.Signature = value
+    if timestamp_client is not None:
+        sig_item.CertifiedTimestampType = TIMESTAMP_CMS_TSP
+        sig_item.CertifiedTimestamp = timestamp_client.timestamp(value)
+
+
+def sign_file(
+    src: Path,
+    dst: Path,
+    *,
+    key: SigningKey,
+    profile: Profile | str = Profile.NONE,
+    mac: str = "sha256",
+    purpose: int | None = None,
+    item: str | None = None,
+    tags: Sequence[str | int] | None = None,
+    deterministic: bool = False,
+    timestamp_client: TimestampClient | None = None,
+    allow_legacy: bool = False,
+    now: _dt.datetime | None = None,
+) -> SignResult:
+    """Add a digital signature to the main data set or an item of a Part 10 file.
+
+    ``dst`` may equal ``src`` (in place); the output is written atomically and the new
+    signature is checked before it replaces anything.
+
+    Raises:
+        InvalidInput: unreadable input, bad item path or tag, unknown algorithm.
+        PolicyViolation: legacy algorithm without ``allow_legacy``, weak key, profile not met.
+    """
+    from pydicom.uid import generate_uid
+
+    req = _check_request(key, profile, mac, purpose, allow_legacy)
+    src, dst = Path(src), Path(dst)
+    with open(src, "rb") as fh:
+        parsed = parse_file(src, fh)
+        size = fh.seek(0, 2)
+        level = resolve_level(parsed, item)
+        signed = _choose_signed(level.elements, tags, req.profile)
+        _check_profile(req, parsed, fh, level, signed)
+        mac_id = next(i for i in range(0x10000) if i not in all_mac_ids(parsed))
+        uid = str(generate_uid(prefix=None))
+        sig_item = _signature_item(mac_id, uid, (now or _dt.datetime.now(_dt.UTC)).astimezone(),
+                                   req.purpose)
+        # part B is encoded in the file's byte order so that MacStream treats it like file data
+        little, implicit = parsed.little_endian, parsed.implicit_vr
+        part_b = parse_dataset_bytes(encode_dataset(sig_item, little=little, implicit=False),
+                                     little=little)
+        hashed = sorted(signed)
+        early: list[Edit] = []
+        delta = grow(parsed, level.elements, level, MAC_PARAMETERS_SEQUENCE,
+                     _mac_item_bytes(parsed, mac_id, req.mac, hashed), early)
+        cut = late_cut(parsed, level, level.elements, size)
+        with atomic_output(dst) as out:
+            # The output up to the first signature-dependent edit is copied in a thread while
+            # the MAC is computed (copy_file_range and hashlib both release the GIL).
+            copier = Copier(src, out, early, cut, size)
+            copier.start()
+            try:
+                digest = digest_stream(MacStream(parsed, fh), req.mac, level.elements, signed,
+                                       part_b)
+                _complete(sig_item, digest, key=key, mac=req.mac, deterministic=deterministic,
+                          timestamp_client=timestamp_client)
+            finally:
+                copier.join()
+            late: list[Edit] = []
+            delta += grow(parsed, level.elements, level, DIGITAL_SIGNATURES_SEQUENCE,
+                          item_bytes(encode_dataset(sig_item, little=little, implicit=implicit),
+                                     little), late)
+            lengths = Lengths()
+            lengths.resize_ancestors(level, delta)
+            write_spliced(fh, out, early + late + lengths.edits(little), cut, size)
+            out.flush()
+            _self_check(dst, out, uid, full=size <= FULL_SELF_CHECK_LIMIT)
+    return SignResult(
+        path=str(dst), uid=uid, location=level.path() or "main", mac_id=mac_id,
+        mac_algorithm=req.mac.dicom_term or req.mac.name, signature_algorithm=req.scheme.name,
+        signed_tags=tuple(tag_str(t) for t in hashed), profile=req.profile.value,
+        timestamp=timestamp_client is not None,
+    )
+
+
+def _self_check(dst: Path, out: BinaryIO, uid: str, *, full: bool) -> None:
+    """Re-read the written output and check the new signature before it is renamed.
+
+    Up to ``FULL_SELF_CHECK_LIMIT`` the new signature is verified in full; above it the
+    output's structure is parsed again (the value was already checked against the digest).
+    """
+    size = out.seek(0, 2)
+    with open(out.name, "rb") as reader:
+        parsed = parse_stream(reader, size, str(dst))
+        if not full:
+            return
+        reports, _ = verify_all(parsed, reader, trust=None, only_uid=uid)
+        ts_ok = not reports or reports[0].timestamp is None or reports[0].timestamp.valid
+        if not reports or not reports[0].valid or not ts_ok:
+            problems = reports[0].problems if reports else ("signature not found",)
+            raise VerificationFailed("the signed output does not verify: " + "; ".join(problems))
