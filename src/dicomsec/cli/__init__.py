@@ -1,25 +1,61 @@
 """The ``dicomsec`` command line tool.
 
-Exit codes are set in one place, :func:`main`: 0 success; 1 a security check failed (signature
-invalid, untrusted or missing where required, policy violated); 2 usage error or unreadable
-input. Tracebacks appear only with ``--debug``.
+:func:`main` runs it and returns the exit code: 0 success; 1 a security check failed
+(signature invalid, untrusted or missing where required, policy violated); 2 usage error or
+unreadable input (the mapping is :func:`dicomsec.cli._root.exit_code`). Tracebacks appear only
+with ``--debug``.
+
+Start-up is kept short for tools that call ``dicomsec`` once per file: ``--version`` imports
+nothing, and the hot commands (``verify``, ``sign``, ``unwrap``) are parsed by
+:mod:`dicomsec.cli._fast` without typer when their arguments are plain; help, usage errors and
+every other command go through the typer app (:func:`get_app`), built on first use.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import sys
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["main"]
+if TYPE_CHECKING:
+    import typer
+
+__all__ = ["get_app", "main"]
 
 EXIT_OK = 0
 EXIT_SECURITY = 1
 EXIT_INPUT = 2
 
-
 #: commands that speak TLS: their profile's OpenSSL configuration must precede ``import ssl``
 #: (tls-check is not among them: the scanner's own handshakes must not be limited by a profile)
 TLS_COMMANDS = frozenset({"scp", "send", "echo", "conformance"})
+
+_APP: list[typer.Typer] = []
+
+
+def load_commands() -> None:
+    """Import every command module (each registers its commands on the root)."""
+    from dicomsec.cli.commands import MODULES
+
+    for name in MODULES:
+        importlib.import_module(f"dicomsec.cli.commands.{name}")
+
+
+def get_app() -> typer.Typer:
+    """The typer app with every command (built once)."""
+    if not _APP:
+        from dicomsec.cli._root import build_app
+
+        load_commands()
+        _APP.append(build_app())
+    return _APP[0]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":  # ``from dicomsec.cli import app``
+        return get_app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _arrange_tls(args: list[str]) -> None:
@@ -40,30 +76,13 @@ def _arrange_tls(args: list[str]) -> None:
     arrange_openssl_conf(name)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the command line tool; returns the exit code."""
-    from dicomsec.errors import DicomSecError, InvalidInput
-
-    args = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in args
-    if debug:
-        args.remove("--debug")
-    _arrange_tls(args)
-    import signal
-
-    from dicomsec.cli._app import app, err
-
-    def _terminate(signum: int, frame: object) -> None:
-        # unwind like Ctrl-C so that temporary files (possibly decrypted data) are removed
-        raise SystemExit(128 + signum)
-
-    with contextlib.suppress(ValueError):  # not the main thread (embedded use)
-        signal.signal(signal.SIGTERM, _terminate)
+def _run_typer(args: list[str]) -> int:
+    from dicomsec.cli._root import err
 
     try:
         # standalone mode: usage errors print their message and exit 2; commands end with
         # typer.Exit(code)
-        app(args=args, prog_name="dicomsec")
+        get_app()(args=args, prog_name="dicomsec")
     except SystemExit as exc:
         code = exc.code
         if code is None:
@@ -72,28 +91,42 @@ def main(argv: list[str] | None = None) -> int:
             return code
         err(str(code))
         return EXIT_INPUT
-    except InvalidInput as exc:
-        if debug:
-            raise
-        err(f"error: {exc}")
-        return EXIT_INPUT
-    except DicomSecError as exc:
-        if debug:
-            raise
-        hint = f" ({exc.hint})" if exc.hint else ""
-        err(f"error: {exc}{hint}")
-        return EXIT_SECURITY
-    except OSError as exc:
-        if debug:
-            raise
-        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
-        err(f"error: {where}{exc.strerror or exc}")
-        return EXIT_INPUT
+    return EXIT_OK
+
+
+def _terminate(signum: int, frame: object) -> None:
+    # unwind like Ctrl-C so that temporary files (possibly decrypted data) are removed
+    raise SystemExit(128 + signum)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line tool; returns the exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args == ["--version"]:
+        from dicomsec import __version__
+
+        print(f"dicomsec {__version__}")
+        return EXIT_OK
+    debug = "--debug" in args
+    if debug:
+        args.remove("--debug")
+    _arrange_tls(args)
+    import signal
+
+    with contextlib.suppress(ValueError):  # not the main thread (embedded use)
+        signal.signal(signal.SIGTERM, _terminate)
+    try:
+        from dicomsec.cli._fast import run as run_fast
+
+        code = run_fast(args)
+        return _run_typer(args) if code is None else code
+    except SystemExit as exc:  # SIGTERM during a command run without typer
+        return exc.code if isinstance(exc.code, int) else EXIT_INPUT
     except KeyboardInterrupt:
         return 130
     except Exception as exc:
         if debug:
             raise
-        err(f"internal error: {type(exc).__name__}: {exc} (run with --debug for details)")
-        return 70
-    return EXIT_OK
+        from dicomsec.cli._root import fail
+
+        return fail(exc)

@@ -1,0 +1,60 @@
+"""Explicit contexts the commands build from their arguments: signing keys, trust stores.
+
+Nothing here falls back to the OS trust store or reads configuration on its own; the library
+modules are imported when a context is built, not before.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dicomsec.keys import FileSigningKey
+    from dicomsec.trust import TrustStore
+
+__all__ = ["input_error", "load_signing_key", "trust_store"]
+
+
+def load_signing_key(key: Path, cert: Path, password_file: Path | None,
+                     rsa_pss: bool = False) -> FileSigningKey:
+    """A signing key from a key file and its certificate; the password comes from
+    ``password_file``, else ``$DICOMSEC_KEY_PASSWORD``, else a prompt on a terminal."""
+    from dicomsec.errors import InvalidInput
+    from dicomsec.keys import FileSigningKey, load_certificate, load_private_key, read_password
+
+    def ask() -> bytes | None:
+        if sys.stdin.isatty():
+            import getpass
+
+            return getpass.getpass(f"password for {key}: ").encode()
+        return None
+
+    password = read_password(password_file)
+    private = load_private_key(key, password=password,
+                               password_callback=None if password is not None else ask)
+    certificate = load_certificate(cert)
+    try:
+        return FileSigningKey(private, certificate, rsa_pss=rsa_pss)
+    except InvalidInput as exc:
+        raise InvalidInput(exc.message, path=f"{key} and {cert}") from None
+
+
+def trust_store(paths: list[Path] | None, crls: list[Path] | None) -> TrustStore | None:
+    """The trust store of ``--trust`` files or folders (and ``--crl`` files); ``None`` when
+    no ``--trust`` was given."""
+    from dicomsec.trust import TrustStore
+
+    if not paths:
+        return None
+    return TrustStore.from_paths(paths, crls=crls or ())
+
+
+def input_error(p: Path) -> Exception:
+    """The error for an input path that is not a readable file."""
+    from dicomsec.errors import InvalidInput
+
+    if p.is_dir():
+        return InvalidInput("is a directory", path=str(p))
+    return InvalidInput("no such file", path=str(p))

@@ -1,0 +1,296 @@
+"""The root of the ``dicomsec`` tool: the command registry, the typer app, output helpers and
+the one function that maps a result or an exception to an exit code.
+
+How a command is written (``cli/commands/<group>.py``)::
+
+    from __future__ import annotations              # annotations stay text until the app is built
+    from typing import TYPE_CHECKING, Annotated
+    from dicomsec.cli._root import command, exit_code, print_json, usage
+    if TYPE_CHECKING:
+        import typer                                 # never at run time: see below
+
+    @command("verify")
+    def verify(paths: Annotated[list[Path], typer.Argument(...)], ...) -> int:
+        if bad: raise usage("...")                   # check the arguments before doing anything
+        report = library_call(...)                   # one library function
+        print_json(report) if as_json else ...       # render
+        return exit_code(report)                     # return, never typer.Exit
+
+Registering does not import typer: :func:`build_app` does, and evaluates the annotations then.
+The hot commands (``verify``, ``sign``, ``unwrap``) run without typer at all
+(:mod:`dicomsec.cli._fast` reads the same annotations), which is most of their start-up time.
+
+Exit codes (:func:`exit_code`): 0 ok; 1 a report is not ok or a security error was raised; 2
+usage error, :class:`~dicomsec.errors.InvalidInput` or :class:`OSError`; 130 interrupted; 70 an
+internal error. Only this package prints: payloads (``--json``) on stdout, messages for people
+on stderr.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+import sys
+import typing
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from dicomsec.errors import DicomSecError, InvalidInput
+
+if TYPE_CHECKING:
+    import typer
+
+__all__ = [
+    "EXIT_INPUT", "EXIT_INTERNAL", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_SECURITY", "GROUPS",
+    "CommandSpec", "UsageError", "build_app", "command", "commands", "err", "exit_code",
+    "fail", "find_command", "print_json", "progress", "usage",
+]
+
+EXIT_OK = 0
+EXIT_SECURITY = 1
+EXIT_INPUT = 2
+EXIT_INTERNAL = 70
+EXIT_INTERRUPTED = 130
+
+HELP = ("DICOM security: digital signatures on DICOM objects and items, and Secure DICOM "
+        "Files (CMS).\n\n"
+        "Exit codes: 0 ok, 1 a security check failed, 2 usage error or unreadable input. "
+        "Add --debug (anywhere) to see tracebacks.")
+
+#: sub-command groups and their help
+GROUPS: dict[str, str] = {
+    "signatures": "List, remove and describe signatures.",
+    "keys": "Create test keys and certificates (for demos and test PKIs).",
+}
+
+F = TypeVar("F", bound=Callable[..., int])
+
+
+class UsageError(Exception):
+    """A wrong combination of arguments: typer prints it with the usage line, exit 2."""
+
+
+def usage(message: str) -> UsageError:
+    """The exception a command raises for a usage error (``raise usage("...")``)."""
+    return UsageError(message)
+
+
+# ------------------------------------------------------------------------------------------
+# registry
+
+
+@dataclass(frozen=True, slots=True)
+class CommandSpec:
+    """A registered command: its name, its group (``None``: the root) and its function."""
+
+    name: str
+    group: str | None
+    func: Callable[..., int]
+
+
+_COMMANDS: dict[tuple[str | None, str], CommandSpec] = {}
+
+
+def command(name: str | None = None, *, group: str | None = None) -> Callable[[F], F]:
+    """Register a command function (returning its exit code) on the root or on a group."""
+    if group is not None and group not in GROUPS:
+        raise ValueError(f"unknown command group {group!r}")
+
+    def register(func: F) -> F:
+        cmd = name or func.__name__.replace("_", "-")
+        _COMMANDS[(group, cmd)] = CommandSpec(cmd, group, func)
+        return func
+
+    return register
+
+
+def commands() -> list[CommandSpec]:
+    """The registered commands, in registration order."""
+    return list(_COMMANDS.values())
+
+
+def find_command(name: str, group: str | None = None) -> CommandSpec | None:
+    return _COMMANDS.get((group, name))
+
+
+# ------------------------------------------------------------------------------------------
+# the typer app
+
+
+def _typer_shell(func: Callable[..., int], typer_module: Any) -> Callable[..., None]:
+    """``func`` as typer wants it: annotations evaluated, exit code raised as ``typer.Exit``,
+    :class:`UsageError` as ``typer.BadParameter`` (typer prints it with the usage line)."""
+    hints = typing.get_type_hints(func, globalns={**func.__globals__, "typer": typer_module},
+                                  include_extras=True)
+    signature = inspect.signature(func)
+    params = [p.replace(annotation=hints.get(p.name, p.annotation))
+              for p in signature.parameters.values()]
+
+    @functools.wraps(func)
+    def shell(*args: Any, **kwargs: Any) -> None:
+        try:
+            code = func(*args, **kwargs)
+        except UsageError as exc:
+            raise typer_module.BadParameter(str(exc)) from None
+        raise typer_module.Exit(code)
+
+    shell.__annotations__ = {**hints, "return": None}
+    shell.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=params, return_annotation=None)
+    return shell
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        import typer as typer_module
+
+        from dicomsec import __version__
+
+        print(f"dicomsec {__version__}")
+        raise typer_module.Exit(0)
+
+
+def build_app() -> typer.Typer:
+    """A typer app with every registered command (import the command modules first)."""
+    import typer as typer_module
+
+    app = typer_module.Typer(
+        name="dicomsec", help=HELP,
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,  # plain usage errors and help: no boxes in logs and pipes
+        pretty_exceptions_show_locals=False,
+        add_completion=False,
+        no_args_is_help=True,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    subs = {name: typer_module.Typer(help=text, no_args_is_help=True)
+            for name, text in GROUPS.items()}
+    for name, sub in subs.items():
+        app.add_typer(sub, name=name)
+
+    def _root(version: bool = typer_module.Option(
+            False, "--version", callback=_show_version, is_eager=True,
+            help="Show the version and exit.")) -> None:
+        """DICOM security toolkit."""
+
+    app.callback()(_root)
+    for spec in _COMMANDS.values():
+        target = app if spec.group is None else subs[spec.group]
+        target.command(spec.name)(_typer_shell(spec.func, typer_module))
+    return app
+
+
+# ------------------------------------------------------------------------------------------
+# output
+
+
+class _HasToDict(Protocol):
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+def err(message: str) -> None:
+    """One line for people, on stderr."""
+    print(message, file=sys.stderr)
+
+
+def _plain(result: object) -> object:
+    to_dict = getattr(result, "to_dict", None)
+    return to_dict() if callable(to_dict) else result
+
+
+def print_json(result: _HasToDict | Sequence[_HasToDict] | dict[str, Any] | list[Any]) -> None:
+    """Print exactly ``to_dict()`` of a report, or a list of them, as JSON on stdout (plain
+    dictionaries and lists pass through, for results that are not reports yet)."""
+    if isinstance(result, list | tuple):
+        payload: object = [_plain(r) for r in result]
+    else:
+        payload = _plain(result)
+    print(json.dumps(payload, indent=2))
+
+
+class _NoProgress:
+    """Stands in for a progress bar when none is shown (rich is not imported)."""
+
+    def __enter__(self) -> _NoProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def add_task(self, description: str, total: int | None) -> int:
+        return 0
+
+    def advance(self, task: int) -> None:
+        return None
+
+
+def progress(total: int | None, *, show: bool | None = None) -> Any:
+    """A rich progress bar on stderr when it is a terminal or ``show`` asks for one (a no-op
+    context otherwise, and for fewer than two items). ``total=None``: not known yet."""
+    wanted = sys.stderr.isatty() if show is None else show
+    if not wanted or (total is not None and total < 2):
+        return _NoProgress()
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    console = Console(stderr=True, force_terminal=True if show else None)
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    console=console, transient=True)
+
+
+# ------------------------------------------------------------------------------------------
+# exit codes
+
+
+def exit_code(outcome: object) -> int:
+    """The one mapping from an outcome to an exit code.
+
+    An ``int`` is already one; ``None`` is 0; a report (anything with ``ok``) is 0 when ok,
+    else 1; a list of outcomes gives the worst (1 before 2); exceptions: usage errors,
+    :class:`InvalidInput` and :class:`OSError` 2, any other :class:`DicomSecError` 1,
+    ``KeyboardInterrupt`` 130, anything else 70.
+    """
+    if outcome is None:
+        return EXIT_OK
+    if isinstance(outcome, bool):
+        raise TypeError("exit_code() takes a report, an exception or an int, not a bool")
+    if isinstance(outcome, int):
+        return outcome
+    if isinstance(outcome, UsageError | InvalidInput | OSError):
+        return EXIT_INPUT
+    if isinstance(outcome, DicomSecError):
+        return EXIT_SECURITY
+    if isinstance(outcome, KeyboardInterrupt):
+        return EXIT_INTERRUPTED
+    if isinstance(outcome, BaseException):
+        return EXIT_INTERNAL
+    if isinstance(outcome, Iterable) and not isinstance(outcome, str | bytes | dict):
+        codes = {exit_code(o) for o in outcome}
+        for code in (EXIT_SECURITY, EXIT_INPUT):
+            if code in codes:
+                return code
+        return max(codes, default=EXIT_OK)
+    ok = getattr(outcome, "ok", None)
+    if isinstance(ok, bool):
+        return EXIT_OK if ok else EXIT_SECURITY
+    raise TypeError(f"no exit code for {type(outcome).__name__}")
+
+
+def fail(exc: BaseException) -> int:
+    """Say on stderr, in one line, why the work could not be done; return the exit code."""
+    code = exit_code(exc)
+    if isinstance(exc, InvalidInput):
+        err(f"error: {exc}")
+    elif isinstance(exc, DicomSecError):
+        hint = f" ({exc.hint})" if exc.hint else ""
+        err(f"error: {exc}{hint}")
+    elif isinstance(exc, OSError):
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        err(f"error: {where}{exc.strerror or exc}")
+    elif isinstance(exc, UsageError):
+        err(f"error: {exc}")
+    elif code == EXIT_INTERNAL:
+        err(f"internal error: {type(exc).__name__}: {exc} (run with --debug for details)")
+    return code

@@ -1,0 +1,212 @@
+"""``dicomsec wrap | unwrap | inspect``: Secure DICOM Files (PS3.10 7.4, PS3.15 Annex D)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, BinaryIO
+
+from dicomsec.cli._contexts import load_signing_key, trust_store
+from dicomsec.cli._root import command, err, print_json, usage
+
+if TYPE_CHECKING:
+    import typer
+
+    from dicomsec.cms.recipients import Recipient
+
+
+def _read_secret_file(path: Path, what: str) -> str:
+    from dicomsec.errors import InvalidInput
+
+    try:
+        # read as UTF-8 so that the password rule (printable ASCII) can name what is wrong
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"cannot read {what} file ({type(exc).__name__})",
+                           path=str(path)) from None
+    lines = text.splitlines()
+    return lines[0] if lines else ""
+
+
+def _read_kek(kek_file: Path, kek_id: str) -> tuple[bytes, bytes]:
+    from dicomsec.errors import InvalidInput
+
+    try:
+        kek = bytes.fromhex(_read_secret_file(kek_file, "KEK").strip())
+        kid = bytes.fromhex(kek_id.strip())
+    except ValueError:
+        raise InvalidInput("--kek-file and --kek-id take hexadecimal text") from None
+    if len(kek) not in (16, 24, 32):
+        raise InvalidInput("a KEK is 16, 24 or 32 bytes (32, 48 or 64 hex digits)",
+                           path=str(kek_file))
+    return kek, kid
+
+
+def _recipients(to: list[Path] | None, profile: str, rsa_v15: bool,
+                password_file: Path | None, kek_file: Path | None,
+                kek_id: str | None) -> list[Recipient]:
+    from dicomsec.cms.recipients import KekRecipient, PasswordRecipient, recipient_for
+
+    recipients: list[Recipient] = []
+    for path in to or []:
+        recipient = recipient_for(path)
+        if recipient.kind == "ktri" and (profile == "basic" or rsa_v15):
+            # the basic profile names RSA PKCS#1 v1.5 key transport (PS3.15 D.1)
+            recipient = recipient_for(path, oaep=False)
+        recipients.append(recipient)
+    if password_file is not None:
+        recipients.append(PasswordRecipient(_read_secret_file(password_file, "password")))
+    if kek_file is not None and kek_id is not None:
+        kek, kid = _read_kek(kek_file, kek_id)
+        recipients.append(KekRecipient(kek, kid))
+    return recipients
+
+
+@command("wrap")
+def wrap(
+    src: Annotated[Path, typer.Argument(
+        metavar="IN", help="DICOM Part 10 file to protect; '-' reads standard input (written "
+        "with BER indefinite lengths).")],
+    out: Annotated[Path, typer.Option("-o", "--output", metavar="OUT",
+                                      help="Where to write the Secure DICOM File.")],
+    profile: Annotated[str, typer.Option(
+        "--profile", help="basic (PS3.15 D.1), aead (AES-256-GCM, default) or pq "
+        "(aead with an ML-KEM recipient).")] = "aead",
+    to: Annotated[list[Path] | None, typer.Option(
+        "--to", help="Recipient certificate or public key (RSA, EC, X25519/X448, ML-KEM); "
+        "repeatable.")] = None,
+    password_file: Annotated[Path | None, typer.Option(
+        "--password-file", help="File whose first line is the password (printable ASCII).")]
+    = None,
+    kek_file: Annotated[Path | None, typer.Option(
+        "--kek-file", help="File holding a pre-shared KEK as hex text.")] = None,
+    kek_id: Annotated[str | None, typer.Option("--kek-id", help="KEK identifier, hex.")] = None,
+    sign_key: Annotated[Path | None, typer.Option(
+        "--sign-key", help="Sign the content (inner SignedData) with this key.")] = None,
+    sign_cert: Annotated[Path | None, typer.Option("--sign-cert",
+                                                   help="Certificate of --sign-key.")] = None,
+    digest: Annotated[str, typer.Option(
+        "--digest", help="sha256, sha384, sha512 or sha3-256.")] = "sha256",
+    cipher: Annotated[str | None, typer.Option(
+        "--cipher", help="Content cipher: aes128/192/256-gcm for aead and pq (default "
+        "aes256-gcm); aes128/192/256-cbc for basic (default aes256-cbc); des-ede3-cbc only "
+        "with --allow-legacy.")] = None,
+    sign_rsa_pss: Annotated[bool, typer.Option(
+        "--sign-rsa-pss", help="Sign with RSASSA-PSS instead of PKCS#1 v1.5.")] = False,
+    rsa_v15: Annotated[bool, typer.Option(
+        "--rsa-v15", help="RSA PKCS#1 v1.5 key transport instead of OAEP (basic profile "
+        "default).")] = False,
+    allow_legacy: Annotated[bool, typer.Option(
+        "--allow-legacy", help="Allow legacy algorithms for new files.")] = False,
+    key_password_file: Annotated[Path | None, typer.Option(
+        "--key-password-file", help="Password of --sign-key.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> int:
+    """Wrap a DICOM file into a Secure DICOM File (PS3.10 7.4, CMS)."""
+    if (kek_file is None) != (kek_id is None):
+        raise usage("give both --kek-file and --kek-id")
+    if (sign_key is None) != (sign_cert is None):
+        raise usage("give both --sign-key and --sign-cert")
+    from dicomsec.securefile import wrap as do_wrap
+
+    recipients = _recipients(to, profile, rsa_v15, password_file, kek_file, kek_id)
+    signers = []
+    if sign_key is not None and sign_cert is not None:
+        from dicomsec.cms.signed import CmsSigner
+
+        sk = load_signing_key(sign_key, sign_cert, key_password_file)
+        signers.append(CmsSigner(sk.key, sk.certificate, digest=digest,
+                                 rsa_pss=sign_rsa_pss))
+    source: Path | BinaryIO = sys.stdin.buffer if str(src) == "-" else src
+    result = do_wrap(source, out, recipients=recipients, profile=profile, signers=signers,
+                     cipher=cipher, digest=digest, allow_legacy=allow_legacy)
+    if as_json:
+        print_json(result)
+    else:
+        err(f"wrapped {src} -> {result.path}: {result.outer}, {result.cipher}, recipients "
+            f"{', '.join(result.recipients)}, inner {result.inner}")
+    return 0
+
+
+@command("unwrap")
+def unwrap(
+    src: Annotated[Path, typer.Argument(metavar="IN", help="Secure DICOM File.")],
+    out: Annotated[Path, typer.Option("-o", "--output", metavar="OUT",
+                                      help="Where to write the recovered DICOM file.")],
+    key: Annotated[Path | None, typer.Option("--key", help="Recipient private key.")] = None,
+    cert: Annotated[Path | None, typer.Option("--cert", help="Recipient certificate.")] = None,
+    password_file: Annotated[Path | None, typer.Option(
+        "--password-file", help="File whose first line is the password.")] = None,
+    kek_file: Annotated[Path | None, typer.Option("--kek-file", help="KEK as hex text.")]
+    = None,
+    kek_id: Annotated[str | None, typer.Option("--kek-id", help="KEK identifier, hex.")] = None,
+    trust: Annotated[list[Path] | None, typer.Option(
+        "--trust", help="Trusted CA for inner signers; repeatable.")] = None,
+    key_password_file: Annotated[Path | None, typer.Option(
+        "--key-password-file", help="Password of --key.")] = None,
+    allow_unauthenticated: Annotated[bool, typer.Option(
+        "--allow-unauthenticated", help="Accept a CBC file of plain content, whose integrity "
+        "nothing proves (no inner signature or digest).")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> int:
+    """Decrypt and check a Secure DICOM File; write the DICOM file it holds (mode 0600).
+
+    Exit 0 on success; 1 when no recipient matches, the key or password is wrong, the tag or
+    inner signature/digest fails, or a signer is untrusted; 2 when the input is not CMS. On any
+    failure no output file exists.
+    """
+    if (kek_file is None) != (kek_id is None):
+        raise usage("give both --kek-file and --kek-id")
+    if key is None and password_file is None and kek_file is None:
+        raise usage("give --key (and --cert), --password-file or --kek-file/--kek-id")
+    from dicomsec.cms.recipients import Credentials, load_private_key_any
+    from dicomsec.keys import load_certificate, read_password
+    from dicomsec.securefile import unwrap as do_unwrap
+
+    private = None
+    if key is not None:
+        private = load_private_key_any(key, read_password(key_password_file))
+    kek = kid = None
+    if kek_file is not None and kek_id is not None:
+        kek, kid = _read_kek(kek_file, kek_id)
+    creds = Credentials(
+        private_key=private, certificate=load_certificate(cert) if cert else None, kek=kek,
+        kek_id=kid,
+        password=_read_secret_file(password_file, "password") if password_file else None,
+    )
+    report = do_unwrap(src, out, credentials=creds, trust=trust_store(trust, None),
+                       allow_unauthenticated=allow_unauthenticated)
+    if as_json:
+        print_json(report)
+    else:
+        note = "" if report.is_dicom else " (warning: the content is not a DICOM Part 10 file)"
+        if report.integrity == "none":
+            note += " (WARNING: nothing proves this content unmodified)"
+        err(f"unwrapped {src} -> {report.path}: {report.outer}, {report.cipher}, recipient "
+            f"#{report.recipient_index} ({report.recipient_kind}), integrity {report.integrity}"
+            f"{note}")
+    return 0
+
+
+@command("inspect")
+def inspect(
+    file: Annotated[Path, typer.Argument(help="A DICOM file or Secure DICOM File.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> int:
+    """Say whether a file is plain DICOM or a Secure DICOM File, and show its CMS structure
+    (no key needed)."""
+    from dicomsec.securefile import inspect as do_inspect
+
+    info = do_inspect(file)
+    if as_json:
+        print_json(info)
+        return 0
+    if info["type"] == "dicom-part10":
+        print(f"{file}: DICOM Part 10 file ({info['size']} bytes), not encrypted")
+        return 0
+    print(f"{file}: Secure DICOM File, {info['outer']} v{info['version']} "
+          f"({info['encoding'].upper()}), {info['cipher']}, inner {info['content_type']}")
+    for i, r in enumerate(info["recipients"]):
+        details = ", ".join(f"{k}={v}" for k, v in r.items() if k != "kind")
+        print(f"  recipient #{i}: {r.get('kind')}: {details}")
+    return 0

@@ -1,0 +1,254 @@
+"""``dicomsec scp | send | echo``: DIMSE over TLS (thin shells over
+:mod:`dicomsec.transport.dimse`).
+
+``dicomsec.cli.main`` arranges the profile's OpenSSL configuration before anything imports
+``ssl``; nothing here imports ``ssl`` (or pydicom, which does) at module level.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from dicomsec.cli._root import command, err, progress, usage
+
+if TYPE_CHECKING:
+    import ssl
+
+    from dicomsec.transport.dimse import ScpEvent
+
+from dicomsec.transport.tls import DIMSE_TLS_PORT
+
+_PROFILE_HELP = "TLS profile: b12 (BCP 195 RFC 8996) or b13 (Modified BCP 195 RFC 8996)."
+
+
+def _check_profile(profile: str) -> str:
+    if profile.lower() not in ("b12", "b13"):
+        raise usage(f"unknown TLS profile {profile!r}; choose b12 or b13")
+    return profile.lower()
+
+
+def _check_aet(value: str, option: str) -> str:
+    if not value or len(value) > 16 or not value.isascii() or "\\" in value or not \
+            value.strip() or any(ord(c) < 32 for c in value):
+        raise usage(f"{option}: an AE title has 1-16 ASCII characters, no backslash")
+    return value
+
+
+def _client_context(profile: str, cert: Path, key: Path, trust: list[Path]) -> ssl.SSLContext:
+    from dicomsec.transport import tls
+
+    ctx = tls.client_context(profile, trust, cert=cert, key=key)
+    missing = tls.missing_suites(ctx, profile)
+    if missing:
+        from dicomsec.errors import PolicyViolation
+
+        raise PolicyViolation(f"profile {profile} cannot be offered: missing "
+                              + ", ".join(missing))
+    return ctx
+
+
+def _tls_line(version: str | None, cipher: str | None, peer: str | None) -> str:
+    return f"TLS {peer or '?'}: {version or '?'} {cipher or '?'}"
+
+
+def _scp_line(event: ScpEvent, *, aet: str, out: Path, client_auth: bool,
+              verbose: bool) -> str | None:
+    """The line ``scp`` prints for an event (``None``: nothing to say)."""
+    if event.kind == "listening":
+        auth = "required" if client_auth else "optional"
+        return (f"listening on {event.peer} as {aet}: {event.detail}; client certificates "
+                f"{auth}; storing into {out}")
+    if event.kind == "rejected":
+        return f"TLS-REJECT {event.peer}: {event.detail}"
+    if event.kind == "aborted":
+        return f"ABORT {event.peer}: {event.detail}"
+    if event.kind == "store-failed":
+        return f"STORE-FAILED {event.peer} ({event.calling_aet}): {event.detail}"
+    if not verbose:
+        return None
+    if event.kind == "connected":
+        return _tls_line(event.tls_version, event.cipher, event.peer) + (
+            f" client {event.detail}" if event.detail else "")
+    if event.kind == "stored":
+        return f"stored {event.path} from {event.calling_aet} at {event.peer}"
+    if event.kind in ("echo", "released"):
+        return f"{event.kind} {event.peer} ({event.calling_aet})"
+    return None
+
+
+# ------------------------------------------------------------------------------------------
+# scp
+
+
+@command("scp")
+def scp(
+    out: Annotated[Path, typer.Option("--out", help="Folder for received instances.")],
+    cert: Annotated[list[Path], typer.Option(
+        "--cert", help="Server certificate (PEM); repeat with --key for RSA and EC side by "
+        "side.")],
+    key: Annotated[list[Path], typer.Option("--key", help="Private key of the --cert in the "
+                                            "same position (PEM).")],
+    trust: Annotated[list[Path], typer.Option(
+        "--trust", help="CA certificate(s) (file or folder) client certificates must chain "
+        "to; repeatable.")],
+    port: Annotated[int, typer.Option("--port", help="TCP port (2762: dicom-tls).")] =
+    DIMSE_TLS_PORT,
+    profile: Annotated[str, typer.Option("--profile", help=_PROFILE_HELP)] = "b13",
+    no_client_auth: Annotated[bool, typer.Option(
+        "--no-client-auth", help="Do not require client certificates (the profiles require "
+        "servers to support mutual authentication; this makes it optional).")] = False,
+    aet: Annotated[str, typer.Option("--aet", help="AE title of this SCP.")] = "DICOMSEC",
+    bind: Annotated[str, typer.Option("--bind", help="Address to listen on.")] = "0.0.0.0",  # noqa: S104
+    handshake_timeout: Annotated[float, typer.Option(
+        "--handshake-timeout", help="Seconds a client has to complete the TLS handshake.")] = 5.0,
+    max_associations: Annotated[int, typer.Option(
+        "--max-associations", help="Simultaneous associations accepted.")] = 32,
+    verbose: Annotated[bool, typer.Option(
+        "-v", "--verbose", help="Show TLS version and suite per association, and each "
+        "stored instance.")] = False,
+) -> int:
+    """Storage SCP (all storage SOP classes) and Verification over TLS; stores each received
+    instance atomically under --out as <SOP Instance UID>.dcm. Runs until SIGINT/SIGTERM."""
+    from dicomsec.transport import dimse
+
+    name = _check_profile(profile)
+    _check_aet(aet, "--aet")
+    if len(cert) != len(key):
+        raise usage("give one --key for each --cert, in the same order")
+    if not 0 <= port <= 65535:
+        raise usage("--port must be 0-65535")
+    if handshake_timeout <= 0 or max_associations < 1:
+        raise usage("--handshake-timeout and --max-associations must be positive")
+    lock = threading.Lock()
+
+    def show(event: ScpEvent) -> None:
+        line = _scp_line(event, aet=aet, out=out, client_auth=not no_client_auth,
+                         verbose=verbose)
+        if line is not None:
+            with lock:
+                err(line)
+
+    stop = threading.Event()
+    server = dimse.make_scp(
+        name, list(zip(cert, key, strict=True)), trust, out,
+        require_client_cert=not no_client_auth, ae_title=aet, host=bind, port=port,
+        handshake_timeout=handshake_timeout, max_associations=max_associations, on_event=show)
+
+    def _stop(signum: int, frame: Any) -> None:
+        stop.set()
+
+    previous = signal.signal(signal.SIGTERM, _stop)
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        server.shutdown()
+    err("stopped")
+    return 0
+
+
+# ------------------------------------------------------------------------------------------
+# send / echo
+
+# the options send and echo share
+_Host = Annotated[str, typer.Option("--host", help="SCP host.")]
+_ClientCert = Annotated[Path, typer.Option("--cert", help="Client certificate (PEM).")]
+_ClientKey = Annotated[Path, typer.Option("--key", help="Client private key (PEM).")]
+_ServerTrust = Annotated[list[Path], typer.Option(
+    "--trust", help="CA certificate(s) the SCP's certificate must chain to.")]
+_ScpPort = Annotated[int, typer.Option("--port", help="SCP port.")]
+_Aec = Annotated[str, typer.Option("--aec", help="Called AE title (the SCP's).")]
+_Aet = Annotated[str, typer.Option("--aet", help="Calling AE title (ours).")]
+_Profile = Annotated[str, typer.Option("--profile", help=_PROFILE_HELP)]
+_Timeout = Annotated[float, typer.Option("--timeout", help="Connection/ACSE timeout, seconds.")]
+_Verbose = Annotated[bool, typer.Option("-v", "--verbose", help="Show TLS version and suite.")]
+
+
+@command("send")
+def send(
+    paths: Annotated[list[Path], typer.Argument(metavar="FILE_OR_DIR...",
+                                                help="DICOM files and folders (recursive).")],
+    host: _Host,
+    cert: _ClientCert,
+    key: _ClientKey,
+    trust: _ServerTrust,
+    port: _ScpPort = DIMSE_TLS_PORT,
+    aec: _Aec = "ANY-SCP",
+    aet: _Aet = "DICOMSEC_SCU",
+    profile: _Profile = "b13",
+    timeout: _Timeout = 30.0,
+    verbose: _Verbose = False,
+) -> int:
+    """Storage SCU: send files and folders over one TLS association. Exit 0 when all were
+    stored, 1 when any store or the TLS association failed, 2 for unreadable input."""
+    from dicomsec.transport import dimse
+
+    name = _check_profile(profile)
+    _check_aet(aec, "--aec")
+    _check_aet(aet, "--aet")
+    files, skipped = dimse.collect_files(paths)
+    for s in skipped:
+        err(f"skipped (not a DICOM Part 10 file): {s}")
+    if not files:
+        from dicomsec.errors import InvalidInput
+
+        raise InvalidInput("no DICOM Part 10 files to send")
+    ctx = _client_context(name, cert, key, trust)
+    failures: list[str] = []
+    with progress(len(files)) as bar:
+        task = bar.add_task("sending", total=len(files))
+
+        def on_result(result: dimse.StoreResult) -> None:
+            bar.advance(task)
+            if not result.ok and result.error != "not sent":
+                failures.append(f"FAILED {result.path}: {result.error}")
+
+        report = dimse.send_files(files, host, port, ctx, called_aet=aec, calling_aet=aet,
+                                  timeout=timeout, on_result=on_result)
+    if verbose and report.tls_version:
+        err(_tls_line(report.tls_version, report.cipher, report.peer))
+    for line in failures:
+        err(line)
+    if report.failure:
+        err(f"error: {report.failure}")
+    err(f"{report.stored} of {len(report.results)} stored at {aec}@{host}:{port}")
+    return 0 if report.ok else 1
+
+
+@command("echo")
+def echo(
+    host: _Host,
+    cert: _ClientCert,
+    key: _ClientKey,
+    trust: _ServerTrust,
+    port: _ScpPort = DIMSE_TLS_PORT,
+    aec: _Aec = "ANY-SCP",
+    aet: _Aet = "DICOMSEC_SCU",
+    profile: _Profile = "b13",
+    timeout: _Timeout = 30.0,
+    verbose: _Verbose = False,
+) -> int:
+    """C-ECHO (Verification) over TLS. Exit 0 on success, 1 on any failure."""
+    from dicomsec.transport import dimse
+
+    name = _check_profile(profile)
+    _check_aet(aec, "--aec")
+    _check_aet(aet, "--aet")
+    ctx = _client_context(name, cert, key, trust)
+    report = dimse.echo(host, port, ctx, called_aet=aec, calling_aet=aet, timeout=timeout)
+    if verbose and report.tls_version:
+        err(_tls_line(report.tls_version, report.cipher, report.peer))
+    if report.ok:
+        err(f"echo {aec}@{host}:{port}: success")
+        return 0
+    err(f"error: echo {aec}@{host}:{port} failed: "
+        + (report.failure or f"status 0x{report.status or 0:04X}"))
+    return 1
