@@ -276,3 +276,54 @@ def test_rsa_pss_scheme() -> None:
 def test_signature_scheme_for_unsupported_keys(make: Callable[[], Any]) -> None:
     with pytest.raises(UnsupportedAlgorithm):
         algorithms.signature_scheme_for_key(make().public_key())
+
+
+# ------------------------------------------------------------------------------------------
+# security strength and quantum vulnerability (what the dated policy selects on)
+
+
+@pytest.mark.parametrize(("name", "strength"), [
+    ("sha256", 128), ("sha384", 192), ("sha512", 256), ("sha224", 112), ("sha3-256", 128),
+    ("ripemd160", 80), ("aes128-gcm", 128), ("aes256-cbc", 256), ("des-ede3-cbc", 112),
+    ("aes256-wrap", 256), ("ecdsa-p224", 112), ("ecdsa-p256", 128), ("ecdsa-p384", 192),
+    ("ecdsa-p521", 256), ("ed25519", 128), ("ed448", 224), ("ml-dsa-44", 128),
+    ("ml-dsa-65", 192), ("ml-dsa-87", 256), ("ml-kem-768", 192), ("x25519", 128),
+])
+def test_fixed_strengths(name: str, strength: int) -> None:
+    assert algorithms.by_name(name).strength == strength
+
+
+@pytest.mark.parametrize("name", ["sha1", "md5"])
+def test_broken_digests_are_below_80_bits(name: str) -> None:
+    strength = algorithms.by_name(name).strength
+    assert strength is not None and strength < 80
+
+
+@pytest.mark.parametrize(("bits", "strength"), [
+    (512, 0), (1024, 80), (2047, 80), (2048, 112), (3072, 128), (4096, 128), (7680, 192),
+    (15360, 256),
+])
+def test_rsa_strength(bits: int, strength: int) -> None:
+    assert algorithms.rsa_strength(bits) == strength
+    for name in ("rsa-pkcs1v15", "rsa-pss", "rsa-oaep", "sha256-with-rsa"):
+        assert algorithms.strength_for_key(algorithms.by_name(name), bits) == strength
+
+
+def test_strength_for_key() -> None:
+    by_name = algorithms.by_name
+    assert algorithms.strength_for_key(by_name("rsa-pkcs1v15"), None) is None
+    assert algorithms.strength_for_key(by_name("ecdsa-p256"), None) == 128
+    assert algorithms.strength_for_key(by_name("ecdsa-p256"), 224) == 112  # smaller key
+    assert algorithms.strength_for_key(by_name("ecdsa-with-sha256"), 384) == 192
+    assert algorithms.strength_for_key(by_name("ecdh-x963-sha256"), 521) == 256
+    assert algorithms.strength_for_key(by_name("ed25519"), None) == 128
+    assert algorithms.strength_for_key(by_name("sha256"), 4096) == 128  # key irrelevant
+
+
+def test_quantum_vulnerable() -> None:
+    vulnerable = {a.name for a in ALL if a.quantum_vulnerable}
+    assert {"rsa-pkcs1v15", "rsa-pss", "ecdsa-p256", "ed25519", "ed448", "rsa-oaep",
+            "rsa-pkcs1v15-transport", "x25519", "ecdh-hkdf-sha256", "sha256-with-rsa",
+            "cms-ed25519"} <= vulnerable
+    assert not vulnerable & {"ml-dsa-44", "ml-dsa-65", "ml-dsa-87", "ml-kem-512", "sha256",
+                             "aes256-gcm", "aes256-wrap", "hkdf-sha256"}
