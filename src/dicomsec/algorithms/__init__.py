@@ -463,7 +463,10 @@ def signature_scheme_for_key(key: PublicKeyTypes, *, rsa_pss: bool = False) -> A
 
 
 def check_create(alg: Algorithm, *, allow_legacy: bool = False, bits: int | None = None) -> None:
-    """Refuse an algorithm (and key size) for creating a new object.
+    """Refuse an algorithm (and key size) for creating a new object, by registry status only.
+
+    Knows no dates: :meth:`dicomsec.algorithms.policy.AlgorithmPolicy.require` with
+    ``Purpose.CREATE`` replaces it (same messages, prefixed with the policy's name).
 
     Raises:
         PolicyViolation: forbidden, legacy without ``allow_legacy``, or key too small.
