@@ -26,6 +26,11 @@ from dicomsec._rawdicom import Element, parse_file, tag_str
 from dicomsec._rawdicom import find as _find
 from dicomsec.cli import main as cli_main
 from dicomsec.signatures import Profile, sign_file, verify_file
+from dicomsec.signatures._macstream import (
+    DIGITAL_SIGNATURES_SEQUENCE,
+    MAC_PARAMETERS_SEQUENCE,
+    MacStream,
+)
 from dicomsec.signatures._values import (
     DATA_ELEMENTS_SIGNED,
     MAC_ID,
@@ -33,11 +38,6 @@ from dicomsec.signatures._values import (
     at_list,
     parse_tag,
     us_value,
-)
-from dicomsec.signatures._macstream import (
-    DIGITAL_SIGNATURES_SEQUENCE,
-    MAC_PARAMETERS_SEQUENCE,
-    MacStream,
 )
 from dicomsec.signatures.report import FileReport
 from dicomsec.trust import TrustStore

@@ -1,12 +1,15 @@
 """Property tests: any changed byte of a signed value breaks the signature; unsigned ones don't.
 
 CT_small is signed once per module over a subset of its attributes. Each example flips one byte
-of a value (never a header or a length), writes a fresh file and verifies it through the command
-line tool in-process, checking the exit code and the JSON report.
+of a value (never a header or a length), writes a fresh file and verifies it with the library
+against a trust store built once per module, checking the file report. One example-based test
+runs the command line tool in-process on an unchanged and a changed file, and checks its exit
+codes and that its JSON is the library's ``to_dict()``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -22,7 +25,8 @@ from hypothesis import strategies as st
 from dicomsec._rawdicom import UNDEFINED, Element, parse_file, tag_str
 from dicomsec.cli import main
 from dicomsec.keys import FileSigningKey, load_certificate, load_private_key
-from dicomsec.signatures import sign_file
+from dicomsec.signatures import FileReport, sign_file, verify_file
+from dicomsec.trust import TrustStore
 from tests.conftest import PKI, PYDICOM_FILES
 
 SIGNED_KEYWORDS = [
@@ -60,6 +64,7 @@ class Signed:
     signed: tuple[ValueRange, ...]
     unsigned: tuple[ValueRange, ...]
     folder: Path
+    trust: TrustStore
 
 
 def _value_ranges(el: Element, top: str) -> Iterator[ValueRange]:
@@ -108,21 +113,38 @@ def signed_ct(tmp_path_factory: pytest.TempPathFactory) -> Signed:
             unsigned.extend(_value_ranges(el, name))
     assert {r.tag for r in signed} == covered
     assert len(unsigned) > 20
-    return Signed(out, out.read_bytes(), result.uid, tuple(signed), tuple(unsigned), folder)
+    return Signed(out, out.read_bytes(), result.uid, tuple(signed), tuple(unsigned), folder,
+                  TrustStore.from_paths([CA]))
 
 
-def _verify(capsys: pytest.CaptureFixture[str], folder: Path, data: bytes) -> tuple[int, Any]:
-    """Write ``data`` to a fresh file, verify it in-process; (exit code, parsed JSON)."""
+@contextlib.contextmanager
+def _written(folder: Path, data: bytes) -> Iterator[Path]:
+    """``data`` in a fresh file of ``folder``, removed afterwards."""
     fd, name = tempfile.mkstemp(suffix=".dcm", dir=folder)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
-        capsys.readouterr()
-        code = main(["verify", name, "--trust", str(CA), "--json"])
-        out = capsys.readouterr().out
+        yield Path(name)
     finally:
         os.unlink(name)
-    return code, json.loads(out)
+
+
+def _verify(signed: Signed, data: bytes) -> FileReport:
+    """Verify ``data`` as a file with the library and the module's trust store."""
+    with _written(signed.folder, data) as path:
+        return verify_file(path, trust=signed.trust)
+
+
+def _cli_verify(capsys: pytest.CaptureFixture[str], folder: Path,
+                data: bytes) -> tuple[int, Any, dict[str, Any]]:
+    """Verify ``data`` with the command line tool in-process: (exit code, parsed JSON, the
+    library's ``to_dict()`` for the same file)."""
+    with _written(folder, data) as path:
+        capsys.readouterr()
+        code = main(["verify", str(path), "--trust", str(CA), "--json"])
+        out = capsys.readouterr().out
+        expected = verify_file(path, trust=TrustStore.from_paths([CA])).to_dict()
+    return code, json.loads(out), expected
 
 
 def _flip(data: bytes, pos: int, mask: int) -> bytes:
@@ -131,12 +153,30 @@ def _flip(data: bytes, pos: int, mask: int) -> bytes:
     return bytes(buf)
 
 
-def test_unchanged_file_verifies(signed_ct: Signed, capsys: pytest.CaptureFixture[str]) -> None:
-    code, report = _verify(capsys, signed_ct.folder, signed_ct.data)
+def test_cli_json_verdicts(signed_ct: Signed, capsys: pytest.CaptureFixture[str]) -> None:
+    """The one command line check: exit codes, and ``--json`` is exactly ``to_dict()``."""
+    code, report, expected = _cli_verify(capsys, signed_ct.folder, signed_ct.data)
     assert code == 0
+    assert report == [expected]
     (sig,) = report[0]["signatures"]
     assert sig["uid"] == signed_ct.uid
     assert sig["valid"] is True and sig["trusted"] is True
+
+    pixel = next(r for r in signed_ct.signed if r.tag == "(7FE0,0010)")
+    changed = _flip(signed_ct.data, pixel.start + pixel.length // 2, 0x01)
+    code, report, expected = _cli_verify(capsys, signed_ct.folder, changed)
+    assert code == 1
+    assert report == [expected]
+    (sig,) = report[0]["signatures"]
+    assert sig["valid"] is False and sig["problems"]
+
+
+def test_unchanged_file_verifies(signed_ct: Signed) -> None:
+    report = _verify(signed_ct, signed_ct.data)
+    assert report.ok
+    (sig,) = report.signatures
+    assert sig.uid == signed_ct.uid
+    assert sig.valid and sig.trusted
 
 
 @settings(
@@ -146,7 +186,7 @@ def test_unchanged_file_verifies(signed_ct: Signed, capsys: pytest.CaptureFixtur
 )
 @given(data=st.data(), mask=st.integers(min_value=1, max_value=255))
 def test_any_changed_signed_byte_fails(
-    signed_ct: Signed, capsys: pytest.CaptureFixture[str], data: st.DataObject, mask: int
+    signed_ct: Signed, data: st.DataObject, mask: int
 ) -> None:
     # elements first (uniformly), so that Pixel Data's 32 KiB does not take every example
     tags = sorted({r.tag for r in signed_ct.signed})
@@ -154,15 +194,13 @@ def test_any_changed_signed_byte_fails(
     rng = data.draw(st.sampled_from([r for r in signed_ct.signed if r.tag == tag]), label="value")
     pos = data.draw(st.integers(rng.start, rng.start + rng.length - 1), label="offset")
 
-    code, report = _verify(capsys, signed_ct.folder, _flip(signed_ct.data, pos, mask))
+    report = _verify(signed_ct, _flip(signed_ct.data, pos, mask))
 
-    assert code == 1
-    (file_report,) = report
-    assert "error" not in file_report
-    sigs = {s["uid"]: s for s in file_report["signatures"]}
+    assert not report.ok
+    sigs = {s.uid: s for s in report.signatures}
     assert signed_ct.uid in sigs
-    assert sigs[signed_ct.uid]["valid"] is False
-    assert sigs[signed_ct.uid]["problems"]
+    assert not sigs[signed_ct.uid].valid
+    assert sigs[signed_ct.uid].problems
 
 
 @settings(
@@ -172,17 +210,16 @@ def test_any_changed_signed_byte_fails(
 )
 @given(data=st.data(), mask=st.integers(min_value=1, max_value=255))
 def test_changed_unsigned_byte_keeps_signature_valid(
-    signed_ct: Signed, capsys: pytest.CaptureFixture[str], data: st.DataObject, mask: int
+    signed_ct: Signed, data: st.DataObject, mask: int
 ) -> None:
     rng = data.draw(st.sampled_from(signed_ct.unsigned), label="value")
     pos = data.draw(st.integers(rng.start, rng.start + rng.length - 1), label="offset")
 
-    code, report = _verify(capsys, signed_ct.folder, _flip(signed_ct.data, pos, mask))
+    report = _verify(signed_ct, _flip(signed_ct.data, pos, mask))
 
-    assert code == 0, report
-    (file_report,) = report
-    (sig,) = file_report["signatures"]
-    assert sig["uid"] == signed_ct.uid
-    assert sig["valid"] is True and sig["trusted"] is True
-    assert rng.tag in file_report["unsigned_attributes"]
-    assert not set(sig["covered"]) & {rng.tag}
+    assert report.ok, report.to_dict()
+    (sig,) = report.signatures
+    assert sig.uid == signed_ct.uid
+    assert sig.valid and sig.trusted
+    assert rng.tag in report.unsigned_attributes
+    assert rng.tag not in sig.covered
