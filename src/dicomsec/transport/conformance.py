@@ -19,16 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from dicomsec.errors import InvalidInput
-from dicomsec.transport import tls
-from dicomsec.transport.scan import GROUPS, SUITES, certificate_info
+from dicomsec.transport import _iana, tls
+from dicomsec.transport._scan_report import certificate_info
 
 __all__ = ["CertificateEntry", "ConformanceSection", "SuiteEntry", "security_section"]
 
-_SIGALG_NAMES = {
-    "ECDSA+SHA256": "ecdsa_secp256r1_sha256", "ECDSA+SHA384": "ecdsa_secp384r1_sha384",
-    "ECDSA+SHA512": "ecdsa_secp521r1_sha512", "RSA+SHA256": "rsa_pkcs1_sha256",
-    "RSA+SHA384": "rsa_pkcs1_sha384", "RSA+SHA512": "rsa_pkcs1_sha512",
-}
 _EDITIONS = {
     "b12": "PS3.15 Annex B.12, introduced by Supplement 230 (2023); from 2024 titled "
            "\"BCP 195 RFC 8996, 9325\" (BCP 195 = RFC 8996 + RFC 9325).",
@@ -258,16 +253,16 @@ def security_section(
     tls12: list[SuiteEntry] = []
     for cipher in ctx.get_ciphers():
         code = cipher["id"] & 0xFFFF
-        iana = SUITES.get(code, (cipher["name"], ""))[0]
+        iana = _iana.SUITES.get(code, (cipher["name"], ""))[0]
         entry13 = cipher["protocol"] == "TLSv1.3"
         if not entry13 and auths and cipher.get("auth") not in auths:
             continue
         (tls13 if entry13 else tls12).append(
             SuiteEntry("TLSv1.3" if entry13 else "TLSv1.2", code, iana, cipher["name"]))
     missing = tuple(tls.missing_suites(ctx, prof.name))
-    groups = tuple(f"{GROUPS[g][1]} ({g})" if g.startswith("P-") else GROUPS[g][1]
-                   for g in prof.groups if g in GROUPS)
-    sigalgs = tuple(_SIGALG_NAMES.get(s, s) for s in prof.sigalgs)
+    groups = tuple(f"{_iana.group_by_openssl(g).name} ({g})" if g.startswith("P-")
+                   else _iana.group_by_openssl(g).name for g in prof.groups)
+    sigalgs = tuple(_iana.sigalg_by_openssl(s).name for s in prof.sigalgs)
     return ConformanceSection(
         profile=prof.name, title=prof.title, edition=_EDITIONS[prof.name], port=port,
         versions=("TLS 1.3 (preferred: chosen whenever the peer offers it)", "TLS 1.2"),

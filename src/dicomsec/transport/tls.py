@@ -13,7 +13,9 @@ the command line tool refuses to claim a profile whose suites are not really off
 
 What SECLEVEL 2 does not reject (SHA-224 certificates, EC keys below 256 bits) is checked after
 the handshake and before any DICOM data by :class:`PolicySSLSocket`, installed as the context's
-``sslsocket_class``.
+``sslsocket_class``. Each context is a ``ProfileContext`` (an ``ssl.SSLContext`` subclass) that
+carries its profile, so the check of a socket reads the profile of the very context that wrapped
+it: contexts of different profiles can serve side by side in one process, from any thread.
 """
 
 from __future__ import annotations
@@ -26,19 +28,23 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from dicomsec.errors import InvalidInput, PolicyViolation
 
 if TYPE_CHECKING:
     import ssl
 
+    from dicomsec.trust import TrustStore
+
 __all__ = [
     "PROFILES",
     "TlsProfile",
+    "Trust",
     "arrange_openssl_conf",
     "certificate_problems",
     "client_context",
+    "context_profile",
     "missing_suites",
     "negotiated",
     "server_context",
@@ -85,16 +91,26 @@ _SIGALGS = (
     "rsa_pss_pss_sha256", "rsa_pss_pss_sha384", "rsa_pss_pss_sha512",
     "RSA+SHA256", "RSA+SHA384", "RSA+SHA512",
 )
+#: B.13 names SHA-256 and SHA-384 as its hash functions: no SHA-512 handshake signatures (so
+#: an ECDSA P-521 key cannot sign a TLS 1.3 handshake under B.13; see docs/transport.md)
+_SIGALGS_B13 = tuple(s for s in _SIGALGS if not s.endswith(("SHA512", "sha512")))
 
 PROFILES: dict[str, TlsProfile] = {
     "b12": TlsProfile("b12", "BCP 195 RFC 8996 TLS Secure Transport Connection Profile (B.12)",
                       _B12_TLS12, _TLS13_B12, _GROUPS, _SIGALGS),
     "b13": TlsProfile("b13", "Modified BCP 195 RFC 8996 TLS Secure Transport Connection "
-                      "Profile (B.13)", _B13_TLS12, _TLS13_B13, _GROUPS, _SIGALGS),
+                      "Profile (B.13)", _B13_TLS12, _TLS13_B13, _GROUPS, _SIGALGS_B13),
 }
 
 
-def profile(name: str) -> TlsProfile:
+def profile(name: str | TlsProfile) -> TlsProfile:
+    """The profile called ``name`` (``b12`` or ``b13``); a :class:`TlsProfile` is returned as is.
+
+    Raises:
+        InvalidInput: unknown profile name.
+    """
+    if isinstance(name, TlsProfile):
+        return name
     try:
         return PROFILES[name.lower()]
     except KeyError:
@@ -148,10 +164,31 @@ def arrange_openssl_conf(name: str) -> Path:
     return Path(path)
 
 
+@functools.cache
+def _context_class() -> Any:
+    import ssl
+
+    class ProfileContext(ssl.SSLContext):
+        """An ``SSLContext`` that carries its profile: the post-handshake certificate check of
+        every socket it wraps reads the profile from here (no global map keyed by ``id``)."""
+
+        profile: TlsProfile
+
+    return ProfileContext
+
+
+def context_profile(ctx: ssl.SSLContext) -> TlsProfile | None:
+    """The profile a context built here enforces (``None`` for any other context)."""
+    found = getattr(ctx, "profile", None)
+    return found if isinstance(found, TlsProfile) else None
+
+
 def _base_context(prof: TlsProfile, server: bool) -> ssl.SSLContext:
     import ssl
 
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER if server else ssl.PROTOCOL_TLS_CLIENT)
+    ctx: ssl.SSLContext = _context_class()(
+        ssl.PROTOCOL_TLS_SERVER if server else ssl.PROTOCOL_TLS_CLIENT)
+    ctx.profile = prof  # type: ignore[attr-defined]
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.maximum_version = ssl.TLSVersion.MAXIMUM_SUPPORTED
     ctx.set_ciphers("@SECLEVEL=2:" + ":".join(prof.tls12_suites))
@@ -159,15 +196,19 @@ def _base_context(prof: TlsProfile, server: bool) -> ssl.SSLContext:
     if server:
         ctx.options |= ssl.OP_CIPHER_SERVER_PREFERENCE
     ctx.sslsocket_class = _policy_socket_class()
-    _POLICY[id(ctx)] = prof
     return ctx
 
 
-#: the profile of each context, for the post-handshake certificate check
-_POLICY: dict[int, TlsProfile] = {}
+#: trust for a context: a TrustStore (anchors and CRLs), or, during the transition, paths
+Trust: TypeAlias = "TrustStore | Sequence[Path]"
 
 
-def _load_trust(ctx: ssl.SSLContext, trust: Sequence[Path]) -> None:
+def _load_trust(ctx: ssl.SSLContext, trust: Trust) -> None:
+    from dicomsec.trust import TrustStore
+
+    if isinstance(trust, TrustStore):
+        _load_store(ctx, trust)
+        return
     if not trust:
         raise InvalidInput("a TLS profile context needs trust anchors (--trust)")
     for path in trust:
@@ -181,15 +222,35 @@ def _load_trust(ctx: ssl.SSLContext, trust: Sequence[Path]) -> None:
             raise InvalidInput(f"cannot load trust anchors: {exc}", path=str(p)) from None
 
 
+def _load_store(ctx: ssl.SSLContext, store: TrustStore) -> None:
+    """Anchors only (intermediates are not anchors: the peer sends its chain); CRLs turn on
+    revocation checking of the peer's certificate (its issuer's CRL must then be present)."""
+    import ssl
+
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    if store.empty:
+        raise InvalidInput("a TLS profile context needs trust anchors (--trust)")
+    pem = "".join(c.public_bytes(Encoding.PEM).decode("ascii") for c in store.anchors)
+    if store.crls:
+        pem += "".join(c.public_bytes(Encoding.PEM).decode("ascii") for c in store.crls)
+        ctx.verify_flags |= ssl.VERIFY_CRL_CHECK_LEAF
+    try:
+        ctx.load_verify_locations(cadata=pem)
+    except (ssl.SSLError, ValueError) as exc:
+        raise InvalidInput(f"cannot load trust anchors: {exc}") from None
+
+
 def _load_pair(ctx: ssl.SSLContext, cert: Path, key: Path, password: bytes | None) -> None:
     import ssl
 
-    from dicomsec.keys import load_certificate
-
-    prof = _POLICY[id(ctx)]
-    own = load_certificate(Path(cert))
     from cryptography.hazmat.primitives.serialization import Encoding
 
+    from dicomsec.keys import load_certificate
+
+    prof = context_profile(ctx)
+    assert prof is not None, "a profile context"
+    own = load_certificate(Path(cert))
     problems = certificate_problems(own.public_bytes(Encoding.DER), prof)
     if problems:
         raise PolicyViolation(f"our own certificate does not meet profile {prof.name}: "
@@ -206,17 +267,23 @@ def _load_pair(ctx: ssl.SSLContext, cert: Path, key: Path, password: bytes | Non
 
 
 def server_context(
-    name: str,
+    name: str | TlsProfile,
     certs_and_keys: Sequence[tuple[Path, Path]],
-    trust: Sequence[Path],
+    trust: Trust,
     *,
     require_client_cert: bool = True,
     key_password: bytes | None = None,
 ) -> ssl.SSLContext:
-    """A server context for profile ``name`` (``b12`` or ``b13``).
+    """A server context for profile ``name`` (``b12``, ``b13`` or a :class:`TlsProfile`).
 
     Load an RSA and an EC certificate side by side to serve both suite families. Clients must
-    present a certificate that chains to ``trust`` unless ``require_client_cert`` is False.
+    present a certificate that chains to ``trust`` (a :class:`~dicomsec.trust.TrustStore`;
+    a sequence of PEM files or folders is still accepted) unless ``require_client_cert`` is
+    False. The context carries its profile (:func:`context_profile`).
+
+    Raises:
+        InvalidInput: unknown profile, no certificate, unreadable certificate, key or trust.
+        PolicyViolation: our own certificate is below the profile's minimums.
     """
     import ssl
 
@@ -232,15 +299,21 @@ def server_context(
 
 
 def client_context(
-    name: str,
-    trust: Sequence[Path],
+    name: str | TlsProfile,
+    trust: Trust,
     *,
     cert: Path | None = None,
     key: Path | None = None,
     key_password: bytes | None = None,
     check_hostname: bool = False,
 ) -> ssl.SSLContext:
-    """A client context for profile ``name``; the server must chain to ``trust``."""
+    """A client context for profile ``name``; the server must chain to ``trust`` (a
+    :class:`~dicomsec.trust.TrustStore`, or PEM paths during the transition).
+
+    Raises:
+        InvalidInput: unknown profile, unreadable certificate, key or trust.
+        PolicyViolation: our own certificate is below the profile's minimums.
+    """
     import ssl
 
     prof = profile(name)
@@ -253,7 +326,7 @@ def client_context(
     return ctx
 
 
-def missing_suites(ctx: ssl.SSLContext, name: str) -> list[str]:
+def missing_suites(ctx: ssl.SSLContext, name: str | TlsProfile) -> list[str]:
     """What keeps the context from offering the profile (empty: all offered, and the profile's
     OpenSSL configuration is in effect, as the order of its TLS 1.3 suites shows)."""
     prof = profile(name)
@@ -293,6 +366,21 @@ def certificate_problems(der: bytes, prof: TlsProfile) -> list[str]:
     return problems
 
 
+def _peer_chain(sock: Any, leaf: bytes) -> list[bytes]:
+    """The verified chain without its trust anchor (the leaf alone when it is unavailable)."""
+    import ssl
+
+    verified = getattr(getattr(sock, "_sslobj", None), "get_verified_chain", None)
+    if verified is None:
+        return [leaf]
+    try:
+        certs = verified() or []
+        return [c.public_bytes(ssl._ssl.ENCODING_DER)  # type: ignore[attr-defined]
+                for c in certs[:-1]] or [leaf]
+    except Exception:  # a private API: fall back to the leaf
+        return [leaf]
+
+
 @functools.cache
 def _policy_socket_class() -> Any:
     import ssl
@@ -302,7 +390,7 @@ def _policy_socket_class() -> Any:
 
         def do_handshake(self, block: bool = False) -> None:
             super().do_handshake(block)
-            prof = _POLICY.get(id(self.context))
+            prof = context_profile(self.context)
             if prof is None:
                 return
             der = self.getpeercert(binary_form=True)
@@ -310,14 +398,7 @@ def _policy_socket_class() -> Any:
                 return  # no certificate: CERT_REQUIRED already decided
             # the leaf and every intermediate (SECLEVEL 2 lets SHA-224 and small EC keys pass
             # anywhere in the chain); the trust anchor itself is configuration
-            chain = [der]
-            verified = getattr(getattr(self, "_sslobj", None), "get_verified_chain", None)
-            if verified is not None:
-                with contextlib.suppress(Exception):
-                    certs = verified() or []
-                    chain = [c.public_bytes(ssl._ssl.ENCODING_DER)  # type: ignore[attr-defined]
-                             for c in certs[:-1]] or [der]
-            problems = [p for d in chain for p in certificate_problems(d, prof)]
+            problems = [p for d in _peer_chain(self, der) for p in certificate_problems(d, prof)]
             if problems:
                 raise ssl.SSLError(f"TLS profile {prof.name}: peer certificate refused: "
                                    + "; ".join(problems))
