@@ -41,6 +41,10 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
 
 REPO = Path(__file__).resolve().parent.parent
 PKI = REPO / "tests" / "data" / "pki"
@@ -258,14 +262,6 @@ def check_multiframe(path: Path, frames: int) -> bool:
 
 def make_multiframe(path: Path, mib: int) -> Path:
     """A Multi-frame Grayscale Word SC file with ``mib`` MiB of native pixel data (reused)."""
-    from pydicom import dcmwrite
-    from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.uid import (
-        ExplicitVRLittleEndian,
-        MultiFrameGrayscaleWordSecondaryCaptureImageStorage,
-        generate_uid,
-    )
-
     frames = (mib * MIB) // FRAME_BYTES
     if check_multiframe(path, frames):
         print(f"  reusing {path} ({frames} frames)", file=sys.stderr)
@@ -273,6 +269,18 @@ def make_multiframe(path: Path, mib: int) -> Path:
     print(f"  generating {path} ({frames} frames of {ROWS}x{COLUMNS}x16 bit) ...",
           file=sys.stderr, flush=True)
     seed = f"dicomsec-bench-multiframe-{mib}"
+    return _write_multiframe(path, _multiframe_header(seed, mib, frames), seed, frames)
+
+
+def _multiframe_header(seed: str, mib: int, frames: int) -> Dataset:
+    """The data set of the bench file without its pixel data."""
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import (
+        ExplicitVRLittleEndian,
+        MultiFrameGrayscaleWordSecondaryCaptureImageStorage,
+        generate_uid,
+    )
+
     sop_uid = generate_uid(entropy_srcs=[seed, "sop"])
     sop_class = MultiFrameGrayscaleWordSecondaryCaptureImageStorage
 
@@ -317,6 +325,12 @@ def make_multiframe(path: Path, mib: int) -> Path:
     ds.RescaleIntercept = "0"
     ds.RescaleSlope = "1"
     ds.RescaleType = "US"
+    return ds
+
+
+def _write_multiframe(path: Path, ds: Dataset, seed: str, frames: int) -> Path:
+    """Write the header, then ``frames`` frames of reproducible pseudo-random pixel data."""
+    from pydicom import dcmwrite
 
     tmp = path.with_name(f".{path.name}.partial")
     try:
