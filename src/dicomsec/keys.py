@@ -15,10 +15,10 @@ import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from dicomsec import algorithms
-from dicomsec.errors import InvalidInput
+from dicomsec.errors import InvalidInput, UnsupportedAlgorithm
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -33,10 +33,14 @@ __all__ = [
     "SigningKey",
     "generate_private_key",
     "issue_certificate",
+    "kem_of_key",
     "load_certificate",
     "load_certificates",
     "load_private_key",
+    "load_private_key_any",
+    "mlkem_class",
     "read_password",
+    "recipient_only",
     "write_private_key",
 ]
 
@@ -143,6 +147,67 @@ def load_private_key(
                            path=str(path)) from None
 
 
+def mlkem_class(kem: algorithms.Algorithm, which: str) -> Any:
+    """cryptography's ML-KEM class (``which``: ``"PrivateKey"`` or ``"PublicKey"``) for a
+    registry KEM ``ml-kem-NNN``; ``None`` when the installed library lacks that level."""
+    from cryptography.hazmat.primitives.asymmetric import mlkem
+
+    level = kem.name.rsplit("-", 1)[1]
+    return getattr(mlkem, f"MLKEM{level}{which}", None)
+
+
+def kem_of_key(key: object, which: str) -> algorithms.Algorithm | None:
+    """The registry KEM of an ML-KEM key object (``which`` as for :func:`mlkem_class`)."""
+    for kem in algorithms.all_algorithms():
+        if kem.kind is algorithms.Kind.KEM:
+            cls = mlkem_class(kem, which)
+            if cls is not None and isinstance(key, cls):
+                return kem
+    return None
+
+
+def _pkcs8_kem(data: bytes) -> algorithms.Algorithm | None:
+    """The registry KEM of a PKCS#8 key file (PEM or DER), if it is one."""
+    from asn1crypto import core as a1core
+    from asn1crypto import pem as a1pem
+
+    try:
+        if a1pem.detect(data):
+            _, _, data = a1pem.unarmor(data)
+        # OneAsymmetricKey (RFC 5958): version, privateKeyAlgorithm {algorithm, ...}, ...
+        oid = a1core.load(data)[1][0].dotted
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError):
+        return None
+    try:
+        return algorithms.by_oid(oid, algorithms.Kind.KEM)
+    except UnsupportedAlgorithm:
+        return None
+
+
+def load_private_key_any(path: Path, password: bytes | None = None) -> object:
+    """:func:`load_private_key`, saying so when an ML-KEM key file is of a level the installed
+    cryptography lacks (ML-KEM-768/1024 seed PKCS#8 load like any other key).
+
+    Raises:
+        UnsupportedAlgorithm: an ML-KEM key of a level the installed cryptography lacks
+            (ML-KEM-512 with cryptography 50).
+        InvalidInput: what :func:`load_private_key` raises.
+    """
+    path = Path(path)
+    try:
+        return load_private_key(path, password=password)
+    except InvalidInput:
+        try:
+            kem = _pkcs8_kem(path.read_bytes())
+        except OSError:
+            kem = None
+        if kem is not None and mlkem_class(kem, "PrivateKey") is None:
+            raise UnsupportedAlgorithm(
+                f"{kem.name.upper()} is not supported by the installed cryptography library",
+                path=str(path)) from None
+        raise
+
+
 def load_certificates(path: Path) -> list[x509.Certificate]:
     """All certificates of a PEM file (one or many) or a DER file."""
     from cryptography import x509
@@ -239,6 +304,18 @@ class FileSigningKey:
         return key.sign(digest)  # type: ignore[union-attr,call-arg]
 
 
+#: key types that can only receive (key agreement, KEM): no signature, so no self-signed
+#: certificate and no CA
+_RECIPIENT_ONLY = ("x25519", "x448", "ml-kem-")
+
+
+def recipient_only(scheme: str) -> bool:
+    """Whether keys of ``scheme`` (a :func:`generate_private_key` name) can only receive
+    encrypted files (X25519, X448, ML-KEM): they cannot sign, not even their own certificate."""
+    name = scheme.lower()
+    return name in _RECIPIENT_ONLY[:2] or name.startswith(_RECIPIENT_ONLY[2])
+
+
 def generate_private_key(scheme: str) -> PrivateKeyTypes:
     """A new private key for a registry scheme name.
 
@@ -251,7 +328,6 @@ def generate_private_key(scheme: str) -> PrivateKeyTypes:
         ed448,
         ed25519,
         mldsa,
-        mlkem,
         rsa,
         x448,
         x25519,
@@ -266,7 +342,7 @@ def generate_private_key(scheme: str) -> PrivateKeyTypes:
             x448.X448PrivateKey.generate())
     if name.startswith("ml-kem-"):
         kem = algorithms.by_name(name, algorithms.Kind.KEM)
-        cls = getattr(mlkem, "MLKEM" + kem.name.rsplit("-", 1)[1] + "PrivateKey", None)
+        cls = mlkem_class(kem, "PrivateKey")
         if cls is None:
             raise InvalidInput(f"{kem.name} is not supported by the installed cryptography")
         return cls.generate()  # type: ignore[no-any-return]

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from dicomsec import algorithms
 from dicomsec.cms import DOES_NOT_OPEN, ID_AUTH_ENVELOPED_DATA, ID_DATA, ID_ENVELOPED_DATA
+from dicomsec.cms._ciphers import cbc_cipher
 from dicomsec.cms._der import (
     INDEFINITE,
     INTEGER,
@@ -36,7 +37,7 @@ from dicomsec.cms._der import (
 from dicomsec.errors import DecryptionFailed, InvalidInput
 
 if TYPE_CHECKING:
-    from dicomsec.cms.recipients import Recipient
+    from dicomsec.cms.recipients._write import Recipient
 
 __all__ = [
     "CHUNK",
@@ -103,22 +104,6 @@ def _content_cipher(alg: algorithms.Algorithm, key: bytes, iv: bytes) -> Any:
     if alg.mode == "cbc":
         return cbc_cipher(alg, key, iv).encryptor()
     raise InvalidInput(f"{alg.name} cannot be used to write Secure DICOM Files")
-
-
-def cbc_cipher(alg: algorithms.Algorithm, key: bytes, iv: bytes) -> Any:
-    """A ``cryptography`` CBC Cipher for a registry block cipher (AES, or legacy 3DES, whose
-    decrepit module is imported only when it is used)."""
-    from cryptography.hazmat.primitives.ciphers import Cipher, modes
-
-    if alg.mode != "cbc":
-        raise InvalidInput(f"{alg.name} is not a CBC block cipher")
-    if alg.name == "des-ede3-cbc":
-        from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
-
-        return Cipher(TripleDES(key), modes.CBC(iv))
-    from cryptography.hazmat.primitives.ciphers.algorithms import AES
-
-    return Cipher(AES(key), modes.CBC(iv))
 
 
 @dataclass(frozen=True, slots=True)

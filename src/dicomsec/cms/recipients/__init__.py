@@ -1,0 +1,81 @@
+"""The five RecipientInfo kinds of CMS: writing them, and opening them to get the CEK.
+
+The package has one module per job; every name is importable from here:
+
+- :mod:`~dicomsec.cms.recipients._write`: :class:`Recipient` objects (ktri, kari, kekri, pwri,
+  ori/KEM) turn a content-encryption key into one RecipientInfo; :func:`recipient_for` picks
+  the kind from a certificate or public key file (and RSA-OAEP or PKCS#1 v1.5 from the
+  profile).
+- :mod:`~dicomsec.cms.recipients._open`: :func:`unwrap_cek` tries every RecipientInfo that the
+  :class:`Credentials` fit; every failure gives one message (no padding oracle).
+- :mod:`~dicomsec.cms.recipients._describe`: :func:`describe` says what a RecipientInfo holds,
+  without keys.
+
+Key files are loaded by :mod:`dicomsec.keys` (:func:`~dicomsec.keys.load_private_key_any`,
+re-exported here). All algorithm OIDs come from :mod:`dicomsec.algorithms`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from dicomsec.cms import DOES_NOT_OPEN
+from dicomsec.cms.recipients import _open
+from dicomsec.cms.recipients._common import (
+    MAX_PBKDF2_ITERATIONS,
+    MAX_PBKDF2_TOTAL,
+    MIN_PBKDF2_ITERATIONS,
+    NO_MATCH,
+    _aes_unwrap,
+    _aes_wrap,
+    check_password,
+)
+from dicomsec.cms.recipients._describe import describe
+from dicomsec.cms.recipients._open import Credentials
+from dicomsec.cms.recipients._write import (
+    KekRecipient,
+    KemRecipient,
+    KeyAgreeRecipient,
+    KeyTransRecipient,
+    PasswordRecipient,
+    Recipient,
+    recipient_for,
+)
+from dicomsec.keys import load_private_key_any
+
+__all__ = [
+    "DOES_NOT_OPEN",
+    "MAX_PBKDF2_ITERATIONS",
+    "MAX_PBKDF2_TOTAL",
+    "MIN_PBKDF2_ITERATIONS",
+    "NO_MATCH",
+    "Credentials",
+    "KekRecipient",
+    "KemRecipient",
+    "KeyAgreeRecipient",
+    "KeyTransRecipient",
+    "PasswordRecipient",
+    "Recipient",
+    "check_password",
+    "describe",
+    "load_private_key_any",
+    "recipient_for",
+    "unwrap_cek",
+]
+
+
+def unwrap_cek(recipient_infos: Sequence[bytes], creds: Credentials, *,
+               cek_size: int) -> tuple[bytes, int]:
+    """:func:`dicomsec.cms.recipients._open.unwrap_cek` with this module's
+    :data:`MAX_PBKDF2_TOTAL` as the PBKDF2 work one file may ask for in all.
+
+    Raises:
+        DecryptionFailed, UnsupportedAlgorithm, InvalidInput, PolicyViolation: as
+            :func:`~dicomsec.cms.recipients._open.unwrap_cek`.
+    """
+    return _open.unwrap_cek(recipient_infos, creds, cek_size=cek_size,
+                            pbkdf2_total=MAX_PBKDF2_TOTAL)
+
+
+# private helpers that tests reach through this module (known-answer tests of the key wrap)
+_ = (_aes_unwrap, _aes_wrap)

@@ -1,0 +1,200 @@
+"""Describing RecipientInfos without any key: kind, version, identifier, algorithms (the
+``recipients`` of ``dicomsec inspect``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from asn1crypto import core as a1core
+
+from dicomsec.algorithms import Kind
+from dicomsec.cms import _asn1
+from dicomsec.cms.recipients._common import (
+    _ASN1_ERRORS,
+    _kemri_parts,
+    _name_of,
+    _oaep_parts,
+    _params,
+)
+from dicomsec.errors import InvalidInput
+
+__all__ = ["describe"]
+
+
+_SHORT_NAMES = {
+    "common_name": "CN", "organization_name": "O", "organizational_unit_name": "OU",
+    "country_name": "C", "locality_name": "L", "state_or_province_name": "ST",
+    "street_address": "STREET", "domain_component": "DC", "user_id": "UID",
+    "email_address": "emailAddress", "serial_number": "serialNumber",
+}
+
+
+def _escape_rdn_value(value: str) -> str:
+    out = "".join("\\" + c if c in ',+"\\<>;' else c for c in value)
+    if out.startswith(("#", " ")):
+        out = "\\" + out
+    if out.endswith(" ") and len(out) > 1:
+        out = out[:-1] + "\\ "
+    return out
+
+
+def _name_text(name: Any) -> str:
+    """RFC 4514 string of an asn1crypto Name (last RDN first, like cryptography's)."""
+    rdns = []
+    for rdn in name.chosen:
+        parts = []
+        for attr in rdn:
+            type_name = attr["type"].native
+            label = _SHORT_NAMES.get(type_name, attr["type"].dotted)
+            value = attr["value"].native
+            parts.append(f"{label}={_escape_rdn_value(str(value))}")
+        rdns.append("+".join(parts))
+    return ",".join(reversed(rdns))
+
+
+def _describe_rid(rid: Any) -> dict[str, object]:
+    if rid.name == "issuer_and_serial_number":
+        serial = int(rid.chosen["serial_number"].native)
+        return {"issuer": _name_text(rid.chosen["issuer"]), "serial": hex(serial)}
+    if rid.name == "subject_key_identifier":
+        return {"ski": bytes(rid.chosen.native).hex()}
+    if rid.name == "r_key_id":
+        return {"ski": bytes(rid.chosen["subject_key_identifier"].native).hex()}
+    return {"type": str(rid.name)}
+
+
+def _describe_ktri(ktri: Any) -> dict[str, object]:
+    alg_id = ktri["key_encryption_algorithm"]
+    oid = alg_id["algorithm"].dotted
+    out: dict[str, object] = {"rid": _describe_rid(ktri["rid"]),
+                              "key_encryption": _name_of(oid, Kind.KEY_TRANSPORT)}
+    if out["key_encryption"] == "rsa-oaep":
+        hash_oid, mgf_oid, mgf_hash_oid, label = _oaep_parts(_params(alg_id))
+        out["oaep_hash"] = _name_of(hash_oid, Kind.DIGEST)
+        out["oaep_mgf"] = _name_of(mgf_oid, Kind.KDF)
+        out["oaep_mgf_hash"] = _name_of(mgf_hash_oid, Kind.DIGEST)
+        if label:
+            out["oaep_label"] = label.hex()
+    return out
+
+
+def _describe_kari(kari: Any) -> dict[str, object]:
+    originator = kari["originator"]
+    out: dict[str, object] = {}
+    if originator.name == "originator_key":
+        origin = originator.chosen["algorithm"]
+        out["originator"] = {"type": "originator_key",
+                             "algorithm": _name_of(origin["algorithm"].dotted,
+                                                   Kind.KEY_AGREEMENT)}
+    else:
+        out["originator"] = {"type": str(originator.name),
+                             **_describe_rid(originator)}
+    if not isinstance(kari["ukm"], a1core.Void):
+        out["ukm"] = bytes(kari["ukm"].native).hex()
+    alg_id = kari["key_encryption_algorithm"]
+    out["key_agreement"] = _name_of(alg_id["algorithm"].dotted, Kind.KEY_AGREEMENT)
+    params = _params(alg_id)
+    if params is not None:
+        wrap_oid = _asn1.AlgorithmIdentifier.load(params)["algorithm"].dotted
+        out["key_wrap"] = _name_of(wrap_oid, Kind.KEY_WRAP)
+    out["recipients"] = [{"rid": _describe_rid(rek["rid"])}
+                         for rek in kari["recipient_encrypted_keys"]]
+    return out
+
+
+def _describe_kekri(kekri: Any) -> dict[str, object]:
+    kekid = kekri["kekid"]
+    out: dict[str, object] = {"kek_id": bytes(kekid["key_identifier"].native).hex()}
+    if not isinstance(kekid["date"], a1core.Void):
+        out["date"] = kekid["date"].native.isoformat()
+    out["key_wrap"] = _name_of(kekri["key_encryption_algorithm"]["algorithm"].dotted,
+                               Kind.KEY_WRAP)
+    return out
+
+
+def _describe_pwri(pwri: Any) -> dict[str, object]:
+    out: dict[str, object] = {}
+    kdf_id = pwri["key_derivation_algorithm"]
+    if isinstance(kdf_id, a1core.Void):
+        out["kdf"] = None
+    else:
+        out["kdf"] = _name_of(kdf_id["algorithm"].dotted, Kind.KDF)
+        if out["kdf"] == "pbkdf2":
+            params = _asn1.Pbkdf2Params.load(_params(kdf_id) or b"")
+            out["iterations"] = int(params["iteration_count"].native)
+            if params["salt"].name == "specified":
+                out["salt_length"] = len(params["salt"].chosen.native)
+            out["prf"] = _name_of(params["prf"]["algorithm"].dotted, Kind.KDF)
+            if params["key_length"].native is not None:
+                out["key_length"] = int(params["key_length"].native)
+    alg_id = pwri["key_encryption_algorithm"]
+    out["key_wrap"] = _name_of(alg_id["algorithm"].dotted, Kind.KEY_WRAP)
+    params_der = _params(alg_id)
+    if out["key_wrap"] == "pwri-kek" and params_der is not None:
+        inner = _asn1.AlgorithmIdentifier.load(params_der)
+        out["kek_cipher"] = _name_of(inner["algorithm"].dotted, Kind.CIPHER)
+    return out
+
+
+def _describe_ori(ori: Any) -> dict[str, object]:
+    out: dict[str, object] = {"ori_type": ori["ori_type"].dotted}
+    kemri = _kemri_parts(ori)
+    if kemri is None:
+        return out
+    out["ori"] = "kem"
+    out["version"] = _version(kemri["version"])
+    out["rid"] = _describe_rid(kemri["rid"])
+    out["kem"] = _name_of(kemri["kem"]["algorithm"].dotted, Kind.KEM)
+    out["kdf"] = _name_of(kemri["kdf"]["algorithm"].dotted, Kind.KDF)
+    out["kek_length"] = int(kemri["kek_length"].native)
+    out["key_wrap"] = _name_of(kemri["wrap"]["algorithm"].dotted, Kind.KEY_WRAP)
+    out["ukm"] = not isinstance(kemri["ukm"], a1core.Void)
+    return out
+
+
+_DESCRIBERS: dict[str, Callable[[Any], dict[str, object]]] = {
+    "ktri": _describe_ktri,
+    "kari": _describe_kari,
+    "kekri": _describe_kekri,
+    "pwri": _describe_pwri,
+    "ori": _describe_ori,
+}
+_TAG_KIND = {0x30: "ktri", 0xA1: "kari", 0xA2: "kekri", 0xA3: "pwri", 0xA4: "ori"}
+
+
+def _version(value: Any) -> int | None:
+    native = value.native
+    if isinstance(native, int):
+        return native
+    text = str(native)
+    return int(text[1:]) if text.startswith("v") and text[1:].isdigit() else None
+
+
+def describe(recipient_info: bytes) -> dict[str, object]:
+    """What a RecipientInfo says, without any key: kind, version, identifier, algorithms.
+
+    Algorithms are given by registry name, unknown ones by dotted OID. A well-formed DER
+    element that cannot be decoded as a RecipientInfo is reported, not raised.
+
+    Raises:
+        InvalidInput: not one well-formed DER/BER element.
+    """
+    data = bytes(recipient_info)
+    try:
+        a1core.load(data, strict=True)
+    except _ASN1_ERRORS as exc:
+        raise InvalidInput(f"malformed RecipientInfo: {exc}") from None
+    kind = _TAG_KIND.get(data[0], "unknown")
+    try:
+        info = _asn1.RecipientInfo.load(data)
+        chosen = info.chosen
+        out: dict[str, object] = {"kind": info.name}
+        if info.name != "ori":
+            out["version"] = _version(chosen["version"])
+        out.update(_DESCRIBERS[info.name](chosen))
+        return out
+    except _ASN1_ERRORS:
+        return {"kind": kind, "tag": f"0x{data[0]:02x}", "decoded": False}
+
+
