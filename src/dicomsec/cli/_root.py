@@ -226,12 +226,51 @@ class _NoProgress:
         return None
 
 
+class _LaterProgress:
+    """A progress bar of unknown length that appears once a second item is done (rich is
+    not imported for a run of one file)."""
+
+    def __init__(self, show: bool | None) -> None:
+        self._show = show
+        self._done = 0
+        self._bar: Any = None
+        self._description = ""
+
+    def __enter__(self) -> _LaterProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(*exc)
+
+    def add_task(self, description: str, total: int | None) -> int:
+        self._description = description
+        return 0
+
+    def advance(self, task: int) -> None:
+        self._done += 1
+        if self._bar is None and self._done >= 2:
+            self._bar = _rich_progress(self._show)
+            self._bar.__enter__()
+            self._task = self._bar.add_task(self._description, total=None)
+            self._bar.advance(self._task, self._done - 1)
+        if self._bar is not None:
+            self._bar.advance(self._task)
+
+
 def progress(total: int | None, *, show: bool | None = None) -> Any:
     """A rich progress bar on stderr when it is a terminal or ``show`` asks for one (a no-op
-    context otherwise, and for fewer than two items). ``total=None``: not known yet."""
+    context otherwise, and for fewer than two items). ``total=None``: not known in advance
+    (the bar appears when a second item is done)."""
     wanted = sys.stderr.isatty() if show is None else show
     if not wanted or (total is not None and total < 2):
         return _NoProgress()
+    if total is None:
+        return _LaterProgress(show)
+    return _rich_progress(show)
+
+
+def _rich_progress(show: bool | None) -> Any:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
@@ -244,11 +283,16 @@ def progress(total: int | None, *, show: bool | None = None) -> Any:
 # exit codes
 
 
+#: exit code of a failed batch outcome by its kind
+_KIND_CODES = {"input": EXIT_INPUT, "security": EXIT_SECURITY, "internal": EXIT_INTERNAL}
+
+
 def exit_code(outcome: object) -> int:
     """The one mapping from an outcome to an exit code.
 
     An ``int`` is already one; ``None`` is 0; a report (anything with ``ok``) is 0 when ok,
-    else 1; a list of outcomes gives the worst (1 before 2); exceptions: usage errors,
+    else 1; a failed batch outcome by its kind (input 2, security 1, internal 70); a list of
+    outcomes gives the worst (1 before 2); exceptions: usage errors,
     :class:`InvalidInput` and :class:`OSError` 2, any other :class:`DicomSecError` 1,
     ``KeyboardInterrupt`` 130, anything else 70.
     """
@@ -273,6 +317,9 @@ def exit_code(outcome: object) -> int:
                 return code
         return max(codes, default=EXIT_OK)
     ok = getattr(outcome, "ok", None)
+    kind = getattr(outcome, "kind", None)  # a failed batch outcome (dicomsec.batch.Outcome)
+    if ok is False and kind in _KIND_CODES:
+        return _KIND_CODES[kind]
     if isinstance(ok, bool):
         return EXIT_OK if ok else EXIT_SECURITY
     raise TypeError(f"no exit code for {type(outcome).__name__}")

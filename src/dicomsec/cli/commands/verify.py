@@ -2,34 +2,34 @@
 
 from __future__ import annotations
 
+import functools
 import json
-import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 from dicomsec.cli._contexts import trust_store
-from dicomsec.cli._root import command, err, progress, usage
+from dicomsec.cli._root import EXIT_OK, EXIT_SECURITY, command, err, exit_code, progress, usage
 
 if TYPE_CHECKING:
     import typer
 
+    from dicomsec.trust import TrustStore
+
 REQUIRE = ("any", "creator", "authorization", "sr", "sr-verification")
 
 
-def _expand(paths: list[Path]) -> Iterator[Path]:
-    for p in paths:
-        if p.is_dir():
-            for root, dirs, files in os.walk(p):
-                dirs.sort()
-                for f in sorted(files):
-                    yield Path(root) / f
-        else:
-            yield p
+#: trust stores built in this process (a worker builds its own once, from the paths)
+_STORES: dict[tuple[tuple[Path, ...], tuple[Path, ...]], TrustStore | None] = {}
 
 
-def _render_signature(s: Any) -> None:
+def _store(trust: tuple[Path, ...], crl: tuple[Path, ...]) -> TrustStore | None:
+    if (trust, crl) not in _STORES:
+        _STORES[(trust, crl)] = trust_store(list(trust), list(crl))
+    return _STORES[(trust, crl)]
+
+
+def _signature_lines(s: Any) -> list[str]:
     verdict = "valid" if s.valid else "INVALID"
     trust = "trusted" if s.trusted else "UNTRUSTED"
     extra = []
@@ -39,29 +39,39 @@ def _render_signature(s: Any) -> None:
         extra.append("timestamp " + ("ok" if s.timestamp.get("ok") else "FAILED"))
     if s.purpose:
         extra.append(f"purpose {s.purpose['code']} {s.purpose['meaning']}")
-    print(f"  [{verdict}, {trust}] {s.location} uid={s.uid}")
-    print(f"      {s.signature_algorithm} / {s.mac_algorithm}; signer {s.signer}; "
-          f"signed {s.datetime}")
-    print(f"      profiles: {', '.join(s.profiles) or '-'}"
-          + (f"; {'; '.join(extra)}" if extra else ""))
-    for prob in s.problems:
-        print(f"      problem: {prob}")
+    lines = [f"  [{verdict}, {trust}] {s.location} uid={s.uid}",
+             f"      {s.signature_algorithm} / {s.mac_algorithm}; signer {s.signer}; "
+             f"signed {s.datetime}",
+             f"      profiles: {', '.join(s.profiles) or '-'}"
+             + (f"; {'; '.join(extra)}" if extra else "")]
+    lines.extend(f"      problem: {prob}" for prob in s.problems)
+    return lines
 
 
-def _render_report(rep: Any) -> None:
+def _report_lines(rep: Any) -> list[str]:
     status = "OK" if rep.ok else "FAILED"
     n = len(rep.signatures)
-    print(f"{status}  {rep.file}: {n} signature{'s' if n != 1 else ''}"
-          + ("" if rep.required_met else f"; none satisfies --require {rep.required}"))
+    lines = [f"{status}  {rep.file}: {n} signature{'s' if n != 1 else ''}"
+             + ("" if rep.required_met else f"; none satisfies --require {rep.required}")]
     for s in rep.signatures:
-        _render_signature(s)
+        lines.extend(_signature_lines(s))
     if rep.signatures and rep.unsigned_attributes:
         shown = ", ".join(rep.unsigned_attributes[:8])
         more = len(rep.unsigned_attributes) - 8
         tail = f" (+{more} more)" if more > 0 else ""
-        print(f"  unsigned top-level attributes: {shown}{tail}")
-    for s in rep.skipped:
-        print(f"  skipped: {s}")
+        lines.append(f"  unsigned top-level attributes: {shown}{tail}")
+    lines.extend(f"  skipped: {s}" for s in rep.skipped)
+    return lines
+
+
+def _verify_one(path: Path, *, trust: tuple[Path, ...], crl: tuple[Path, ...],
+                require: str | None) -> tuple[bool, dict[str, Any], str]:
+    """The batch job: verify one file; ``(ok, to_dict(), text)`` (picklable, unlike the
+    report, which holds certificates)."""
+    from dicomsec.signatures import verify_file
+
+    rep = verify_file(path, trust=_store(trust, crl), require=require)
+    return rep.ok, rep.to_dict(), "\n".join(_report_lines(rep))
 
 
 @command("verify")
@@ -76,42 +86,49 @@ def verify(
         "any, creator, authorization, sr.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (a list, one object "
                                           "per file).")] = False,
+    workers: Annotated[int | None, typer.Option(
+        "--workers", help="Worker processes (default: one per CPU); 1 verifies in this "
+        "process.")] = None,
+    show_progress: Annotated[bool, typer.Option(
+        "--progress", help="Show a progress bar on stderr even when it is not a "
+        "terminal.")] = False,
 ) -> int:
     """Verify every signature of DICOM files, at every level.
 
     Exit 0 when every signature is valid and trusted (and required ones exist), 1 otherwise,
     2 when a file cannot be read (a failed signature in another file takes precedence).
+    Files are verified by worker processes; results appear in order of completion.
     """
     if require is not None and require not in REQUIRE:
         raise usage("--require takes any, creator, authorization or sr")
-    from dicomsec.errors import InvalidInput
-    from dicomsec.signatures import verify_file
+    if workers is not None and workers < 1:
+        raise usage("--workers must be at least 1")
+    from dicomsec.batch import LocalExecutor, iter_files
 
-    store = trust_store(trust, crl)
-    files = list(_expand(paths))
-    failed = unreadable = False
+    job = functools.partial(_verify_one, trust=tuple(trust or ()), crl=tuple(crl or ()),
+                            require=require)
+    _store(job.keywords["trust"], job.keywords["crl"])  # a bad --trust stops the run here
+    codes: list[int] = []
     # JSON is streamed one file object at a time, so memory does not grow with the folder
     sep = "[\n"
-    with progress(len(files)) as bar:
-        task = bar.add_task("verifying", total=len(files))
-        for f in files:
+    with progress(None, show=True if show_progress else None) as bar:
+        task = bar.add_task("verifying", total=None)
+        for outcome in LocalExecutor(workers).map(job, iter_files(paths)):
             result: dict[str, Any]
-            try:
-                rep = verify_file(f, trust=store, require=require)
-            except InvalidInput as exc:
-                unreadable = True
-                result = {"file": str(f), "error": exc.message}
+            if outcome.value is not None:
+                ok, result, text = outcome.value
+                codes.append(EXIT_OK if ok else EXIT_SECURITY)
                 if not as_json:
-                    err(f"error: {exc}")
+                    print(text)
             else:
-                failed |= not rep.ok
-                result = rep.to_dict()
+                codes.append(exit_code(outcome))
+                result = {"file": str(outcome.item), "error": outcome.message}
                 if not as_json:
-                    _render_report(rep)
+                    err(f"error: {outcome.error}")
             if as_json:
                 sys.stdout.write(sep + json.dumps(result, indent=2))
                 sep = ",\n"
             bar.advance(task)
     if as_json:
         print("[]" if sep == "[\n" else "\n]")
-    return 1 if failed else (2 if unreadable else 0)
+    return exit_code(codes)
