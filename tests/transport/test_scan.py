@@ -93,8 +93,15 @@ def test_b13_server_passes(capsys: pytest.CaptureFixture[str], pki: ScanPki,
                 "client-auth.tls13", "trust", "client-auth.accepted"):
         assert checks[cid]["status"] == "pass", checks[cid]
     assert "certificate_required" in checks["client-auth.tls13"]["detail"].lower()
-    # both certificates were inspected
-    assert {"certificate.key.TLS 1.2 RSA", "certificate.key.TLS 1.2 ECDSA"} <= set(checks)
+    # both certificates were inspected, and their chains; every finding names its clause
+    assert {"certificate.key.TLS 1.2 RSA", "certificate.key.TLS 1.2 ECDSA",
+            "certificate.san.TLS 1.2 RSA", "certificate.chain.TLS 1.2 ECDSA"} <= set(checks)
+    assert all(c["clause"] for c in checks.values())
+    # the full enumeration found exactly the profile's suites, and no weak group
+    for cid in ("suites.tls12.permitted", "suites.tls13.permitted", "groups.weak.TLS 1.2",
+                "groups.weak.TLS 1.3", "sigalgs.sha512", "downgrade.scsv",
+                "renegotiation.secure", "compression", "certificate.san.TLS 1.2 RSA"):
+        assert checks[cid]["status"] == "pass", checks[cid]
 
 
 def test_text_output_one_line_per_requirement(capsys: pytest.CaptureFixture[str],
@@ -129,13 +136,16 @@ def test_cbc_only_server_fails(capsys: pytest.CaptureFixture[str], openssl: str,
         assert rc == 1
         assert "failed" in errors
         failed = _failed(checks)
-        assert {"forbidden.cbc", "version.TLS 1.3", "version.prefer-1.3",
-                "tls13.TLS_AES_128_CCM_8_SHA256", "tls12.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
-                "client-auth.tls12"} <= failed
+        assert {"forbidden.cbc", "version.TLS 1.3", "tls13.TLS_AES_128_CCM_8_SHA256",
+                "tls12.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "suites.tls12.permitted"} <= failed
         assert "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256" in checks["forbidden.cbc"]["detail"]
         assert checks["forbidden.cbc"]["requirement"] == "CBC suites refused"
+        assert checks["forbidden.cbc"]["clause"] == "PS3.15 B.13: CBC suites forbidden"
+        # no TLS 1.3: preference is not applicable; no client certificate asked: a warning
+        assert checks["version.prefer-1.3"]["status"] == "info"
+        assert checks["client-auth.tls12"]["status"] == "warn"
         # the server certificate is still inspected (and fine)
-        assert checks["certificate.key.TLS 1.2"]["status"] == "pass"
+        assert checks["certificate.key.TLS 1.2 RSA"]["status"] == "pass"
         # s_client agrees: the CBC suite is negotiated
         assert _s_client(openssl, port, pki, "-tls1_2", "-cipher",
                          "ECDHE-RSA-AES128-SHA256:@SECLEVEL=0") == "ECDHE-RSA-AES128-SHA256"
@@ -153,19 +163,25 @@ def test_weak_server_certificate_fails(capsys: pytest.CaptureFixture[str], opens
     with openssl_server(openssl, pki, cert, "-cipher", "DEFAULT:@SECLEVEL=0") as port:
         rc, checks, _ = _cli(capsys, port)
     assert rc == 1
-    hits = [c for cid, c in checks.items() if cid.startswith(check)]
+    hits = [c for cid, c in checks.items() if cid.startswith(check + ".")]
     assert hits and all(c["status"] == "fail" for c in hits)
     assert all(word in c["detail"] for c in hits)
     other = "certificate.hash" if check == "certificate.key" else "certificate.key"
-    assert all(c["status"] == "pass" for cid, c in checks.items() if cid.startswith(other))
+    assert all(c["status"] == "pass" for cid, c in checks.items()
+               if cid.startswith(other + "."))
 
 
-def test_server_without_client_auth_fails(capsys: pytest.CaptureFixture[str],
+def test_server_without_client_auth_warns(capsys: pytest.CaptureFixture[str],
                                           pki: ScanPki) -> None:
+    """B.12/B.13: servers shall support mutual authentication but may be configured not to
+    use it, so a server that does not require a client certificate is a WARN, not a FAIL."""
     with dicomsec_server(pki, "b13", "server-rsa", "server-ec", client_auth=False) as port:
         rc, checks, _ = _cli(capsys, port, "--wait", "0.5")
-    assert rc == 1
-    assert _failed(checks) == {"client-auth.tls12", "client-auth.tls13"}
+    assert rc == 0
+    assert _failed(checks) == set()
+    for cid in ("client-auth.tls12", "client-auth.tls13"):
+        assert checks[cid]["status"] == "warn"
+        assert "mutual authentication" in checks[cid]["clause"]
     assert checks["client-auth.tls13"]["requirement"] == "client certificate required (TLS 1.3)"
 
 
@@ -176,7 +192,12 @@ def test_b12_server_passes_b12(pki: ScanPki) -> None:
     ids = {c.id for c in report.checks}
     assert "tls13.TLS_AES_128_CCM_8_SHA256" not in ids
     assert len([i for i in ids if i.startswith("tls12.TLS_")]) == 4
-    assert report.to_dict()["ok"] is True
+    data = report.to_dict()
+    assert data["ok"] is True
+    assert data["schema"] == "dicomsec.transport.tls_check/1"
+    assert data["checks"][0]["schema"] == "dicomsec.transport.check/1"
+    assert json.loads(report.to_json()) == data
+    report.raise_for_failure()
 
 
 def test_unreachable_and_usage(capsys: pytest.CaptureFixture[str]) -> None:
@@ -197,7 +218,7 @@ def test_client_hello_is_well_formed() -> None:
     assert scan.parse_target("pacs:11112") == ("pacs", 11112)
 
 
-def test_missing_client_certificate_is_an_input_error(tmp_path: Path) -> None:
+def test_missing_client_certificate_is_an_input_error(tmp_path: Path, b13_port: int) -> None:
     with pytest.raises(InvalidInput):
-        scan._ssl_session(("127.0.0.1", 1), None, cert=tmp_path / "no.pem",
-                          key=tmp_path / "no.key")
+        scan.scan("127.0.0.1", b13_port, "b13", client_cert=tmp_path / "no.pem",
+                  client_key=tmp_path / "no.key")
