@@ -1,0 +1,275 @@
+"""Checking one SignerInfo (RFC 5652 §5.4-5.6): signed attributes, the signature, the
+signer's certificate and, when a trust store is given, its chain.
+
+Limits: SignerInfo signature algorithms are those of the registry's CMS signature identifiers
+(RSA PKCS#1 v1.5, RSASSA-PSS with MGF1, ECDSA, Ed25519; Ed448 only where its digest is known);
+signer certificates must be inside the SignedData; unsigned attributes are ignored; EdDSA
+without signed attributes is reported as unsupported.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hmac
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from dicomsec import algorithms
+from dicomsec.algorithms import Algorithm, Family, Kind
+from dicomsec.cms._der import SET
+from dicomsec.cms.signed._common import (
+    _CONTEXT_0,
+    OID_ATTR_CONTENT_TYPE,
+    OID_ATTR_MESSAGE_DIGEST,
+    OID_ATTR_SIGNING_TIME,
+    _digest,
+    first_line,
+)
+from dicomsec.cms.signed._reports import SignerReport
+from dicomsec.errors import UnsupportedAlgorithm
+
+if TYPE_CHECKING:
+    from cryptography import x509
+
+    from dicomsec.trust import TrustStore
+
+__all__ = [
+    "SignatureProblem",
+    "check_content_attributes",
+    "signed_attributes",
+    "verify_signer_signature",
+]
+
+
+@dataclass
+class _Cert:
+    asn1: Any  # asn1crypto.x509.Certificate
+    crypto: x509.Certificate
+
+
+@dataclass
+class _Signer:
+    info: Any  # asn1crypto.cms.SignerInfo
+    digest: Algorithm | None
+    problems: list[str] = field(default_factory=list)
+
+
+class SignatureProblem(Exception):
+    """A problem that makes a signature invalid; the message goes into ``problems``."""
+
+
+def _sid_text(sid: Any) -> str:
+    if sid.name == "issuer_and_serial_number":
+        ias = sid.chosen
+        return f"issuer {ias['issuer'].human_friendly}, serial {ias['serial_number'].native:#x}"
+    return f"subject key identifier {sid.chosen.native.hex()}"
+
+
+def _find_certificate(sid: Any, certs: Sequence[_Cert]) -> _Cert | None:
+    for cert in certs:
+        if sid.name == "issuer_and_serial_number":
+            ias = sid.chosen
+            if (cert.asn1.issuer == ias["issuer"]
+                    and cert.asn1.serial_number == ias["serial_number"].native):
+                return cert
+        elif sid.name == "subject_key_identifier":
+            ski = cert.asn1.key_identifier
+            if ski is not None and ski == sid.chosen.native:
+                return cert
+    return None
+
+
+def check_content_attributes(by_type: dict[str, Any], content_type: str,
+                             content_digest: bytes) -> None:
+    """RFC 5652 §11.1/11.2: content-type names the eContentType and message-digest is the
+    digest of the content (compared in constant time).
+
+    Raises:
+        SignatureProblem: an attribute is missing or does not match.
+    """
+    ct = by_type.get(OID_ATTR_CONTENT_TYPE)
+    if ct is None:
+        raise SignatureProblem("signed attributes lack content-type")
+    if ct.dotted != content_type:
+        raise SignatureProblem("signed content-type differs from the eContentType")
+    md = by_type.get(OID_ATTR_MESSAGE_DIGEST)
+    if md is None:
+        raise SignatureProblem("signed attributes lack message-digest")
+    if not hmac.compare_digest(md.native, content_digest):
+        raise SignatureProblem("message-digest does not match the content (content altered)")
+
+
+def signed_attributes(info: Any) -> tuple[bytes, dict[str, Any]] | None:
+    """The DER to verify (retagged as SET OF) and the single values by type OID."""
+    from asn1crypto import core
+
+    attrs = info["signed_attrs"]
+    if isinstance(attrs, core.Void) or attrs.contents is None:
+        return None
+    raw = bytes(attrs.dump())
+    if raw[:1] != bytes([_CONTEXT_0]):
+        raise SignatureProblem("signed attributes are malformed")
+    by_type: dict[str, Any] = {}
+    for attr in attrs:
+        oid = attr["type"].dotted
+        if oid in by_type:
+            raise SignatureProblem(f"signed attribute {oid} occurs more than once")
+        values = attr["values"]
+        if oid in (OID_ATTR_CONTENT_TYPE, OID_ATTR_MESSAGE_DIGEST, OID_ATTR_SIGNING_TIME) and (
+            len(values) != 1
+        ):
+            raise SignatureProblem(f"signed attribute {oid} must have exactly one value")
+        by_type[oid] = values[0] if len(values) else None
+    return bytes([0x20 | SET]) + raw[1:], by_type
+
+
+def _pss_padding(sig_alg: Any) -> tuple[Any, Algorithm]:
+    """The PSS padding and its hash from RSASSA-PSS parameters (RFC 4055 defaults)."""
+    from asn1crypto import core
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    params = sig_alg["parameters"]
+    if isinstance(params, core.Void):
+        sha1 = _digest("sha1")
+        return padding.PSS(padding.MGF1(sha1.crypto_hash()), 20), sha1
+    try:
+        pss_hash = algorithms.by_oid(params["hash_algorithm"]["algorithm"].dotted, Kind.DIGEST)
+        mgf = params["mask_gen_algorithm"]
+        if mgf["algorithm"].dotted != algorithms.by_name("mgf1", Kind.KDF).oid:
+            raise SignatureProblem("RSA-PSS mask generation function is not MGF1")
+        mgf_hash = algorithms.by_oid(mgf["parameters"]["algorithm"].dotted, Kind.DIGEST)
+        if params["trailer_field"].native not in ("trailer_field_bc", 1):
+            raise SignatureProblem("RSA-PSS trailer field is not 1")
+        salt = params["salt_length"].native
+        return padding.PSS(padding.MGF1(mgf_hash.crypto_hash()), salt), pss_hash
+    except (UnsupportedAlgorithm, ValueError, TypeError, KeyError) as exc:
+        raise SignatureProblem(f"RSA-PSS parameters: {first_line(exc)}") from None
+
+
+def verify_signer_signature(info: Any, key: Any, message: bytes, prehashed: bool,
+                      digest: Algorithm) -> str:
+    """Verify; returns the signature algorithm name. ``prehashed``: ``message`` is a digest."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa, utils
+
+    sig_alg = info["signature_algorithm"]
+    oid = sig_alg["algorithm"].dotted
+    try:
+        alg = algorithms.by_oid(oid, Kind.CMS_SIGNATURE)
+    except UnsupportedAlgorithm:
+        raise SignatureProblem(f"unsupported signature algorithm {oid}") from None
+    signature = info["signature"].native
+    try:
+        if alg.family is Family.EDDSA:
+            if prehashed:
+                raise SignatureProblem("unsupported: EdDSA without signed attributes")
+            expected = (ed25519.Ed25519PublicKey if alg.name == "cms-ed25519"
+                        else ed448.Ed448PublicKey)
+            if not isinstance(key, expected):
+                raise SignatureProblem(
+                    f"signature algorithm {alg.name} does not fit the signer's key")
+            key.verify(signature, message)
+            return alg.name
+        pad: Any = None
+        if alg.name == "rsassa-pss":
+            pad, sig_hash = _pss_padding(sig_alg)
+        else:
+            sig_hash = _digest(alg.hash) if alg.hash else digest  # rsaEncryption: the digest's
+        if prehashed and sig_hash is not digest:
+            raise SignatureProblem(
+                f"signature hash {sig_hash.name} differs from the digest algorithm "
+                f"{digest.name} (no signed attributes)"
+            )
+        try:
+            hash_obj = sig_hash.crypto_hash()
+        except UnsupportedAlgorithm as exc:
+            raise SignatureProblem(str(exc)) from None
+        algo: Any = utils.Prehashed(hash_obj) if prehashed else hash_obj
+        if alg.family is Family.RSA:
+            if not isinstance(key, rsa.RSAPublicKey):
+                raise SignatureProblem(
+                    f"signature algorithm {alg.name} does not fit the signer's key")
+            from cryptography.hazmat.primitives.asymmetric import padding
+
+            key.verify(signature, message, pad or padding.PKCS1v15(), algo)
+        elif alg.family is Family.EC:
+            if not isinstance(key, ec.EllipticCurvePublicKey):
+                raise SignatureProblem(
+                    f"signature algorithm {alg.name} does not fit the signer's key")
+            key.verify(signature, message, ec.ECDSA(algo))
+        else:
+            raise SignatureProblem(f"unsupported signature algorithm {alg.name}")
+    except InvalidSignature:
+        raise SignatureProblem("signature does not verify with the signer's certificate") from None
+    return alg.name
+
+
+def _check_signer(signer: _Signer, content_type: str, digests: dict[str, bytes],
+                  certs: Sequence[_Cert], trust: TrustStore | None) -> SignerReport:
+    info = signer.info
+    problems = list(signer.problems)
+    sid = info["sid"]
+    cert = _find_certificate(sid, certs)
+    who = cert.crypto.subject.rfc4514_string() if cert is not None else _sid_text(sid)
+    algorithm = info["signature_algorithm"]["algorithm"].dotted
+    signing_time: _dt.datetime | None = None
+    valid = False
+    try:
+        if signer.digest is None:
+            raise SignatureProblem("cannot hash the content for this signer")
+        if signer.digest.legacy:
+            problems.append(f"legacy digest algorithm {signer.digest.name}")
+        content_digest = digests[signer.digest.name]
+        if cert is None:
+            raise SignatureProblem("the signer's certificate is not in the SignedData")
+        signed = signed_attributes(info)
+        if signed is None:
+            message, prehashed = content_digest, True
+        else:
+            message, by_type = signed
+            prehashed = False
+            check_content_attributes(by_type, content_type, content_digest)
+            st = by_type.get(OID_ATTR_SIGNING_TIME)
+            if st is not None:
+                when = st.native
+                if isinstance(when, _dt.datetime):
+                    signing_time = when if when.tzinfo else when.replace(tzinfo=_dt.UTC)
+        algorithm = verify_signer_signature(info, cert.crypto.public_key(), message, prehashed,
+                                      signer.digest)
+        valid = True
+    except SignatureProblem as exc:
+        problems.append(str(exc))
+    except (ValueError, TypeError, KeyError) as exc:  # malformed deep in a SignerInfo
+        problems.append(f"SignerInfo is malformed: {first_line(exc)}")
+    trusted = False
+    if trust is not None and cert is not None:
+        from dicomsec.trust import KeyPurpose
+
+        now = _dt.datetime.now(_dt.UTC)
+        try:
+            result = trust.validate(
+                cert.crypto,
+                at=signing_time or now,
+                purpose=KeyPurpose.SIGNING,
+                extra_intermediates=[c.crypto for c in certs if c is not cert],
+                revocation_at=now,  # signing-time is the signer's own claim
+            )
+        except Exception as exc:  # e.g. a certificate with malformed extensions
+            problems.append(f"signer certificate cannot be validated: {first_line(exc)}")
+        else:
+            trusted = result.trusted
+            problems.extend(f"signer certificate: {p}" for p in result.problems)
+    elif trust is not None:
+        problems.append("signer certificate not found: cannot check trust")
+    return SignerReport(
+        signer=who,
+        algorithm=algorithm,
+        digest=signer.digest.name if signer.digest is not None else
+        info["digest_algorithm"]["algorithm"].dotted,
+        valid=valid,
+        trusted=trusted,
+        problems=tuple(problems),
+        signing_time=signing_time,
+    )
+
