@@ -160,21 +160,28 @@ _FAMILIES: tuple[tuple[str, str, Level, str], ...] = (
 )
 
 
-def _family(code: int) -> str:
+def _families(code: int) -> set[str]:
+    """Every forbidden or discouraged family a suite belongs to (an RSA key transport CBC
+    suite is both ``rsa-kx`` and ``cbc``)."""
     t = _iana.traits(code)
-    family = t.family
-    if family == "static-rsa":
-        return "rsa-kx"
-    if family == "static-dh":
-        return "static-ecdh" if t.kx == "ECDH" else "static-dh"
-    return family
+    cipher = t.cipher
+    members = {
+        "cbc": t.cbc, "rsa-kx": t.kx == "RSA" and t.auth == "RSA",
+        "static-dh": t.kx == "DH" and t.auth != "anon",
+        "static-ecdh": t.kx == "ECDH" and t.auth != "anon",
+        "3des": cipher.startswith("3DES"),
+        "des": cipher.startswith(("DES_", "DES40", "RC2", "IDEA")),
+        "rc4": cipher.startswith("RC4"), "null": cipher.startswith("NULL"),
+        "anon": t.auth == "anon", "export": t.export,
+    }
+    return {name for name, hit in members.items() if hit}
 
 
 def forbidden_suites(f: Facts, j: Judge) -> list[Check]:
     out = []
     accepted = f.accepted12()
     for key, label, level, clause in _FAMILIES:
-        hits = [c for c in accepted if _family(c) == key]
+        hits = [c for c in accepted if key in _families(c)]
         status = ("fail" if j.strict else _grade(False, level)) if hits else "pass"
         out.append(Check(f"forbidden.{key}", f"{label} refused", status,
                          f"accepted {_names(hits)}" if hits
@@ -189,8 +196,8 @@ def forbidden_suites(f: Facts, j: Judge) -> list[Check]:
                          else f"{len(accepted)} accepted, all permitted",
                          "PS3.15 B.13: permitted key exchange, authentication and ciphers"))
     else:
-        flagged = {key for key, *_ in _FAMILIES}
-        other = [c for c in accepted if _family(c) not in flagged and _family(c) != "aead"]
+        other = [c for c in accepted if not _families(c)
+                 and not (_iana.traits(c).aead and _iana.traits(c).forward_secret)]
         out.append(Check("suites.tls12.permitted",
                          "accepted TLS 1.2 suites are among BCP 195's recommendations",
                          "warn" if other else "pass",
