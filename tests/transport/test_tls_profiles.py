@@ -235,3 +235,26 @@ def test_weak_intermediate_is_refused(b13: Server, pki: Pki, version: str) -> No
     """The whole verified chain is checked, not only the leaf."""
     chain = str(pki["inter224"][0])
     assert not _probe(b13.port, pki, version, "-cert_chain", chain, client="client-via224")
+
+
+def _peer_digest(port: int, pki: Pki, *opts: str) -> str | None:
+    """The "Peer signing digest" `openssl s_client` reports (None: no handshake)."""
+    openssl = require_tool("openssl")
+    cert, key = pki["client"]
+    proc = subprocess.run([openssl, "s_client", "-connect", f"127.0.0.1:{port}", "-CAfile",
+                           str(pki.ca), "-cert", str(cert), "-key", str(key), *opts],
+                          input="", capture_output=True, text=True, timeout=20, check=False)
+    for line in proc.stdout.splitlines():
+        if line.startswith("Peer signing digest:"):
+            return line.split(":", 1)[1].strip()
+    return None
+
+
+def test_b13_never_signs_with_sha512(b13: Server, b12: Server, pki: Pki) -> None:
+    """B.13 names SHA-256 and SHA-384 as its hash functions: a client asking for SHA-512
+    handshake signatures gets none (B.12 names no list and keeps SHA-512)."""
+    opts = ("-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256")
+    assert _peer_digest(b13.port, pki, *opts, "-sigalgs", "ECDSA+SHA512") is None
+    assert _peer_digest(b13.port, pki, *opts, "-sigalgs", "ECDSA+SHA384") == "SHA384"
+    assert _peer_digest(b12.port, pki, *opts, "-sigalgs", "ECDSA+SHA512") == "SHA512"
+    assert not any(s.lower().endswith("sha512") for s in tls.PROFILES["b13"].sigalgs)
