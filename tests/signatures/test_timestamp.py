@@ -23,8 +23,8 @@ from dicomsec.errors import InvalidInput, PolicyViolation, UnsupportedAlgorithm,
 from dicomsec.signatures.timestamp import (
     HttpTimestampClient,
     TimestampClient,
+    TimestampReport,
     TimestampServiceError,
-    TimestampStatus,
     parse_timestamp_time,
     verify_timestamp,
 )
@@ -183,7 +183,7 @@ def test_any_flipped_byte_never_raises(token: bytes, trust: TrustStore) -> None:
     signed_region = range(start, start + len(tst_der))
     for index in range(len(token)):
         status = verify_timestamp(_flip(token, index), DATA, trust)
-        assert isinstance(status, TimestampStatus) and status.present
+        assert isinstance(status, TimestampReport) and status.present
         if not status.valid:
             assert status.problems
         if index in signed_region:
@@ -212,7 +212,7 @@ def test_whole_response_is_not_a_token(tsa_url: str, tmp_path: Path, trust: Trus
 
 def test_empty_token_is_absent(trust: TrustStore) -> None:
     status = verify_timestamp(b"", DATA, trust)
-    assert status == TimestampStatus.absent()
+    assert status == TimestampReport.absent()
     assert not status.present and not status.ok and status.to_dict()["time"] is None
 
 
