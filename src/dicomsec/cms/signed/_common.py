@@ -23,7 +23,6 @@ OID_ATTR_SIGNING_TIME = "1.2.840.113549.1.9.5"
 #: the largest piece of content read, hashed and written at once
 CHUNK_SIZE = 1 << 20
 
-_NULL = b"\x05\x00"
 _UNBOUNDED = 1 << 62
 _CONTEXT_0 = 0xA0  # [0] constructed
 

@@ -17,10 +17,9 @@ from typing import TYPE_CHECKING, Any
 from dicomsec import algorithms
 from dicomsec.algorithms import Algorithm, Family, Kind
 from dicomsec.cms import ID_DATA
-from dicomsec.cms._der import INTEGER, OCTET_STRING, SEQUENCE, SET, encode_header, encode_oid
+from dicomsec.cms._der import OCTET_STRING, SEQUENCE, encode_header, encode_oid
 from dicomsec.cms.signed._common import (
     _CONTEXT_0,
-    _NULL,
     OID_ATTR_CONTENT_TYPE,
     OID_ATTR_MESSAGE_DIGEST,
     OID_ATTR_SIGNING_TIME,
@@ -35,21 +34,15 @@ if TYPE_CHECKING:
 __all__ = ["CmsSigner", "digested_data_parts", "signed_data_parts"]
 
 
-def _tlv(identifier: int, value: bytes) -> bytes:
-    return encode_header(identifier, len(value)) + value
+def _alg_id(oid: str, params: Any = None) -> Any:
+    """An AlgorithmIdentifier with exactly the given parameters (an asn1crypto value; absent
+    when ``None``), unlike asn1crypto's own types, which add NULL for some OIDs."""
+    from dicomsec.cms._asn1 import AlgorithmIdentifier
 
-
-def _integer(n: int) -> bytes:
-    return _tlv(INTEGER, n.to_bytes(n.bit_length() // 8 + 1, "big", signed=True))
-
-
-def _alg_id(oid: str, params: bytes = b"") -> bytes:
-    return _tlv(0x20 | SEQUENCE, encode_oid(oid) + params)
-
-
-def _set_of(elements: Sequence[bytes]) -> bytes:
-    """DER SET OF: the encodings sorted (X.690 11.6), duplicates removed."""
-    return _tlv(0x20 | SET, b"".join(sorted(set(elements))))
+    value: dict[str, Any] = {"algorithm": oid}
+    if params is not None:
+        value["parameters"] = params
+    return AlgorithmIdentifier(value)
 
 
 def _cms_signature(family: Family, hash_name: str) -> Algorithm:
@@ -125,6 +118,8 @@ class CmsSigner:
         return algorithms.by_name("cms-ed25519", Kind.CMS_SIGNATURE)
 
     def _signature_alg_id(self) -> bytes:
+        from asn1crypto import core
+
         alg = self.signature_algorithm
         dig = self.digest_algorithm
         if alg.family is Family.RSA and self.rsa_pss:
@@ -138,11 +133,12 @@ class CmsSigner:
                                            "parameters": {"algorithm": dig.oid}},
                     "salt_length": dig.digest_size,
                 }
-            ).dump()
-            return _alg_id(alg.oid, params)
+            )
+            return bytes(_alg_id(alg.oid, params).dump())
         if alg.family is Family.RSA and not dig.name.startswith("sha3"):
-            return _alg_id(alg.oid, _NULL)  # RFC 4055: NULL for the SHA-1/SHA-2 with RSA OIDs
-        return _alg_id(alg.oid)  # ECDSA, EdDSA, RSA with SHA-3: parameters absent
+            # RFC 4055: NULL for the SHA-1/SHA-2 with RSA OIDs
+            return bytes(_alg_id(alg.oid, core.Null()).dump())
+        return bytes(_alg_id(alg.oid).dump())  # ECDSA, EdDSA, RSA with SHA-3: params absent
 
     def _sign(self, data: bytes) -> bytes:
         from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
@@ -162,6 +158,10 @@ class CmsSigner:
 
 
 # --------------------------------------------------------------------------- writing
+#
+# Every small structure is built with asn1crypto; only the framing around the streamed content
+# (the SignedData / DigestedData SEQUENCE header and the encapContentInfo up to the eContent
+# octets) is written by hand, because the content itself never passes through here.
 
 
 def _encap_prefix(content_size: int) -> bytes:
@@ -172,6 +172,14 @@ def _encap_prefix(content_size: int) -> bytes:
     explicit = encode_header(_CONTEXT_0, len(octets_header) + content_size) + octets_header
     body_len = len(encode_oid(ID_DATA)) + len(explicit) + content_size
     return encode_header(0x20 | SEQUENCE, body_len) + encode_oid(ID_DATA) + explicit
+
+
+def _around(head: bytes, content_size: int, suffix: bytes) -> tuple[bytes, bytes]:
+    """(prefix, suffix) of a SEQUENCE holding ``head``, the encapContentInfo of
+    ``content_size`` octets and ``suffix``."""
+    encap = _encap_prefix(content_size)
+    total = len(head) + len(encap) + content_size + len(suffix)
+    return encode_header(0x20 | SEQUENCE, total) + head + encap, suffix
 
 
 def _check_digest_value(alg: Algorithm, value: bytes) -> None:
@@ -195,51 +203,66 @@ def digested_data_parts(
         InvalidInput: negative size or a digest value of the wrong length.
         PolicyViolation: a legacy digest (SHA-1) without ``allow_legacy``.
     """
+    from asn1crypto import core
+
     alg = _digest(digest)
     algorithms.check_create(alg, allow_legacy=allow_legacy)
     _check_digest_value(alg, digest_value)
-    head = _integer(0) + _alg_id(alg.oid)
-    encap = _encap_prefix(content_size)
-    suffix = _tlv(OCTET_STRING, bytes(digest_value))
-    total = len(head) + len(encap) + content_size + len(suffix)
-    return encode_header(0x20 | SEQUENCE, total) + head + encap, suffix
+    head = core.Integer(0).dump() + _alg_id(alg.oid).dump()
+    return _around(head, content_size, core.OctetString(bytes(digest_value)).dump())
 
 
-def _signing_time_der(moment: _dt.datetime) -> bytes:
+def _signing_time(moment: _dt.datetime) -> Any:
     from asn1crypto import cms
 
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=_dt.UTC)
     moment = moment.astimezone(_dt.UTC).replace(microsecond=0)
     choice = "utc_time" if 1950 <= moment.year < 2050 else "generalized_time"  # RFC 5652 §11.3
-    return bytes(cms.Time({choice: moment}).dump())
+    return cms.Time({choice: moment})
 
 
-def _attribute(oid: str, value_der: bytes) -> bytes:
-    return _tlv(0x20 | SEQUENCE, encode_oid(oid) + _tlv(0x20 | SET, value_der))
+def _signed_attrs(content_digest: bytes, moment: _dt.datetime) -> Any:
+    """content-type (id-data), message-digest and signing-time, as a DER SET OF (sorted)."""
+    from asn1crypto import cms
+
+    return cms.CMSAttributes([
+        cms.CMSAttribute({"type": OID_ATTR_CONTENT_TYPE, "values": [ID_DATA]}),
+        cms.CMSAttribute({"type": OID_ATTR_MESSAGE_DIGEST, "values": [bytes(content_digest)]}),
+        cms.CMSAttribute({"type": OID_ATTR_SIGNING_TIME, "values": [_signing_time(moment)]}),
+    ])
 
 
-def _signer_info(signer: CmsSigner, signed_attrs: bytes) -> bytes:
+def _signer_info(signer: CmsSigner, signed_attrs: Any) -> bytes:
+    """One SignerInfo (version 1, issuerAndSerialNumber); the signature covers the DER of the
+    signed attributes as a SET OF (RFC 5652 §5.4)."""
+    from asn1crypto import cms
     from asn1crypto import x509 as ax509
 
     cert = ax509.Certificate.load(signer.certificate.public_bytes(_der_encoding()))
-    sid = _tlv(0x20 | SEQUENCE, cert.issuer.dump() + _integer(cert.serial_number))
-    signature = signer._sign(signed_attrs)
-    return _tlv(
-        0x20 | SEQUENCE,
-        _integer(1)
-        + sid
-        + _alg_id(signer.digest_algorithm.oid)
-        + bytes([_CONTEXT_0]) + signed_attrs[1:]  # [0] IMPLICIT, same length and content
-        + signer._signature_alg_id()
-        + _tlv(OCTET_STRING, signature),
-    )
+    attrs_der = signed_attrs.dump()
+    info = cms.SignerInfo({
+        "version": "v1",
+        "sid": cms.SignerIdentifier(name="issuer_and_serial_number", value={
+            "issuer": cert.issuer, "serial_number": cert.serial_number}),
+        "digest_algorithm": cms.DigestAlgorithm.load(
+            _alg_id(signer.digest_algorithm.oid).dump()),
+        "signed_attrs": cms.CMSAttributes.load(attrs_der),
+        "signature_algorithm": cms.SignedDigestAlgorithm.load(signer._signature_alg_id()),
+        "signature": signer._sign(attrs_der),
+    })
+    return bytes(info.dump())
 
 
 def _der_encoding() -> Any:
     from cryptography.hazmat.primitives import serialization
 
     return serialization.Encoding.DER
+
+
+def _unique(encodings: Sequence[bytes]) -> list[bytes]:
+    """The encodings without repeats (one certificate and one SignerInfo per signer)."""
+    return list(dict.fromkeys(encodings))
 
 
 def signed_data_parts(
@@ -265,6 +288,8 @@ def signed_data_parts(
         UnsupportedAlgorithm: unknown digest, or no CMS signature identifier for it.
         PolicyViolation: a legacy digest (SHA-1) without ``allow_legacy``.
     """
+    from asn1crypto import cms, core
+
     if not signers:
         raise InvalidInput("SignedData needs at least one signer")
     alg = _digest(digest)
@@ -278,18 +303,12 @@ def signed_data_parts(
                 hint="Ed25519 signers need the sha512 content digest (RFC 8419)",
             )
     moment = signing_time if signing_time is not None else _dt.datetime.now(_dt.UTC)
-    attrs = _set_of(
-        [
-            _attribute(OID_ATTR_CONTENT_TYPE, encode_oid(ID_DATA)),
-            _attribute(OID_ATTR_MESSAGE_DIGEST, _tlv(OCTET_STRING, bytes(content_digest))),
-            _attribute(OID_ATTR_SIGNING_TIME, _signing_time_der(moment)),
-        ]
-    )
-    signer_infos = _set_of([_signer_info(s, attrs) for s in signers])
-    certs = _set_of([s.certificate.public_bytes(_der_encoding()) for s in signers])
-    head = _integer(1) + _set_of([_alg_id(alg.oid)])
-    encap = _encap_prefix(content_size)
-    suffix = bytes([_CONTEXT_0]) + certs[1:] + signer_infos  # certificates [0] IMPLICIT
-    total = len(head) + len(encap) + content_size + len(suffix)
-    return encode_header(0x20 | SEQUENCE, total) + head + encap, suffix
-
+    attrs = _signed_attrs(content_digest, moment)
+    infos = _unique([_signer_info(s, attrs) for s in signers])
+    certs = _unique([s.certificate.public_bytes(_der_encoding()) for s in signers])
+    head = (core.Integer(1).dump()
+            + cms.DigestAlgorithms([cms.DigestAlgorithm.load(_alg_id(alg.oid).dump())]).dump())
+    suffix = (cms.CertificateSet([cms.CertificateChoices.load(c) for c in certs],
+                                 implicit=0).dump()
+              + cms.SignerInfos([cms.SignerInfo.load(i) for i in infos]).dump())
+    return _around(head, content_size, suffix)
