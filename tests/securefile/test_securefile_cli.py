@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from asn1crypto import cms
 
+from dicomsec import securefile
 from dicomsec.cli import main
 from tests.conftest import DATA, PYDICOM_FILES, require_tool
 
@@ -418,7 +419,9 @@ def test_inspect_plain_dicom(capsys: pytest.CaptureFixture[str]) -> None:
     assert rc == 0
     assert "DICOM Part 10 file" in stdout and "not encrypted" in stdout
     info = _inspect_json(CT, capsys)
-    assert info == {"file": str(CT), "type": "dicom-part10", "size": CT.stat().st_size}
+    assert info == {"schema": "dicomsec.securefile.info/1", "ok": True, "file": str(CT),
+                    "type": "dicom-part10", "size": CT.stat().st_size}
+    assert info == securefile.inspect(CT).to_dict()
 
 
 @pytest.mark.parametrize("path", ALL_VECTORS, ids=[p.name.split("_")[0] for p in ALL_VECTORS])
@@ -554,7 +557,8 @@ def test_wrap_and_unwrap_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     rc, stdout, err = run(["wrap", str(CT), "-o", str(wrapped), *KEK256, "--json"], capsys)
     assert rc == 0, err
     report = json.loads(stdout)
-    assert report == {"file": str(wrapped), "profile": "aead", "outer": AUTH,
+    assert report == {"schema": "dicomsec.securefile.wrap/1", "ok": True,
+                      "file": str(wrapped), "profile": "aead", "outer": AUTH,
                       "cipher": "aes256-gcm", "recipients": ["kekri"], "inner": "data",
                       "digest": None, "signers": 0}
     out = tmp_path / "o.dcm"

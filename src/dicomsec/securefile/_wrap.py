@@ -1,0 +1,236 @@
+"""Producer: wrap a DICOM Part 10 file into a Secure DICOM File (PS3.10 §7.4, PS3.15 Annex D).
+
+The profiles and their decisions are described in :mod:`dicomsec.securefile` and
+``docs/secure-files.md``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
+
+from dicomsec._atomic import atomic_output
+from dicomsec.cms import ID_DATA, ID_DIGESTED_DATA, ID_SIGNED_DATA
+from dicomsec.errors import InvalidInput, PolicyViolation
+from dicomsec.securefile._report import WrapReport
+
+if TYPE_CHECKING:
+    from dicomsec.algorithms import Algorithm
+    from dicomsec.cms.recipients import Recipient
+    from dicomsec.cms.signed import CmsSigner
+
+__all__ = ["PROFILES", "wrap"]
+
+#: the writing profiles: ``basic`` (PS3.15 D.1), ``aead`` (default) and ``pq``
+PROFILES = ("basic", "aead", "pq")
+
+_CHUNK = 1 << 20
+
+
+def _check_dicom(path: Path) -> int:
+    """The size of ``path``, which must be a DICOM Part 10 file (``DICM`` at offset 128)."""
+    try:
+        with open(path, "rb") as fh:
+            size = fh.seek(0, 2)
+            fh.seek(128)
+            magic = fh.read(4)
+    except IsADirectoryError:
+        raise InvalidInput("is a directory", path=str(path)) from None
+    except OSError as exc:
+        raise InvalidInput(f"cannot read: {exc.strerror or exc}", path=str(path)) from None
+    if magic != b"DICM":
+        raise InvalidInput("not a DICOM Part 10 file (no DICM prefix); a Secure DICOM File "
+                           "holds a whole Part 10 file", path=str(path))
+    return size
+
+
+def _digest_file(path: Path, digest: str) -> bytes:
+    from dicomsec import algorithms
+
+    hasher = algorithms.new_hasher(algorithms.by_name(digest, algorithms.Kind.DIGEST))
+    buf = bytearray(_CHUNK)
+    view = memoryview(buf)
+    with open(path, "rb") as fh:
+        while n := fh.readinto(view):
+            hasher.update(view[:n])
+    return hasher.digest()
+
+
+def _profile_cipher(profile: str, cipher: str | None) -> str:
+    """The content cipher: the profile's default, or a choice the profile allows."""
+    from dicomsec import algorithms
+
+    mode = "cbc" if profile == "basic" else "gcm"
+    if cipher is None:
+        return f"aes256-{mode}"
+    alg = algorithms.by_name(cipher, algorithms.Kind.CIPHER)
+    if alg.mode != mode:
+        raise InvalidInput(f"the {profile} profile uses {mode.upper()} content encryption, "
+                           f"not {alg.name}")
+    return alg.name
+
+
+def _allowed_for_creation(alg: Algorithm, *, allow_legacy: bool) -> None:
+    """The algorithm policy for a new file: the one place wrap asks it.
+
+    Today: :func:`dicomsec.algorithms.check_create` (legacy such as 3DES or SHA-1 refused
+    without ``allow_legacy``). The dated policy (``check(alg, key, purpose=CREATE, at=now)
+    -> Decision``) replaces this body: raise :class:`PolicyViolation` with the decision's reason
+    when it is not allowed; ``allow_legacy`` becomes the policy's "legacy allowed for creation".
+
+    Raises:
+        PolicyViolation: the algorithm may not be used for new files.
+    """
+    from dicomsec import algorithms
+
+    algorithms.check_create(alg, allow_legacy=allow_legacy)
+
+
+def _check_creation(profile: str, kinds: Sequence[str], digest: Algorithm, cipher: str, *,
+                    allow_legacy: bool) -> None:
+    """The inner digest, the profile's recipient kinds and the content cipher, in this order.
+
+    Raises:
+        PolicyViolation: a legacy or forbidden algorithm, or a recipient kind the profile
+            does not allow.
+    """
+    from dicomsec import algorithms
+
+    _allowed_for_creation(digest, allow_legacy=allow_legacy)
+    if profile == "basic":
+        bad = [k for k in kinds if k not in ("ktri", "pwri")]
+        if bad:
+            raise PolicyViolation(f"the basic profile allows RSA key transport and passwords "
+                                  f"only, not {bad[0]}")
+    elif profile == "pq" and "ori" not in kinds:
+        raise PolicyViolation("the pq profile needs an ML-KEM recipient (--to an ML-KEM "
+                              "certificate or public key)")
+    _allowed_for_creation(algorithms.by_name(cipher, algorithms.Kind.CIPHER),
+                          allow_legacy=allow_legacy)
+
+
+def _inner_digest(signers: Sequence[CmsSigner], digest: str) -> Algorithm:
+    """The inner digest algorithm: ``digest``, unless the signers' scheme fixes it (Ed25519
+    uses SHA-512, RFC 8419)."""
+    from dicomsec import algorithms
+
+    if signers:
+        fixed = {s.digest_algorithm.name for s in signers}
+        if len(fixed) > 1:
+            raise InvalidInput("all signers must use the same digest algorithm")
+        digest = fixed.pop()
+    return algorithms.by_name(digest, algorithms.Kind.DIGEST)
+
+
+def _inner_parts(src: Path, size: int, signers: Sequence[CmsSigner], digest: Algorithm
+                 ) -> tuple[bytes, bytes, str, str]:
+    """(prefix, suffix, content type OID, inner name) of the inner SignedData or DigestedData
+    that surrounds the file's bytes."""
+    from dicomsec.cms import signed as cms_signed
+
+    content_digest = _digest_file(src, digest.name)
+    if signers:
+        prefix, suffix = cms_signed.signed_data_parts(size, content_digest, signers,
+                                                      digest=digest.name)
+        return prefix, suffix, ID_SIGNED_DATA, "signed-data"
+    prefix, suffix = cms_signed.digested_data_parts(size, content_digest, digest.name)
+    return prefix, suffix, ID_DIGESTED_DATA, "digested-data"
+
+
+def wrap(
+    src: Path | str | BinaryIO,
+    dst: Path | str,
+    *,
+    recipients: Sequence[Recipient],
+    profile: str = "aead",
+    signers: Sequence[CmsSigner] = (),
+    cipher: str | None = None,
+    digest: str = "sha256",
+    allow_legacy: bool = False,
+) -> WrapReport:
+    """Wrap a DICOM Part 10 file into a Secure DICOM File at ``dst`` (written atomically).
+
+    ``profile``: ``"basic"`` (PS3.15 D.1: EnvelopedData, AES-CBC, RSA PKCS#1 v1.5 or password
+    recipients, inner DigestedData or SignedData), ``"aead"`` (AuthEnvelopedData, AES-GCM, any
+    recipient) or ``"pq"`` (``aead`` with at least one ML-KEM recipient). ``signers`` add an
+    inner SignedData. ``src`` may be an open binary stream (a pipe): the output then uses BER
+    indefinite lengths (profiles that hash the content first, ``basic`` or with signers,
+    spool it to a private temporary file in the output folder instead).
+
+    Checked: the input is a Part 10 file; the profile allows the recipients and cipher; the
+    digest and cipher may be used for new files. Not checked: the recipients' certificates
+    (whoever chose them vouches for them).
+
+    Raises:
+        InvalidInput: the input is not a Part 10 file, or the options don't fit the profile.
+        PolicyViolation: the profile forbids a recipient kind, or an algorithm is legacy
+            (3DES, SHA-1) without ``allow_legacy``.
+    """
+    from dicomsec.cms.envelope import write_envelope
+
+    dst = Path(dst)
+    if profile not in PROFILES:
+        raise InvalidInput(f"unknown profile {profile!r}; choose from {', '.join(PROFILES)}")
+    cipher = _profile_cipher(profile, cipher)
+    if not isinstance(src, str | Path):
+        return _wrap_stream(src, dst, recipients=recipients, profile=profile, signers=signers,
+                            cipher=cipher, digest=digest, allow_legacy=allow_legacy)
+    src = Path(src)
+    size = _check_dicom(src)
+    kinds = [r.kind for r in recipients]
+    if not recipients:
+        raise InvalidInput("give at least one recipient (a certificate, KEK or password)")
+    dig_alg = _inner_digest(signers, digest)
+    _check_creation(profile, kinds, dig_alg, cipher, allow_legacy=allow_legacy)
+    prefix = suffix = b""
+    content_type, inner = ID_DATA, "data"
+    if signers or profile == "basic":
+        prefix, suffix, content_type, inner = _inner_parts(src, size, signers, dig_alg)
+    with open(src, "rb") as fh, atomic_output(dst) as out:
+        result = write_envelope(
+            [prefix, fh, suffix], len(prefix) + size + len(suffix), out, recipients=recipients,
+            cipher=cipher, content_type=content_type, allow_legacy=allow_legacy,
+        )
+    return WrapReport(
+        path=str(dst), profile=profile, outer=result.outer, cipher=result.cipher,
+        recipients=tuple(kinds), inner=inner,
+        digest=dig_alg.name if inner != "data" else None, signers=len(signers),
+    )
+
+
+def _wrap_stream(
+    stream: BinaryIO, dst: Path, *, recipients: Sequence[Recipient], profile: str,
+    signers: Sequence[CmsSigner], cipher: str, digest: str, allow_legacy: bool,
+) -> WrapReport:
+    """:func:`wrap` of a stream: BER indefinite lengths for id-data, else a spooled copy."""
+    from dicomsec.cms.envelope import write_envelope
+
+    head = stream.read(132)
+    if len(head) < 132 or head[128:] != b"DICM":
+        raise InvalidInput("standard input is not a DICOM Part 10 file (no DICM prefix)")
+    folder = dst.parent if str(dst.parent) else Path(".")
+    if profile == "basic" or signers:
+        # the inner digest needs a first pass over the content: spool it (mode 0600)
+        fd, name = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".in", dir=folder)
+        try:
+            with os.fdopen(fd, "wb") as spool:
+                spool.write(head)
+                while chunk := stream.read(_CHUNK):
+                    spool.write(chunk)
+            return wrap(Path(name), dst, recipients=recipients, profile=profile,
+                        signers=signers, cipher=cipher, digest=digest,
+                        allow_legacy=allow_legacy)
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(name)
+    if profile == "pq" and "ori" not in [r.kind for r in recipients]:
+        raise PolicyViolation("the pq profile needs an ML-KEM recipient")
+    with atomic_output(dst) as out:
+        result = write_envelope([head, stream], None, out, recipients=recipients,
+                                cipher=cipher, allow_legacy=allow_legacy)
+    return WrapReport(path=str(dst), profile=profile, outer=result.outer, cipher=result.cipher,
+                      recipients=result.recipients, inner="data", digest=None, signers=0)
