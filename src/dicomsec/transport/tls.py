@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from dicomsec.errors import InvalidInput, PolicyViolation
+from dicomsec.transport import _iana
 
 if TYPE_CHECKING:
     import ssl
@@ -93,7 +94,7 @@ _SIGALGS = (
 )
 #: B.13 names SHA-256 and SHA-384 as its hash functions: no SHA-512 handshake signatures (so
 #: an ECDSA P-521 key cannot sign a TLS 1.3 handshake under B.13; see docs/transport.md)
-_SIGALGS_B13 = tuple(s for s in _SIGALGS if not s.endswith(("SHA512", "sha512")))
+_SIGALGS_B13 = tuple(s for s in _SIGALGS if _iana.sigalg_by_openssl(s).hash != "SHA-512")
 
 PROFILES: dict[str, TlsProfile] = {
     "b12": TlsProfile("b12", "BCP 195 RFC 8996 TLS Secure Transport Connection Profile (B.12)",
