@@ -35,6 +35,7 @@ __all__ = [
     "PrivateKeyInfo",
     "RSAESOAEPParams",
     "RecipientInfo",
+    "RecipientInfos",
 ]
 
 #: id-ori-kem (RFC 9629 §3): the oriType of a KEMRecipientInfo (an ori type, not an algorithm)
@@ -189,3 +190,9 @@ class RecipientInfo(core.Choice):  # type: ignore[misc]
         ("pwri", PasswordRecipientInfo, {"implicit": 3}),
         ("ori", OtherRecipientInfo, {"implicit": 4}),
     ]
+
+
+class RecipientInfos(core.SetOf):  # type: ignore[misc]
+    """The recipientInfos SET OF (DER: encodings sorted on dump)."""
+
+    _child_spec = RecipientInfo

@@ -58,36 +58,64 @@ _C = algorithms.Kind.CIPHER
 
 
 # --------------------------------------------------------------------------------------------
-# small DER helpers
+# DER: small structures with asn1crypto; hand-written headers only for the streamed framing
 
 
 def _tlv(identifier: int, value: bytes) -> bytes:
+    """Low-level: one definite-length element (for tests that build hostile structures)."""
     return encode_header(identifier, len(value)) + value
 
 
 def _seq(*parts: bytes) -> bytes:
+    """Low-level: a SEQUENCE of already encoded parts (for tests)."""
     return _tlv(0x30, b"".join(parts))
 
 
 def _int(n: int) -> bytes:
-    return _tlv(0x02, n.to_bytes(max(1, (n.bit_length() + 8) // 8), "big", signed=True))
+    """DER of an INTEGER."""
+    from asn1crypto import core
+
+    return bytes(core.Integer(n).dump())
 
 
 def _octets(data: bytes) -> bytes:
-    return _tlv(0x04, data)
+    """DER of an OCTET STRING."""
+    from asn1crypto import core
+
+    return bytes(core.OctetString(data).dump())
 
 
 def _cipher_algid(alg: algorithms.Algorithm, iv: bytes) -> bytes:
+    from asn1crypto import core
+
+    from dicomsec.cms._asn1 import AlgorithmIdentifier, GCMParameters
+
+    params: Any
     if alg.mode == "gcm":
         # aes-ICVlen is always written (OpenSSL rejects the DER-default 12 when left out)
-        return _seq(encode_oid(alg.oid), _seq(_octets(iv), _int(GCM_TAG)))
-    return _seq(encode_oid(alg.oid), _octets(iv))
+        params = GCMParameters({"aes_nonce": iv, "aes_icvlen": GCM_TAG})
+    else:
+        params = core.OctetString(iv)
+    return bytes(AlgorithmIdentifier({"algorithm": alg.oid, "parameters": params}).dump())
+
+
+def _auth_attrs(content_type: str) -> Any:
+    from asn1crypto import cms
+
+    return cms.CMSAttributes([
+        cms.CMSAttribute({"type": ATTR_CONTENT_TYPE, "values": [content_type]})])
 
 
 def auth_attrs_for(content_type: str) -> bytes:
     """DER (SET OF, tag 0x31) of authenticated attributes holding content-type (RFC 5083 §2.1)."""
-    attr = _seq(encode_oid(ATTR_CONTENT_TYPE), _tlv(0x31, encode_oid(content_type)))
-    return _tlv(0x31, attr)
+    return bytes(_auth_attrs(content_type).dump())
+
+
+def _recipient_infos(infos: Sequence[bytes]) -> bytes:
+    """DER of the recipientInfos SET OF (encodings sorted, X.690 11.6)."""
+    from dicomsec.cms._asn1 import RecipientInfo, RecipientInfos
+
+    return bytes(RecipientInfos([RecipientInfo.load(bytes(i)) for i in infos]).dump())
 
 
 # --------------------------------------------------------------------------------------------
@@ -148,6 +176,106 @@ class _Chunked:
             self.out.write(encode_header(0x04, len(data)) + data)
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """Everything of an envelope but the content: the small parts, already DER."""
+
+    alg: algorithms.Algorithm
+    cek: bytes = field(repr=False)
+    iv: bytes
+    outer_oid: str
+    version: bytes  # DER INTEGER
+    rinfos: bytes  # DER SET OF RecipientInfo
+    eci_head: bytes  # contentType + contentEncryptionAlgorithm
+    aad: bytes  # authenticated attributes as SET OF (the MAC input), or b""
+    attrs: bytes  # the same as [1] IMPLICIT (in the file), or b""
+
+    @property
+    def aead(self) -> bool:
+        return self.alg.mode == "gcm"
+
+    def trailer(self, tag: bytes) -> bytes:
+        """What follows the EncryptedContentInfo: authAttrs and the MAC (AEAD only)."""
+        return self.attrs + _octets(tag) if self.aead else b""
+
+
+def _enveloped_version(recipients: Sequence[Recipient]) -> int:
+    """RFC 5652 §6.1: 3 with pwri or ori, 2 when any recipient has a version other than 0."""
+    if {r.kind for r in recipients} & {"pwri", "ori"}:
+        return 3
+    return 2 if any(r.version != 0 for r in recipients) else 0
+
+
+def _plan(recipients: Sequence[Recipient], cipher: str, content_type: str,
+          auth_attrs: bool | None, allow_legacy: bool) -> _Plan:
+    if not recipients:
+        raise InvalidInput("a Secure DICOM File needs at least one recipient")
+    alg = algorithms.by_name(cipher, _C)
+    algorithms.check_create(alg, allow_legacy=allow_legacy)
+    if alg.mode not in ("gcm", "cbc"):
+        raise InvalidInput(f"{alg.name} is supported for reading only")
+    aead = alg.mode == "gcm"
+    cek = os.urandom(alg.key_size)
+    iv = os.urandom(GCM_NONCE if aead else alg.block_size)
+    rinfos = _recipient_infos([r.recipient_info(cek) for r in recipients])
+    eci_head = encode_oid(content_type) + _cipher_algid(alg, iv)
+    if not aead:
+        return _Plan(alg, cek, iv, ID_ENVELOPED_DATA, _int(_enveloped_version(recipients)),
+                     rinfos, eci_head, b"", b"")
+    use_attrs = content_type != ID_DATA if auth_attrs is None else auth_attrs
+    if content_type != ID_DATA and not use_attrs:
+        raise InvalidInput("AuthEnvelopedData needs authenticated attributes for this content")
+    aad = attrs = b""
+    if use_attrs:
+        value = _auth_attrs(content_type)
+        aad, attrs = bytes(value.dump()), bytes(value.retag({"implicit": 1}).dump())
+    return _Plan(alg, cek, iv, ID_AUTH_ENVELOPED_DATA, _int(0), rinfos, eci_head, aad, attrs)
+
+
+def _write_head(plan: _Plan, size: int | None, out: BinaryIO) -> None:
+    """The framing up to the first content octet (hand-written: the content is streamed)."""
+    oid = encode_oid(plan.outer_oid)
+    if size is None:
+        # BER: indefinite lengths, [0] constructed (A0 80) holding OCTET STRING chunks
+        out.write(b"\x30\x80" + oid + b"\xa0\x80\x30\x80" + plan.version + plan.rinfos
+                  + b"\x30\x80" + plan.eci_head + b"\xa0\x80")
+        return
+    bs = plan.alg.block_size
+    n_cipher = size if plan.aead else (size // bs + 1) * bs
+    content_hdr = encode_header(0x80, n_cipher)  # [0] IMPLICIT OCTET STRING, primitive
+    eci_len = len(plan.eci_head) + len(content_hdr) + n_cipher
+    eci = encode_header(0x30, eci_len)
+    body_len = (len(plan.version) + len(plan.rinfos) + len(eci) + eci_len
+                + len(plan.trailer(bytes(GCM_TAG))))
+    env_hdr = encode_header(0x30, body_len)
+    explicit = encode_header(0xA0, len(env_hdr) + body_len)
+    ci_hdr = encode_header(0x30, len(oid) + len(explicit) + len(env_hdr) + body_len)
+    out.write(ci_hdr + oid + explicit + env_hdr + plan.version + plan.rinfos + eci
+              + plan.eci_head + content_hdr)
+
+
+def _encrypt(plan: _Plan, parts: Sequence[bytes | BinaryIO], sink: Any) -> tuple[int, bytes]:
+    """Encrypt the plaintext into ``sink``; (plaintext length, GCM tag or b"")."""
+    enc = _content_cipher(plan.alg, plan.cek, plan.iv)
+    if plan.aad:
+        enc.authenticate_additional_data(plan.aad)
+    if plan.aead:
+        done = _feed(parts, enc, sink)
+        sink.write(enc.finalize())
+        return done, bytes(enc.tag)
+    from cryptography.hazmat.primitives import padding
+
+    padder = padding.PKCS7(plan.alg.block_size * 8).padder()
+
+    class _Chain:
+        def update(self, data: bytes | memoryview) -> bytes:
+            return bytes(enc.update(padder.update(bytes(data))))
+
+    done = _feed(parts, _Chain(), sink)
+    sink.write(enc.update(padder.finalize()) + enc.finalize())
+    return done, b""
+
+
 def write_envelope(
     parts: Sequence[bytes | BinaryIO],
     size: int | None,
@@ -171,88 +299,18 @@ def write_envelope(
         InvalidInput: no recipients, an unknown cipher or a size mismatch.
         PolicyViolation: a legacy cipher without ``allow_legacy``.
     """
-    if not recipients:
-        raise InvalidInput("a Secure DICOM File needs at least one recipient")
-    alg = algorithms.by_name(cipher, _C)
-    algorithms.check_create(alg, allow_legacy=allow_legacy)
-    if alg.mode not in ("gcm", "cbc"):
-        raise InvalidInput(f"{alg.name} is supported for reading only")
-    aead = alg.mode == "gcm"
-    cek = os.urandom(alg.key_size)
-    iv = os.urandom(GCM_NONCE if aead else alg.block_size)
-    infos = [r.recipient_info(cek) for r in recipients]
-    rinfos = _tlv(0x31, b"".join(sorted(infos)))  # DER SET OF: sorted encodings
-
-    eci_head = encode_oid(content_type) + _cipher_algid(alg, iv)
-
-    attrs = b""
-    if aead:
-        use_attrs = content_type != ID_DATA if auth_attrs is None else auth_attrs
-        if content_type != ID_DATA and not use_attrs:
-            raise InvalidInput("AuthEnvelopedData needs authenticated attributes for this content")
-        aad = auth_attrs_for(content_type) if use_attrs else b""
-        attrs = (b"\xa1" + aad[1:]) if aad else b""
-        version = _int(0)
-        trailer = attrs + _octets(b"\0" * GCM_TAG)
-        outer_oid = ID_AUTH_ENVELOPED_DATA
-    else:
-        aad = b""
-        kinds = {r.kind for r in recipients}
-        if kinds & {"pwri", "ori"}:
-            v = 3
-        elif any(r.version != 0 for r in recipients):
-            v = 2
-        else:
-            v = 0
-        version = _int(v)
-        trailer = b""
-        outer_oid = ID_ENVELOPED_DATA
-
-    oid = encode_oid(outer_oid)
-    sink: Any = out
-    if size is None:
-        # BER: indefinite lengths, [0] constructed (A0 80) holding OCTET STRING chunks
-        out.write(b"\x30\x80" + oid + b"\xa0\x80\x30\x80" + version + rinfos + b"\x30\x80"
-                  + eci_head + b"\xa0\x80")
-        sink = _Chunked(out)
-    else:
-        n_cipher = size if aead else (size // alg.block_size + 1) * alg.block_size
-        content_hdr = encode_header(0x80, n_cipher)  # [0] IMPLICIT OCTET STRING, primitive
-        eci = encode_header(0x30, len(eci_head) + len(content_hdr) + n_cipher)
-        body_len = len(version) + len(rinfos) + len(eci) + len(eci_head) + len(content_hdr) \
-            + n_cipher + len(trailer)
-        env_hdr = encode_header(0x30, body_len)
-        explicit = encode_header(0xA0, len(env_hdr) + body_len)
-        ci_hdr = encode_header(0x30, len(oid) + len(explicit) + len(env_hdr) + body_len)
-        out.write(ci_hdr + oid + explicit + env_hdr + version + rinfos + eci + eci_head
-                  + content_hdr)
-    enc = _content_cipher(alg, cek, iv)
-    if aad:
-        enc.authenticate_additional_data(aad)
-    if aead:
-        done = _feed(parts, enc, sink)
-        sink.write(enc.finalize())
-    else:
-        from cryptography.hazmat.primitives import padding
-
-        padder = padding.PKCS7(alg.block_size * 8).padder()
-
-        class _Chain:
-            def update(self, data: bytes | memoryview) -> bytes:
-                return bytes(enc.update(padder.update(bytes(data))))
-
-        done = _feed(parts, _Chain(), sink)
-        sink.write(enc.update(padder.finalize()) + enc.finalize())
+    plan = _plan(recipients, cipher, content_type, auth_attrs, allow_legacy)
+    _write_head(plan, size, out)
+    done, tag = _encrypt(plan, parts, out if size is not None else _Chunked(out))
     if size is not None and done != size:
         raise InvalidInput(f"plaintext was {done} bytes, expected {size} (input changed?)")
     if size is None:
         out.write(b"\x00\x00\x00\x00")  # end of [0] content, end of EncryptedContentInfo
-    if aead:
-        out.write(attrs + _octets(enc.tag))
+    out.write(plan.trailer(tag))
     if size is None:
         out.write(b"\x00\x00" * 3)  # end of (Auth)EnvelopedData, [0] EXPLICIT, ContentInfo
     return WriteResult(
-        outer="auth-enveloped-data" if aead else "enveloped-data", cipher=alg.name,
+        outer="auth-enveloped-data" if plan.aead else "enveloped-data", cipher=plan.alg.name,
         recipients=tuple(r.kind for r in recipients), content_type=content_type, size=done,
     )
 
@@ -406,43 +464,37 @@ def _need(it: Iterator[TLV], r: TLVReader, what: str, parent: TLV) -> TLV:
     raise r.err(f"missing {what}", parent.offset)
 
 
-def read_envelope(fh: BinaryIO, size: int, name: str = "<input>") -> Envelope:
-    """Parse the headers of a ContentInfo holding (Auth)EnvelopedData.
-
-    Raises:
-        InvalidInput: not CMS, another content type, or malformed.
-    """
-    r = TLVReader(fh, size, name)
+def _outer(r: TLVReader, name: str) -> tuple[bool, TLV, bool]:
+    """(AEAD?, the (Auth)EnvelopedData SEQUENCE, BER seen) of the ContentInfo at offset 0."""
     ci = r.header(0)
     if not ci.is_universal(SEQUENCE) or not ci.constructed:
         raise InvalidInput("not a CMS ContentInfo", path=name)
-    ber = ci.length == INDEFINITE
     kids = r.children(ci)
     ctype = _oid_value(r, _need(kids, r, "content type", ci))
     if ctype not in (ID_ENVELOPED_DATA, ID_AUTH_ENVELOPED_DATA):
         raise InvalidInput(f"CMS content type {ctype} is not (Auth)EnvelopedData", path=name)
-    aead = ctype == ID_AUTH_ENVELOPED_DATA
     explicit = r.expect(_need(kids, r, "content", ci), context=0, what="[0] content")
-    ber |= explicit.length == INDEFINITE
     env = _need(r.children(explicit), r, "EnvelopedData", explicit)
     r.expect(env, universal=SEQUENCE, what="EnvelopedData SEQUENCE")
-    ber |= env.length == INDEFINITE
-    fields = r.children(env)
-    version = _int_value(r, _need(fields, r, "version", env))
-    item = _need(fields, r, "recipientInfos", env)
-    has_orig = False
-    if item.is_context(0):
-        has_orig = True
-        item = _need(fields, r, "recipientInfos", env)
-    r.expect(item, universal=SET, what="recipientInfos SET")
-    ri_tlvs = list(r.children(item))
-    infos = tuple(_small(r, t) for t in ri_tlvs)
-    if not infos:
-        raise r.err("no recipients", item.offset)
-    kinds = [_recipient_version(r, t) for t in ri_tlvs]
-    eci = r.expect(_need(fields, r, "EncryptedContentInfo", env), universal=SEQUENCE,
-                   what="EncryptedContentInfo")
-    ber |= eci.length == INDEFINITE
+    ber = INDEFINITE in (ci.length, explicit.length, env.length)
+    return ctype == ID_AUTH_ENVELOPED_DATA, env, ber
+
+
+@dataclass(frozen=True)
+class _Eci:
+    """The EncryptedContentInfo: content type, cipher and its parameters, the content."""
+
+    content_type: str
+    cipher: algorithms.Algorithm | None
+    cipher_oid: str
+    iv: bytes
+    icv_len: int
+    content: TLV | None
+    ber: bool
+
+
+def _encrypted_content_info(r: TLVReader, tlv: TLV) -> _Eci:
+    eci = r.expect(tlv, universal=SEQUENCE, what="EncryptedContentInfo")
     eci_kids = r.children(eci)
     content_type = _oid_value(r, _need(eci_kids, r, "content type", eci))
     algid = r.expect(_need(eci_kids, r, "AlgorithmIdentifier", eci), universal=SEQUENCE,
@@ -456,9 +508,16 @@ def read_envelope(fh: BinaryIO, size: int, name: str = "<input>") -> Envelope:
     params = _small(r, alg_kids[1]) if len(alg_kids) > 1 else b""
     iv, icv = _parse_cipher_params(cipher, params) if cipher is not None else (b"", 0)
     content = next(eci_kids, None)
+    ber = eci.length == INDEFINITE
     if content is not None:
         r.expect(content, context=0, what="[0] encryptedContent")
         ber |= content.constructed
+    return _Eci(content_type, cipher, cipher_oid, iv, icv, content, ber)
+
+
+def _trailer(r: TLVReader, fields: Iterator[TLV], aead: bool,
+             name: str) -> tuple[bytes, bytes | None, bool]:
+    """(authenticated attributes as SET OF, MAC, unprotected attributes present?)."""
     aad = b""
     mac = None
     has_unprot = False
@@ -474,30 +533,59 @@ def read_envelope(fh: BinaryIO, size: int, name: str = "<input>") -> Envelope:
             raise r.err("unexpected field", t.offset)
     if aead and mac is None:
         raise InvalidInput("AuthEnvelopedData has no MAC", path=name)
+    return aad, mac, has_unprot
+
+
+def _expected_versions(aead: bool, has_orig: bool, has_unprot: bool,
+                       kinds: Sequence[tuple[str, int]]) -> set[int]:
+    """RFC 5083 §2.1: AuthEnvelopedData version 0; RFC 5652 §6.1 for EnvelopedData."""
     if aead:
-        _check_auth_attrs(aad, content_type, name)
+        return {0}
+    if has_orig:
+        return {2, 3, 4}
+    if any(k in ("pwri", "ori") for k, _ in kinds):
+        return {3}
+    if not has_unprot and all(v == 0 for _, v in kinds):
+        return {0}
+    return {2}
+
+
+def read_envelope(fh: BinaryIO, size: int, name: str = "<input>") -> Envelope:
+    """Parse the headers of a ContentInfo holding (Auth)EnvelopedData.
+
+    Raises:
+        InvalidInput: not CMS, another content type, or malformed.
+    """
+    r = TLVReader(fh, size, name)
+    aead, env, ber = _outer(r, name)
+    fields = r.children(env)
+    version = _int_value(r, _need(fields, r, "version", env))
+    item = _need(fields, r, "recipientInfos", env)
+    has_orig = False
+    if item.is_context(0):
+        has_orig = True
+        item = _need(fields, r, "recipientInfos", env)
+    r.expect(item, universal=SET, what="recipientInfos SET")
+    ri_tlvs = list(r.children(item))
+    infos = tuple(_small(r, t) for t in ri_tlvs)
+    if not infos:
+        raise r.err("no recipients", item.offset)
+    kinds = [_recipient_version(r, t) for t in ri_tlvs]
+    eci = _encrypted_content_info(r, _need(fields, r, "EncryptedContentInfo", env))
+    aad, mac, has_unprot = _trailer(r, fields, aead, name)
+    if aead:
+        _check_auth_attrs(aad, eci.content_type, name)
     if len(infos) > MAX_RECIPIENTS:
         raise InvalidInput(f"more than {MAX_RECIPIENTS} recipients", path=name)
-    # RFC 5083 §2.1: AuthEnvelopedData version 0; RFC 5652 §6.1 for EnvelopedData
-    if aead:
-        expected = {0}
-    elif has_orig:
-        expected = {2, 3, 4}
-    elif any(k in ("pwri", "ori") for k, _ in kinds):
-        expected = {3}
-    elif not has_unprot and all(v == 0 for _, v in kinds):
-        expected = {0}
-    else:
-        expected = {2}
-    if version not in expected:
+    if version not in _expected_versions(aead, has_orig, has_unprot, kinds):
         raise InvalidInput(f"{'AuthEnvelopedData' if aead else 'EnvelopedData'} version "
                            f"{version} does not fit its recipients", path=name)
     return Envelope(
         outer="auth-enveloped-data" if aead else "enveloped-data", version=version,
         recipient_infos=infos, recipient_kinds=tuple(k for k, _ in kinds),
-        content_type=content_type, cipher=cipher, cipher_oid=cipher_oid,
-        iv=iv, icv_len=icv, content=content, aad=aad, mac=mac, ber=ber,
-        has_originator_info=has_orig, has_unprotected_attrs=has_unprot,
+        content_type=eci.content_type, cipher=eci.cipher, cipher_oid=eci.cipher_oid,
+        iv=eci.iv, icv_len=eci.icv_len, content=eci.content, aad=aad, mac=mac,
+        ber=ber or eci.ber, has_originator_info=has_orig, has_unprotected_attrs=has_unprot,
     )
 
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from dicomsec.cms import DOES_NOT_OPEN
-from dicomsec.cms.recipients import _open
 from dicomsec.cms.recipients._common import (
     MAX_PBKDF2_ITERATIONS,
     MAX_PBKDF2_TOTAL,
@@ -32,6 +31,7 @@ from dicomsec.cms.recipients._common import (
 )
 from dicomsec.cms.recipients._describe import describe
 from dicomsec.cms.recipients._open import Credentials
+from dicomsec.cms.recipients._open import unwrap_cek as _unwrap_cek
 from dicomsec.cms.recipients._write import (
     KekRecipient,
     KemRecipient,
@@ -73,8 +73,8 @@ def unwrap_cek(recipient_infos: Sequence[bytes], creds: Credentials, *,
         DecryptionFailed, UnsupportedAlgorithm, InvalidInput, PolicyViolation: as
             :func:`~dicomsec.cms.recipients._open.unwrap_cek`.
     """
-    return _open.unwrap_cek(recipient_infos, creds, cek_size=cek_size,
-                            pbkdf2_total=MAX_PBKDF2_TOTAL)
+    return _unwrap_cek(recipient_infos, creds, cek_size=cek_size,
+                       pbkdf2_total=MAX_PBKDF2_TOTAL)
 
 
 # private helpers that tests reach through this module (known-answer tests of the key wrap)
