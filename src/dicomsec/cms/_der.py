@@ -222,19 +222,16 @@ def encode_header(identifier: int, length: int | None) -> bytes:
 
 
 def encode_oid(dotted: str) -> bytes:
-    """DER of an OBJECT IDENTIFIER (tag and length included)."""
-    parts = [int(p) for p in dotted.split(".")]
-    if len(parts) < 2:
+    """DER of an OBJECT IDENTIFIER (tag and length included), by asn1crypto.
+
+    Raises:
+        ValueError: not a dotted OID.
+    """
+    from asn1crypto import core
+
+    if dotted.count(".") < 1:
         raise ValueError(f"bad OID {dotted}")
-    body = bytearray()
-    for n in [parts[0] * 40 + parts[1], *parts[2:]]:
-        chunk = [n & 0x7F]
-        n >>= 7
-        while n:
-            chunk.append(0x80 | (n & 0x7F))
-            n >>= 7
-        body.extend(reversed(chunk))
-    return bytes([OID]) + encode_length(len(body)) + bytes(body)
+    return bytes(core.ObjectIdentifier(dotted).dump())
 
 
 def decode_oid(value: bytes) -> str:
