@@ -22,19 +22,19 @@ imports none of them (the jobs do).
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from itertools import chain, islice
 from pathlib import Path
-from typing import Generic, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Generic, Literal, Protocol, TypeVar
 
 from dicomsec.errors import DicomSecError, InvalidInput
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 __all__ = ["ErrorKind", "Executor", "LocalExecutor", "Outcome", "default_workers", "iter_files"]
 
@@ -150,6 +150,11 @@ class LocalExecutor:
         yield from self._pooled(fn, chain(head, source))
 
     def _pooled(self, fn: Callable[[T], R], source: Iterator[T]) -> Iterator[Outcome[T, R]]:
+        # imported here: a run of one file (the common case in scripts) never pays for them
+        import multiprocessing
+        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+        from concurrent.futures.process import BrokenProcessPool
+
         method = "fork" if threading.active_count() == 1 else "spawn"
         pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context(method),
                                    initializer=_worker_init)

@@ -13,12 +13,12 @@ every other command go through the typer app (:func:`get_app`), built on first u
 
 from __future__ import annotations
 
-import contextlib
-import importlib
 import sys
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy knows the name)
 if TYPE_CHECKING:
+    from typing import Any
+
     import typer
 
 __all__ = ["get_app", "main"]
@@ -36,6 +36,8 @@ _APP: list[typer.Typer] = []
 
 def load_commands() -> None:
     """Import every command module (each registers its commands on the root)."""
+    import importlib
+
     from dicomsec.cli.commands import MODULES
 
     for name in MODULES:
@@ -113,8 +115,10 @@ def main(argv: list[str] | None = None) -> int:
     _arrange_tls(args)
     import signal
 
-    with contextlib.suppress(ValueError):  # not the main thread (embedded use)
+    try:
         signal.signal(signal.SIGTERM, _terminate)
+    except ValueError:  # not the main thread (embedded use)
+        pass
     try:
         from dicomsec.cli._fast import run as run_fast
 

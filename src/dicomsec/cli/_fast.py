@@ -14,7 +14,6 @@ only ones users see.
 from __future__ import annotations
 
 import importlib
-import inspect
 import types
 import typing
 from collections.abc import Callable
@@ -85,22 +84,38 @@ def _value_type(hint: Any) -> tuple[Any, bool] | None:
     return None
 
 
+_NO_DEFAULT = object()
+
+
+def _defaults(func: Callable[..., int]) -> dict[str, Any]:
+    """Each parameter's default (``_NO_DEFAULT`` when required), in order; read from the code
+    object rather than with :mod:`inspect`, which costs more to import than this."""
+    code = func.__code__
+    names = code.co_varnames[:code.co_argcount + code.co_kwonlyargcount]
+    positional = names[:code.co_argcount]
+    defaults = func.__defaults__ or ()
+    found = dict.fromkeys(names, _NO_DEFAULT)
+    found.update(zip(positional[len(positional) - len(defaults):], defaults, strict=True))
+    found.update(func.__kwdefaults__ or {})
+    return found
+
+
 def params(func: Callable[..., int]) -> list[Param] | None:
     """The parameters of a command function, or ``None`` if one is beyond this parser."""
     hints = typing.get_type_hints(func, globalns={**func.__globals__, "typer": _TyperStandIn},
                                   include_extras=True)
     found: list[Param] = []
-    for p in inspect.signature(func).parameters.values():
-        hint = hints.get(p.name)
+    for name, default in _defaults(func).items():
+        hint = hints.get(name)
         meta = getattr(hint, "__metadata__", ())
         decl = next((m for m in meta if isinstance(m, _Decl)), None)
         typed = _value_type(typing.get_args(hint)[0]) if decl is not None else None
         if decl is None or typed is None or (decl.option and not decl.names):
             return None
         kind, many = typed
-        required = p.default is inspect.Parameter.empty
-        found.append(Param(p.name, decl.option, decl.names, kind, many, required,
-                           None if required else p.default))
+        required = default is _NO_DEFAULT
+        found.append(Param(name, decl.option, decl.names, kind, many, required,
+                           None if required else default))
     return found
 
 

@@ -28,9 +28,6 @@ on stderr.
 
 from __future__ import annotations
 
-import functools
-import inspect
-import json
 import sys
 import typing
 from collections.abc import Callable, Iterable, Sequence
@@ -122,6 +119,9 @@ def find_command(name: str, group: str | None = None) -> CommandSpec | None:
 def _typer_shell(func: Callable[..., int], typer_module: Any) -> Callable[..., None]:
     """``func`` as typer wants it: annotations evaluated, exit code raised as ``typer.Exit``,
     :class:`UsageError` as ``typer.BadParameter`` (typer prints it with the usage line)."""
+    import functools
+    import inspect
+
     hints = typing.get_type_hints(func, globalns={**func.__globals__, "typer": typer_module},
                                   include_extras=True)
     signature = inspect.signature(func)
@@ -203,6 +203,8 @@ def _plain(result: object) -> object:
 def print_json(result: _HasToDict | Sequence[_HasToDict] | dict[str, Any] | list[Any]) -> None:
     """Print exactly ``to_dict()`` of a report, or a list of them, as JSON on stdout (plain
     dictionaries and lists pass through, for results that are not reports yet)."""
+    import json
+
     if isinstance(result, list | tuple):
         payload: object = [_plain(r) for r in result]
     else:
