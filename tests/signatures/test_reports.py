@@ -52,7 +52,7 @@ def test_every_report_follows_the_protocol(cls: type[Report]) -> None:
     assert issubclass(cls, Report)
     assert SCHEMA_PATTERN.match(cls.schema), cls.schema
     assert cls.__dataclass_params__.frozen  # type: ignore[attr-defined]
-    assert not hasattr(cls, "__dict__") or "__slots__" in vars(cls)
+    assert "__slots__" in vars(cls)
 
 
 def test_file_and_signature_reports(signed: tuple[SignResult, Path]) -> None:
@@ -108,6 +108,7 @@ def test_sign_result_has_the_cli_keys(signed: tuple[SignResult, Path]) -> None:
 def test_timestamp_report_keeps_its_keys() -> None:
     assert TimestampStatus is TimestampReport
     absent = TimestampReport.absent()
+    assert not hasattr(absent, "__dict__")  # slots all the way up
     assert not absent.ok and absent.summary().startswith("ABSENT")
     with pytest.raises(VerificationFailed):
         absent.raise_for_failure()
