@@ -69,7 +69,6 @@ def test_everything_is_reachable_from_the_package() -> None:
 
     assert securefile.Credentials is recipients.Credentials
     assert securefile.KeyTransRecipient is recipients.KeyTransRecipient
-    assert securefile.recipient_for is recipients.recipient_for
     assert securefile.CmsSigner is signed.CmsSigner
     with pytest.raises(AttributeError):
         securefile.no_such_name  # noqa: B018
@@ -218,3 +217,16 @@ def test_legacy_cipher_needs_allow_legacy(tmp_path: Path) -> None:
                           credentials=securefile.Credentials(password="correct horse battery"))
     assert u.legacy and u.integrity == "digested" and u.inner.kind == "digested"
     assert u.inner.digest_ok is True
+
+
+@pytest.mark.parametrize(("profile", "rsa_v15", "oaep"), [
+    ("aead", False, True), ("basic", False, False), ("aead", True, False), ("pq", False, True),
+])
+def test_recipient_for_chooses_rsa_padding_by_profile(profile: str, rsa_v15: bool,
+                                                       oaep: bool) -> None:
+    rsa = securefile.recipient_for(PKI / "recip-rsa2048.pem", profile=profile, rsa_v15=rsa_v15)
+    assert isinstance(rsa, securefile.KeyTransRecipient) and rsa.oaep is oaep
+    ec = securefile.recipient_for(PKI / "recip-p256.pem", profile=profile, rsa_v15=rsa_v15)
+    assert ec.kind == "kari"
+    explicit = securefile.recipient_for(PKI / "recip-rsa2048.pem", profile="basic", oaep=True)
+    assert isinstance(explicit, securefile.KeyTransRecipient) and explicit.oaep

@@ -17,7 +17,8 @@ Everything a library user needs is here (``from dicomsec import securefile``)::
 - Recipients for writing: :class:`KeyTransRecipient` (RSA), :class:`KeyAgreeRecipient` (ECDH,
   X25519/X448), :class:`KekRecipient` (pre-shared AES key), :class:`PasswordRecipient`,
   :class:`KemRecipient` (ML-KEM), or :func:`recipient_for` (from a certificate or public key
-  file); :class:`CmsSigner` for an inner signature. For reading, :class:`Credentials`.
+  file, RSA-OAEP or PKCS#1 v1.5 chosen by the profile); :class:`CmsSigner` for an inner
+  signature. For reading, :class:`Credentials`.
 
 Profiles (decisions recorded in docs/secure-files.md):
 
@@ -40,6 +41,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from dicomsec.securefile._inspect import inspect
+from dicomsec.securefile._recipients import recipient_for
 from dicomsec.securefile._report import (
     InnerContentReport,
     InnerKind,
@@ -60,7 +62,6 @@ if TYPE_CHECKING:
         KeyTransRecipient,
         PasswordRecipient,
         Recipient,
-        recipient_for,
     )
     from dicomsec.cms.signed import CmsSigner
 
@@ -89,7 +90,7 @@ __all__ = [
 #: names re-exported from :mod:`dicomsec.cms.recipients`, imported on first use (PEP 562)
 _FROM_RECIPIENTS = frozenset({
     "Credentials", "KekRecipient", "KemRecipient", "KeyAgreeRecipient", "KeyTransRecipient",
-    "PasswordRecipient", "Recipient", "recipient_for",
+    "PasswordRecipient", "Recipient",
 })
 
 

@@ -1,0 +1,35 @@
+"""Recipients fitted to a writing profile (the OAEP-or-PKCS#1-v1.5 choice lives here, not in
+the command line tool)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dicomsec.cms.recipients import Recipient
+
+__all__ = ["recipient_for"]
+
+
+def recipient_for(path: Path | str, *, profile: str = "aead", rsa_v15: bool = False,
+                  **opts: Any) -> Recipient:
+    """A recipient for a certificate (PEM or DER) or a public key file, fitted to ``profile``.
+
+    RSA → key transport with RSA-OAEP (SHA-256), except under the ``basic`` profile, whose text
+    names RSA PKCS#1 v1.5 (PS3.15 D.1), or when ``rsa_v15`` is given; an explicit ``oaep=``
+    option wins. EC, X25519, X448 → key agreement; ML-KEM → KEMRecipientInfo. Other ``opts``
+    go to :func:`dicomsec.cms.recipients.recipient_for`. The certificate itself is not
+    validated: whoever names a recipient vouches for it.
+
+    Raises:
+        InvalidInput: unreadable file, neither certificate nor public key, another key type,
+            or an option that does not apply to that kind of recipient.
+    """
+    from dicomsec.cms import recipients
+
+    path = Path(path)
+    recipient = recipients.recipient_for(path, **opts)
+    if recipient.kind == "ktri" and "oaep" not in opts and (profile == "basic" or rsa_v15):
+        recipient = recipients.recipient_for(path, oaep=False, **opts)
+    return recipient
