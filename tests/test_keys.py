@@ -572,3 +572,63 @@ def test_generate_and_issue(scheme: str, expected: str) -> None:
 def test_generate_unknown_scheme() -> None:
     with pytest.raises(InvalidInput):
         keys.generate_private_key("dsa-1024")
+
+
+# ------------------------------------------------------------------------------------------
+# recipient keys: what keys.py decides for the command line
+
+
+@pytest.mark.parametrize(("scheme", "only"), [
+    ("x25519", True), ("X448", True), ("ml-kem-768", True), ("ml-kem-1024", True),
+    ("ecdsa-p256", False), ("rsa3072", False), ("ed25519", False), ("ml-dsa-65", False),
+])
+def test_recipient_only(scheme: str, only: bool) -> None:
+    assert keys.recipient_only(scheme) is only
+
+
+def test_issue_certificate_decides_recipient_or_signer_from_the_key() -> None:
+    from cryptography.hazmat.primitives.asymmetric import mlkem, x25519
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = keys.issue_certificate(ca_key, "CA", ca=True)
+    for subject, agreement in ((x25519.X25519PrivateKey.generate(), True),
+                               (mlkem.MLKEM768PrivateKey.generate(), False)):
+        cert = keys.issue_certificate(subject, "recipient", issuer_key=ca_key,
+                                      issuer_cert=ca)
+        usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+        assert not usage.digital_signature
+        assert usage.key_agreement is agreement and usage.key_encipherment is not agreement
+    signer = keys.issue_certificate(ec.generate_private_key(ec.SECP256R1()), "signer")
+    usage = signer.extensions.get_extension_for_class(x509.KeyUsage).value
+    assert usage.digital_signature and not usage.key_agreement
+    # an explicit choice still wins
+    forced = keys.issue_certificate(ca_key, "forced", encryption=True)
+    assert forced.extensions.get_extension_for_class(x509.KeyUsage).value.key_agreement
+
+
+def test_mlkem_classes_and_kem_of_key() -> None:
+    from cryptography.hazmat.primitives.asymmetric import mlkem
+
+    kem768 = algorithms.by_name("ml-kem-768", algorithms.Kind.KEM)
+    assert keys.mlkem_class(kem768, "PrivateKey") is mlkem.MLKEM768PrivateKey
+    private = mlkem.MLKEM768PrivateKey.generate()
+    assert keys.kem_of_key(private, "PrivateKey") is kem768
+    assert keys.kem_of_key(private.public_key(), "PublicKey") is kem768
+    assert keys.kem_of_key(ec.generate_private_key(ec.SECP256R1()), "PrivateKey") is None
+
+
+def test_load_private_key_any_names_an_unsupported_kem(tmp_path: Path) -> None:
+    from dicomsec.errors import UnsupportedAlgorithm
+
+    pki_cms = PKI.parent / "pki-cms"
+    kem512 = algorithms.by_name("ml-kem-512", algorithms.Kind.KEM)
+    if keys.mlkem_class(kem512, "PrivateKey") is None:
+        with pytest.raises(UnsupportedAlgorithm, match="ML-KEM-512"):
+            keys.load_private_key_any(pki_cms / "rfc9936-appC-mlkem512.key.pem")
+    assert isinstance(keys.load_private_key_any(pki_cms / "recip-rsa2048.key"),
+                      rsa.RSAPrivateKey)
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_bytes(b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+    with pytest.raises(InvalidInput) as info:
+        keys.load_private_key_any(garbage)
+    assert not isinstance(info.value, UnsupportedAlgorithm)

@@ -316,6 +316,15 @@ def recipient_only(scheme: str) -> bool:
     return name in _RECIPIENT_ONLY[:2] or name.startswith(_RECIPIENT_ONLY[2])
 
 
+def _receives_only(public_key: object) -> bool:
+    """Whether a public key can only receive (key agreement or KEM), never sign."""
+    from cryptography.hazmat.primitives.asymmetric import x448, x25519
+
+    if isinstance(public_key, x25519.X25519PublicKey | x448.X448PublicKey):
+        return True
+    return kem_of_key(public_key, "PublicKey") is not None
+
+
 def generate_private_key(scheme: str) -> PrivateKeyTypes:
     """A new private key for a registry scheme name.
 
@@ -374,14 +383,16 @@ def issue_certificate(
     not_before: _dt.datetime | None = None,
     organization: str = "dicomsec",
     extra_key_usage: Iterable[x509.ObjectIdentifier] = (),
-    encryption: bool = False,
+    encryption: bool | None = None,
 ) -> x509.Certificate:
     """Issue a certificate (self-signed when no issuer is given).
 
     Signer certificates get keyUsage digitalSignature + nonRepudiation (critical), as the
     DICOM signature profiles expect; CA certificates keyCertSign + cRLSign; with ``encryption``
     (recipients of Secure DICOM Files) keyEncipherment for RSA and ML-KEM keys, keyAgreement
-    for EC, X25519 and X448 keys.
+    for EC, X25519 and X448 keys. ``encryption=None`` (the default) decides from the key: keys
+    that can only receive (X25519, X448, ML-KEM, see :func:`recipient_only`) get a recipient
+    certificate, all others a signer certificate.
     """
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes
@@ -396,6 +407,8 @@ def issue_certificate(
     issuer_name = issuer_cert.subject if issuer_cert is not None else name
     start = not_before or (_dt.datetime.now(_dt.UTC) - _dt.timedelta(minutes=5))
     pub = subject_key.public_key()
+    if encryption is None:
+        encryption = _receives_only(pub)
     from cryptography.hazmat.primitives.asymmetric import x448, x25519
 
     agreement = isinstance(pub, ec.EllipticCurvePublicKey | x25519.X25519PublicKey

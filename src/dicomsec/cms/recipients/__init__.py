@@ -33,6 +33,7 @@ from dicomsec.cms.recipients._describe import describe
 from dicomsec.cms.recipients._open import Credentials
 from dicomsec.cms.recipients._open import unwrap_cek as _unwrap_cek
 from dicomsec.cms.recipients._write import (
+    V15_PROFILES,
     KekRecipient,
     KemRecipient,
     KeyAgreeRecipient,
@@ -49,6 +50,7 @@ __all__ = [
     "MAX_PBKDF2_TOTAL",
     "MIN_PBKDF2_ITERATIONS",
     "NO_MATCH",
+    "V15_PROFILES",
     "Credentials",
     "KekRecipient",
     "KemRecipient",

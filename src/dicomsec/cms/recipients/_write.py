@@ -52,6 +52,7 @@ from dicomsec.errors import InvalidInput, PolicyViolation, UnsupportedAlgorithm
 from dicomsec.keys import kem_of_key
 
 __all__ = [
+    "V15_PROFILES",
     "KekRecipient",
     "KemRecipient",
     "KeyAgreeRecipient",
@@ -323,47 +324,62 @@ _FACTORIES: dict[str, tuple[Callable[..., Recipient], frozenset[str]]] = {
     "ori": (KemRecipient, frozenset()),
 }
 
+#: profiles whose RSA recipients get PKCS#1 v1.5 key transport: the Basic profile of Secure
+#: DICOM Files names it (PS3.15 D.1); every other profile gets RSA-OAEP
+V15_PROFILES = frozenset({"basic"})
 
-def recipient_for(path: Path, **opts: Any) -> Recipient:
+
+def _load_subject(path: Path) -> object:
+    """The certificate or public key of a PEM or DER file."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"cannot read recipient: {exc.strerror or exc}",
+                           path=str(path)) from exc
+    try:
+        if b"-----BEGIN CERTIFICATE" in data:
+            return x509.load_pem_x509_certificate(data)
+        if b"-----BEGIN" in data:
+            return serialization.load_pem_public_key(data)
+        try:
+            return x509.load_der_x509_certificate(data)
+        except ValueError:
+            return serialization.load_der_public_key(data)
+    except Exception as exc:  # cryptography raises several types for garbage
+        raise InvalidInput(f"not a certificate or public key ({type(exc).__name__})",
+                           path=str(path)) from None
+
+
+def _kind_of(key: object, path: Path) -> str:
+    if isinstance(key, rsa.RSAPublicKey):
+        return "ktri"
+    if isinstance(key, ec.EllipticCurvePublicKey | x25519.X25519PublicKey | x448.X448PublicKey):
+        return "kari"
+    if kem_of_key(key, "PublicKey") is not None:
+        return "ori"
+    raise InvalidInput(f"cannot encrypt to a {type(key).__name__} key", path=str(path))
+
+
+def recipient_for(path: Path, *, profile: str | None = None, **opts: Any) -> Recipient:
     """A recipient for a certificate (PEM or DER) or a PEM/DER public key file.
 
-    RSA → :class:`KeyTransRecipient` (OAEP unless ``oaep=False``), EC/X25519/X448 →
-    :class:`KeyAgreeRecipient`, ML-KEM → :class:`KemRecipient`.
+    RSA → :class:`KeyTransRecipient`, EC/X25519/X448 → :class:`KeyAgreeRecipient`, ML-KEM →
+    :class:`KemRecipient`. For RSA the key transport follows ``profile`` unless ``oaep`` is
+    given: PKCS#1 v1.5 for the profiles of :data:`V15_PROFILES` (the Basic profile, PS3.15
+    D.1), RSA-OAEP otherwise. ``profile`` applies to every kind of key; an option given as
+    ``None`` counts as not given.
 
     Raises:
         InvalidInput: unreadable file, neither certificate nor public key, another key type,
             or an option that does not apply to that kind of recipient.
     """
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InvalidInput(f"cannot read recipient: {exc.strerror or exc}",
-                           path=str(path)) from exc
-    subject: object
-    try:
-        if b"-----BEGIN CERTIFICATE" in data:
-            subject = x509.load_pem_x509_certificate(data)
-        elif b"-----BEGIN" in data:
-            subject = serialization.load_pem_public_key(data)
-        else:
-            try:
-                subject = x509.load_der_x509_certificate(data)
-            except ValueError:
-                subject = serialization.load_der_public_key(data)
-    except Exception as exc:  # cryptography raises several types for garbage
-        raise InvalidInput(f"not a certificate or public key ({type(exc).__name__})",
-                           path=str(path)) from None
+    subject = _load_subject(path)
     key = subject.public_key() if isinstance(subject, x509.Certificate) else subject
-    if isinstance(key, rsa.RSAPublicKey):
-        kind = "ktri"
-    elif isinstance(key, ec.EllipticCurvePublicKey | x25519.X25519PublicKey
-                    | x448.X448PublicKey):
-        kind = "kari"
-    elif kem_of_key(key, "PublicKey") is not None:
-        kind = "ori"
-    else:
-        raise InvalidInput(f"cannot encrypt to a {type(key).__name__} key", path=str(path))
+    kind = _kind_of(key, path)
+    opts = {name: value for name, value in opts.items() if value is not None}
+    if kind == "ktri" and "oaep" not in opts:
+        opts["oaep"] = profile not in V15_PROFILES
     cls, allowed = _FACTORIES[kind]
     unknown = set(opts) - allowed
     if unknown:
@@ -374,5 +390,3 @@ def recipient_for(path: Path, **opts: Any) -> Recipient:
     except InvalidInput as exc:
         exc.path = exc.path or str(path)
         raise
-
-
