@@ -32,7 +32,7 @@ lint: install
 	$(VENV)/bin/mypy
 
 test: install peers lint
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q --durations=10
 
 demo: install
 	$(PY) demo/demo.py
