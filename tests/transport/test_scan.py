@@ -222,3 +222,23 @@ def test_missing_client_certificate_is_an_input_error(tmp_path: Path, b13_port: 
     with pytest.raises(InvalidInput):
         scan.scan("127.0.0.1", b13_port, "b13", client_cert=tmp_path / "no.pem",
                   client_key=tmp_path / "no.key")
+
+
+def test_iana_tables_judge_suites_by_their_names() -> None:
+    from dicomsec.transport import _iana
+    from dicomsec.transport._scan_rules import _families, _permitted12_b13
+
+    assert _families(0x002F) == {"rsa-kx", "cbc"}  # TLS_RSA_WITH_AES_128_CBC_SHA
+    assert _families(0xC02B) == set()
+    assert _families(0x000A) == {"rsa-kx", "cbc", "3des"}
+    assert _families(0x0034) >= {"anon", "cbc"}
+    assert _families(0xC031) == {"static-ecdh"}
+    assert _permitted12_b13(0xC0AE, None)  # ECDHE-ECDSA AES-128-CCM_8
+    assert _permitted12_b13(0xC086, None)  # ECDHE-ECDSA Camellia-128-GCM (CP 2311)
+    assert _permitted12_b13(0x009E, 2048) and not _permitted12_b13(0x009E, 1024)
+    assert not _permitted12_b13(0xC05C, None)  # ARIA-GCM is not in B.13's list
+    for openssl in (*tls.PROFILES["b13"].tls12_suites, *tls.PROFILES["b13"].tls13_suites):
+        assert _iana.suite_by_openssl(openssl)
+    assert len(_iana.TLS12_PROBE_CODES) == 771 and 0x00FF not in _iana.TLS12_PROBE_CODES
+    assert _iana.group_by_openssl("X25519").bits == 253
+    assert _iana.suite_name(0xC0FF) == "0xC0FF"
