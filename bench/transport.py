@@ -1,8 +1,13 @@
 """Benchmark: 1,000 small files over B.13 TLS, dicomsec send -> dicomsec scp against DCMTK
-storescu -> storescp over TLS, in the same run (acceptance point 4 of issue 4).
+storescu -> storescp over TLS, in the same run (issue 4 acceptance 4, issue 7 point 10).
 
 Each side's server runs in the background; the timed process is the sender (whole process:
-start-up, TLS handshake, association, 1,000 C-STOREs). Target: ratio <= 1.5 (goal 1.0).
+start-up, TLS handshake, association, 1,000 C-STOREs). Target: ratio <= 2.0 (goal 1.0).
+
+DCMTK runs with ``TCP_NODELAY=1`` in its environment: its Debian build leaves Nagle's
+algorithm on otherwise, and each C-STORE then waits for delayed ACKs (~85 ms per file), which
+made DCMTK look 20x slower than it is. Our SCP fsyncs every file before its success status;
+storescp does not fsync.
 
     .venv/bin/python bench/transport.py [--files 1000] [--repeats 3] [--workdir bench-out]
 """
@@ -33,7 +38,7 @@ from signatures import (
     verdict,
 )
 
-RATIO_TARGET = 1.5
+RATIO_TARGET = 2.0
 RATIO_GOAL = 1.0
 
 
@@ -62,9 +67,10 @@ def _wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 30.0) 
 
 
 @contextmanager
-def _server(cmd: Sequence[str], port: int) -> Iterator[None]:
+def _server(cmd: Sequence[str], port: int, env: dict[str, str] | None = None
+            ) -> Iterator[None]:
     proc = subprocess.Popen(list(cmd), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env=_dcmtk_env())
+                            env=env)
     try:
         _wait_port(port, proc)
         yield
@@ -136,8 +142,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     send_ours = [dicomsec, "send", str(files[0].parent), "--host", "127.0.0.1", "--port",
                  str(p_ours), "--profile", "b13", "--cert", f"{cli}.cert.pem", "--key",
                  f"{cli}.key.pem", "--trust", ca]
-    send_dcmtk = ["env", "TCP_NODELAY=1", storescu, "+tls", f"{cli}.key.pem", f"{cli}.cert.pem", "+cf", ca, "-aec",
-                  "ANY-SCP", "+sd", "127.0.0.1", str(p_dcmtk), str(files[0].parent)]
+    send_dcmtk = ["env", "TCP_NODELAY=1", storescu, "+tls", f"{cli}.key.pem",
+                  f"{cli}.cert.pem", "+cf", ca, "-aec", "ANY-SCP", "+sd", "127.0.0.1",
+                  str(p_dcmtk), str(files[0].parent)]
     log = work / "last-command.log"
 
     def clear(folder: Path) -> None:
@@ -147,7 +154,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     clear(out_ours)
     clear(out_dcmtk)
     try:
-        with _server(scp_ours, p_ours), _server(scp_dcmtk, p_dcmtk), Runner() as runner:
+        with _server(scp_ours, p_ours), _server(scp_dcmtk, p_dcmtk, _dcmtk_env()), \
+                Runner() as runner:
             res = measure_rounds([
                 ("dicomsec send", lambda: runner.run(send_ours, log), lambda: clear(out_ours)),
                 ("storescu", lambda: runner.run(send_dcmtk, log), lambda: clear(out_dcmtk)),

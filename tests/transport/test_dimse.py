@@ -40,7 +40,7 @@ _REGISTERED = "dicomsec.cli._transport" in sys.modules
 
 import dicomsec.cli._transport  # noqa: E402 - registers scp/send/echo for in-process calls
 from dicomsec.cli import main as cli_main  # noqa: E402
-from dicomsec.errors import PolicyViolation  # noqa: E402
+from dicomsec.errors import InvalidInput, PolicyViolation  # noqa: E402
 from dicomsec.transport import dimse  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -568,6 +568,9 @@ def test_library_scp_and_scu_in_process(pki: Pki, tmp_path: Path) -> None:
         assert not failed.ok and failed.failure and "A-P-ABORT" in failed.failure
         assert failed.results[0].error == "not sent"
     _assert_received(files, out)
+    from pynetdicom import _config
+
+    assert _config.STORE_SEND_CHUNKED_DATASET is False  # no process-wide switch was flipped
     kinds = [e.kind for e in events]
     assert kinds[0] == "listening"
     assert kinds.count("stored") == 3 and "echo" in kinds and "rejected" in kinds
@@ -590,3 +593,102 @@ def test_tls_check_passes_against_dicomsec_scp_b13(pki: Pki, tmp_path: Path) -> 
         proc = _cli("tls-check", target, "--profile", "b12", "--trust", str(pki.ca),
                     timeout=120)
         assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+# ------------------------------------------------------------------------------------------
+# the fast paths: file meta read and written without pydicom, group commit, reports
+
+
+def test_file_meta_reader_agrees_with_pydicom(tmp_path: Path) -> None:
+    from pynetdicom.dsutils import split_dataset
+
+    from dicomsec.transport._part10 import read_file_meta
+
+    for path in [CT, *_make_files(tmp_path, 2), PYDICOM_FILES / "MR_small.dcm"]:
+        meta, offset = split_dataset(path)
+        got = read_file_meta(path)
+        assert got is not None, path
+        assert (got.sop_class, got.sop_instance, got.transfer_syntax, got.offset) == (
+            meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID,
+            meta.TransferSyntaxUID, offset)
+    junk = tmp_path / "junk.dcm"
+    junk.write_bytes(b"\0" * 128 + b"DICM" + b"\x02\x00\x10\x00")  # cut short
+    assert read_file_meta(junk) is None  # the caller falls back to pydicom
+    with pytest.raises(InvalidInput, match="file meta information lacks"):
+        dimse._read_instance(junk)
+
+
+@pytest.mark.parametrize(("uid", "aet"), [("1.2.3.4", "STORESCU"), ("1.2.3.45", "ODD"),
+                                          ("1.2.3.45", None)])
+def test_file_meta_writer_agrees_with_pydicom(uid: str, aet: str | None) -> None:
+    from pynetdicom import PYNETDICOM_IMPLEMENTATION_UID, PYNETDICOM_IMPLEMENTATION_VERSION
+    from pynetdicom.dsutils import create_file_meta, encode_file_meta
+
+    from dicomsec.transport import _part10
+
+    ct_class, ts = "1.2.840.10008.5.1.4.1.1.2", "1.2.840.10008.1.2.1"
+    meta = create_file_meta(sop_class_uid=ct_class, sop_instance_uid=uid, transfer_syntax=ts)
+    if aet:
+        meta.SourceApplicationEntityTitle = aet
+    expected = b"\0" * 128 + b"DICM" + encode_file_meta(meta)
+    assert _part10.encode_file_meta(ct_class, uid, ts, str(PYNETDICOM_IMPLEMENTATION_UID),
+                                    PYNETDICOM_IMPLEMENTATION_VERSION, aet) == expected
+
+
+def test_group_commit_from_many_threads(tmp_path: Path) -> None:
+    from dicomsec._atomic import _UMASK
+    from dicomsec.transport._groupcommit import GroupCommit
+
+    committer = GroupCommit(max_group=8)
+    errors: list[BaseException] = []
+
+    def worker(n: int) -> None:
+        try:
+            for i in range(15):
+                committer.store(tmp_path / f"{n}-{i}.dcm", (b"head", memoryview(b"x" * i)))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert len(names) == 90 and not [n for n in names if n.startswith(".")]
+    assert (tmp_path / "3-7.dcm").read_bytes() == b"head" + b"x" * 7
+    assert {(p.stat().st_mode & 0o777) for p in tmp_path.iterdir()} == {0o666 & ~_UMASK}
+    assert committer.files == 90 and 1 <= committer.groups <= 90
+    with pytest.raises(OSError):  # the folder is gone: the error reaches the caller
+        committer.store(tmp_path / "missing" / "x.dcm", (b"x",))
+
+
+def test_transport_results_follow_the_report_protocol(tmp_path: Path) -> None:
+    import json
+
+    from dicomsec.errors import VerificationFailed
+
+    good = dimse.StoreResult(tmp_path / "a.dcm", "1.2.3", 0)
+    bad = dimse.StoreResult(tmp_path / "b.dcm", "1.2.4", 0xA700, "status 0xA700")
+    send = dimse.SendReport((good, bad), "TLSv1.3", "TLS_AES_128_GCM_SHA256", "h:1")
+    echo = dimse.EchoReport(None, peer="h:1", failure="no association")
+    event = dimse.ScpEvent("rejected", "h:2", "TLS handshake timed out")
+    for report, ok in [(good, True), (bad, False), (send, False), (echo, False),
+                       (event, False), (dimse.ScpEvent("stored", "h:2"), True)]:
+        data = report.to_dict()
+        assert data["schema"].startswith("dicomsec.transport.") and data["ok"] is ok
+        assert json.loads(report.to_json()) == data
+        assert report.summary().startswith(("OK", "STORED") if ok else "FAILED")
+        if ok:
+            report.raise_for_failure()
+        else:
+            with pytest.raises(VerificationFailed):
+                report.raise_for_failure()
+    data = send.to_dict()
+    assert (data["stored"], data["failed"], data["peer"]) == (1, 1, "h:1")
+    assert data["results"][1] == {"ok": False, "path": str(tmp_path / "b.dcm"),
+                                  "sop_instance_uid": "1.2.4", "status": 0xA700,
+                                  "error": "status 0xA700"}
+    with pytest.raises(AttributeError):
+        send.failure = "x"  # type: ignore[misc]

@@ -19,20 +19,33 @@ handshake and learns of the refusal only at the first read.
 
 from __future__ import annotations
 
-import collections
 import contextlib
-import logging
 import os
 import re
 import socket
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from dicomsec.errors import InvalidInput, PolicyViolation
+from dicomsec.errors import DicomSecError, InvalidInput, PolicyViolation, VerificationFailed
+from dicomsec.report import Report
 from dicomsec.transport import tls
+from dicomsec.transport._groupcommit import GroupCommit
+from dicomsec.transport._part10 import encode_file_meta, read_file_meta
+from dicomsec.transport._pynetdicom import (
+    CheapCopyContexts,
+    TlsFailures,
+    context_id_for,
+    event_driven,
+    event_driven_requestor,
+    failures,
+    reactor_paused,
+    send_c_store_file,
+    set_nodelay,
+    tls_reason,
+)
 
 if TYPE_CHECKING:
     import ssl
@@ -66,6 +79,9 @@ _STATUS_OUT_OF_RESOURCES = 0xA700
 _STATUS_CANNOT_UNDERSTAND = 0xC000
 _WARNING_STATUSES = frozenset({0x0001, 0xB000, 0xB006, 0xB007})
 _NO_RESPONSE = "no response (association aborted or timed out)"
+#: the largest P-DATA PDU our SCP accepts: a small instance travels in one PDU, not three of
+#: pynetdicom's default 16 KiB (each PDU is a round of both DUL reactors)
+MAX_PDU_SIZE = 1 << 20
 
 #: seconds a connected peer may stay silent in the middle of its PDUs
 READ_TIMEOUT = 60.0
@@ -75,15 +91,21 @@ READ_TIMEOUT = 60.0
 # SCP
 
 
+_EVENT_FAILURES = frozenset({"rejected", "store-failed", "aborted"})
+
+
 @dataclass(frozen=True, slots=True)
-class ScpEvent:
+class ScpEvent(Report):
     """Something the SCP did, for logs and audit.
 
     ``kind`` is one of ``listening``, ``connected`` (TLS established: ``tls_version``,
     ``cipher``, ``detail`` = peer subject), ``rejected`` (TLS refused or failed before any PDU;
     ``detail`` = reason), ``stored`` (``path``), ``store-failed``, ``echo``, ``released``,
-    ``aborted`` (A-ABORT or A-P-ABORT, e.g. after a TLS integrity failure).
+    ``aborted`` (A-ABORT or A-P-ABORT, e.g. after a TLS integrity failure). ``ok`` is false
+    for ``rejected``, ``store-failed`` and ``aborted``.
     """
+
+    schema: ClassVar[str] = "dicomsec.transport.scp_event/1"
 
     kind: str
     peer: str
@@ -92,6 +114,26 @@ class ScpEvent:
     cipher: str | None = None
     path: Path | None = None
     calling_aet: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.kind not in _EVENT_FAILURES
+
+    def summary(self) -> str:
+        text = f"{'OK' if self.ok else 'FAILED'} {self.kind} peer={self.peer}"
+        if self.calling_aet:
+            text += f" aet={self.calling_aet}"
+        if self.tls_version:
+            text += f" tls={self.tls_version} cipher={self.cipher or '?'}"
+        if self.path is not None:
+            text += f" path={self.path}"
+        return text + (f" detail={self.detail!r}" if self.detail else "")
+
+    def _content(self) -> dict[str, Any]:
+        return {"kind": self.kind, "peer": self.peer, "detail": self.detail,
+                "tls_version": self.tls_version, "cipher": self.cipher,
+                "path": None if self.path is None else str(self.path),
+                "calling_aet": self.calling_aet}
 
 
 EventCallback = Callable[[ScpEvent], None]
@@ -102,28 +144,6 @@ def _peer(address: Any) -> str:
         host = str(address[0])
         return f"[{host}]:{address[1]}" if ":" in host else f"{host}:{address[1]}"
     return str(address)
-
-
-def _reason(exc: BaseException) -> str:
-    import ssl
-
-    if isinstance(exc, TimeoutError):
-        return "TLS handshake timed out"
-    if isinstance(exc, ssl.SSLEOFError) or (isinstance(exc, OSError) and exc.errno is None
-                                            and not str(exc)):
-        return "connection closed during the TLS handshake"
-    if isinstance(exc, ssl.SSLError):
-        reason = getattr(exc, "reason", None)  # None for errors raised from Python
-        if isinstance(exc, ssl.SSLCertVerificationError) and exc.verify_message:
-            text = f"{reason}: {exc.verify_message}"
-        elif reason:
-            text = str(reason)
-        else:
-            text = str(exc.args[0]) if exc.args else str(exc)
-        return f"TLS handshake failed: {text}"
-    if isinstance(exc, ConnectionError):
-        return f"connection lost during the TLS handshake ({type(exc).__name__})"
-    return f"TLS handshake failed: {exc}"
 
 
 def _server_class() -> type[Any]:
@@ -140,7 +160,7 @@ def _server_class() -> type[Any]:
         def get_request(self) -> tuple[socket.socket, tuple[str, int]]:
             assert self.socket is not None
             client, address = self.socket.accept()
-            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            set_nodelay(client)
             ctx = self.ssl_context
             if ctx is not None:
                 client.settimeout(self.handshake_timeout)
@@ -154,7 +174,7 @@ def _server_class() -> type[Any]:
                     request.do_handshake()  # PolicySSLSocket adds the certificate policy
                 except Exception as exc:
                     try:
-                        self._emit(ScpEvent("rejected", _peer(client_address), _reason(exc)))
+                        self._emit(ScpEvent("rejected", _peer(client_address), tls_reason(exc)))
                     finally:
                         self.shutdown_request(request)
                     return
@@ -232,21 +252,22 @@ def _requestor(event: Event) -> str:
 
 
 def _file_meta_bytes(event: Event) -> bytes:
-    from pynetdicom.dsutils import encode_file_meta
+    """Preamble and file meta information for a received data set: the elements pynetdicom's
+    ``event.file_meta`` has, plus the caller's AE title as Source Application Entity Title."""
+    from pynetdicom import PYNETDICOM_IMPLEMENTATION_UID, PYNETDICOM_IMPLEMENTATION_VERSION
 
-    meta = event.file_meta
-    calling = event.assoc.requestor.ae_title
-    if calling:
-        meta.SourceApplicationEntityTitle = calling
-    return b"\x00" * 128 + b"DICM" + encode_file_meta(meta)
+    request: Any = event.request
+    return encode_file_meta(
+        str(request.AffectedSOPClassUID), str(request.AffectedSOPInstanceUID),
+        str(event.context.transfer_syntax), str(PYNETDICOM_IMPLEMENTATION_UID),
+        PYNETDICOM_IMPLEMENTATION_VERSION, event.assoc.requestor.ae_title or None)
 
 
-def _store_handler(out_dir: Path, emit: EventCallback) -> Callable[[Event], int]:
-    from dicomsec._atomic import atomic_output
-
+def _store_handler(out_dir: Path, emit: EventCallback,
+                   committer: GroupCommit) -> Callable[[Event], int]:
     def handle(event: Event) -> int:
         peer = _requestor(event)
-        request = event.request
+        request: Any = event.request
         uid = str(getattr(request, "AffectedSOPInstanceUID", "") or "").rstrip("\0 ")
         calling = event.assoc.requestor.ae_title
         if not _UID.fullmatch(uid) or len(uid) > 64:
@@ -255,11 +276,10 @@ def _store_handler(out_dir: Path, emit: EventCallback) -> Callable[[Event], int]
             return _STATUS_CANNOT_UNDERSTAND
         target = out_dir / f"{uid}.dcm"
         try:
-            data = event.encoded_dataset(include_meta=False)
             head = _file_meta_bytes(event)
-            with atomic_output(target) as fh:
-                fh.write(head)
-                fh.write(data)
+            with request.DataSet.getbuffer() as data:  # the data set as the SCU sent it
+                # durable (fsynced, renamed, folder fsynced) before the status goes out
+                committer.store(target, (head, data))
         except OSError as exc:
             emit(ScpEvent("store-failed", peer, f"{uid}: {exc.strerror or exc}",
                           calling_aet=calling))
@@ -272,6 +292,40 @@ def _store_handler(out_dir: Path, emit: EventCallback) -> Callable[[Event], int]
         return 0x0000
 
     return handle
+
+
+def _scp_handlers(out: Path, emit: EventCallback) -> list[Any]:
+    """pynetdicom event handlers of the SCP: stores, echoes, and the events it reports."""
+    from pynetdicom import evt
+
+    def on_open(event: Event) -> None:
+        event_driven(event.assoc)  # before pynetdicom starts the association's threads
+
+    def on_echo(event: Event) -> int:
+        emit(ScpEvent("echo", _requestor(event),
+                      calling_aet=event.assoc.requestor.ae_title))
+        return 0x0000
+
+    def on_released(event: Event) -> None:
+        emit(ScpEvent("released", _requestor(event),
+                      calling_aet=event.assoc.requestor.ae_title))
+
+    log = failures()
+
+    def on_aborted(event: Event) -> None:
+        reason = log.take(event.assoc.dul.ident)
+        detail = (f"A-P-ABORT after a transport failure: {reason}" if reason
+                  else "association aborted (A-ABORT or A-P-ABORT)")
+        emit(ScpEvent("aborted", _requestor(event), detail,
+                      calling_aet=event.assoc.requestor.ae_title))
+
+    return [
+        (evt.EVT_C_STORE, _store_handler(out, emit, GroupCommit())),
+        (evt.EVT_C_ECHO, on_echo),
+        (evt.EVT_CONN_OPEN, on_open),
+        (evt.EVT_RELEASED, on_released),
+        (evt.EVT_ABORTED, on_aborted),
+    ]
 
 
 def make_scp(
@@ -299,7 +353,7 @@ def make_scp(
         PolicyViolation: the profile's suites are not all offered (the OpenSSL configuration
             was not arranged before ``ssl`` was imported).
     """
-    from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, evt
+    from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts
     from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 
     prof = tls.profile(profile)
@@ -323,40 +377,19 @@ def make_scp(
             with contextlib.suppress(Exception):
                 on_event(event)
 
-    def on_echo(event: Event) -> int:
-        emit(ScpEvent("echo", _requestor(event),
-                      calling_aet=event.assoc.requestor.ae_title))
-        return 0x0000
-
-    def on_released(event: Event) -> None:
-        emit(ScpEvent("released", _requestor(event),
-                      calling_aet=event.assoc.requestor.ae_title))
-
-    failures = _failures()
-
-    def on_aborted(event: Event) -> None:
-        reason = failures.take(event.assoc.dul.ident)
-        detail = (f"A-P-ABORT after a transport failure: {reason}" if reason
-                  else "association aborted (A-ABORT or A-P-ABORT)")
-        emit(ScpEvent("aborted", _requestor(event), detail,
-                      calling_aet=event.assoc.requestor.ae_title))
-
     ae = AE(ae_title=ae_title)
     ae.maximum_associations = max_associations
+    ae.maximum_pdu_size = MAX_PDU_SIZE
     for cx in AllStoragePresentationContexts:
         if cx.abstract_syntax is not None:
             ae.add_supported_context(cx.abstract_syntax, ALL_TRANSFER_SYNTAXES)
     ae.add_supported_context(Verification, ALL_TRANSFER_SYNTAXES)
-    handlers: list[Any] = [
-        (evt.EVT_C_STORE, _store_handler(out, emit)),
-        (evt.EVT_C_ECHO, on_echo),
-        (evt.EVT_RELEASED, on_released),
-        (evt.EVT_ABORTED, on_aborted),
-    ]
+    handlers = _scp_handlers(out, emit)
     cls = _server_class()
     server: Any = ae.make_server((host, port), ssl_context=ctx, evt_handlers=handlers,
                                  server_class=cls)
     server.handshake_timeout = handshake_timeout
+    server.contexts = CheapCopyContexts(server.contexts)
     server.on_event = on_event
     ae._servers.append(server)  # as start_server() does, so that shutdown() finds it
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
@@ -371,92 +404,25 @@ def make_scp(
 # SCU
 
 
-class _TlsFailures(logging.Handler):
-    """Keeps pynetdicom's TLS error records per DUL thread: the SCU learns why the transport
-    failed only through pynetdicom's log."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.by_thread: collections.OrderedDict[int, str] = collections.OrderedDict()
-        self._guard = threading.Lock()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        import ssl
-
-        exc = record.exc_info[1] if record.exc_info else None
-        message = record.getMessage()
-        text: str | None = None
-        exact = False  # the exception itself beats the log line that quoted it
-        if isinstance(exc, ssl.SSLError):
-            text = "TLS: " + _reason(exc).removeprefix("TLS handshake failed: ")
-            exact = True
-        elif message.startswith("TCP Initialisation Error: "):
-            detail = message.removeprefix("TCP Initialisation Error: ")
-            text = f"TLS: {detail}" if "SSL" in detail else detail
-        elif isinstance(exc, ConnectionError):
-            text = f"connection lost ({type(exc).__name__})"
-        if text is None or record.thread is None:
-            return
-        with self._guard:
-            if exact:
-                self.by_thread[record.thread] = text
-            else:
-                self.by_thread.setdefault(record.thread, text)
-            while len(self.by_thread) > 256:
-                self.by_thread.popitem(last=False)
-
-    def take(self, thread_id: int | None) -> str | None:
-        if thread_id is None:
-            return None
-        with self._guard:
-            return self.by_thread.pop(thread_id, None)
-
-
-_FAILURES: _TlsFailures | None = None
-_CHUNKED_LOCK = threading.Lock()
-_CHUNKED_USERS = 0
-_CHUNKED_SAVED = False
-
-
-def _failures() -> _TlsFailures:
-    global _FAILURES
-    if _FAILURES is None:
-        _FAILURES = _TlsFailures()
-        logging.getLogger("pynetdicom").addHandler(_FAILURES)
-    return _FAILURES
-
-
-@contextlib.contextmanager
-def _send_as_stored() -> Iterator[None]:
-    """pynetdicom sends a file's data set bytes without decoding them only with its global
-    STORE_SEND_CHUNKED_DATASET switch; hold it on while any send runs."""
-    global _CHUNKED_USERS, _CHUNKED_SAVED
-    from pynetdicom import _config
-
-    with _CHUNKED_LOCK:
-        if _CHUNKED_USERS == 0:
-            _CHUNKED_SAVED = _config.STORE_SEND_CHUNKED_DATASET
-        _CHUNKED_USERS += 1
-        _config.STORE_SEND_CHUNKED_DATASET = True
-    try:
-        yield
-    finally:
-        with _CHUNKED_LOCK:
-            _CHUNKED_USERS -= 1
-            if _CHUNKED_USERS == 0:
-                _config.STORE_SEND_CHUNKED_DATASET = _CHUNKED_SAVED
-
-
 @dataclass(frozen=True, slots=True)
 class _Instance:
     path: Path
     sop_class: str
     sop_instance: str
     transfer_syntax: str
+    offset: int  # where the data set starts in the file
+
+
+def _status_text(status: int | None) -> str:
+    return "none" if status is None else f"0x{status:04X}"
 
 
 @dataclass(frozen=True, slots=True)
-class StoreResult:
+class StoreResult(Report):
+    """The outcome of one C-STORE: ``ok`` for status 0 (success) or a warning status."""
+
+    schema: ClassVar[str] = "dicomsec.transport.store/1"
+
     path: Path
     sop_instance_uid: str
     status: int | None  # None: no response (not sent, or the association ended)
@@ -467,13 +433,30 @@ class StoreResult:
         return self.status is not None and (self.status == 0 or self.status in
                                             _WARNING_STATUSES)
 
+    def summary(self) -> str:
+        verdict = "STORED" if self.ok else "FAILED"
+        text = (f"{verdict} {self.path} uid={self.sop_instance_uid} "
+                f"status={_status_text(self.status)}")
+        return text + (f" error={self.error!r}" if self.error else "")
 
-@dataclass
-class SendReport:
+    def _content(self) -> dict[str, Any]:
+        return {"path": str(self.path), "sop_instance_uid": self.sop_instance_uid,
+                "status": self.status, "error": self.error}
+
+    def _failure(self) -> DicomSecError:
+        return VerificationFailed(f"C-STORE of {self.path} failed: "
+                                  f"{self.error or 'status ' + _status_text(self.status)}")
+
+
+@dataclass(frozen=True, slots=True)
+class SendReport(Report):
     """What ``send_files`` did: one result per file, the TLS parameters, and the reason the
-    association failed, if it did."""
+    association failed, if it did. ``ok`` when every file was stored over an association
+    that did not fail."""
 
-    results: list[StoreResult] = field(default_factory=list)
+    schema: ClassVar[str] = "dicomsec.transport.send/1"
+
+    results: tuple[StoreResult, ...] = ()
     tls_version: str | None = None
     cipher: str | None = None
     peer: str | None = None
@@ -492,9 +475,25 @@ class SendReport:
     def ok(self) -> bool:
         return self.failure is None and self.failed == 0
 
+    def summary(self) -> str:
+        text = (f"{'OK' if self.ok else 'FAILED'} send peer={self.peer or '?'} "
+                f"stored={self.stored} failed={self.failed} tls={self.tls_version or '?'} "
+                f"cipher={self.cipher or '?'}")
+        return text + (f" failure={self.failure!r}" if self.failure else "")
+
+    def _content(self) -> dict[str, Any]:
+        return {"peer": self.peer, "tls_version": self.tls_version, "cipher": self.cipher,
+                "stored": self.stored, "failed": self.failed, "failure": self.failure,
+                "aborted": self.aborted,
+                "results": [{"ok": r.ok, **r._content()} for r in self.results]}
+
 
 @dataclass(frozen=True, slots=True)
-class EchoReport:
+class EchoReport(Report):
+    """The outcome of a C-ECHO: ``ok`` when the association was accepted and the status is 0."""
+
+    schema: ClassVar[str] = "dicomsec.transport.echo/1"
+
     status: int | None
     tls_version: str | None = None
     cipher: str | None = None
@@ -504,6 +503,16 @@ class EchoReport:
     @property
     def ok(self) -> bool:
         return self.failure is None and self.status == 0
+
+    def summary(self) -> str:
+        text = (f"{'OK' if self.ok else 'FAILED'} echo peer={self.peer or '?'} "
+                f"status={_status_text(self.status)} tls={self.tls_version or '?'} "
+                f"cipher={self.cipher or '?'}")
+        return text + (f" failure={self.failure!r}" if self.failure else "")
+
+    def _content(self) -> dict[str, Any]:
+        return {"peer": self.peer, "status": self.status, "tls_version": self.tls_version,
+                "cipher": self.cipher, "failure": self.failure}
 
 
 def collect_files(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:
@@ -539,35 +548,52 @@ def _is_part10(path: Path) -> bool:
 
 
 def _read_instance(path: Path) -> _Instance:
-    from pydicom.filereader import read_file_meta_info
+    """What sending a file needs from its file meta information (read without pydicom when
+    it is the usual kind, with pydicom otherwise).
+
+    Raises:
+        InvalidInput: unreadable, not Part 10, or lacking one of the three UIDs.
+    """
+    try:
+        meta = read_file_meta(path)
+    except OSError as exc:
+        raise InvalidInput(f"cannot read: {exc.strerror or exc}", path=str(path)) from None
+    if meta is not None:
+        return _Instance(path, meta.sop_class, meta.sop_instance, meta.transfer_syntax,
+                         meta.offset)
+    return _read_instance_pydicom(path)
+
+
+def _read_instance_pydicom(path: Path) -> _Instance:
+    from pynetdicom.dsutils import split_dataset
 
     try:
-        meta = read_file_meta_info(path)
+        file_meta, offset = split_dataset(path)
     except OSError as exc:
         raise InvalidInput(f"cannot read: {exc.strerror or exc}", path=str(path)) from None
     except Exception as exc:
         raise InvalidInput(f"not a DICOM Part 10 file ({exc})", path=str(path)) from None
     values = []
     for keyword in ("MediaStorageSOPClassUID", "MediaStorageSOPInstanceUID", "TransferSyntaxUID"):
-        value = str(meta.get(keyword, "") or "").rstrip("\0 ")
+        value = str(file_meta.get(keyword, "") or "").rstrip("\0 ")
         if not value:
             raise InvalidInput(f"file meta information lacks {keyword}", path=str(path))
         values.append(value)
-    return _Instance(path, *values)
+    return _Instance(path, values[0], values[1], values[2], offset)
 
 
 def _tls_handler(into: dict[str, Any]) -> Callable[[Event], None]:
     def on_open(event: Event) -> None:
         sock = getattr(event.assoc.dul.socket, "socket", None)
         if sock is not None:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            set_nodelay(sock)
         if sock is not None and hasattr(sock, "cipher"):
             into.update(tls.negotiated(sock))
 
     return on_open
 
 
-def _association_failure(assoc: Association, failures: _TlsFailures) -> str:
+def _association_failure(assoc: Association, failures: TlsFailures) -> str:
     reason = failures.take(assoc.dul.ident)
     if assoc.is_rejected:
         return "association rejected (A-ASSOCIATE-RJ): check the AE titles and the SCP's limits"
@@ -584,7 +610,7 @@ def _associate(ae: Any, host: str, port: int, context: ssl.SSLContext, called_ae
                server_hostname: str | None, info: dict[str, Any]) -> Association:
     from pynetdicom import evt
 
-    _failures()
+    failures()
     assoc: Association = ae.associate(
         host, port, ae_title=called_aet, tls_args=(context, server_hostname or host),
         evt_handlers=[(evt.EVT_CONN_OPEN, _tls_handler(info))])
@@ -599,7 +625,20 @@ def _new_ae(calling_aet: str, timeout: float) -> Any:
     ae.acse_timeout = timeout
     ae.dimse_timeout = max(timeout, 30.0)
     ae.network_timeout = max(timeout, 60.0)
+    event_driven_requestor(ae)
     return ae
+
+
+def _prepare(paths: Iterable[Path]) -> list[_Instance]:
+    files, _skipped = collect_files(paths)
+    instances = [_read_instance(f) for f in files]
+    if not instances:
+        raise InvalidInput("no DICOM files to send")
+    pairs = {(i.sop_class, i.transfer_syntax) for i in instances}
+    if len(pairs) > MAX_CONTEXTS:
+        raise InvalidInput(f"{len(pairs)} distinct SOP Class / Transfer Syntax pairs; one "
+                           f"association carries at most {MAX_CONTEXTS}")
+    return instances
 
 
 def send_files(
@@ -623,66 +662,77 @@ def send_files(
         InvalidInput: a named path is missing, a file is not a readable Part 10 file, there
             are no files, or more than 128 distinct (SOP Class, Transfer Syntax) pairs.
     """
-    files, _skipped = collect_files(paths)
-    instances = [_read_instance(f) for f in files]
-    if not instances:
-        raise InvalidInput("no DICOM files to send")
-    pairs = sorted({(i.sop_class, i.transfer_syntax) for i in instances})
-    if len(pairs) > MAX_CONTEXTS:
-        raise InvalidInput(f"{len(pairs)} distinct SOP Class / Transfer Syntax pairs; one "
-                           f"association carries at most {MAX_CONTEXTS}")
+    instances = _prepare(paths)
     ae = _new_ae(calling_aet, timeout)
-    for sop_class, ts in pairs:
+    for sop_class, ts in sorted({(i.sop_class, i.transfer_syntax) for i in instances}):
         ae.add_requested_context(sop_class, ts)
     info: dict[str, Any] = {}
-    report = SendReport(peer=f"{host}:{port}")
-    failures = _failures()
-    with _send_as_stored():
-        assoc = _associate(ae, host, port, context, called_aet, server_hostname, info)
-        report.tls_version, report.cipher = info.get("version"), info.get("cipher")
-        if not assoc.is_established:
-            report.failure = _association_failure(assoc, failures)
-            report.aborted = assoc.is_aborted
-            report.results = [StoreResult(i.path, i.sop_instance, None, "not sent")
-                              for i in instances]
-            return report
-        try:
+    peer = f"{host}:{port}"
+    log = failures()
+    assoc = _associate(ae, host, port, context, called_aet, server_hostname, info)
+    version, cipher = info.get("version"), info.get("cipher")
+    if not assoc.is_established:
+        return SendReport(tuple(StoreResult(i.path, i.sop_instance, None, "not sent")
+                                for i in instances), version, cipher, peer,
+                          _association_failure(assoc, log), assoc.is_aborted)
+    results = _store_all(assoc, instances, on_result)
+    failure: str | None = None
+    if len(results) < len(instances) or any(r.error == _NO_RESPONSE for r in results):
+        failure = _association_failure(assoc, log)
+        for inst in instances[len(results):]:
+            result = StoreResult(inst.path, inst.sop_instance, None, "not sent")
+            results.append(result)
+            if on_result is not None:
+                on_result(result)
+    return SendReport(tuple(results), version, cipher, peer, failure,
+                      assoc.is_aborted if failure else False)
+
+
+def _store_all(assoc: Association, instances: Sequence[_Instance],
+               on_result: Callable[[StoreResult], None] | None) -> list[StoreResult]:
+    """C-STORE each instance in turn until one gets no response or the association ends;
+    then release it (all sent) or abort it."""
+    contexts: dict[tuple[str, str], int | str] = {}
+    results: list[StoreResult] = []
+    try:
+        with reactor_paused(assoc):  # the responses are ours to take off the queue
             for n, inst in enumerate(instances):
-                result = _store_one(assoc, inst, n)
-                report.results.append(result)
+                result = _store_one(assoc, inst, n, contexts)
+                results.append(result)
                 if on_result is not None:
                     on_result(result)
                 if result.error == _NO_RESPONSE:
                     break  # the association is gone (its state machine may not know yet)
-                if not assoc.is_established:
-                    break
-        finally:
-            if len(report.results) < len(instances) and assoc.is_established:
-                assoc.abort()
-            elif assoc.is_established:
-                assoc.release()
-    if len(report.results) < len(instances) or any(
-            r.error == _NO_RESPONSE for r in report.results):
-        report.failure = _association_failure(assoc, failures)
-        report.aborted = assoc.is_aborted
-        for inst in instances[len(report.results):]:
-            result = StoreResult(inst.path, inst.sop_instance, None, "not sent")
-            report.results.append(result)
-            if on_result is not None:
-                on_result(result)
-    return report
+                if assoc.acse.is_aborted() or not assoc.dul.is_alive():
+                    break  # what the paused reactor would notice
+    finally:
+        if len(results) < len(instances) and assoc.is_established:
+            assoc.abort()
+        elif assoc.is_established:
+            assoc.release()
+    return results
 
 
-def _store_one(assoc: Association, inst: _Instance, n: int) -> StoreResult:
+def _store_one(assoc: Association, inst: _Instance, n: int,
+               contexts: dict[tuple[str, str], int | str]) -> StoreResult:
+    """One C-STORE; ``contexts`` remembers the accepted context id (or why there is none)
+    for each (SOP Class, Transfer Syntax) pair."""
+    key = (inst.sop_class, inst.transfer_syntax)
+    if key not in contexts:
+        try:
+            contexts[key] = context_id_for(assoc, *key)
+        except ValueError as exc:  # no accepted presentation context for this file
+            contexts[key] = str(exc).splitlines()[0]
+    cx = contexts[key]
+    if isinstance(cx, str):
+        return StoreResult(inst.path, inst.sop_instance, None, cx)
     try:
-        status = assoc.send_c_store(inst.path, msg_id=n % 65535 + 1)
-    except ValueError as exc:  # no accepted presentation context for this file
-        return StoreResult(inst.path, inst.sop_instance, None, str(exc).splitlines()[0])
+        status = send_c_store_file(assoc, inst.path, inst.offset, inst.sop_class,
+                                   inst.sop_instance, cx, n % 65535 + 1)
     except (OSError, AttributeError) as exc:
         return StoreResult(inst.path, inst.sop_instance, None, f"{type(exc).__name__}: {exc}")
     if "Status" not in status:
-        return StoreResult(inst.path, inst.sop_instance, None,
-                           _NO_RESPONSE)
+        return StoreResult(inst.path, inst.sop_instance, None, _NO_RESPONSE)
     code = int(status.Status)
     error = None if code == 0 or code in _WARNING_STATUSES else f"status 0x{code:04X}"
     return StoreResult(inst.path, inst.sop_instance, code, error)
@@ -704,17 +754,17 @@ def echo(
     ae = _new_ae(calling_aet, timeout)
     ae.add_requested_context(Verification)
     info: dict[str, Any] = {}
-    failures = _failures()
+    log = failures()
     assoc = _associate(ae, host, port, context, called_aet, server_hostname, info)
     version, cipher = info.get("version"), info.get("cipher")
     peer = f"{host}:{port}"
     if not assoc.is_established:
-        return EchoReport(None, version, cipher, peer, _association_failure(assoc, failures))
+        return EchoReport(None, version, cipher, peer, _association_failure(assoc, log))
     try:
         status = assoc.send_c_echo()
     finally:
         if assoc.is_established:
             assoc.release()
     if "Status" not in status:
-        return EchoReport(None, version, cipher, peer, _association_failure(assoc, failures))
+        return EchoReport(None, version, cipher, peer, _association_failure(assoc, log))
     return EchoReport(int(status.Status), version, cipher, peer)

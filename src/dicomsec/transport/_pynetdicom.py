@@ -1,0 +1,441 @@
+"""Work-arounds for pynetdicom, all in one place (low level: used by :mod:`.dimse` only).
+
+Each one changes an object we own (our server, our association, our socket, a request we
+build); none flips a process-wide switch in ``pynetdicom._config``:
+
+- :class:`TlsFailures`: pynetdicom tells why a transport failed only through its log, so a
+  logging handler keeps its TLS error records per DUL thread;
+- :func:`set_nodelay`: pynetdicom leaves Nagle's algorithm on, and every small PDU (a C-STORE
+  response, the last fragment of a data set) then waits for the peer's delayed ACK;
+- :func:`event_driven`: pynetdicom's reactors poll: the DUL thread sleeps 1 ms between looks
+  at an idle socket and the acceptor's thread 1 ms before each look at its message queue, so
+  every C-STORE waits in several sleeps, and idle polling burns CPU the other side needs;
+  ours wait in ``select`` (socket and a wake-up pipe) and on the message queue;
+- :func:`reactor_paused`: ``send_c_store`` pauses and resumes the requestor's reactor for
+  every message (a spin until it notices); we hold it paused for the whole batch;
+- :class:`CheapCopyContexts`: pynetdicom deep-copies the SCP's supported contexts for every
+  association (about 0.2 s for all storage classes times all transfer syntaxes);
+- :func:`send_c_store_file`: ``Association.send_c_store(path)`` sends a file's data set as
+  stored only under the global ``STORE_SEND_CHUNKED_DATASET`` switch, and parses the file meta
+  information again for each file; here the request names the file and the data set's offset
+  itself, as pynetdicom does internally when the switch is on.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import copy
+import logging
+import queue
+import select
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
+    from pynetdicom.association import Association
+
+__all__ = [
+    "CheapCopyContexts",
+    "TlsFailures",
+    "context_id_for",
+    "event_driven",
+    "event_driven_requestor",
+    "failures",
+    "reactor_paused",
+    "send_c_store_file",
+    "set_nodelay",
+    "tls_reason",
+]
+
+def tls_reason(exc: BaseException) -> str:
+    """One line saying why a TLS handshake (or the connection under it) failed."""
+    import ssl
+
+    if isinstance(exc, TimeoutError):
+        return "TLS handshake timed out"
+    if isinstance(exc, ssl.SSLEOFError) or (isinstance(exc, OSError) and exc.errno is None
+                                            and not str(exc)):
+        return "connection closed during the TLS handshake"
+    if isinstance(exc, ssl.SSLError):
+        reason = getattr(exc, "reason", None)  # None for errors raised from Python
+        if isinstance(exc, ssl.SSLCertVerificationError) and exc.verify_message:
+            text = f"{reason}: {exc.verify_message}"
+        elif reason:
+            text = str(reason)
+        else:
+            text = str(exc.args[0]) if exc.args else str(exc)
+        return f"TLS handshake failed: {text}"
+    if isinstance(exc, ConnectionError):
+        return f"connection lost during the TLS handshake ({type(exc).__name__})"
+    return f"TLS handshake failed: {exc}"
+
+
+class TlsFailures(logging.Handler):
+    """Keeps pynetdicom's TLS error records per DUL thread: the SCU learns why the transport
+    failed only through pynetdicom's log."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.by_thread: collections.OrderedDict[int, str] = collections.OrderedDict()
+        self._guard = threading.Lock()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        import ssl
+
+        exc = record.exc_info[1] if record.exc_info else None
+        message = record.getMessage()
+        text: str | None = None
+        exact = False  # the exception itself beats the log line that quoted it
+        if isinstance(exc, ssl.SSLError):
+            text = "TLS: " + tls_reason(exc).removeprefix("TLS handshake failed: ")
+            exact = True
+        elif message.startswith("TCP Initialisation Error: "):
+            detail = message.removeprefix("TCP Initialisation Error: ")
+            text = f"TLS: {detail}" if "SSL" in detail else detail
+        elif isinstance(exc, ConnectionError):
+            text = f"connection lost ({type(exc).__name__})"
+        if text is None or record.thread is None:
+            return
+        with self._guard:
+            if exact:
+                self.by_thread[record.thread] = text
+            else:
+                self.by_thread.setdefault(record.thread, text)
+            while len(self.by_thread) > 256:
+                self.by_thread.popitem(last=False)
+
+    def take(self, thread_id: int | None) -> str | None:
+        if thread_id is None:
+            return None
+        with self._guard:
+            return self.by_thread.pop(thread_id, None)
+
+
+_FAILURES: TlsFailures | None = None
+_FAILURES_LOCK = threading.Lock()
+
+
+def failures() -> TlsFailures:
+    """The one :class:`TlsFailures` handler, added to the ``pynetdicom`` logger on first use."""
+    global _FAILURES
+    with _FAILURES_LOCK:
+        if _FAILURES is None:
+            _FAILURES = TlsFailures()
+            logging.getLogger("pynetdicom").addHandler(_FAILURES)
+        return _FAILURES
+
+
+def set_nodelay(sock: Any) -> None:
+    """Turn Nagle's algorithm off on a TCP socket (plain or TLS); other sockets are left."""
+    try:
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except (AttributeError, OSError):
+        pass
+
+
+class CheapCopyContexts(list[Any]):
+    """A list of supported presentation contexts whose deep copy copies each context and its
+    transfer syntax list, not every UID string inside (they are immutable)."""
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> list[Any]:
+        out = []
+        for cx in self:
+            new = copy.copy(cx)
+            new._transfer_syntax = list(cx._transfer_syntax)
+            out.append(new)
+        return out
+
+
+def send_c_store_file(assoc: Association, path: Path, offset: int, sop_class: str,
+                      sop_instance: str, context_id: int, msg_id: int) -> Dataset:
+    """C-STORE the data set of a Part 10 file, read from ``offset`` on, under the accepted
+    presentation context ``context_id`` (low level: nothing is checked here). Call it inside
+    :func:`reactor_paused`, or the association's reactor may take the response.
+
+    Returns the response's status data set, empty when no response came (the association
+    is then aborted, as ``send_c_store`` does).
+    """
+    from pydicom.dataset import Dataset
+    from pynetdicom.dimse_primitives import C_STORE
+
+    req = C_STORE()
+    req.MessageID = msg_id
+    req.Priority = 2
+    req.AffectedSOPClassUID = sop_class
+    req.AffectedSOPInstanceUID = sop_instance
+    req._dataset_path = (path, offset)
+    assoc.dimse.send_msg(req, context_id)
+    _cx, rsp = assoc.dimse.get_msg(block=True)
+    if rsp is None:
+        assoc._handle_no_response()
+        return Dataset()
+    return assoc._check_received_status(rsp)
+
+
+def context_id_for(assoc: Association, sop_class: str, transfer_syntax: str) -> int:
+    """The accepted presentation context for sending this SOP class in this transfer syntax
+    as stored (no conversion).
+
+    Raises:
+        ValueError: none was accepted.
+    """
+    cx = assoc._get_valid_context(sop_class, transfer_syntax, "scu", allow_conversion=False)
+    return int(cx.context_id or 0)
+
+
+# ------------------------------------------------------------------------------------------
+# event-driven reactors
+
+#: the longest an idle reactor of ours waits before looking at its timers and kill flag
+#: again; data from the peer, a primitive to send or a DIMSE message wake it at once
+IDLE_WAIT = 0.005
+
+
+class _Waker:
+    """A pipe a reactor waits on, written to when work is queued for it from another thread."""
+
+    def __init__(self) -> None:
+        import os
+
+        self._r, self._w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self._lock = threading.Lock()
+        self.closed = False
+
+    def fileno(self) -> int:
+        return self._r
+
+    def wake(self) -> None:
+        import os
+
+        with self._lock:
+            if not self.closed:
+                with contextlib.suppress(BlockingIOError):
+                    os.write(self._w, b"\0")
+
+    def drain(self) -> None:
+        import os
+
+        with contextlib.suppress(BlockingIOError):
+            while os.read(self._r, 4096):
+                pass
+
+    def close(self) -> None:
+        import os
+
+        with self._lock:
+            if not self.closed:
+                self.closed = True
+                os.close(self._r)
+                os.close(self._w)
+
+
+class _WakingQueue(queue.Queue[Any]):
+    def __init__(self, waker: _Waker) -> None:
+        super().__init__()
+        self.waker = waker
+
+    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
+        super().put(item, block, timeout)
+        self.waker.wake()
+
+
+def _quick_dul_class() -> type[Any]:
+    from pynetdicom.dul import DULServiceProvider
+    from pynetdicom.pdu import A_ABORT_RQ
+
+    class QuickDUL(DULServiceProvider):
+        """pynetdicom's DUL reactor, waiting in ``select`` on its socket and a wake-up pipe
+        when idle instead of sleeping 1 ms between polls."""
+
+        _waker: _Waker
+
+        def _wait_for_work(self) -> None:
+            if self.to_provider_queue.qsize() or self.event_queue.qsize():
+                return
+            sock = getattr(self.socket, "socket", None)
+            fds: list[Any] = [self._waker]
+            if sock is not None and getattr(sock, "_closed", False) is False:
+                if hasattr(sock, "pending") and sock.pending():
+                    return
+                if sock.fileno() >= 0:
+                    fds.append(sock)
+            try:
+                select.select(fds, [], [], IDLE_WAIT)
+            except (OSError, ValueError):  # the socket closed under us: the loop finds out
+                time.sleep(0.001)
+            self._waker.drain()
+
+        def _abort_hard(self, exc: Exception) -> None:
+            """As pynetdicom does: send an A-ABORT past the state machine and stop."""
+            logger = logging.getLogger("pynetdicom.dul")
+            logger.error("Exception in DUL.run(), aborting association")
+            logger.exception(exc)
+            abort_pdu = A_ABORT_RQ()
+            abort_pdu.source = 0x02
+            abort_pdu.reason_diagnostic = 0x00
+            self.socket.send(abort_pdu.encode())  # type: ignore[union-attr]
+            self.assoc.is_aborted = True
+            self.assoc.is_established = False
+            self.assoc._kill = True
+            self._kill_thread = True
+
+        def run_reactor(self) -> None:  # as pynetdicom's, but for _wait_for_work()
+            try:
+                self._run_quick_reactor()
+            finally:
+                self._waker.close()
+
+        def _run_quick_reactor(self) -> None:
+            self._idle_timer.start()
+            idle = False
+            while True:
+                if not self.assoc._dul_ready.is_set():
+                    self.assoc._dul_ready.set()
+                    idle = True
+                if idle:
+                    self._wait_for_work()
+                if self._kill_thread:
+                    break
+                if self.artim_timer.expired:
+                    self.event_queue.put("Evt18")
+                try:
+                    if self._process_recv_primitive():
+                        pass
+                    elif self._is_transport_event():
+                        self._idle_timer.restart()
+                except Exception as exc:
+                    self._abort_hard(exc)
+                    return
+                try:
+                    event = self.event_queue.get(block=False)
+                except queue.Empty:
+                    idle = True
+                    continue
+                self.state_machine.do_action(event)
+                idle = False
+
+    return QuickDUL
+
+
+def _quick_acceptor_class() -> type[Any]:
+    from pynetdicom.association import Association
+
+    class QuickAcceptor(Association):
+        """pynetdicom's acceptor reactor, blocking on the DIMSE message queue (at most
+        ``IDLE_WAIT``) instead of sleeping 1 ms before each poll."""
+
+        def _run_reactor(self) -> None:
+            self._is_paused = False
+            while not self._kill:
+                self._is_paused = True
+                self._reactor_checkpoint.wait()
+                self._is_paused = False
+                try:
+                    context_id, msg = self.dimse.msg_queue.get(timeout=IDLE_WAIT)
+                except queue.Empty:
+                    context_id, msg = None, None
+                if msg and context_id is not None:
+                    self._serve_request(msg, context_id)
+                if self._end_of_association():
+                    return
+
+        def _end_of_association(self) -> bool:
+            """The checks pynetdicom's reactor makes after each message; True: stop."""
+            from pynetdicom import evt
+
+            if self.is_established and self.acse.is_release_requested():
+                self.acse.send_release(is_response=True)
+                self.is_released = True
+                self.is_established = False
+                evt.trigger(self, evt.EVT_RELEASED, {})
+                self.kill()
+                return True
+            if self.acse.is_aborted():
+                self.dul.receive_pdu(wait=False)
+                self.is_aborted = True
+                self.is_established = False
+                evt.trigger(self, evt.EVT_ABORTED, {})
+                self.kill()
+                return True
+            if not self.dul.is_alive():
+                self.kill()
+                return True
+            if self.dul.idle_timer_expired():
+                logging.getLogger("pynetdicom.assoc").error("Network timeout reached")
+                if self.network_timeout_response == "A-RELEASE":
+                    self._is_paused = True
+                    self._reactor_checkpoint.wait()
+                    self.release()
+                    self._is_paused = False
+                else:
+                    self.abort()
+                self.kill()
+                return True
+            return False
+
+    return QuickAcceptor
+
+
+_QUICK: dict[str, type[Any]] = {}
+_QUICK_LOCK = threading.Lock()
+
+
+def _quick(name: str) -> type[Any]:
+    with _QUICK_LOCK:
+        if name not in _QUICK:
+            _QUICK[name] = _quick_dul_class() if name == "dul" else _quick_acceptor_class()
+        return _QUICK[name]
+
+
+def event_driven(assoc: Association) -> None:
+    """Give this association (not yet started) event-driven reactors: its DUL waits on its
+    socket and a wake-up pipe, and an acceptor's reactor waits on its message queue.
+
+    Only this object changes (its class and its DUL's); pynetdicom itself is left alone.
+    """
+    dul: Any = assoc.dul
+    if dul.is_alive():
+        return  # too late: it keeps pynetdicom's polling
+    waker = _Waker()
+    old = dul.to_provider_queue
+    new = _WakingQueue(waker)
+    while not old.empty():
+        new.put(old.get_nowait())
+    dul._waker = waker
+    dul.to_provider_queue = new
+    dul.__class__ = _quick("dul")
+    if assoc.is_acceptor:
+        assoc.__class__ = _quick("acceptor")
+
+
+@contextlib.contextmanager
+def reactor_paused(assoc: Association) -> Iterator[None]:
+    """Hold a requestor's reactor paused (as ``send_c_store`` does for one message) while we
+    send several: the responses are ours to take off the queue."""
+    assoc._reactor_checkpoint.clear()
+    try:
+        while not assoc._is_paused and assoc.is_alive():
+            time.sleep(0.0001)
+        yield
+    finally:
+        assoc._reactor_checkpoint.set()
+
+
+def event_driven_requestor(ae: Any) -> None:
+    """Make every association this AE object requests event-driven (:func:`event_driven`);
+    other AE objects keep pynetdicom's reactors."""
+    create = ae._create_socket
+
+    def create_socket(assoc: Association, *args: Any, **kwargs: Any) -> Any:
+        sock = create(assoc, *args, **kwargs)
+        event_driven(assoc)
+        return sock
+
+    ae._create_socket = create_socket
