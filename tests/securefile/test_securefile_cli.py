@@ -586,3 +586,29 @@ def test_binary_entry_point(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert sha256(out) == CT_SHA256
+
+
+def test_json_is_exactly_the_reports_to_dict(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """``--json`` of wrap, inspect and unwrap prints ``to_dict()`` of the library's report."""
+    wrapped = tmp_path / "w.cms"
+    rc, stdout, err = run(["wrap", str(CT), "-o", str(wrapped), *KEK256, "--json"], capsys)
+    assert rc == 0, err
+    again = securefile.wrap(CT, tmp_path / "w2.cms",
+                            recipients=[securefile.KekRecipient(*_kek256())])
+    assert json.loads(stdout) == {**again.to_dict(), "file": str(wrapped)}
+    rc, stdout, err = run(["inspect", str(wrapped), "--json"], capsys)
+    assert rc == 0, err
+    assert json.loads(stdout) == securefile.inspect(wrapped).to_dict()
+    out = tmp_path / "o.dcm"
+    rc, stdout, err = run(["unwrap", str(wrapped), "-o", str(out), *KEK256, "--json"], capsys)
+    assert rc == 0, err
+    kek, kid = _kek256()
+    lib = securefile.unwrap(wrapped, tmp_path / "o2.dcm",
+                            credentials=securefile.Credentials(kek=kek, kek_id=kid))
+    assert json.loads(stdout) == {**lib.to_dict(), "file": str(out)}
+
+
+def _kek256() -> tuple[bytes, bytes]:
+    return (bytes.fromhex((PKI / "kek-aes256.hex").read_text().strip()),
+            bytes.fromhex((PKI / "kek-aes256.id.hex").read_text().strip()))
