@@ -2,13 +2,17 @@
 
 Layout:
 
-- ``_der``: streaming BER/DER TLV reading (headers only) and DER header writing.
+- ``_der``: streaming BER/DER TLV reading (headers only, over the shared window of
+  :mod:`dicomsec._window`) and the DER header writing of the streamed framing.
 - ``_asn1``: asn1crypto structures asn1crypto lacks (GCMParameters, ECC-CMS-SharedInfo,
-  KEMRecipientInfo, CMSORIforKEMOtherInfo, ...).
-- ``recipients``: the five RecipientInfo kinds, for writing (``Recipient`` objects) and for
-  reading (``Credentials`` -> content-encryption key).
-- ``signed``: inner SignedData / DigestedData, built around a file and checked while the
-  content is extracted.
+  KEMRecipientInfo, CMSORIforKEMOtherInfo, ...). Every small structure is built with
+  asn1crypto; hand-written DER is left only around streamed content.
+- ``_ciphers``: ``cryptography`` CBC ciphers for registry block ciphers.
+- ``recipients``: the five RecipientInfo kinds, for writing (``Recipient`` objects,
+  ``recipients._write``), for reading (``Credentials`` -> content-encryption key,
+  ``recipients._open``) and for describing (``recipients._describe``).
+- ``signed``: inner SignedData / DigestedData, built around a file (``signed._write``) and
+  checked while the content is extracted (``signed._read``, ``signed._check``).
 - ``envelope``: streaming EnvelopedData / AuthEnvelopedData writer and reader.
 
 Algorithm names and OIDs come from :mod:`dicomsec.algorithms`; content-type OIDs are below.
