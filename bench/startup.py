@@ -9,7 +9,9 @@ one warm-up each), started as child processes from this one:
 - ``dicomsec sign SMALL -o OUT ...``        (ratio to ``dcmsign --sign KEY CERT +m2``)
 - ``dicomsec unwrap SECURE -o OUT --kek-*`` (ratio to ``dcmsign --verify``)
 
-plus ``python -c pass`` (the interpreter's own floor). The small file is pydicom's
+plus ``python -c pass`` (the interpreter's own floor), ``import cryptography.x509.verification``
+(the floor of any Python verifier of X.509 signatures) and ``import typer`` (what the typer
+front end adds to every command, which the hot commands avoid). The small file is pydicom's
 ``CT_small.dcm`` (about 40 KB) signed by dicomsec with RSA 2048 / SHA-256; the secure file is
 the same file wrapped for a 256-bit KEK (no password derivation: start-up, not PBKDF2, is what
 is measured). Everything is made in a temporary folder with the command line tool.
@@ -94,6 +96,10 @@ def _prepare(work: Path, tool: list[str]) -> dict[str, list[str]]:
           "--kek-id", KEK_ID])
     return {
         "python -c pass": [sys.executable, "-c", "pass"],
+        # what any Python verifier pays before reading a byte: X.509 parsing and path validation
+        "python + x509": [sys.executable, "-c", "import cryptography.x509.verification"],
+        # what the typer front end would add to every command
+        "python + typer": [sys.executable, "-c", "import typer"],
         "dcmsign --verify": [dcmsign, "--verify", "+cf", str(CA), str(signed)],
         "dcmsign --sign": [dcmsign, "--sign", str(KEY), str(CERT), "+m2", str(small),
                            str(work / "dcmsign-out.dcm")],
