@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import chain, islice
@@ -152,6 +151,7 @@ class LocalExecutor:
     def _pooled(self, fn: Callable[[T], R], source: Iterator[T]) -> Iterator[Outcome[T, R]]:
         # imported here: a run of one file (the common case in scripts) never pays for them
         import multiprocessing
+        import threading
         from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
         from concurrent.futures.process import BrokenProcessPool
 
