@@ -69,3 +69,15 @@ def test_text_output_per_file(capsys: pytest.CaptureFixture[str], folder: Path) 
     out, err = capsys.readouterr()
     assert out.count("OK  ") == 3
     assert err.count("error: ") == 1 and "notes.txt" in err
+
+
+def test_progress_bar_only_when_asked(capsys: pytest.CaptureFixture[str], folder: Path) -> None:
+    capsys.readouterr()
+    assert main(["verify", str(folder / "1.dcm"), str(folder / "2.dcm"), "--trust", str(CA),
+                 "--json"]) == 0
+    assert capsys.readouterr().err == ""  # stderr is not a terminal: no bar
+    assert main(["verify", str(folder / "1.dcm"), str(folder / "2.dcm"), "--trust", str(CA),
+                 "--json", "--progress"]) == 0
+    out, err = capsys.readouterr()
+    assert "verifying" in err
+    assert len(json.loads(out)) == 2  # stdout keeps only the JSON
