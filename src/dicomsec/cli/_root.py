@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import sys
 import typing
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -200,11 +200,24 @@ def _plain(result: object) -> object:
     return to_dict() if callable(to_dict) else result
 
 
-def print_json(result: _HasToDict | Sequence[_HasToDict] | dict[str, Any] | list[Any]) -> None:
+def print_json(result: _HasToDict | Sequence[_HasToDict] | Iterator[_HasToDict | dict[str, Any]]
+               | dict[str, Any] | list[Any]) -> None:
     """Print exactly ``to_dict()`` of a report, or a list of them, as JSON on stdout (plain
-    dictionaries and lists pass through, for results that are not reports yet)."""
+    dictionaries and lists pass through, for results that are not reports yet).
+
+    An iterator is streamed: each item is printed as soon as the iterator yields it, so a
+    folder's results never wait for the last file or fill memory.
+    """
     import json
 
+    if isinstance(result, Iterator):
+        sep = "[\n"
+        for item in result:
+            sys.stdout.write(sep + json.dumps(_plain(item), indent=2))
+            sys.stdout.flush()
+            sep = ",\n"
+        print("[]" if sep == "[\n" else "\n]")
+        return
     if isinstance(result, list | tuple):
         payload: object = [_plain(r) for r in result]
     else:
@@ -277,8 +290,10 @@ def _rich_progress(show: bool | None) -> Any:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     console = Console(stderr=True, force_terminal=True if show else None)
+    # rich moves stdout above the bar, i.e. onto stderr: only right when both are the terminal
+    # (``verify DIR --json > out.json`` must keep its JSON in the file)
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    console=console, transient=True)
+                    console=console, transient=True, redirect_stdout=sys.stdout.isatty())
 
 
 # ------------------------------------------------------------------------------------------

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import functools
-import json
-import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 from dicomsec.cli._contexts import trust_store
-from dicomsec.cli._root import EXIT_OK, EXIT_SECURITY, command, err, exit_code, progress, usage
+from dicomsec.cli._root import (
+    EXIT_OK,
+    EXIT_SECURITY,
+    command,
+    err,
+    exit_code,
+    print_json,
+    progress,
+    usage,
+)
 
 if TYPE_CHECKING:
     import typer
@@ -109,26 +117,28 @@ def verify(
                             require=require)
     _store(job.keywords["trust"], job.keywords["crl"])  # a bad --trust stops the run here
     codes: list[int] = []
-    # JSON is streamed one file object at a time, so memory does not grow with the folder
-    sep = "[\n"
-    with progress(None, show=True if show_progress else None) as bar:
-        task = bar.add_task("verifying", total=None)
-        for outcome in LocalExecutor(workers).map(job, iter_files(paths)):
-            result: dict[str, Any]
-            if outcome.value is not None:
-                ok, result, text = outcome.value
-                codes.append(EXIT_OK if ok else EXIT_SECURITY)
-                if not as_json:
-                    print(text)
-            else:
-                codes.append(exit_code(outcome))
-                result = {"file": str(outcome.item), "error": outcome.message}
-                if not as_json:
-                    err(f"error: {outcome.error}")
-            if as_json:
-                sys.stdout.write(sep + json.dumps(result, indent=2))
-                sep = ",\n"
-            bar.advance(task)
+
+    def results() -> Iterator[dict[str, Any]]:
+        with progress(None, show=True if show_progress else None) as bar:
+            task = bar.add_task("verifying", total=None)
+            for outcome in LocalExecutor(workers).map(job, iter_files(paths)):
+                result: dict[str, Any]
+                if outcome.value is not None:
+                    ok, result, text = outcome.value
+                    codes.append(EXIT_OK if ok else EXIT_SECURITY)
+                    if not as_json:
+                        print(text)
+                else:
+                    codes.append(exit_code(outcome))
+                    result = {"file": str(outcome.item), "error": outcome.message}
+                    if not as_json:
+                        err(f"error: {outcome.error}")
+                bar.advance(task)
+                yield result
+
     if as_json:
-        print("[]" if sep == "[\n" else "\n]")
+        print_json(results())  # streamed: one file object at a time
+    else:
+        for _ in results():
+            pass
     return exit_code(codes)
