@@ -128,7 +128,9 @@ class SizeResult:
 
 def bench_size(mib: int, workdir: Path, dicomsec: str, openssl: str, runner: Runner,
                repeats: int) -> SizeResult:
-    src = make_multiframe(workdir / f"mf-{mib}" / f"multiframe-{mib}MiB.dcm", mib)
+    source_folder = workdir / f"mf-{mib}"
+    source_folder.mkdir(parents=True, exist_ok=True)  # make_multiframe expects it
+    src = make_multiframe(source_folder / f"multiframe-{mib}MiB.dcm", mib)
     folder = workdir / f"sf-{mib}"
     folder.mkdir(parents=True, exist_ok=True)
     log = workdir / "last-command.log"
