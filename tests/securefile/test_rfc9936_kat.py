@@ -22,9 +22,10 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.keywrap import aes_key_unwrap
 
 from dicomsec import algorithms, securefile
-from dicomsec.cms import _asn1, recipients
+from dicomsec.cms import _asn1
 from dicomsec.cms.envelope import decrypt_content, read_envelope
 from dicomsec.cms.recipients import Credentials, KemRecipient
+from dicomsec.cms.recipients._common import _aes_unwrap
 from dicomsec.errors import DecryptionFailed
 from tests.conftest import DATA, PYDICOM_FILES
 
@@ -119,7 +120,7 @@ def test_key_unwrap_gives_the_cek() -> None:
     wrapped = _kemri(ri)["encrypted_key"].native
     wrap = algorithms.by_name("aes128-wrap", algorithms.Kind.KEY_WRAP)
     assert wrap.oid == ID_AES128_WRAP
-    assert recipients._aes_unwrap(wrap, KEK, wrapped) == CEK
+    assert _aes_unwrap(wrap, KEK, wrapped) == CEK
     assert aes_key_unwrap(KEK, wrapped) == CEK  # independent check with the primitive
 
 
