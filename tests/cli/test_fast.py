@@ -91,3 +91,32 @@ def test_usage_error_of_a_command_goes_to_typer() -> None:
 def test_other_commands_are_not_hot() -> None:
     assert _fast.run(["wrap", "x", "-o", "y"]) is None
     assert _fast.run([]) is None
+
+
+def test_program_ends_with_its_output_flushed(tmp_path: Path) -> None:
+    """``python -m dicomsec`` ends the process itself after a command run without typer:
+    everything it printed arrives, and the exit code is the command's."""
+    import json
+    import subprocess
+    import sys
+
+    from dicomsec.cli import main
+    from tests.conftest import PKI, PYDICOM_FILES
+
+    signed = tmp_path / "s.dcm"
+    assert main(["sign", str(PYDICOM_FILES / "CT_small.dcm"), "-o", str(signed), "--key",
+                 str(PKI / "signer-ecp256.key.pem"), "--cert",
+                 str(PKI / "signer-ecp256.cert.pem")]) == 0
+    base = [sys.executable, "-m", "dicomsec", "verify"]
+    done = subprocess.run([*base, str(signed), str(signed), "--trust", str(PKI / "ca.cert.pem"),
+                           "--json", "--workers", "1"],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert len(json.loads(done.stdout)) == 2
+    done = subprocess.run([*base, str(signed)], capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert done.returncode == 1  # no --trust: untrusted
+    assert done.stdout.startswith("FAILED")
+    done = subprocess.run([*base, str(tmp_path / "missing.dcm")], capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert (done.returncode, done.stderr.count("\n")) == (2, 1)
