@@ -23,15 +23,13 @@ from dicomsec.cms.envelope._common import (
     ONE_SHOT_LIMIT,
 )
 from dicomsec.cms.envelope._read import MAX_RECIPIENTS, Envelope, decrypt_content, read_envelope
-from dicomsec.cms.envelope._write import (
-    WriteResult,
-    _int,
-    _octets,
-    _seq,
-    _tlv,
-    auth_attrs_for,
-    write_envelope,
-)
+from dicomsec.cms.envelope._write import WriteResult, auth_attrs_for, write_envelope
+
+# low-level DER writers that tests use to build hostile structures by hand
+from dicomsec.cms.envelope._write import _int as _int
+from dicomsec.cms.envelope._write import _octets as _octets
+from dicomsec.cms.envelope._write import _seq as _seq
+from dicomsec.cms.envelope._write import _tlv as _tlv
 
 __all__ = [
     "ATTR_CONTENT_TYPE",
@@ -48,6 +46,3 @@ __all__ = [
     "read_envelope",
     "write_envelope",
 ]
-
-# low-level DER writers that tests use to build hostile structures by hand
-_ = (_int, _octets, _seq, _tlv)

@@ -25,10 +25,12 @@ from dicomsec.cms.recipients._common import (
     MAX_PBKDF2_TOTAL,
     MIN_PBKDF2_ITERATIONS,
     NO_MATCH,
-    _aes_unwrap,
-    _aes_wrap,
     check_password,
 )
+
+# the AES key wrap, reached through this module by known-answer tests
+from dicomsec.cms.recipients._common import _aes_unwrap as _aes_unwrap
+from dicomsec.cms.recipients._common import _aes_wrap as _aes_wrap
 from dicomsec.cms.recipients._describe import describe
 from dicomsec.cms.recipients._open import Credentials
 from dicomsec.cms.recipients._open import unwrap_cek as _unwrap_cek
@@ -78,6 +80,3 @@ def unwrap_cek(recipient_infos: Sequence[bytes], creds: Credentials, *,
     return _unwrap_cek(recipient_infos, creds, cek_size=cek_size,
                        pbkdf2_total=MAX_PBKDF2_TOTAL)
 
-
-# private helpers that tests reach through this module (known-answer tests of the key wrap)
-_ = (_aes_unwrap, _aes_wrap)
