@@ -166,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         pass
     quick = [False]
     code = _run(args, debug, quick)
-    if program and quick[0]:
-        _exit_now(code)
+    threading = sys.modules.get("threading")
+    if program and quick[0] and (threading is None or threading.active_count() == 1):
+        _exit_now(code)  # never while another thread might still be writing
     return code
