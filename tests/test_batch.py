@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dicomsec.batch import Executor, LocalExecutor, Outcome, iter_files
+from dicomsec.batch import Executor, LocalExecutor, Outcome, iter_files, make_executor
 from dicomsec.errors import InvalidInput, VerificationFailed
 
 
@@ -95,6 +95,7 @@ def test_listing_is_lazy() -> None:
 def test_protocol() -> None:
     executor: Executor = LocalExecutor(1)
     assert [o.value for o in executor.map(square, [3])] == [9]
+    assert [o.value for o in make_executor(2).map(square, [4])] == [16]
     with pytest.raises(InvalidInput):
         LocalExecutor(0)
 

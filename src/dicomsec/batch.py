@@ -7,8 +7,8 @@
   the end of the run;
 - :class:`LocalExecutor` is the implementation shipped today: worker processes by default,
   ``workers=1`` runs in the calling process. A distributed engine (Dask) plugs in later as
-  another :class:`Executor` (``client.submit`` per item, ``as_completed``), without touching the
-  commands, which only ever see the protocol.
+  another :class:`Executor` (``client.submit`` per item, ``as_completed``) returned by
+  :func:`make_executor`, without touching the commands, which only ever see the protocol.
 
 Jobs must be picklable (module-level functions, or :func:`functools.partial` of one, with
 picklable arguments) and return picklable values: reports holding certificate objects are not,
@@ -35,7 +35,10 @@ from dicomsec.errors import DicomSecError, InvalidInput
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
-__all__ = ["ErrorKind", "Executor", "LocalExecutor", "Outcome", "default_workers", "iter_files"]
+__all__ = [
+    "ErrorKind", "Executor", "LocalExecutor", "Outcome", "default_workers", "iter_files",
+    "make_executor",
+]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -176,3 +179,13 @@ class LocalExecutor:
                     yield _failed(item, error) if error is not None else future.result()
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+def make_executor(workers: int | None = None) -> Executor:
+    """The executor commands use: the one place that chooses the engine.
+
+    Today always a :class:`LocalExecutor` (``workers`` processes; ``None``: one per CPU).
+    A distributed engine is added here (for instance a ``DaskExecutor`` when a scheduler
+    address is configured), and every command that takes many files gets it unchanged.
+    """
+    return LocalExecutor(workers)

@@ -111,7 +111,7 @@ def verify(
         raise usage("--require takes any, creator, authorization or sr")
     if workers is not None and workers < 1:
         raise usage("--workers must be at least 1")
-    from dicomsec.batch import LocalExecutor, iter_files
+    from dicomsec.batch import iter_files, make_executor
 
     job = functools.partial(_verify_one, trust=tuple(trust or ()), crl=tuple(crl or ()),
                             require=require)
@@ -121,7 +121,7 @@ def verify(
     def results() -> Iterator[dict[str, Any]]:
         with progress(None, show=True if show_progress else None) as bar:
             task = bar.add_task("verifying", total=None)
-            for outcome in LocalExecutor(workers).map(job, iter_files(paths)):
+            for outcome in make_executor(workers).map(job, iter_files(paths)):
                 result: dict[str, Any]
                 if outcome.value is not None:
                     ok, result, text = outcome.value
