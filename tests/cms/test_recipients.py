@@ -708,3 +708,31 @@ def test_hash_helper_consistency() -> None:
     # the registry's OAEP hash is what KeyTransRecipient writes
     assert registry.by_name("rsa-oaep", Kind.KEY_TRANSPORT).hash == "sha256"
     assert isinstance(registry.by_name("sha256", Kind.DIGEST).crypto_hash(), hashes.SHA256)
+
+
+def test_an_algorithm_policy_decides_when_given() -> None:
+    """Recipients and the envelope accept an AlgorithmPolicy; without one nothing changes."""
+    import io
+
+    from dicomsec.algorithms import Status
+    from dicomsec.algorithms.policy import AlgorithmPolicy
+    from dicomsec.cms.envelope import write_envelope
+
+    default = AlgorithmPolicy.default()
+    rsa_cert, ec_cert = PKI / "recip-rsa2048.pem", PKI / "recip-p256.pem"
+    assert isinstance(recipient_for(rsa_cert, profile="basic", policy=default),
+                      KeyTransRecipient)  # the Basic profile's v1.5 stays waived
+    assert isinstance(recipient_for(ec_cert, policy=default), KeyAgreeRecipient)
+    no_ecdh = default.with_status("ecdh-x963-sha256", Status.FORBIDDEN)
+    with pytest.raises(PolicyViolation, match="forbidden"):
+        recipient_for(ec_cert, policy=no_ecdh)
+    with pytest.raises(PolicyViolation):
+        PasswordRecipient("pw", iterations=1000, kek_cipher="des-ede3-cbc", policy=default)
+    kek = KekRecipient(bytes(16), b"k")
+    with pytest.raises(PolicyViolation):
+        write_envelope([b"x"], 1, io.BytesIO(), recipients=[kek], cipher="des-ede3-cbc",
+                       policy=default)
+    out = io.BytesIO()
+    write_envelope([b"x"], 1, out, recipients=[kek], cipher="des-ede3-cbc", policy=default,
+                   allow_legacy=True)
+    assert out.getvalue()

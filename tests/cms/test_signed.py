@@ -571,3 +571,24 @@ def test_we_detect_tampered_openssl_signed_data(tmp_path: Path) -> None:
     info = ci.read_bytes()
     report, _ = _extract(_flip(info, info.find(CONTENT) + 4000), ID_DATA)
     assert not report.ok and not report.signers[0].valid
+
+
+def test_an_algorithm_policy_decides_when_given() -> None:
+    """Without a policy the registry status decides (SHA-1 legacy); a policy that forbids
+    ECDSA P-256 refuses the signer, naming the policy."""
+    from dicomsec.algorithms import Status
+    from dicomsec.algorithms.policy import AlgorithmPolicy
+    from dicomsec.keys import generate_private_key, issue_certificate
+
+    key = generate_private_key("ecdsa-p256")
+    signer = CmsSigner(key, issue_certificate(key, "policy signer"))
+    digest = hashlib.sha256(CONTENT).digest()
+    default = AlgorithmPolicy.default()
+    assert signed_data_parts(len(CONTENT), digest, [signer], digest="sha256", policy=default)
+    strict = default.with_status("ecdsa-with-sha256", Status.FORBIDDEN)
+    with pytest.raises(PolicyViolation, match="forbidden"):
+        signed_data_parts(len(CONTENT), digest, [signer], digest="sha256", policy=strict)
+    sha1 = hashlib.sha1(CONTENT).digest()
+    with pytest.raises(PolicyViolation):
+        digested_data_parts(len(CONTENT), sha1, "sha1", policy=default)
+    assert digested_data_parts(len(CONTENT), sha1, "sha1", policy=default, allow_legacy=True)

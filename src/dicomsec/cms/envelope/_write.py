@@ -18,10 +18,12 @@ from dicomsec import algorithms
 from dicomsec.cms import ID_AUTH_ENVELOPED_DATA, ID_DATA, ID_ENVELOPED_DATA
 from dicomsec.cms._ciphers import cbc_cipher
 from dicomsec.cms._der import encode_header, encode_oid
+from dicomsec.cms._policy import require_create
 from dicomsec.cms.envelope._common import _C, ATTR_CONTENT_TYPE, CHUNK, GCM_NONCE, GCM_TAG
 from dicomsec.errors import InvalidInput
 
 if TYPE_CHECKING:
+    from dicomsec.algorithms.policy import AlgorithmPolicy
     from dicomsec.cms.recipients._write import Recipient
 
 __all__ = ["WriteResult", "auth_attrs_for", "write_envelope"]
@@ -177,11 +179,11 @@ def _enveloped_version(recipients: Sequence[Recipient]) -> int:
 
 
 def _plan(recipients: Sequence[Recipient], cipher: str, content_type: str,
-          auth_attrs: bool | None, allow_legacy: bool) -> _Plan:
+          auth_attrs: bool | None, allow_legacy: bool, policy: AlgorithmPolicy | None) -> _Plan:
     if not recipients:
         raise InvalidInput("a Secure DICOM File needs at least one recipient")
     alg = algorithms.by_name(cipher, _C)
-    algorithms.check_create(alg, allow_legacy=allow_legacy)
+    require_create(alg, policy=policy, allow_legacy=allow_legacy)
     if alg.mode not in ("gcm", "cbc"):
         raise InvalidInput(f"{alg.name} is supported for reading only")
     aead = alg.mode == "gcm"
@@ -256,6 +258,7 @@ def write_envelope(
     content_type: str = ID_DATA,
     auth_attrs: bool | None = None,
     allow_legacy: bool = False,
+    policy: AlgorithmPolicy | None = None,
 ) -> WriteResult:
     """Write a ContentInfo with EnvelopedData (CBC) or AuthEnvelopedData (GCM).
 
@@ -263,13 +266,15 @@ def write_envelope(
     current position). With ``size=None`` (a pipe) the structure is written with BER
     indefinite lengths and the content as a constructed OCTET STRING of 1 MiB chunks.
     ``auth_attrs`` (AuthEnvelopedData only) defaults to "when the content type is not
-    id-data", as RFC 5083 requires; OpenSSL 3.0 cannot read files that have them.
+    id-data", as RFC 5083 requires; OpenSSL 3.0 cannot read files that have them. ``policy``
+    (an :class:`~dicomsec.algorithms.policy.AlgorithmPolicy`) judges the cipher for today;
+    without one the registry status does.
 
     Raises:
         InvalidInput: no recipients, an unknown cipher or a size mismatch.
-        PolicyViolation: a legacy cipher without ``allow_legacy``.
+        PolicyViolation: a legacy cipher without ``allow_legacy``, or refused by ``policy``.
     """
-    plan = _plan(recipients, cipher, content_type, auth_attrs, allow_legacy)
+    plan = _plan(recipients, cipher, content_type, auth_attrs, allow_legacy, policy)
     _write_head(plan, size, out)
     done, tag = _encrypt(plan, parts, out if size is not None else _Chunked(out))
     if size is not None and done != size:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from asn1crypto import cms as a1cms
 from asn1crypto import core as a1core
@@ -27,9 +27,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, x448, x2
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 
-from dicomsec import algorithms
 from dicomsec.algorithms import Kind
 from dicomsec.cms import _asn1
+from dicomsec.cms._policy import require_create
 from dicomsec.cms.recipients._common import (
     _EC_PROFILE,
     _KEM_KDF,
@@ -50,6 +50,9 @@ from dicomsec.cms.recipients._common import (
 )
 from dicomsec.errors import InvalidInput, PolicyViolation, UnsupportedAlgorithm
 from dicomsec.keys import kem_of_key
+
+if TYPE_CHECKING:
+    from dicomsec.algorithms.policy import AlgorithmPolicy
 
 __all__ = [
     "V15_PROFILES",
@@ -76,18 +79,21 @@ class KeyTransRecipient:
     """ktri: RSA key transport to a certificate (or, with ``use_ski``, a bare RSA key).
 
     OAEP uses SHA-256 and MGF1-SHA-256 with an empty label; ``oaep=False`` gives PKCS#1 v1.5
-    (the DICOM Basic profile). RSA keys below 2048 bits raise :class:`PolicyViolation`.
+    (the DICOM Basic profile, which names it: its legacy status is waived). RSA keys below 2048
+    bits raise :class:`PolicyViolation`; with ``policy`` the dated algorithm policy decides
+    for this key today.
     """
 
     kind = "ktri"
 
     def __init__(self, certificate: x509.Certificate | rsa.RSAPublicKey, *, oaep: bool = True,
-                 use_ski: bool = False) -> None:
+                 use_ski: bool = False, policy: AlgorithmPolicy | None = None) -> None:
         public_key, cert = _public_key_of(certificate)
         if not isinstance(public_key, rsa.RSAPublicKey):
             raise InvalidInput("key transport (ktri) needs an RSA public key")
         alg = _alg("rsa-oaep" if oaep else "rsa-pkcs1v15-transport", Kind.KEY_TRANSPORT)
-        algorithms.check_create(alg, allow_legacy=True, bits=public_key.key_size)
+        require_create(alg, policy=policy, allow_legacy=True, bits=public_key.key_size,
+                       key=public_key)
         self.public_key = public_key
         self.certificate = cert
         self.oaep = oaep
@@ -132,13 +138,15 @@ class KeyTransRecipient:
 class KeyAgreeRecipient:
     """kari, ephemeral-static: ECDH P-256/384/521 (X9.63 KDF) or X25519/X448 (HKDF-SHA256).
 
-    ``wrap`` overrides the key-wrap algorithm (a registry name such as ``aes256-wrap``).
+    ``wrap`` overrides the key-wrap algorithm (a registry name such as ``aes256-wrap``); with
+    ``policy`` the dated algorithm policy judges the scheme for this key today.
     """
 
     kind = "kari"
     version = 3
 
-    def __init__(self, certificate_or_public_key: object, *, wrap: str | None = None) -> None:
+    def __init__(self, certificate_or_public_key: object, *, wrap: str | None = None,
+                 policy: AlgorithmPolicy | None = None) -> None:
         public_key, cert = _public_key_of(certificate_or_public_key)
         if isinstance(public_key, ec.EllipticCurvePublicKey):
             if public_key.curve.name not in _EC_PROFILE:
@@ -153,7 +161,7 @@ class KeyAgreeRecipient:
         self.certificate = cert
         self.scheme = _alg(scheme, Kind.KEY_AGREEMENT)
         self.wrap = _wrap_algorithm(_alg(wrap or default_wrap, Kind.KEY_WRAP))
-        algorithms.check_create(self.scheme)
+        require_create(self.scheme, policy=policy, key=public_key)
 
     def __repr__(self) -> str:
         return f"KeyAgreeRecipient({self.scheme.name}, {self.wrap.name})"
@@ -233,7 +241,7 @@ class PasswordRecipient:
     version = 0
 
     def __init__(self, password: str, *, iterations: int = 600_000,
-                 kek_cipher: str = "aes256-cbc") -> None:
+                 kek_cipher: str = "aes256-cbc", policy: AlgorithmPolicy | None = None) -> None:
         self._password = check_password(password)
         if iterations < MIN_PBKDF2_ITERATIONS:
             raise PolicyViolation(
@@ -242,7 +250,7 @@ class PasswordRecipient:
         if cipher.mode != "cbc":
             raise UnsupportedAlgorithm(
                 f"the PWRI KEK cipher must be a CBC cipher, not {cipher.name}")
-        algorithms.check_create(cipher)
+        require_create(cipher, policy=policy)
         self.iterations = iterations
         self.cipher = cipher
 
@@ -276,17 +284,21 @@ class KemRecipient:
     """ori / KEMRecipientInfo (RFC 9629) with ML-KEM-768 or -1024 (RFC 9936).
 
     HKDF-SHA256, kekLength 32, aes256-wrap, no ukm; rid = [0] subjectKeyIdentifier (the
-    certificate's, else SHA-1 of the encapsulation key).
+    certificate's, else SHA-1 of the encapsulation key). With ``policy`` the dated algorithm
+    policy judges the KEM today.
     """
 
     kind = "ori"
     version = 0
 
-    def __init__(self, certificate_or_public_key: object) -> None:
+    def __init__(self, certificate_or_public_key: object, *,
+                 policy: AlgorithmPolicy | None = None) -> None:
         public_key, cert = _public_key_of(certificate_or_public_key)
         kem = kem_of_key(public_key, "PublicKey")
         if kem is None:
             raise InvalidInput("a KEM recipient needs an ML-KEM-768 or ML-KEM-1024 public key")
+        if policy is not None:
+            require_create(kem, policy=policy, key=public_key)
         self.public_key: Any = public_key
         self.certificate = cert
         self.kem = kem
@@ -319,9 +331,9 @@ class KemRecipient:
 
 #: recipient_for: the class for a kind of key, and the options it takes
 _FACTORIES: dict[str, tuple[Callable[..., Recipient], frozenset[str]]] = {
-    "ktri": (KeyTransRecipient, frozenset({"oaep", "use_ski"})),
-    "kari": (KeyAgreeRecipient, frozenset({"wrap"})),
-    "ori": (KemRecipient, frozenset()),
+    "ktri": (KeyTransRecipient, frozenset({"oaep", "use_ski", "policy"})),
+    "kari": (KeyAgreeRecipient, frozenset({"wrap", "policy"})),
+    "ori": (KemRecipient, frozenset({"policy"})),
 }
 
 #: profiles whose RSA recipients get PKCS#1 v1.5 key transport: the Basic profile of Secure
@@ -367,7 +379,8 @@ def recipient_for(path: Path, *, profile: str | None = None, **opts: Any) -> Rec
     :class:`KemRecipient`. For RSA the key transport follows ``profile`` unless ``oaep`` is
     given: PKCS#1 v1.5 for the profiles of :data:`V15_PROFILES` (the Basic profile, PS3.15
     D.1), RSA-OAEP otherwise. ``profile`` applies to every kind of key; an option given as
-    ``None`` counts as not given.
+    ``None`` counts as not given; ``policy`` (an
+    :class:`~dicomsec.algorithms.policy.AlgorithmPolicy`) goes to every kind.
 
     Raises:
         InvalidInput: unreadable file, neither certificate nor public key, another key type,

@@ -18,6 +18,7 @@ from dicomsec import algorithms
 from dicomsec.algorithms import Algorithm, Family, Kind
 from dicomsec.cms import ID_DATA
 from dicomsec.cms._der import OCTET_STRING, SEQUENCE, encode_header, encode_oid
+from dicomsec.cms._policy import require_create
 from dicomsec.cms.signed._common import (
     _CONTEXT_0,
     OID_ATTR_CONTENT_TYPE,
@@ -30,6 +31,8 @@ from dicomsec.errors import InvalidInput, UnsupportedAlgorithm
 if TYPE_CHECKING:
     from cryptography import x509
     from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+
+    from dicomsec.algorithms.policy import AlgorithmPolicy
 
 __all__ = ["CmsSigner", "digested_data_parts", "signed_data_parts"]
 
@@ -190,7 +193,8 @@ def _check_digest_value(alg: Algorithm, value: bytes) -> None:
 
 
 def digested_data_parts(
-    content_size: int, digest_value: bytes, digest: str, *, allow_legacy: bool = False
+    content_size: int, digest_value: bytes, digest: str, *, allow_legacy: bool = False,
+    policy: AlgorithmPolicy | None = None,
 ) -> tuple[bytes, bytes]:
     """DER of a DigestedData value around ``content_size`` content octets.
 
@@ -201,12 +205,14 @@ def digested_data_parts(
     Raises:
         UnsupportedAlgorithm: unknown digest name.
         InvalidInput: negative size or a digest value of the wrong length.
-        PolicyViolation: a legacy digest (SHA-1) without ``allow_legacy``.
+        PolicyViolation: a legacy digest (SHA-1) without ``allow_legacy``, or refused by
+            ``policy`` (an :class:`~dicomsec.algorithms.policy.AlgorithmPolicy`, judging for
+            today; without one the registry status decides).
     """
     from asn1crypto import core
 
     alg = _digest(digest)
-    algorithms.check_create(alg, allow_legacy=allow_legacy)
+    require_create(alg, policy=policy, allow_legacy=allow_legacy)
     _check_digest_value(alg, digest_value)
     head = core.Integer(0).dump() + _alg_id(alg.oid).dump()
     return _around(head, content_size, core.OctetString(bytes(digest_value)).dump())
@@ -273,6 +279,7 @@ def signed_data_parts(
     digest: str,
     signing_time: _dt.datetime | None = None,
     allow_legacy: bool = False,
+    policy: AlgorithmPolicy | None = None,
 ) -> tuple[bytes, bytes]:
     """DER of a SignedData value around ``content_size`` content octets.
 
@@ -286,14 +293,16 @@ def signed_data_parts(
     Raises:
         InvalidInput: no signer, a signer whose digest differs, bad sizes.
         UnsupportedAlgorithm: unknown digest, or no CMS signature identifier for it.
-        PolicyViolation: a legacy digest (SHA-1) without ``allow_legacy``.
+        PolicyViolation: a legacy digest (SHA-1) without ``allow_legacy``; with ``policy`` (an
+            :class:`~dicomsec.algorithms.policy.AlgorithmPolicy`), the digest or a signer's
+            signature algorithm and key refused today.
     """
     from asn1crypto import cms, core
 
     if not signers:
         raise InvalidInput("SignedData needs at least one signer")
     alg = _digest(digest)
-    algorithms.check_create(alg, allow_legacy=allow_legacy)
+    require_create(alg, policy=policy, allow_legacy=allow_legacy)
     _check_digest_value(alg, content_digest)
     for signer in signers:
         if signer.digest_algorithm is not alg:
@@ -303,6 +312,10 @@ def signed_data_parts(
                 hint="Ed25519 signers need the sha512 content digest (RFC 8419)",
             )
     moment = signing_time if signing_time is not None else _dt.datetime.now(_dt.UTC)
+    if policy is not None:
+        for signer in signers:
+            require_create(signer.signature_algorithm, policy=policy,
+                           key=signer.certificate.public_key())
     attrs = _signed_attrs(content_digest, moment)
     infos = _unique([_signer_info(s, attrs) for s in signers])
     certs = _unique([s.certificate.public_bytes(_der_encoding()) for s in signers])
