@@ -108,3 +108,12 @@ def test_iter_files(tmp_path: Path) -> None:
     assert not isinstance(listed, list)
     assert [p.relative_to(tmp_path).as_posix() for p in listed] == [
         "a", "b/1", "b/2", "b/c/3", "missing"]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_internal_error_keeps_its_traceback(workers: int) -> None:
+    by_item = {o.item: o for o in LocalExecutor(workers).map(failing, [0, 3])}
+    assert by_item[0].detail is None
+    detail = by_item[3].detail
+    assert detail is not None and "ZeroDivisionError: boom" in detail and "failing" in detail
+    assert by_item[3].message == "internal error: ZeroDivisionError: boom"

@@ -73,6 +73,8 @@ class Outcome(Generic[T, R]):
     #: the error's message without its location, for JSON (``None`` on success)
     message: str | None = None
     kind: ErrorKind | None = None
+    #: the traceback of an internal error (a defect), for ``--debug``; ``None`` otherwise
+    detail: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -94,8 +96,11 @@ def _failed(item: T, exc: BaseException) -> Outcome[T, R]:
         where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
         text = f"{where}{exc.strerror or exc}"
         return Outcome(item, error=text, message=exc.strerror or str(exc), kind=kind)
+    import traceback
+
     text = f"internal error: {type(exc).__name__}: {exc}"
-    return Outcome(item, error=text, message=text, kind=kind)
+    detail = "".join(traceback.format_exception(exc))
+    return Outcome(item, error=text, message=text, kind=kind, detail=detail)
 
 
 def _call(fn: Callable[[T], R], item: T) -> Outcome[T, R]:

@@ -157,6 +157,9 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in args
     if debug:
         args.remove("--debug")
+    from dicomsec.cli._root import DEBUG
+
+    DEBUG[0] = debug
     _arrange_tls(args)
     import signal
 

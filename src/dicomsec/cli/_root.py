@@ -40,8 +40,8 @@ if TYPE_CHECKING:
     import typer
 
 __all__ = [
-    "EXIT_INPUT", "EXIT_INTERNAL", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_SECURITY", "GROUPS",
-    "CommandSpec", "UsageError", "build_app", "command", "commands", "err", "exit_code",
+    "DEBUG", "EXIT_INPUT", "EXIT_INTERNAL", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_SECURITY",
+    "GROUPS", "CommandSpec", "UsageError", "build_app", "command", "commands", "err", "exit_code",
     "fail", "find_command", "print_json", "progress", "usage",
 ]
 
@@ -63,6 +63,10 @@ GROUPS: dict[str, str] = {
 }
 
 F = TypeVar("F", bound=Callable[..., int])
+
+
+#: set by ``main`` for ``--debug``: commands show the tracebacks of per-item internal errors
+DEBUG = [False]
 
 
 class UsageError(Exception):

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from dicomsec.cli._contexts import trust_store
 from dicomsec.cli._root import (
+    DEBUG,
     EXIT_OK,
     EXIT_SECURITY,
     command,
@@ -72,6 +73,15 @@ def _report_lines(rep: Any) -> list[str]:
     return lines
 
 
+def _error_line(error: str | None, detail: str | None) -> str:
+    """A file's error for people; an internal error's traceback only with ``--debug``."""
+    if detail is None:
+        return f"error: {error}"
+    if DEBUG[0]:
+        return f"error: {error}\n{detail.rstrip()}"
+    return f"error: {error} (run with --debug for details)"
+
+
 def _verify_one(path: Path, *, trust: tuple[Path, ...], crl: tuple[Path, ...],
                 require: str | None) -> tuple[bool, dict[str, Any], str]:
     """The batch job: verify one file; ``(ok, to_dict(), text)`` (picklable, unlike the
@@ -132,7 +142,7 @@ def verify(
                     codes.append(exit_code(outcome))
                     result = {"file": str(outcome.item), "error": outcome.message}
                     if not as_json:
-                        err(f"error: {outcome.error}")
+                        err(_error_line(outcome.error, outcome.detail))
                 bar.advance(task)
                 yield result
 
