@@ -632,3 +632,19 @@ def test_load_private_key_any_names_an_unsupported_kem(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput) as info:
         keys.load_private_key_any(garbage)
     assert not isinstance(info.value, UnsupportedAlgorithm)
+
+
+def test_load_certificate_or_public_key(tmp_path: Path) -> None:
+    pki_cms = PKI.parent / "pki-cms"
+    assert isinstance(keys.load_certificate_or_public_key(pki_cms / "recip-rsa2048.pem"),
+                      x509.Certificate)
+    pub = keys.load_certificate_or_public_key(pki_cms / "recip-x25519.pub.pem")
+    assert not isinstance(pub, x509.Certificate)
+    der = tmp_path / "pub.der"
+    der.write_bytes(ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
+        Enc.DER, serialization.PublicFormat.SubjectPublicKeyInfo))
+    assert isinstance(keys.load_certificate_or_public_key(der), ec.EllipticCurvePublicKey)
+    with pytest.raises(InvalidInput, match="not a certificate or public key"):
+        keys.load_certificate_or_public_key(pki_cms / "password.txt")
+    with pytest.raises(InvalidInput, match="cannot read signer"):
+        keys.load_certificate_or_public_key(tmp_path / "missing.pem", "signer")

@@ -35,6 +35,7 @@ __all__ = [
     "issue_certificate",
     "kem_of_key",
     "load_certificate",
+    "load_certificate_or_public_key",
     "load_certificates",
     "load_private_key",
     "load_private_key_any",
@@ -228,6 +229,36 @@ def load_certificates(path: Path) -> list[x509.Certificate]:
 def load_certificate(path: Path) -> x509.Certificate:
     """The first certificate of a PEM or DER file."""
     return load_certificates(path)[0]
+
+
+def load_certificate_or_public_key(path: Path, what: str = "recipient") -> object:
+    """The certificate (PEM or DER) or else the public key (PEM or DER SubjectPublicKeyInfo)
+    of a file, e.g. a recipient of a Secure DICOM File (``what`` names it in messages).
+
+    Raises:
+        InvalidInput: unreadable file, or neither a certificate nor a public key.
+    """
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {what}: {exc.strerror or exc}",
+                           path=str(path)) from exc
+    try:
+        if b"-----BEGIN CERTIFICATE" in data:
+            return x509.load_pem_x509_certificate(data)
+        if b"-----BEGIN" in data:
+            return serialization.load_pem_public_key(data)
+        try:
+            return x509.load_der_x509_certificate(data)
+        except ValueError:
+            return serialization.load_der_public_key(data)
+    except Exception as exc:  # cryptography raises several types for garbage
+        raise InvalidInput(f"not a certificate or public key ({type(exc).__name__})",
+                           path=str(path)) from None
 
 
 def _public_der(key: object) -> bytes:

@@ -49,7 +49,7 @@ from dicomsec.cms.recipients._common import (
     check_password,
 )
 from dicomsec.errors import InvalidInput, PolicyViolation, UnsupportedAlgorithm
-from dicomsec.keys import kem_of_key
+from dicomsec.keys import kem_of_key, load_certificate_or_public_key
 
 if TYPE_CHECKING:
     from dicomsec.algorithms.policy import AlgorithmPolicy
@@ -341,27 +341,6 @@ _FACTORIES: dict[str, tuple[Callable[..., Recipient], frozenset[str]]] = {
 V15_PROFILES = frozenset({"basic"})
 
 
-def _load_subject(path: Path) -> object:
-    """The certificate or public key of a PEM or DER file."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InvalidInput(f"cannot read recipient: {exc.strerror or exc}",
-                           path=str(path)) from exc
-    try:
-        if b"-----BEGIN CERTIFICATE" in data:
-            return x509.load_pem_x509_certificate(data)
-        if b"-----BEGIN" in data:
-            return serialization.load_pem_public_key(data)
-        try:
-            return x509.load_der_x509_certificate(data)
-        except ValueError:
-            return serialization.load_der_public_key(data)
-    except Exception as exc:  # cryptography raises several types for garbage
-        raise InvalidInput(f"not a certificate or public key ({type(exc).__name__})",
-                           path=str(path)) from None
-
-
 def _kind_of(key: object, path: Path) -> str:
     if isinstance(key, rsa.RSAPublicKey):
         return "ktri"
@@ -387,7 +366,7 @@ def recipient_for(path: Path, *, profile: str | None = None, **opts: Any) -> Rec
             or an option that does not apply to that kind of recipient.
     """
     path = Path(path)
-    subject = _load_subject(path)
+    subject = load_certificate_or_public_key(path, "recipient")
     key = subject.public_key() if isinstance(subject, x509.Certificate) else subject
     kind = _kind_of(key, path)
     opts = {name: value for name, value in opts.items() if value is not None}
