@@ -207,6 +207,8 @@ class _Waker:
         self._r, self._w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._lock = threading.Lock()
         self.closed = False
+        #: the reactor is about to wait, or waits: only then does a put() need to wake it
+        self.idle = False
 
     def fileno(self) -> int:
         return self._r
@@ -243,7 +245,8 @@ class _WakingQueue(queue.Queue[Any]):
 
     def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
         super().put(item, block, timeout)
-        self.waker.wake()
+        if self.waker.idle:
+            self.waker.wake()
 
 
 def _quick_dul_class() -> type[Any]:
@@ -257,20 +260,25 @@ def _quick_dul_class() -> type[Any]:
         _waker: _Waker
 
         def _wait_for_work(self) -> None:
-            if self.to_provider_queue.qsize() or self.event_queue.qsize():
-                return
-            sock = getattr(self.socket, "socket", None)
-            fds: list[Any] = [self._waker]
-            if sock is not None and getattr(sock, "_closed", False) is False:
-                if hasattr(sock, "pending") and sock.pending():
-                    return
-                if sock.fileno() >= 0:
-                    fds.append(sock)
+            waker = self._waker
+            waker.idle = True  # from here on a put() writes to the pipe
             try:
-                select.select(fds, [], [], IDLE_WAIT)
-            except (OSError, ValueError):  # the socket closed under us: the loop finds out
-                time.sleep(0.001)
-            self._waker.drain()
+                if self.to_provider_queue.qsize() or self.event_queue.qsize():
+                    return
+                sock = getattr(self.socket, "socket", None)
+                fds: list[Any] = [waker]
+                if sock is not None and getattr(sock, "_closed", False) is False:
+                    if hasattr(sock, "pending") and sock.pending():
+                        return
+                    if sock.fileno() >= 0:
+                        fds.append(sock)
+                try:
+                    select.select(fds, [], [], IDLE_WAIT)
+                except (OSError, ValueError):  # the socket closed under us: the loop sees it
+                    time.sleep(0.001)
+            finally:
+                waker.idle = False
+            waker.drain()
 
         def _abort_hard(self, exc: Exception) -> None:
             """As pynetdicom does: send an A-ABORT past the state machine and stop."""
@@ -408,9 +416,12 @@ def event_driven(assoc: Association) -> None:
     new = _WakingQueue(waker)
     while not old.empty():
         new.put(old.get_nowait())
+    from pynetdicom.utils import make_target
+
     dul._waker = waker
     dul.to_provider_queue = new
     dul.__class__ = _quick("dul")
+    dul._target = make_target(dul.run_reactor)  # the thread captured the old bound method
     if assoc.is_acceptor:
         assoc.__class__ = _quick("acceptor")
 
