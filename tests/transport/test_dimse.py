@@ -692,3 +692,34 @@ def test_transport_results_follow_the_report_protocol(tmp_path: Path) -> None:
                                   "error": "status 0xA700"}
     with pytest.raises(AttributeError):
         send.failure = "x"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("max_pdu", [16382, 4096, 0])
+def test_c_store_messages_encode_as_pynetdicom_does(tmp_path: Path, max_pdu: int) -> None:
+    from pynetdicom.dimse_messages import C_STORE_RQ, C_STORE_RSP
+    from pynetdicom.dimse_primitives import C_STORE
+    from pynetdicom.dsutils import split_dataset
+
+    from dicomsec.transport import _pynetdicom as pn
+
+    path = _make_files(tmp_path, 1)[0]  # about 39 kB: several fragments under 16 kB PDUs
+    _meta, offset = split_dataset(path)
+    ct_class, uid = "1.2.840.10008.5.1.4.1.1.2", "1.2.3.45"
+    req = C_STORE()
+    req.MessageID, req.Priority = 7, 2
+    req.AffectedSOPClassUID, req.AffectedSOPInstanceUID = ct_class, uid
+    req._dataset_path = (path, offset)
+    msg = C_STORE_RQ()
+    msg.primitive_to_message(req)
+    expected = [p.presentation_data_value_list for p in msg.encode_msg(3, max_pdu)]
+    command = pn.c_store_rq_command(ct_class, uid, 7)
+    got = [p.presentation_data_value_list
+           for p in pn.c_store_rq_pdatas(command, path, offset, 3, max_pdu)]
+    assert got == expected
+    rsp = C_STORE()
+    rsp.MessageIDBeingRespondedTo, rsp.Status = 7, 0xB000
+    rsp.AffectedSOPClassUID, rsp.AffectedSOPInstanceUID = ct_class, uid
+    msg = C_STORE_RSP()
+    msg.primitive_to_message(rsp)
+    [pdv] = [p.presentation_data_value_list for p in msg.encode_msg(3, 16382)]
+    assert pdv == [(3, b"\x03" + pn.c_store_rsp_command(ct_class, uid, 7, 0xB000))]
