@@ -27,6 +27,7 @@ from dicomsec.algorithms.policy import (
     Rule,
 )
 from dicomsec.errors import InvalidInput, PolicyViolation, UnsupportedAlgorithm
+from dicomsec.report import Report
 
 ROOT = Path(__file__).resolve().parent.parent
 TODAY = date(2026, 12, 2)
@@ -255,9 +256,12 @@ def test_decision_record() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         decision.allowed = False  # type: ignore[misc]
     data = decision.to_dict()
-    assert list(data) == ["algorithm", "purpose", "at", "allowed", "reason", "not_allowed_after",
-                          "deprecated", "legacy", "quantum_vulnerable", "strength", "notes",
-                          "policy"]
+    assert list(data) == ["schema", "ok", "algorithm", "purpose", "at", "allowed", "reason",
+                          "not_allowed_after", "deprecated", "legacy", "quantum_vulnerable",
+                          "strength", "notes", "policy"]
+    assert data["schema"] == "dicomsec.algorithms.decision/1" and data["ok"] is True
+    assert isinstance(decision, Report) and decision.ok
+    assert json.loads(decision.to_json()) == data
     assert json.loads(json.dumps(data)) == data
     assert data["at"] == "2036-06-01" and data["not_allowed_after"] is None
     refused = DEFAULT.check("ecdsa-p256", None, CREATE, LATE).to_dict()

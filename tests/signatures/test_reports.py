@@ -9,11 +9,13 @@ from pathlib import Path
 import pytest
 
 from dicomsec import signatures
-from dicomsec.errors import TrustError, VerificationFailed
+from dicomsec.algorithms.policy import AlgorithmPolicy, Purpose, Rule
+from dicomsec.errors import PolicyViolation, TrustError, VerificationFailed
 from dicomsec.report import SCHEMA_PATTERN, Report
 from dicomsec.signatures.report import (
     SCHEMA,
     FileReport,
+    SignaturePolicy,
     SignatureReport,
     SignResult,
     TimestampReport,
@@ -47,7 +49,8 @@ def _trust() -> TrustStore:
     return TrustStore.from_paths([PKI / "ca.cert.pem"])
 
 
-@pytest.mark.parametrize("cls", [FileReport, SignatureReport, SignResult, TimestampReport])
+@pytest.mark.parametrize("cls", [FileReport, SignatureReport, SignResult, TimestampReport,
+                                 SignaturePolicy])
 def test_every_report_follows_the_protocol(cls: type[Report]) -> None:
     assert issubclass(cls, Report)
     assert SCHEMA_PATTERN.match(cls.schema), cls.schema
@@ -64,7 +67,12 @@ def test_file_and_signature_reports(signed: tuple[SignResult, Path]) -> None:
     (sig,) = d["signatures"]
     assert SIGNATURE_KEYS <= sig.keys()
     assert sig["schema"] == SignatureReport.schema and sig["ok"] is True
-    assert sig["policy"] is None and sig["timestamp"] is None
+    assert sig["timestamp"] is None
+    policy = sig["policy"]
+    assert policy["schema"] == SignaturePolicy.schema and policy["ok"] is True
+    assert policy["allowed"] is True and policy["policy"] == "default policy"
+    assert policy["signature"]["algorithm"] == "ecdsa-p256"
+    assert policy["signature"]["purpose"] == "verify" and policy["mac"]["algorithm"] == "sha256"
     assert json.loads(report.to_json()) == d
     assert report.summary().startswith("OK ") and report.signatures[0].summary().startswith("OK ")
     report.raise_for_failure()
@@ -120,3 +128,41 @@ def test_timestamp_report_keeps_its_keys() -> None:
     assert d["ok"] is True and d["time"] == moment.isoformat()
     # callers written when the status was a dict keep working
     assert good.get("ok") is True and good.get("nothing", 1) == 1
+
+
+# ------------------------------------------------------------------------------------------
+# the algorithm policy's VERIFY decision in every signature report
+
+
+def test_p256_verified_in_2036_is_intact_with_a_legacy_note(
+        signed: tuple[SignResult, Path]) -> None:
+    _result, path = signed
+    report = signatures.verify_file(path, trust=_trust(), at=_dt.date(2036, 6, 1))
+    (sig,) = report.signatures
+    assert sig.intact and sig.valid and sig.trusted and sig.ok and report.ok
+    assert sig.policy is not None and sig.policy.ok
+    decision = sig.policy.signature
+    assert decision is not None and decision.allowed and decision.legacy
+    assert decision.quantum_vulnerable and decision.at == _dt.date(2036, 6, 1)
+    assert "quantum-vulnerable, disallowed for new signatures after 2035-12-31" in (
+        decision.reason)
+    d = sig.to_dict()["policy"]
+    assert d["at"] == "2036-06-01" and d["signature"]["legacy"] is True
+    assert d["signature"]["not_allowed_after"] is None  # verification has no end date
+
+
+def test_a_verify_refusal_makes_the_report_not_ok(signed: tuple[SignResult, Path]) -> None:
+    _result, path = signed
+    site = AlgorithmPolicy.default().derive(name="site policy", rules=[Rule(
+        "no-p256-verify", "site rule: P-256 is no longer accepted", algorithms=frozenset(
+            {"ecdsa-p256"}), purposes=frozenset({Purpose.VERIFY}),
+        disallowed_after=_dt.date(2030, 1, 1))])
+    before = signatures.verify_file(path, trust=_trust(), policy=site, at=_dt.date(2029, 1, 1))
+    assert before.ok
+    report = signatures.verify_file(path, trust=_trust(), policy=site, at=_dt.date(2031, 1, 1))
+    (sig,) = report.signatures
+    assert sig.intact and sig.valid and sig.trusted and not sig.ok and not report.ok
+    assert any(p.startswith("site policy: ecdsa-p256") for p in sig.problems)
+    assert sig.to_dict()["policy"]["allowed"] is False
+    with pytest.raises(PolicyViolation, match="site policy"):
+        report.raise_for_failure()

@@ -26,11 +26,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from dicomsec.algorithms import Algorithm, Kind, Status, by_name, strength_for_key
 from dicomsec.algorithms._rules import ALWAYS, DEFAULT_RULES, Purpose, Rule
-from dicomsec.errors import InvalidInput, PolicyViolation
+from dicomsec.errors import DicomSecError, InvalidInput, PolicyViolation
+from dicomsec.report import Report
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
@@ -45,14 +46,19 @@ _LEGACY_HINT = "pass --allow-legacy to create it anyway (not recommended)"
 
 
 @dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(Report):
     """The policy's answer for one algorithm, key, purpose and day; true when allowed.
+
+    A report (:class:`dicomsec.report.Report`): ``ok`` is ``allowed``, ``to_dict()`` starts
+    with ``schema`` and ``ok``, ``raise_for_failure()`` raises :class:`PolicyViolation`.
 
     ``deprecated`` and ``legacy`` describe the algorithm's *creation* status on that day,
     whatever the purpose asked: ``legacy`` means creating it is refused (or was allowed only
     because legacy is allowed), so a verification that is allowed is "legacy use";
     ``deprecated`` means creating it is still allowed but deprecated.
     """
+
+    schema: ClassVar[str] = "dicomsec.algorithms.decision/1"
 
     algorithm: str
     purpose: Purpose
@@ -77,6 +83,10 @@ class Decision:
     def __bool__(self) -> bool:
         return self.allowed
 
+    @property
+    def ok(self) -> bool:
+        return self.allowed
+
     def summary(self) -> str:
         """One line of tokens: verdict, purpose, algorithm, then the horizon and flags."""
         tokens = ["allowed" if self.allowed else "refused", self.purpose.value, self.algorithm]
@@ -87,7 +97,7 @@ class Decision:
             tokens.append("quantum-vulnerable")
         return " ".join(tokens)
 
-    def to_dict(self) -> dict[str, Any]:
+    def _content(self) -> dict[str, Any]:
         """Stable JSON keys, for embedding in reports (see docs/algorithm-policy.md)."""
         return {
             "algorithm": self.algorithm,
@@ -106,11 +116,9 @@ class Decision:
             "policy": self.policy,
         }
 
-    def raise_for_failure(self) -> None:
-        """Raise :class:`~dicomsec.errors.PolicyViolation` (naming the policy and the reason)
-        unless the decision allows."""
-        if not self.allowed:
-            raise PolicyViolation(f"{self.policy}: {self.reason}", hint=self.hint or None)
+    def _failure(self) -> DicomSecError:
+        """:class:`~dicomsec.errors.PolicyViolation` naming the policy and the reason."""
+        return PolicyViolation(f"{self.policy}: {self.reason}", hint=self.hint or None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from dicomsec.errors import DicomSecError, TrustError, VerificationFailed
 from dicomsec.report import Report
 
 if TYPE_CHECKING:
+    from dicomsec.algorithms.policy import Decision
     from dicomsec.cms.signed import InnerReport, SignerReport
 
 __all__ = [
@@ -216,7 +217,9 @@ class UnwrapReport(Report):
     AES-GCM tag), ``"signed"`` / ``"digested"`` (the inner check of a CBC file) or ``"none"``
     (CBC with plain content, accepted only with ``allow_unauthenticated``). ``is_dicom``:
     the recovered content is a DICOM Part 10 file. ``legacy``: the content cipher is legacy
-    (3DES).
+    (3DES). ``policy``: the algorithm policy's DECRYPT decision on the content cipher (always
+    allowing here: a refusal raises before anything is decrypted; ``None`` for a report built
+    by hand).
     """
 
     schema: ClassVar[str] = "dicomsec.securefile.unwrap/1"
@@ -232,6 +235,7 @@ class UnwrapReport(Report):
     inner: InnerContentReport = field(default_factory=InnerContentReport.plain)
     is_dicom: bool = True
     legacy: bool = False
+    policy: Decision | None = None
 
     @property
     def ok(self) -> bool:
@@ -249,6 +253,7 @@ class UnwrapReport(Report):
             "recipient": {"index": self.recipient_index, "kind": self.recipient_kind},
             "content_type": self.content_type, "form": self.form, "integrity": self.integrity,
             "inner": self.inner.to_dict(), "is_dicom": self.is_dicom, "legacy": self.legacy,
+            "policy": self.policy.to_dict() if self.policy is not None else None,
         }
 
     def _failure(self) -> DicomSecError:

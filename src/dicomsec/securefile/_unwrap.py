@@ -8,6 +8,7 @@ digested content, after the inner check passed; on any failure no output exists.
 from __future__ import annotations
 
 import contextlib
+import datetime as _dt
 import os
 import tempfile
 from pathlib import Path
@@ -25,6 +26,7 @@ from dicomsec.errors import (
 from dicomsec.securefile._report import InnerContentReport, UnwrapReport, content_name
 
 if TYPE_CHECKING:
+    from dicomsec.algorithms.policy import AlgorithmPolicy, Decision
     from dicomsec.cms.envelope import Envelope
     from dicomsec.cms.recipients import Credentials
     from dicomsec.trust import TrustStore
@@ -39,6 +41,8 @@ def unwrap(
     credentials: Credentials,
     trust: TrustStore | None = None,
     allow_unauthenticated: bool = False,
+    policy: AlgorithmPolicy | None = None,
+    at: _dt.datetime | _dt.date | None = None,
 ) -> UnwrapReport:
     """Decrypt a Secure DICOM File and check it; writes the recovered DICOM file to ``dst``.
 
@@ -48,11 +52,15 @@ def unwrap(
     ``allow_unauthenticated`` is given. For CBC files every failure after decryption (padding,
     inner structure, digest, signature) gives the same error, so that no oracle is built. The
     output is written with mode 0600. Inner signers are checked against ``trust`` when it is
-    given; without it they must verify but need not be trusted.
+    given; without it they must verify but need not be trusted. ``policy`` (default: the
+    default policy) judges the content cipher for decryption on the day ``at`` (default: now)
+    before anything is decrypted; the report carries that decision (``policy``): a legacy
+    cipher (3DES) is allowed for decryption, marked legacy.
 
     Raises:
         InvalidInput: not a readable (Auth)EnvelopedData structure.
-        PolicyViolation: a CBC file without integrity and ``allow_unauthenticated`` not given.
+        PolicyViolation: a CBC file without integrity and ``allow_unauthenticated`` not given,
+            or the policy refuses the content cipher for decryption (the message names it).
         DecryptionFailed: no recipient fits, wrong key/password/KEK, failed tag or padding, or
             (CBC) a broken inner structure, digest or signature.
         VerificationFailed: inner digest or signature does not verify (AEAD files).
@@ -74,14 +82,27 @@ def unwrap(
                 "the file has no integrity protection (CBC encryption of plain content, no "
                 "inner signature or digest): its content cannot be proven unmodified",
                 path=str(src), hint="pass --allow-unauthenticated to accept it anyway")
+        decision = _decrypt_decision(env, policy, at, str(src))
         cek, index = _open(env, credentials, str(src))
         inner, is_dicom = _release(fh, size, env, cek, dst, trust, str(src))
     return UnwrapReport(
         path=str(dst), outer=env.outer, cipher=env.cipher.name, recipient_index=index,
         recipient_kind=env.recipient_kinds[index], content_type=content_name(env.content_type),
         form=inner.form, integrity=_integrity(env, inner), inner=inner, is_dicom=is_dicom,
-        legacy=env.cipher.legacy,
+        legacy=env.cipher.legacy, policy=decision,
     )
+
+
+def _decrypt_decision(env: Envelope, policy: AlgorithmPolicy | None,
+                      at: _dt.datetime | _dt.date | None, name: str) -> Decision:
+    """The policy's DECRYPT decision on the content cipher; raises when it refuses."""
+    from dicomsec.algorithms.policy import AlgorithmPolicy, Purpose
+
+    assert env.cipher is not None
+    decision = (policy or AlgorithmPolicy.default()).check(env.cipher, None, Purpose.DECRYPT, at)
+    if not decision.allowed:
+        raise PolicyViolation(f"{decision.policy}: {decision.reason}", path=name)
+    return decision
 
 
 def _open(env: Envelope, credentials: Credentials, name: str) -> tuple[bytes, int]:

@@ -7,9 +7,10 @@ The profiles and their decisions are described in :mod:`dicomsec.securefile` and
 from __future__ import annotations
 
 import contextlib
+import datetime as _dt
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -20,6 +21,7 @@ from dicomsec.securefile._report import WrapReport
 
 if TYPE_CHECKING:
     from dicomsec.algorithms import Algorithm
+    from dicomsec.algorithms.policy import AlgorithmPolicy, KeyLike
     from dicomsec.cms.recipients import Recipient
     from dicomsec.cms.signed import CmsSigner
 
@@ -74,33 +76,49 @@ def _profile_cipher(profile: str, cipher: str | None) -> str:
     return alg.name
 
 
-def _allowed_for_creation(alg: Algorithm, *, allow_legacy: bool) -> None:
-    """The algorithm policy for a new file: the one place wrap asks it.
+def _policy_for(policy: AlgorithmPolicy | None, allow_legacy: bool) -> AlgorithmPolicy:
+    """``policy`` (default: the default policy), with legacy allowed for ``allow_legacy``."""
+    from dicomsec.algorithms.policy import AlgorithmPolicy
 
-    Today: :func:`dicomsec.algorithms.check_create` (legacy such as 3DES or SHA-1 refused
-    without ``allow_legacy``). The dated policy (``check(alg, key, purpose=CREATE, at=now)
-    -> Decision``) replaces this body: raise :class:`PolicyViolation` with the decision's reason
-    when it is not allowed; ``allow_legacy`` becomes the policy's "legacy allowed for creation".
+    policy = policy or AlgorithmPolicy.default()
+    return policy.with_legacy_allowed() if allow_legacy else policy
+
+
+def _recipient_algorithms(recipient: Recipient) -> Iterator[tuple[Algorithm, KeyLike]]:
+    """What a recipient uses to carry the content key: its scheme (with the recipient's
+    public key) and its key wrap or KEK cipher."""
+    r: object = recipient
+    for attr in ("algorithm", "scheme", "kem"):
+        alg = getattr(r, attr, None)
+        if alg is not None:
+            yield alg, getattr(r, "public_key", None)
+    for attr in ("wrap", "cipher"):
+        alg = getattr(r, attr, None)
+        if alg is not None:
+            yield alg, None
+
+
+def _check_creation(profile: str, recipients: Sequence[Recipient], signers: Sequence[CmsSigner],
+                    digest: Algorithm | None, cipher: str, *, policy: AlgorithmPolicy,
+                    at: _dt.datetime | _dt.date | None) -> None:
+    """The one place wrap asks the algorithm policy (``Purpose.CREATE`` on the day ``at``):
+    the inner digest, the profile's recipient kinds, each recipient's scheme (with its key)
+    and key wrap, each signer's scheme (with its key), then the content cipher.
+
+    RSA PKCS#1 v1.5 key transport keeps its registry status waived (the Basic profile names
+    it, PS3.15 D.1), as :class:`~dicomsec.cms.recipients.KeyTransRecipient` does; dated and
+    site rules still judge it.
 
     Raises:
-        PolicyViolation: the algorithm may not be used for new files.
+        PolicyViolation: refused by the policy (the message names it), or a recipient kind
+            the profile does not allow.
     """
     from dicomsec import algorithms
+    from dicomsec.algorithms.policy import Purpose
 
-    algorithms.check_create(alg, allow_legacy=allow_legacy)
-
-
-def _check_creation(profile: str, kinds: Sequence[str], digest: Algorithm, cipher: str, *,
-                    allow_legacy: bool) -> None:
-    """The inner digest, the profile's recipient kinds and the content cipher, in this order.
-
-    Raises:
-        PolicyViolation: a legacy or forbidden algorithm, or a recipient kind the profile
-            does not allow.
-    """
-    from dicomsec import algorithms
-
-    _allowed_for_creation(digest, allow_legacy=allow_legacy)
+    if digest is not None:
+        policy.require(digest, None, Purpose.CREATE, at)
+    kinds = [r.kind for r in recipients]
     if profile == "basic":
         bad = [k for k in kinds if k not in ("ktri", "pwri")]
         if bad:
@@ -109,8 +127,17 @@ def _check_creation(profile: str, kinds: Sequence[str], digest: Algorithm, ciphe
     elif profile == "pq" and "ori" not in kinds:
         raise PolicyViolation("the pq profile needs an ML-KEM recipient (--to an ML-KEM "
                               "certificate or public key)")
-    _allowed_for_creation(algorithms.by_name(cipher, algorithms.Kind.CIPHER),
-                          allow_legacy=allow_legacy)
+    for recipient in recipients:
+        for alg, key in _recipient_algorithms(recipient):
+            judge = policy
+            if alg.kind is algorithms.Kind.KEY_TRANSPORT and policy.status_of(alg) is (
+                    algorithms.Status.LEGACY):
+                judge = policy.with_status(alg, algorithms.Status.ALLOWED)
+            judge.require(alg, key, Purpose.CREATE, at)
+    for signer in signers:
+        policy.require(signer.signature_algorithm, signer.certificate.public_key(),
+                       Purpose.CREATE, at)
+    policy.require(algorithms.by_name(cipher, algorithms.Kind.CIPHER), None, Purpose.CREATE, at)
 
 
 def _inner_digest(signers: Sequence[CmsSigner], digest: str) -> Algorithm:
@@ -132,12 +159,15 @@ def _inner_parts(src: Path, size: int, signers: Sequence[CmsSigner], digest: Alg
     that surrounds the file's bytes."""
     from dicomsec.cms import signed as cms_signed
 
+    # the policy judged the digest and the signers already (_check_creation): the CMS
+    # writers are told legacy is allowed so that they do not judge again by registry alone
     content_digest = _digest_file(src, digest.name)
     if signers:
         prefix, suffix = cms_signed.signed_data_parts(size, content_digest, signers,
-                                                      digest=digest.name)
+                                                      digest=digest.name, allow_legacy=True)
         return prefix, suffix, ID_SIGNED_DATA, "signed-data"
-    prefix, suffix = cms_signed.digested_data_parts(size, content_digest, digest.name)
+    prefix, suffix = cms_signed.digested_data_parts(size, content_digest, digest.name,
+                                                    allow_legacy=True)
     return prefix, suffix, ID_DIGESTED_DATA, "digested-data"
 
 
@@ -151,6 +181,8 @@ def wrap(
     cipher: str | None = None,
     digest: str = "sha256",
     allow_legacy: bool = False,
+    policy: AlgorithmPolicy | None = None,
+    at: _dt.datetime | _dt.date | None = None,
 ) -> WrapReport:
     """Wrap a DICOM Part 10 file into a Secure DICOM File at ``dst`` (written atomically).
 
@@ -161,14 +193,18 @@ def wrap(
     indefinite lengths (profiles that hash the content first, ``basic`` or with signers,
     spool it to a private temporary file in the output folder instead).
 
-    Checked: the input is a Part 10 file; the profile allows the recipients and cipher; the
-    digest and cipher may be used for new files. Not checked: the recipients' certificates
-    (whoever chose them vouches for them).
+    Checked: the input is a Part 10 file; the profile allows the recipients and cipher;
+    ``policy`` (default: the default policy; ``allow_legacy=True`` is its short form of "legacy
+    allowed for creation") allows, for creation on the day ``at`` (default: now), the inner
+    digest, each recipient's scheme with its key and its key wrap, each signer's scheme with
+    its key, and the content cipher. Not checked: the recipients' certificates (whoever chose
+    them vouches for them).
 
     Raises:
         InvalidInput: the input is not a Part 10 file, or the options don't fit the profile.
-        PolicyViolation: the profile forbids a recipient kind, or an algorithm is legacy
-            (3DES, SHA-1) without ``allow_legacy``.
+        PolicyViolation: the profile forbids a recipient kind, or the policy refuses an
+            algorithm (3DES or SHA-1 without ``allow_legacy``, a site rule; the message names
+            the policy).
     """
     from dicomsec.cms.envelope import write_envelope
 
@@ -178,14 +214,16 @@ def wrap(
     cipher = _profile_cipher(profile, cipher)
     if not isinstance(src, str | Path):
         return _wrap_stream(src, dst, recipients=recipients, profile=profile, signers=signers,
-                            cipher=cipher, digest=digest, allow_legacy=allow_legacy)
+                            cipher=cipher, digest=digest,
+                            policy=_policy_for(policy, allow_legacy), at=at)
     src = Path(src)
     size = _check_dicom(src)
     kinds = [r.kind for r in recipients]
     if not recipients:
         raise InvalidInput("give at least one recipient (a certificate, KEK or password)")
     dig_alg = _inner_digest(signers, digest)
-    _check_creation(profile, kinds, dig_alg, cipher, allow_legacy=allow_legacy)
+    _check_creation(profile, recipients, signers, dig_alg, cipher,
+                    policy=_policy_for(policy, allow_legacy), at=at)
     prefix = suffix = b""
     content_type, inner = ID_DATA, "data"
     if signers or profile == "basic":
@@ -193,7 +231,7 @@ def wrap(
     with open(src, "rb") as fh, atomic_output(dst) as out:
         result = write_envelope(
             [prefix, fh, suffix], len(prefix) + size + len(suffix), out, recipients=recipients,
-            cipher=cipher, content_type=content_type, allow_legacy=allow_legacy,
+            cipher=cipher, content_type=content_type, allow_legacy=True,  # judged above
         )
     return WrapReport(
         path=str(dst), profile=profile, outer=result.outer, cipher=result.cipher,
@@ -204,7 +242,8 @@ def wrap(
 
 def _wrap_stream(
     stream: BinaryIO, dst: Path, *, recipients: Sequence[Recipient], profile: str,
-    signers: Sequence[CmsSigner], cipher: str, digest: str, allow_legacy: bool,
+    signers: Sequence[CmsSigner], cipher: str, digest: str, policy: AlgorithmPolicy,
+    at: _dt.datetime | _dt.date | None,
 ) -> WrapReport:
     """:func:`wrap` of a stream: BER indefinite lengths for id-data, else a spooled copy."""
     from dicomsec.cms.envelope import write_envelope
@@ -222,15 +261,15 @@ def _wrap_stream(
                 while chunk := stream.read(_CHUNK):
                     spool.write(chunk)
             return wrap(Path(name), dst, recipients=recipients, profile=profile,
-                        signers=signers, cipher=cipher, digest=digest,
-                        allow_legacy=allow_legacy)
+                        signers=signers, cipher=cipher, digest=digest, policy=policy, at=at)
         finally:
             with contextlib.suppress(OSError):
                 os.unlink(name)
     if profile == "pq" and "ori" not in [r.kind for r in recipients]:
         raise PolicyViolation("the pq profile needs an ML-KEM recipient")
+    _check_creation(profile, recipients, signers, None, cipher, policy=policy, at=at)
     with atomic_output(dst) as out:
         result = write_envelope([head, stream], None, out, recipients=recipients,
-                                cipher=cipher, allow_legacy=allow_legacy)
+                                cipher=cipher, allow_legacy=True)  # judged above
     return WrapReport(path=str(dst), profile=profile, outer=result.outer, cipher=result.cipher,
                       recipients=result.recipients, inner="data", digest=None, signers=0)

@@ -44,8 +44,8 @@ from dicomsec.signatures._signer import check_value
 from dicomsec.signatures._splice import (
     Copier,
     Edit,
+    Encoder,
     Lengths,
-    encode_dataset,
     grow,
     item_bytes,
     late_cut,
@@ -53,12 +53,28 @@ from dicomsec.signatures._splice import (
 )
 from dicomsec.signatures._values import (
     CERT_TYPE_X509,
+    CERTIFICATE_OF_SIGNER,
+    CERTIFICATE_TYPE,
+    CODE_MEANING,
+    CODE_VALUE,
+    CODING_SCHEME,
+    DATA_ELEMENTS_SIGNED,
+    MAC_ALGORITHM,
+    MAC_ID,
+    MAC_TS_UID,
+    PURPOSE_SEQUENCE,
+    SIGNATURE,
+    SIGNATURE_DATETIME,
+    SIGNATURE_UID,
+    TIMESTAMP,
     TIMESTAMP_CMS_TSP,
+    TIMESTAMP_TYPE,
     all_mac_ids,
     digest_stream,
     format_dt,
     is_sr,
     mac_transfer_syntax,
+    new_uid,
     parse_tag,
     resolve_level,
     text_value,
@@ -67,9 +83,8 @@ from dicomsec.signatures._verify import verify_all
 from dicomsec.signatures.report import SignResult
 
 if TYPE_CHECKING:
-    from pydicom.dataset import Dataset
-
     from dicomsec._rawdicom import DataSet
+    from dicomsec.algorithms.policy import AlgorithmPolicy
     from dicomsec.keys import SigningKey
     from dicomsec.signatures.timestamp import TimestampClient
 
@@ -90,16 +105,29 @@ class _Request:
 
 
 def _check_request(key: SigningKey, profile: Profile | str, mac: str, purpose: int | None,
-                   allow_legacy: bool) -> _Request:
-    """Refuse unknown or disallowed algorithms, weak keys and unknown purposes."""
+                   policy: AlgorithmPolicy | None, allow_legacy: bool,
+                   at: _dt.datetime) -> _Request:
+    """Refuse unknown algorithms, algorithms (and keys) ``policy`` (default: the default
+    policy; ``allow_legacy``: with legacy allowed) refuses for creation on the day ``at`` (the
+    MAC digest, then the signature scheme with the signer's public key), unknown purposes.
+
+    Raises:
+        InvalidInput: an unknown or non-DICOM MAC algorithm, an unknown purpose.
+        PolicyViolation: refused by the policy (the message names it), ECDSA with a MAC
+            digest it cannot sign.
+    """
+    from dicomsec.algorithms.policy import AlgorithmPolicy, Purpose
+
+    policy = policy or AlgorithmPolicy.default()
+    if allow_legacy:
+        policy = policy.with_legacy_allowed()
     profile = Profile(profile) if isinstance(profile, str) else profile
     mac_alg = algorithms.by_name(mac, algorithms.Kind.DIGEST)
     if mac_alg.dicom_term is None:
         raise InvalidInput(f"{mac_alg.name} is not a DICOM MAC algorithm")
-    algorithms.check_create(mac_alg, allow_legacy=allow_legacy)
+    policy.require(mac_alg, None, Purpose.CREATE, at)
     scheme = key.scheme
-    bits = algorithms.key_bits(key.certificate.public_key())
-    algorithms.check_create(scheme, allow_legacy=allow_legacy, bits=bits)
+    policy.require(scheme, key.certificate.public_key(), Purpose.CREATE, at)
     if scheme.family is algorithms.Family.EC and mac_alg.digest_info_prefix:
         raise PolicyViolation(f"ECDSA with {mac_alg.name} is not supported")
     if purpose is not None and purpose not in PURPOSES:
@@ -148,52 +176,67 @@ def _check_profile(req: _Request, parsed: ParsedFile, fh: BinaryIO, level: DataS
         raise PolicyViolation(f"profile {req.profile.value}: " + "; ".join(problems))
 
 
-def _signature_item(mac_id: int, uid: str, moment: _dt.datetime, purpose: int | None) -> Dataset:
-    """The new Digital Signatures Sequence item, without its value and certificate yet."""
-    from pydicom.dataset import Dataset
-    from pydicom.sequence import Sequence as PdSequence
+@dataclass(slots=True)
+class _SignatureItem:
+    """The new Digital Signatures Sequence item (PS3.3 C.12.1.1.3): part B of the MAC stream
+    first; the Certificate of Signer, the Signature and a timestamp once signed."""
 
-    sig_item = Dataset()
-    sig_item.MACIDNumber = mac_id
-    sig_item.DigitalSignatureUID = uid
-    sig_item.DigitalSignatureDateTime = format_dt(moment)
-    sig_item.CertificateType = CERT_TYPE_X509
-    if purpose is not None:
-        code = Dataset()
-        code.CodeValue = str(purpose)
-        code.CodingSchemeDesignator = PURPOSE_SCHEME
-        code.CodeMeaning = PURPOSES[purpose]
-        sig_item.DigitalSignaturePurposeCodeSequence = PdSequence([code])
-    return sig_item
+    mac_id: int
+    uid: str
+    moment: str  # DT, as dcmsign writes it
+    purpose: int | None
+    certificate: bytes = b""
+    value: bytes = b""
+    timestamp: bytes | None = None
+
+    def encode(self, enc: Encoder) -> bytes:
+        """The item's content in tag order (what pydicom's ``write_dataset`` wrote)."""
+        parts = [enc.us(MAC_ID, self.mac_id), enc.text(SIGNATURE_UID, "UI", self.uid),
+                 enc.text(SIGNATURE_DATETIME, "DT", self.moment),
+                 enc.text(CERTIFICATE_TYPE, "CS", CERT_TYPE_X509)]
+        if self.value:
+            parts += [enc.element(CERTIFICATE_OF_SIGNER, "OB", self.certificate),
+                      enc.element(SIGNATURE, "OB", self.value)]
+        if self.timestamp is not None:
+            parts += [enc.text(TIMESTAMP_TYPE, "CS", TIMESTAMP_CMS_TSP),
+                      enc.element(TIMESTAMP, "OB", self.timestamp)]
+        if self.purpose is not None:
+            code = b"".join([enc.text(CODE_VALUE, "SH", str(self.purpose)),
+                             enc.text(CODING_SCHEME, "SH", PURPOSE_SCHEME),
+                             enc.text(CODE_MEANING, "LO", PURPOSES[self.purpose])])
+            parts.append(enc.sequence(PURPOSE_SEQUENCE, [code]))
+        return b"".join(parts)
+
+
+def _signature_item(mac_id: int, uid: str, moment: _dt.datetime,
+                    purpose: int | None) -> _SignatureItem:
+    """The new Digital Signatures Sequence item, without its value and certificate yet."""
+    return _SignatureItem(mac_id, uid, format_dt(moment), purpose)
 
 
 def _mac_item_bytes(parsed: ParsedFile, mac_id: int, mac: algorithms.Algorithm,
                     hashed: list[int]) -> bytes:
     """The new MAC Parameters item, encoded as the file is."""
-    from pydicom.dataset import Dataset
-
-    mac_item = Dataset()
-    mac_item.MACIDNumber = mac_id
-    mac_item.MACCalculationTransferSyntaxUID = mac_transfer_syntax(parsed)
-    mac_item.MACAlgorithm = mac.dicom_term
-    mac_item.DataElementsSigned = hashed
-    little = parsed.little_endian
-    return item_bytes(encode_dataset(mac_item, little=little, implicit=parsed.implicit_vr),
-                      little)
+    enc = Encoder(parsed.little_endian, parsed.implicit_vr)
+    content = b"".join([
+        enc.us(MAC_ID, mac_id), enc.text(MAC_TS_UID, "UI", mac_transfer_syntax(parsed)),
+        enc.text(MAC_ALGORITHM, "CS", mac.dicom_term or ""), enc.at(DATA_ELEMENTS_SIGNED, hashed),
+    ])
+    return item_bytes(content, parsed.little_endian)
 
 
-def _complete(sig_item: Dataset, digest: bytes, *, key: SigningKey, mac: algorithms.Algorithm,
-              deterministic: bool, timestamp_client: TimestampClient | None) -> None:
+def _complete(sig_item: _SignatureItem, digest: bytes, *, key: SigningKey,
+              mac: algorithms.Algorithm, deterministic: bool,
+              timestamp_client: TimestampClient | None) -> None:
     """Sign the digest, check the value, and add it, the certificate and a timestamp."""
     from cryptography.hazmat.primitives.serialization import Encoding
 
     value = key.sign_digest(digest, mac, deterministic=deterministic)
     check_value(key.certificate, value, digest, mac)
-    sig_item.CertificateOfSigner = key.certificate.public_bytes(Encoding.DER)
-    sig_item.Signature = value
+    sig_item.certificate = key.certificate.public_bytes(Encoding.DER)
+    sig_item.value = value
     if timestamp_client is not None:
-        sig_item.CertifiedTimestampType = TIMESTAMP_CMS_TSP
-        sig_item.CertifiedTimestamp = timestamp_client.timestamp(value)
+        sig_item.timestamp = timestamp_client.timestamp(value)
 
 
 def sign_file(
@@ -210,19 +253,22 @@ def sign_file(
     timestamp_client: TimestampClient | None = None,
     allow_legacy: bool = False,
     now: _dt.datetime | None = None,
+    policy: AlgorithmPolicy | None = None,
 ) -> SignResult:
     """Add a digital signature to the main data set or an item of a Part 10 file.
 
     ``dst`` may equal ``src`` (in place); the output is written atomically and the new
-    signature is checked before it replaces anything.
+    signature is checked before it replaces anything. ``policy`` (default: the default
+    policy; ``allow_legacy=True`` allows legacy) judges the MAC digest and the scheme with the
+    signer's key for creation on the day ``now`` (default: now, the Digital Signature DateTime).
 
     Raises:
         InvalidInput: unreadable input, bad item path or tag, unknown algorithm.
-        PolicyViolation: legacy algorithm without ``allow_legacy``, weak key, profile not met.
+        PolicyViolation: refused by the policy (legacy algorithm without ``allow_legacy``, weak
+            key, a date or a site rule; the message names the policy), profile not met.
     """
-    from pydicom.uid import generate_uid
-
-    req = _check_request(key, profile, mac, purpose, allow_legacy)
+    now = now or _dt.datetime.now(_dt.UTC)
+    req = _check_request(key, profile, mac, purpose, policy, allow_legacy, now)
     src, dst = Path(src), Path(dst)
     with open(src, "rb") as fh:
         parsed = parse_file(src, fh)
@@ -231,13 +277,12 @@ def sign_file(
         signed = _choose_signed(level.elements, tags, req.profile)
         _check_profile(req, parsed, fh, level, signed)
         mac_id = next(i for i in range(0x10000) if i not in all_mac_ids(parsed))
-        uid = str(generate_uid(prefix=None))
-        sig_item = _signature_item(mac_id, uid, (now or _dt.datetime.now(_dt.UTC)).astimezone(),
+        uid = new_uid()
+        sig_item = _signature_item(mac_id, uid, now.astimezone(),
                                    req.purpose)
         # part B is encoded in the file's byte order so that MacStream treats it like file data
         little, implicit = parsed.little_endian, parsed.implicit_vr
-        part_b = parse_dataset_bytes(encode_dataset(sig_item, little=little, implicit=False),
-                                     little=little)
+        part_b = parse_dataset_bytes(sig_item.encode(Encoder(little, False)), little=little)
         hashed = sorted(signed)
         early: list[Edit] = []
         delta = grow(parsed, level.elements, level, MAC_PARAMETERS_SEQUENCE,
@@ -257,8 +302,7 @@ def sign_file(
                 copier.join()
             late: list[Edit] = []
             delta += grow(parsed, level.elements, level, DIGITAL_SIGNATURES_SEQUENCE,
-                          item_bytes(encode_dataset(sig_item, little=little, implicit=implicit),
-                                     little), late)
+                          item_bytes(sig_item.encode(Encoder(little, implicit)), little), late)
             lengths = Lengths()
             lengths.resize_ancestors(level, delta)
             write_spliced(fh, out, early + late + lengths.edits(little), cut, size)

@@ -3,7 +3,9 @@
 Each Digital Signatures Sequence item is checked in steps, each adding its problems to the
 item's list in this order: the MAC parameters, the item's own attributes, the MAC stream under
 the signer's key (integrity), the certified timestamp, the signer's chain at the signing time
-(trust), then the profiles the signature satisfies. Nothing here writes a file.
+(trust), then the profiles the signature satisfies. The algorithm policy's VERIFY decisions on
+the signature scheme (with the signer's key) and the MAC digest are carried by every report; a
+refusal adds a problem naming the policy. Nothing here writes a file.
 """
 
 from __future__ import annotations
@@ -60,11 +62,17 @@ from dicomsec.signatures._values import (
     unpadded_value,
     us_value,
 )
-from dicomsec.signatures.report import FileReport, SignatureReport, TimestampReport
+from dicomsec.signatures.report import (
+    FileReport,
+    SignaturePolicy,
+    SignatureReport,
+    TimestampReport,
+)
 
 if TYPE_CHECKING:
     from cryptography import x509
 
+    from dicomsec.algorithms.policy import AlgorithmPolicy
     from dicomsec.trust import TrustStore
 
 __all__ = ["list_signatures", "verify_all", "verify_dataset_bytes", "verify_file"]
@@ -273,16 +281,41 @@ def _profiles(c: _Check, signed: list[int], scheme: algorithms.Algorithm | None,
     )
 
 
+def _policy(c: _Check, policy: AlgorithmPolicy, at: _dt.datetime | _dt.date,
+            scheme: algorithms.Algorithm | None, cert: x509.Certificate | None,
+            mac_alg: algorithms.Algorithm | None) -> SignaturePolicy:
+    """Step 7: the algorithm policy's VERIFY decisions on the signature scheme (with the
+    signer's public key) and the MAC digest on the day ``at``; a refusal is a problem."""
+    from dicomsec.algorithms.policy import Purpose
+
+    key = cert.public_key() if cert is not None and scheme is not None else None
+    sig = policy.check(scheme, key, Purpose.VERIFY, at) if scheme is not None else None
+    mac = policy.check(mac_alg, None, Purpose.VERIFY, at) if mac_alg is not None else None
+    decided = SignaturePolicy(policy.name, _day(at), signature=sig, mac=mac)
+    c.problems.extend(decided.problems)
+    return decided
+
+
+def _day(at: _dt.datetime | _dt.date) -> _dt.date:
+    if isinstance(at, _dt.datetime):
+        return (at.astimezone(_dt.UTC) if at.tzinfo is not None else at).date()
+    return at
+
+
 # --------------------------------------------------------------------------------------------
 # one item, one file
 
 
 def verify_item(
     parsed: ParsedFile, fh: BinaryIO, stream: MacStream, level: DataSet, sig_item: Item,
-    *, trust: TrustStore | None, now: _dt.datetime,
+    *, trust: TrustStore | None, now: _dt.datetime, policy: AlgorithmPolicy | None = None,
+    at: _dt.datetime | _dt.date | None = None,
 ) -> tuple[SignatureReport, set[int]]:
     """Judge one Digital Signatures Sequence item; returns its report and, when it is valid,
-    the tags it covers."""
+    the tags it covers. ``policy`` (default: the default policy) judges its algorithms for
+    verification on the day ``at`` (default: ``now``)."""
+    from dicomsec.algorithms.policy import AlgorithmPolicy
+
     c = _Check(parsed, fh, level, sig_item, [])
     mac_id = us_value(parsed, fh, find(sig_item.elements, MAC_ID))
     when_text = c.text(SIGNATURE_DATETIME)
@@ -294,6 +327,7 @@ def verify_item(
     ts_report, ts_time = _timestamp(c, value, scheme, trust)
     trusted = _trust(c, cert, when_text, ts_time, trust, now)
     profiles = _profiles(c, signed, scheme, mac_alg, purpose) if valid else ()
+    decided = _policy(c, policy or AlgorithmPolicy.default(), at or now, scheme, cert, mac_alg)
     report = SignatureReport(
         uid=c.text(SIGNATURE_UID) or "", location=level.path() or "main", mac_id=mac_id,
         intact=intact, valid=valid, trusted=trusted,
@@ -304,13 +338,15 @@ def verify_item(
         legacy=bool((mac_alg and mac_alg.legacy) or (scheme and scheme.legacy)),
         problems=tuple(c.problems), covered=tuple(tag_str(t) for t in signed),
         interoperable=bool(scheme and scheme.dcmtk_interop and mac_alg and mac_alg.dcmtk_interop),
+        policy=decided,
     )
     return report, set(signed) if valid else set()
 
 
 def verify_all(
     parsed: ParsedFile, fh: BinaryIO, *, trust: TrustStore | None, only_uid: str | None = None,
-    now: _dt.datetime | None = None,
+    now: _dt.datetime | None = None, policy: AlgorithmPolicy | None = None,
+    at: _dt.datetime | _dt.date | None = None,
 ) -> tuple[list[SignatureReport], set[int]]:
     """Judge every signature item of a parsed file (or only the one with ``only_uid``);
     returns the reports and the top-level tags the valid main-level signatures cover."""
@@ -326,7 +362,8 @@ def verify_all(
             if only_uid is not None:
                 if text_value(parsed, fh, find(it.elements, SIGNATURE_UID)) != only_uid:
                     continue
-            report, covered = verify_item(parsed, fh, stream, level, it, trust=trust, now=now)
+            report, covered = verify_item(parsed, fh, stream, level, it, trust=trust, now=now,
+                                          policy=policy, at=at)
             reports.append(report)
             if level.parent_item is None:
                 covered_main |= covered
@@ -349,6 +386,8 @@ def verify_file(
     trust: TrustStore | None = None,
     require: str | None = None,
     now: _dt.datetime | None = None,
+    policy: AlgorithmPolicy | None = None,
+    at: _dt.datetime | _dt.date | None = None,
 ) -> FileReport:
     """Verify every signature of a Part 10 file, at every level.
 
@@ -357,7 +396,10 @@ def verify_file(
     validity, the chain to ``trust`` at the signing time (or at a valid certified timestamp's
     time), key usage, and the timestamp's imprint and TSA chain. Signatures inside Original
     Attributes Sequence are skipped and named in ``skipped``. Without ``trust`` no signer is
-    trusted (the OS store is never used).
+    trusted (the OS store is never used). Each signature report carries ``policy``'s (default:
+    the default policy) VERIFY decisions on its scheme and MAC digest on the day ``at``
+    (default: ``now``, else the current time): a refusal makes it not ok, a legacy use (e.g.
+    ECDSA P-256 after 2035) is noted and stays ok. ``now`` is when revocation is checked.
 
     Raises:
         InvalidInput: the file cannot be read or is not DICOM.
@@ -368,7 +410,7 @@ def verify_file(
                            ("not a regular file" if p.exists() else "no such file"), path=str(p))
     with open(p, "rb") as fh:
         parsed = parse_file(p, fh)
-        reports, covered = verify_all(parsed, fh, trust=trust, now=now)
+        reports, covered = verify_all(parsed, fh, trust=trust, now=now, policy=policy, at=at)
         skipped = _skipped(parsed)
     unsigned = tuple(
         tag_str(e.tag)
@@ -394,15 +436,17 @@ def _skipped(parsed: ParsedFile) -> tuple[str, ...]:
 
 
 def verify_dataset_bytes(data: bytes, *, trust: TrustStore | None = None,
-                         require: str | None = None,
-                         now: _dt.datetime | None = None) -> FileReport:
+                         require: str | None = None, now: _dt.datetime | None = None,
+                         policy: AlgorithmPolicy | None = None,
+                         at: _dt.datetime | _dt.date | None = None) -> FileReport:
     """Verify a Part 10 file held in memory (used for pydicom Datasets)."""
     import tempfile
 
     with tempfile.NamedTemporaryFile(suffix=".dcm") as tmp:
         tmp.write(data)
         tmp.flush()
-        return verify_file(Path(tmp.name), trust=trust, require=require, now=now)
+        return verify_file(Path(tmp.name), trust=trust, require=require, now=now,
+                           policy=policy, at=at)
 
 
 def list_signatures(path: Path | str) -> FileReport:

@@ -3,6 +3,7 @@
 - :class:`SignatureReport`: one Digital Signatures Sequence item, verified;
 - :class:`FileReport`: every signature of one file, and the attributes none covers;
 - :class:`TimestampReport`: one certified timestamp (RFC 3161) of a signature;
+- :class:`SignaturePolicy`: the algorithm policy's VERIFY decisions on one signature;
 - :class:`SignResult`: what signing a file did.
 
 Expected negative outcomes (a broken signature, an untrusted signer) are report fields, not
@@ -18,13 +19,16 @@ import datetime as _dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from dicomsec.errors import DicomSecError, TrustError, VerificationFailed
+from dicomsec.errors import DicomSecError, PolicyViolation, TrustError, VerificationFailed
 from dicomsec.report import Report
 
 if TYPE_CHECKING:
     from cryptography import x509
 
-__all__ = ["SCHEMA", "FileReport", "SignResult", "SignatureReport", "TimestampReport"]
+    from dicomsec.algorithms.policy import Decision
+
+__all__ = ["SCHEMA", "FileReport", "SignResult", "SignaturePolicy", "SignatureReport",
+           "TimestampReport"]
 
 #: the schema of :class:`FileReport` (the one ``verify --json`` prints per file)
 SCHEMA = "dicomsec.signatures.report/1"
@@ -85,6 +89,60 @@ class TimestampReport(Report):
 
 
 @dataclass(frozen=True, slots=True)
+class SignaturePolicy(Report):
+    """The algorithm policy's VERIFY decisions on one signature, on the verification day.
+
+    ``signature``: the signature scheme with the signer's public key; ``mac``: the MAC
+    digest. Either is ``None`` when the signature does not name it readably (a problem of the
+    signature report says why). ``ok`` (``allowed`` in JSON) is true when every decision
+    allows: a refused one (a ``forbidden`` status, a site rule for verification) makes the
+    signature report not ok, with a problem naming the policy. A decision that allows but is
+    ``legacy`` (e.g. ECDSA P-256 verified in 2036: quantum-vulnerable, disallowed for new
+    signatures since 2035) leaves the report ok; its ``reason`` says so.
+    """
+
+    schema: ClassVar[str] = "dicomsec.signatures.policy/1"
+
+    #: the policy that decided ("default policy", "policy file site.toml", ...)
+    name: str
+    #: the UTC day judged
+    at: _dt.date
+    signature: Decision | None = None
+    mac: Decision | None = None
+
+    @property
+    def decisions(self) -> tuple[Decision, ...]:
+        return tuple(d for d in (self.signature, self.mac) if d is not None)
+
+    @property
+    def ok(self) -> bool:
+        return all(d.allowed for d in self.decisions)
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        """One line per refusal, naming the policy: ``"<policy>: <reason>"``."""
+        return tuple(f"{d.policy}: {d.reason}" for d in self.decisions if not d.allowed)
+
+    def summary(self) -> str:
+        verdict = "ALLOWED" if self.ok else "REFUSED"
+        return f"{verdict} policy={self.name!r} at={self.at.isoformat()} " + " ".join(
+            f"{d.algorithm}={'allowed' if d.allowed else 'refused'}"
+            + (",legacy" if d.legacy else "") for d in self.decisions)
+
+    def _content(self) -> dict[str, Any]:
+        return {
+            "allowed": self.ok,
+            "policy": self.name,
+            "at": self.at.isoformat(),
+            "signature": self.signature.to_dict() if self.signature is not None else None,
+            "mac": self.mac.to_dict() if self.mac is not None else None,
+        }
+
+    def _failure(self) -> DicomSecError:
+        return PolicyViolation("; ".join(self.problems))
+
+
+@dataclass(frozen=True, slots=True)
 class SignatureReport(Report):
     """The outcome of verifying one Digital Signatures Sequence item."""
 
@@ -110,9 +168,9 @@ class SignatureReport(Report):
     problems: tuple[str, ...]
     covered: tuple[str, ...] = field(default=(), repr=False)
     interoperable: bool = True
-    #: the algorithm policy's decision on this signature's algorithms (``None`` until the
-    #: policy is consulted by verification)
-    policy: dict[str, Any] | None = None
+    #: the algorithm policy's VERIFY decisions on this signature's algorithms (``None``: not
+    #: consulted, e.g. a report built by hand)
+    policy: SignaturePolicy | None = None
 
     @property
     def ok(self) -> bool:
@@ -141,15 +199,19 @@ class SignatureReport(Report):
             "interoperable": self.interoperable,
             "problems": list(self.problems),
             "covered": list(self.covered),
-            "policy": self.policy,
+            "policy": self.policy.to_dict() if self.policy is not None else None,
         }
 
     def _failure(self) -> DicomSecError:
-        """:class:`VerificationFailed` for an invalid signature, :class:`TrustError` for an
-        intact one whose signer is not trusted."""
+        """:class:`VerificationFailed` for an invalid signature, :class:`PolicyViolation` for
+        a valid one whose algorithms the policy refuses for verification, :class:`TrustError`
+        for an intact one whose signer is not trusted."""
         if not self.valid:
             return VerificationFailed("; ".join(self.problems) or "signature invalid",
                                       item=self.location, tag=self.uid)
+        if self.policy is not None and not self.policy.ok:
+            return PolicyViolation("; ".join(self.policy.problems), item=self.location,
+                                   tag=self.uid)
         return TrustError("; ".join(self.problems) or "signer not trusted",
                           item=self.location, tag=self.uid)
 
