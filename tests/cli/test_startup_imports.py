@@ -93,9 +93,6 @@ def test_unwrap_imports_no_dicom_or_dimse_module(material: dict[str, Path]) -> N
     assert found & {"pydicom", "pynetdicom"} == set()
 
 
-@pytest.mark.xfail(strict=True, reason="signatures/_sign.py and _splice.py build the new "
-                   "items with pydicom (Dataset, Sequence, write_dataset, generate_uid): "
-                   "remove this mark when sign no longer imports it")
 def test_sign_imports_no_heavy_module(material: dict[str, Path]) -> None:
     found = _modules(material["work"], *_commands(material)["sign"])
     assert found & HEAVY == set()

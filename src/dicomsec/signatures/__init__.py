@@ -19,23 +19,27 @@ what ``trust`` holds: the OS store is never used.
 
 from __future__ import annotations
 
-import datetime as _dt
-import functools
-from collections.abc import Sequence
+import importlib
 from pathlib import Path
-from typing import TYPE_CHECKING, overload
-
-from dicomsec.signatures._profiles import PURPOSES, Profile
-from dicomsec.signatures._remove import remove_signatures
-from dicomsec.signatures._sign import sign_file
-from dicomsec.signatures._values import dataset_to_bytes
-from dicomsec.signatures._verify import list_signatures, verify_dataset_bytes, verify_file
-from dicomsec.signatures.report import FileReport, SignatureReport, SignResult, TimestampReport
+from typing import TYPE_CHECKING, Any, overload
 
 if TYPE_CHECKING:
+    import datetime as _dt
+    from collections.abc import Sequence
+
     from pydicom.dataset import Dataset
 
     from dicomsec.keys import SigningKey
+    from dicomsec.signatures._profiles import PURPOSES, Profile
+    from dicomsec.signatures._remove import remove_signatures
+    from dicomsec.signatures._sign import sign_file
+    from dicomsec.signatures._verify import list_signatures, verify_file
+    from dicomsec.signatures.report import (
+        FileReport,
+        SignatureReport,
+        SignResult,
+        TimestampReport,
+    )
     from dicomsec.signatures.timestamp import TimestampClient
     from dicomsec.trust import TrustStore
 
@@ -53,6 +57,34 @@ __all__ = [
     "verify",
     "verify_file",
 ]
+
+#: where each public name lives: imported on first use (``verify`` needs neither the producer
+#: nor pydicom, and a command run once per file pays for every module it imports)
+_LAZY = {
+    "PURPOSES": "_profiles",
+    "Profile": "_profiles",
+    "FileReport": "report",
+    "SignResult": "report",
+    "SignatureReport": "report",
+    "TimestampReport": "report",
+    "list_signatures": "_verify",
+    "verify_file": "_verify",
+    "remove_signatures": "_remove",
+    "sign_file": "_sign",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
 
 
 @overload
@@ -77,7 +109,7 @@ def sign(
 
 def sign(
     src: Path | str | Dataset, dst: Path | str | None = None, *, key: SigningKey,
-    profile: Profile | str = Profile.NONE, mac: str = "sha256", purpose: int | None = None,
+    profile: Profile | str = "none", mac: str = "sha256", purpose: int | None = None,
     item: str | None = None, tags: Sequence[str | int] | None = None,
     deterministic: bool = False, timestamp_client: TimestampClient | None = None,
     allow_legacy: bool = False, now: _dt.datetime | None = None,
@@ -96,6 +128,11 @@ def sign(
         InvalidInput: unreadable input, bad item path or tag, unknown algorithm.
         PolicyViolation: legacy algorithm without ``allow_legacy``, weak key, profile not met.
     """
+    import functools
+
+    from dicomsec.signatures._sign import sign_file
+    from dicomsec.signatures._values import dataset_to_bytes
+
     run = functools.partial(
         sign_file, key=key, profile=profile, mac=mac, purpose=purpose, item=item, tags=tags,
         deterministic=deterministic, timestamp_client=timestamp_client,
@@ -130,6 +167,10 @@ def verify(
     Raises:
         InvalidInput: the file cannot be read or is not DICOM.
     """
+    from dicomsec.signatures._verify import verify_dataset_bytes, verify_file
+
     if isinstance(src, str | Path):
         return verify_file(src, trust=trust, require=require, now=now)
+    from dicomsec.signatures._values import dataset_to_bytes
+
     return verify_dataset_bytes(dataset_to_bytes(src), trust=trust, require=require, now=now)

@@ -16,7 +16,7 @@ import functools
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from importlib import resources
+from pathlib import Path
 
 from dicomsec import algorithms
 from dicomsec._rawdicom import Element
@@ -78,9 +78,10 @@ def _parse_tag(text: str) -> int:
 def _rules(profile: Profile) -> ProfileRules:
     if profile in (Profile.NONE, Profile.BASE):
         return ProfileRules(frozenset(), frozenset())
-    data = json.loads(
-        resources.files("dicomsec").joinpath("data/signature_profile_tags.json").read_text()
-    )["profiles"]
+    # a plain path (the package is installed as files): importlib.resources would import
+    # tempfile, shutil, zipfile and the compression modules for the same read
+    table = Path(__file__).resolve().parent.parent / "data" / "signature_profile_tags.json"
+    data = json.loads(table.read_text(encoding="utf-8"))["profiles"]
 
     def tags(name: str, key: str) -> frozenset[int]:
         return frozenset(_parse_tag(t["tag"]) for t in data[name][key])

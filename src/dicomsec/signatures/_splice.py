@@ -13,21 +13,18 @@ import struct
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import BinaryIO
 
 from dicomsec._atomic import copy_range
 from dicomsec._rawdicom import UNDEFINED, DataSet, Element, Item, ParsedFile, find
 from dicomsec.errors import InvalidInput
 from dicomsec.signatures._macstream import DIGITAL_SIGNATURES_SEQUENCE
 
-if TYPE_CHECKING:
-    from pydicom.dataset import Dataset
-
 __all__ = [
     "Copier",
     "Edit",
+    "Encoder",
     "Lengths",
-    "encode_dataset",
     "grow",
     "item_bytes",
     "late_cut",
@@ -37,15 +34,51 @@ __all__ = [
 
 
 
-def encode_dataset(ds: Dataset, *, little: bool, implicit: bool) -> bytes:
-    from pydicom.filebase import DicomBytesIO
-    from pydicom.filewriter import write_dataset
+#: VRs whose value is padded with a NUL byte to an even length (others: a space)
+_NUL_PADDED = frozenset(["UI", "OB", "OD", "OF", "OL", "OV", "OW", "UN"])
+#: VRs with a 4-byte length after two reserved bytes in explicit VR (PS3.5 7.1.2)
+_LONG_VRS = frozenset(["OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT",
+                       "UV"])
 
-    buf = DicomBytesIO()
-    buf.is_little_endian = little
-    buf.is_implicit_VR = implicit
-    write_dataset(buf, ds)
-    return buf.getvalue()
+
+@dataclass(frozen=True, slots=True)
+class Encoder:
+    """Low-level: encodes new data elements in a file's transfer syntax (PS3.5 7.1).
+
+    Writes what pydicom's ``write_dataset`` writes for the same elements: values padded to an
+    even length (NUL for UI and binary VRs, a space for text), defined-length sequences and
+    items. Callers give elements in ascending tag order; nothing checks the values' VRs.
+    """
+
+    little: bool
+    implicit: bool
+
+    def element(self, tag: int, vr: str, value: bytes) -> bytes:
+        """One element with a value given in this byte order (padded here)."""
+        if len(value) % 2:
+            value += b"\x00" if vr in _NUL_PADDED else b" "
+        head = _tag_bytes(tag, self.little)
+        if self.implicit:
+            return head + _u32(len(value), self.little) + value
+        if vr in _LONG_VRS:
+            return head + vr.encode() + b"\x00\x00" + _u32(len(value), self.little) + value
+        if len(value) > 0xFFFF:
+            raise InvalidInput(f"value of {vr} element is too long for explicit VR")
+        fmt = "<H" if self.little else ">H"
+        return head + vr.encode() + struct.pack(fmt, len(value)) + value
+
+    def text(self, tag: int, vr: str, value: str) -> bytes:
+        return self.element(tag, vr, value.encode("ascii"))
+
+    def us(self, tag: int, value: int) -> bytes:
+        return self.element(tag, "US", struct.pack("<H" if self.little else ">H", value))
+
+    def at(self, tag: int, tags: list[int]) -> bytes:
+        return self.element(tag, "AT", b"".join(_tag_bytes(t, self.little) for t in tags))
+
+    def sequence(self, tag: int, items: list[bytes]) -> bytes:
+        """A defined-length sequence of items given as their encoded content."""
+        return self.element(tag, "SQ", b"".join(item_bytes(i, self.little) for i in items))
 
 
 def _u32(value: int, little: bool) -> bytes:

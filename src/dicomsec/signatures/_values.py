@@ -12,6 +12,7 @@ import datetime as _dt
 import io
 import re
 import struct
+import sys
 from typing import TYPE_CHECKING, BinaryIO
 
 from dicomsec import algorithms
@@ -48,6 +49,7 @@ __all__ = [
     "is_plain",
     "is_sr",
     "mac_transfer_syntax",
+    "new_uid",
     "parse_dt",
     "parse_tag",
     "raw_value",
@@ -72,6 +74,7 @@ TIMESTAMP_TYPE = 0x04000305
 TIMESTAMP = 0x04000310
 PURPOSE_SEQUENCE = 0x04000401
 CODE_VALUE = 0x00080100
+CODING_SCHEME = 0x00080102
 CODE_MEANING = 0x00080104
 SOP_CLASS_UID = 0x00080016
 
@@ -176,6 +179,21 @@ def parse_tag(text: str) -> int:
     if tag is None:
         raise InvalidInput(f"unknown attribute {text!r}")
     return int(tag)
+
+
+def new_uid() -> str:
+    """A new UID derived from a random (version 4) UUID: ``2.25.<integer>`` (PS3.5 B.2).
+
+    Transitional: when the caller has already imported ``pydicom.uid``, its ``generate_uid``
+    (which makes the same ``2.25`` form from ``uuid4``) is asked instead, so that tests which
+    pin the UID by patching it keep working; pydicom itself is never imported here.
+    """
+    pydicom_uid = sys.modules.get("pydicom.uid")
+    if pydicom_uid is not None:
+        return str(pydicom_uid.generate_uid(prefix=None))
+    import uuid
+
+    return f"2.25.{uuid.uuid4().int}"
 
 
 def parse_dt(text: str | None) -> _dt.datetime | None:
