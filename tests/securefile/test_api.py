@@ -30,7 +30,7 @@ KEK_ID = b"\x01\x02\x03\x04"
 #: the keys each JSON had before the report protocol (``schema`` and ``ok`` were added)
 WRAP_KEYS = {"file", "profile", "outer", "cipher", "recipients", "inner", "digest", "signers"}
 UNWRAP_KEYS = {"file", "outer", "cipher", "recipient", "content_type", "form", "integrity",
-               "inner", "is_dicom", "legacy"}
+               "inner", "is_dicom", "legacy", "policy"}
 INNER_KEYS = {"kind", "form", "ok", "digest", "digest_ok", "trust_checked", "signers",
               "problems"}
 SIGNER_KEYS = {"signer", "algorithm", "digest", "valid", "trusted", "signing_time", "problems"}
@@ -112,6 +112,9 @@ def test_round_trip_reports(tmp_path: Path) -> None:
     d = _assert_protocol(u, UNWRAP_KEYS)
     assert d["recipient"] == {"index": 1, "kind": "pwri"}
     assert u.integrity == "aead" and u.is_dicom and not u.legacy
+    assert d["policy"]["schema"] == "dicomsec.algorithms.decision/1"
+    assert d["policy"]["algorithm"] == "aes256-gcm" and d["policy"]["purpose"] == "decrypt"
+    assert d["policy"]["allowed"] is True and d["policy"]["policy"] == "default policy"
     assert u.inner == securefile.InnerContentReport.plain()
     assert set(u.to_dict()["inner"]) == {"schema", *INNER_KEYS}
     u.raise_for_failure()
