@@ -135,6 +135,8 @@ def test_examples_say_what_the_page_says(runs: list[Run]) -> None:
     assert "OK echo peer=127.0.0.1:" in out
     assert "refused create ecdsa-p256 not_allowed_after=2035-12-31 legacy" in out
     assert "hospital policy: ecdsa-p256" in out
+    assert "refused: hospital policy: ecdsa-p256" in out  # sign_file(policy=site)
+    assert "allowed verify ecdsa-p256 legacy quantum-vulnerable" in out
     assert "aes256-gcm ['ktri', 'pwri']" in out
     # the batch block: the unsigned file fails require="any", the signed one passes, the text
     # file is an error outcome
