@@ -27,10 +27,13 @@ if TYPE_CHECKING:
         PrivateKeyTypes,
     )
 
+    from dicomsec.algorithms.policy import AlgorithmPolicy, Decision
+
 __all__ = [
     "PASSWORD_ENV",
     "FileSigningKey",
     "SigningKey",
+    "check_key_creation",
     "generate_private_key",
     "issue_certificate",
     "kem_of_key",
@@ -356,13 +359,54 @@ def _receives_only(public_key: object) -> bool:
     return kem_of_key(public_key, "PublicKey") is not None
 
 
-def generate_private_key(scheme: str) -> PrivateKeyTypes:
-    """A new private key for a registry scheme name.
+def _scheme_of_new_key(scheme: str) -> algorithms.Algorithm:
+    """The registry algorithm a new key of ``scheme`` (a :func:`generate_private_key` name)
+    will be used with: its signature scheme, the X25519/X448 key agreement, or the KEM."""
+    name = scheme.lower()
+    if name.startswith("rsa"):
+        return algorithms.by_name("rsa-pkcs1v15", algorithms.Kind.SIGNATURE)
+    if name in ("x25519", "x448"):
+        return algorithms.by_name("ecdh-hkdf-sha256", algorithms.Kind.KEY_AGREEMENT)
+    if name.startswith("ml-kem-"):
+        return algorithms.by_name(name, algorithms.Kind.KEM)
+    return algorithms.by_name(name, algorithms.Kind.SIGNATURE)
+
+
+def check_key_creation(scheme: str, key: PrivateKeyTypes, *,
+                       policy: AlgorithmPolicy | None = None,
+                       at: _dt.datetime | _dt.date | None = None) -> Decision:
+    """The creation check of a new key: ``policy`` (default: the default policy) must allow
+    the scheme the key serves, with that key, for creation on the day ``at`` (default: now).
+
+    Raises:
+        PolicyViolation: refused (a key below the floor, a date, a site rule; the message
+            names the policy).
+    """
+    from dicomsec.algorithms.policy import AlgorithmPolicy, Purpose
+
+    judge = policy or AlgorithmPolicy.default()
+    return judge.require(_scheme_of_new_key(scheme), key.public_key(), Purpose.CREATE, at)
+
+
+def generate_private_key(scheme: str, *, policy: AlgorithmPolicy | None = None,
+                         at: _dt.datetime | _dt.date | None = None) -> PrivateKeyTypes:
+    """A new private key for a registry scheme name, checked by :func:`check_key_creation`.
 
     Signature schemes (``ecdsa-p256``, ``ed25519``, ``ml-dsa-65``…), RSA (3072 bits;
     ``rsa2048``/``rsa3072``/``rsa4096`` pick a size), and recipient keys for Secure DICOM Files
     (``x25519``, ``x448``, ``ml-kem-768``, ``ml-kem-1024``).
+
+    Raises:
+        InvalidInput: an unknown scheme, or one the installed cryptography lacks.
+        PolicyViolation: ``policy`` (default: the default policy) refuses it on the day ``at``.
     """
+    key = _new_private_key(scheme)
+    check_key_creation(scheme, key, policy=policy, at=at)
+    return key
+
+
+def _new_private_key(scheme: str) -> PrivateKeyTypes:
+    """A new private key for a :func:`generate_private_key` scheme name, unchecked."""
     from cryptography.hazmat.primitives.asymmetric import (
         ec,
         ed448,

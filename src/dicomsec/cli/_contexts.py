@@ -1,4 +1,5 @@
-"""Explicit contexts the commands build from their arguments: signing keys, trust stores.
+"""Explicit contexts the commands build from their arguments: signing keys, trust stores,
+the algorithm policy.
 
 Nothing here falls back to the OS trust store or reads configuration on its own; the library
 modules are imported when a context is built, not before.
@@ -11,10 +12,54 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import datetime as _dt
+
+    from dicomsec.algorithms.policy import AlgorithmPolicy
     from dicomsec.keys import FileSigningKey
     from dicomsec.trust import TrustStore
 
-__all__ = ["input_error", "load_signing_key", "trust_store"]
+__all__ = ["algorithm_policy", "input_error", "load_signing_key", "moment", "trust_store"]
+
+#: the help of ``--algorithm-policy`` (sign, verify, wrap, unwrap, keys generate)
+POLICY_HELP = ("Algorithm policy file (TOML) that tightens or loosens the default policy "
+               "(see docs/algorithm-policy.md).")
+
+
+def algorithm_policy(path: Path | None, *, allow_legacy: bool = False) -> AlgorithmPolicy | None:
+    """The policy of ``--algorithm-policy FILE`` (with legacy allowed for
+    ``--allow-legacy``); ``None`` when neither is given: the library then uses the default
+    policy.
+
+    Raises:
+        InvalidInput: the file cannot be read or is not a valid policy (one line naming it).
+    """
+    if path is None and not allow_legacy:
+        return None
+    from dicomsec.algorithms.policy import AlgorithmPolicy
+
+    policy = AlgorithmPolicy.from_toml(path) if path is not None else AlgorithmPolicy.default()
+    return policy.with_legacy_allowed() if allow_legacy else policy
+
+
+def moment(text: str | None, option: str = "--at") -> _dt.datetime | None:
+    """An ISO 8601 date or date and time (``2036-06-01``, ``2036-06-01T12:00:00+01:00``; naive
+    ones are UTC); ``None`` for ``None``.
+
+    Raises:
+        InvalidInput: not such a value.
+    """
+    if text is None:
+        return None
+    import datetime as _dt
+
+    from dicomsec.errors import InvalidInput
+
+    try:
+        value = _dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(f"{option} takes an ISO 8601 date or date and time, not "
+                           f"{text!r}") from None
+    return value if value.tzinfo is not None else value.replace(tzinfo=_dt.UTC)
 
 
 def load_signing_key(key: Path, cert: Path, password_file: Path | None,

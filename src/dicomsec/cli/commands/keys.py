@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
+from dicomsec.cli._contexts import POLICY_HELP, algorithm_policy
 from dicomsec.cli._root import command, err, usage
 
 if TYPE_CHECKING:
@@ -15,8 +16,9 @@ def _check(algorithm: str, ca: bool, ca_cert: Path | None, ca_key: Path | None) 
     """Check the combination of options; returns whether the key can only be a recipient."""
     if (ca_cert is None) != (ca_key is None):
         raise usage("give both --ca-cert and --ca-key, or neither")
-    recipient_only = algorithm.lower() in ("x25519", "x448") or algorithm.lower().startswith(
-        "ml-kem")
+    from dicomsec.keys import recipient_only as receives_only
+
+    recipient_only = receives_only(algorithm)
     if recipient_only and ca:
         raise usage(f"{algorithm} keys cannot sign, so they cannot be a CA")
     if recipient_only and ca_key is None:
@@ -44,9 +46,16 @@ def keys_generate(
         "--encryption", help="A recipient certificate for Secure DICOM Files (key "
         "encipherment / key agreement) instead of a signer. Implied by x25519, x448, "
         "ml-kem-*.")] = False,
+    policy_file: Annotated[Path | None, typer.Option(
+        "--algorithm-policy", metavar="FILE", help=POLICY_HELP)] = None,
 ) -> int:
-    """Generate a key and a certificate (self-signed, or issued by --ca-cert/--ca-key)."""
+    """Generate a key and a certificate (self-signed, or issued by --ca-cert/--ca-key).
+
+    Exit 1 when the algorithm policy refuses the key (e.g. RSA below 2048 bits), with no
+    output; 2 for a bad policy file.
+    """
     recipient_only = _check(algorithm, ca, ca_cert, ca_key)
+    policy = algorithm_policy(policy_file)
     from cryptography.hazmat.primitives.serialization import Encoding
 
     from dicomsec._atomic import atomic_write_bytes
@@ -58,7 +67,7 @@ def keys_generate(
         write_private_key,
     )
 
-    key = generate_private_key(algorithm)
+    key = generate_private_key(algorithm, policy=policy)
     issuer_key = load_private_key(ca_key) if ca_key else None
     issuer_cert = load_certificate(ca_cert) if ca_cert else None
     cert = issue_certificate(key, common_name, issuer_key=issuer_key,  # type: ignore[arg-type]

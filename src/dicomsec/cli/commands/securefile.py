@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, BinaryIO
 
-from dicomsec.cli._contexts import load_signing_key, trust_store
+from dicomsec.cli._contexts import POLICY_HELP, algorithm_policy, load_signing_key, trust_store
 from dicomsec.cli._root import command, err, print_json, usage
 
 if TYPE_CHECKING:
@@ -45,20 +45,18 @@ def _read_kek(kek_file: Path, kek_id: str) -> tuple[bytes, bytes]:
 def _recipients(to: list[Path] | None, profile: str, rsa_v15: bool,
                 password_file: Path | None, kek_file: Path | None,
                 kek_id: str | None) -> list[Recipient]:
-    from dicomsec.cms.recipients import KekRecipient, PasswordRecipient, recipient_for
+    from dicomsec import securefile
 
-    recipients: list[Recipient] = []
-    for path in to or []:
-        recipient = recipient_for(path)
-        if recipient.kind == "ktri" and (profile == "basic" or rsa_v15):
-            # the basic profile names RSA PKCS#1 v1.5 key transport (PS3.15 D.1)
-            recipient = recipient_for(path, oaep=False)
-        recipients.append(recipient)
+    # the library chooses RSA-OAEP or PKCS#1 v1.5 from the profile (PS3.15 D.1) and --rsa-v15
+    recipients: list[Recipient] = [
+        securefile.recipient_for(path, profile=profile, rsa_v15=rsa_v15) for path in to or []
+    ]
     if password_file is not None:
-        recipients.append(PasswordRecipient(_read_secret_file(password_file, "password")))
+        recipients.append(securefile.PasswordRecipient(
+            _read_secret_file(password_file, "password")))
     if kek_file is not None and kek_id is not None:
         kek, kid = _read_kek(kek_file, kek_id)
-        recipients.append(KekRecipient(kek, kid))
+        recipients.append(securefile.KekRecipient(kek, kid))
     return recipients
 
 
@@ -98,28 +96,34 @@ def wrap(
         "default).")] = False,
     allow_legacy: Annotated[bool, typer.Option(
         "--allow-legacy", help="Allow legacy algorithms for new files.")] = False,
+    policy_file: Annotated[Path | None, typer.Option(
+        "--algorithm-policy", metavar="FILE", help=POLICY_HELP)] = None,
     key_password_file: Annotated[Path | None, typer.Option(
         "--key-password-file", help="Password of --sign-key.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> int:
-    """Wrap a DICOM file into a Secure DICOM File (PS3.10 7.4, CMS)."""
+    """Wrap a DICOM file into a Secure DICOM File (PS3.10 7.4, CMS).
+
+    Exit 0 when written; 1 when the profile or the algorithm policy refuses an algorithm,
+    with no output; 2 for unreadable input or a bad policy file.
+    """
     if (kek_file is None) != (kek_id is None):
         raise usage("give both --kek-file and --kek-id")
     if (sign_key is None) != (sign_cert is None):
         raise usage("give both --sign-key and --sign-cert")
-    from dicomsec.securefile import wrap as do_wrap
+    from dicomsec import securefile
 
+    policy = algorithm_policy(policy_file)
     recipients = _recipients(to, profile, rsa_v15, password_file, kek_file, kek_id)
     signers = []
     if sign_key is not None and sign_cert is not None:
-        from dicomsec.cms.signed import CmsSigner
-
         sk = load_signing_key(sign_key, sign_cert, key_password_file)
-        signers.append(CmsSigner(sk.key, sk.certificate, digest=digest,
-                                 rsa_pss=sign_rsa_pss))
+        signers.append(securefile.CmsSigner(sk.key, sk.certificate, digest=digest,
+                                            rsa_pss=sign_rsa_pss))
     source: Path | BinaryIO = sys.stdin.buffer if str(src) == "-" else src
-    result = do_wrap(source, out, recipients=recipients, profile=profile, signers=signers,
-                     cipher=cipher, digest=digest, allow_legacy=allow_legacy)
+    result = securefile.wrap(source, out, recipients=recipients, profile=profile,
+                             signers=signers, cipher=cipher, digest=digest,
+                             allow_legacy=allow_legacy, policy=policy)
     if as_json:
         print_json(result)
     else:
@@ -147,35 +151,38 @@ def unwrap(
     allow_unauthenticated: Annotated[bool, typer.Option(
         "--allow-unauthenticated", help="Accept a CBC file of plain content, whose integrity "
         "nothing proves (no inner signature or digest).")] = False,
+    policy_file: Annotated[Path | None, typer.Option(
+        "--algorithm-policy", metavar="FILE", help=POLICY_HELP)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> int:
     """Decrypt and check a Secure DICOM File; write the DICOM file it holds (mode 0600).
 
     Exit 0 on success; 1 when no recipient matches, the key or password is wrong, the tag or
-    inner signature/digest fails, or a signer is untrusted; 2 when the input is not CMS. On any
-    failure no output file exists.
+    inner signature/digest fails, a signer is untrusted, or the algorithm policy refuses the
+    content cipher for decryption; 2 when the input is not CMS or the policy file is bad. On
+    any failure no output file exists.
     """
     if (kek_file is None) != (kek_id is None):
         raise usage("give both --kek-file and --kek-id")
     if key is None and password_file is None and kek_file is None:
         raise usage("give --key (and --cert), --password-file or --kek-file/--kek-id")
-    from dicomsec.cms.recipients import Credentials, load_private_key_any
-    from dicomsec.keys import load_certificate, read_password
-    from dicomsec.securefile import unwrap as do_unwrap
+    from dicomsec import securefile
+    from dicomsec.keys import load_certificate, load_private_key_any, read_password
 
+    policy = algorithm_policy(policy_file)
     private = None
     if key is not None:
         private = load_private_key_any(key, read_password(key_password_file))
     kek = kid = None
     if kek_file is not None and kek_id is not None:
         kek, kid = _read_kek(kek_file, kek_id)
-    creds = Credentials(
+    creds = securefile.Credentials(
         private_key=private, certificate=load_certificate(cert) if cert else None, kek=kek,
         kek_id=kid,
         password=_read_secret_file(password_file, "password") if password_file else None,
     )
-    report = do_unwrap(src, out, credentials=creds, trust=trust_store(trust, None),
-                       allow_unauthenticated=allow_unauthenticated)
+    report = securefile.unwrap(src, out, credentials=creds, trust=trust_store(trust, None),
+                               allow_unauthenticated=allow_unauthenticated, policy=policy)
     if as_json:
         print_json(report)
     else:
@@ -201,12 +208,12 @@ def inspect(
     if as_json:
         print_json(info)
         return 0
-    if info["type"] == "dicom-part10":
-        print(f"{file}: DICOM Part 10 file ({info['size']} bytes), not encrypted")
+    if not info.is_secure:
+        print(f"{file}: DICOM Part 10 file ({info.size} bytes), not encrypted")
         return 0
-    print(f"{file}: Secure DICOM File, {info['outer']} v{info['version']} "
-          f"({info['encoding'].upper()}), {info['cipher']}, inner {info['content_type']}")
-    for i, r in enumerate(info["recipients"]):
+    print(f"{file}: Secure DICOM File, {info.outer} v{info.version} "
+          f"({(info.encoding or '').upper()}), {info.cipher}, inner {info.content_type}")
+    for i, r in enumerate(info.recipients):
         details = ", ".join(f"{k}={v}" for k, v in r.items() if k != "kind")
         print(f"  recipient #{i}: {r.get('kind')}: {details}")
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
-from dicomsec.cli._contexts import input_error, load_signing_key
+from dicomsec.cli._contexts import POLICY_HELP, algorithm_policy, input_error, load_signing_key
 from dicomsec.cli._root import command, err, print_json, usage
 
 if TYPE_CHECKING:
@@ -45,12 +45,18 @@ def sign(
         "--tsa-url", help="Request an RFC 3161 certified timestamp from this TSA.")] = None,
     allow_legacy: Annotated[bool, typer.Option(
         "--allow-legacy", help="Allow legacy MAC algorithms for new signatures.")] = False,
+    policy_file: Annotated[Path | None, typer.Option(
+        "--algorithm-policy", metavar="FILE", help=POLICY_HELP)] = None,
     key_password_file: Annotated[Path | None, typer.Option(
         "--key-password-file", help="File whose first line is the key password (else "
         "$DICOMSEC_KEY_PASSWORD, else a prompt).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> int:
-    """Add a digital signature to a DICOM file (PS3.15 Annex C)."""
+    """Add a digital signature to a DICOM file (PS3.15 Annex C).
+
+    Exit 0 when signed; 1 when the algorithm policy (or the profile) refuses, with no output;
+    2 for unreadable input or a bad policy file.
+    """
     if (out is None) == (not in_place):
         raise usage("give exactly one of -o OUT and --in-place")
     if profile not in PROFILES:
@@ -60,6 +66,7 @@ def sign(
 
     if not src.is_file():
         raise input_error(src)
+    policy = algorithm_policy(policy_file)
     signing_key = load_signing_key(key, cert, key_password_file, rsa_pss)
     client = None
     if tsa_url:
@@ -71,16 +78,10 @@ def sign(
     result = sign_file(
         src, dst, key=signing_key, profile=Profile(profile), mac=mac, purpose=purpose,
         item=item, tags=tag, deterministic=deterministic, timestamp_client=client,
-        allow_legacy=allow_legacy,
+        allow_legacy=allow_legacy, policy=policy,
     )
     if as_json:
-        to_dict = getattr(result, "to_dict", None)
-        print_json(to_dict() if callable(to_dict) else {
-            "file": result.path, "uid": result.uid, "location": result.location,
-            "mac_id": result.mac_id, "mac_algorithm": result.mac_algorithm,
-            "signature_algorithm": result.signature_algorithm, "profile": result.profile,
-            "timestamp": result.timestamp, "signed_attributes": list(result.signed_tags),
-        })
+        print_json(result)
     else:
         err(f"signed {result.location} of {src} -> {result.path}: {result.signature_algorithm} "
             f"{result.mac_algorithm}, profile {result.profile}, {len(result.signed_tags)} "

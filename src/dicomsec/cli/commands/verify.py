@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-from dicomsec.cli._contexts import trust_store
+from dicomsec.cli._contexts import POLICY_HELP, algorithm_policy, moment, trust_store
 from dicomsec.cli._root import (
     DEBUG,
     EXIT_OK,
@@ -21,8 +21,11 @@ from dicomsec.cli._root import (
 )
 
 if TYPE_CHECKING:
+    import datetime as _dt
+
     import typer
 
+    from dicomsec.algorithms.policy import AlgorithmPolicy
     from dicomsec.trust import TrustStore
 
 REQUIRE = ("any", "creator", "authorization", "sr", "sr-verification")
@@ -45,7 +48,7 @@ def _signature_lines(s: Any) -> list[str]:
     if s.legacy:
         extra.append("LEGACY algorithm")
     if s.timestamp:
-        extra.append("timestamp " + ("ok" if s.timestamp.get("ok") else "FAILED"))
+        extra.append("timestamp " + ("ok" if s.timestamp.ok else "FAILED"))
     if s.purpose:
         extra.append(f"purpose {s.purpose['code']} {s.purpose['meaning']}")
     lines = [f"  [{verdict}, {trust}] {s.location} uid={s.uid}",
@@ -83,12 +86,13 @@ def _error_line(error: str | None, detail: str | None) -> str:
 
 
 def _verify_one(path: Path, *, trust: tuple[Path, ...], crl: tuple[Path, ...],
-                require: str | None) -> tuple[bool, dict[str, Any], str]:
+                require: str | None, policy: AlgorithmPolicy | None = None,
+                at: _dt.datetime | None = None) -> tuple[bool, dict[str, Any], str]:
     """The batch job: verify one file; ``(ok, to_dict(), text)`` (picklable, unlike the
     report, which holds certificates)."""
     from dicomsec.signatures import verify_file
 
-    rep = verify_file(path, trust=_store(trust, crl), require=require)
+    rep = verify_file(path, trust=_store(trust, crl), require=require, policy=policy, at=at)
     return rep.ok, rep.to_dict(), "\n".join(_report_lines(rep))
 
 
@@ -110,11 +114,17 @@ def verify(
     show_progress: Annotated[bool, typer.Option(
         "--progress", help="Show a progress bar on stderr even when it is not a "
         "terminal.")] = False,
+    policy_file: Annotated[Path | None, typer.Option(
+        "--algorithm-policy", metavar="FILE", help=POLICY_HELP)] = None,
+    at: Annotated[str | None, typer.Option(
+        "--at", metavar="DATETIME", help="Judge the algorithms as on this day (ISO 8601, "
+        "e.g. 2036-06-01); default now.")] = None,
 ) -> int:
     """Verify every signature of DICOM files, at every level.
 
-    Exit 0 when every signature is valid and trusted (and required ones exist), 1 otherwise,
-    2 when a file cannot be read (a failed signature in another file takes precedence).
+    Exit 0 when every signature is valid and trusted (and required ones exist) and the
+    algorithm policy allows its algorithms for verification, 1 otherwise, 2 when a file or
+    the policy file cannot be read (a failed signature in another file takes precedence).
     Files are verified by worker processes; results appear in order of completion.
     """
     if require is not None and require not in REQUIRE:
@@ -124,7 +134,8 @@ def verify(
     from dicomsec.batch import iter_files, make_executor
 
     job = functools.partial(_verify_one, trust=tuple(trust or ()), crl=tuple(crl or ()),
-                            require=require)
+                            require=require, policy=algorithm_policy(policy_file),
+                            at=moment(at))
     _store(job.keywords["trust"], job.keywords["crl"])  # a bad --trust stops the run here
     codes: list[int] = []
 
