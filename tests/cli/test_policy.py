@@ -97,8 +97,8 @@ def signed(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_sign_refused_by_a_policy_forbidding_p256(run: Run, tmp_path: Path, outdir: Path,
                                                    through_typer: bool) -> None:
     policy = _policy(tmp_path, NO_P256)
-    option = _twice("--algorithm-policy", policy) if through_typer else [
-        "--algorithm-policy", policy]
+    option: list[str | Path] = (_twice("--algorithm-policy", policy) if through_typer
+                                else ["--algorithm-policy", policy])
     code = run("sign", CT, "-o", outdir / "s.dcm", "--key", EC_KEY, "--cert", EC_CERT, *option)
     assert code == 1, run.err
     run.assert_one_line_error()
@@ -113,8 +113,8 @@ def test_sign_refused_by_a_policy_forbidding_p256(run: Run, tmp_path: Path, outd
 
 def test_allow_legacy_stays_the_short_form(run: Run, tmp_path: Path, outdir: Path) -> None:
     policy = _policy(tmp_path, NO_P256)
-    base = ["sign", CT, "-o", outdir / "md5.dcm", "--key", RSA_KEY, "--cert", RSA_CERT,
-            "--mac", "md5", "--algorithm-policy", policy]
+    base: list[str | Path] = ["sign", CT, "-o", outdir / "md5.dcm", "--key", RSA_KEY,
+                              "--cert", RSA_CERT, "--mac", "md5", "--algorithm-policy", policy]
     assert run(*base) == 1
     assert "policy file site.toml: md5 is a legacy algorithm" in run.err
     assert "--allow-legacy" in run.err
@@ -182,8 +182,8 @@ def _wrap(run: Run, dst: Path, *extra: str | Path) -> int:
 def test_wrap_refused_by_a_policy_forbidding_aes128(run: Run, tmp_path: Path, outdir: Path,
                                                     through_typer: bool) -> None:
     policy = _policy(tmp_path, NO_AES128, "no-aes128.toml")
-    option = _twice("--algorithm-policy", policy) if through_typer else [
-        "--algorithm-policy", policy]
+    option: list[str | Path] = (_twice("--algorithm-policy", policy) if through_typer
+                                else ["--algorithm-policy", policy])
     assert _wrap(run, outdir / "w.p7m", "--cipher", "aes128-gcm", *option) == 1
     run.assert_one_line_error()
     assert "policy file no-aes128.toml: aes128-gcm is forbidden" in run.err
@@ -195,7 +195,7 @@ def test_unwrap_carries_and_applies_the_decrypt_decision(run: Run, tmp_path: Pat
                                                          outdir: Path) -> None:
     wrapped = tmp_path / "w.p7m"
     assert _wrap(run, wrapped) == 0, run.err
-    unwrap = ["unwrap", wrapped, "--kek-file", KEK, "--kek-id", KEK_ID]
+    unwrap: list[str | Path] = ["unwrap", wrapped, "--kek-file", KEK, "--kek-id", KEK_ID]
     assert run(*unwrap, "-o", outdir / "o.dcm", "--json") == 0, run.err
     decision = run.json()["policy"]
     assert decision["algorithm"] == "aes256-gcm" and decision["purpose"] == "decrypt"
