@@ -723,3 +723,22 @@ def test_c_store_messages_encode_as_pynetdicom_does(tmp_path: Path, max_pdu: int
     msg.primitive_to_message(rsp)
     [pdv] = [p.presentation_data_value_list for p in msg.encode_msg(3, 16382)]
     assert pdv == [(3, b"\x03" + pn.c_store_rsp_command(ct_class, uid, 7, 0xB000))]
+
+
+def test_c_store_response_decodes_as_pynetdicom_does() -> None:
+    import struct
+
+    from dicomsec.transport import _pynetdicom as pn
+
+    command = pn.c_store_rsp_command("1.2.840.10008.5.1.4.1.1.2", "1.2.3.45", 9, 0xA700)
+    rsp = pn.parse_c_store_rsp(command)
+    assert rsp is not None
+    assert (rsp.MessageIDBeingRespondedTo, rsp.Status, rsp.AffectedSOPInstanceUID,
+            rsp.AffectedSOPClassUID) == (9, 0xA700, "1.2.3.45", "1.2.840.10008.5.1.4.1.1.2")
+    assert rsp.is_valid_response
+    # anything but a plain response goes to pynetdicom: an error comment, another command
+    comment = struct.pack("<HHI", 0, 0x0902, 4) + b"full"
+    body = command[12:] + comment
+    assert pn.parse_c_store_rsp(struct.pack("<HHII", 0, 0, 4, len(body)) + body) is None
+    assert pn.parse_c_store_rsp(pn.c_store_rq_command("1.2.3", "1.2.3.4", 1)) is None
+    assert pn.parse_c_store_rsp(command[:-3]) is None

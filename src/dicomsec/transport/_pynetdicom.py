@@ -18,7 +18,10 @@ build); none flips a process-wide switch in ``pynetdicom._config``:
 - :func:`send_c_store_file`: ``Association.send_c_store(path)`` sends a file's data set as
   stored only under the global ``STORE_SEND_CHUNKED_DATASET`` switch, and parses the file meta
   information again for each file; here the request names the file and the data set's offset
-  itself, as pynetdicom does internally when the switch is on.
+  itself, as pynetdicom does internally when the switch is on;
+- :func:`c_store_rq_command`, :func:`c_store_rsp_command`, :func:`parse_c_store_rsp`:
+  pynetdicom builds each command set as a pydicom data set and encodes it twice, and decodes
+  each received one through pydicom; plain C-STORE command sets are coded here directly.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ __all__ = [
     "event_driven",
     "event_driven_requestor",
     "failures",
+    "parse_c_store_rsp",
     "reactor_paused",
     "send_c_store_file",
     "set_nodelay",
@@ -360,7 +364,52 @@ def _quick_dimse_class() -> type[Any]:
                     return
             super().send_msg(primitive, context_id)
 
+        def receive_primitive(self, primitive: Any) -> None:
+            """A C-STORE-RSP that came whole in one fragment is decoded here; anything
+            else goes to pynetdicom."""
+            pdvs = primitive.presentation_data_value_list
+            if self.message is None and len(pdvs) == 1 and pdvs[0][1][:1] == b"\x03":
+                rsp = parse_c_store_rsp(pdvs[0][1][1:])
+                if rsp is not None:
+                    self.msg_queue.put((pdvs[0][0], rsp))
+                    return
+            super().receive_primitive(primitive)
+
     return QuickDIMSE
+
+
+#: the elements a plain C-STORE-RSP has (PS3.7 9.3.1.2), and nothing else
+_RSP_TAGS = frozenset({0x0000, 0x0002, 0x0100, 0x0120, 0x0800, 0x0900, 0x1000})
+
+
+def parse_c_store_rsp(command: bytes) -> Any:
+    """A C_STORE response primitive from an encoded command set, or ``None`` when it is not
+    a plain C-STORE-RSP (other command, error comment, offending element, bad lengths)."""
+    from pynetdicom.dimse_primitives import C_STORE
+
+    values: dict[int, bytes] = {}
+    pos = 0
+    while pos < len(command):
+        if pos + 8 > len(command):
+            return None
+        group, tag, length = struct.unpack_from("<HHI", command, pos)
+        if group != 0 or tag not in _RSP_TAGS or pos + 8 + length > len(command):
+            return None
+        values[tag] = command[pos + 8:pos + 8 + length]
+        pos += 8 + length
+    if set(values) != _RSP_TAGS or any(len(values[t]) != 2 for t in (0x0100, 0x0120, 0x0800,
+                                                                      0x0900)):
+        return None
+    field, msg_id, ds_type, status = (struct.unpack("<H", values[t])[0]
+                                      for t in (0x0100, 0x0120, 0x0800, 0x0900))
+    if field != 0x8001 or ds_type != 0x0101:
+        return None
+    rsp = C_STORE()
+    rsp.MessageIDBeingRespondedTo = msg_id
+    rsp.AffectedSOPClassUID = values[0x0002].rstrip(b"\0 ").decode("ascii")
+    rsp.AffectedSOPInstanceUID = values[0x1000].rstrip(b"\0 ").decode("ascii")
+    rsp.Status = status
+    return rsp
 
 
 def _quick_acceptor_class() -> type[Any]:
@@ -455,9 +504,9 @@ def event_driven(assoc: Association) -> None:
     dul.to_provider_queue = new
     dul.__class__ = _quick("dul")
     dul._target = make_target(dul.run_reactor)  # the thread captured the old bound method
+    assoc.dimse.__class__ = _quick("dimse")
     if assoc.is_acceptor:
         assoc.__class__ = _quick("acceptor")
-        assoc.dimse.__class__ = _quick("dimse")
 
 
 @contextlib.contextmanager
