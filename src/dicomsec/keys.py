@@ -100,7 +100,6 @@ def load_private_key(
     from cryptography.hazmat.primitives.serialization import (
         load_der_private_key,
         load_pem_private_key,
-        pkcs12,
     )
 
     data = _read(path, "private key")
@@ -116,6 +115,8 @@ def load_private_key(
         try:
             return load_der_private_key(data, pw)
         except ValueError:
+            from cryptography.hazmat.primitives.serialization import pkcs12
+
             p12 = pkcs12.load_pkcs12(data, pw)
             if p12.key is None:
                 raise ValueError("no private key in PKCS#12") from None

@@ -4,14 +4,15 @@ Builds the exact bytes dcmsign feeds into the MAC (see docs/signatures.md, "The 
 explicit VR little endian encoding, sequences and items without lengths, a Sequence
 Delimitation tag (no length) after the last item, encapsulated fragments without item lengths.
 Values are the raw stored bytes (byte-swapped for big-endian files); nothing is decoded.
-Large values are fed to the hash in chunks through one reusable buffer.
+Large values are fed to the hash in chunks through one reusable buffer; a very large one
+(pixel data) is read by a second thread while this one hashes (:class:`_Pipeline`).
 """
 
 from __future__ import annotations
 
 import struct
 from array import array
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import BinaryIO, Protocol
 
 from dicomsec._rawdicom import LONG_VRS, SWAP_UNIT, UNDEFINED, Element, ParsedFile, tag_str
@@ -19,6 +20,10 @@ from dicomsec._rawdicom import LONG_VRS, SWAP_UNIT, UNDEFINED, Element, ParsedFi
 __all__ = ["MacStream", "Sink", "is_signable"]
 
 CHUNK = 1 << 20
+#: values at least this long are read in a second thread while the hash runs in this one
+PIPELINE_MIN = 8 << 20
+#: chunks in flight between the reader and the hash (each CHUNK bytes)
+PIPELINE_DEPTH = 3
 
 MAC_PARAMETERS_SEQUENCE = 0x4FFE0001
 DIGITAL_SIGNATURES_SEQUENCE = 0xFFFAFFFA
@@ -83,6 +88,10 @@ class MacStream:
         return swapped(data, vr) if self.swap else data
 
     def _feed_range(self, sink: Sink, offset: int, length: int, vr: str = "OB") -> None:
+        if length >= PIPELINE_MIN:
+            _Pipeline(self.fh, offset, length).feed(
+                sink, (lambda c: swapped(c, vr)) if self.swap else None)
+            return
         fh = self.fh
         fh.seek(offset)
         view = self._view
@@ -139,6 +148,67 @@ class MacStream:
     ) -> None:
         """Part A: the elements of a level whose tag is in Data Elements Signed."""
         self.feed_elements(sink, (e for e in elements if e.tag in signed and is_signable(e)))
+
+
+class _Pipeline:
+    """Reads one large range of a file in a thread while the caller's thread hashes it.
+
+    Both sides release the GIL for their long calls (``readinto`` and ``hashlib``'s
+    ``update`` of large buffers), so on two cores the read (~15% of the time of SHA-256 over
+    page-cached data) no longer adds to the hash. ``PIPELINE_DEPTH`` buffers circulate between
+    the two threads: memory stays a few MiB whatever the size of the value.
+    """
+
+    def __init__(self, fh: BinaryIO, offset: int, length: int) -> None:
+        import queue
+
+        self.fh, self.offset, self.length = fh, offset, length
+        self.full: queue.SimpleQueue[tuple[memoryview, int] | BaseException] = queue.SimpleQueue()
+        self.free: queue.SimpleQueue[memoryview | None] = queue.SimpleQueue()
+        for _ in range(PIPELINE_DEPTH):
+            self.free.put(memoryview(bytearray(CHUNK)))
+
+    def _read(self) -> None:
+        """The reader thread: fill free buffers in order; ``n == 0`` marks a short file."""
+        try:
+            self.fh.seek(self.offset)
+            left = self.length
+            while left > 0:
+                view = self.free.get()
+                if view is None:  # the hashing side stopped
+                    return
+                n = self.fh.readinto(view[: min(CHUNK, left)])  # type: ignore[attr-defined]
+                self.full.put((view, n or 0))
+                if not n:
+                    return
+                left -= n
+        except BaseException as exc:  # handed to the hashing side, which raises it
+            self.full.put(exc)
+
+    def feed(self, sink: Sink,
+             swap: Callable[[memoryview], bytes | memoryview] | None) -> None:
+        import threading
+
+        reader = threading.Thread(target=self._read, name="dicomsec-read", daemon=True)
+        reader.start()
+        left = self.length
+        try:
+            while left > 0:
+                got = self.full.get()
+                if isinstance(got, BaseException):
+                    raise got
+                view, n = got
+                if not n:
+                    from dicomsec.errors import InvalidInput
+
+                    raise InvalidInput("input changed or was truncated while hashing")
+                chunk = view[:n]
+                sink.update(swap(chunk) if swap is not None else chunk)
+                left -= n
+                self.free.put(view)
+        finally:
+            self.free.put(None)  # stops a reader still waiting for a buffer
+            reader.join()
 
 
 def value_bytes(parsed: ParsedFile, fh: BinaryIO, el: Element) -> bytes:
