@@ -52,6 +52,7 @@ from dicomsec.errors import InvalidInput, PolicyViolation, UnsupportedAlgorithm
 from dicomsec.keys import kem_of_key, load_certificate_or_public_key
 
 if TYPE_CHECKING:
+    from dicomsec.algorithms import Algorithm
     from dicomsec.algorithms.policy import AlgorithmPolicy
 
 __all__ = [
@@ -75,13 +76,25 @@ class Recipient(Protocol):
     def recipient_info(self, cek: bytes) -> bytes: ...
 
 
+def _status_waived(alg: Algorithm, policy: AlgorithmPolicy | None) -> AlgorithmPolicy:
+    """``policy`` (default: the default policy) with the legacy status of ``alg`` waived
+    (made ``allowed``); its dated rules, site rules and key floors still apply."""
+    from dicomsec.algorithms import Status
+    from dicomsec.algorithms.policy import AlgorithmPolicy
+
+    policy = policy or AlgorithmPolicy.default()
+    if policy.status_of(alg) is Status.LEGACY:
+        policy = policy.with_status(alg, Status.ALLOWED)
+    return policy
+
+
 class KeyTransRecipient:
     """ktri: RSA key transport to a certificate (or, with ``use_ski``, a bare RSA key).
 
     OAEP uses SHA-256 and MGF1-SHA-256 with an empty label; ``oaep=False`` gives PKCS#1 v1.5
-    (the DICOM Basic profile, which names it: its legacy status is waived). RSA keys below 2048
-    bits raise :class:`PolicyViolation`; with ``policy`` the dated algorithm policy decides
-    for this key today.
+    (the DICOM Basic profile names it: its legacy *status* is waived, the dated rules and key
+    floors still apply). ``policy`` (default: the default policy) decides for this key today:
+    RSA keys below 2048 bits raise :class:`PolicyViolation`.
     """
 
     kind = "ktri"
@@ -92,8 +105,7 @@ class KeyTransRecipient:
         if not isinstance(public_key, rsa.RSAPublicKey):
             raise InvalidInput("key transport (ktri) needs an RSA public key")
         alg = _alg("rsa-oaep" if oaep else "rsa-pkcs1v15-transport", Kind.KEY_TRANSPORT)
-        require_create(alg, policy=policy, allow_legacy=True, bits=public_key.key_size,
-                       key=public_key)
+        require_create(alg, policy=_status_waived(alg, policy), key=public_key)
         self.public_key = public_key
         self.certificate = cert
         self.oaep = oaep
