@@ -560,6 +560,12 @@ def test_library_scp_and_scu_in_process(pki: Pki, tmp_path: Path) -> None:
         report = dimse.send_files([tmp_path / "in"], "127.0.0.1", server.port, ctx,
                                   called_aet="DICOMSEC", on_result=seen.append)
         assert report.ok and report.stored == 3 and len(seen) == 3
+        # an asynchronous operations window (our SCP agrees): several C-STOREs outstanding
+        more = _make_files(tmp_path / "more", 12)
+        windowed = dimse.send_files(more, "127.0.0.1", server.port, ctx,
+                                    called_aet="DICOMSEC", window=8)
+        assert windowed.ok and windowed.stored == 12
+        assert [r.path for r in windowed.results] == more
         assert report.tls_version in ("TLSv1.2", "TLSv1.3") and report.cipher
         assert dimse.echo("127.0.0.1", server.port, ctx).ok
         bad = tls.client_context("b12", [pki.ca], cert=pki.cert("client-untrusted"),
@@ -568,12 +574,13 @@ def test_library_scp_and_scu_in_process(pki: Pki, tmp_path: Path) -> None:
         assert not failed.ok and failed.failure and "A-P-ABORT" in failed.failure
         assert failed.results[0].error == "not sent"
     _assert_received(files, out)
+    _assert_received(more, out)
     from pynetdicom import _config
 
     assert _config.STORE_SEND_CHUNKED_DATASET is False  # no process-wide switch was flipped
     kinds = [e.kind for e in events]
     assert kinds[0] == "listening"
-    assert kinds.count("stored") == 3 and "echo" in kinds and "rejected" in kinds
+    assert kinds.count("stored") == 15 and "echo" in kinds and "rejected" in kinds
     connected = [e for e in events if e.kind == "connected"]
     assert connected and "client" in connected[0].detail
 

@@ -45,8 +45,10 @@ if TYPE_CHECKING:
     from pynetdicom.association import Association
 
 __all__ = [
+    "WINDOW",
     "CheapCopyContexts",
     "TlsFailures",
+    "agreed_window",
     "c_store_rq_command",
     "c_store_rq_pdatas",
     "c_store_rsp_command",
@@ -55,7 +57,9 @@ __all__ = [
     "event_driven_requestor",
     "failures",
     "parse_c_store_rsp",
+    "propose_window",
     "reactor_paused",
+    "receive_c_store_response",
     "send_c_store_file",
     "set_nodelay",
     "tls_reason",
@@ -162,31 +166,73 @@ class CheapCopyContexts(list[Any]):
 
 
 def send_c_store_file(assoc: Association, path: Path, offset: int, sop_class: str,
-                      sop_instance: str, context_id: int, msg_id: int) -> Dataset:
-    """C-STORE the data set of a Part 10 file, read from ``offset`` on, under the accepted
-    presentation context ``context_id`` (low level: nothing is checked here). Call it inside
+                      sop_instance: str, context_id: int, msg_id: int) -> None:
+    """Send a C-STORE-RQ for the data set of a Part 10 file, read from ``offset`` on, under
+    the accepted presentation context ``context_id`` (low level: nothing is checked here);
+    :func:`receive_c_store_response` takes the answer. Call both inside
     :func:`reactor_paused`, or the association's reactor may take the response.
-
-    Returns the response's status data set, empty when no response came (the association
-    is then aborted, as ``send_c_store`` does).
     """
-    from pydicom.dataset import Dataset
     from pynetdicom.dimse_primitives import C_STORE
 
+    if _send_c_store_fast(assoc, path, offset, sop_class, sop_instance, context_id, msg_id):
+        return
     req = C_STORE()
     req.MessageID = msg_id
     req.Priority = 2
     req.AffectedSOPClassUID = sop_class
     req.AffectedSOPInstanceUID = sop_instance
     req._dataset_path = (path, offset)
-    if not _send_c_store_fast(assoc, path, offset, sop_class, sop_instance, context_id,
-                              msg_id):
-        assoc.dimse.send_msg(req, context_id)
+    assoc.dimse.send_msg(req, context_id)
+
+
+def receive_c_store_response(assoc: Association) -> tuple[int | None, Dataset]:
+    """The next C-STORE response: (message id it answers, status data set); ``(None, empty)``
+    when none came within the DIMSE timeout (the association is then aborted, as
+    ``send_c_store`` does)."""
+    from pydicom.dataset import Dataset
+
     _cx, rsp = assoc.dimse.get_msg(block=True)
     if rsp is None:
         assoc._handle_no_response()
-        return Dataset()
-    return assoc._check_received_status(rsp)
+        return None, Dataset()
+    msg_id = getattr(rsp, "MessageIDBeingRespondedTo", None)
+    return (int(msg_id) if msg_id is not None else None), assoc._check_received_status(rsp)
+
+
+#: the most C-STOREs our SCU keeps outstanding, and our SCP accepts, when both sides agree
+#: on an Asynchronous Operations Window (PS3.7 D.3.3.3); without one, one at a time
+WINDOW = 8
+
+
+def propose_window(invoked: int) -> Any:
+    """The Asynchronous Operations Window item our SCU proposes: ``invoked`` (at most
+    ``WINDOW``) operations invoked, 1 performed."""
+    from pynetdicom.pdu_primitives import AsynchronousOperationsWindowNegotiation
+
+    item = AsynchronousOperationsWindowNegotiation()
+    item.maximum_number_operations_invoked = max(1, min(invoked, WINDOW))
+    item.maximum_number_operations_performed = 1
+    return item
+
+
+def agreed_window(assoc: Association) -> int:
+    """How many operations the requestor may keep outstanding on this association: what the
+    acceptor answered (1 when it answered nothing, ``WINDOW`` at most)."""
+    invoked, _performed = assoc.acceptor.asynchronous_operations
+    return WINDOW if invoked == 0 else max(1, min(int(invoked), WINDOW))
+
+
+def _accept_window(assoc: Association) -> Any:
+    """Our SCP's answer to a proposed window: up to ``WINDOW`` operations invoked by the
+    requestor (they are performed in order, one at a time), 1 performed. pynetdicom itself
+    always answers (1, 1), or nothing without a handler."""
+    from pynetdicom.pdu_primitives import AsynchronousOperationsWindowNegotiation
+
+    invoked, _performed = assoc.requestor.asynchronous_operations
+    item = AsynchronousOperationsWindowNegotiation()
+    item.maximum_number_operations_invoked = WINDOW if invoked == 0 else min(invoked, WINDOW)
+    item.maximum_number_operations_performed = 1
+    return item
 
 
 def context_id_for(assoc: Association, sop_class: str, transfer_syntax: str) -> int:
@@ -507,6 +553,7 @@ def event_driven(assoc: Association) -> None:
     assoc.dimse.__class__ = _quick("dimse")
     if assoc.is_acceptor:
         assoc.__class__ = _quick("acceptor")
+        assoc.acse._check_async_ops = lambda: _accept_window(assoc)  # type: ignore[method-assign]
 
 
 @contextlib.contextmanager

@@ -37,11 +37,14 @@ from dicomsec.transport._part10 import encode_file_meta, read_file_meta
 from dicomsec.transport._pynetdicom import (
     CheapCopyContexts,
     TlsFailures,
+    agreed_window,
     context_id_for,
     event_driven,
     event_driven_requestor,
     failures,
+    propose_window,
     reactor_paused,
+    receive_c_store_response,
     send_c_store_file,
     set_nodelay,
     tls_reason,
@@ -607,13 +610,14 @@ def _association_failure(assoc: Association, failures: TlsFailures) -> str:
 
 
 def _associate(ae: Any, host: str, port: int, context: ssl.SSLContext, called_aet: str,
-               server_hostname: str | None, info: dict[str, Any]) -> Association:
+               server_hostname: str | None, info: dict[str, Any],
+               ext_neg: list[Any] | None = None) -> Association:
     from pynetdicom import evt
 
     failures()
     assoc: Association = ae.associate(
         host, port, ae_title=called_aet, tls_args=(context, server_hostname or host),
-        evt_handlers=[(evt.EVT_CONN_OPEN, _tls_handler(info))])
+        evt_handlers=[(evt.EVT_CONN_OPEN, _tls_handler(info))], ext_neg=ext_neg)
     return assoc
 
 
@@ -652,11 +656,17 @@ def send_files(
     server_hostname: str | None = None,
     timeout: float = 30.0,
     on_result: Callable[[StoreResult], None] | None = None,
+    window: int = 1,
 ) -> SendReport:
     """C-STORE the files (folders recursively) over one TLS association.
 
     The data sets go out as stored in the files (not decoded and re-encoded); the presentation
     contexts are the files' (SOP Class, Transfer Syntax) pairs, at most 128.
+
+    ``window`` > 1 proposes an Asynchronous Operations Window (PS3.7 D.3.3.3) and keeps up to
+    that many C-STOREs outstanding (at most 8) if the SCP agrees (``dicomsec scp`` does; most
+    SCPs answer 1). The price: when the association breaks, the files whose responses were
+    lost are reported as failed ("no response") although the SCP may have stored them.
 
     Raises:
         InvalidInput: a named path is missing, a file is not a readable Part 10 file, there
@@ -669,13 +679,14 @@ def send_files(
     info: dict[str, Any] = {}
     peer = f"{host}:{port}"
     log = failures()
-    assoc = _associate(ae, host, port, context, called_aet, server_hostname, info)
+    assoc = _associate(ae, host, port, context, called_aet, server_hostname, info,
+                       [propose_window(window)] if window > 1 else None)
     version, cipher = info.get("version"), info.get("cipher")
     if not assoc.is_established:
         return SendReport(tuple(StoreResult(i.path, i.sop_instance, None, "not sent")
                                 for i in instances), version, cipher, peer,
                           _association_failure(assoc, log), assoc.is_aborted)
-    results = _store_all(assoc, instances, on_result)
+    results = _store_all(assoc, instances, on_result, window)
     failure: str | None = None
     if len(results) < len(instances) or any(r.error == _NO_RESPONSE for r in results):
         failure = _association_failure(assoc, log)
@@ -689,34 +700,53 @@ def send_files(
 
 
 def _store_all(assoc: Association, instances: Sequence[_Instance],
-               on_result: Callable[[StoreResult], None] | None) -> list[StoreResult]:
-    """C-STORE each instance in turn until one gets no response or the association ends;
-    then release it (all sent) or abort it."""
+               on_result: Callable[[StoreResult], None] | None,
+               proposed: int = 1) -> list[StoreResult]:
+    """C-STORE the instances, keeping as many outstanding as the association's operations
+    window allows (1 unless the SCP agreed to more), until one gets no response or the
+    association ends; then release it (all answered) or abort it. Returns the results of
+    the instances sent so far, in the instances' order."""
+    window = min(agreed_window(assoc), max(1, proposed))
     contexts: dict[tuple[str, str], int | str] = {}
-    results: list[StoreResult] = []
+    results: list[StoreResult | None] = [None] * len(instances)
+    outstanding: dict[int, int] = {}  # message id -> index
+    sent = 0
+
+    def finish(index: int, result: StoreResult) -> None:
+        results[index] = result
+        if on_result is not None:
+            on_result(result)
+
     try:
         with reactor_paused(assoc):  # the responses are ours to take off the queue
-            for n, inst in enumerate(instances):
-                result = _store_one(assoc, inst, n, contexts)
-                results.append(result)
-                if on_result is not None:
-                    on_result(result)
-                if result.error == _NO_RESPONSE:
-                    break  # the association is gone (its state machine may not know yet)
+            while sent < len(instances) or outstanding:
+                while sent < len(instances) and len(outstanding) < window:
+                    msg_id = sent % 65535 + 1
+                    failed = _send_one(assoc, instances[sent], msg_id, contexts)
+                    if failed is None:
+                        outstanding[msg_id] = sent
+                    else:
+                        finish(sent, failed)
+                    sent += 1
+                if outstanding and not _receive_one(assoc, instances, outstanding, finish):
+                    break
                 if assoc.acse.is_aborted() or not assoc.dul.is_alive():
                     break  # what the paused reactor would notice
     finally:
-        if len(results) < len(instances) and assoc.is_established:
+        for index in sorted(outstanding.values()):
+            finish(index, StoreResult(instances[index].path, instances[index].sop_instance,
+                                      None, _NO_RESPONSE))
+        if sent < len(instances) and assoc.is_established:
             assoc.abort()
         elif assoc.is_established:
             assoc.release()
-    return results
+    return [r for r in results[:sent] if r is not None]
 
 
-def _store_one(assoc: Association, inst: _Instance, n: int,
-               contexts: dict[tuple[str, str], int | str]) -> StoreResult:
-    """One C-STORE; ``contexts`` remembers the accepted context id (or why there is none)
-    for each (SOP Class, Transfer Syntax) pair."""
+def _send_one(assoc: Association, inst: _Instance, msg_id: int,
+              contexts: dict[tuple[str, str], int | str]) -> StoreResult | None:
+    """Send one C-STORE-RQ; a result only when it could not be sent. ``contexts`` remembers
+    the accepted context id (or why there is none) for each (SOP Class, Transfer Syntax)."""
     key = (inst.sop_class, inst.transfer_syntax)
     if key not in contexts:
         try:
@@ -727,15 +757,27 @@ def _store_one(assoc: Association, inst: _Instance, n: int,
     if isinstance(cx, str):
         return StoreResult(inst.path, inst.sop_instance, None, cx)
     try:
-        status = send_c_store_file(assoc, inst.path, inst.offset, inst.sop_class,
-                                   inst.sop_instance, cx, n % 65535 + 1)
+        send_c_store_file(assoc, inst.path, inst.offset, inst.sop_class, inst.sop_instance,
+                          cx, msg_id)
     except (OSError, AttributeError) as exc:
         return StoreResult(inst.path, inst.sop_instance, None, f"{type(exc).__name__}: {exc}")
-    if "Status" not in status:
-        return StoreResult(inst.path, inst.sop_instance, None, _NO_RESPONSE)
+    return None
+
+
+def _receive_one(assoc: Association, instances: Sequence[_Instance],
+                 outstanding: dict[int, int],
+                 finish: Callable[[int, StoreResult], None]) -> bool:
+    """Take one C-STORE response and finish its instance; False when none came (or one
+    that answers nothing outstanding): the association is gone."""
+    msg_id, status = receive_c_store_response(assoc)
+    if msg_id is None or msg_id not in outstanding or "Status" not in status:
+        return False
+    index = outstanding.pop(msg_id)
+    inst = instances[index]
     code = int(status.Status)
     error = None if code == 0 or code in _WARNING_STATUSES else f"status 0x{code:04X}"
-    return StoreResult(inst.path, inst.sop_instance, code, error)
+    finish(index, StoreResult(inst.path, inst.sop_instance, code, error))
+    return True
 
 
 def echo(
