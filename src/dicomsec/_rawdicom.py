@@ -262,14 +262,16 @@ class _Parser:
                     # stray trailing bytes after the last element: tolerated like DCMTK
                     break
                 raise self.err("truncated element header", pos)
-            tag = self.read_tag(pos)
+            head = self.r.read(pos, 8)  # tag and VR / length: one read for the header
+            g, e = struct.unpack(self.e + "HH", head[:4])
+            tag = (g << 16) | e
             if tag == ITEM_DELIM:
                 if depth == 0 or end is not None:
                     raise self.err("unexpected Item Delimitation Item", pos)
                 return elements, pos + 8
             if tag in (ITEM, SEQ_DELIM):
                 raise self.err(f"unexpected {tag_str(tag)}", pos)
-            el = self.parse_element(pos, tag, depth, implicit, creators, limit)
+            el = self.parse_element(pos, tag, depth, implicit, creators, limit, head)
             if tag in seen:
                 # two values for one attribute: readers disagree on which one counts, so a
                 # signature could cover one while a viewer shows the other
@@ -316,15 +318,18 @@ class _Parser:
 
     def parse_element(
         self, pos: int, tag: int, depth: int, implicit: bool, creators: dict[int, str],
-        limit: int,
+        limit: int, head: bytes | None = None,
     ) -> Element:
+        """One element at ``pos`` (``head``: its first 8 bytes, when already read)."""
         r = self.r
+        if head is None:
+            head = r.read(pos, 8)
         if implicit:
-            (length,) = struct.unpack(self.e + "L", r.read(pos + 4, 4))
+            (length,) = struct.unpack(self.e + "L", head[4:8])
             vr = self.implicit_vr(tag, creators, length)
             length_field, length_size, value_offset = pos + 4, 4, pos + 8
         else:
-            raw_vr = r.read(pos + 4, 2)
+            raw_vr = head[4:6]
             try:
                 vr = raw_vr.decode("ascii")
             except UnicodeDecodeError:
@@ -335,7 +340,7 @@ class _Parser:
                 (length,) = struct.unpack(self.e + "L", r.read(pos + 8, 4))
                 length_field, length_size, value_offset = pos + 8, 4, pos + 12
             else:
-                (length,) = struct.unpack(self.e + "H", r.read(pos + 6, 2))
+                (length,) = struct.unpack(self.e + "H", head[6:8])
                 length_field, length_size, value_offset = pos + 6, 2, pos + 8
         el = Element(tag, vr, length, pos, value_offset, length_field=length_field,
                      length_size=length_size)
