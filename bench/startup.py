@@ -9,7 +9,9 @@ one warm-up each), started as child processes from this one:
 - ``dicomsec sign SMALL -o OUT ...``        (ratio to ``dcmsign --sign KEY CERT +m2``)
 - ``dicomsec unwrap SECURE -o OUT --kek-*`` (ratio to ``dcmsign --verify``)
 
-plus ``python -c pass`` (the interpreter's own floor), ``import cryptography.x509.verification``
+plus ``dicomsec verify FOLDER --workers 1`` of ``--batch`` copies of the signed file (one process
+for many files: its cost per file after the one start-up, the remedy for callers that verify many
+files), ``python -c pass`` (the interpreter's own floor), ``import cryptography.x509.verification``
 then ``os._exit`` (the floor of any Python verifier of X.509 signatures) and ``import typer``
 (what the typer front end adds to every command, which the hot commands avoid).
 
@@ -21,7 +23,7 @@ command line tool.
 Targets (issue 7): ``verify`` ≤ 2.5x ``dcmsign --verify`` (goal 1.5x), ``--version`` ≤ 60 ms.
 Exit status 0 after printing (a measurement, not a test); 1 when a command fails.
 
-Usage: ``.venv/bin/python bench/startup.py [--repeats 15] [--importtime]``
+Usage: ``.venv/bin/python bench/startup.py [--repeats 15] [--batch 100] [--importtime]``
 """
 
 from __future__ import annotations
@@ -83,7 +85,7 @@ def _run(cmd: list[str]) -> tuple[float, float]:
     return seconds, usage.ru_utime + usage.ru_stime
 
 
-def _prepare(work: Path, tool: list[str]) -> dict[str, list[str]]:
+def _prepare(work: Path, tool: list[str], batch: int) -> dict[str, list[str]]:
     """Make the signed and the secure small file; return the command of each measurement."""
     dcmsign = shutil.which("dcmsign")
     if dcmsign is None:
@@ -96,6 +98,10 @@ def _prepare(work: Path, tool: list[str]) -> dict[str, list[str]]:
     _run([*tool, "sign", str(small), "-o", str(signed), "--key", str(KEY), "--cert", str(CERT)])
     _run([*tool, "wrap", str(small), "-o", str(secure), "--kek-file", str(kek),
           "--kek-id", KEK_ID])
+    folder = work / "many"
+    folder.mkdir()
+    for i in range(batch):
+        shutil.copyfile(signed, folder / f"signed-{i:04d}.dcm")
     return {
         "python -c pass": [sys.executable, "-c", "pass"],
         # what any Python verifier pays before reading a byte: X.509 parsing and path validation
@@ -113,6 +119,8 @@ def _prepare(work: Path, tool: list[str]) -> dict[str, list[str]]:
                           "--key", str(KEY), "--cert", str(CERT)],
         "dicomsec unwrap": [*tool, "unwrap", str(secure), "-o", str(work / "plain.dcm"),
                             "--kek-file", str(kek), "--kek-id", KEK_ID],
+        # many files in one process (in this process: no worker start-up either)
+        "verify FOLDER": [*tool, "verify", str(folder), "--trust", str(CA), "--workers", "1"],
     }
 
 
@@ -145,9 +153,24 @@ def _importtime(commands: dict[str, list[str]]) -> None:
         print(f"  {total_us / 1000:7.1f} {own_us / 1000:7.1f}  {module}")
 
 
-def _report(median: dict[str, tuple[float, float]]) -> None:
+def _report_batch(median: dict[str, tuple[float, float]], batch: int) -> None:
+    """One process for ``batch`` files: the cost of each file after the first."""
+    one_wall, one_cpu = median["dicomsec verify"]
+    all_wall, all_cpu = median["verify FOLDER"]
+    ref_wall, ref_cpu = median["dcmsign --verify"]
+    each_wall = (all_wall - one_wall) / max(1, batch - 1)
+    each_cpu = (all_cpu - one_cpu) / max(1, batch - 1)
+    print(f"\nverify FOLDER of {batch} files (1 process, --workers 1): {all_wall * 1000:.1f} ms "
+          f"wall, {all_cpu * 1000:.1f} ms CPU; each file after the first {each_wall * 1000:.2f} "
+          f"ms wall ({each_wall / ref_wall:.2f}x dcmsign --verify), {each_cpu * 1000:.2f} ms CPU "
+          f"({each_cpu / ref_cpu:.2f}x)")
+
+
+def _report(median: dict[str, tuple[float, float]], batch: int) -> None:
     print(f"{'command':<20} {'wall ms':>8} {'ratio':>6}   {'CPU ms':>7} {'ratio':>6}  reference")
     for name, (wall, cpu) in median.items():
+        if name == "verify FOLDER":
+            continue
         if not name.startswith("dicomsec"):
             print(f"{name:<20} {wall * 1000:8.1f} {'':>6}   {cpu * 1000:7.1f}")
             continue
@@ -155,6 +178,7 @@ def _report(median: dict[str, tuple[float, float]]) -> None:
         ref_wall, ref_cpu = median[ref_name]
         print(f"{name:<20} {wall * 1000:8.1f} {wall / ref_wall:5.2f}x   {cpu * 1000:7.1f} "
               f"{cpu / ref_cpu:5.2f}x  {ref_name}")
+    _report_batch(median, batch)
     verify_ratio = median["dicomsec verify"][0] / median["dcmsign --verify"][0]
     version_ms = median["dicomsec --version"][0] * 1000
     print(f"\ntargets: verify {verify_ratio:.2f}x dcmsign --verify (target <= 2.5x, goal 1.5x): "
@@ -165,6 +189,8 @@ def _report(median: dict[str, tuple[float, float]]) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--batch", type=int, default=100,
+                        help="files verified by the one-process 'verify FOLDER' row")
     parser.add_argument("--importtime", action="store_true",
                         help="also print the slowest imports of 'dicomsec verify'")
     args = parser.parse_args()
@@ -172,8 +198,8 @@ def main() -> int:
     print(f"dicomsec: {' '.join(tool)}; {os.cpu_count()} CPUs; load "
           f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}; median of {args.repeats} runs")
     with tempfile.TemporaryDirectory(prefix="dicomsec-startup-") as tmp:
-        commands = _prepare(Path(tmp), tool)
-        _report(_measure(commands, args.repeats))
+        commands = _prepare(Path(tmp), tool, max(2, args.batch))
+        _report(_measure(commands, args.repeats), max(2, args.batch))
         if args.importtime:
             _importtime(commands)
     return 0
