@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import hashlib
 from collections.abc import Callable
 from typing import Any
@@ -13,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, m
 
 from dicomsec import algorithms
 from dicomsec.algorithms import Algorithm, Family, Kind, Status
+from dicomsec.algorithms.policy import AlgorithmPolicy, Purpose
 from dicomsec.errors import DicomSecError, InvalidInput, PolicyViolation, UnsupportedAlgorithm
 
 ALL = algorithms.all_algorithms()
@@ -134,25 +136,35 @@ def test_unknown_name_is_in_the_message() -> None:
 # policy for new objects
 
 
+# (the registry's statuses and minimum key sizes as the dated policy applies them; the dates
+# themselves are tested in test_algorithm_policy.py)
+_TODAY = datetime.date(2026, 12, 2)
+_DEFAULT = AlgorithmPolicy.default()
+_LEGACY_OK = AlgorithmPolicy.default(allow_legacy=True)
+
+
+def _create(policy: AlgorithmPolicy, alg: Algorithm, bits: int | None = None) -> None:
+    policy.require(alg, bits, Purpose.CREATE, _TODAY)
+
+
 @pytest.mark.parametrize("name", ["sha1", "md5", "ripemd160"])
 def test_legacy_refused_for_creation_unless_allowed(name: str) -> None:
     alg = algorithms.by_name(name)
     with pytest.raises(PolicyViolation, match="legacy") as info:
-        algorithms.check_create(alg)
+        _create(_DEFAULT, alg)
     assert "allow-legacy" in info.value.diagnostics()
-    algorithms.check_create(alg, allow_legacy=True)
+    _create(_LEGACY_OK, alg)
 
 
 @pytest.mark.parametrize("alg", [a for a in ALL if a.status is not Status.LEGACY], ids=_ids)
 def test_non_legacy_allowed_for_creation(alg: Algorithm) -> None:
-    algorithms.check_create(alg)
-    algorithms.check_create(alg, bits=alg.min_key_bits)
+    _create(_DEFAULT, alg, alg.min_key_bits)
 
 
 def test_forbidden_is_refused_even_with_allow_legacy() -> None:
-    forbidden = dataclasses.replace(algorithms.by_name("md5"), status=Status.FORBIDDEN)
+    policy = _LEGACY_OK.with_status("md5", Status.FORBIDDEN)
     with pytest.raises(PolicyViolation, match="forbidden"):
-        algorithms.check_create(forbidden, allow_legacy=True)
+        _create(policy, algorithms.by_name("md5"))
 
 
 @pytest.mark.parametrize(("name", "too_small", "enough"), [
@@ -165,12 +177,12 @@ def test_min_key_bits(name: str, too_small: int, enough: int) -> None:
     alg = algorithms.by_name(name)
     assert alg.min_key_bits is not None
     with pytest.raises(PolicyViolation, match=str(too_small)):
-        algorithms.check_create(alg, bits=too_small)
+        _create(_DEFAULT, alg, too_small)
     # allow_legacy does not relax key sizes
     with pytest.raises(PolicyViolation):
-        algorithms.check_create(alg, bits=too_small, allow_legacy=True)
-    algorithms.check_create(alg, bits=enough)
-    algorithms.check_create(alg, bits=None)
+        _create(_LEGACY_OK, alg, too_small)
+    _create(_DEFAULT, alg, enough)
+    _create(_DEFAULT, alg, None)
 
 
 def test_rsa_minimum_is_2048() -> None:

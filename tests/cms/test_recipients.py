@@ -609,25 +609,6 @@ def test_recipient_for(tmp_path: Path) -> None:
         recipient_for(tmp_path / "missing.pem")
 
 
-def test_recipient_for_picks_the_key_transport_from_the_profile() -> None:
-    """The library, not the caller, decides OAEP or PKCS#1 v1.5: the Basic profile names
-    v1.5 (PS3.15 D.1), every other profile OAEP; an explicit ``oaep`` wins."""
-    rsa_cert, ec_cert = PKI / "recip-rsa2048.pem", PKI / "recip-p256.pem"
-    for profile, oaep in ((None, True), ("aead", True), ("pq", True), ("basic", False)):
-        ktri = recipient_for(rsa_cert, profile=profile)
-        assert isinstance(ktri, KeyTransRecipient) and ktri.oaep is oaep
-        assert ktri.algorithm.name == ("rsa-oaep" if oaep else "rsa-pkcs1v15-transport")
-    explicit = recipient_for(rsa_cert, profile="basic", oaep=True)
-    assert isinstance(explicit, KeyTransRecipient) and explicit.algorithm.name == "rsa-oaep"
-    v15 = recipient_for(rsa_cert, profile="aead", oaep=False)
-    assert isinstance(v15, KeyTransRecipient) and not v15.oaep
-    # the profile applies to every kind of key; an option given as None is not given
-    assert isinstance(recipient_for(ec_cert, profile="basic"), KeyAgreeRecipient)
-    assert isinstance(recipient_for(ec_cert, profile="aead", oaep=None), KeyAgreeRecipient)
-    with pytest.raises(InvalidInput, match="does not apply"):
-        recipient_for(ec_cert, profile="basic", oaep=False)
-
-
 def test_load_private_key_any() -> None:
     assert isinstance(key("recip-mlkem768.key.pem"), mlkem.MLKEM768PrivateKey)
     assert isinstance(key("recip-mlkem768.key.der"), mlkem.MLKEM768PrivateKey)
@@ -720,8 +701,8 @@ def test_an_algorithm_policy_decides_when_given() -> None:
 
     default = AlgorithmPolicy.default()
     rsa_cert, ec_cert = PKI / "recip-rsa2048.pem", PKI / "recip-p256.pem"
-    assert isinstance(recipient_for(rsa_cert, profile="basic", policy=default),
-                      KeyTransRecipient)  # the Basic profile's v1.5 stays waived
+    assert isinstance(recipient_for(rsa_cert, oaep=False, policy=default),
+                      KeyTransRecipient)  # PKCS#1 v1.5 (the Basic profile's) stays waived
     assert isinstance(recipient_for(ec_cert, policy=default), KeyAgreeRecipient)
     no_ecdh = default.with_status("ecdh-x963-sha256", Status.FORBIDDEN)
     with pytest.raises(PolicyViolation, match="forbidden"):

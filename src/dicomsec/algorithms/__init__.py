@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from dicomsec.errors import PolicyViolation, UnsupportedAlgorithm
+from dicomsec.errors import UnsupportedAlgorithm
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
@@ -42,7 +42,6 @@ __all__ = [
     "by_dicom_term",
     "by_name",
     "by_oid",
-    "check_create",
     "digest_algorithms",
     "key_bits",
     "new_hasher",
@@ -461,24 +460,3 @@ def signature_scheme_for_key(key: PublicKeyTypes, *, rsa_pss: bool = False) -> A
             return _BY_NAME[f"ml-dsa-{level}"]
     raise UnsupportedAlgorithm(f"keys of type {type(key).__name__} cannot sign DICOM objects")
 
-
-def check_create(alg: Algorithm, *, allow_legacy: bool = False, bits: int | None = None) -> None:
-    """Refuse an algorithm (and key size) for creating a new object, by registry status only.
-
-    Knows no dates: :meth:`dicomsec.algorithms.policy.AlgorithmPolicy.require` with
-    ``Purpose.CREATE`` replaces it (same messages, prefixed with the policy's name).
-
-    Raises:
-        PolicyViolation: forbidden, legacy without ``allow_legacy``, or key too small.
-    """
-    if alg.status is Status.FORBIDDEN:
-        raise PolicyViolation(f"{alg.name} is forbidden")
-    if alg.status is Status.LEGACY and not allow_legacy:
-        raise PolicyViolation(
-            f"{alg.name} is a legacy algorithm, accepted for reading and verification only",
-            hint="pass --allow-legacy to create it anyway (not recommended)",
-        )
-    if alg.min_key_bits and bits is not None and bits < alg.min_key_bits:
-        raise PolicyViolation(
-            f"{alg.name} key of {bits} bits is below the minimum of {alg.min_key_bits}"
-        )

@@ -9,7 +9,11 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from dicomsec.cms.recipients import Recipient
 
-__all__ = ["recipient_for"]
+__all__ = ["V15_PROFILES", "recipient_for"]
+
+#: profiles whose RSA recipients get PKCS#1 v1.5 key transport: the Basic profile of Secure
+#: DICOM Files names it (PS3.15 D.1); every other profile gets RSA-OAEP
+V15_PROFILES = frozenset({"basic"})
 
 
 def recipient_for(path: Path | str, *, profile: str = "aead", rsa_v15: bool = False,
@@ -29,7 +33,8 @@ def recipient_for(path: Path | str, *, profile: str = "aead", rsa_v15: bool = Fa
     from dicomsec.cms import recipients
 
     path = Path(path)
+    opts = {name: value for name, value in opts.items() if value is not None}
     recipient = recipients.recipient_for(path, **opts)
-    if recipient.kind == "ktri" and "oaep" not in opts and (profile == "basic" or rsa_v15):
+    if recipient.kind == "ktri" and "oaep" not in opts and (profile in V15_PROFILES or rsa_v15):
         recipient = recipients.recipient_for(path, oaep=False, **opts)
     return recipient

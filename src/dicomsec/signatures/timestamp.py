@@ -391,7 +391,9 @@ class HttpTimestampClient:
         if not timeout > 0:
             raise InvalidInput(f"TSA timeout must be positive, not {timeout}")
         self.hash_algorithm = algorithms.by_name(hash_name, Kind.DIGEST)
-        algorithms.check_create(self.hash_algorithm)
+        from dicomsec.algorithms.policy import AlgorithmPolicy, Purpose
+
+        AlgorithmPolicy.default().require(self.hash_algorithm, None, Purpose.CREATE)
         self.url = url
         self.timeout = float(timeout)
 

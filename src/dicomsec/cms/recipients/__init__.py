@@ -4,8 +4,7 @@ The package has one module per job; every name is importable from here:
 
 - :mod:`~dicomsec.cms.recipients._write`: :class:`Recipient` objects (ktri, kari, kekri, pwri,
   ori/KEM) turn a content-encryption key into one RecipientInfo; :func:`recipient_for` picks
-  the kind from a certificate or public key file (and RSA-OAEP or PKCS#1 v1.5 from the
-  profile).
+  the kind from a certificate or public key file (RSA-OAEP unless ``oaep=False``).
 - :mod:`~dicomsec.cms.recipients._open`: :func:`unwrap_cek` tries every RecipientInfo that the
   :class:`Credentials` fit; every failure gives one message (no padding oracle).
 - :mod:`~dicomsec.cms.recipients._describe`: :func:`describe` says what a RecipientInfo holds,
@@ -35,7 +34,6 @@ from dicomsec.cms.recipients._describe import describe
 from dicomsec.cms.recipients._open import Credentials
 from dicomsec.cms.recipients._open import unwrap_cek as _unwrap_cek
 from dicomsec.cms.recipients._write import (
-    V15_PROFILES,
     KekRecipient,
     KemRecipient,
     KeyAgreeRecipient,
@@ -52,7 +50,6 @@ __all__ = [
     "MAX_PBKDF2_TOTAL",
     "MIN_PBKDF2_ITERATIONS",
     "NO_MATCH",
-    "V15_PROFILES",
     "Credentials",
     "KekRecipient",
     "KemRecipient",

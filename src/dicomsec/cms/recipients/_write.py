@@ -56,7 +56,6 @@ if TYPE_CHECKING:
     from dicomsec.algorithms.policy import AlgorithmPolicy
 
 __all__ = [
-    "V15_PROFILES",
     "KekRecipient",
     "KemRecipient",
     "KeyAgreeRecipient",
@@ -348,11 +347,6 @@ _FACTORIES: dict[str, tuple[Callable[..., Recipient], frozenset[str]]] = {
     "ori": (KemRecipient, frozenset({"policy"})),
 }
 
-#: profiles whose RSA recipients get PKCS#1 v1.5 key transport: the Basic profile of Secure
-#: DICOM Files names it (PS3.15 D.1); every other profile gets RSA-OAEP
-V15_PROFILES = frozenset({"basic"})
-
-
 def _kind_of(key: object, path: Path) -> str:
     if isinstance(key, rsa.RSAPublicKey):
         return "ktri"
@@ -363,14 +357,13 @@ def _kind_of(key: object, path: Path) -> str:
     raise InvalidInput(f"cannot encrypt to a {type(key).__name__} key", path=str(path))
 
 
-def recipient_for(path: Path, *, profile: str | None = None, **opts: Any) -> Recipient:
+def recipient_for(path: Path, **opts: Any) -> Recipient:
     """A recipient for a certificate (PEM or DER) or a PEM/DER public key file.
 
     RSA → :class:`KeyTransRecipient`, EC/X25519/X448 → :class:`KeyAgreeRecipient`, ML-KEM →
-    :class:`KemRecipient`. For RSA the key transport follows ``profile`` unless ``oaep`` is
-    given: PKCS#1 v1.5 for the profiles of :data:`V15_PROFILES` (the Basic profile, PS3.15
-    D.1), RSA-OAEP otherwise. ``profile`` applies to every kind of key; an option given as
-    ``None`` counts as not given; ``policy`` (an
+    :class:`KemRecipient`. RSA key transport is RSA-OAEP unless ``oaep=False`` is given (the
+    choice by DICOM profile is made by :func:`dicomsec.securefile.recipient_for`: CMS knows
+    nothing of DICOM). An option given as ``None`` counts as not given; ``policy`` (an
     :class:`~dicomsec.algorithms.policy.AlgorithmPolicy`) goes to every kind.
 
     Raises:
@@ -382,8 +375,6 @@ def recipient_for(path: Path, *, profile: str | None = None, **opts: Any) -> Rec
     key = subject.public_key() if isinstance(subject, x509.Certificate) else subject
     kind = _kind_of(key, path)
     opts = {name: value for name, value in opts.items() if value is not None}
-    if kind == "ktri" and "oaep" not in opts:
-        opts["oaep"] = profile not in V15_PROFILES
     cls, allowed = _FACTORIES[kind]
     unknown = set(opts) - allowed
     if unknown:
