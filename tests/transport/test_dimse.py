@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from io import BytesIO
 from pathlib import Path
 
 import pydicom
@@ -749,3 +750,29 @@ def test_c_store_response_decodes_as_pynetdicom_does() -> None:
     assert pn.parse_c_store_rsp(struct.pack("<HHII", 0, 0, 4, len(body)) + body) is None
     assert pn.parse_c_store_rsp(pn.c_store_rq_command("1.2.3", "1.2.3.4", 1)) is None
     assert pn.parse_c_store_rsp(command[:-3]) is None
+
+
+def test_c_store_request_decodes_as_pynetdicom_does() -> None:
+    from pynetdicom.dimse_messages import C_STORE_RQ
+    from pynetdicom.dimse_primitives import C_STORE
+
+    from dicomsec.transport import _pynetdicom as pn
+
+    req = C_STORE()
+    req.MessageID, req.Priority = 12, 1
+    req.AffectedSOPClassUID, req.AffectedSOPInstanceUID = "1.2.840.10008.5.1.4.1.1.2", "1.2.3"
+    req.DataSet = BytesIO(b"\x08\x00\x16\x00UI\x04\x001.2\x00")
+    msg = C_STORE_RQ()
+    msg.primitive_to_message(req)
+    command = next(iter(msg.encode_msg(1, 16382))).presentation_data_value_list[0][1][1:]
+    got = pn.parse_c_store_rq(command)
+    assert got is not None and got.DataSet is None
+    assert (got.MessageID, got.Priority, got.AffectedSOPClassUID,
+            got.AffectedSOPInstanceUID) == (12, 1, req.AffectedSOPClassUID, "1.2.3")
+    req.MoveOriginatorApplicationEntityTitle = "MOVER"  # not plain: pynetdicom decodes it
+    req.MoveOriginatorMessageID = 3
+    msg = C_STORE_RQ()
+    msg.primitive_to_message(req)
+    command = next(iter(msg.encode_msg(1, 16382))).presentation_data_value_list[0][1][1:]
+    assert pn.parse_c_store_rq(command) is None
+    assert pn.parse_c_store_rq(pn.c_store_rsp_command("1.2.3", "1.2.3.4", 1, 0)) is None

@@ -29,6 +29,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import copy
+import io
 import logging
 import queue
 import select
@@ -56,6 +57,7 @@ __all__ = [
     "event_driven",
     "event_driven_requestor",
     "failures",
+    "parse_c_store_rq",
     "parse_c_store_rsp",
     "propose_window",
     "reactor_paused",
@@ -410,16 +412,45 @@ def _quick_dimse_class() -> type[Any]:
                     return
             super().send_msg(primitive, context_id)
 
+        _store_rq: tuple[int, Any, io.BytesIO] | None = None
+
         def receive_primitive(self, primitive: Any) -> None:
-            """A C-STORE-RSP that came whole in one fragment is decoded here; anything
-            else goes to pynetdicom."""
-            pdvs = primitive.presentation_data_value_list
-            if self.message is None and len(pdvs) == 1 and pdvs[0][1][:1] == b"\x03":
-                rsp = parse_c_store_rsp(pdvs[0][1][1:])
-                if rsp is not None:
-                    self.msg_queue.put((pdvs[0][0], rsp))
+            """A plain C-STORE-RSP, or a plain C-STORE-RQ and its data set, whose command set
+            came whole in one fragment, is decoded here; anything else goes to pynetdicom."""
+            pdvs = list(primitive.presentation_data_value_list)
+            if self._store_rq is not None:
+                self._store_fragments(pdvs)
+                return
+            if self.message is None and pdvs and pdvs[0][1][:1] == b"\x03":
+                command = pdvs[0][1][1:]
+                if len(pdvs) == 1:
+                    rsp = parse_c_store_rsp(command)
+                    if rsp is not None:
+                        self.msg_queue.put((pdvs[0][0], rsp))
+                        return
+                req = parse_c_store_rq(command)
+                if req is not None:
+                    self._store_rq = (pdvs[0][0], req, io.BytesIO())
+                    self._store_fragments(pdvs[1:])
                     return
             super().receive_primitive(primitive)
+
+        def _store_fragments(self, pdvs: list[tuple[int, bytes]]) -> None:
+            """Data set fragments of the C-STORE-RQ being received (PS3.8 E.2)."""
+            assert self._store_rq is not None
+            context_id, req, buffer = self._store_rq
+            for cx, value in pdvs:
+                if cx != context_id or not value or value[0] & 1:
+                    self._store_rq = None  # a command inside a data set: as pynetdicom does
+                    self.dul.event_queue.put("Evt19")
+                    return
+                buffer.write(value[1:])
+                if value[0] & 2:
+                    buffer.seek(0)
+                    req.DataSet = buffer
+                    self._store_rq = None
+                    self.msg_queue.put((context_id, req))
+                    return
 
     return QuickDIMSE
 
@@ -428,32 +459,75 @@ def _quick_dimse_class() -> type[Any]:
 _RSP_TAGS = frozenset({0x0000, 0x0002, 0x0100, 0x0120, 0x0800, 0x0900, 0x1000})
 
 
-def parse_c_store_rsp(command: bytes) -> Any:
-    """A C_STORE response primitive from an encoded command set, or ``None`` when it is not
-    a plain C-STORE-RSP (other command, error comment, offending element, bad lengths)."""
-    from pynetdicom.dimse_primitives import C_STORE
+#: the elements a plain C-STORE-RQ has (no move originator), and nothing else
+_RQ_TAGS = frozenset({0x0000, 0x0002, 0x0100, 0x0110, 0x0700, 0x0800, 0x1000})
 
+
+def _elements(command: bytes, allowed: frozenset[int]) -> dict[int, bytes] | None:
+    """The elements of an implicit VR little endian command set, or ``None`` when one is not
+    in ``allowed``, one is missing, or a length runs past the end."""
     values: dict[int, bytes] = {}
     pos = 0
     while pos < len(command):
         if pos + 8 > len(command):
             return None
         group, tag, length = struct.unpack_from("<HHI", command, pos)
-        if group != 0 or tag not in _RSP_TAGS or pos + 8 + length > len(command):
+        if group != 0 or tag not in allowed or pos + 8 + length > len(command):
             return None
         values[tag] = command[pos + 8:pos + 8 + length]
         pos += 8 + length
-    if set(values) != _RSP_TAGS or any(len(values[t]) != 2 for t in (0x0100, 0x0120, 0x0800,
-                                                                      0x0900)):
+    return values if set(values) == allowed else None
+
+
+def _us(values: dict[int, bytes], *tags: int) -> list[int] | None:
+    if any(len(values[t]) != 2 for t in tags):
         return None
-    field, msg_id, ds_type, status = (struct.unpack("<H", values[t])[0]
-                                      for t in (0x0100, 0x0120, 0x0800, 0x0900))
+    return [struct.unpack("<H", values[t])[0] for t in tags]
+
+
+def _uid_text(value: bytes) -> str:
+    return value.rstrip(b"\0 ").decode("ascii")
+
+
+def parse_c_store_rq(command: bytes) -> Any:
+    """A C_STORE request primitive (without its data set) from an encoded command set, or
+    ``None`` when it is not a plain C-STORE-RQ with a data set."""
+    from pynetdicom.dimse_primitives import C_STORE
+
+    values = _elements(command, _RQ_TAGS)
+    shorts = _us(values, 0x0100, 0x0110, 0x0700, 0x0800) if values else None
+    if values is None or shorts is None:
+        return None
+    field, msg_id, priority, ds_type = shorts
+    if field != 0x0001 or ds_type == 0x0101 or priority not in (0, 1, 2):
+        return None
+    try:
+        req = C_STORE()
+        req.MessageID = msg_id
+        req.Priority = priority
+        req.AffectedSOPClassUID = _uid_text(values[0x0002])
+        req.AffectedSOPInstanceUID = _uid_text(values[0x1000])
+    except (ValueError, TypeError, UnicodeDecodeError):
+        return None  # pynetdicom judges it
+    return req
+
+
+def parse_c_store_rsp(command: bytes) -> Any:
+    """A C_STORE response primitive from an encoded command set, or ``None`` when it is not
+    a plain C-STORE-RSP (other command, error comment, offending element, bad lengths)."""
+    from pynetdicom.dimse_primitives import C_STORE
+
+    values = _elements(command, _RSP_TAGS)
+    shorts = _us(values, 0x0100, 0x0120, 0x0800, 0x0900) if values else None
+    if values is None or shorts is None:
+        return None
+    field, msg_id, ds_type, status = shorts
     if field != 0x8001 or ds_type != 0x0101:
         return None
     rsp = C_STORE()
     rsp.MessageIDBeingRespondedTo = msg_id
-    rsp.AffectedSOPClassUID = values[0x0002].rstrip(b"\0 ").decode("ascii")
-    rsp.AffectedSOPInstanceUID = values[0x1000].rstrip(b"\0 ").decode("ascii")
+    rsp.AffectedSOPClassUID = _uid_text(values[0x0002])
+    rsp.AffectedSOPInstanceUID = _uid_text(values[0x1000])
     rsp.Status = status
     return rsp
 
