@@ -629,13 +629,15 @@ def test_file_meta_reader_agrees_with_pydicom(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("uid", "aet"), [("1.2.3.4", "STORESCU"), ("1.2.3.45", "ODD"),
                                           ("1.2.3.45", None)])
 def test_file_meta_writer_agrees_with_pydicom(uid: str, aet: str | None) -> None:
+    from pydicom.uid import UID
     from pynetdicom import PYNETDICOM_IMPLEMENTATION_UID, PYNETDICOM_IMPLEMENTATION_VERSION
     from pynetdicom.dsutils import create_file_meta, encode_file_meta
 
     from dicomsec.transport import _part10
 
     ct_class, ts = "1.2.840.10008.5.1.4.1.1.2", "1.2.840.10008.1.2.1"
-    meta = create_file_meta(sop_class_uid=ct_class, sop_instance_uid=uid, transfer_syntax=ts)
+    meta = create_file_meta(sop_class_uid=UID(ct_class), sop_instance_uid=UID(uid),
+                            transfer_syntax=UID(ts))
     if aet:
         meta.SourceApplicationEntityTitle = aet
     expected = b"\0" * 128 + b"DICM" + encode_file_meta(meta)
@@ -727,9 +729,9 @@ def test_c_store_messages_encode_as_pynetdicom_does(tmp_path: Path, max_pdu: int
     rsp = C_STORE()
     rsp.MessageIDBeingRespondedTo, rsp.Status = 7, 0xB000
     rsp.AffectedSOPClassUID, rsp.AffectedSOPInstanceUID = ct_class, uid
-    msg = C_STORE_RSP()
-    msg.primitive_to_message(rsp)
-    [pdv] = [p.presentation_data_value_list for p in msg.encode_msg(3, 16382)]
+    rsp_msg = C_STORE_RSP()
+    rsp_msg.primitive_to_message(rsp)
+    [pdv] = [p.presentation_data_value_list for p in rsp_msg.encode_msg(3, 16382)]
     assert pdv == [(3, b"\x03" + pn.c_store_rsp_command(ct_class, uid, 7, 0xB000))]
 
 
