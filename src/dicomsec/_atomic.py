@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["atomic_output", "atomic_write_bytes", "copy_range", "publish"]
+__all__ = ["atomic_output", "atomic_write_bytes", "copy_range", "new_file_mode", "publish"]
 
 _COPY_CHUNK = 1 << 20
 
@@ -35,6 +35,11 @@ def _read_umask() -> int:
 
 #: the umask in force when dicomsec was imported; new outputs get ``0o666 & ~_UMASK``
 _UMASK = _read_umask()
+
+
+def new_file_mode() -> int:
+    """The mode a new output gets: ``0o666`` less the umask read at import (never set again)."""
+    return 0o666 & ~_UMASK
 
 
 @contextlib.contextmanager
@@ -72,7 +77,7 @@ def publish(tmp: Path, target: Path, *, mode: int | None = None, synced: bool = 
     elif target.exists():
         os.chmod(tmp, target.stat().st_mode & 0o7777)
     else:
-        os.chmod(tmp, 0o666 & ~_UMASK)
+        os.chmod(tmp, new_file_mode())
     os.replace(tmp, target)
     folder = target.parent if str(target.parent) else Path(".")
     with contextlib.suppress(OSError):

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from dicomsec._atomic import _UMASK
+from dicomsec._atomic import new_file_mode
 
 __all__ = ["GroupCommit"]
 
@@ -106,7 +106,7 @@ def _commit(group: list[_Pending]) -> None:
             if item.target.exists():
                 os.fchmod(item.fd, item.target.stat().st_mode & 0o7777)
             else:
-                os.fchmod(item.fd, 0o666 & ~_UMASK)
+                os.fchmod(item.fd, new_file_mode())
         except OSError as exc:
             item.error = exc
         finally:
