@@ -13,7 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["atomic_output", "atomic_write_bytes", "copy_range", "new_file_mode", "publish"]
+__all__ = ["atomic_output", "atomic_write_bytes", "copy_range", "new_file_mode", "publish",
+           "sync_folder"]
 
 _COPY_CHUNK = 1 << 20
 
@@ -79,7 +80,12 @@ def publish(tmp: Path, target: Path, *, mode: int | None = None, synced: bool = 
     else:
         os.chmod(tmp, new_file_mode())
     os.replace(tmp, target)
-    folder = target.parent if str(target.parent) else Path(".")
+    sync_folder(target.parent if str(target.parent) else Path("."))
+
+
+def sync_folder(folder: Path) -> None:
+    """fsync a folder, so that a rename in it survives a crash (best effort: not every file
+    system can sync a folder)."""
     with contextlib.suppress(OSError):
         dfd = os.open(folder, os.O_RDONLY)
         try:

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from dicomsec._atomic import new_file_mode
+from dicomsec._atomic import new_file_mode, sync_folder
 
 __all__ = ["GroupCommit"]
 
@@ -122,10 +122,5 @@ def _commit(group: list[_Pending]) -> None:
                 item.error = exc
         with contextlib.suppress(OSError):
             os.unlink(item.tmp)
-    for folder in folders:  # as dicomsec._atomic.publish: not every file system can
-        with contextlib.suppress(OSError):
-            dfd = os.open(folder, os.O_RDONLY)
-            try:
-                os.fsync(dfd)
-            finally:
-                os.close(dfd)
+    for folder in folders:
+        sync_folder(folder)
