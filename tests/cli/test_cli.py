@@ -26,8 +26,7 @@ from cryptography.x509.oid import NameOID
 
 from dicomsec import __version__
 from dicomsec._rawdicom import parse_file
-from dicomsec.cli import main
-from dicomsec.cli._app import app
+from dicomsec.cli import get_app, main
 from dicomsec.keys import load_private_key, write_private_key
 from dicomsec.signatures import PURPOSES
 from tests.conftest import PKI, PYDICOM_FILES
@@ -116,7 +115,7 @@ def _command_paths() -> Iterator[tuple[str, ...]]:
         for name, sub in sorted(getattr(cmd, "commands", {}).items()):
             yield from walk(sub, (*path, name))
 
-    yield from walk(typer.main.get_command(app), ())
+    yield from walk(typer.main.get_command(get_app()), ())
 
 
 ALL_COMMANDS = list(_command_paths())

@@ -27,9 +27,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     """A fresh process, so that the profile's OpenSSL configuration precedes ``import ssl``."""
     env = {k: v for k, v in os.environ.items() if k != "OPENSSL_CONF"}
     env["PYTHONPATH"] = f"{ROOT / 'src'}{os.pathsep}{ROOT}"
-    code = ("import sys; import dicomsec.cli._tlscheck; from dicomsec.cli import main; "
-            "sys.exit(main(sys.argv[1:]))")
-    return subprocess.run([sys.executable, "-c", code, "conformance", *args],
+    return subprocess.run([sys.executable, "-m", "dicomsec", "conformance", *args],
                           capture_output=True, text=True, timeout=60, env=env, check=False)
 
 

@@ -33,23 +33,14 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 from pydicom.uid import generate_uid
 
-import dicomsec.cli._app
+from dicomsec.cli import main as cli_main
+from dicomsec.errors import InvalidInput, PolicyViolation
+from dicomsec.transport import dimse
 from tests.conftest import PYDICOM_FILES, require_tool
 
-#: has _app registered the DIMSE commands itself (then ``python -m dicomsec`` knows them)?
-_REGISTERED = "dicomsec.cli._transport" in sys.modules
-
-import dicomsec.cli._transport  # noqa: E402 - registers scp/send/echo for in-process calls
-from dicomsec.cli import main as cli_main  # noqa: E402
-from dicomsec.errors import InvalidInput, PolicyViolation  # noqa: E402
-from dicomsec.transport import dimse  # noqa: E402
-
 ROOT = Path(__file__).resolve().parents[2]
-HELPER = Path(__file__).with_name("dimse_cli.py")
-CLI = [sys.executable, "-m", "dicomsec"] if _REGISTERED else [sys.executable, str(HELPER)]
+CLI = [sys.executable, "-m", "dicomsec"]
 CT = PYDICOM_FILES / "CT_small.dcm"
-
-assert dicomsec.cli._app  # imported above only to learn whether it registers the commands
 
 
 def _env() -> dict[str, str]:

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-import dicomsec.cli._tlscheck  # noqa: F401 - registers tls-check and conformance
 from dicomsec.cli import main
 from dicomsec.errors import InvalidInput
 from dicomsec.transport import scan, tls

@@ -13,6 +13,10 @@ build); none flips a process-wide switch in ``pynetdicom._config``:
   ours wait in ``select`` (socket and a wake-up pipe) and on the message queue;
 - :func:`reactor_paused`: ``send_c_store`` pauses and resumes the requestor's reactor for
   every message (a spin until it notices); we hold it paused for the whole batch;
+- :func:`handshake_in_worker_server`: pynetdicom's server does the TLS handshake in its accept
+  loop, so one client that connects and sends nothing blocks every other client, and a failed
+  handshake leaves no trace; ours wraps the socket there and shakes hands in the connection's
+  own thread, reporting the outcome;
 - :class:`CheapCopyContexts`: pynetdicom deep-copies the SCP's supported contexts for every
   association (about 0.2 s for all storage classes times all transfer syntaxes);
 - :func:`send_c_store_file`: ``Association.send_c_store(path)`` sends a file's data set as
@@ -29,6 +33,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import copy
+import functools
 import io
 import logging
 import queue
@@ -37,7 +42,7 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -57,6 +62,7 @@ __all__ = [
     "event_driven",
     "event_driven_requestor",
     "failures",
+    "handshake_in_worker_server",
     "parse_c_store_rq",
     "parse_c_store_rsp",
     "propose_window",
@@ -152,6 +158,75 @@ def set_nodelay(sock: Any) -> None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     except (AttributeError, OSError):
         pass
+
+
+#: what a server of :func:`handshake_in_worker_server` reports: kind (``rejected``,
+#: ``connected``, ``aborted``), the peer's address, a detail, and the TLS parameters
+#: (:func:`dicomsec.transport.tls.negotiated`; empty when there are none)
+ServerReport = Callable[[str, Any, str, dict[str, Any]], None]
+
+
+@functools.cache
+def handshake_in_worker_server() -> type[Any]:
+    """pynetdicom's threaded server, with the TLS handshake moved into the worker thread.
+
+    Set ``handshake_timeout`` (seconds a client has to complete the handshake),
+    ``read_timeout`` (kept on the socket afterwards, so that a peer that stops in the middle
+    of a PDU does not hold its thread for ever) and ``report`` (a :data:`ServerReport`) on
+    the instance. The certificate policy of the profile runs in the handshake
+    (``tls.PolicySSLSocket``).
+    """
+    import ssl
+
+    from pynetdicom.transport import ThreadedAssociationServer
+
+    from dicomsec.transport import tls
+
+    class _HandshakeInWorkerServer(ThreadedAssociationServer):
+        daemon_threads = True
+        handshake_timeout: float = 5.0
+        read_timeout: float | None = None
+        report: ServerReport | None = None
+
+        def get_request(self) -> tuple[socket.socket, tuple[str, int]]:
+            assert self.socket is not None
+            client, address = self.socket.accept()
+            set_nodelay(client)
+            ctx = self.ssl_context
+            if ctx is not None:
+                client.settimeout(self.handshake_timeout)
+                client = ctx.wrap_socket(client, server_side=True,
+                                         do_handshake_on_connect=False)
+            return client, address
+
+        def process_request_thread(self, request: Any, client_address: Any) -> None:
+            if isinstance(request, ssl.SSLSocket):
+                try:
+                    request.do_handshake()
+                except Exception as exc:
+                    try:
+                        self._report("rejected", client_address, tls_reason(exc), {})
+                    finally:
+                        self.shutdown_request(request)
+                    return
+                request.settimeout(self.read_timeout)
+                info = tls.negotiated(request)
+                self._report("connected", client_address, info["peer"] or "", info)
+            super().process_request_thread(request, client_address)
+
+        def handle_error(self, request: Any, client_address: Any) -> None:
+            import sys
+
+            exc = sys.exc_info()[1]
+            self._report("aborted", client_address,
+                         f"internal error: {type(exc).__name__}: {exc}", {})
+
+        def _report(self, kind: str, address: Any, detail: str, info: dict[str, Any]) -> None:
+            if self.report is not None:
+                with contextlib.suppress(Exception):
+                    self.report(kind, address, detail, info)
+
+    return _HandshakeInWorkerServer
 
 
 class CheapCopyContexts(list[Any]):
@@ -371,10 +446,8 @@ def _quick_dul_class() -> type[Any]:
                     break
                 if self.artim_timer.expired:
                     self.event_queue.put("Evt18")
-                try:
-                    if self._process_recv_primitive():
-                        pass
-                    elif self._is_transport_event():
+                try:  # a primitive to send first, else data from the peer
+                    if not self._process_recv_primitive() and self._is_transport_event():
                         self._idle_timer.restart()
                 except Exception as exc:
                     self._abort_hard(exc)

@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import socket
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from dicomsec.transport import tls
 from dicomsec.transport._groupcommit import GroupCommit
 from dicomsec.transport._part10 import encode_file_meta, read_file_meta
 from dicomsec.transport._pynetdicom import (
+    WINDOW,
     CheapCopyContexts,
     TlsFailures,
     agreed_window,
@@ -42,12 +42,12 @@ from dicomsec.transport._pynetdicom import (
     event_driven,
     event_driven_requestor,
     failures,
+    handshake_in_worker_server,
     propose_window,
     reactor_paused,
     receive_c_store_response,
     send_c_store_file,
     set_nodelay,
-    tls_reason,
 )
 
 if TYPE_CHECKING:
@@ -60,6 +60,7 @@ __all__ = [
     "DEFAULT_CALLED_AET",
     "DEFAULT_CALLING_AET",
     "DEFAULT_SCP_AET",
+    "MAX_WINDOW",
     "DimseServer",
     "EchoReport",
     "ScpEvent",
@@ -72,6 +73,8 @@ __all__ = [
 ]
 
 DEFAULT_SCP_AET = "DICOMSEC"
+#: the largest ``window`` of :func:`send_files`, and what our SCP agrees to at most
+MAX_WINDOW = WINDOW
 DEFAULT_CALLING_AET = "DICOMSEC_SCU"
 DEFAULT_CALLED_AET = "ANY-SCP"
 #: presentation contexts one association can propose (PS3.8: odd context IDs 1-255)
@@ -147,61 +150,6 @@ def _peer(address: Any) -> str:
         host = str(address[0])
         return f"[{host}]:{address[1]}" if ":" in host else f"{host}:{address[1]}"
     return str(address)
-
-
-def _server_class() -> type[Any]:
-    """pynetdicom's threaded server, with the TLS handshake moved into the worker thread."""
-    import ssl
-
-    from pynetdicom.transport import ThreadedAssociationServer
-
-    class _HandshakeInWorkerServer(ThreadedAssociationServer):
-        daemon_threads = True
-        handshake_timeout: float = 5.0
-        on_event: EventCallback | None = None
-
-        def get_request(self) -> tuple[socket.socket, tuple[str, int]]:
-            assert self.socket is not None
-            client, address = self.socket.accept()
-            set_nodelay(client)
-            ctx = self.ssl_context
-            if ctx is not None:
-                client.settimeout(self.handshake_timeout)
-                client = ctx.wrap_socket(client, server_side=True,
-                                         do_handshake_on_connect=False)
-            return client, address
-
-        def process_request_thread(self, request: Any, client_address: Any) -> None:
-            if isinstance(request, ssl.SSLSocket):
-                try:
-                    request.do_handshake()  # PolicySSLSocket adds the certificate policy
-                except Exception as exc:
-                    try:
-                        self._emit(ScpEvent("rejected", _peer(client_address), tls_reason(exc)))
-                    finally:
-                        self.shutdown_request(request)
-                    return
-                # a read timeout stays set: a peer that stops in the middle of a PDU must not
-                # hold its thread (and a place among the associations) for ever
-                request.settimeout(READ_TIMEOUT)
-                info = tls.negotiated(request)
-                self._emit(ScpEvent("connected", _peer(client_address), info["peer"] or "",
-                                    tls_version=info["version"], cipher=info["cipher"]))
-            super().process_request_thread(request, client_address)
-
-        def handle_error(self, request: Any, client_address: Any) -> None:
-            import sys
-
-            exc = sys.exc_info()[1]
-            self._emit(ScpEvent("aborted", _peer(client_address),
-                                f"internal error: {type(exc).__name__}: {exc}"))
-
-        def _emit(self, event: ScpEvent) -> None:
-            if self.on_event is not None:
-                with contextlib.suppress(Exception):
-                    self.on_event(event)
-
-    return _HandshakeInWorkerServer
 
 
 @dataclass
@@ -334,7 +282,7 @@ def _scp_handlers(out: Path, emit: EventCallback) -> list[Any]:
 def make_scp(
     profile: str,
     certs_and_keys: Sequence[tuple[Path, Path]],
-    trust: Sequence[Path],
+    trust: tls.Trust,
     out_dir: Path,
     *,
     require_client_cert: bool = True,
@@ -388,12 +336,17 @@ def make_scp(
             ae.add_supported_context(cx.abstract_syntax, ALL_TRANSFER_SYNTAXES)
     ae.add_supported_context(Verification, ALL_TRANSFER_SYNTAXES)
     handlers = _scp_handlers(out, emit)
-    cls = _server_class()
     server: Any = ae.make_server((host, port), ssl_context=ctx, evt_handlers=handlers,
-                                 server_class=cls)
+                                 server_class=handshake_in_worker_server())
     server.handshake_timeout = handshake_timeout
+    server.read_timeout = READ_TIMEOUT
     server.contexts = CheapCopyContexts(server.contexts)
-    server.on_event = on_event
+
+    def report(kind: str, address: Any, detail: str, info: dict[str, Any]) -> None:
+        emit(ScpEvent(kind, _peer(address), detail, tls_version=info.get("version"),
+                      cipher=info.get("cipher")))
+
+    server.report = report
     ae._servers.append(server)  # as start_server() does, so that shutdown() finds it
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
                               name=f"dicomsec-scp-{port}", daemon=True)

@@ -6,10 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
-from dicomsec.cli._root import command, err, print_json, usage
+from dicomsec.cli._root import command, err, exit_code, fail, print_json, usage
 
 if TYPE_CHECKING:
     import typer
+
+    from dicomsec.transport.scan import Check, ScanReport
 
 _MARK = {"pass": "PASS", "fail": "FAIL", "warn": "WARN", "info": "INFO"}
 
@@ -34,33 +36,50 @@ def tls_check(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> int:
     """Check a TLS endpoint against the B.12 / B.13 profile: versions, suites, groups, server
-    certificate, client authentication. One line per requirement; exit 0 when all pass, 1 when
-    any fails, 2 when the endpoint is unreachable or the arguments are wrong."""
+    certificate, client authentication. One line per requirement (``MARK  requirement
+    (detail)  [clause]``); exit 0 when no MUST is broken, 1 when any is, 2 when the endpoint is
+    unreachable or the arguments are wrong. ``--json`` prints exactly the report's
+    ``to_dict()``."""
+    from dicomsec.cli._contexts import trust_store
+    from dicomsec.errors import InvalidInput
     from dicomsec.transport import scan
 
     if (client_cert is None) != (client_key is None):
         raise usage("give --client-cert and --client-key together")
     if timeout <= 0 or wait <= 0:
         raise usage("--timeout and --wait must be positive")
-    host, port = scan.parse_target(target)
     try:
-        report = scan.scan(host, port, profile, trust=trust or (), client_cert=client_cert,
-                           client_key=client_key, timeout=timeout, wait=wait)
-    except scan.EndpointUnreachable as exc:
-        err(f"error: {exc}")
-        return 2
+        host, port = scan.parse_target(target)
+        store = trust_store(trust, None)
+        report = scan.scan(host, port, profile, trust=store if store is not None else (),
+                           client_cert=client_cert, client_key=client_key, timeout=timeout,
+                           wait=wait)
+    except InvalidInput as exc:  # EndpointUnreachable included: exit 2
+        return fail(exc)
     if as_json:
         print_json(report)
     else:
         for check in report.checks:
-            detail = f"  ({check.detail})" if check.detail else ""
-            print(f"{_MARK[check.status]}  {check.requirement}{detail}")
-    failed = len(report.failures)
+            print(check_line(check))
+    err(verdict_line(report))
+    return exit_code(report)
+
+
+def check_line(check: Check) -> str:
+    """``MARK  requirement  (detail)  [clause]``: one line of the text output."""
+    detail = f"  ({check.detail})" if check.detail else ""
+    clause = f"  [{check.clause}]" if check.clause else ""
+    return f"{_MARK[check.status]}  {check.requirement}{detail}{clause}"
+
+
+def verdict_line(report: ScanReport) -> str:
+    """The verdict on stderr: failures and warnings counted."""
+    failed, warned = len(report.failures), len(report.warnings)
     verdict = (f"{failed} requirement{'s' if failed != 1 else ''} failed" if failed
                else "all requirements met")
-    err(f"tls-check {host}:{port} against {report.profile.upper()}: {verdict} "
-        f"({report.seconds:.1f} s)")
-    return 1 if failed else 0
+    return (f"tls-check {report.host}:{report.port} against {report.profile.upper()}: "
+            f"{verdict}, {warned} warning{'s' if warned != 1 else ''} "
+            f"({report.seconds:.1f} s)")
 
 
 @command("conformance")

@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from dicomsec.cli._root import command, err, progress, usage
+from dicomsec.cli._root import command, err, exit_code, print_json, progress, usage
 
 if TYPE_CHECKING:
     import ssl
 
     from dicomsec.transport.dimse import ScpEvent
+    from dicomsec.trust import TrustStore
 
 from dicomsec.transport.tls import DIMSE_TLS_PORT
 
@@ -39,10 +40,25 @@ def _check_aet(value: str, option: str) -> str:
     return value
 
 
+def _trust(paths: list[Path]) -> TrustStore:
+    """The trust store of the ``--trust`` files and folders (anchors only).
+
+    Raises:
+        InvalidInput: none given, or an unreadable file or a folder without certificates.
+    """
+    from dicomsec.cli._contexts import trust_store
+    from dicomsec.errors import InvalidInput
+
+    store = trust_store(paths, None)
+    if store is None:
+        raise InvalidInput("a TLS profile context needs trust anchors (--trust)")
+    return store
+
+
 def _client_context(profile: str, cert: Path, key: Path, trust: list[Path]) -> ssl.SSLContext:
     from dicomsec.transport import tls
 
-    ctx = tls.client_context(profile, trust, cert=cert, key=key)
+    ctx = tls.client_context(profile, _trust(trust), cert=cert, key=key)
     missing = tls.missing_suites(ctx, profile)
     if missing:
         from dicomsec.errors import PolicyViolation
@@ -135,7 +151,7 @@ def scp(
 
     stop = threading.Event()
     server = dimse.make_scp(
-        name, list(zip(cert, key, strict=True)), trust, out,
+        name, list(zip(cert, key, strict=True)), _trust(trust), out,
         require_client_cert=not no_client_auth, ae_title=aet, host=bind, port=port,
         handshake_timeout=handshake_timeout, max_associations=max_associations, on_event=show)
 
@@ -170,6 +186,8 @@ _Aet = Annotated[str, typer.Option("--aet", help="Calling AE title (ours).")]
 _Profile = Annotated[str, typer.Option("--profile", help=_PROFILE_HELP)]
 _Timeout = Annotated[float, typer.Option("--timeout", help="Connection/ACSE timeout, seconds.")]
 _Verbose = Annotated[bool, typer.Option("-v", "--verbose", help="Show TLS version and suite.")]
+_Json = Annotated[bool, typer.Option(
+    "--json", help="Print the report as JSON on stdout (messages stay on stderr).")]
 
 
 @command("send")
@@ -186,6 +204,10 @@ def send(
     profile: _Profile = "b13",
     timeout: _Timeout = 30.0,
     verbose: _Verbose = False,
+    window: Annotated[int, typer.Option(
+        "--window", help="C-STOREs kept outstanding (1-8): proposes an Asynchronous "
+        "Operations Window when above 1; the SCP may agree to fewer.")] = 1,
+    as_json: _Json = False,
 ) -> int:
     """Storage SCU: send files and folders over one TLS association. Exit 0 when all were
     stored, 1 when any store or the TLS association failed, 2 for unreadable input."""
@@ -194,6 +216,8 @@ def send(
     name = _check_profile(profile)
     _check_aet(aec, "--aec")
     _check_aet(aet, "--aet")
+    if not 1 <= window <= dimse.MAX_WINDOW:
+        raise usage(f"--window must be 1-{dimse.MAX_WINDOW}")
     files, skipped = dimse.collect_files(paths)
     for s in skipped:
         err(f"skipped (not a DICOM Part 10 file): {s}")
@@ -212,7 +236,7 @@ def send(
                 failures.append(f"FAILED {result.path}: {result.error}")
 
         report = dimse.send_files(files, host, port, ctx, called_aet=aec, calling_aet=aet,
-                                  timeout=timeout, on_result=on_result)
+                                  timeout=timeout, on_result=on_result, window=window)
     if verbose and report.tls_version:
         err(_tls_line(report.tls_version, report.cipher, report.peer))
     for line in failures:
@@ -220,7 +244,9 @@ def send(
     if report.failure:
         err(f"error: {report.failure}")
     err(f"{report.stored} of {len(report.results)} stored at {aec}@{host}:{port}")
-    return 0 if report.ok else 1
+    if as_json:
+        print_json(report)
+    return exit_code(report)
 
 
 @command("echo")
@@ -235,6 +261,7 @@ def echo(
     profile: _Profile = "b13",
     timeout: _Timeout = 30.0,
     verbose: _Verbose = False,
+    as_json: _Json = False,
 ) -> int:
     """C-ECHO (Verification) over TLS. Exit 0 on success, 1 on any failure."""
     from dicomsec.transport import dimse
@@ -248,7 +275,9 @@ def echo(
         err(_tls_line(report.tls_version, report.cipher, report.peer))
     if report.ok:
         err(f"echo {aec}@{host}:{port}: success")
-        return 0
-    err(f"error: echo {aec}@{host}:{port} failed: "
-        + (report.failure or f"status 0x{report.status or 0:04X}"))
-    return 1
+    else:
+        err(f"error: echo {aec}@{host}:{port} failed: "
+            + (report.failure or f"status 0x{report.status or 0:04X}"))
+    if as_json:
+        print_json(report)
+    return exit_code(report)
