@@ -102,7 +102,7 @@ def test_the_page_shows_every_area() -> None:
     for needle in ("signatures.sign(", "signatures.verify(", "TrustStore.from_paths(",
                    "securefile.wrap(", "securefile.unwrap(", "securefile.inspect(",
                    "PasswordRecipient(", "recipient_for(", "AlgorithmPolicy.from_toml(",
-                   ".check(", "server_context(", "client_context(", "AE(",
+                   ".check(", "transport.server_context(", "transport.client_context(", "AE(",
                    "send_c_echo(", "make_executor(", "iter_files(", ".raise_for_failure()",
                    ".to_dict()", ".summary()"):
         assert needle in code, f"docs/api.md has no example using {needle}"
