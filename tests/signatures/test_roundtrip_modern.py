@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pydicom
-import pydicom.uid
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.types import (
@@ -171,10 +170,10 @@ def test_deterministic_ecdsa_gives_identical_values(
     """RFC 6979: same key, same MAC stream -> the same Signature value.
 
     The stream includes the Digital Signature UID and DateTime, so both are pinned here
-    (the UID is generated inside sign_file from pydicom.uid.generate_uid).
+    (the UID is generated inside sign_file by signatures._values.new_uid).
     """
     fixed_uid = "2.25.123456789012345678901234567890"
-    monkeypatch.setattr(pydicom.uid, "generate_uid", lambda *a, **k: fixed_uid)
+    monkeypatch.setattr("dicomsec.signatures._sign.new_uid", lambda: fixed_uid)
     moment = _dt.datetime.now(_dt.UTC).replace(microsecond=123456)  # inside the cert's validity
     signer = pki.signer("ecdsa-p256")
     outs = [tmp_path / f"det{i}.dcm" for i in range(2)]

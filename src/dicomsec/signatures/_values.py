@@ -12,7 +12,6 @@ import datetime as _dt
 import io
 import re
 import struct
-import sys
 from typing import TYPE_CHECKING, BinaryIO
 
 from dicomsec import algorithms
@@ -182,15 +181,7 @@ def parse_tag(text: str) -> int:
 
 
 def new_uid() -> str:
-    """A new UID derived from a random (version 4) UUID: ``2.25.<integer>`` (PS3.5 B.2).
-
-    Transitional: when the caller has already imported ``pydicom.uid``, its ``generate_uid``
-    (which makes the same ``2.25`` form from ``uuid4``) is asked instead, so that tests which
-    pin the UID by patching it keep working; pydicom itself is never imported here.
-    """
-    pydicom_uid = sys.modules.get("pydicom.uid")
-    if pydicom_uid is not None:
-        return str(pydicom_uid.generate_uid(prefix=None))
+    """A new UID derived from a random (version 4) UUID: ``2.25.<integer>`` (PS3.5 B.2)."""
     import uuid
 
     return f"2.25.{uuid.uuid4().int}"
