@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as _dt
 import enum
 import itertools
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,13 @@ if TYPE_CHECKING:
 __all__ = ["ChainResult", "KeyPurpose", "TrustStore"]
 
 _CERT_SUFFIXES = (".pem", ".crt", ".cer", ".der")
+#: OpenSSL's hashed-name folder layout (``c_rehash``/``openssl rehash``): ``<8 hex>.<n>``
+_HASHED_NAME = re.compile(r"[0-9a-f]{8}\.[0-9]+")
+
+
+def _is_cert_name(name: str) -> bool:
+    """A certificate file in a trust folder: by suffix, or an OpenSSL hashed name."""
+    return Path(name).suffix.lower() in _CERT_SUFFIXES or bool(_HASHED_NAME.fullmatch(name))
 
 
 class KeyPurpose(enum.Enum):
@@ -72,7 +80,8 @@ class TrustStore:
         cls, paths: Iterable[Path], *, crls: Iterable[Path] = (),
         intermediates: Iterable[Path] = (),
     ) -> TrustStore:
-        """Load anchors from files or folders (every ``.pem/.crt/.cer/.der`` inside) and CRLs.
+        """Load anchors from files or folders (every ``.pem/.crt/.cer/.der`` inside, and the
+        ``<hash>.<n>`` names of an OpenSSL hashed folder) and CRLs.
 
         Raises:
             InvalidInput: an unreadable file or a folder without certificates.
@@ -84,7 +93,7 @@ class TrustStore:
             for p in items:
                 p = Path(p)
                 if p.is_dir():
-                    found = sorted(f for f in p.iterdir() if f.suffix.lower() in _CERT_SUFFIXES)
+                    found = sorted(f for f in p.iterdir() if _is_cert_name(f.name))
                     if not found:
                         raise InvalidInput("no certificates in folder", path=str(p))
                     for f in found:

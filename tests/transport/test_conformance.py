@@ -11,11 +11,16 @@ import pytest
 
 from dicomsec.errors import InvalidInput
 from dicomsec.transport.conformance import security_section
+from dicomsec.trust import TrustStore
 from tests.conftest import require_tool
 from tests.transport.scan_support import ROOT, ScanPki, make_pki
 
 B12_TLS12 = {"TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
              "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"}
+
+
+def _trust(pki: ScanPki) -> TrustStore:
+    return TrustStore.from_paths([pki.ca])
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +37,8 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_b12_and_b13_tls12_suites(pki: ScanPki) -> None:
-    b12 = security_section("b12", 2762, [], [pki.ca])
-    b13 = security_section("b13", 2762, [], [pki.ca])
+    b12 = security_section("b12", 2762, [], _trust(pki))
+    b13 = security_section("b13", 2762, [], _trust(pki))
     names12 = {s.iana for s in b12.tls12_suites}
     names13 = {s.iana for s in b13.tls12_suites}
     assert names12 == B12_TLS12
@@ -46,19 +51,19 @@ def test_b12_and_b13_tls12_suites(pki: ScanPki) -> None:
 
 def test_only_loaded_certificate_types(pki: ScanPki) -> None:
     cert, key = pki["server-rsa"]
-    section = security_section("b13", 11112, [cert], [pki.ca], keys=[key])
+    section = security_section("b13", 11112, [cert], _trust(pki), keys=[key])
     assert section.tls12_suites and all("_RSA_" in s.iana for s in section.tls12_suites)
     assert [c.key_type for c in section.certificates] == ["RSA"]
     assert section.certificates[0].signature_hash == "SHA-256"
     ec_cert, ec_key = pki["server-ec"]
-    both = security_section("b13", 11112, [cert, ec_cert], [pki.ca], keys=[key, ec_key])
+    both = security_section("b13", 11112, [cert, ec_cert], _trust(pki), keys=[key, ec_key])
     assert any("_ECDSA_" in s.iana for s in both.tls12_suites)
     with pytest.raises(InvalidInput):
-        security_section("b13", 11112, [cert], [pki.ca], keys=[key, ec_key])
+        security_section("b13", 11112, [cert], _trust(pki), keys=[key, ec_key])
 
 
 def test_port_mutual_auth_and_failure_behaviour(pki: ScanPki) -> None:
-    section = security_section("b13", 11112, [pki["server-ec"][0]], [pki.ca])
+    section = security_section("b13", 11112, [pki["server-ec"][0]], _trust(pki))
     text = section.to_markdown()
     assert "| 11112/tcp | DIMSE over TLS" in text
     assert "2762/tcp" in text and "dicom-tls" in text
@@ -69,12 +74,12 @@ def test_port_mutual_auth_and_failure_behaviour(pki: ScanPki) -> None:
     assert data["ports"][0]["port"] == 11112
     assert data["mutual_authentication"]["scp"].startswith("required")
     assert "CRL" in " ".join(data["key_management"])
-    optional = security_section("b13", 11112, [], [pki.ca], require_client_cert=False)
+    optional = security_section("b13", 11112, [], _trust(pki), require_client_cert=False)
     assert optional.to_dict()["mutual_authentication"]["scp"].startswith("optional")
 
 
 def test_weak_certificate_is_flagged(pki: ScanPki) -> None:
-    section = security_section("b13", 2762, [pki["server-sha1"][0]], [pki.ca])
+    section = security_section("b13", 2762, [pki["server-sha1"][0]], _trust(pki))
     assert section.certificates[0].problems
     assert "Warning" in section.to_markdown()
 

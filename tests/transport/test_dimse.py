@@ -36,11 +36,16 @@ from pydicom.uid import generate_uid
 from dicomsec.cli import main as cli_main
 from dicomsec.errors import InvalidInput, PolicyViolation
 from dicomsec.transport import dimse
+from dicomsec.trust import TrustStore
 from tests.conftest import PYDICOM_FILES, require_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-m", "dicomsec"]
 CT = PYDICOM_FILES / "CT_small.dcm"
+
+
+def _store(pki: Pki) -> TrustStore:
+    return TrustStore.from_paths([pki.ca])
 
 
 def _env() -> dict[str, str]:
@@ -525,7 +530,7 @@ def test_scp_refuses_a_profile_whose_suites_are_missing(pki: Pki, tmp_path: Path
         pytest.skip("this process runs with an OpenSSL configuration")
     # this process imported ssl without the B.13 configuration: no TLS 1.3 CCM suites
     with pytest.raises(PolicyViolation, match="TLS_AES_128_CCM"):
-        dimse.make_scp("b13", [(pki.cert("server-ec"), pki.key("server-ec"))], [pki.ca],
+        dimse.make_scp("b13", [(pki.cert("server-ec"), pki.key("server-ec"))], _store(pki),
                        tmp_path, host="127.0.0.1", port=0)
     rc = cli_main(["scp", "--port", "0", "--bind", "127.0.0.1", "--out", str(tmp_path),
                    "--profile", "b13", "--cert", str(pki.cert("server-ec")), "--key",
@@ -543,10 +548,10 @@ def test_library_scp_and_scu_in_process(pki: Pki, tmp_path: Path) -> None:
     out.mkdir()
     # in-process: pytest imported ssl long ago, so the profile's OpenSSL configuration is not
     # in effect here (the dicomsec command arranges it first); opt out of that check
-    with dimse.make_scp("b12", [(pki.cert("server-ec"), pki.key("server-ec"))], [pki.ca],
+    with dimse.make_scp("b12", [(pki.cert("server-ec"), pki.key("server-ec"))], _store(pki),
                         out, host="127.0.0.1", port=0, on_event=events.append,
                         require_profile_config=False) as server:
-        ctx = tls.client_context("b12", [pki.ca], cert=pki.cert("client"),
+        ctx = tls.client_context("b12", _store(pki), cert=pki.cert("client"),
                                  key=pki.key("client"))
         seen: list[dimse.StoreResult] = []
         report = dimse.send_files([tmp_path / "in"], "127.0.0.1", server.port, ctx,
@@ -560,7 +565,7 @@ def test_library_scp_and_scu_in_process(pki: Pki, tmp_path: Path) -> None:
         assert [r.path for r in windowed.results] == more
         assert report.tls_version in ("TLSv1.2", "TLSv1.3") and report.cipher
         assert dimse.echo("127.0.0.1", server.port, ctx).ok
-        bad = tls.client_context("b12", [pki.ca], cert=pki.cert("client-untrusted"),
+        bad = tls.client_context("b12", _store(pki), cert=pki.cert("client-untrusted"),
                                  key=pki.key("client-untrusted"))
         failed = dimse.send_files(files[:1], "127.0.0.1", server.port, bad)
         assert not failed.ok and failed.failure and "A-P-ABORT" in failed.failure

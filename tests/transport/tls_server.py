@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 
 from dicomsec.transport import tls
+from dicomsec.trust import TrustStore
 
 
 def main() -> None:
@@ -24,7 +25,7 @@ def main() -> None:
 
     ctx = tls.server_context(
         name, [(Path(pairs[i]), Path(pairs[i + 1])) for i in range(0, len(pairs), 2)],
-        [trust], require_client_cert="--no-client-auth" not in sys.argv)
+        TrustStore.from_paths([trust]), require_client_cert="--no-client-auth" not in sys.argv)
     missing = tls.missing_suites(ctx, name)
     listener = socket.create_server(("127.0.0.1", 0))
     print(listener.getsockname()[1], "MISSING:" + ",".join(missing), flush=True)

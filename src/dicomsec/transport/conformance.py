@@ -21,6 +21,7 @@ from typing import Any
 from dicomsec.errors import InvalidInput
 from dicomsec.transport import _iana, tls
 from dicomsec.transport._scan_report import certificate_info
+from dicomsec.trust import TrustStore
 
 __all__ = ["CertificateEntry", "ConformanceSection", "SuiteEntry", "security_section"]
 
@@ -222,7 +223,7 @@ def security_section(
     profile: str,
     port: int,
     certs: Sequence[Path],
-    trust: Sequence[Path],
+    trust: TrustStore | None,
     require_client_cert: bool = True,
     *,
     keys: Sequence[Path] = (),
@@ -244,7 +245,8 @@ def security_section(
     if keys:
         if len(keys) != len(certs):
             raise InvalidInput("give one --key per --cert")
-        ctx = tls.server_context(prof.name, list(zip(certs, keys, strict=True)), trust,
+        ctx = tls.server_context(prof.name, list(zip(certs, keys, strict=True)),
+                                 trust or TrustStore(),
                                  require_client_cert=require_client_cert)
     else:
         # the suite list is the one server_context and client_context share
@@ -268,5 +270,6 @@ def security_section(
         versions=("TLS 1.3 (preferred: chosen whenever the peer offers it)", "TLS 1.2"),
         tls13_suites=tuple(tls13), tls12_suites=tuple(tls12), groups=groups,
         signature_algorithms=sigalgs, certificates=tuple(entries),
-        trust_anchors=tuple(str(t) for t in trust), require_client_cert=require_client_cert,
+        trust_anchors=tuple(c.subject.rfc4514_string() for c in (trust.anchors if trust else ())),
+        require_client_cert=require_client_cert,
         missing_suites=missing)

@@ -200,27 +200,17 @@ def _base_context(prof: TlsProfile, server: bool) -> ssl.SSLContext:
     return ctx
 
 
-#: trust for a context: a TrustStore (anchors and CRLs), or, during the transition, paths
-Trust: TypeAlias = "TrustStore | Sequence[Path]"
+#: trust for a context: a :class:`~dicomsec.trust.TrustStore` (anchors and CRLs)
+Trust: TypeAlias = "TrustStore"
 
 
 def _load_trust(ctx: ssl.SSLContext, trust: Trust) -> None:
     from dicomsec.trust import TrustStore
 
-    if isinstance(trust, TrustStore):
-        _load_store(ctx, trust)
-        return
-    if not trust:
-        raise InvalidInput("a TLS profile context needs trust anchors (--trust)")
-    for path in trust:
-        p = Path(path)
-        try:
-            if p.is_dir():
-                ctx.load_verify_locations(capath=str(p))
-            else:
-                ctx.load_verify_locations(cafile=str(p))
-        except (OSError, ValueError) as exc:
-            raise InvalidInput(f"cannot load trust anchors: {exc}", path=str(p)) from None
+    if not isinstance(trust, TrustStore):
+        raise InvalidInput("trust for a TLS context is a TrustStore "
+                           "(TrustStore.from_paths([...]) loads files and folders)")
+    _load_store(ctx, trust)
 
 
 def _load_store(ctx: ssl.SSLContext, store: TrustStore) -> None:

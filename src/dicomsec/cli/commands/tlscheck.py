@@ -100,12 +100,13 @@ def conformance(
     """Print the security section of a DICOM Conformance Statement (PS3.2, Markdown) for
     'dicomsec scp' with the same options. Exit 1 when the running OpenSSL does not offer every
     suite the profile requires."""
+    from dicomsec.cli._contexts import trust_store
     from dicomsec.transport.conformance import security_section
 
     if key and len(key) != len(cert or []):
         raise usage("give one --key per --cert")
-    section = security_section(profile, port, cert or [], trust or [], not no_client_auth,
-                               keys=key or [])
+    section = security_section(profile, port, cert or [], trust_store(trust, None),
+                               not no_client_auth, keys=key or [])
     if section.missing_suites:
         err("error: this OpenSSL configuration does not offer "
             + ", ".join(section.missing_suites) + f"; cannot claim {section.profile.upper()}")
