@@ -27,7 +27,6 @@ from __future__ import annotations
 import ipaddress
 import socket
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -89,14 +88,10 @@ def _server_name(host: str) -> str | None:
     return None
 
 
-def _anchors_pem(trust: TrustStore | Sequence[Path]) -> str | None:
+def _anchors_pem(store: TrustStore | None) -> str | None:
     """The trust anchors as PEM text for the handshake helper (None: none given)."""
     from cryptography.hazmat.primitives.serialization import Encoding
 
-    from dicomsec.trust import TrustStore
-
-    store = trust if isinstance(trust, TrustStore) else (
-        TrustStore.from_paths([Path(p) for p in trust]) if trust else None)
     if store is None or store.empty:
         return None
     return "".join(c.public_bytes(Encoding.PEM).decode("ascii") for c in store.anchors)
@@ -107,7 +102,7 @@ def scan(
     port: int,
     profile: str | tls.TlsProfile,
     *,
-    trust: TrustStore | Sequence[Path] = (),
+    trust: TrustStore | None = None,
     client_cert: Path | None = None,
     client_key: Path | None = None,
     timeout: float = 5.0,
@@ -115,7 +110,7 @@ def scan(
 ) -> ScanReport:
     """Check the TLS endpoint ``host:port`` against profile ``b12`` or ``b13``.
 
-    ``trust`` (a :class:`~dicomsec.trust.TrustStore`, or PEM paths) adds the check that the
+    ``trust`` (a :class:`~dicomsec.trust.TrustStore`) adds the check that the
     server's certificate chains to it; ``client_cert``/``client_key`` the check that this client
     certificate is accepted. ``wait`` is how long to read after a completed TLS 1.3 handshake
     without a client certificate before concluding that the server does not require one.

@@ -51,7 +51,7 @@ def tls_check(
     try:
         host, port = scan.parse_target(target)
         store = trust_store(trust, None)
-        report = scan.scan(host, port, profile, trust=store if store is not None else (),
+        report = scan.scan(host, port, profile, trust=store,
                            client_cert=client_cert, client_key=client_key, timeout=timeout,
                            wait=wait)
     except InvalidInput as exc:  # EndpointUnreachable included: exit 2
