@@ -1,4 +1,5 @@
-"""End-to-end demo on the bundled sample: sign, verify, tamper, wrap (pq), unwrap, send over TLS.
+"""End-to-end demo on the bundled sample: sign, verify, tamper, wrap (pq), unwrap, send over TLS,
+scan the receiving endpoint, and the dated algorithm policy.
 
 Run with ``make demo``. Everything is written under ``demo-out/``; each step prints the
 command it runs, so it doubles as a tutorial.
@@ -103,10 +104,20 @@ def main() -> int:
         print("demo: an output was left behind", file=sys.stderr)
         return 1
 
+    if _transport_steps(ca, signed) != 0:
+        return 1
+    return _policy_steps(ca, dev)
+
+
+def _transport_steps(ca: Path, signed: Path) -> int:
     print("\n== 9. The signed image travels over B.13 TLS to a local dicomsec scp")
     print("   (the scp logs the demo's own plain-TCP readiness probe as a TLS-REJECT line)")
     tls_ca = ca
+    print("   (the PACS serves an EC and an RSA certificate side by side: B.13 requires both the"
+          "\n   ECDHE_ECDSA and the ECDHE_RSA suites of TLS 1.2)")
     run("keys", "generate", str(OUT / "pacs"), "--algorithm", "ecdsa-p256", "--cn", "PACS",
+        "--ca-cert", f"{tls_ca}.cert.pem", "--ca-key", f"{tls_ca}.key.pem", expect=0)
+    run("keys", "generate", str(OUT / "pacs-rsa"), "--algorithm", "rsa2048", "--cn", "PACS",
         "--ca-cert", f"{tls_ca}.cert.pem", "--ca-key", f"{tls_ca}.key.pem", expect=0)
     run("keys", "generate", str(OUT / "modality"), "--algorithm", "ecdsa-p256", "--cn",
         "Modality", "--ca-cert", f"{tls_ca}.cert.pem", "--ca-key", f"{tls_ca}.key.pem", expect=0)
@@ -114,14 +125,22 @@ def main() -> int:
     inbox = OUT / "pacs-inbox"
     inbox.mkdir()
     scp = subprocess.Popen([*DICOMSEC, "scp", "--port", str(port), "--bind", "127.0.0.1",
-                            "--out", str(inbox), "--profile", "b13", "--cert",
-                            f"{OUT / 'pacs'}.cert.pem", "--key", f"{OUT / 'pacs'}.key.pem",
+                            "--out", str(inbox), "--profile", "b13",
+                            "--cert", f"{OUT / 'pacs'}.cert.pem",
+                            "--key", f"{OUT / 'pacs'}.key.pem",
+                            "--cert", f"{OUT / 'pacs-rsa'}.cert.pem",
+                            "--key", f"{OUT / 'pacs-rsa'}.key.pem",
                             "--trust", f"{tls_ca}.cert.pem", "-v"])
     try:
         _wait_for(port)
         run("send", str(signed), "--host", "127.0.0.1", "--port", str(port), "--profile", "b13",
             "--cert", f"{OUT / 'modality'}.cert.pem", "--key", f"{OUT / 'modality'}.key.pem",
             "--trust", f"{tls_ca}.cert.pem", "-v", expect=0)
+        print("\n== 10. tls-check scans the PACS endpoint: every suite and group it accepts, its"
+              "\n   certificate chain, client authentication; each finding cites its clause")
+        run("tls-check", f"127.0.0.1:{port}", "--profile", "b13", "--trust",
+            f"{tls_ca}.cert.pem", "--client-cert", f"{OUT / 'modality'}.cert.pem",
+            "--client-key", f"{OUT / 'modality'}.key.pem", expect=0)
     finally:
         scp.terminate()
         scp.wait(10)
@@ -131,7 +150,30 @@ def main() -> int:
         return 1
     run("verify", str(received[0]), "--trust", f"{ca}.cert.pem", "--require", "creator",
         expect=0)
+    return 0
 
+
+def _policy_steps(ca: Path, dev: Path) -> int:
+    print("\n== 11. The algorithm policy knows dates: the same ECDSA P-256 signature verified as"
+          "\n   of 2036 is intact, with a note that P-256 is quantum-vulnerable and disallowed"
+          "\n   for new signatures after 2035 (NIST IR 8547)")
+    signed = OUT / "CT_small.signed.dcm"
+    run("verify", str(signed), "--trust", f"{ca}.cert.pem", "--at", "2036-06-01", expect=0)
+
+    print("\n== 12. A site policy that forbids new ECDSA P-256 signatures: sign refuses (exit 1),"
+          "\n   naming the policy, and writes nothing")
+    site = OUT / "site-policy.toml"
+    site.write_text('[policy]\nname = "Demo Hospital policy"\n\n'
+                    '[rules.no-new-p256]\nalgorithms = ["ecdsa-p256"]\npurposes = ["create"]\n'
+                    'disallowed = true\nwaivable = false\n'
+                    'reason = "new signatures use P-384 (security board, 2026-11)"\n',
+                    encoding="utf-8")
+    refused = OUT / "CT_small.refused-by-policy.dcm"
+    run("sign", str(SAMPLE), "-o", str(refused), "--key", f"{dev}.key.pem", "--cert",
+        f"{dev}.cert.pem", "--algorithm-policy", str(site), expect=1)
+    if refused.exists():
+        print("demo: an output was left behind", file=sys.stderr)
+        return 1
     print("\nDemo finished: outputs are in demo-out/.")
     return 0
 

@@ -774,3 +774,32 @@ def test_c_store_request_decodes_as_pynetdicom_does() -> None:
     command = next(iter(msg.encode_msg(1, 16382))).presentation_data_value_list[0][1][1:]
     assert pn.parse_c_store_rq(command) is None
     assert pn.parse_c_store_rq(pn.c_store_rsp_command("1.2.3", "1.2.3.4", 1, 0)) is None
+
+
+def test_shutdown_ends_an_association_still_waiting_for_its_request(pki: Pki,
+                                                                     tmp_path: Path) -> None:
+    """A client that completes the TLS handshake and sends nothing (a scanner's probe) leaves
+    an acceptor waiting up to the ACSE timeout for its A-ASSOCIATE-RQ: shutdown ends it."""
+    import ssl
+    import threading
+
+    from dicomsec.transport import tls
+
+    server = dimse.make_scp("b12", [(pki.cert("server-ec"), pki.key("server-ec"))], _store(pki),
+                            tmp_path, host="127.0.0.1", port=0, require_profile_config=False)
+    ctx = tls.client_context("b12", _store(pki), cert=pki.cert("client"),
+                             key=pki.key("client"))
+    before = set(threading.enumerate())
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as raw:
+        with ctx.wrap_socket(raw, server_hostname=None) as tconn:
+            assert tconn.version() in ("TLSv1.2", "TLSv1.3")
+            for _ in range(100):  # the acceptor thread appears once the handshake is done
+                if server.server.active_associations:
+                    break
+                time.sleep(0.05)
+            waiting = [t for t in threading.enumerate() if t not in before]
+            assert server.server.active_associations
+            server.shutdown(timeout=5)  # far below the ACSE timeout the acceptor waits
+            assert not [t for t in waiting if t.is_alive()]
+            with contextlib.suppress(ssl.SSLError, OSError):
+                tconn.recv(1)

@@ -182,10 +182,15 @@ class DimseServer:
         with contextlib.suppress(Exception):
             self.server.shutdown()
         for assoc in active:
-            with contextlib.suppress(Exception):
-                assoc.abort()
+            if assoc.is_established:  # an A-ABORT is no event before the association exists
+                with contextlib.suppress(Exception):
+                    assoc.abort()
             with contextlib.suppress(Exception):  # wake a thread blocked in recv()
                 assoc.dul.socket.socket.shutdown(socket.SHUT_RDWR)
+            # an acceptor still waiting (up to the ACSE timeout) for its A-ASSOCIATE-RQ, e.g.
+            # after a bare TLS handshake from a scanner, takes None as "timed out" and ends
+            with contextlib.suppress(Exception):
+                assoc.dul.to_user_queue.put(None)
         for assoc in active:
             assoc.join(max(0.0, deadline - time.monotonic()))
         self._thread.join(max(0.0, deadline - time.monotonic()))

@@ -36,10 +36,9 @@ def tls_check(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> int:
     """Check a TLS endpoint against the B.12 / B.13 profile: versions, suites, groups, server
-    certificate, client authentication. One line per requirement (``MARK  requirement
-    (detail)  [clause]``); exit 0 when no MUST is broken, 1 when any is, 2 when the endpoint is
-    unreachable or the arguments are wrong. ``--json`` prints exactly the report's
-    ``to_dict()``."""
+    certificate, client authentication. One line per requirement ("MARK  requirement
+    (detail)  [clause]"); exit 0 when no MUST is broken, 1 when any is, 2 when the endpoint is
+    unreachable or the arguments are wrong. --json prints exactly the report's to_dict()."""
     from dicomsec.cli._contexts import trust_store
     from dicomsec.errors import InvalidInput
     from dicomsec.transport import scan

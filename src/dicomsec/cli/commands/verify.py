@@ -56,8 +56,17 @@ def _signature_lines(s: Any) -> list[str]:
              f"signed {s.datetime}",
              f"      profiles: {', '.join(s.profiles) or '-'}"
              + (f"; {'; '.join(extra)}" if extra else "")]
+    lines.extend(_policy_lines(s.policy))
     lines.extend(f"      problem: {prob}" for prob in s.problems)
     return lines
+
+
+def _policy_lines(policy: Any) -> list[str]:
+    """The algorithm policy's caveats on a signature (a refusal is also listed as a problem)."""
+    if policy is None:
+        return []
+    return [f"      policy ({policy.name}, {policy.at.isoformat()}): {d.reason}"
+            for d in policy.decisions if d.allowed and d.reason]
 
 
 def _report_lines(rep: Any) -> list[str]:
