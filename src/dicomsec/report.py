@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from typing import Any, ClassVar
 
 from dicomsec.errors import DicomSecError, VerificationFailed
@@ -73,10 +74,22 @@ class Report:
 def all_report_types() -> list[type[Report]]:
     """Every concrete report class defined so far (subclasses of :class:`Report`), for tests
     and documentation; import the packages first to have them all."""
-    found: list[type[Report]] = []
+    found: dict[str, type[Report]] = {}
     todo = list(Report.__subclasses__())
     while todo:
         cls = todo.pop()
-        found.append(cls)
         todo.extend(cls.__subclasses__())
-    return sorted(found, key=lambda c: f"{c.__module__}.{c.__qualname__}")
+        # ``dataclass(slots=True)`` makes a new class; the one it replaced stays among the
+        # subclasses: keep the class its module holds under its name
+        name = f"{cls.__module__}.{cls.__qualname__}"
+        held = sys.modules.get(cls.__module__)
+        if held is not None and _resolve(held, cls.__qualname__) is cls:
+            found[name] = cls
+    return [found[name] for name in sorted(found)]
+
+
+def _resolve(module: object, qualname: str) -> object:
+    obj = module
+    for part in qualname.split("."):
+        obj = getattr(obj, part, None)
+    return obj

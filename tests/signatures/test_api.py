@@ -27,11 +27,33 @@ def test_sign_and_verify_a_dataset() -> None:
     assert "DigitalSignaturesSequence" in signed and "DigitalSignaturesSequence" not in ds
     file_report = signatures.verify(signed, trust=_trust())
     assert isinstance(file_report, signatures.FileReport) and file_report.ok
+    assert file_report.file == "<dataset>"
     reports = file_report.signatures
     assert len(reports) == 1 and reports[0].ok
     assert "creator" in reports[0].profiles
     assert json.loads(reports[0].to_json())["uid"] == reports[0].uid
     reports[0].raise_for_failure()
+
+
+def test_sign_and_verify_take_the_algorithm_policy(tmp_path: Path) -> None:
+    import datetime as dt
+
+    from dicomsec.algorithms import Status
+    from dicomsec.algorithms.policy import AlgorithmPolicy
+    from dicomsec.errors import PolicyViolation
+
+    no_p256 = AlgorithmPolicy.default().with_status("ecdsa-p256", Status.FORBIDDEN)
+    out = tmp_path / "refused.dcm"
+    with pytest.raises(PolicyViolation, match="ecdsa-p256"):
+        signatures.sign(CT, out, key=fixture_key("ecp256"), policy=no_p256)
+    assert not out.exists()
+    signed = tmp_path / "s.dcm"
+    signatures.sign(CT, signed, key=fixture_key("ecp256"))
+    (report,) = signatures.verify(signed, trust=_trust(), at=dt.date(2036, 6, 1)).signatures
+    assert report.policy is not None and report.policy.signature is not None
+    assert report.policy.signature.quantum_vulnerable and report.policy.signature.legacy
+    (refused,) = signatures.verify(signed, trust=_trust(), policy=no_p256).signatures
+    assert refused.valid and not refused.ok
 
 
 def test_sign_path_needs_dst(tmp_path: Path) -> None:

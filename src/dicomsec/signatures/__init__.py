@@ -4,7 +4,7 @@ Public API::
 
     sign(src, dst, *, key, profile="none", mac="sha256", ...) -> SignResult   (paths)
     sign(dataset, *, key, ...) -> Dataset                                     (pydicom)
-    verify(src, *, trust=None, require=None, now=None) -> FileReport          (path or Dataset)
+    verify(src, *, trust=None, require=None, policy=None, at=None) -> FileReport (path or Dataset)
     sign_file(src, dst, *, key, ...) -> SignResult
     verify_file(path, *, trust=None, require=None, now=None) -> FileReport
     list_signatures(path) -> FileReport          (integrity only, no trust)
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
     from pydicom.dataset import Dataset
 
+    from dicomsec.algorithms.policy import AlgorithmPolicy
     from dicomsec.keys import SigningKey
     from dicomsec.signatures._profiles import PURPOSES, Profile
     from dicomsec.signatures._remove import remove_signatures
@@ -93,7 +94,7 @@ def sign(
     mac: str = ..., purpose: int | None = ..., item: str | None = ...,
     tags: Sequence[str | int] | None = ..., deterministic: bool = ...,
     timestamp_client: TimestampClient | None = ..., allow_legacy: bool = ...,
-    now: _dt.datetime | None = ...,
+    now: _dt.datetime | None = ..., policy: AlgorithmPolicy | None = ...,
 ) -> SignResult: ...
 
 
@@ -103,7 +104,7 @@ def sign(
     mac: str = ..., purpose: int | None = ..., item: str | None = ...,
     tags: Sequence[str | int] | None = ..., deterministic: bool = ...,
     timestamp_client: TimestampClient | None = ..., allow_legacy: bool = ...,
-    now: _dt.datetime | None = ...,
+    now: _dt.datetime | None = ..., policy: AlgorithmPolicy | None = ...,
 ) -> Dataset: ...
 
 
@@ -113,6 +114,7 @@ def sign(
     item: str | None = None, tags: Sequence[str | int] | None = None,
     deterministic: bool = False, timestamp_client: TimestampClient | None = None,
     allow_legacy: bool = False, now: _dt.datetime | None = None,
+    policy: AlgorithmPolicy | None = None,
 ) -> SignResult | Dataset:
     """Sign a file (``dst`` required; may equal ``src``) or a pydicom Dataset.
 
@@ -121,12 +123,15 @@ def sign(
     :func:`sign_file`: ``profile`` (none, base, creator, authorization, sr, sr-verification),
     ``mac`` (a DICOM MAC algorithm name), ``purpose`` (a code of :data:`PURPOSES`), ``item`` (an
     item path such as ``ContentSequence[0]``), ``tags`` (what to sign; default every signable
-    attribute of the level), ``timestamp_client`` (an RFC 3161 TSA).
+    attribute of the level), ``timestamp_client`` (an RFC 3161 TSA), ``policy`` (the
+    :class:`~dicomsec.algorithms.policy.AlgorithmPolicy` asked for creation, at ``now``;
+    default: the default policy, ``allow_legacy=True`` its short form for legacy).
 
     Raises:
         TypeError: a path without ``dst``.
         InvalidInput: unreadable input, bad item path or tag, unknown algorithm.
-        PolicyViolation: legacy algorithm without ``allow_legacy``, weak key, profile not met.
+        PolicyViolation: the policy refuses an algorithm or the key, or the profile is not
+            met.
     """
     import functools
 
@@ -136,7 +141,7 @@ def sign(
     run = functools.partial(
         sign_file, key=key, profile=profile, mac=mac, purpose=purpose, item=item, tags=tags,
         deterministic=deterministic, timestamp_client=timestamp_client,
-        allow_legacy=allow_legacy, now=now,
+        allow_legacy=allow_legacy, now=now, policy=policy,
     )
     if isinstance(src, str | Path):
         if dst is None:
@@ -155,14 +160,16 @@ def sign(
 
 def verify(
     src: Path | str | Dataset, *, trust: TrustStore | None = None, require: str | None = None,
-    now: _dt.datetime | None = None,
+    now: _dt.datetime | None = None, policy: AlgorithmPolicy | None = None,
+    at: _dt.datetime | _dt.date | None = None,
 ) -> FileReport:
     """Verify every signature of a file or Dataset, at every level: one :class:`FileReport`
     (``.signatures`` holds one :class:`SignatureReport` per signature).
 
     ``require`` (any, creator, authorization, sr, sr-verification) makes the report fail
-    unless a valid, trusted signature of that kind exists. See :func:`verify_file` for what is
-    checked.
+    unless a valid, trusted signature of that kind exists. ``policy`` and ``at``: the
+    algorithm policy's VERIFY decisions carried by each signature report (default: the
+    default policy, today). See :func:`verify_file` for what is checked.
 
     Raises:
         InvalidInput: the file cannot be read or is not DICOM.
@@ -170,7 +177,8 @@ def verify(
     from dicomsec.signatures._verify import verify_dataset_bytes, verify_file
 
     if isinstance(src, str | Path):
-        return verify_file(src, trust=trust, require=require, now=now)
+        return verify_file(src, trust=trust, require=require, now=now, policy=policy, at=at)
     from dicomsec.signatures._values import dataset_to_bytes
 
-    return verify_dataset_bytes(dataset_to_bytes(src), trust=trust, require=require, now=now)
+    return verify_dataset_bytes(dataset_to_bytes(src), trust=trust, require=require, now=now,
+                                policy=policy, at=at)

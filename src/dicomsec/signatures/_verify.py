@@ -439,14 +439,17 @@ def verify_dataset_bytes(data: bytes, *, trust: TrustStore | None = None,
                          require: str | None = None, now: _dt.datetime | None = None,
                          policy: AlgorithmPolicy | None = None,
                          at: _dt.datetime | _dt.date | None = None) -> FileReport:
-    """Verify a Part 10 file held in memory (used for pydicom Datasets)."""
+    """Verify a Part 10 file held in memory (used for pydicom Datasets); the report's
+    ``file`` is ``"<dataset>"``."""
+    import dataclasses
     import tempfile
 
     with tempfile.NamedTemporaryFile(suffix=".dcm") as tmp:
         tmp.write(data)
         tmp.flush()
-        return verify_file(Path(tmp.name), trust=trust, require=require, now=now,
-                           policy=policy, at=at)
+        report = verify_file(Path(tmp.name), trust=trust, require=require, now=now,
+                             policy=policy, at=at)
+    return dataclasses.replace(report, file="<dataset>")
 
 
 def list_signatures(path: Path | str) -> FileReport:
