@@ -41,6 +41,8 @@ bench: install peers
 	$(PY) bench/signatures.py
 	$(PY) bench/securefile.py
 	$(PY) bench/transport.py
+	$(PY) bench/startup.py
+	$(PY) bench/tlscheck.py
 
 clean:
 	rm -rf $(VENV) demo-out bench-out .mypy_cache .ruff_cache .pytest_cache
