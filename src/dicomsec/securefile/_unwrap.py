@@ -167,9 +167,8 @@ def _decrypt_and_check(fh: BinaryIO, size: int, env: Envelope, cek: bytes, tmp: 
             extracted = False
         else:
             with atomic_output(dst, mode=0o600) as out:
-                report = InnerContentReport.from_cms(
-                    extract_inner(plain, plain_size, env.content_type, out, trust=trust,
-                                  name=name))
+                report = extract_inner(plain, plain_size, env.content_type, out, trust=trust,
+                                       name=name)
                 if not report.ok:
                     _raise_inner(report, name)
                 out.flush()
