@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import random
-import time
 from pathlib import Path
 
 import pytest
@@ -62,13 +61,9 @@ def _mutate(rng: random.Random, data: bytes) -> bytes:
 
 def test_ten_thousand_malformed_inputs() -> None:
     rng = random.Random(20261122)
-    started = time.monotonic()
     for n in range(10_000):
         data = _mutate(rng, SEEDS[n % len(SEEDS)])
-        t0 = time.monotonic()
-        _read(data)
-        assert time.monotonic() - t0 < 2.0, f"slow input #{n}"
-    assert time.monotonic() - started < 120
+        _read(data)  # a clean refusal or a parse, never a crash (time: bench/, issue 8)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
