@@ -101,8 +101,15 @@ def test_from_paths_folder_and_errors(tmp_path: Path) -> None:
     folder.mkdir()
     (folder / "ca.pem").write_bytes(CA_CERT.read_bytes())
     (folder / "readme.txt").write_text("ignored")
+    # a CA's key kept beside its certificate is passed over, as OpenSSL's capath does
+    (folder / "ca.key.pem").write_bytes((PKI / "ca.key.pem").read_bytes())
     store = TrustStore.from_paths([folder])
     assert len(store.anchors) == 1
+    # a file named as a certificate that is not one still fails
+    (folder / "broken.der").write_bytes(b"not DER")
+    with pytest.raises(InvalidInput):
+        TrustStore.from_paths([folder])
+    (folder / "broken.der").unlink()
     assert store.validate(load_certificate(PKI / "signer-rsa2048.cert.pem"), at=AT).trusted
     empty = tmp_path / "empty"
     empty.mkdir()

@@ -33,6 +33,23 @@ _CERT_SUFFIXES = (".pem", ".crt", ".cer", ".der")
 _HASHED_NAME = re.compile(r"[0-9a-f]{8}\.[0-9]+")
 
 
+def _folder_certificate_files(folder: Path) -> list[Path]:
+    """The files of a trust folder that hold certificates (by name; PEM without a certificate
+    block is left out, anything else unreadable still fails when it is loaded)."""
+    files = []
+    for f in sorted(folder.iterdir()):
+        if not (f.is_file() and _is_cert_name(f.name)):
+            continue
+        try:
+            head = f.read_bytes()
+        except OSError as exc:
+            raise InvalidInput(f"cannot read: {exc.strerror}", path=str(f)) from None
+        if b"-----BEGIN" in head and b"-----BEGIN CERTIFICATE-----" not in head:
+            continue
+        files.append(f)
+    return files
+
+
 def _is_cert_name(name: str) -> bool:
     """A certificate file in a trust folder: by suffix, or an OpenSSL hashed name."""
     return Path(name).suffix.lower() in _CERT_SUFFIXES or bool(_HASHED_NAME.fullmatch(name))
@@ -80,8 +97,11 @@ class TrustStore:
         cls, paths: Iterable[Path], *, crls: Iterable[Path] = (),
         intermediates: Iterable[Path] = (),
     ) -> TrustStore:
-        """Load anchors from files or folders (every ``.pem/.crt/.cer/.der`` inside, and the
-        ``<hash>.<n>`` names of an OpenSSL hashed folder) and CRLs.
+        """Load anchors from files or folders and CRLs.
+
+        A folder gives every ``.pem/.crt/.cer/.der`` file in it and the ``<hash>.<n>`` names of
+        an OpenSSL hashed folder; PEM files in it that hold no certificate (a private key, a
+        request, a CRL kept beside the CA) are passed over, as OpenSSL's ``capath`` does.
 
         Raises:
             InvalidInput: an unreadable file or a folder without certificates.
@@ -93,11 +113,11 @@ class TrustStore:
             for p in items:
                 p = Path(p)
                 if p.is_dir():
-                    found = sorted(f for f in p.iterdir() if _is_cert_name(f.name))
+                    found = [load_certificates(f) for f in _folder_certificate_files(p)]
                     if not found:
                         raise InvalidInput("no certificates in folder", path=str(p))
-                    for f in found:
-                        out.extend(load_certificates(f))
+                    for certs in found:
+                        out.extend(certs)
                 else:
                     out.extend(load_certificates(p))
             return out
