@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mldsa, rsa
 from dicomsec import algorithms
 from dicomsec.algorithms import Family, Kind, Status
 from dicomsec.algorithms.policy import (
+    ALWAYS,
     DEFAULT_RULES,
     AlgorithmPolicy,
     Decision,
@@ -370,11 +371,81 @@ reason = "site rule: new signatures use P-384"
     message = str(info.value)
     assert message.startswith("policy file site.toml: ecdsa-p256")
     assert "site rule: new signatures use P-384" in message
-    assert "allow-legacy" in info.value.diagnostics()  # waivable by default
+    # a site rule is not waivable unless it says so: no hint, and --allow-legacy keeps it
+    assert "allow-legacy" not in info.value.diagnostics()
+    assert not policy.with_legacy_allowed().check("ecdsa-p256", None, CREATE, TODAY)
     assert policy.check("ecdsa-p384", None, CREATE, TODAY)
     assert policy.check("ecdsa-p256", None, VERIFY, TODAY)
-    # the default rules are still there
+    # the default rules are still there, and still waivable
     assert not policy.check("sha1", None, CREATE, TODAY)
+    assert policy.with_legacy_allowed().check("sha1", None, CREATE, TODAY)
+
+
+def test_toml_waivable_rule_is_lifted_by_allow_legacy_for_creation_only(
+        tmp_path: Path) -> None:
+    path = _write(tmp_path, """
+[rules.site-no-p256]
+algorithms = ["ecdsa-p256"]
+purposes = ["create", "verify"]
+disallowed = true
+waivable = true
+reason = "site rule: new signatures use P-384"
+""")
+    policy = AlgorithmPolicy.from_toml(path)
+    refused = policy.check("ecdsa-p256", None, CREATE, TODAY)
+    assert not refused and "allow-legacy" in refused.hint
+    legacy = policy.with_legacy_allowed()
+    assert legacy.check("ecdsa-p256", None, CREATE, TODAY)
+    # "legacy allowed for creation": verification stays refused, and no hint offers the flag
+    for judge in (policy, legacy):
+        verify = judge.check("ecdsa-p256", None, VERIFY, TODAY)
+        assert not verify and verify.hint == ""
+
+
+def test_hint_only_when_allow_legacy_would_lift_the_refusal(tmp_path: Path) -> None:
+    # a LEGACY status and a default dated rule: the flag lifts them, the hint says so
+    assert "allow-legacy" in _violation(DEFAULT, "sha1").diagnostics()
+    assert "allow-legacy" in DEFAULT.check("ecdsa-p256", None, CREATE, LATE).hint
+    assert DEFAULT.with_legacy_allowed().check("ecdsa-p256", None, CREATE, LATE)
+    # a key floor, a FORBIDDEN status, a derived rule without waivable: no hint
+    assert DEFAULT.check("rsa-pkcs1v15", 1024, CREATE, TODAY).hint == ""
+    assert DEFAULT.with_status("md5", Status.FORBIDDEN).check("md5", None, CREATE,
+                                                             TODAY).hint == ""
+    site = DEFAULT.with_rules(Rule("site", "site rule", algorithms=frozenset({"ecdsa-p384"}),
+                                   disallowed_after=ALWAYS))
+    assert not Rule("r", "r").waivable
+    assert site.check("ecdsa-p384", None, CREATE, TODAY).hint == ""
+    assert not site.with_legacy_allowed().check("ecdsa-p384", None, CREATE, TODAY)
+    # a waivable refusal beside one that is not: the flag would not lift it, no hint
+    both = site.with_rules(Rule("site-q", "q", algorithms=frozenset({"ecdsa-p384"}),
+                                disallowed_after=ALWAYS, waivable=True))
+    assert both.check("ecdsa-p384", None, CREATE, TODAY).hint == ""
+
+
+def test_default_rules_waivable_except_the_floor() -> None:
+    waivable = {rule.id: rule.waivable for rule in DEFAULT_RULES}
+    assert waivable.pop("sp800-131a-below-112") is False
+    assert all(waivable.values())
+
+
+def test_toml_overriding_a_default_rule_keeps_it_waivable(tmp_path: Path) -> None:
+    path = _write(tmp_path, "[rules.ir8547-quantum-vulnerable]\ndisallowed_after = 2030-12-31\n")
+    policy = AlgorithmPolicy.from_toml(path)
+    assert not policy.check("ecdsa-p256", None, CREATE, MID)
+    assert policy.with_legacy_allowed().check("ecdsa-p256", None, CREATE, MID)
+    fixed = _write(tmp_path, "[rules.ir8547-quantum-vulnerable]\nwaivable = false\n", "w.toml")
+    assert not AlgorithmPolicy.from_toml(fixed).with_legacy_allowed().check(
+        "ecdsa-p256", None, CREATE, LATE)
+
+
+@pytest.mark.parametrize("at", [
+    datetime(1, 1, 1, 0, 0, tzinfo=timezone(timedelta(hours=1))),
+    datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=-1))),
+])
+def test_out_of_range_utc_day_is_invalid_input(at: datetime) -> None:
+    with pytest.raises(InvalidInput, match="out of range in UTC") as info:
+        DEFAULT.check("ecdsa-p256", None, CREATE, at)
+    assert "\n" not in str(info.value)
 
 
 def test_toml_tightens_verification_and_names_itself(tmp_path: Path) -> None:
@@ -469,6 +540,10 @@ BAD_FILES = {
     "status-name": ("[status]\nsha999 = 'legacy'\n", "unknown algorithm 'sha999'"),
     "status-value": ("[status]\nmd5 = 'banned'\n", "must be one of"),
     "status-type": ("[status]\nmd5 = 1\n", "must be one of"),
+    "date-before-year-1": ("[rules.x]\nreason = 'r'\nkinds = ['digest']\n"
+                           "disallowed_after = 0001-01-01T00:00:00+01:00\n", "out of range"),
+    "date-after-year-9999": ("[rules.x]\nreason = 'r'\nkinds = ['digest']\n"
+                             "deprecated_after = 9999-12-31T23:59:59-01:00\n", "out of range"),
 }
 
 

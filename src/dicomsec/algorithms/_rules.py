@@ -44,9 +44,12 @@ class Rule:
     an algorithm whose strength is unknown), ``quantum_vulnerable``.
 
     Effect, for each purpose in ``purposes`` (default: creation only): deprecated (allowed,
-    with a note) after ``deprecated_after``, refused after ``disallowed_after``. A refusal that
-    ``waivable`` rules is lifted by ``allow_legacy`` (the algorithm becomes legacy, which
-    ``--allow-legacy`` lets one create anyway); key-size floors are not waivable.
+    with a note) after ``deprecated_after``, refused after ``disallowed_after``. A creation
+    refusal by a ``waivable`` rule is lifted by ``allow_legacy`` (the algorithm becomes legacy,
+    which ``--allow-legacy`` lets one create anyway). Rules are not waivable unless they say
+    so: of the default rules, the dated NIST transitions are (they make an algorithm legacy),
+    the below-112-bit floor is not; a site's rule (policy file, derived policy) is waivable
+    only when it says ``waivable = true``, so ``--allow-legacy`` never lifts it by accident.
     """
 
     id: str
@@ -61,7 +64,7 @@ class Rule:
     purposes: frozenset[Purpose] = frozenset({Purpose.CREATE})
     deprecated_after: date | None = None
     disallowed_after: date | None = None
-    waivable: bool = True
+    waivable: bool = False
 
     def selects_something(self) -> bool:
         return bool(
@@ -105,21 +108,21 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         "digest below 112-bit collision strength",
         "NIST SP 800-131A Rev. 2 §9",
         kinds=frozenset({Kind.DIGEST}), max_strength=111,
-        disallowed_after=_END_OF_2013,
+        disallowed_after=_END_OF_2013, waivable=True,
     ),
     Rule(
         "sp800-131a-r3-112-bit-digest",
         "112-bit digest",
         "NIST SP 800-131A Rev. 3 ipd",
         kinds=frozenset({Kind.DIGEST}), min_strength=112, max_strength=112,
-        disallowed_after=_END_OF_2030,
+        disallowed_after=_END_OF_2030, waivable=True,
     ),
     Rule(
         "sp800-131a-3des",
         "64-bit block cipher of 112-bit strength (Triple DES)",
         "NIST SP 800-131A Rev. 2 §2",
         kinds=frozenset({Kind.CIPHER, Kind.KEY_WRAP}), max_strength=112,
-        disallowed_after=date(2023, 12, 31),
+        disallowed_after=date(2023, 12, 31), waivable=True,
     ),
     Rule(
         "sp800-131a-below-112",
@@ -133,13 +136,13 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         "112-bit security strength, quantum-vulnerable",
         "NIST IR 8547 ipd",
         kinds=_SIGNING_AND_KEYS, quantum_vulnerable=True, min_strength=112, max_strength=112,
-        deprecated_after=_END_OF_2030, disallowed_after=_END_OF_2035,
+        deprecated_after=_END_OF_2030, disallowed_after=_END_OF_2035, waivable=True,
     ),
     Rule(
         "ir8547-quantum-vulnerable",
         "quantum-vulnerable",
         "NIST IR 8547 ipd",
         kinds=_SIGNING_AND_KEYS, quantum_vulnerable=True,
-        disallowed_after=_END_OF_2035,
+        disallowed_after=_END_OF_2035, waivable=True,
     ),
 )

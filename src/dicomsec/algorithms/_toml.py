@@ -48,7 +48,8 @@ class PolicySpec:
 
     def resolve_rules(self, base: Iterable[Rule]) -> list[Rule]:
         """The file's rules: a table named like a base rule changes only the keys it gives;
-        any other table is a new rule, which must select something and give a date.
+        any other table is a new rule, which must select something and give a date, and which
+        ``--allow-legacy`` does not lift unless it says ``waivable = true``.
 
         Raises:
             InvalidInput: a new rule without a selection, a date or a reason; a rule disabled
@@ -245,7 +246,10 @@ def _enum_list(value: Any, enum_type: type[_E], where: str, fail: _Fail) -> list
 
 def _date(value: Any, where: str, fail: _Fail) -> date:
     if isinstance(value, datetime):
-        return (value.astimezone(UTC) if value.tzinfo is not None else value).date()
+        try:
+            return (value.astimezone(UTC) if value.tzinfo is not None else value).date()
+        except OverflowError:
+            raise fail(f"{where}: {value.isoformat()} is out of range in UTC") from None
     if isinstance(value, date):
         return value
     if isinstance(value, str):

@@ -253,7 +253,8 @@ class AlgorithmPolicy:
 
         Raises:
             UnsupportedAlgorithm: an unknown algorithm name.
-            InvalidInput: a key size that is not a positive integer.
+            InvalidInput: a key size that is not a positive integer; an ``at`` whose UTC day
+                is out of range (``0001-01-01T00:00:00+01:00``).
         """
         alg = algorithm if isinstance(algorithm, Algorithm) else by_name(algorithm)
         day = _day(at)
@@ -312,7 +313,10 @@ class AlgorithmPolicy:
         findings: list[_Finding], info: list[str],
     ) -> Decision:
         relevant = [f for f in findings if purpose in f.purposes]
-        refusals = [f for f in relevant if f.refused and not (self.allow_legacy and f.waivable)]
+        # --allow-legacy is "legacy allowed for creation": it waives creation refusals only
+        waiver = purpose is Purpose.CREATE
+        refusals = [f for f in relevant if f.refused and not (
+            waiver and self.allow_legacy and f.waivable)]
         create_refused = [f for f in findings if Purpose.CREATE in f.purposes and f.refused]
         deprecated = not create_refused and any(
             f.deprecated for f in findings if Purpose.CREATE in f.purposes
@@ -327,11 +331,13 @@ class AlgorithmPolicy:
                 deprecated=False, legacy=bool(create_refused),
                 quantum_vulnerable=alg.quantum_vulnerable, strength=strength, notes=notes,
                 policy=self.name,
-                hint=_LEGACY_HINT if all(f.waivable for f in refusals) else "",
+                hint=_LEGACY_HINT if waiver and not self.allow_legacy and all(
+                    f.waivable for f in refusals) else "",
             )
         horizon = [
             f.end for f in relevant
-            if f.end is not None and not f.refused and not (self.allow_legacy and f.waivable)
+            if f.end is not None and not f.refused
+            and not (waiver and self.allow_legacy and f.waivable)
         ]
         reason = ""
         if create_refused:
@@ -350,10 +356,18 @@ class AlgorithmPolicy:
 
 
 def _day(at: datetime | date | None) -> date:
+    """The UTC day of ``at``.
+
+    Raises:
+        InvalidInput: an aware datetime whose UTC day is outside the years 1 to 9999.
+    """
     if at is None:
         return datetime.now(UTC).date()
     if isinstance(at, datetime):
-        return (at.astimezone(UTC) if at.tzinfo is not None else at).date()
+        try:
+            return (at.astimezone(UTC) if at.tzinfo is not None else at).date()
+        except OverflowError:
+            raise InvalidInput(f"date {at.isoformat()} is out of range in UTC") from None
     return at
 
 

@@ -45,8 +45,10 @@ def moment(text: str | None, option: str = "--at") -> _dt.datetime | None:
     """An ISO 8601 date or date and time (``2036-06-01``, ``2036-06-01T12:00:00+01:00``; naive
     ones are UTC); ``None`` for ``None``.
 
+    The value is returned in UTC.
+
     Raises:
-        InvalidInput: not such a value.
+        InvalidInput: not such a value, or one outside the years 1 to 9999 in UTC.
     """
     if text is None:
         return None
@@ -56,10 +58,15 @@ def moment(text: str | None, option: str = "--at") -> _dt.datetime | None:
 
     try:
         value = _dt.datetime.fromisoformat(text)
+        # in UTC now: an offset that moves it out of the years 1 to 9999 is bad input here,
+        # not an OverflowError later
+        return (value.astimezone(_dt.UTC) if value.tzinfo is not None
+                else value.replace(tzinfo=_dt.UTC))
     except ValueError:
         raise InvalidInput(f"{option} takes an ISO 8601 date or date and time, not "
                            f"{text!r}") from None
-    return value if value.tzinfo is not None else value.replace(tzinfo=_dt.UTC)
+    except OverflowError:
+        raise InvalidInput(f"{option} {text!r} is out of range in UTC") from None
 
 
 def load_signing_key(key: Path, cert: Path, password_file: Path | None,
