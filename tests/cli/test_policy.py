@@ -27,6 +27,12 @@ disallowed = true
 waivable = false
 reason = "site rule: new signatures use P-384"
 """
+NO_P256_UNSAID = """
+[rules.site-no-p256]
+algorithms = ["ecdsa-p256"]
+disallowed = true
+reason = "site rule: new signatures use P-384"
+"""
 NO_P256_VERIFY = """
 [policy]
 name = "strict site"
@@ -52,6 +58,8 @@ BAD = {
     "syntax": "[rules\nx = 1\n",
     "unknown-key": "[policy]\ncolour = 'red'\n",
     "unknown-algorithm": "[status]\nrot13 = 'forbidden'\n",
+    "date-out-of-range": ("[rules.x]\nreason = 'r'\nkinds = ['digest']\n"
+                          "disallowed_after = 0001-01-01T00:00:00+01:00\n"),
 }
 
 
@@ -121,6 +129,31 @@ def test_allow_legacy_stays_the_short_form(run: Run, tmp_path: Path, outdir: Pat
     assert run(*base, "--allow-legacy") == 0, run.err
 
 
+def test_allow_legacy_does_not_lift_a_site_rule(run: Run, tmp_path: Path,
+                                                outdir: Path) -> None:
+    # a site rule without a waivable line is not waivable: --allow-legacy keeps the refusal,
+    # and the refusal does not suggest the flag
+    policy = _policy(tmp_path, NO_P256_UNSAID)
+    base: list[str | Path] = ["sign", CT, "-o", outdir / "s.dcm", "--key", EC_KEY,
+                              "--cert", EC_CERT, "--algorithm-policy", policy]
+    for extra in ([], ["--allow-legacy"]):
+        assert run(*base, *extra) == 1, run.err
+        run.assert_one_line_error()
+        assert "policy file site.toml: ecdsa-p256" in run.err
+        assert "allow-legacy" not in run.err
+        assert list(outdir.iterdir()) == []
+
+
+def test_allow_legacy_lifts_a_site_rule_that_says_waivable(run: Run, tmp_path: Path,
+                                                           outdir: Path) -> None:
+    policy = _policy(tmp_path, NO_P256_UNSAID + "waivable = true\n")
+    base: list[str | Path] = ["sign", CT, "-o", outdir / "s.dcm", "--key", EC_KEY,
+                              "--cert", EC_CERT, "--algorithm-policy", policy]
+    assert run(*base) == 1
+    assert "--allow-legacy" in run.err
+    assert run(*base, "--allow-legacy") == 0, run.err
+
+
 # ------------------------------------------------------------------------------------------
 # verify
 
@@ -164,10 +197,19 @@ def test_verify_refused_by_a_policy_is_exit_1(run: Run, tmp_path: Path, signed: 
     assert "problem: strict site: ecdsa-p256" in run.out
 
 
-def test_verify_bad_at_is_exit_2(run: Run, signed: Path) -> None:
-    assert run("verify", signed, "--trust", CA, "--at", "next tuesday") == 2
+@pytest.mark.parametrize("at", ["next tuesday", "0001-01-01T00:00:00+01:00",
+                                "9999-12-31T23:59:59-01:00"])
+def test_verify_bad_at_is_exit_2(run: Run, signed: Path, at: str) -> None:
+    assert run("verify", signed, "--trust", CA, "--workers", "1", "--at", at) == 2
     run.assert_one_line_error()
     assert "--at" in run.err
+
+
+@pytest.mark.parametrize("at", ["0001-01-01", "9999-12-31T23:59:59"])
+def test_verify_at_the_ends_of_the_calendar_is_not_an_internal_error(
+        run: Run, signed: Path, at: str) -> None:
+    assert run("verify", signed, "--trust", CA, "--workers", "1", "--at", at) in (0, 1)
+    assert "internal error" not in run.err and "Traceback" not in run.err
 
 
 # ------------------------------------------------------------------------------------------
