@@ -4,10 +4,9 @@ command line tool printed before the protocol (``schema`` and ``ok`` were added)
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, NoReturn
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from dicomsec.cms import (
     ID_AUTH_ENVELOPED_DATA,
@@ -139,18 +138,15 @@ class UnwrapReport(Report):
         return exc
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class SecureFileInfo(Report, dict[str, Any]):
+@dataclass(frozen=True, slots=True)
+class SecureFileInfo(Report):
     """What :func:`~dicomsec.securefile.inspect` sees in a file without any key.
 
     ``kind`` is ``"dicom-part10"`` (a plain file: only ``path`` and ``size`` are set) or
     ``"secure-dicom-file"``; then the outer CMS structure follows. ``recipients`` describes each
     RecipientInfo (``kind`` plus the identifiers and algorithms of that kind). Nothing is
-    decrypted or verified: ``ok`` only says the file was recognised.
-
-    Compatibility: ``inspect()`` returned a dict before the report protocol, so this report is
-    also a read-only dict whose items are ``to_dict()`` (``info["type"]``, ``json.dumps(info)``
-    keep working and print exactly ``to_dict()``). Equality is the dict's.
+    decrypted or verified: ``ok`` only says the file was recognised. (``inspect()`` returned a
+    dict before the report protocol: ``to_dict()`` has the same keys.)
     """
 
     schema: ClassVar[str] = "dicomsec.securefile.info/1"
@@ -168,9 +164,6 @@ class SecureFileInfo(Report, dict[str, Any]):
     recipients: tuple[Mapping[str, Any], ...] = ()
     originator_info: bool = False
     unprotected_attributes: bool = False
-
-    def __post_init__(self) -> None:
-        dict.update(self, self.to_dict())
 
     @property
     def is_secure(self) -> bool:
@@ -205,14 +198,3 @@ class SecureFileInfo(Report, dict[str, Any]):
             "originator_info": self.originator_info,
             "unprotected_attributes": self.unprotected_attributes,
         }
-
-    # read-only: the dict view is derived from the fields and never changes
-
-    def _read_only(self, *args: Any, **kwargs: Any) -> NoReturn:
-        raise dataclasses.FrozenInstanceError("SecureFileInfo is read-only")
-
-    __setitem__ = __delitem__ = __ior__ = _read_only
-    clear = pop = popitem = setdefault = update = _read_only
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), tuple(getattr(self, f.name) for f in dataclasses.fields(self)))

@@ -83,10 +83,6 @@ class TimestampReport(Report):
             "problems": list(self.problems),
         }
 
-    def get(self, key: str, default: Any = None) -> Any:
-        """``to_dict().get(key)``: compatibility for callers written when this was a dict."""
-        return self.to_dict().get(key, default)
-
 
 @dataclass(frozen=True, slots=True)
 class SignaturePolicy(Report):

@@ -48,7 +48,6 @@ __all__ = [
     "TimestampClient",
     "TimestampReport",
     "TimestampServiceError",
-    "TimestampStatus",
     "parse_timestamp_time",
     "verify_timestamp",
 ]
@@ -75,11 +74,6 @@ class TimestampClient(Protocol):
 
 
 # --------------------------------------------------------------------------- status
-
-
-#: the outcome of checking one Certified Timestamp (the report lives in ``report.py``; this
-#: name stays for callers written before the shared report protocol)
-TimestampStatus = TimestampReport
 
 
 # --------------------------------------------------------------------------- parsing

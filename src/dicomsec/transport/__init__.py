@@ -55,7 +55,6 @@ if TYPE_CHECKING:
         DIMSE_TLS_PORT,
         PROFILES,
         TlsProfile,
-        Trust,
         arrange_openssl_conf,
         client_context,
         context_profile,
@@ -76,7 +75,6 @@ __all__ = [
     "SendReport",
     "StoreResult",
     "TlsProfile",
-    "Trust",
     "arrange_openssl_conf",
     "client_context",
     "collect_files",
@@ -93,7 +91,7 @@ __all__ = [
 
 #: the module of each public name
 _WHERE: dict[str, str] = {
-    **dict.fromkeys(("DIMSE_TLS_PORT", "PROFILES", "TlsProfile", "Trust",
+    **dict.fromkeys(("DIMSE_TLS_PORT", "PROFILES", "TlsProfile",
                      "arrange_openssl_conf", "client_context", "context_profile",
                      "missing_suites", "server_context"), "tls"),
     **dict.fromkeys(("DimseServer", "EchoReport", "ScpEvent", "SendReport", "StoreResult",

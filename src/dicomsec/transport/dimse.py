@@ -56,6 +56,8 @@ if TYPE_CHECKING:
     from pynetdicom.association import Association
     from pynetdicom.events import Event
 
+    from dicomsec.trust import TrustStore
+
 __all__ = [
     "DEFAULT_CALLED_AET",
     "DEFAULT_CALLING_AET",
@@ -287,7 +289,7 @@ def _scp_handlers(out: Path, emit: EventCallback) -> list[Any]:
 def make_scp(
     profile: str,
     certs_and_keys: Sequence[tuple[Path, Path]],
-    trust: tls.Trust,
+    trust: TrustStore,
     out_dir: Path,
     *,
     require_client_cert: bool = True,

@@ -28,7 +28,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any
 
 from dicomsec.errors import InvalidInput, PolicyViolation
 from dicomsec.transport import _iana
@@ -41,7 +41,6 @@ if TYPE_CHECKING:
 __all__ = [
     "PROFILES",
     "TlsProfile",
-    "Trust",
     "arrange_openssl_conf",
     "certificate_problems",
     "client_context",
@@ -200,11 +199,7 @@ def _base_context(prof: TlsProfile, server: bool) -> ssl.SSLContext:
     return ctx
 
 
-#: trust for a context: a :class:`~dicomsec.trust.TrustStore` (anchors and CRLs)
-Trust: TypeAlias = "TrustStore"
-
-
-def _load_trust(ctx: ssl.SSLContext, trust: Trust) -> None:
+def _load_trust(ctx: ssl.SSLContext, trust: TrustStore) -> None:
     from dicomsec.trust import TrustStore
 
     if not isinstance(trust, TrustStore):
@@ -260,7 +255,7 @@ def _load_pair(ctx: ssl.SSLContext, cert: Path, key: Path, password: bytes | Non
 def server_context(
     name: str | TlsProfile,
     certs_and_keys: Sequence[tuple[Path, Path]],
-    trust: Trust,
+    trust: TrustStore,
     *,
     require_client_cert: bool = True,
     key_password: bytes | None = None,
@@ -291,7 +286,7 @@ def server_context(
 
 def client_context(
     name: str | TlsProfile,
-    trust: Trust,
+    trust: TrustStore,
     *,
     cert: Path | None = None,
     key: Path | None = None,
@@ -299,7 +294,7 @@ def client_context(
     check_hostname: bool = False,
 ) -> ssl.SSLContext:
     """A client context for profile ``name``; the server must chain to ``trust`` (a
-    :class:`~dicomsec.trust.TrustStore`, or PEM paths during the transition).
+    :class:`~dicomsec.trust.TrustStore`).
 
     Raises:
         InvalidInput: unknown profile, unreadable certificate, key or trust.
