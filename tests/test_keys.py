@@ -18,7 +18,9 @@ from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from dicomsec import algorithms, keys
-from dicomsec.errors import InvalidInput
+from dicomsec.algorithms import Family
+from dicomsec.algorithms.policy import ALWAYS, AlgorithmPolicy, Rule
+from dicomsec.errors import InvalidInput, PolicyViolation, UnsupportedAlgorithm
 from dicomsec.keys import FileSigningKey, load_certificate, load_private_key, read_password
 from tests.conftest import PKI
 
@@ -425,3 +427,70 @@ def test_load_certificate_or_public_key(tmp_path: Path) -> None:
         keys.load_certificate_or_public_key(pki_cms / "password.txt")
     with pytest.raises(InvalidInput, match="cannot read signer"):
         keys.load_certificate_or_public_key(tmp_path / "missing.pem", "signer")
+
+
+# ------------------------------------------------------------------------------------------
+# key scheme names are read strictly; the policy is asked before a key is made
+
+
+@pytest.mark.parametrize(("scheme", "name", "algorithm", "bits"), [
+    ("rsa", "rsa3072", "rsa-pkcs1v15", 3072), ("RSA2048", "rsa2048", "rsa-pkcs1v15", 2048),
+    ("rsa512", "rsa512", "rsa-pkcs1v15", 512), (" ecdsa-p384 ", "ecdsa-p384", "ecdsa-p384", None),
+    ("ed448", "ed448", "ed448", None), ("ml-dsa-87", "ml-dsa-87", "ml-dsa-87", None),
+    ("X25519", "x25519", "ecdh-hkdf-sha256", None), ("ml-kem-512", "ml-kem-512", "ml-kem-512",
+                                                     None),
+])
+def test_parse_key_scheme(scheme: str, name: str, algorithm: str, bits: int | None) -> None:
+    parsed = keys.parse_key_scheme(scheme)
+    assert (parsed.name, parsed.algorithm.name, parsed.bits) == (name, algorithm, bits)
+    assert parsed.recipient_only is (name in ("x25519", "ml-kem-512"))
+
+
+@pytest.mark.parametrize("scheme", [
+    "rsafoo", "rsa-pss", "rsa0", "rsa16385", "rsa99999999999", "rsa 2048", "rsa²", "ecdsa",
+    "p256", "ecdsa-p999", "ml-dsa-99", "ml-kem-", "dsa-1024", "", "sha256",
+])
+def test_parse_key_scheme_is_strict(scheme: str) -> None:
+    with pytest.raises(UnsupportedAlgorithm) as info:
+        keys.parse_key_scheme(scheme)
+    assert "\n" not in str(info.value)
+    with pytest.raises(UnsupportedAlgorithm):
+        keys.recipient_only(scheme)
+
+
+def test_unknown_scheme_message_lists_the_known_ones() -> None:
+    with pytest.raises(UnsupportedAlgorithm) as info:
+        keys.generate_private_key("rsafoo")
+    for name in keys.key_scheme_names():
+        assert name in str(info.value)
+
+
+@pytest.mark.parametrize("scheme", ["rsa512", "rsa1", "rsa1024", "rsa2047"])
+def test_small_rsa_is_refused_by_the_policy_before_a_key_is_made(scheme: str) -> None:
+    # cryptography cannot make RSA-512 at all (ValueError): the policy answers first
+    with pytest.raises(PolicyViolation, match=r"^default policy: rsa-pkcs1v15 key of \d+ bits"):
+        keys.generate_private_key(scheme)
+    with pytest.raises(PolicyViolation):
+        keys.check_key_creation(scheme)
+
+
+def test_a_site_policy_refuses_before_a_key_is_made() -> None:
+    site = AlgorithmPolicy.default().with_rules(Rule(
+        "no-big-rsa", "site rule: no RSA", families=frozenset({Family.RSA}),
+        disallowed_after=ALWAYS))
+    with pytest.raises(PolicyViolation, match="site rule: no RSA"):
+        keys.generate_private_key("rsa16384", policy=site)  # would take long to make
+    assert keys.generate_private_key("ecdsa-p256", policy=site, at=AT)
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"days": 0}, "1 to 36500 days"), ({"days": -5}, "1 to 36500 days"),
+    ({"days": 99999999}, "1 to 36500 days"), ({"common_name": ""}, "must not be empty"),
+    ({"common_name": "  "}, "must not be empty"), ({"common_name": "x" * 65}, "bad certificate"),
+])
+def test_issue_certificate_bad_input(kwargs: dict[str, object], message: str) -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    args: dict[str, object] = {"common_name": "device", **kwargs}
+    with pytest.raises(InvalidInput, match=message):
+        keys.issue_certificate(key, **args)  # type: ignore[arg-type]
+    assert keys.issue_certificate(key, "d", days=keys.MAX_CERT_DAYS)

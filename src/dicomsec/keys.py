@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,17 +33,20 @@ if TYPE_CHECKING:
 __all__ = [
     "PASSWORD_ENV",
     "FileSigningKey",
+    "KeyScheme",
     "SigningKey",
     "check_key_creation",
     "generate_private_key",
     "issue_certificate",
     "kem_of_key",
+    "key_scheme_names",
     "load_certificate",
     "load_certificate_or_public_key",
     "load_certificates",
     "load_private_key",
     "load_private_key_any",
     "mlkem_class",
+    "parse_key_scheme",
     "read_password",
     "recipient_only",
     "write_private_key",
@@ -339,16 +343,79 @@ class FileSigningKey:
         return key.sign(digest)  # type: ignore[union-attr,call-arg]
 
 
-#: key types that can only receive (key agreement, KEM): no signature, so no self-signed
-#: certificate and no CA
-_RECIPIENT_ONLY = ("x25519", "x448", "ml-kem-")
+#: the RSA modulus of a bare ``rsa`` key scheme
+DEFAULT_RSA_BITS = 3072
+#: the largest RSA modulus :func:`generate_private_key` makes (larger ones take minutes)
+MAX_RSA_BITS = 16384
+#: the longest certificate validity :func:`issue_certificate` gives, in days (100 years)
+MAX_CERT_DAYS = 36500
+#: the named key schemes besides ``rsa<bits>``: signature schemes of the registry, then the
+#: recipient-only ones (key agreement, KEM)
+_SIGNERS = ("ecdsa-p224", "ecdsa-p256", "ecdsa-p384", "ecdsa-p521", "ed25519", "ed448",
+            "ml-dsa-44", "ml-dsa-65", "ml-dsa-87")
+_RECEIVERS = ("x25519", "x448", "ml-kem-512", "ml-kem-768", "ml-kem-1024")
+_RSA_NAME = re.compile(r"rsa([0-9]{1,9})?")
+
+
+@dataclass(frozen=True, slots=True)
+class KeyScheme:
+    """A kind of key :func:`generate_private_key` makes, read by :func:`parse_key_scheme`."""
+
+    #: canonical name: ``rsa3072``, ``ecdsa-p256``, ``ed25519``, ``x25519``, ``ml-kem-768``...
+    name: str
+    #: the registry scheme the key serves, which the algorithm policy judges: its signature
+    #: scheme (RSA: ``rsa-pkcs1v15``), the X25519/X448 key agreement, or the KEM
+    algorithm: algorithms.Algorithm
+    #: the RSA modulus size; None for the other schemes (their size follows from the name)
+    bits: int | None = None
+
+    @property
+    def recipient_only(self) -> bool:
+        """Whether the key can only receive encrypted files (X25519, X448, ML-KEM)."""
+        return self.name in _RECEIVERS
+
+
+def key_scheme_names() -> tuple[str, ...]:
+    """The scheme names :func:`parse_key_scheme` accepts (``rsa<bits>`` stands for any size)."""
+    return ("rsa2048", "rsa3072", "rsa4096", *_SIGNERS, *_RECEIVERS)
+
+
+def parse_key_scheme(scheme: str) -> KeyScheme:
+    """Read a key scheme name strictly (case-insensitive): ``rsa`` (3072 bits) or
+    ``rsa<bits>`` (1 to 16384 bits; the policy refuses below 2048), or one of
+    :func:`key_scheme_names`. Nothing is guessed: ``rsafoo`` is not an RSA key.
+
+    Raises:
+        UnsupportedAlgorithm: an unknown name (the message lists the known ones).
+    """
+    name = scheme.strip().lower()
+    rsa_name = _RSA_NAME.fullmatch(name)
+    if rsa_name is not None:
+        bits = int(rsa_name.group(1) or DEFAULT_RSA_BITS)
+        if 1 <= bits <= MAX_RSA_BITS:
+            return KeyScheme(f"rsa{bits}", algorithms.by_name(
+                "rsa-pkcs1v15", algorithms.Kind.SIGNATURE), bits)
+        raise UnsupportedAlgorithm(f"RSA keys of {bits} bits are not made here (1 to "
+                                   f"{MAX_RSA_BITS}; the policy refuses below 2048)")
+    if name in ("x25519", "x448"):
+        return KeyScheme(name, algorithms.by_name("ecdh-hkdf-sha256",
+                                                  algorithms.Kind.KEY_AGREEMENT))
+    if name in _RECEIVERS:
+        return KeyScheme(name, algorithms.by_name(name, algorithms.Kind.KEM))
+    if name in _SIGNERS:
+        return KeyScheme(name, algorithms.by_name(name, algorithms.Kind.SIGNATURE))
+    raise UnsupportedAlgorithm(f"unknown key algorithm {scheme!r} (known: "
+                               f"{', '.join(key_scheme_names())}; rsa<bits> for another size)")
 
 
 def recipient_only(scheme: str) -> bool:
     """Whether keys of ``scheme`` (a :func:`generate_private_key` name) can only receive
-    encrypted files (X25519, X448, ML-KEM): they cannot sign, not even their own certificate."""
-    name = scheme.lower()
-    return name in _RECIPIENT_ONLY[:2] or name.startswith(_RECIPIENT_ONLY[2])
+    encrypted files (X25519, X448, ML-KEM): they cannot sign, not even their own certificate.
+
+    Raises:
+        UnsupportedAlgorithm: an unknown scheme name.
+    """
+    return parse_key_scheme(scheme).recipient_only
 
 
 def _receives_only(public_key: object) -> bool:
@@ -360,54 +427,51 @@ def _receives_only(public_key: object) -> bool:
     return kem_of_key(public_key, "PublicKey") is not None
 
 
-def _scheme_of_new_key(scheme: str) -> algorithms.Algorithm:
-    """The registry algorithm a new key of ``scheme`` (a :func:`generate_private_key` name)
-    will be used with: its signature scheme, the X25519/X448 key agreement, or the KEM."""
-    name = scheme.lower()
-    if name.startswith("rsa"):
-        return algorithms.by_name("rsa-pkcs1v15", algorithms.Kind.SIGNATURE)
-    if name in ("x25519", "x448"):
-        return algorithms.by_name("ecdh-hkdf-sha256", algorithms.Kind.KEY_AGREEMENT)
-    if name.startswith("ml-kem-"):
-        return algorithms.by_name(name, algorithms.Kind.KEM)
-    return algorithms.by_name(name, algorithms.Kind.SIGNATURE)
-
-
-def check_key_creation(scheme: str, key: PrivateKeyTypes, *,
+def check_key_creation(scheme: str | KeyScheme, key: PrivateKeyTypes | None = None, *,
                        policy: AlgorithmPolicy | None = None,
                        at: _dt.datetime | _dt.date | None = None) -> Decision:
     """The creation check of a new key: ``policy`` (default: the default policy) must allow
-    the scheme the key serves, with that key, for creation on the day ``at`` (default: now).
+    the scheme the key serves for creation on the day ``at`` (default: now), with ``key``, or
+    before the key is made (``key=None``) with the scheme's RSA size.
 
     Raises:
+        UnsupportedAlgorithm: an unknown scheme name.
         PolicyViolation: refused (a key below the floor, a date, a site rule; the message
             names the policy).
     """
     from dicomsec.algorithms.policy import AlgorithmPolicy, Purpose
 
+    parsed = scheme if isinstance(scheme, KeyScheme) else parse_key_scheme(scheme)
     judge = policy or AlgorithmPolicy.default()
-    return judge.require(_scheme_of_new_key(scheme), key.public_key(), Purpose.CREATE, at)
+    size = key.public_key() if key is not None else parsed.bits
+    return judge.require(parsed.algorithm, size, Purpose.CREATE, at)
 
 
-def generate_private_key(scheme: str, *, policy: AlgorithmPolicy | None = None,
+def generate_private_key(scheme: str | KeyScheme, *, policy: AlgorithmPolicy | None = None,
                          at: _dt.datetime | _dt.date | None = None) -> PrivateKeyTypes:
-    """A new private key for a registry scheme name, checked by :func:`check_key_creation`.
+    """A new private key for a scheme (:func:`parse_key_scheme`), checked by
+    :func:`check_key_creation` before it is made (and again with the key).
 
-    Signature schemes (``ecdsa-p256``, ``ed25519``, ``ml-dsa-65``…), RSA (3072 bits;
-    ``rsa2048``/``rsa3072``/``rsa4096`` pick a size), and recipient keys for Secure DICOM Files
-    (``x25519``, ``x448``, ``ml-kem-768``, ``ml-kem-1024``).
+    Signature schemes (``ecdsa-p256``, ``ed25519``, ``ml-dsa-65``…), RSA (``rsa``: 3072 bits;
+    ``rsa2048``/``rsa3072``/``rsa4096``… pick a size), and recipient keys for Secure DICOM
+    Files (``x25519``, ``x448``, ``ml-kem-768``, ``ml-kem-1024``). An RSA size below 2048 is
+    refused by the policy (``PolicyViolation``) before cryptography is asked, even below the
+    1024 bits cryptography can make at all.
 
     Raises:
-        InvalidInput: an unknown scheme, or one the installed cryptography lacks.
+        UnsupportedAlgorithm: an unknown scheme (an :class:`InvalidInput`).
+        InvalidInput: a scheme the installed cryptography lacks.
         PolicyViolation: ``policy`` (default: the default policy) refuses it on the day ``at``.
     """
-    key = _new_private_key(scheme)
-    check_key_creation(scheme, key, policy=policy, at=at)
+    parsed = scheme if isinstance(scheme, KeyScheme) else parse_key_scheme(scheme)
+    check_key_creation(parsed, policy=policy, at=at)
+    key = _new_private_key(parsed)
+    check_key_creation(parsed, key, policy=policy, at=at)
     return key
 
 
-def _new_private_key(scheme: str) -> PrivateKeyTypes:
-    """A new private key for a :func:`generate_private_key` scheme name, unchecked."""
+def _new_private_key(scheme: KeyScheme) -> PrivateKeyTypes:
+    """A new private key for a parsed scheme, unchecked."""
     from cryptography.hazmat.primitives.asymmetric import (
         ec,
         ed448,
@@ -418,20 +482,20 @@ def _new_private_key(scheme: str) -> PrivateKeyTypes:
         x25519,
     )
 
-    name = scheme.lower()
-    if name.startswith("rsa"):
-        bits = int(name[3:]) if name[3:].isdigit() else 3072
-        return rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    name, alg = scheme.name, scheme.algorithm
+    if scheme.bits is not None:
+        try:
+            return rsa.generate_private_key(public_exponent=65537, key_size=scheme.bits)
+        except ValueError as exc:
+            raise InvalidInput(f"cannot make an RSA key of {scheme.bits} bits: {exc}") from None
     if name in ("x25519", "x448"):
         return x25519.X25519PrivateKey.generate() if name == "x25519" else (
             x448.X448PrivateKey.generate())
-    if name.startswith("ml-kem-"):
-        kem = algorithms.by_name(name, algorithms.Kind.KEM)
-        cls = mlkem_class(kem, "PrivateKey")
+    if alg.kind is algorithms.Kind.KEM:
+        cls = mlkem_class(alg, "PrivateKey")
         if cls is None:
-            raise InvalidInput(f"{kem.name} is not supported by the installed cryptography")
+            raise InvalidInput(f"{alg.name} is not supported by the installed cryptography")
         return cls.generate()  # type: ignore[no-any-return]
-    alg = algorithms.by_name(name, algorithms.Kind.SIGNATURE)
     if alg.family is algorithms.Family.EC:
         curves: dict[str, ec.EllipticCurve] = {
             "secp224r1": ec.SECP224R1(), "secp256r1": ec.SECP256R1(),
@@ -443,9 +507,11 @@ def _new_private_key(scheme: str) -> PrivateKeyTypes:
     if alg.name == "ed448":
         return ed448.Ed448PrivateKey.generate()
     if alg.family is algorithms.Family.MLDSA:
-        cls = getattr(mldsa, "MLDSA" + alg.name.rsplit("-", 1)[1] + "PrivateKey")
+        cls = getattr(mldsa, "MLDSA" + alg.name.rsplit("-", 1)[1] + "PrivateKey", None)
+        if cls is None:
+            raise InvalidInput(f"{alg.name} is not supported by the installed cryptography")
         return cls.generate()  # type: ignore[no-any-return]
-    raise InvalidInput(f"cannot generate a key for {scheme}")
+    raise InvalidInput(f"cannot generate a key for {scheme.name}")
 
 
 def issue_certificate(
@@ -469,16 +535,27 @@ def issue_certificate(
     for EC, X25519 and X448 keys. ``encryption=None`` (the default) decides from the key: keys
     that can only receive (X25519, X448, ML-KEM, see :func:`recipient_only`) get a recipient
     certificate, all others a signer certificate.
+
+    Raises:
+        InvalidInput: ``days`` outside 1 to :data:`MAX_CERT_DAYS`; an empty common name, or
+            one longer than 64 characters.
     """
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec, rsa
     from cryptography.x509.oid import NameOID
 
-    name = x509.Name([
-        x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
-        x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-    ])
+    if not 1 <= days <= MAX_CERT_DAYS:
+        raise InvalidInput(f"certificate validity must be 1 to {MAX_CERT_DAYS} days, not {days}")
+    if not common_name.strip():
+        raise InvalidInput("the certificate's common name must not be empty")
+    try:
+        name = x509.Name([
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        ])
+    except ValueError as exc:  # longer than 64 characters, not encodable
+        raise InvalidInput(f"bad certificate name: {exc}") from None
     signer_key: CertificateIssuerPrivateKeyTypes = issuer_key or subject_key  # type: ignore[assignment]
     issuer_name = issuer_cert.subject if issuer_cert is not None else name
     start = not_before or (_dt.datetime.now(_dt.UTC) - _dt.timedelta(minutes=5))

@@ -1,0 +1,97 @@
+"""``dicomsec keys generate``: bad input exits 2 with one line, a policy refusal exits 1 naming
+the policy, and neither leaves a file; good input writes a key and a certificate that match.
+
+Bad input (exit 2): an unknown ``--algorithm`` (the message lists the known ones; nothing is
+guessed, ``rsafoo`` is not RSA-3072), ``--days`` outside 1..36500, an empty or over-long
+``--cn``. RSA below 2048 bits (even below the 1024 bits cryptography can make at all) is
+refused by the algorithm policy before a key is made: exit 1.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from dicomsec.keys import load_certificate, load_private_key
+from tests.cli.test_cli import Run
+
+
+@pytest.fixture
+def run(capsys: pytest.CaptureFixture[str]) -> Run:
+    return Run(capsys)
+
+
+@pytest.fixture
+def outdir(tmp_path: Path) -> Path:
+    d = tmp_path / "out"
+    d.mkdir()
+    return d
+
+
+BAD_INPUT: dict[str, tuple[list[str], str]] = {
+    "rsafoo": (["--algorithm", "rsafoo"], "--algorithm: unknown key algorithm 'rsafoo'"),
+    "rsa-pss": (["--algorithm", "rsa-pss"], "unknown key algorithm"),
+    "rsa0": (["--algorithm", "rsa0"], "RSA keys of 0 bits"),
+    "rsa-huge": (["--algorithm", "rsa99999"], "RSA keys of 99999 bits"),
+    "dsa": (["--algorithm", "dsa-1024"], "unknown key algorithm"),
+    "empty-algorithm": (["--algorithm", ""], "unknown key algorithm"),
+    "days-negative": (["--days", "-5"], "--days must be 1 to 36500, not -5"),
+    "days-zero": (["--days", "0"], "--days must be 1 to 36500, not 0"),
+    "days-huge": (["--days", "99999999"], "--days must be 1 to 36500"),
+    "cn-empty": (["--cn", ""], "--cn must not be empty"),
+    "cn-blank": (["--cn", "   "], "--cn must not be empty"),
+    "cn-long": (["--cn", "x" * 65], "--cn must be at most 64 characters"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUT))
+def test_bad_input_is_exit_2_one_line_no_file(run: Run, outdir: Path, case: str) -> None:
+    args, message = BAD_INPUT[case]
+    assert run("keys", "generate", outdir / "k", *args) == 2, run.err
+    run.assert_one_line_error()
+    assert message in run.err
+    assert list(outdir.iterdir()) == []
+
+
+def test_unknown_algorithm_lists_the_known_ones(run: Run, outdir: Path) -> None:
+    assert run("keys", "generate", outdir / "k", "--algorithm", "rsafoo") == 2
+    for name in ("rsa2048", "ecdsa-p256", "ed25519", "ml-dsa-65", "x25519", "ml-kem-768"):
+        assert name in run.err
+
+
+@pytest.mark.parametrize("algorithm", ["rsa512", "rsa1024", "rsa1", "RSA2047"])
+def test_small_rsa_is_refused_by_the_policy(run: Run, outdir: Path, algorithm: str) -> None:
+    assert run("keys", "generate", outdir / "k", "--algorithm", algorithm) == 1, run.err
+    run.assert_one_line_error()
+    assert "default policy: rsa-pkcs1v15 key of" in run.err
+    assert "below the minimum of 2048" in run.err
+    assert "allow-legacy" not in run.err  # a key floor: the flag would not lift it
+    assert list(outdir.iterdir()) == []
+
+
+def test_policy_is_asked_before_the_ca_key_is_read(run: Run, tmp_path: Path,
+                                                   outdir: Path) -> None:
+    missing = tmp_path / "missing.pem"
+    assert run("keys", "generate", outdir / "k", "--algorithm", "rsa1024",
+               "--ca-cert", missing, "--ca-key", missing) == 1
+    assert "default policy" in run.err
+    assert list(outdir.iterdir()) == []
+
+
+def test_bare_rsa_is_3072_bits_and_names_are_case_insensitive(run: Run, outdir: Path) -> None:
+    assert run("keys", "generate", outdir / "k", "--algorithm", "RSA", "--days", "1",
+               "--cn", "x" * 64) == 0, run.err
+    key = load_private_key(outdir / "k.key.pem")
+    assert isinstance(key, rsa.RSAPrivateKey) and key.key_size == 3072
+    cert = load_certificate(outdir / "k.cert.pem")
+    assert cert.public_key().public_numbers() == key.public_key().public_numbers()  # type: ignore[union-attr]
+    validity = cert.not_valid_after_utc - cert.not_valid_before_utc
+    assert validity.days == 1
+
+
+def test_the_limits_are_accepted(run: Run, outdir: Path) -> None:
+    assert run("keys", "generate", outdir / "k", "--days", "36500") == 0, run.err
+    cert = load_certificate(outdir / "k.cert.pem")
+    assert (cert.not_valid_after_utc - cert.not_valid_before_utc).days == 36500
