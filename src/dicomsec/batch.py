@@ -28,9 +28,9 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import chain, islice
 from pathlib import Path
-from typing import TYPE_CHECKING, Generic, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
-from dicomsec.errors import DicomSecError, InvalidInput
+from dicomsec.errors import DicomSecError, ErrorKind, InvalidInput, error_kind
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -45,7 +45,6 @@ R = TypeVar("R")
 
 #: what kind of failure an error outcome is: unreadable input (exit 2), a failed security check
 #: (exit 1), or a defect or a crashed worker
-ErrorKind = Literal["input", "security", "internal"]
 
 
 def iter_files(paths: Iterable[Path]) -> Iterator[Path]:
@@ -82,13 +81,7 @@ class Outcome(Generic[T, R]):
 
 
 def _failed(item: T, exc: BaseException) -> Outcome[T, R]:
-    kind: ErrorKind
-    if isinstance(exc, InvalidInput | OSError):
-        kind = "input"
-    elif isinstance(exc, DicomSecError):
-        kind = "security"
-    else:
-        kind = "internal"
+    kind = error_kind(exc)
     if isinstance(exc, DicomSecError):
         hint = f" ({exc.hint})" if exc.hint and kind == "security" else ""
         return Outcome(item, error=f"{exc}{hint}", message=exc.message, kind=kind)

@@ -9,14 +9,22 @@ every other ``DicomSecError`` → 1.
 
 from __future__ import annotations
 
+from typing import Literal
+
+#: what a failure means for the caller: unreadable input or a bad argument, a failed security
+#: check, or a defect
+ErrorKind = Literal["input", "security", "internal"]
+
 __all__ = [
     "DecryptionFailed",
     "DicomSecError",
+    "ErrorKind",
     "InvalidInput",
     "PolicyViolation",
     "TrustError",
     "UnsupportedAlgorithm",
     "VerificationFailed",
+    "error_kind",
 ]
 
 
@@ -74,3 +82,14 @@ class DecryptionFailed(DicomSecError):
 
 class TrustError(DicomSecError):
     """A certificate could not be validated against the configured trust anchors."""
+
+
+def error_kind(exc: BaseException) -> ErrorKind:
+    """The one classification of an exception: :class:`InvalidInput` and :class:`OSError` are
+    input (exit code 2), any other :class:`DicomSecError` a security failure (1), anything else
+    a defect (70). The command line tool and the batch executor both ask this."""
+    if isinstance(exc, InvalidInput | OSError):
+        return "input"
+    if isinstance(exc, DicomSecError):
+        return "security"
+    return "internal"

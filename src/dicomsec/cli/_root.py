@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from dicomsec.errors import DicomSecError, InvalidInput
+from dicomsec.errors import DicomSecError, InvalidInput, error_kind
 
 if TYPE_CHECKING:
     import typer
@@ -323,14 +323,12 @@ def exit_code(outcome: object) -> int:
         raise TypeError("exit_code() takes a report, an exception or an int, not a bool")
     if isinstance(outcome, int):
         return outcome
-    if isinstance(outcome, UsageError | InvalidInput | OSError):
+    if isinstance(outcome, UsageError):
         return EXIT_INPUT
-    if isinstance(outcome, DicomSecError):
-        return EXIT_SECURITY
     if isinstance(outcome, KeyboardInterrupt):
         return EXIT_INTERRUPTED
     if isinstance(outcome, BaseException):
-        return EXIT_INTERNAL
+        return _KIND_CODES[error_kind(outcome)]
     if isinstance(outcome, Iterable) and not isinstance(outcome, str | bytes | dict):
         codes = {exit_code(o) for o in outcome}
         for code in (EXIT_SECURITY, EXIT_INPUT):
