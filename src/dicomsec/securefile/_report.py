@@ -95,7 +95,9 @@ class UnwrapReport(Report):
     the recovered content is a DICOM Part 10 file. ``legacy``: the content cipher is legacy
     (3DES). ``policy``: the algorithm policy's DECRYPT decision on the content cipher (always
     allowing here: a refusal raises before anything is decrypted; ``None`` for a report built
-    by hand).
+    by hand). ``policy_decisions``: every decision unwrap asked for, in order: the content
+    cipher, the algorithms of the recipient that opened the file (DECRYPT), then the inner
+    digest and signers' schemes (VERIFY); all allowing (a refusal raises).
     """
 
     schema: ClassVar[str] = "dicomsec.securefile.unwrap/1"
@@ -112,6 +114,7 @@ class UnwrapReport(Report):
     is_dicom: bool = True
     legacy: bool = False
     policy: Decision | None = None
+    policy_decisions: tuple[Decision, ...] = ()
 
     @property
     def ok(self) -> bool:

@@ -3,6 +3,11 @@
 Nothing is released before it is proven: plaintext goes to a private (0600) temporary file in
 the target folder that is renamed only after the AES-GCM tag verified and, for signed or
 digested content, after the inner check passed; on any failure no output exists.
+
+The algorithm policy is asked about every algorithm unwrap uses, before it is used or, for the
+inner content, before the output is published: the content cipher and every algorithm of the
+RecipientInfos the credentials fit (DECRYPT) before anything is decrypted, then the inner
+digest and each signer's scheme with its key (VERIFY) once the inner check passed.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import datetime as _dt
 import os
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Literal
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
 from dicomsec._atomic import atomic_output, publish
 from dicomsec.cms import DOES_NOT_OPEN, ID_DATA
@@ -26,9 +31,11 @@ from dicomsec.errors import (
 from dicomsec.securefile._report import InnerContentReport, UnwrapReport, content_name
 
 if TYPE_CHECKING:
+    from dicomsec.algorithms import Algorithm
     from dicomsec.algorithms.policy import AlgorithmPolicy, Decision
     from dicomsec.cms.envelope import Envelope
     from dicomsec.cms.recipients import Credentials
+    from dicomsec.cms.recipients._open import OpenedKey
     from dicomsec.trust import TrustStore
 
 __all__ = ["unwrap"]
@@ -53,14 +60,22 @@ def unwrap(
     inner structure, digest, signature) gives the same error, so that no oracle is built. The
     output is written with mode 0600. Inner signers are checked against ``trust`` when it is
     given; without it they must verify but need not be trusted. ``policy`` (default: the
-    default policy) judges the content cipher for decryption on the day ``at`` (default: now)
-    before anything is decrypted; the report carries that decision (``policy``): a legacy
-    cipher (3DES) is allowed for decryption, marked legacy.
+    default policy) judges, on the day ``at`` (default: now), every algorithm used: before
+    anything is decrypted, the content cipher and the algorithms of every RecipientInfo the
+    credentials fit (key transport or KEM with the key, OAEP hashes, key agreement, key wrap,
+    PBKDF2 and its PRF, the PWRI-KEK cipher) for DECRYPT, a recipient with a refused algorithm
+    being not tried; once the inner check passed and before the output is published, the
+    inner digest and each signer's scheme with its key for VERIFY. The refusal of a recipient
+    depends only on the file and on which credentials were given, never on a decryption. The
+    report carries the cipher's decision (``policy``) and all of them (``policy_decisions``):
+    legacy algorithms (3DES, RSA PKCS#1 v1.5 transport, SHA-1) stay allowed, marked legacy.
 
     Raises:
         InvalidInput: not a readable (Auth)EnvelopedData structure.
         PolicyViolation: a CBC file without integrity and ``allow_unauthenticated`` not given,
-            or the policy refuses the content cipher for decryption (the message names it).
+            or the policy refuses the content cipher, an algorithm of every recipient the
+            credentials fit, or an inner digest or signer's scheme (the message names the
+            policy; no output).
         DecryptionFailed: no recipient fits, wrong key/password/KEK, failed tag or padding, or
             (CBC) a broken inner structure, digest or signature.
         VerificationFailed: inner digest or signature does not verify (AEAD files).
@@ -83,13 +98,16 @@ def unwrap(
                 "inner signature or digest): its content cannot be proven unmodified",
                 path=str(src), hint="pass --allow-unauthenticated to accept it anyway")
         decision = _decrypt_decision(env, policy, at, str(src))
-        cek, index = _open(env, credentials, str(src))
-        inner, is_dicom = _release(fh, size, env, cek, dst, trust, str(src))
+        opened = _open(env, credentials, policy, at, str(src))
+        judge = _InnerJudge(policy, at, str(src))
+        inner, is_dicom = _release(fh, size, env, opened.cek, dst, trust, str(src), judge)
     return UnwrapReport(
-        path=str(dst), outer=env.outer, cipher=env.cipher.name, recipient_index=index,
-        recipient_kind=env.recipient_kinds[index], content_type=content_name(env.content_type),
-        form=inner.form, integrity=_integrity(env, inner), inner=inner, is_dicom=is_dicom,
+        path=str(dst), outer=env.outer, cipher=env.cipher.name, recipient_index=opened.index,
+        recipient_kind=env.recipient_kinds[opened.index],
+        content_type=content_name(env.content_type), form=inner.form,
+        integrity=_integrity(env, inner), inner=inner, is_dicom=is_dicom,
         legacy=env.cipher.legacy, policy=decision,
+        policy_decisions=(decision, *opened.decisions, *judge.decisions),
     )
 
 
@@ -105,16 +123,50 @@ def _decrypt_decision(env: Envelope, policy: AlgorithmPolicy | None,
     return decision
 
 
-def _open(env: Envelope, credentials: Credentials, name: str) -> tuple[bytes, int]:
-    """(content-encryption key, index of the recipient that opened it)."""
-    from dicomsec.cms.recipients import unwrap_cek
+def _open(env: Envelope, credentials: Credentials, policy: AlgorithmPolicy | None,
+          at: _dt.datetime | _dt.date | None, name: str) -> OpenedKey:
+    """The content-encryption key, the index of the recipient that opened it and the policy's
+    DECRYPT decisions on that recipient's algorithms (judged before anything secret is used,
+    for every recipient the credentials fit)."""
+    from dicomsec.cms.recipients import MAX_PBKDF2_TOTAL
+    from dicomsec.cms.recipients._open import open_cek
 
     assert env.cipher is not None
     try:
-        return unwrap_cek(env.recipient_infos, credentials, cek_size=env.cipher.key_size)
-    except DecryptionFailed as exc:
+        return open_cek(env.recipient_infos, credentials, cek_size=env.cipher.key_size,
+                        pbkdf2_total=MAX_PBKDF2_TOTAL, policy=policy, at=at)
+    except (DecryptionFailed, PolicyViolation) as exc:
         exc.path = exc.path or name
         raise
+
+
+class _InnerJudge:
+    """Collects the algorithms the inner check used and asks the policy about them (VERIFY)
+    once the check passed: a refusal then tells nothing about unproven plaintext."""
+
+    def __init__(self, policy: AlgorithmPolicy | None, at: _dt.datetime | _dt.date | None,
+                 name: str) -> None:
+        self.policy, self.at, self.name = policy, at, name
+        self.used: list[tuple[Algorithm, Any]] = []
+        self.decisions: tuple[Decision, ...] = ()
+
+    def require(self) -> None:
+        """Judge what was used; raise the first refusal.
+
+        Raises:
+            PolicyViolation: the policy refuses an inner algorithm for verification.
+        """
+        from dicomsec.algorithms.policy import Purpose
+        from dicomsec.cms._policy import judge_use
+
+        decisions = [d for alg, key in self.used
+                     for d in judge_use(alg, key, Purpose.VERIFY, policy=self.policy,
+                                        at=self.at)]
+        self.decisions = tuple(decisions)
+        for decision in decisions:
+            if not decision.allowed:
+                raise PolicyViolation(f"{decision.policy}: {decision.reason}", path=self.name,
+                                      hint=decision.hint or None)
 
 
 def _integrity(env: Envelope, inner: InnerContentReport
@@ -127,7 +179,8 @@ def _integrity(env: Envelope, inner: InnerContentReport
 
 
 def _release(fh: BinaryIO, size: int, env: Envelope, cek: bytes, dst: Path,
-             trust: TrustStore | None, name: str) -> tuple[InnerContentReport, bool]:
+             trust: TrustStore | None, name: str, judge: _InnerJudge
+             ) -> tuple[InnerContentReport, bool]:
     """Decrypt into a private temporary file next to ``dst`` and publish the checked content;
     (inner report, content is DICOM). CBC failures all give :data:`DOES_NOT_OPEN`."""
     folder = dst.parent if str(dst.parent) else Path(".")
@@ -135,7 +188,7 @@ def _release(fh: BinaryIO, size: int, env: Envelope, cek: bytes, dst: Path,
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        return _decrypt_and_check(fh, size, env, cek, tmp, dst, trust, name)
+        return _decrypt_and_check(fh, size, env, cek, tmp, dst, trust, name, judge)
     except (InvalidInput, VerificationFailed, DecryptionFailed):
         if env.aead:
             raise
@@ -147,9 +200,10 @@ def _release(fh: BinaryIO, size: int, env: Envelope, cek: bytes, dst: Path,
 
 
 def _decrypt_and_check(fh: BinaryIO, size: int, env: Envelope, cek: bytes, tmp: Path,
-                       dst: Path, trust: TrustStore | None, name: str
+                       dst: Path, trust: TrustStore | None, name: str, judge: _InnerJudge
                        ) -> tuple[InnerContentReport, bool]:
-    """Decrypt into ``tmp`` and publish the checked content at ``dst``; (report, is DICOM)."""
+    """Decrypt into ``tmp`` and publish the checked content at ``dst``; (report, is DICOM).
+    The inner algorithms are judged after the inner check passed, before publishing."""
     from dicomsec.cms.envelope import decrypt_content
     from dicomsec.cms.signed import extract_inner
 
@@ -168,9 +222,10 @@ def _decrypt_and_check(fh: BinaryIO, size: int, env: Envelope, cek: bytes, tmp: 
         else:
             with atomic_output(dst, mode=0o600) as out:
                 report = extract_inner(plain, plain_size, env.content_type, out, trust=trust,
-                                       name=name)
+                                       name=name, used=judge.used)
                 if not report.ok:
                     _raise_inner(report, name)
+                judge.require()
                 out.flush()
                 out.seek(128)
                 magic = out.read(4)

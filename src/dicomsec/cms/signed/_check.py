@@ -205,8 +205,23 @@ def verify_signer_signature(info: Any, key: Any, message: bytes, prehashed: bool
     return alg.name
 
 
+def _algorithms_used(info: Any, digest: Algorithm, key: Any) -> list[tuple[Algorithm, Any]]:
+    """What a verified SignerInfo used: its digest, its signature scheme with the signer's
+    public key and, for RSASSA-PSS, the hash of its parameters."""
+    sig_alg = info["signature_algorithm"]
+    alg = algorithms.by_oid(sig_alg["algorithm"].dotted, Kind.CMS_SIGNATURE)
+    used: list[tuple[Algorithm, Any]] = [(digest, None), (alg, key)]
+    if alg.name == "rsassa-pss":
+        pss_hash = _pss_padding(sig_alg)[1]
+        if pss_hash is not digest:
+            used.append((pss_hash, None))
+    return used
+
+
 def _check_signer(signer: _Signer, content_type: str, digests: dict[str, bytes],
-                  certs: Sequence[_Cert], trust: TrustStore | None) -> SignerReport:
+                  certs: Sequence[_Cert], trust: TrustStore | None,
+                  used: list[tuple[Algorithm, Any]] | None = None) -> SignerReport:
+    """Check one SignerInfo; when it verifies, append what it used to ``used``."""
     info = signer.info
     problems = list(signer.problems)
     sid = info["sid"]
@@ -238,6 +253,8 @@ def _check_signer(signer: _Signer, content_type: str, digests: dict[str, bytes],
         algorithm = verify_signer_signature(info, cert.crypto.public_key(), message, prehashed,
                                       signer.digest)
         valid = True
+        if used is not None:
+            used += _algorithms_used(info, signer.digest, cert.crypto.public_key())
     except SignatureProblem as exc:
         problems.append(str(exc))
     except (ValueError, TypeError, KeyError) as exc:  # malformed deep in a SignerInfo

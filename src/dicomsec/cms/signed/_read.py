@@ -13,10 +13,10 @@ from __future__ import annotations
 import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from dicomsec import algorithms
-from dicomsec.algorithms import Kind
+from dicomsec.algorithms import Algorithm, Kind
 from dicomsec.cms import ID_DATA, ID_DIGESTED_DATA, ID_SIGNED_DATA
 from dicomsec.cms._der import INTEGER, OCTET_STRING, OID, SEQUENCE, SET, TLV, TLVReader, decode_oid
 from dicomsec.cms.signed._check import _Cert, _check_signer, _sid_text, _Signer
@@ -149,6 +149,7 @@ def extract_inner(
     *,
     trust: TrustStore | None = None,
     name: str = "<plaintext>",
+    used: list[tuple[Algorithm, Any]] | None = None,
 ) -> InnerReport:
     """Unwrap the decrypted inner content of a Secure DICOM File into ``dst``, checking it.
 
@@ -157,6 +158,9 @@ def extract_inner(
     value. With id-data, ``src`` is either a ContentInfo(SignedData/DigestedData) (the OpenSSL
     pipeline form) or the DICOM File itself (plain: copied as is). The content is streamed to
     ``dst`` before it is checked: the caller must discard ``dst`` unless ``report.ok``.
+    ``used``, when given, receives every algorithm the check used, with the key it was used
+    with (the DigestedData digest; each verified signer's digest, signature scheme with the
+    signer's public key and RSASSA-PSS hash), for the caller's algorithm policy (VERIFY).
 
     Raises:
         InvalidInput: malformed structure, detached content, unknown content type, a
@@ -189,8 +193,11 @@ def extract_inner(
     if form == "strict" and top_end != size:
         raise reader.err("data after the inner content", top_end)
     if kind_oid == ID_DIGESTED_DATA:
-        return _extract_digested(reader, top, top_end, dst, form)
-    return _extract_signed(reader, top, top_end, dst, form, trust)
+        report = _extract_digested(reader, top, top_end, dst, form)
+        if used is not None and report.digest is not None:
+            used.append((algorithms.by_name(report.digest, Kind.DIGEST), None))
+        return report
+    return _extract_signed(reader, top, top_end, dst, form, trust, used)
 
 
 def _content_type_problems(encap: _Encap) -> tuple[str, ...]:
@@ -257,7 +264,8 @@ def _certificates(reader: TLVReader, tlv: TLV, end: int) -> list[_Cert]:
 
 
 def _extract_signed(reader: TLVReader, top: TLV, end: int, dst: BinaryIO, form: str,
-                    trust: TrustStore | None) -> InnerReport:
+                    trust: TrustStore | None,
+                    used: list[tuple[Algorithm, Any]] | None = None) -> InnerReport:
     from asn1crypto import cms
 
     parts = _children(reader, top, end)
@@ -314,7 +322,7 @@ def _extract_signed(reader: TLVReader, top: TLV, end: int, dst: BinaryIO, form: 
     digests = {name: h.digest() for name, h in hashers.items()}
 
     reports = tuple(
-        _check_signer(s, encap.content_type, digests, certs, trust) for s in signers
+        _check_signer(s, encap.content_type, digests, certs, trust, used) for s in signers
     )
     # RFC 5652 §5.1: 3 when any signer uses an SKI or the content is not id-data, else 1;
     # 4 and 5 go with other certificate formats
