@@ -30,7 +30,7 @@ KEK_ID = b"\x01\x02\x03\x04"
 #: the keys each JSON had before the report protocol (``schema`` and ``ok`` were added)
 WRAP_KEYS = {"file", "profile", "outer", "cipher", "recipients", "inner", "digest", "signers"}
 UNWRAP_KEYS = {"file", "outer", "cipher", "recipient", "content_type", "form", "integrity",
-               "inner", "is_dicom", "legacy", "policy"}
+               "inner", "is_dicom", "legacy", "policy", "policy_decisions"}
 INNER_KEYS = {"kind", "form", "ok", "digest", "digest_ok", "trust_checked", "signers",
               "problems"}
 SIGNER_KEYS = {"signer", "algorithm", "digest", "valid", "trusted", "signing_time", "problems"}

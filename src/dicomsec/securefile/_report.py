@@ -133,6 +133,7 @@ class UnwrapReport(Report):
             "content_type": self.content_type, "form": self.form, "integrity": self.integrity,
             "inner": self.inner.to_dict(), "is_dicom": self.is_dicom, "legacy": self.legacy,
             "policy": self.policy.to_dict() if self.policy is not None else None,
+            "policy_decisions": [d.to_dict() for d in self.policy_decisions],
         }
 
     def _failure(self) -> DicomSecError:

@@ -34,8 +34,7 @@ if TYPE_CHECKING:
     from dicomsec.algorithms import Algorithm
     from dicomsec.algorithms.policy import AlgorithmPolicy, Decision
     from dicomsec.cms.envelope import Envelope
-    from dicomsec.cms.recipients import Credentials
-    from dicomsec.cms.recipients._open import OpenedKey
+    from dicomsec.cms.recipients import Credentials, OpenedKey
     from dicomsec.trust import TrustStore
 
 __all__ = ["unwrap"]
@@ -128,8 +127,7 @@ def _open(env: Envelope, credentials: Credentials, policy: AlgorithmPolicy | Non
     """The content-encryption key, the index of the recipient that opened it and the policy's
     DECRYPT decisions on that recipient's algorithms (judged before anything secret is used,
     for every recipient the credentials fit)."""
-    from dicomsec.cms.recipients import MAX_PBKDF2_TOTAL
-    from dicomsec.cms.recipients._open import open_cek
+    from dicomsec.cms.recipients import MAX_PBKDF2_TOTAL, open_cek
 
     assert env.cipher is not None
     try:

@@ -31,7 +31,7 @@ from dicomsec.cms.recipients._common import (
 from dicomsec.cms.recipients._common import _aes_unwrap as _aes_unwrap
 from dicomsec.cms.recipients._common import _aes_wrap as _aes_wrap
 from dicomsec.cms.recipients._describe import describe
-from dicomsec.cms.recipients._open import Credentials
+from dicomsec.cms.recipients._open import Credentials, OpenedKey, open_cek
 from dicomsec.cms.recipients._open import unwrap_cek as _unwrap_cek
 from dicomsec.cms.recipients._write import (
     KekRecipient,
@@ -55,11 +55,13 @@ __all__ = [
     "KemRecipient",
     "KeyAgreeRecipient",
     "KeyTransRecipient",
+    "OpenedKey",
     "PasswordRecipient",
     "Recipient",
     "check_password",
     "describe",
     "load_private_key_any",
+    "open_cek",
     "recipient_for",
     "unwrap_cek",
 ]
