@@ -25,20 +25,18 @@ POLICY_HELP = ("Algorithm policy file (TOML) that tightens or loosens the defaul
                "(see docs/algorithm-policy.md).")
 
 
-def algorithm_policy(path: Path | None, *, allow_legacy: bool = False) -> AlgorithmPolicy | None:
-    """The policy of ``--algorithm-policy FILE`` (with legacy allowed for
-    ``--allow-legacy``); ``None`` when neither is given: the library then uses the default
-    policy.
+def algorithm_policy(path: Path | None) -> AlgorithmPolicy | None:
+    """The policy of ``--algorithm-policy FILE``; ``None`` when it is not given: the library
+    then uses the default policy (``--allow-legacy`` goes to the library as its short form).
 
     Raises:
         InvalidInput: the file cannot be read or is not a valid policy (one line naming it).
     """
-    if path is None and not allow_legacy:
+    if path is None:
         return None
     from dicomsec.algorithms.policy import AlgorithmPolicy
 
-    policy = AlgorithmPolicy.from_toml(path) if path is not None else AlgorithmPolicy.default()
-    return policy.with_legacy_allowed() if allow_legacy else policy
+    return AlgorithmPolicy.from_toml(path)
 
 
 def moment(text: str | None, option: str = "--at") -> _dt.datetime | None:
