@@ -20,6 +20,7 @@ from dicomsec._rawdicom import (
     EXPLICIT_BE,
     IMPLICIT_LE,
     DataSet,
+    Element,
     Item,
     ParsedFile,
     find,
@@ -82,8 +83,8 @@ CLOCK_SKEW = _dt.timedelta(minutes=5)
 #: the profiles a verified signature is tested against, in report order
 _PROFILES_REPORTED = (Profile.BASE, Profile.CREATOR, Profile.AUTHORIZATION, Profile.SR,
                       Profile.SR_VERIFICATION)
-#: top-level attributes never listed as unsigned
-_NOT_SIGNABLE_TOP = (MAC_PARAMETERS_SEQUENCE, DIGITAL_SIGNATURES_SEQUENCE, 0xFFFCFFFC)
+#: the signature structures themselves: never listed as unsigned (each signature is reported)
+_SIGNATURE_STRUCTURES = (MAC_PARAMETERS_SEQUENCE, DIGITAL_SIGNATURES_SEQUENCE)
 
 
 @dataclass(slots=True)
@@ -354,6 +355,7 @@ def verify_all(
     now = now or _dt.datetime.now(_dt.UTC)
     reports: list[SignatureReport] = []
     covered_main: set[int] = set()
+    seen: set[str] = set()
     for level in parsed.levels():
         seq = level.find(DIGITAL_SIGNATURES_SEQUENCE)
         if seq is None or not seq.items:
@@ -364,10 +366,48 @@ def verify_all(
                     continue
             report, covered = verify_item(parsed, fh, stream, level, it, trust=trust, now=now,
                                           policy=policy, at=at)
+            if report.uid and report.uid in seen:
+                report, covered = _duplicate(report), set()
+            seen.add(report.uid)
             reports.append(report)
             if level.parent_item is None:
                 covered_main |= covered
     return reports, covered_main
+
+
+def _duplicate(report: SignatureReport) -> SignatureReport:
+    """A copy of an earlier signature (same Digital Signature UID, which must be unique): not
+    valid, whatever its bytes say; the first copy keeps its own verdict."""
+    import dataclasses
+
+    return dataclasses.replace(
+        report, valid=False, profiles=(),
+        problems=(*report.problems, f"duplicate Digital Signature UID {report.uid} "
+                  "(a copy of an earlier signature)"))
+
+
+def _unsigned_in_items(elements: list[Element], covered: set[int]) -> tuple[str, ...]:
+    """Elements inside the items of covered top-level sequences that the MAC stream leaves
+    out (group lengths, groups below 0008, padding, UN), as ``"<item path> (gggg,eeee)"``;
+    nested signature structures are left out (they are verified as signatures)."""
+    from pydicom.datadict import keyword_for_tag
+
+    out: list[str] = []
+    todo = [(f"{keyword_for_tag(e.tag) or tag_str(e.tag)}", e)
+            for e in sorted(elements, key=lambda e: e.tag)
+            if e.tag in covered and e.items is not None and is_signable(e)]
+    while todo:
+        name, seq = todo.pop()
+        for i, item in enumerate(seq.items or ()):
+            where = f"{name}[{i}]"
+            for el in sorted(item.elements, key=lambda e: e.tag):
+                if el.tag in _SIGNATURE_STRUCTURES:
+                    continue
+                if not is_signable(el):
+                    out.append(f"{where} {tag_str(el.tag)}")
+                elif el.items is not None:
+                    todo.append((f"{where}.{keyword_for_tag(el.tag) or tag_str(el.tag)}", el))
+    return tuple(sorted(out))
 
 
 def _satisfies(report: SignatureReport, require: str) -> bool:
@@ -388,6 +428,7 @@ def verify_file(
     now: _dt.datetime | None = None,
     policy: AlgorithmPolicy | None = None,
     at: _dt.datetime | _dt.date | None = None,
+    allow_unsigned: bool = True,
 ) -> FileReport:
     """Verify every signature of a Part 10 file, at every level.
 
@@ -400,6 +441,12 @@ def verify_file(
     the default policy) VERIFY decisions on its scheme and MAC digest on the day ``at``
     (default: ``now``, else the current time): a refusal makes it not ok, a legacy use (e.g.
     ECDSA P-256 after 2035) is noted and stays ok. ``now`` is when revocation is checked.
+
+    A copy of a signature (a Digital Signature UID already seen in the file) is not valid.
+    Every element outside all valid main-level signatures is listed: top-level ones in
+    ``unsigned_attributes``, those inside covered items that the MAC stream leaves out in
+    ``unsigned_in_items``. A file without signatures is ok only with ``allow_unsigned`` (the
+    report's ``verified`` is false either way).
 
     Raises:
         InvalidInput: the file cannot be read or is not DICOM.
@@ -415,12 +462,14 @@ def verify_file(
     unsigned = tuple(
         tag_str(e.tag)
         for e in sorted(parsed.dataset.elements, key=lambda e: e.tag)
-        if e.tag not in covered and e.tag not in _NOT_SIGNABLE_TOP and e.tag & 0xFFFF
+        if e.tag not in covered and e.tag not in _SIGNATURE_STRUCTURES
     )
     met = True
     if require:
         met = any(_satisfies(r, require) for r in reports)
-    return FileReport(str(p), tuple(reports), unsigned, skipped, require, met)
+    return FileReport(str(p), tuple(reports), unsigned, skipped, require, met,
+                      unsigned_in_items=_unsigned_in_items(parsed.dataset.elements, covered),
+                      allow_unsigned=allow_unsigned)
 
 
 def _skipped(parsed: ParsedFile) -> tuple[str, ...]:

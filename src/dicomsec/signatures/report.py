@@ -214,7 +214,16 @@ class SignatureReport(Report):
 
 @dataclass(frozen=True, slots=True)
 class FileReport(Report):
-    """Every signature of one file, and the top-level attributes no valid signature covers."""
+    """Every signature of one file, and the elements no valid signature covers.
+
+    ``unsigned_attributes``: top-level elements no valid main-level signature covers (any
+    group, group lengths and Data Set Trailing Padding included; only the signature
+    structures themselves, MAC Parameters and Digital Signatures Sequences, are left out).
+    ``unsigned_in_items``: elements inside the items of covered sequences that the MAC stream
+    leaves out (group lengths, groups below 0008, padding, UN), as ``"<item path> (gggg,eeee)"``.
+    ``verified`` (JSON only): at least one signature was found and checked; a file without
+    signatures is ``ok`` unless ``allow_unsigned`` is false or a ``required`` kind is missing.
+    """
 
     schema: ClassVar[str] = SCHEMA
 
@@ -224,10 +233,19 @@ class FileReport(Report):
     skipped: tuple[str, ...] = ()
     required: str | None = None
     required_met: bool = True
+    unsigned_in_items: tuple[str, ...] = ()
+    #: whether a file without any signature is ok (nothing to fail, but nothing verified)
+    allow_unsigned: bool = True
+
+    @property
+    def verified(self) -> bool:
+        """At least one signature was found and checked (valid or not)."""
+        return bool(self.signatures)
 
     @property
     def ok(self) -> bool:
-        return all(s.ok for s in self.signatures) and self.required_met
+        return (all(s.ok for s in self.signatures) and self.required_met
+                and (self.verified or self.allow_unsigned))
 
     def summary(self) -> str:
         verdict = "OK" if self.ok else "FAILED"
@@ -243,14 +261,18 @@ class FileReport(Report):
             "skipped": list(self.skipped),
             "required": self.required,
             "required_met": self.required_met,
+            "verified": self.verified,
+            "unsigned_in_items": list(self.unsigned_in_items),
         }
 
     def _failure(self) -> DicomSecError:
         """The first failed signature's exception, else :class:`VerificationFailed` for an
-        unmet requirement."""
+        unmet requirement or a file without signatures where none was allowed."""
         for s in self.signatures:
             if not s.ok:
                 return s._failure()
+        if not self.verified and not self.allow_unsigned and self.required_met:
+            return VerificationFailed("no signatures found: nothing verified", path=self.file)
         return VerificationFailed(f"no valid, trusted signature satisfies {self.required!r}",
                                   path=self.file)
 

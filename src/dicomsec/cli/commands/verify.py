@@ -69,18 +69,26 @@ def _policy_lines(policy: Any) -> list[str]:
             for d in policy.decisions if d.allowed and d.reason]
 
 
+def _listed(label: str, entries: tuple[str, ...]) -> list[str]:
+    """One line naming up to 8 entries and how many more there are (none when empty)."""
+    if not entries:
+        return []
+    more = len(entries) - 8
+    return [f"  {label}: {', '.join(entries[:8])}" + (f" (+{more} more)" if more > 0 else "")]
+
+
 def _report_lines(rep: Any) -> list[str]:
     status = "OK" if rep.ok else "FAILED"
     n = len(rep.signatures)
-    lines = [f"{status}  {rep.file}: {n} signature{'s' if n != 1 else ''}"
+    count = (f"{n} signature{'s' if n != 1 else ''}" if n
+             else "no signatures found: nothing verified")
+    lines = [f"{status}  {rep.file}: {count}"
              + ("" if rep.required_met else f"; none satisfies --require {rep.required}")]
     for s in rep.signatures:
         lines.extend(_signature_lines(s))
-    if rep.signatures and rep.unsigned_attributes:
-        shown = ", ".join(rep.unsigned_attributes[:8])
-        more = len(rep.unsigned_attributes) - 8
-        tail = f" (+{more} more)" if more > 0 else ""
-        lines.append(f"  unsigned top-level attributes: {shown}{tail}")
+    if rep.signatures:
+        lines.extend(_listed("unsigned top-level attributes", rep.unsigned_attributes))
+        lines.extend(_listed("unsigned inside signed items", rep.unsigned_in_items))
     lines.extend(f"  skipped: {s}" for s in rep.skipped)
     return lines
 
@@ -132,8 +140,10 @@ def verify(
     """Verify every signature of DICOM files, at every level.
 
     Exit 0 when every signature is valid and trusted (and required ones exist) and the
-    algorithm policy allows its algorithms for verification, 1 otherwise, 2 when a file or
-    the policy file cannot be read (a failed signature in another file takes precedence).
+    algorithm policy allows its algorithms for verification, 1 otherwise (also when the paths
+    hold no file at all), 2 when a file or the policy file cannot be read (a failed signature
+    in another file takes precedence). A file without signatures says "nothing verified" and
+    exits 0 unless --require is given.
     Files are verified by worker processes; results appear in order of completion.
     """
     if require is not None and require not in REQUIRE:
@@ -171,4 +181,7 @@ def verify(
     else:
         for _ in results():
             pass
+    if not codes:
+        err("error: no files verified: no file found under the paths given")
+        return EXIT_SECURITY
     return exit_code(codes)
