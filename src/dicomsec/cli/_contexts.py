@@ -8,8 +8,11 @@ modules are imported when a context is built, not before.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from dicomsec.cli._root import usage
 
 if TYPE_CHECKING:
     import datetime as _dt
@@ -18,7 +21,9 @@ if TYPE_CHECKING:
     from dicomsec.keys import FileSigningKey
     from dicomsec.trust import TrustStore
 
-__all__ = ["algorithm_policy", "input_error", "load_signing_key", "moment", "trust_store"]
+__all__ = ["MAX_SECONDS", "algorithm_policy", "count", "http_url", "input_error", "input_file",
+           "key_password", "load_signing_key", "moment", "output_file", "port_number", "seconds",
+           "trust_store"]
 
 #: the help of ``--algorithm-policy`` (sign, verify, wrap, unwrap, keys generate)
 POLICY_HELP = ("Algorithm policy file (TOML) that tightens or loosens the default policy "
@@ -67,6 +72,48 @@ def moment(text: str | None, option: str = "--at") -> _dt.datetime | None:
         raise InvalidInput(f"{option} {text!r} is out of range in UTC") from None
 
 
+def _asker(key: Path, asked: list[bytes]) -> Callable[[], bytes | None]:
+    """A prompt for the password of ``key`` on a terminal (``None`` elsewhere); what it reads
+    is appended to ``asked``."""
+
+    def ask() -> bytes | None:
+        if sys.stdin.isatty():
+            import getpass
+
+            asked.append(getpass.getpass(f"password for {key}: ").encode())
+            return asked[-1]
+        return None
+
+    return ask
+
+
+#: the help of ``--key-password-file`` (sign, scp, send, echo)
+PASSWORD_HELP = ("File whose first line is the key password (else $DICOMSEC_KEY_PASSWORD, "  # noqa: S105
+                 "else a prompt on a terminal).")
+
+
+def key_password(key: Path, password_file: Path | None) -> bytes:
+    """The password of a TLS key file, read as ``sign`` reads it: ``password_file``, else
+    ``$DICOMSEC_KEY_PASSWORD``, else a prompt on a terminal; the key is loaded once to check
+    it, so that a wrong or missing password is one error naming the key file.
+
+    Returns ``b""`` for a key that is not encrypted: OpenSSL, given a password, never
+    prompts a second time.
+
+    Raises:
+        InvalidInput: unreadable key, not a key, wrong or missing password.
+    """
+    from dicomsec.keys import load_private_key, read_password
+
+    asked: list[bytes] = []
+    password = read_password(password_file)
+    load_private_key(key, password=password,
+                     password_callback=None if password is not None else _asker(key, asked))
+    if password is None:
+        password = asked[-1] if asked else b""
+    return password
+
+
 def load_signing_key(key: Path, cert: Path, password_file: Path | None,
                      rsa_pss: bool = False) -> FileSigningKey:
     """A signing key from a key file and its certificate; the password comes from
@@ -74,16 +121,10 @@ def load_signing_key(key: Path, cert: Path, password_file: Path | None,
     from dicomsec.errors import InvalidInput
     from dicomsec.keys import FileSigningKey, load_certificate, load_private_key, read_password
 
-    def ask() -> bytes | None:
-        if sys.stdin.isatty():
-            import getpass
-
-            return getpass.getpass(f"password for {key}: ").encode()
-        return None
-
     password = read_password(password_file)
     private = load_private_key(key, password=password,
-                               password_callback=None if password is not None else ask)
+                               password_callback=None if password is not None
+                               else _asker(key, []))
     certificate = load_certificate(cert)
     try:
         return FileSigningKey(private, certificate, rsa_pss=rsa_pss)
@@ -102,9 +143,134 @@ def trust_store(paths: list[Path] | None, crls: list[Path] | None) -> TrustStore
 
 
 def input_error(p: Path) -> Exception:
-    """The error for an input path that is not a readable file."""
+    """The error for an input path that is not a readable regular file (see
+    :func:`input_file`, which raises it)."""
     from dicomsec.errors import InvalidInput
 
-    if p.is_dir():
-        return InvalidInput("is a directory", path=str(p))
-    return InvalidInput("no such file", path=str(p))
+    try:
+        input_file(p)
+    except InvalidInput as exc:
+        return exc
+    return InvalidInput("not a readable file", path=str(p))
+
+
+# ------------------------------------------------------------------------------------------
+# argument checks: one line, exit 2, before any work
+
+#: the longest timeout or wait any option accepts, in seconds
+MAX_SECONDS = 3600.0
+
+
+def port_number(value: int, option: str = "--port", *, any_port: bool = False) -> int:
+    """A TCP port: 1-65535 (0 too, meaning "any free port", when ``any_port``).
+
+    Raises:
+        UsageError: out of range.
+    """
+    low = 0 if any_port else 1
+    if not low <= value <= 65535:
+        raise usage(f"{option} must be {low}-65535, not {value}")
+    return value
+
+
+def seconds(value: float, option: str) -> float:
+    """A timeout in seconds: more than 0, at most :data:`MAX_SECONDS` (one hour).
+
+    Raises:
+        UsageError: not a finite number in that range.
+    """
+    if not 0 < value <= MAX_SECONDS:  # NaN fails too
+        raise usage(f"{option} must be more than 0 and at most {MAX_SECONDS:.0f} seconds, "
+                    f"not {value}")
+    return value
+
+
+def count(value: int, option: str, low: int, high: int) -> int:
+    """A count between ``low`` and ``high``.
+
+    Raises:
+        UsageError: out of range.
+    """
+    if not low <= value <= high:
+        raise usage(f"{option} must be {low}-{high}, not {value}")
+    return value
+
+
+def http_url(value: str, option: str) -> str:
+    """An ``http://`` or ``https://`` URL with a host (a TSA's, say).
+
+    Raises:
+        UsageError: anything else (the URL is not repeated: it may carry credentials).
+    """
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018  (a bad port raises here)
+    except ValueError:
+        raise usage(f"{option} is not a valid URL") from None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname \
+            or any(c.isspace() or ord(c) < 32 for c in value):
+        raise usage(f"{option} takes an http:// or https:// URL with a host")
+    return value
+
+
+def _kind(mode: int) -> str:
+    import stat
+
+    if stat.S_ISDIR(mode):
+        return "is a directory"
+    if stat.S_ISFIFO(mode):
+        return "is a FIFO, not a regular file"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "is a device, not a regular file"
+    if stat.S_ISSOCK(mode):
+        return "is a socket, not a regular file"
+    return "is not a regular file"
+
+
+def input_file(p: Path) -> Path:
+    """An input that must be a regular file (symlinks followed): never a FIFO or device,
+    which would hang or never end, never a directory. Checked before any work.
+
+    Raises:
+        InvalidInput: missing, unreadable or not a regular file (one line naming it).
+    """
+    import os
+    import stat
+
+    from dicomsec.errors import InvalidInput
+
+    try:
+        mode = os.stat(p).st_mode
+    except FileNotFoundError:
+        raise InvalidInput("no such file", path=str(p)) from None
+    except OSError as exc:
+        raise InvalidInput(f"cannot read: {exc.strerror or exc}", path=str(p)) from None
+    if not stat.S_ISREG(mode):
+        raise InvalidInput(_kind(mode), path=str(p))
+    return p
+
+
+def output_file(p: Path) -> Path:
+    """An output path: absent, or an existing regular file (symlinks followed, so a link to
+    a device, FIFO or ``/proc/self/fd/1`` is refused too). Checked before any work, so
+    nothing is changed when it is refused.
+
+    Raises:
+        InvalidInput: it exists and is not a regular file (one line naming it).
+    """
+    import os
+    import stat
+
+    from dicomsec.errors import InvalidInput
+
+    try:
+        mode = os.stat(p).st_mode
+    except FileNotFoundError:
+        return p  # a new file (or a dangling link, which the atomic write replaces)
+    except OSError as exc:
+        raise InvalidInput(f"cannot write: {exc.strerror or exc}", path=str(p)) from None
+    if not stat.S_ISREG(mode):
+        raise InvalidInput(_kind(mode) + "; refusing to write there", path=str(p))
+    return p

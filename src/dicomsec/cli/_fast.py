@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dicomsec.cli._root import UsageError, find_command
+from dicomsec.cli._root import DEBUG, UsageError, debug_fail, find_command
 
 __all__ = ["HOT", "Param", "params", "parse", "run"]
 
@@ -200,3 +200,7 @@ def run(args: list[str]) -> int | None:
         return spec.func(**kwargs)
     except UsageError:
         return None  # typer says it, with the usage line
+    except Exception as exc:
+        if not DEBUG[0]:
+            raise  # main() says it in one line
+        return debug_fail(exc)  # the traceback, then the same line and exit code

@@ -41,8 +41,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEBUG", "EXIT_INPUT", "EXIT_INTERNAL", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_SECURITY",
-    "GROUPS", "CommandSpec", "UsageError", "build_app", "command", "commands", "err", "exit_code",
-    "fail", "find_command", "print_json", "progress", "usage",
+    "GROUPS", "CommandSpec", "UsageError", "build_app", "command", "commands", "debug_fail", "err",
+    "exit_code", "fail", "find_command", "print_json", "progress", "usage",
 ]
 
 EXIT_OK = 0
@@ -132,12 +132,18 @@ def _typer_shell(func: Callable[..., int], typer_module: Any) -> Callable[..., N
     params = [p.replace(annotation=hints.get(p.name, p.annotation))
               for p in signature.parameters.values()]
 
+    import click
+
     @functools.wraps(func)
     def shell(*args: Any, **kwargs: Any) -> None:
         try:
             code = func(*args, **kwargs)
         except UsageError as exc:
-            raise typer_module.BadParameter(str(exc)) from None
+            raise click.UsageError(str(exc)) from None
+        except Exception as exc:
+            if not DEBUG[0]:
+                raise  # main() says it in one line, with the same exit code
+            code = debug_fail(exc)
         raise typer_module.Exit(code)
 
     shell.__annotations__ = {**hints, "return": None}
@@ -156,11 +162,47 @@ def _show_version(value: bool) -> None:
         raise typer_module.Exit(0)
 
 
+def debug_fail(exc: BaseException) -> int:
+    """``--debug``: the traceback of ``exc``, then the one line and the exit code of
+    :func:`fail` (``--debug`` shows more, it never changes the exit code)."""
+    import traceback
+
+    traceback.print_exception(exc, file=sys.stderr)
+    return fail(exc)
+
+
+def _one_line_usage(typer_module: Any) -> type[typer.Typer]:
+    """A ``typer.Typer`` whose usage errors are one line (``error: ...  (see 'dicomsec X
+    --help')``, exit 2) instead of click's usage block; it always ends with ``SystemExit``."""
+    import click
+
+    class _App(typer_module.Typer):  # type: ignore[misc]
+        def __call__(self, *args: Any, **kwargs: Any) -> Any:
+            kwargs["standalone_mode"] = False
+            try:
+                code = super().__call__(*args, **kwargs)
+            except click.exceptions.NoArgsIsHelpError as exc:
+                exc.show()  # no arguments: the help, as before
+                raise SystemExit(exc.exit_code) from None
+            except click.ClickException as exc:
+                where = exc.ctx.command_path if isinstance(exc, click.UsageError) and \
+                    exc.ctx is not None else None
+                hint = f" (see '{where} --help')" if where else ""
+                err(f"error: {exc.format_message()}{hint}")
+                raise SystemExit(exc.exit_code) from None
+            except click.Abort:
+                err("aborted")
+                raise SystemExit(EXIT_SECURITY) from None
+            raise SystemExit(code if isinstance(code, int) else EXIT_OK)
+
+    return _App
+
+
 def build_app() -> typer.Typer:
     """A typer app with every registered command (import the command modules first)."""
     import typer as typer_module
 
-    app = typer_module.Typer(
+    app = _one_line_usage(typer_module)(
         name="dicomsec", help=HELP,
         pretty_exceptions_enable=False,
         rich_markup_mode=None,  # plain usage errors and help: no boxes in logs and pipes

@@ -5,7 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
-from dicomsec.cli._contexts import POLICY_HELP, algorithm_policy, input_error, load_signing_key
+from dicomsec.cli._contexts import (
+    PASSWORD_HELP,
+    POLICY_HELP,
+    algorithm_policy,
+    http_url,
+    input_file,
+    load_signing_key,
+    output_file,
+)
 from dicomsec.cli._root import command, err, print_json, usage
 
 if TYPE_CHECKING:
@@ -48,8 +56,7 @@ def sign(
     policy_file: Annotated[Path | None, typer.Option(
         "--algorithm-policy", metavar="FILE", help=POLICY_HELP)] = None,
     key_password_file: Annotated[Path | None, typer.Option(
-        "--key-password-file", help="File whose first line is the key password (else "
-        "$DICOMSEC_KEY_PASSWORD, else a prompt).")] = None,
+        "--key-password-file", help=PASSWORD_HELP)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> int:
     """Add a digital signature to a DICOM file (PS3.15 Annex C).
@@ -61,11 +68,14 @@ def sign(
         raise usage("give exactly one of -o OUT and --in-place")
     if profile not in PROFILES:
         raise usage(f"unknown profile {profile!r}; choose from {', '.join(PROFILES)}")
+    if tsa_url is not None:
+        http_url(tsa_url, "--tsa-url")
     from dicomsec.signatures import sign_file
     from dicomsec.signatures._profiles import Profile
 
-    if not src.is_file():
-        raise input_error(src)
+    input_file(src)  # a regular file: never a FIFO or device (a hang), never a directory
+    if out is not None:
+        output_file(out)  # absent or a regular file: never a device, FIFO or directory
     policy = algorithm_policy(policy_file)
     signing_key = load_signing_key(key, cert, key_password_file, rsa_pss)
     client = None

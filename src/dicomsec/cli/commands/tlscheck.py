@@ -39,16 +39,20 @@ def tls_check(
     certificate, client authentication. One line per requirement ("MARK  requirement
     (detail)  [clause]"); exit 0 when no MUST is broken, 1 when any is, 2 when the endpoint is
     unreachable or the arguments are wrong. --json prints exactly the report's to_dict()."""
-    from dicomsec.cli._contexts import trust_store
+    from dicomsec.cli._contexts import input_file, port_number, seconds, trust_store
     from dicomsec.errors import InvalidInput
     from dicomsec.transport import scan
 
     if (client_cert is None) != (client_key is None):
         raise usage("give --client-cert and --client-key together")
-    if timeout <= 0 or wait <= 0:
-        raise usage("--timeout and --wait must be positive")
+    seconds(timeout, "--timeout")
+    seconds(wait, "--wait")
+    for path in (client_cert, client_key):
+        if path is not None:
+            input_file(path)  # never a FIFO or a device: a hang
     try:
         host, port = scan.parse_target(target)
+        port_number(port, "HOST:PORT: the port")
         store = trust_store(trust, None)
         report = scan.scan(host, port, profile, trust=store,
                            client_cert=client_cert, client_key=client_key, timeout=timeout,
@@ -104,6 +108,9 @@ def conformance(
 
     if key and len(key) != len(cert or []):
         raise usage("give one --key per --cert")
+    from dicomsec.cli._contexts import port_number
+
+    port_number(port)
     section = security_section(profile, port, cert or [], trust_store(trust, None),
                                not no_client_auth, keys=key or [])
     if section.missing_suites:
