@@ -14,6 +14,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from dicomsec.cli._contexts import (
+    PASSWORD_HELP,
+    count,
+    input_file,
+    key_password,
+    port_number,
+    seconds,
+)
 from dicomsec.cli._root import command, err, exit_code, print_json, progress, usage
 
 if TYPE_CHECKING:
@@ -23,6 +31,9 @@ if TYPE_CHECKING:
     from dicomsec.trust import TrustStore
 
 from dicomsec.transport.tls import DIMSE_TLS_PORT
+
+#: the most simultaneous associations ``scp --max-associations`` accepts
+MAX_ASSOCIATIONS = 1024
 
 _PROFILE_HELP = "TLS profile: b12 (BCP 195 RFC 8996) or b13 (Modified BCP 195 RFC 8996)."
 
@@ -55,10 +66,14 @@ def _trust(paths: list[Path]) -> TrustStore:
     return store
 
 
-def _client_context(profile: str, cert: Path, key: Path, trust: list[Path]) -> ssl.SSLContext:
+def _client_context(profile: str, cert: Path, key: Path, trust: list[Path],
+                    password_file: Path | None = None) -> ssl.SSLContext:
+    from dicomsec.cli._contexts import input_file, key_password
     from dicomsec.transport import tls
 
-    ctx = tls.client_context(profile, _trust(trust), cert=cert, key=key)
+    password = key_password(input_file(key), password_file)
+    ctx = tls.client_context(profile, _trust(trust), cert=input_file(cert), key=key,
+                             key_password=password)
     missing = tls.missing_suites(ctx, profile)
     if missing:
         from dicomsec.errors import PolicyViolation
@@ -66,6 +81,25 @@ def _client_context(profile: str, cert: Path, key: Path, trust: list[Path]) -> s
         raise PolicyViolation(f"profile {profile} cannot be offered: missing "
                               + ", ".join(missing))
     return ctx
+
+
+def _resolve(host: str, port: int) -> None:
+    """Check that ``--host`` names an address before any work: a name that does not resolve
+    is input that cannot be used (exit 2), as in ``tls-check``; a refused or failed
+    connection to an address is the report's failure (exit 1).
+
+    Raises:
+        InvalidInput: the name does not resolve.
+    """
+    import socket
+
+    from dicomsec.errors import InvalidInput
+
+    try:
+        socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise InvalidInput(f"--host {host!r} does not resolve: {reason}") from None
 
 
 def _tls_line(version: str | None, cipher: str | None, peer: str | None) -> str:
@@ -127,6 +161,7 @@ def scp(
     verbose: Annotated[bool, typer.Option(
         "-v", "--verbose", help="Show TLS version and suite per association, and each "
         "stored instance.")] = False,
+    key_password_file: _PasswordFile = None,
 ) -> int:
     """Storage SCP (all storage SOP classes) and Verification over TLS; stores each received
     instance atomically under --out as <SOP Instance UID>.dcm. Runs until SIGINT/SIGTERM."""
@@ -136,10 +171,16 @@ def scp(
     _check_aet(aet, "--aet")
     if len(cert) != len(key):
         raise usage("give one --key for each --cert, in the same order")
-    if not 0 <= port <= 65535:
-        raise usage("--port must be 0-65535")
-    if handshake_timeout <= 0 or max_associations < 1:
-        raise usage("--handshake-timeout and --max-associations must be positive")
+    port_number(port, any_port=True)
+    seconds(handshake_timeout, "--handshake-timeout")
+    count(max_associations, "--max-associations", 1, MAX_ASSOCIATIONS)
+    pairs = [(input_file(c), input_file(k)) for c, k in zip(cert, key, strict=True)]
+    # one password for the encrypted --key files, checked per key (a wrong one: one line
+    # naming it); b"" when none is encrypted, so that OpenSSL never prompts
+    passwords = {key_password(k, key_password_file) for _, k in pairs} - {b""}
+    if len(passwords) > 1:
+        raise usage("the encrypted --key files need one password")
+    password = passwords.pop() if passwords else b""
     lock = threading.Lock()
 
     def show(event: ScpEvent) -> None:
@@ -151,7 +192,7 @@ def scp(
 
     stop = threading.Event()
     server = dimse.make_scp(
-        name, list(zip(cert, key, strict=True)), _trust(trust), out,
+        name, pairs, _trust(trust), out, key_password=password,
         require_client_cert=not no_client_auth, ae_title=aet, host=bind, port=port,
         handshake_timeout=handshake_timeout, max_associations=max_associations, on_event=show)
 
@@ -188,6 +229,7 @@ _Timeout = Annotated[float, typer.Option("--timeout", help="Connection/ACSE time
 _Verbose = Annotated[bool, typer.Option("-v", "--verbose", help="Show TLS version and suite.")]
 _Json = Annotated[bool, typer.Option(
     "--json", help="Print the report as JSON on stdout (messages stay on stderr).")]
+_PasswordFile = Annotated[Path | None, typer.Option("--key-password-file", help=PASSWORD_HELP)]
 
 
 @command("send")
@@ -208,6 +250,7 @@ def send(
         "--window", help="C-STOREs kept outstanding (1-8): proposes an Asynchronous "
         "Operations Window when above 1; the SCP may agree to fewer.")] = 1,
     as_json: _Json = False,
+    key_password_file: _PasswordFile = None,
 ) -> int:
     """Storage SCU: send files and folders over one TLS association. Exit 0 when all were
     stored, 1 when any store or the TLS association failed, 2 for unreadable input."""
@@ -216,8 +259,13 @@ def send(
     name = _check_profile(profile)
     _check_aet(aec, "--aec")
     _check_aet(aet, "--aet")
-    if not 1 <= window <= dimse.MAX_WINDOW:
-        raise usage(f"--window must be 1-{dimse.MAX_WINDOW}")
+    count(window, "--window", 1, dimse.MAX_WINDOW)
+    port_number(port)
+    seconds(timeout, "--timeout")
+    _resolve(host, port)
+    for p in paths:  # folders are walked; anything else must be a regular file (no FIFO)
+        if not p.is_dir():
+            input_file(p)
     files, skipped = dimse.collect_files(paths)
     for s in skipped:
         err(f"skipped (not a DICOM Part 10 file): {s}")
@@ -225,7 +273,7 @@ def send(
         from dicomsec.errors import InvalidInput
 
         raise InvalidInput("no DICOM Part 10 files to send")
-    ctx = _client_context(name, cert, key, trust)
+    ctx = _client_context(name, cert, key, trust, key_password_file)
     failures: list[str] = []
     with progress(len(files)) as bar:
         task = bar.add_task("sending", total=len(files))
@@ -262,6 +310,7 @@ def echo(
     timeout: _Timeout = 30.0,
     verbose: _Verbose = False,
     as_json: _Json = False,
+    key_password_file: _PasswordFile = None,
 ) -> int:
     """C-ECHO (Verification) over TLS. Exit 0 on success, 1 on any failure."""
     from dicomsec.transport import dimse
@@ -269,7 +318,10 @@ def echo(
     name = _check_profile(profile)
     _check_aet(aec, "--aec")
     _check_aet(aet, "--aet")
-    ctx = _client_context(name, cert, key, trust)
+    port_number(port)
+    seconds(timeout, "--timeout")
+    _resolve(host, port)
+    ctx = _client_context(name, cert, key, trust, key_password_file)
     report = dimse.echo(host, port, ctx, called_aet=aec, calling_aet=aet, timeout=timeout)
     if verbose and report.tls_version:
         err(_tls_line(report.tls_version, report.cipher, report.peer))
