@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -26,7 +27,7 @@ from dicomsec.errors import (
     DicomSecError,
     InvalidInput,
     PolicyViolation,
-    VerificationFailed,
+    TrustError,
 )
 from dicomsec.securefile._report import InnerContentReport, UnwrapReport, content_name
 
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
     from dicomsec.trust import TrustStore
 
 __all__ = ["unwrap"]
+
+_log = logging.getLogger(__name__)
 
 
 def unwrap(
@@ -187,10 +190,15 @@ def _release(fh: BinaryIO, size: int, env: Envelope, cek: bytes, dst: Path,
     tmp = Path(tmp_name)
     try:
         return _decrypt_and_check(fh, size, env, cek, tmp, dst, trust, name, judge)
-    except (InvalidInput, VerificationFailed, DecryptionFailed):
+    except (OSError, PolicyViolation, TrustError):
+        # the disk's own failures; a policy or trust refusal comes after the content was proven
+        raise
+    except Exception as exc:
         if env.aead:
             raise
-        # CBC has no integrity of its own: one answer for every failure (no oracle)
+        # CBC has no integrity of its own: one answer for every failure before the content is
+        # proven, whatever raised it (no oracle; a parser's exception included)
+        _log.debug("CBC content of %s did not open: %s", name, type(exc).__name__)
         raise DecryptionFailed(DOES_NOT_OPEN, path=name) from None
     finally:
         with contextlib.suppress(OSError):

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from asn1crypto import core as a1core
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm as CryptoUnsupported
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, x448, x25519
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
@@ -150,9 +151,14 @@ def _open_ktri(key: rsa.RSAPrivateKey, pad: padding.AsymmetricPadding, encrypted
         return cek if len(cek) == st.cek_size else os.urandom(st.cek_size)
     try:
         cek = key.decrypt(encrypted, pad)
-    except ValueError:
+    except (ValueError, CryptoUnsupported):  # the planned hashes are supported: defence only
         raise _Fail from None
     return st.done(cek)
+
+
+#: the hashes RSA-OAEP runs with in the crypto library (for OAEP and for its MGF1); another
+#: hash (SHA-3, MD5) is refused when the recipient is planned, not when it is decrypted
+_OAEP_HASHES = frozenset({"sha1", "sha224", "sha256", "sha384", "sha512"})
 
 
 def _oaep_padding(params_der: bytes | None) -> tuple[padding.OAEP, list[_Use]]:
@@ -166,8 +172,9 @@ def _oaep_padding(params_der: bytes | None) -> tuple[padding.OAEP, list[_Use]]:
     uses: list[_Use] = [(mgf1, None)]
     for oid in (hash_oid, mgf_hash_oid):
         alg = _maybe(oid, Kind.DIGEST)
-        if alg is None:
-            raise UnsupportedAlgorithm(f"OAEP hash {oid}")
+        if alg is None or alg.name not in _OAEP_HASHES:
+            # judged from the file alone, before any decryption: no oracle
+            raise UnsupportedAlgorithm(f"OAEP hash {alg.name if alg else oid}")
         digests.append(_hash(alg.name))
         if (alg, None) not in uses:
             uses.append((alg, None))

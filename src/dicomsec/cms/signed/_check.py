@@ -25,6 +25,7 @@ from dicomsec.cms.signed._common import (
     OID_ATTR_SIGNING_TIME,
     _digest,
     first_line,
+    parser_errors,
 )
 from dicomsec.cms.signed._reports import SignerReport
 from dicomsec.errors import UnsupportedAlgorithm
@@ -59,6 +60,26 @@ class SignatureProblem(Exception):
     """A problem that makes a signature invalid; the message goes into ``problems``."""
 
 
+def load_certificate(der: bytes) -> _Cert:
+    """A certificate of the SignedData, with every field the checks read parsed now: the
+    issuer, serial number, key identifier, version, subject and public key (the issuer's
+    preparation for RFC 5280 matching is left to :func:`_find_certificate`, which needs it
+    rarely). Both parsers read it, so a certificate one of them cannot use is refused here.
+
+    Raises:
+        one of :func:`~dicomsec.cms.signed._common.parser_errors`: unreadable or unusable
+            (malformed ASN.1, bad strings, an unknown version, key type or curve).
+    """
+    from asn1crypto import x509 as ax509
+    from cryptography import x509 as cx509
+
+    parsed = ax509.Certificate.load(der)
+    _ = (parsed.issuer.dump(), parsed.serial_number, parsed.key_identifier)
+    crypto = cx509.load_der_x509_certificate(der)
+    _ = (crypto.version, crypto.subject.rfc4514_string(), crypto.public_key())
+    return _Cert(parsed, crypto)
+
+
 def _sid_text(sid: Any) -> str:
     if sid.name == "issuer_and_serial_number":
         ias = sid.chosen
@@ -70,9 +91,17 @@ def _find_certificate(sid: Any, certs: Sequence[_Cert]) -> _Cert | None:
     for cert in certs:
         if sid.name == "issuer_and_serial_number":
             ias = sid.chosen
-            if (cert.asn1.issuer == ias["issuer"]
-                    and cert.asn1.serial_number == ias["serial_number"].native):
+            if cert.asn1.serial_number != ias["serial_number"].native:
+                continue
+            # the same DER is the same name; otherwise RFC 5280 matching (case, spaces), where
+            # a name that cannot be decoded or prepared (bad UTF-8, say) matches nothing
+            if cert.asn1.issuer.dump() == ias["issuer"].dump():
                 return cert
+            try:
+                if cert.asn1.issuer == ias["issuer"]:
+                    return cert
+            except parser_errors():
+                continue
         elif sid.name == "subject_key_identifier":
             ski = cert.asn1.key_identifier
             if ski is not None and ski == sid.chosen.native:
@@ -220,8 +249,11 @@ def _algorithms_used(info: Any, digest: Algorithm, key: Any) -> list[tuple[Algor
 
 def _check_signer(signer: _Signer, content_type: str, digests: dict[str, bytes],
                   certs: Sequence[_Cert], trust: TrustStore | None,
-                  used: list[tuple[Algorithm, Any]] | None = None) -> SignerReport:
-    """Check one SignerInfo; when it verifies, append what it used to ``used``."""
+                  used: list[tuple[Algorithm, Any]] | None = None, *,
+                  unreadable: int = 0) -> SignerReport:
+    """Check one SignerInfo; when it verifies, append what it used to ``used``.
+    ``unreadable``: how many certificates of the SignedData could not be read (said when the
+    signer's certificate is not found)."""
     info = signer.info
     problems = list(signer.problems)
     sid = info["sid"]
@@ -237,7 +269,8 @@ def _check_signer(signer: _Signer, content_type: str, digests: dict[str, bytes],
             problems.append(f"legacy digest algorithm {signer.digest.name}")
         content_digest = digests[signer.digest.name]
         if cert is None:
-            raise SignatureProblem("the signer's certificate is not in the SignedData")
+            raise SignatureProblem("the signer's certificate is not in the SignedData" + (
+                f" ({unreadable} certificate(s) there could not be read)" if unreadable else ""))
         signed = signed_attributes(info)
         if signed is None:
             message, prehashed = content_digest, True
@@ -257,8 +290,8 @@ def _check_signer(signer: _Signer, content_type: str, digests: dict[str, bytes],
             used += _algorithms_used(info, signer.digest, cert.crypto.public_key())
     except SignatureProblem as exc:
         problems.append(str(exc))
-    except (ValueError, TypeError, KeyError) as exc:  # malformed deep in a SignerInfo
-        problems.append(f"SignerInfo is malformed: {first_line(exc)}")
+    except parser_errors() as exc:  # malformed deep in a SignerInfo, or unusable
+        problems.append(f"SignerInfo cannot be checked: {type(exc).__name__}")
     trusted = False
     if trust is not None and cert is not None:
         from dicomsec.trust import KeyPurpose

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from dicomsec import algorithms
 from dicomsec.algorithms import Algorithm, Kind
 
@@ -13,6 +15,7 @@ __all__ = [
     "OID_ATTR_MESSAGE_DIGEST",
     "OID_ATTR_SIGNING_TIME",
     "first_line",
+    "parser_errors",
 ]
 
 #: CMS attribute types (RFC 5652 §11)
@@ -36,3 +39,14 @@ def first_line(exc: BaseException, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+@functools.cache
+def parser_errors() -> tuple[type[Exception], ...]:
+    """What the ASN.1 and certificate parsers raise on malformed input (asn1crypto's
+    ``ValueError`` / ``TypeError`` / ``KeyError`` / ``UnicodeDecodeError``, cryptography's
+    ``UnsupportedAlgorithm`` for an unknown key type or curve and ``InvalidVersion`` for a
+    certificate version): readers turn them into the project's own errors."""
+    from cryptography.exceptions import UnsupportedAlgorithm as CryptoUnsupported
+    from cryptography.x509 import InvalidVersion
+
+    return (ValueError, TypeError, KeyError, IndexError, OverflowError, CryptoUnsupported,
+            InvalidVersion)

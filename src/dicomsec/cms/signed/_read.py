@@ -19,8 +19,14 @@ from dicomsec import algorithms
 from dicomsec.algorithms import Algorithm, Kind
 from dicomsec.cms import ID_DATA, ID_DIGESTED_DATA, ID_SIGNED_DATA
 from dicomsec.cms._der import INTEGER, OCTET_STRING, OID, SEQUENCE, SET, TLV, TLVReader, decode_oid
-from dicomsec.cms.signed._check import _Cert, _check_signer, _sid_text, _Signer
-from dicomsec.cms.signed._common import _UNBOUNDED, CHUNK_SIZE, first_line
+from dicomsec.cms.signed._check import (
+    _Cert,
+    _check_signer,
+    _sid_text,
+    _Signer,
+    load_certificate,
+)
+from dicomsec.cms.signed._common import _UNBOUNDED, CHUNK_SIZE, first_line, parser_errors
 from dicomsec.cms.signed._reports import InnerReport
 from dicomsec.errors import InvalidInput, UnsupportedAlgorithm
 
@@ -162,11 +168,29 @@ def extract_inner(
     with (the DigestedData digest; each verified signer's digest, signature scheme with the
     signer's public key and RSASSA-PSS hash), for the caller's algorithm policy (VERIFY).
 
+    Every failure of the ASN.1 and certificate parsers is the project's own: an unreadable
+    certificate is skipped (a signer that needs it does not verify), anything else malformed
+    is :class:`InvalidInput`; no library exception escapes.
+
     Raises:
         InvalidInput: malformed structure, detached content, unknown content type, a
             DigestedData with an unknown digest algorithm (``UnsupportedAlgorithm``).
     """
     reader = TLVReader(src, size, name)
+    try:
+        return _extract(reader, src, size, content_type, dst, trust, used)
+    except parser_errors() as exc:
+        # the readers above handle what they know of; this is the net under them (the type
+        # only: a parser's message may quote the plaintext)
+        raise InvalidInput(f"malformed inner content ({type(exc).__name__})",
+                           path=name) from None
+
+
+def _extract(reader: TLVReader, src: BinaryIO, size: int, content_type: str, dst: BinaryIO,
+             trust: TrustStore | None, used: list[tuple[Algorithm, Any]] | None
+             ) -> InnerReport:
+    """:func:`extract_inner` without its net for parser exceptions."""
+    name = reader.name
     if content_type in (ID_SIGNED_DATA, ID_DIGESTED_DATA):
         top = reader.header(0)
         form = "strict"
@@ -242,32 +266,57 @@ def _extract_digested(reader: TLVReader, top: TLV, end: int, dst: BinaryIO,
     )
 
 
-def _certificates(reader: TLVReader, tlv: TLV, end: int) -> list[_Cert]:
-    """The X.509 certificates of ``certificates [0]`` (other choices are skipped)."""
-    from asn1crypto import x509 as ax509
-    from cryptography import x509 as cx509
-
+def _certificates(reader: TLVReader, tlv: TLV, end: int) -> tuple[list[_Cert], int]:
+    """The X.509 certificates of ``certificates [0]`` (other choices are skipped), and how
+    many could not be read or used (skipped: such a certificate cannot be a signer we can
+    check; path building suffers only)."""
     out: list[_Cert] = []
+    unreadable = 0
     for child in reader.children(tlv, end):
         if not child.is_universal(SEQUENCE):
             continue  # extendedCertificate, attribute certificates, other formats
-        der = reader.element_bytes(child, end)
-        try:
-            parsed = ax509.Certificate.load(der)
-            _ = (parsed.issuer.dump(), parsed.serial_number, parsed.key_identifier)
-            out.append(_Cert(parsed, cx509.load_der_x509_certificate(der)))
-        except (ValueError, TypeError, KeyError):
-            continue  # unreadable: cannot be a signer we can check; path building suffers only
-        if len(out) > 256:
+        if len(out) + unreadable >= 256:
             raise reader.err("too many certificates", tlv.offset)
-    return out
+        try:
+            out.append(load_certificate(reader.element_bytes(child, end)))
+        except parser_errors():
+            unreadable += 1
+    return out, unreadable
+
+
+def _signer_info(reader: TLVReader, child: TLV, end: int) -> _Signer:
+    """One SignerInfo, with every field the checks read outside their own error handling
+    parsed now (a malformed one is :class:`InvalidInput`), its version checked against its
+    identifier and its digest algorithm looked up."""
+    from asn1crypto import cms
+
+    reader.expect(child, universal=SEQUENCE, what="SignerInfo")
+    try:
+        info = cms.SignerInfo.load(reader.element_bytes(child, end))
+        digest_oid = info["digest_algorithm"]["algorithm"].dotted
+        _sid_text(info["sid"])
+        info["signature_algorithm"]["algorithm"].dotted  # noqa: B018
+        info["signature"].native  # noqa: B018
+        version = info["version"].native
+    except parser_errors() as exc:
+        raise reader.err(f"malformed SignerInfo ({first_line(exc)})", child.offset) from None
+    signer = _Signer(info, None)
+    # RFC 5652 §5.3: version 1 with issuerAndSerialNumber, 3 with subjectKeyIdentifier
+    want = 1 if info["sid"].name == "issuer_and_serial_number" else 3
+    if version != f"v{want}":
+        signer.problems.append(f"SignerInfo version {version} does not fit its signer identifier")
+    try:
+        signer.digest = algorithms.by_oid(digest_oid, Kind.DIGEST)
+        algorithms.new_hasher(signer.digest)
+    except UnsupportedAlgorithm as exc:
+        signer.digest = None
+        signer.problems.append(str(exc))
+    return signer
 
 
 def _extract_signed(reader: TLVReader, top: TLV, end: int, dst: BinaryIO, form: str,
                     trust: TrustStore | None,
                     used: list[tuple[Algorithm, Any]] | None = None) -> InnerReport:
-    from asn1crypto import cms
-
     parts = _children(reader, top, end)
     if len(parts) < 4:
         raise reader.err("SignedData has too few fields", top.offset)
@@ -275,9 +324,10 @@ def _extract_signed(reader: TLVReader, top: TLV, end: int, dst: BinaryIO, form: 
     reader.expect(parts[1], universal=SET, what="digestAlgorithms")
     encap = _encap(reader, parts[2], end)
     certs: list[_Cert] = []
+    unreadable = 0
     rest = parts[3:]
     if rest and rest[0].is_context(0):
-        certs = _certificates(reader, rest[0], end)
+        certs, unreadable = _certificates(reader, rest[0], end)
         rest = rest[1:]
     if rest and rest[0].is_context(1):
         rest = rest[1:]  # crls: not used
@@ -287,32 +337,9 @@ def _extract_signed(reader: TLVReader, top: TLV, end: int, dst: BinaryIO, form: 
 
     signers: list[_Signer] = []
     for child in reader.children(infos_tlv, end):
-        reader.expect(child, universal=SEQUENCE, what="SignerInfo")
         if len(signers) >= 64:
             raise reader.err("too many signers", infos_tlv.offset)
-        try:
-            info = cms.SignerInfo.load(reader.element_bytes(child, end))
-            digest_oid = info["digest_algorithm"]["algorithm"].dotted
-            # parse what the checks read outside their own error handling now
-            _sid_text(info["sid"])
-            info["signature_algorithm"]["algorithm"].dotted  # noqa: B018
-            info["signature"].native  # noqa: B018
-        except (ValueError, TypeError) as exc:
-            raise reader.err(f"malformed SignerInfo ({first_line(exc)})", child.offset) from None
-        signer = _Signer(info, None)
-        # RFC 5652 §5.3: version 1 with issuerAndSerialNumber, 3 with subjectKeyIdentifier
-        sid_kind = info["sid"].name
-        want = 1 if sid_kind == "issuer_and_serial_number" else 3
-        if info["version"].native != f"v{want}":
-            signer.problems.append(f"SignerInfo version {info['version'].native} does not fit "
-                                   f"its signer identifier")
-        try:
-            signer.digest = algorithms.by_oid(digest_oid, Kind.DIGEST)
-            algorithms.new_hasher(signer.digest)
-        except UnsupportedAlgorithm as exc:
-            signer.digest = None
-            signer.problems.append(str(exc))
-        signers.append(signer)
+        signers.append(_signer_info(reader, child, end))
 
     hashers: dict[str, algorithms.Hasher] = {}
     for signer in signers:
@@ -322,7 +349,8 @@ def _extract_signed(reader: TLVReader, top: TLV, end: int, dst: BinaryIO, form: 
     digests = {name: h.digest() for name, h in hashers.items()}
 
     reports = tuple(
-        _check_signer(s, encap.content_type, digests, certs, trust, used) for s in signers
+        _check_signer(s, encap.content_type, digests, certs, trust, used, unreadable=unreadable)
+        for s in signers
     )
     # RFC 5652 §5.1: 3 when any signer uses an SKI or the content is not id-data, else 1;
     # 4 and 5 go with other certificate formats
