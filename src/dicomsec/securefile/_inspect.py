@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dicomsec.errors import InvalidInput
 from dicomsec.securefile._report import SecureFileInfo, content_name
+
+if TYPE_CHECKING:
+    from dicomsec.cms.envelope import Envelope
 
 __all__ = ["inspect"]
 
@@ -15,24 +19,53 @@ def inspect(path: Path | str) -> SecureFileInfo:
     the outer CMS structure of a secure one: content type, cipher, encoding, recipients.
 
     Nothing is decrypted or verified (no key is needed): the description is what the file
-    claims. A file with ``DICM`` at offset 128 is plain (PS3.10 §7.1); any other file must
-    parse as an EnvelopedData or AuthEnvelopedData ContentInfo (PS3.10 §7.4).
+    claims. A file that starts with a SEQUENCE and parses as an EnvelopedData or
+    AuthEnvelopedData ContentInfo filling the whole file is secure (PS3.10 §7.4), whatever its
+    bytes 128-131 say; otherwise a file with ``DICM`` at offset 128 is plain (PS3.10 §7.1).
 
     Raises:
-        InvalidInput: neither a Part 10 file nor a readable CMS structure.
+        InvalidInput: not a regular file, or neither a Part 10 file nor a readable CMS
+            structure (trailing bytes and missing BER end-of-contents octets included).
     """
     from dicomsec.cms.envelope import read_envelope
-    from dicomsec.cms.recipients import describe
+    from dicomsec.cms.envelope._read import is_envelope  # (not re-exported by the package yet)
 
     p = Path(path)
-    if not p.is_file():
-        raise InvalidInput("is a directory" if p.is_dir() else "no such file", path=str(p))
+    _regular(p)
     with open(p, "rb") as fh:
         size = fh.seek(0, 2)
-        fh.seek(128)
-        if size >= 132 and fh.read(4) == b"DICM":
+        fh.seek(0)
+        head = fh.read(132)
+        part10 = size >= 132 and head[128:132] == b"DICM"
+        # CMS first: a secure file whose bytes 128-131 happen to read DICM is still secure
+        # (and its errors are its own); a preamble that only begins like a SEQUENCE is not
+        if part10 and not (head.startswith(b"\x30") and is_envelope(fh, size)):
             return SecureFileInfo(path=str(p), kind="dicom-part10", size=size)
         env = read_envelope(fh, size, str(p))
+    return _secure(p, size, env)
+
+
+def _regular(p: Path) -> None:
+    """Refuse what is not a regular file before opening it (a FIFO or a device would hang or
+    never end)."""
+    import os
+    import stat
+
+    try:
+        mode = os.stat(p).st_mode
+    except FileNotFoundError:
+        raise InvalidInput("no such file", path=str(p)) from None
+    except OSError as exc:
+        raise InvalidInput(f"cannot read: {exc.strerror or exc}", path=str(p)) from None
+    if stat.S_ISDIR(mode):
+        raise InvalidInput("is a directory", path=str(p))
+    if not stat.S_ISREG(mode):
+        raise InvalidInput("not a regular file", path=str(p))
+
+
+def _secure(p: Path, size: int, env: Envelope) -> SecureFileInfo:
+    from dicomsec.cms.recipients import describe
+
     return SecureFileInfo(
         path=str(p),
         kind="secure-dicom-file",

@@ -30,7 +30,7 @@ from dicomsec.cms._der import (
 from dicomsec.cms.envelope._common import _C, ATTR_CONTENT_TYPE, CHUNK, ONE_SHOT_LIMIT
 from dicomsec.errors import DecryptionFailed, InvalidInput
 
-__all__ = ["MAX_RECIPIENTS", "Envelope", "decrypt_content", "read_envelope"]
+__all__ = ["MAX_RECIPIENTS", "Envelope", "decrypt_content", "is_envelope", "read_envelope"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -268,14 +268,38 @@ def _expected_versions(aead: bool, has_orig: bool, has_unprot: bool,
     return {2}
 
 
+def is_envelope(fh: BinaryIO, size: int) -> bool:
+    """Whether the file begins with a ContentInfo of (Auth)EnvelopedData (its outer headers
+    and content type only; :func:`read_envelope` reads and checks the rest)."""
+    try:
+        _outer(TLVReader(fh, size), "<input>")
+    except InvalidInput:
+        return False
+    return True
+
+
+def _check_end(r: TLVReader, name: str) -> None:
+    """The ContentInfo must end exactly at the end of the file: every end-of-contents octet
+    pair of a BER encoding present (a truncated file is not read as whole) and nothing after
+    it (bytes no reader would authenticate are not carried along silently)."""
+    end = r.end_of(r.header(0))  # raises when an end-of-contents pair is missing
+    if end != r.size:
+        raise InvalidInput(f"malformed CMS structure: {r.size - end} bytes after the "
+                           f"ContentInfo (it ends at offset {end})", path=name)
+
+
 def read_envelope(fh: BinaryIO, size: int, name: str = "<input>") -> Envelope:
     """Parse the headers of a ContentInfo holding (Auth)EnvelopedData.
+
+    The ContentInfo must fill the file: trailing bytes, or a BER encoding that lacks an
+    end-of-contents pair, are refused.
 
     Raises:
         InvalidInput: not CMS, another content type, or malformed.
     """
     r = TLVReader(fh, size, name)
     aead, env, ber = _outer(r, name)
+    _check_end(r, name)
     fields = r.children(env)
     version = _int_value(r, _need(fields, r, "version", env))
     item = _need(fields, r, "recipientInfos", env)
