@@ -102,6 +102,23 @@ def _resolve(host: str, port: int) -> None:
         raise InvalidInput(f"--host {host!r} does not resolve: {reason}") from None
 
 
+def _server_keys(cert: list[Path], key: list[Path],
+                 password_file: Path | None) -> tuple[list[tuple[Path, Path]], bytes]:
+    """The (certificate, key) pairs of ``scp`` and the one password of the encrypted keys,
+    checked per key (a wrong one: one line naming it); ``b""`` when none is encrypted, so
+    that OpenSSL never prompts.
+
+    Raises:
+        InvalidInput: a file that is not a regular file, or a wrong or missing password.
+        UsageError: the encrypted keys need different passwords.
+    """
+    pairs = [(input_file(c), input_file(k)) for c, k in zip(cert, key, strict=True)]
+    passwords = {key_password(k, password_file) for _, k in pairs} - {b""}
+    if len(passwords) > 1:
+        raise usage("the encrypted --key files need one password")
+    return pairs, passwords.pop() if passwords else b""
+
+
 def _tls_line(version: str | None, cipher: str | None, peer: str | None) -> str:
     return f"TLS {peer or '?'}: {version or '?'} {cipher or '?'}"
 
@@ -174,13 +191,7 @@ def scp(
     port_number(port, any_port=True)
     seconds(handshake_timeout, "--handshake-timeout")
     count(max_associations, "--max-associations", 1, MAX_ASSOCIATIONS)
-    pairs = [(input_file(c), input_file(k)) for c, k in zip(cert, key, strict=True)]
-    # one password for the encrypted --key files, checked per key (a wrong one: one line
-    # naming it); b"" when none is encrypted, so that OpenSSL never prompts
-    passwords = {key_password(k, key_password_file) for _, k in pairs} - {b""}
-    if len(passwords) > 1:
-        raise usage("the encrypted --key files need one password")
-    password = passwords.pop() if passwords else b""
+    pairs, password = _server_keys(cert, key, key_password_file)
     lock = threading.Lock()
 
     def show(event: ScpEvent) -> None:
