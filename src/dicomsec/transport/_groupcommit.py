@@ -34,6 +34,7 @@ class _Pending:
     fd: int
     tmp: str
     target: Path
+    replace: bool = True
     done: bool = False
     error: OSError | None = None
 
@@ -50,13 +51,19 @@ class GroupCommit:
         self.groups = 0
         self.files = 0
 
-    def store(self, target: Path, parts: Sequence[bytes | memoryview]) -> None:
+    def store(self, target: Path, parts: Sequence[bytes | memoryview], *,
+              replace: bool = True) -> None:
         """Write ``parts`` to ``target`` atomically and durably; returns once it is on disk.
 
+        With ``replace=False`` an existing ``target`` is never replaced, not even by a store
+        racing with this one: the file is linked into place, and ``FileExistsError`` raised.
+
         Raises:
+            FileExistsError: ``replace`` is false and ``target`` exists (nothing is left).
             OSError: the file could not be written, synced or renamed (nothing is left).
         """
         item = self._write(target, parts)
+        item.replace = replace
         with self._cond:
             self._pending.append(item)
             while not item.done:
@@ -115,7 +122,11 @@ def _commit(group: list[_Pending]) -> None:
     for item in group:
         if item.error is None:
             try:
-                os.replace(item.tmp, item.target)
+                if item.replace:
+                    os.replace(item.tmp, item.target)
+                else:
+                    os.link(item.tmp, item.target)  # fails when the target exists
+                    os.unlink(item.tmp)
                 folders.add(item.target.parent)
                 continue
             except OSError as exc:

@@ -13,7 +13,7 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["FileMeta", "encode_file_meta", "read_file_meta"]
+__all__ = ["FileMeta", "dataset_uids", "encode_file_meta", "read_file_meta"]
 
 _PREFIX = 132  # 128-byte preamble + "DICM"
 _HEAD = 8192  # group 0002 fits in this nearly always; longer ones fall back to pydicom
@@ -106,3 +106,65 @@ def encode_file_meta(sop_class: str, sop_instance: str, transfer_syntax: str,
     rest = b"".join(body)
     length = _element(0x0000, b"UL", struct.pack("<I", len(rest)))
     return b"\x00" * 128 + b"DICM" + length + rest
+
+
+_SOP_CLASS_TAG = 0x00080016
+_SOP_INSTANCE_TAG = 0x00080018
+#: the most bytes of a data set read (inflated, for deflate) to find its SOP UIDs: they come
+#: early, after a few short group 0008 elements
+_UID_WINDOW = 65536
+_IMPLICIT_LE = "1.2.840.10008.1.2"
+_EXPLICIT_BE = "1.2.840.10008.1.2.2"
+_DEFLATED = frozenset({"1.2.840.10008.1.2.1.99", "1.2.840.10008.1.2.8.1"})
+
+
+def _head_of(data: bytes | memoryview, transfer_syntax: str) -> bytes | None:
+    """The first ``_UID_WINDOW`` bytes of a data set (inflated for deflated syntaxes)."""
+    if transfer_syntax in _DEFLATED:
+        import zlib
+
+        try:
+            return zlib.decompressobj(-zlib.MAX_WBITS).decompress(data, _UID_WINDOW)
+        except zlib.error:
+            return None
+    return bytes(data[:_UID_WINDOW])
+
+
+def dataset_uids(data: bytes | memoryview, transfer_syntax: str) -> tuple[str, str] | None:
+    """The SOP Class UID (0008,0016) and SOP Instance UID (0008,0018) of an encoded data set
+    (low level: reads the top-level elements up to (0008,0018) only, never decodes others).
+
+    ``None`` when they cannot be found: an element before them with an undefined length or
+    running past the first 64 KiB, a damaged header, or one of them missing.
+    """
+    head = _head_of(data, transfer_syntax)
+    if head is None:
+        return None
+    implicit = transfer_syntax == _IMPLICIT_LE
+    order = ">" if transfer_syntax == _EXPLICIT_BE else "<"
+    found: dict[int, str] = {}
+    pos = 0
+    while pos + 8 <= len(head):
+        group, element = struct.unpack_from(order + "HH", head, pos)
+        tag = group << 16 | element
+        if tag > _SOP_INSTANCE_TAG:
+            break
+        vr = head[pos + 4:pos + 6]
+        if implicit:
+            length, start = struct.unpack_from(order + "I", head, pos + 4)[0], pos + 8
+        elif vr in _LONG_VRS:
+            if pos + 12 > len(head):
+                return None
+            length, start = struct.unpack_from(order + "I", head, pos + 8)[0], pos + 12
+        elif vr.isalpha() and vr.isupper():
+            length, start = struct.unpack_from(order + "H", head, pos + 6)[0], pos + 8
+        else:
+            return None
+        if start + length > len(head):
+            return None  # also an undefined length (0xFFFFFFFF)
+        if tag in (_SOP_CLASS_TAG, _SOP_INSTANCE_TAG):
+            found[tag] = head[start:start + length].decode("ascii", "replace").rstrip("\0 ")
+        pos = start + length
+    if len(found) != 2:
+        return None
+    return found[_SOP_CLASS_TAG], found[_SOP_INSTANCE_TAG]
