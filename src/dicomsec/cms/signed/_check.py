@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import hmac
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -72,10 +73,14 @@ def load_certificate(der: bytes) -> _Cert:
     """
     from asn1crypto import x509 as ax509
     from cryptography import x509 as cx509
+    from cryptography.utils import CryptographyDeprecationWarning
 
     parsed = ax509.Certificate.load(der)
     _ = (parsed.issuer.dump(), parsed.serial_number, parsed.key_identifier)
-    crypto = cx509.load_der_x509_certificate(der)
+    with warnings.catch_warnings():
+        # a hostile file must not add lines to the output (a serial that is not positive)
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        crypto = cx509.load_der_x509_certificate(der)
     _ = (crypto.version, crypto.subject.rfc4514_string(), crypto.public_key())
     return _Cert(parsed, crypto)
 
