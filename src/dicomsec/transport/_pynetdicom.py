@@ -43,6 +43,7 @@ import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -51,8 +52,11 @@ if TYPE_CHECKING:
     from pynetdicom.association import Association
 
 __all__ = [
+    "MAX_CONTROL_PDU",
     "WINDOW",
     "CheapCopyContexts",
+    "DropReport",
+    "PduLimits",
     "TlsFailures",
     "agreed_window",
     "c_store_rq_command",
@@ -382,11 +386,137 @@ class _WakingQueue(queue.Queue[Any]):
             self.waker.wake()
 
 
+#: the largest PDU our SCP reads before its association is established (an A-ASSOCIATE-RQ
+#: with 128 presentation contexts of a few transfer syntaxes each is about 20 KiB), and the
+#: largest PDU of a kind other than P-DATA afterwards (A-RELEASE and A-ABORT are 10 bytes)
+MAX_CONTROL_PDU = 64 * 1024
+
+#: told why the DUL dropped the connection (a PDU over its bound, a stall): the reason, and
+#: whether the association was established
+DropReport = Callable[[str, bool], None]
+
+
+@dataclass(frozen=True, slots=True)
+class PduLimits:
+    """What an SCP's DUL refuses before reading a PDU's body (low level: see
+    :func:`event_driven`)."""
+
+    #: the maximum PDU length we announced (0: none); a P-DATA PDU longer than it is refused
+    max_pdata: int
+    #: called once with the reason when the connection is dropped for a bound or a stall
+    on_drop: DropReport
+    #: the largest PDU of any other kind, and of any kind before the association
+    max_control: int = MAX_CONTROL_PDU
+
+    def refusal(self, pdu_type: int, length: int, established: bool) -> str | None:
+        """Why a PDU of this type and declared length is refused (``None``: it is not)."""
+        if established and pdu_type == 0x04:
+            if self.max_pdata and length > self.max_pdata:
+                return (f"P-DATA PDU of {length} bytes exceeds the maximum PDU length "
+                        f"negotiated ({self.max_pdata}); A-ABORT")
+            return None
+        if length > self.max_control:
+            when = "" if established else " before the association"
+            return (f"PDU type 0x{pdu_type:02X} of {length} bytes{when} exceeds "
+                    f"{self.max_control}; A-ABORT")
+        return None
+
+
+class _Replay:
+    """Stands in for an ``AssociationSocket.recv`` whose first call already happened: gives
+    that call's result (or raises its exception) once, then reads from the socket again."""
+
+    def __init__(self, sock: Any, header: bytes, exc: BaseException | None) -> None:
+        self.sock, self.header, self.exc, self.first = sock, header, exc, True
+        #: a read timed out (the peer stalled for the socket's timeout)
+        self.timed_out = isinstance(exc, TimeoutError)
+
+    def __call__(self, nr_bytes: int) -> bytearray:
+        if self.first:
+            self.first = False
+            if self.exc is not None:
+                raise self.exc
+            return bytearray(self.header)
+        try:
+            return bytearray(type(self.sock).recv(self.sock, nr_bytes))
+        except TimeoutError:
+            self.timed_out = True
+            raise
+
+
+class _BoundedReads:
+    """The DUL part of :class:`PduLimits` (mixed into our DUL class, before pynetdicom's)."""
+
+    socket: Any
+    assoc: Any
+    to_user_queue: Any
+    _kill_thread: bool
+
+    _limits: PduLimits | None = None
+    #: why this DUL dropped its connection (set once; the aborted event then says so)
+    dropped: str | None = None
+
+    def _read_pdu_data(self) -> None:
+        """As pynetdicom's, but the PDU header is judged before the body is read: a
+        PDU over its bound ends the association (:class:`PduLimits`), and a peer that
+        stalls in the middle of a PDU past the socket's timeout is reported."""
+        limits, sock = self._limits, self.socket
+        if limits is None or sock is None:
+            super()._read_pdu_data()  # type: ignore[misc]
+            return
+        header, error = b"", None
+        try:
+            header = bytes(sock.recv(6))
+        except (OSError, TimeoutError) as exc:
+            error = exc
+        if len(header) == 6:
+            pdu_type, _, length = struct.unpack(">BBL", header)
+            reason = limits.refusal(pdu_type, length, bool(self.assoc.is_established))
+            if reason is not None:
+                self._drop(reason, abort=True)
+                return
+        replay = sock.recv = _Replay(sock, header, error)  # pynetdicom reads it again
+        try:
+            super()._read_pdu_data()  # type: ignore[misc]
+        finally:
+            del sock.recv
+        if replay.timed_out:
+            self._drop("peer stalled in the middle of a PDU for the network timeout; "
+                       "connection dropped", abort=False)
+
+    def _drop(self, reason: str, *, abort: bool) -> None:
+        """Report why the connection ends; with ``abort``, send an A-ABORT (provider,
+        invalid PDU parameter value) and stop at once, body unread."""
+        if self.dropped is None:
+            self.dropped = reason
+            limits = self._limits
+            if limits is not None:
+                with contextlib.suppress(Exception):
+                    limits.on_drop(reason, bool(self.assoc.is_established))
+        if not abort:
+            return
+        from pynetdicom.pdu import A_ABORT_RQ
+
+        abort_pdu = A_ABORT_RQ()
+        abort_pdu.source = 0x02
+        abort_pdu.reason_diagnostic = 0x06
+        with contextlib.suppress(Exception):
+            self.socket.send(abort_pdu.encode())
+        with contextlib.suppress(Exception):
+            self.socket.close()
+        self.assoc.is_aborted = True
+        self.assoc.is_established = False
+        self.assoc._kill = True
+        self._kill_thread = True
+        # an acceptor awaiting its A-ASSOCIATE-RQ takes None as timed out and ends
+        self.to_user_queue.put(None)
+
+
 def _quick_dul_class() -> type[Any]:
     from pynetdicom.dul import DULServiceProvider
     from pynetdicom.pdu import A_ABORT_RQ
 
-    class QuickDUL(DULServiceProvider):
+    class QuickDUL(_BoundedReads, DULServiceProvider):
         """pynetdicom's DUL reactor, waiting in ``select`` on its socket and a wake-up pipe
         when idle instead of sleeping 1 ms between polls."""
 
@@ -421,7 +551,7 @@ def _quick_dul_class() -> type[Any]:
             abort_pdu = A_ABORT_RQ()
             abort_pdu.source = 0x02
             abort_pdu.reason_diagnostic = 0x00
-            self.socket.send(abort_pdu.encode())  # type: ignore[union-attr]
+            self.socket.send(abort_pdu.encode())
             self.assoc.is_aborted = True
             self.assoc.is_established = False
             self.assoc._kill = True
@@ -650,6 +780,10 @@ def _quick_acceptor_class() -> type[Any]:
                 return True
             if self.dul.idle_timer_expired():
                 logging.getLogger("pynetdicom.assoc").error("Network timeout reached")
+                dul: Any = self.dul
+                with contextlib.suppress(Exception):
+                    dul._drop("network timeout reached (peer idle); association "
+                                   f"{self.network_timeout_response}", abort=False)
                 if self.network_timeout_response == "A-RELEASE":
                     self._is_paused = True
                     self._reactor_checkpoint.wait()
@@ -677,9 +811,11 @@ def _quick(name: str) -> type[Any]:
         return _QUICK[name]
 
 
-def event_driven(assoc: Association) -> None:
+def event_driven(assoc: Association, limits: PduLimits | None = None) -> None:
     """Give this association (not yet started) event-driven reactors: its DUL waits on its
     socket and a wake-up pipe, and an acceptor's reactor waits on its message queue.
+    ``limits`` (an SCP's): PDUs over their bound are refused before their body is read,
+    and drops (bounds, stalls, the network timeout) are reported.
 
     Only this object changes (its class and its DUL's); pynetdicom itself is left alone.
     """
@@ -694,6 +830,7 @@ def event_driven(assoc: Association) -> None:
     from pynetdicom.utils import make_target
 
     dul._waker = waker
+    dul._limits = limits
     dul.to_provider_queue = new
     dul.__class__ = _quick("dul")
     dul._target = make_target(dul.run_reactor)  # the thread captured the old bound method

@@ -32,10 +32,11 @@ from dicomsec.errors import DicomSecError, InvalidInput, PolicyViolation, Verifi
 from dicomsec.report import Report
 from dicomsec.transport import tls
 from dicomsec.transport._groupcommit import GroupCommit
-from dicomsec.transport._part10 import encode_file_meta, read_file_meta
+from dicomsec.transport._part10 import dataset_uids, encode_file_meta, read_file_meta
 from dicomsec.transport._pynetdicom import (
     WINDOW,
     CheapCopyContexts,
+    PduLimits,
     TlsFailures,
     agreed_window,
     context_id_for,
@@ -62,6 +63,7 @@ __all__ = [
     "DEFAULT_CALLED_AET",
     "DEFAULT_CALLING_AET",
     "DEFAULT_SCP_AET",
+    "DUPLICATE_POLICIES",
     "MAX_WINDOW",
     "DimseServer",
     "EchoReport",
@@ -85,6 +87,15 @@ MAX_CONTEXTS = 128
 _UID = re.compile(r"[0-9]+(\.[0-9]+)*")
 _STATUS_OUT_OF_RESOURCES = 0xA700
 _STATUS_CANNOT_UNDERSTAND = 0xC000
+#: PS3.4 B.2.3: the data set does not match the SOP class (here: its SOP Class or SOP
+#: Instance UID is not the C-STORE command's Affected one)
+_STATUS_DATASET_MISMATCH = 0xA900
+#: PS3.7 C.4.2.1.x general status: duplicate SOP Instance (duplicate policy ``reject``)
+_STATUS_DUPLICATE = 0x0111
+#: what the SCP does with an instance it has stored already (``make_scp(duplicates=...)``)
+DUPLICATE_POLICIES = ("reject", "keep-both", "replace")
+#: the most copies ``keep-both`` keeps of one instance (``<uid>.dcm``, ``<uid>_1.dcm``, ...)
+_MAX_COPIES = 1000
 _WARNING_STATUSES = frozenset({0x0001, 0xB000, 0xB006, 0xB007})
 _NO_RESPONSE = "no response (association aborted or timed out)"
 #: the largest P-DATA PDU our SCP accepts: a small instance travels in one PDU, not three of
@@ -221,43 +232,97 @@ def _file_meta_bytes(event: Event) -> bytes:
         PYNETDICOM_IMPLEMENTATION_VERSION, event.assoc.requestor.ae_title or None)
 
 
-def _store_handler(out_dir: Path, emit: EventCallback,
-                   committer: GroupCommit) -> Callable[[Event], int]:
+def _mismatch(event: Event, request: Any, uid: str) -> str | None:
+    """Why the data set does not belong to the C-STORE request (``None``: it does): its SOP
+    Class and SOP Instance UIDs must be the command's Affected ones."""
+    with request.DataSet.getbuffer() as data:
+        found = dataset_uids(data, str(event.context.transfer_syntax))
+    if found is None:
+        return f"{uid}: data set has no readable SOP Class / SOP Instance UID"
+    sop_class, sop_instance = found
+    if sop_instance != uid:
+        return (f"{uid}: data set's SOP Instance UID {sop_instance[:70]!r} differs from "
+                "the command's Affected SOP Instance UID")
+    affected = str(getattr(request, "AffectedSOPClassUID", "") or "").rstrip("\0 ")
+    if sop_class != affected:
+        return (f"{uid}: data set's SOP Class UID {sop_class[:70]!r} differs from the "
+                f"command's Affected SOP Class UID {affected[:70]!r}")
+    return None
+
+
+def _commit_store(committer: GroupCommit, out_dir: Path, uid: str, parts: tuple[bytes, Any],
+                  duplicates: str) -> Path | None:
+    """Store one received instance under the duplicate policy; the path, or ``None`` when
+    the policy is ``reject`` and the instance exists.
+
+    Raises:
+        OSError: the file could not be written (nothing is left).
+    """
+    if duplicates == "replace":
+        committer.store(out_dir / f"{uid}.dcm", parts)
+        return out_dir / f"{uid}.dcm"
+    for n in range(_MAX_COPIES if duplicates == "keep-both" else 1):
+        target = out_dir / (f"{uid}.dcm" if n == 0 else f"{uid}_{n}.dcm")
+        if target.exists() or target.is_symlink():
+            continue
+        try:  # linked into place: a store racing with this one never replaces it either
+            committer.store(target, parts, replace=False)
+        except FileExistsError:
+            continue
+        return target
+    if duplicates == "keep-both":
+        raise OSError(f"{_MAX_COPIES} copies of this instance are stored already")
+    return None
+
+
+def _store_handler(out_dir: Path, emit: EventCallback, committer: GroupCommit,
+                   duplicates: str = "reject") -> Callable[[Event], int]:
     def handle(event: Event) -> int:
         peer = _requestor(event)
         request: Any = event.request
         uid = str(getattr(request, "AffectedSOPInstanceUID", "") or "").rstrip("\0 ")
         calling = event.assoc.requestor.ae_title
+
+        def failed(detail: str, status: int) -> int:
+            emit(ScpEvent("store-failed", peer, detail, calling_aet=calling))
+            return status
+
         if not _UID.fullmatch(uid) or len(uid) > 64:
-            emit(ScpEvent("store-failed", peer, f"invalid SOP Instance UID {uid[:70]!r}",
-                          calling_aet=calling))
-            return _STATUS_CANNOT_UNDERSTAND
-        target = out_dir / f"{uid}.dcm"
+            return failed(f"invalid SOP Instance UID {uid[:70]!r}", _STATUS_CANNOT_UNDERSTAND)
         try:
+            mismatch = _mismatch(event, request, uid)
+            if mismatch is not None:
+                return failed(mismatch, _STATUS_DATASET_MISMATCH)
             head = _file_meta_bytes(event)
             with request.DataSet.getbuffer() as data:  # the data set as the SCU sent it
                 # durable (fsynced, renamed, folder fsynced) before the status goes out
-                committer.store(target, (head, data))
+                target = _commit_store(committer, out_dir, uid, (head, data), duplicates)
         except OSError as exc:
-            emit(ScpEvent("store-failed", peer, f"{uid}: {exc.strerror or exc}",
-                          calling_aet=calling))
-            return _STATUS_OUT_OF_RESOURCES
+            return failed(f"{uid}: {exc.strerror or exc}", _STATUS_OUT_OF_RESOURCES)
         except Exception as exc:  # a malformed request from the peer
-            emit(ScpEvent("store-failed", peer, f"{uid}: {type(exc).__name__}: {exc}",
-                          calling_aet=calling))
-            return _STATUS_CANNOT_UNDERSTAND
+            return failed(f"{uid}: {type(exc).__name__}: {exc}", _STATUS_CANNOT_UNDERSTAND)
+        if target is None:
+            return failed(f"{uid}: instance exists already (duplicates: reject)",
+                          _STATUS_DUPLICATE)
         emit(ScpEvent("stored", peer, uid, path=target, calling_aet=calling))
         return 0x0000
 
     return handle
 
 
-def _scp_handlers(out: Path, emit: EventCallback) -> list[Any]:
+def _scp_handlers(out: Path, emit: EventCallback, duplicates: str = "reject") -> list[Any]:
     """pynetdicom event handlers of the SCP: stores, echoes, and the events it reports."""
     from pynetdicom import evt
 
     def on_open(event: Event) -> None:
-        event_driven(event.assoc)  # before pynetdicom starts the association's threads
+        peer = _peer(getattr(event, "address", None))
+
+        def dropped(reason: str, established: bool) -> None:
+            emit(ScpEvent("aborted", peer, reason,
+                          calling_aet=event.assoc.requestor.ae_title if established else None))
+
+        limits = PduLimits(MAX_PDU_SIZE, dropped)  # what make_scp announces
+        event_driven(event.assoc, limits)  # before pynetdicom starts the association's threads
 
     def on_echo(event: Event) -> int:
         emit(ScpEvent("echo", _requestor(event),
@@ -272,18 +337,48 @@ def _scp_handlers(out: Path, emit: EventCallback) -> list[Any]:
 
     def on_aborted(event: Event) -> None:
         reason = log.take(event.assoc.dul.ident)
+        if getattr(event.assoc.dul, "dropped", None):
+            return  # reported with its reason when the connection was dropped
         detail = (f"A-P-ABORT after a transport failure: {reason}" if reason
                   else "association aborted (A-ABORT or A-P-ABORT)")
         emit(ScpEvent("aborted", _requestor(event), detail,
                       calling_aet=event.assoc.requestor.ae_title))
 
     return [
-        (evt.EVT_C_STORE, _store_handler(out, emit, GroupCommit())),
+        (evt.EVT_C_STORE, _store_handler(out, emit, GroupCommit(), duplicates)),
         (evt.EVT_C_ECHO, on_echo),
         (evt.EVT_CONN_OPEN, on_open),
         (evt.EVT_RELEASED, on_released),
         (evt.EVT_ABORTED, on_aborted),
     ]
+
+
+def _check_scp_options(out: Path, duplicates: str, network_timeout: float) -> Path:
+    if duplicates not in DUPLICATE_POLICIES:
+        raise InvalidInput(f"duplicate policy must be one of {', '.join(DUPLICATE_POLICIES)}")
+    if not network_timeout > 0:
+        raise InvalidInput("network timeout must be positive")
+    if not out.is_dir():
+        raise InvalidInput("output folder does not exist", path=str(out))
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise InvalidInput("output folder is not writable", path=str(out))
+    return out
+
+
+def _scp_ae(ae_title: str, max_associations: int, network_timeout: float) -> Any:
+    """The SCP's AE: every storage SOP class and Verification, in every transfer syntax."""
+    from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts
+    from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
+
+    ae = AE(ae_title=ae_title)
+    ae.maximum_associations = max_associations
+    ae.maximum_pdu_size = MAX_PDU_SIZE
+    ae.network_timeout = network_timeout
+    for cx in AllStoragePresentationContexts:
+        if cx.abstract_syntax is not None:
+            ae.add_supported_context(cx.abstract_syntax, ALL_TRANSFER_SYNTAXES)
+    ae.add_supported_context(Verification, ALL_TRANSFER_SYNTAXES)
+    return ae
 
 
 def make_scp(
@@ -302,24 +397,27 @@ def make_scp(
     context: ssl.SSLContext | None = None,
     key_password: bytes | None = None,
     require_profile_config: bool = True,
+    duplicates: str = "reject",
+    network_timeout: float = READ_TIMEOUT,
 ) -> DimseServer:
     """Start a Storage SCP (all storage SOP classes, every transfer syntax) plus Verification
     over TLS under ``profile``; returns once it listens (``port=0``: any free port).
+
+    A C-STORE is refused (status 0xA900, nothing stored) unless the data set's SOP Class and
+    SOP Instance UIDs are the command's. An instance stored already is handled by
+    ``duplicates``: ``reject`` (status 0x0111), ``keep-both`` (stored as ``<uid>_<n>.dcm``)
+    or ``replace``. A PDU declaring more than the maximum PDU length we announced (P-DATA)
+    or 64 KiB (any other, and any before the association) is refused with an A-ABORT before
+    its body is read. A peer silent for ``network_timeout`` seconds is dropped. Every drop
+    is an ``aborted`` event with its reason.
 
     Raises:
         InvalidInput: unusable certificates, keys, trust anchors or output folder.
         PolicyViolation: the profile's suites are not all offered (the OpenSSL configuration
             was not arranged before ``ssl`` was imported).
     """
-    from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts
-    from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
-
     prof = tls.profile(profile)
-    out = Path(out_dir)
-    if not out.is_dir():
-        raise InvalidInput("output folder does not exist", path=str(out))
-    if not os.access(out, os.W_OK | os.X_OK):
-        raise InvalidInput("output folder is not writable", path=str(out))
+    out = _check_scp_options(Path(out_dir), duplicates, network_timeout)
     ctx = context or tls.server_context(prof.name, certs_and_keys, trust,
                                         require_client_cert=require_client_cert,
                                         key_password=key_password)
@@ -335,18 +433,12 @@ def make_scp(
             with contextlib.suppress(Exception):
                 on_event(event)
 
-    ae = AE(ae_title=ae_title)
-    ae.maximum_associations = max_associations
-    ae.maximum_pdu_size = MAX_PDU_SIZE
-    for cx in AllStoragePresentationContexts:
-        if cx.abstract_syntax is not None:
-            ae.add_supported_context(cx.abstract_syntax, ALL_TRANSFER_SYNTAXES)
-    ae.add_supported_context(Verification, ALL_TRANSFER_SYNTAXES)
-    handlers = _scp_handlers(out, emit)
+    ae = _scp_ae(ae_title, max_associations, network_timeout)
+    handlers = _scp_handlers(out, emit, duplicates)
     server: Any = ae.make_server((host, port), ssl_context=ctx, evt_handlers=handlers,
                                  server_class=handshake_in_worker_server())
     server.handshake_timeout = handshake_timeout
-    server.read_timeout = READ_TIMEOUT
+    server.read_timeout = network_timeout
     server.contexts = CheapCopyContexts(server.contexts)
 
     def report(kind: str, address: Any, detail: str, info: dict[str, Any]) -> None:

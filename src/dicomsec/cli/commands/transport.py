@@ -179,6 +179,9 @@ def scp(
         "-v", "--verbose", help="Show TLS version and suite per association, and each "
         "stored instance.")] = False,
     key_password_file: _PasswordFile = None,
+    duplicates: Annotated[str, typer.Option(
+        "--duplicates", help="An instance already stored: reject (failure status 0x0111), "
+        "keep-both (stored as <uid>_<n>.dcm) or replace.")] = "reject",
 ) -> int:
     """Storage SCP (all storage SOP classes) and Verification over TLS; stores each received
     instance atomically under --out as <SOP Instance UID>.dcm. Runs until SIGINT/SIGTERM."""
@@ -191,6 +194,8 @@ def scp(
     port_number(port, any_port=True)
     seconds(handshake_timeout, "--handshake-timeout")
     count(max_associations, "--max-associations", 1, MAX_ASSOCIATIONS)
+    if duplicates not in dimse.DUPLICATE_POLICIES:
+        raise usage("--duplicates must be reject, keep-both or replace")
     pairs, password = _server_keys(cert, key, key_password_file)
     lock = threading.Lock()
 
@@ -205,7 +210,8 @@ def scp(
     server = dimse.make_scp(
         name, pairs, _trust(trust), out, key_password=password,
         require_client_cert=not no_client_auth, ae_title=aet, host=bind, port=port,
-        handshake_timeout=handshake_timeout, max_associations=max_associations, on_event=show)
+        handshake_timeout=handshake_timeout, max_associations=max_associations, on_event=show,
+        duplicates=duplicates)
 
     def _stop(signum: int, frame: Any) -> None:
         stop.set()
