@@ -295,8 +295,10 @@ def _check_signer(signer: _Signer, content_type: str, digests: dict[str, bytes],
             used += _algorithms_used(info, signer.digest, cert.crypto.public_key())
     except SignatureProblem as exc:
         problems.append(str(exc))
-    except parser_errors() as exc:  # malformed deep in a SignerInfo, or unusable
-        problems.append(f"SignerInfo cannot be checked: {type(exc).__name__}")
+    except (ValueError, TypeError, KeyError) as exc:  # malformed deep in a SignerInfo
+        problems.append(f"SignerInfo is malformed: {first_line(exc)}")
+    except parser_errors() as exc:  # what the crypto library cannot run, an overflow
+        problems.append(f"SignerInfo cannot be checked: {first_line(exc)}")
     trusted = False
     if trust is not None and cert is not None:
         from dicomsec.trust import KeyPurpose
