@@ -31,6 +31,8 @@ __all__ = [
 
 INDEFINITE = -1
 MAX_DEPTH = 32
+#: how many ends of indefinite-length elements a reader remembers (memory stays bounded)
+_REMEMBERED = 64
 
 # universal tags used here
 BOOLEAN, INTEGER, BIT_STRING, OCTET_STRING, NULL, OID = 1, 2, 3, 4, 5, 6
@@ -76,6 +78,8 @@ class TLVReader:
         self.size = size
         self.name = name
         self._window = Window(fh, size, span=self.WINDOW, direct_above=64 << 10)
+        #: ends of indefinite-length elements already walked (a few: see :meth:`end_of`)
+        self._ends: dict[int, int] = {}
 
     def err(self, message: str, pos: int) -> InvalidInput:
         return InvalidInput(f"malformed CMS structure: {message} at offset {pos}", path=self.name)
@@ -131,9 +135,17 @@ class TLVReader:
         return TLV(pos, cls, constructed, number, i, length)
 
     def end_of(self, tlv: TLV, end: int | None = None, depth: int = 0) -> int:
-        """Offset after ``tlv`` (after its end-of-contents octets when indefinite)."""
+        """Offset after ``tlv`` (after its end-of-contents octets when indefinite).
+
+        The ends of the first :data:`_REMEMBERED` indefinite-length elements walked from the
+        top (``depth`` 0) are remembered, so that walking an enclosing element again (the
+        check that a ContentInfo fills its file) does not walk chunked content twice.
+        """
         if tlv.length != INDEFINITE:
             return tlv.value_offset + tlv.length
+        known = self._ends.get(tlv.offset)
+        if known is not None:
+            return known
         if depth > MAX_DEPTH:
             raise self.err("nested too deeply", tlv.offset)
         pos = tlv.value_offset
@@ -142,6 +154,8 @@ class TLVReader:
             if pos + 2 > limit:
                 raise self.err("indefinite length without end-of-contents", tlv.offset)
             if self.read(pos, 2) == b"\x00\x00":
+                if depth == 0 and len(self._ends) < _REMEMBERED:
+                    self._ends[tlv.offset] = pos + 2
                 return pos + 2
             child = self.header(pos, limit)
             pos = self.end_of(child, limit, depth + 1)

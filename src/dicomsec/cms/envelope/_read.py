@@ -299,7 +299,6 @@ def read_envelope(fh: BinaryIO, size: int, name: str = "<input>") -> Envelope:
     """
     r = TLVReader(fh, size, name)
     aead, env, ber = _outer(r, name)
-    _check_end(r, name)
     fields = r.children(env)
     version = _int_value(r, _need(fields, r, "version", env))
     item = _need(fields, r, "recipientInfos", env)
@@ -315,6 +314,7 @@ def read_envelope(fh: BinaryIO, size: int, name: str = "<input>") -> Envelope:
     kinds = [_recipient_version(r, t) for t in ri_tlvs]
     eci = _encrypted_content_info(r, _need(fields, r, "EncryptedContentInfo", env))
     aad, mac, has_unprot = _trailer(r, fields, aead, name)
+    _check_end(r, name)  # after the fields: their walk is remembered, not repeated
     if aead:
         _check_auth_attrs(aad, eci.content_type, name)
     if len(infos) > MAX_RECIPIENTS:
