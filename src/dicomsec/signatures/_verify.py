@@ -389,25 +389,31 @@ def _duplicate(report: SignatureReport) -> SignatureReport:
 def _unsigned_in_items(elements: list[Element], covered: set[int]) -> tuple[str, ...]:
     """Elements inside the items of covered top-level sequences that the MAC stream leaves
     out (group lengths, groups below 0008, padding, UN), as ``"<item path> (gggg,eeee)"``;
-    nested signature structures are left out (they are verified as signatures)."""
-    from pydicom.datadict import keyword_for_tag
-
-    out: list[str] = []
-    todo = [(f"{keyword_for_tag(e.tag) or tag_str(e.tag)}", e)
-            for e in sorted(elements, key=lambda e: e.tag)
-            if e.tag in covered and e.items is not None and is_signable(e)]
+    nested signature structures are left out (they are verified as signatures). The data
+    dictionary (pydicom's) is loaded only to name what was found."""
+    found: list[tuple[tuple[tuple[int, int], ...], int]] = []
+    todo: list[tuple[tuple[tuple[int, int], ...], Element]] = [
+        ((), e) for e in sorted(elements, key=lambda e: e.tag)
+        if e.tag in covered and e.items is not None and is_signable(e)]
     while todo:
-        name, seq = todo.pop()
+        path, seq = todo.pop()
         for i, item in enumerate(seq.items or ()):
-            where = f"{name}[{i}]"
+            where = (*path, (seq.tag, i))
             for el in sorted(item.elements, key=lambda e: e.tag):
                 if el.tag in _SIGNATURE_STRUCTURES:
                     continue
                 if not is_signable(el):
-                    out.append(f"{where} {tag_str(el.tag)}")
+                    found.append((where, el.tag))
                 elif el.items is not None:
-                    todo.append((f"{where}.{keyword_for_tag(el.tag) or tag_str(el.tag)}", el))
-    return tuple(sorted(out))
+                    todo.append((where, el))
+    if not found:
+        return ()
+    from pydicom.datadict import keyword_for_tag
+
+    def name(where: tuple[tuple[int, int], ...]) -> str:
+        return ".".join(f"{keyword_for_tag(tag) or tag_str(tag)}[{i}]" for tag, i in where)
+
+    return tuple(sorted(f"{name(where)} {tag_str(tag)}" for where, tag in found))
 
 
 def _satisfies(report: SignatureReport, require: str) -> bool:
