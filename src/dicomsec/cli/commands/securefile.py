@@ -6,7 +6,14 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, BinaryIO
 
-from dicomsec.cli._contexts import POLICY_HELP, algorithm_policy, load_signing_key, trust_store
+from dicomsec.cli._contexts import (
+    POLICY_HELP,
+    algorithm_policy,
+    input_file,
+    load_signing_key,
+    output_file,
+    trust_store,
+)
 from dicomsec.cli._root import command, err, print_json, usage
 
 if TYPE_CHECKING:
@@ -111,6 +118,9 @@ def wrap(
         raise usage("give both --kek-file and --kek-id")
     if (sign_key is None) != (sign_cert is None):
         raise usage("give both --sign-key and --sign-cert")
+    if str(src) != "-":
+        input_file(src)
+    output_file(out)
     from dicomsec import securefile
 
     policy = algorithm_policy(policy_file)
@@ -166,6 +176,8 @@ def unwrap(
         raise usage("give both --kek-file and --kek-id")
     if key is None and password_file is None and kek_file is None:
         raise usage("give --key (and --cert), --password-file or --kek-file/--kek-id")
+    input_file(src)
+    output_file(out)
     from dicomsec import securefile
     from dicomsec.keys import load_certificate, load_private_key_any, read_password
 
@@ -204,7 +216,7 @@ def inspect(
     (no key needed)."""
     from dicomsec.securefile import inspect as do_inspect
 
-    info = do_inspect(file)
+    info = do_inspect(input_file(file))
     if as_json:
         print_json(info)
         return 0
