@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
-from dicomsec.cli._contexts import POLICY_HELP, algorithm_policy
+from dicomsec.cli._contexts import POLICY_HELP, algorithm_policy, output_file
 from dicomsec.cli._root import command, err, usage
 
 if TYPE_CHECKING:
@@ -79,6 +79,8 @@ def keys_generate(
     an empty --cn or a bad policy file.
     """
     scheme = _check(algorithm, common_name, days, ca, ca_cert, ca_key)
+    key_path = output_file(Path(f"{prefix}.key.pem"))
+    cert_path = output_file(Path(f"{prefix}.cert.pem"))
     policy = algorithm_policy(policy_file)
     from cryptography.hazmat.primitives.serialization import Encoding
 
@@ -99,8 +101,6 @@ def keys_generate(
     cert = issue_certificate(key, common_name, issuer_key=issuer_key,  # type: ignore[arg-type]
                              issuer_cert=issuer_cert, ca=ca, days=days,
                              encryption=encryption or scheme.recipient_only)
-    key_path = Path(f"{prefix}.key.pem")
-    cert_path = Path(f"{prefix}.cert.pem")
     write_private_key(key, key_path)
     atomic_write_bytes(cert_path, cert.public_bytes(Encoding.PEM))
     err(f"wrote {key_path} and {cert_path}")

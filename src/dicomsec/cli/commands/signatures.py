@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
+from dicomsec.cli._contexts import input_file, output_file
 from dicomsec.cli._root import command, err, print_json, usage
 
 if TYPE_CHECKING:
@@ -50,6 +51,8 @@ def remove_cmd(
 
     dst = file if in_place else out
     assert dst is not None
+    input_file(file)
+    output_file(dst)
     n = remove_signatures(file, dst, uids=uid or (), remove_all=remove_all)
     err(f"removed {n} signature{'s' if n != 1 else ''} -> {dst}")
     return 0
