@@ -95,3 +95,11 @@ def test_the_limits_are_accepted(run: Run, outdir: Path) -> None:
     assert run("keys", "generate", outdir / "k", "--days", "36500") == 0, run.err
     cert = load_certificate(outdir / "k.cert.pem")
     assert (cert.not_valid_after_utc - cert.not_valid_before_utc).days == 36500
+
+
+def test_output_linked_to_a_device_is_refused(run: Run, outdir: Path) -> None:
+    (outdir / "k.key.pem").symlink_to("/dev/null")
+    assert run("keys", "generate", outdir / "k") == 2, run.err
+    run.assert_one_line_error()
+    assert "refusing to write there" in run.err
+    assert (outdir / "k.key.pem").is_symlink() and not (outdir / "k.cert.pem").exists()
