@@ -197,6 +197,27 @@ def test_stall_in_the_middle_of_a_pdu_is_logged(pki: Pki, tmp_path: Path) -> Non
     assert "network timeout" in aborted[0].detail and aborted[0].calling_aet == "HOSTILE"
 
 
+def test_silent_peer_before_the_association_is_logged(pki: Pki, tmp_path: Path) -> None:
+    """A TLS client that never sends its A-ASSOCIATE-RQ is dropped after the ACSE timeout
+    (at most the network timeout) and the drop is an event; a server shutdown is not."""
+    out = tmp_path / "out"
+    out.mkdir()
+    events: list[dimse.ScpEvent] = []
+    with dimse.make_scp("b12", [(pki.cert("server-ec"), pki.key("server-ec"))],
+                        TrustStore.from_paths([pki.ca]), out, host="127.0.0.1", port=0,
+                        on_event=events.append, require_profile_config=False,
+                        network_timeout=1.0) as server, \
+            _tls_connection(pki, server.port) as sock:
+        with contextlib.suppress(OSError):
+            while sock.recv(4096):  # until the server drops the connection
+                pass
+        with _tls_connection(pki, server.port):  # still open when the server stops
+            pass
+    aborted = [e for e in events if e.kind == "aborted"]
+    assert len(aborted) == 1, events
+    assert "no A-ASSOCIATE-RQ within the ACSE timeout" in aborted[0].detail
+
+
 # ------------------------------------------------------------------------------------------
 # 3. the data set must be the one the C-STORE command names
 

@@ -450,6 +450,8 @@ class _BoundedReads:
     socket: Any
     assoc: Any
     to_user_queue: Any
+    event_queue: Any
+    state_machine: Any
     _kill_thread: bool
 
     _limits: PduLimits | None = None
@@ -483,6 +485,14 @@ class _BoundedReads:
         if replay.timed_out:
             self._drop("peer stalled in the middle of a PDU for the network timeout; "
                        "connection dropped", abort=False)
+
+    def _artim_expired(self) -> None:
+        """As pynetdicom's reactor does (Evt18); a peer still connected without having sent
+        its A-ASSOCIATE-RQ (Sta2) is reported as a drop first."""
+        if self.state_machine.current_state == "Sta2":
+            self._drop(f"no A-ASSOCIATE-RQ within the ACSE timeout ({self.assoc.acse_timeout}"
+                       " s); connection dropped", abort=False)
+        self.event_queue.put("Evt18")
 
     def _drop(self, reason: str, *, abort: bool) -> None:
         """Report why the connection ends; with ``abort``, send an A-ABORT (provider,
@@ -575,7 +585,7 @@ def _quick_dul_class() -> type[Any]:
                 if self._kill_thread:
                     break
                 if self.artim_timer.expired:
-                    self.event_queue.put("Evt18")
+                    self._artim_expired()
                 try:  # a primitive to send first, else data from the peer
                     if not self._process_recv_primitive() and self._is_transport_event():
                         self._idle_timer.restart()

@@ -374,6 +374,7 @@ def _scp_ae(ae_title: str, max_associations: int, network_timeout: float) -> Any
     ae.maximum_associations = max_associations
     ae.maximum_pdu_size = MAX_PDU_SIZE
     ae.network_timeout = network_timeout
+    ae.acse_timeout = min(float(ae.acse_timeout or network_timeout), network_timeout)
     for cx in AllStoragePresentationContexts:
         if cx.abstract_syntax is not None:
             ae.add_supported_context(cx.abstract_syntax, ALL_TRANSFER_SYNTAXES)
