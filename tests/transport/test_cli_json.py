@@ -104,7 +104,8 @@ def scp(pki: ScanPki, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dims
     # long ago, without the profile's configuration) serves it as `dicomsec scp` would
     out = tmp_path_factory.mktemp("json-scp")
     with dimse.make_scp("b12", [pki["server-ec"]], TrustStore.from_paths([pki.ca]), out,
-                        host="127.0.0.1", port=0, require_profile_config=False) as server:
+                        host="127.0.0.1", port=0, require_profile_config=False,
+                        duplicates="replace") as server:  # the same files are sent twice
         yield server
 
 
