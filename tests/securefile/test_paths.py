@@ -53,3 +53,13 @@ def test_device_and_directory_outputs_are_refused(tmp_path: Path,
         assert rc == 2 and "refusing to write there" in err, err
     assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
     assert link.is_symlink() and not any(folder.iterdir())
+
+
+def test_library_unwrap_names_a_fifo(fifo: Path, tmp_path: Path) -> None:
+    from dicomsec import securefile
+    from dicomsec.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match="not a regular file"):
+        securefile.unwrap(fifo, tmp_path / "o.dcm",
+                          credentials=securefile.Credentials(password="x"))
+    assert not (tmp_path / "o.dcm").exists()

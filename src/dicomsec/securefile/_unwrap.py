@@ -86,8 +86,10 @@ def unwrap(
     from dicomsec.cms.envelope import read_envelope
 
     src, dst = Path(src), Path(dst)
-    if not src.is_file():
-        raise InvalidInput("is a directory" if src.is_dir() else "no such file", path=str(src))
+    if not src.is_file():  # a FIFO or device would hang or never end
+        raise InvalidInput("is a directory" if src.is_dir() else
+                           ("not a regular file" if src.exists() else "no such file"),
+                           path=str(src))
     with open(src, "rb") as fh:
         size = fh.seek(0, 2)
         env = read_envelope(fh, size, str(src))
