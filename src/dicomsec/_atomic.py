@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["atomic_output", "atomic_write_bytes", "copy_range", "new_file_mode", "publish",
-           "sync_folder"]
+__all__ = ["atomic_output", "atomic_write_bytes", "copy_range", "in_place_lock", "new_file_mode",
+           "publish", "sync_folder"]
 
 _COPY_CHUNK = 1 << 20
 
@@ -92,6 +92,35 @@ def sync_folder(folder: Path) -> None:
             os.fsync(dfd)
         finally:
             os.close(dfd)
+
+
+@contextlib.contextmanager
+def in_place_lock(src: Path | str, dst: Path | str) -> Iterator[None]:
+    """Serialise in-place rewrites of one file: when ``dst`` is ``src`` (the same file), hold
+    an exclusive lock for the whole read-modify-replace, so that two concurrent in-place
+    signers both end up in the file (the second waits, then reads what the first published)
+    instead of one silently losing the other's change. Otherwise it does nothing.
+
+    The lock is taken on the file's folder, not on the file, because the atomic replace puts
+    a new inode under the name while a waiter would still hold the old one. Only dicomsec
+    honours it (``flock``, advisory).
+    """
+    try:
+        same = os.path.samefile(src, dst)
+    except OSError:
+        same = False  # dst does not exist yet: nothing to lose
+    if not same:
+        yield
+        return
+    import fcntl
+
+    folder = Path(dst).parent if str(Path(dst).parent) else Path(".")
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def atomic_write_bytes(path: Path | str, data: bytes, *, mode: int | None = None) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from dicomsec._atomic import atomic_output
+from dicomsec._atomic import atomic_output, in_place_lock
 from dicomsec._rawdicom import find, parse_file
 from dicomsec.errors import InvalidInput
 from dicomsec.signatures._macstream import DIGITAL_SIGNATURES_SEQUENCE, MAC_PARAMETERS_SEQUENCE
@@ -33,7 +33,7 @@ def remove_signatures(
     src, dst = Path(src), Path(dst)
     if not uids and not remove_all:
         raise InvalidInput("name a signature UID or ask for all")
-    with open(src, "rb") as fh:
+    with in_place_lock(src, dst), open(src, "rb") as fh:
         parsed = parse_file(src, fh)
         size = fh.seek(0, 2)
         edits: list[Edit] = []

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from dicomsec import algorithms
-from dicomsec._atomic import atomic_output
+from dicomsec._atomic import atomic_output, in_place_lock
 from dicomsec._rawdicom import (
     Element,
     ParsedFile,
@@ -270,7 +270,7 @@ def sign_file(
     now = now or _dt.datetime.now(_dt.UTC)
     req = _check_request(key, profile, mac, purpose, policy, allow_legacy, now)
     src, dst = Path(src), Path(dst)
-    with open(src, "rb") as fh:
+    with in_place_lock(src, dst), open(src, "rb") as fh:  # in place: one signer at a time
         parsed = parse_file(src, fh)
         size = fh.seek(0, 2)
         level = resolve_level(parsed, item)
