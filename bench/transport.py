@@ -90,11 +90,11 @@ def _make_pki(folder: Path, dicomsec: str) -> dict[str, Path]:
     out = {"ca": folder / "ca", "server": folder / "server", "client": folder / "client"}
     if not (folder / "client.cert.pem").exists():
         subprocess.run([dicomsec, "keys", "generate", str(out["ca"]), "--ca", "--cn",
-                        "bench TLS CA"], check=True, capture_output=True)
+                        "bench TLS CA", "--force"], check=True, capture_output=True)
         for name in ("server", "client"):
             subprocess.run([dicomsec, "keys", "generate", str(out[name]), "--algorithm",
                             "rsa2048", "--cn", name, "--ca-cert", f"{out['ca']}.cert.pem",
-                            "--ca-key", f"{out['ca']}.key.pem"], check=True,
+                            "--ca-key", f"{out['ca']}.key.pem", "--force"], check=True,
                            capture_output=True)
     return out
 

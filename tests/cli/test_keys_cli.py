@@ -103,3 +103,31 @@ def test_output_linked_to_a_device_is_refused(run: Run, outdir: Path) -> None:
     run.assert_one_line_error()
     assert "refusing to write there" in run.err
     assert (outdir / "k.key.pem").is_symlink() and not (outdir / "k.cert.pem").exists()
+
+
+def test_an_existing_private_key_is_never_replaced_silently(run: Run, outdir: Path) -> None:
+    assert run("keys", "generate", outdir / "ca", "--ca") == 0, run.err
+    before = (outdir / "ca.key.pem").read_bytes()
+    assert run("keys", "generate", outdir / "ca", "--ca") == 2
+    run.assert_one_line_error()
+    assert "--force" in run.err and (outdir / "ca.key.pem").read_bytes() == before
+    assert run("keys", "generate", outdir / "ca", "--ca", "--force") == 0, run.err
+    assert (outdir / "ca.key.pem").read_bytes() != before
+
+
+def test_the_issuer_must_be_a_matching_valid_ca(run: Run, outdir: Path) -> None:
+    assert run("keys", "generate", outdir / "ca", "--ca") == 0, run.err
+    assert run("keys", "generate", outdir / "other", "--ca") == 0, run.err
+    assert run("keys", "generate", outdir / "leaf") == 0, run.err
+    cases: dict[str, list[str | Path]] = {
+        "does not belong": ["--ca-cert", outdir / "ca.cert.pem",
+                            "--ca-key", outdir / "other.key.pem"],
+        "not a CA": ["--ca-cert", outdir / "leaf.cert.pem", "--ca-key", outdir / "leaf.key.pem"],
+    }
+    for message, args in cases.items():
+        assert run("keys", "generate", outdir / "issued", *args) == 2, run.err
+        run.assert_one_line_error()
+        assert message in run.err
+        assert not (outdir / "issued.key.pem").exists()
+    ok: list[str | Path] = ["--ca-cert", outdir / "ca.cert.pem", "--ca-key", outdir / "ca.key.pem"]
+    assert run("keys", "generate", outdir / "issued", *ok) == 0, run.err

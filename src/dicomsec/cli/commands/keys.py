@@ -71,21 +71,30 @@ def keys_generate(
         "ml-kem-*.")] = False,
     policy_file: Annotated[Path | None, typer.Option(
         "--algorithm-policy", metavar="FILE", help=POLICY_HELP)] = None,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Replace an existing PREFIX.key.pem (never done without it).")] = False,
 ) -> int:
     """Generate a key and a certificate (self-signed, or issued by --ca-cert/--ca-key).
 
     Exit 1 when the algorithm policy refuses the key (e.g. RSA below 2048 bits, asked before
     the key is made), with no output; 2 for an unknown --algorithm, --days outside 1..36500,
-    an empty --cn or a bad policy file.
+    an empty --cn, a bad policy file, an existing PREFIX.key.pem without --force, or a
+    --ca-key that does not belong to --ca-cert / a --ca-cert that is no CA or not valid now.
     """
     scheme = _check(algorithm, common_name, days, ca, ca_cert, ca_key)
     key_path = output_file(Path(f"{prefix}.key.pem"))
     cert_path = output_file(Path(f"{prefix}.cert.pem"))
+    if key_path.exists() and not force:
+        from dicomsec.errors import InvalidInput
+
+        raise InvalidInput("exists; a private key is never replaced without --force",
+                           path=str(key_path))
     policy = algorithm_policy(policy_file)
     from cryptography.hazmat.primitives.serialization import Encoding
 
     from dicomsec._atomic import atomic_write_bytes
     from dicomsec.keys import (
+        check_issuer,
         check_key_creation,
         generate_private_key,
         issue_certificate,
@@ -97,6 +106,8 @@ def keys_generate(
     check_key_creation(scheme, policy=policy)  # before loading or making anything
     issuer_key = load_private_key(ca_key) if ca_key else None
     issuer_cert = load_certificate(ca_cert) if ca_cert else None
+    if issuer_key is not None and issuer_cert is not None:
+        check_issuer(issuer_key, issuer_cert)
     key = generate_private_key(scheme, policy=policy)
     cert = issue_certificate(key, common_name, issuer_key=issuer_key,  # type: ignore[arg-type]
                              issuer_cert=issuer_cert, ca=ca, days=days,
