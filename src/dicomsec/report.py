@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 from dicomsec.errors import DicomSecError, VerificationFailed
@@ -33,7 +34,7 @@ __all__ = ["SCHEMA_PATTERN", "Report", "all_report_types"]
 SCHEMA_PATTERN = re.compile(r"^dicomsec\.[a-z0-9_]+(\.[a-z0-9_-]+)*/[1-9][0-9]*$")
 
 
-class Report:
+class Report(ABC):
     """Base of every report: one verdict, a summary, a stable dictionary, an exception on demand."""
 
     __slots__ = ()
@@ -42,17 +43,17 @@ class Report:
     schema: ClassVar[str] = ""
 
     @property
+    @abstractmethod
     def ok(self) -> bool:
         """The one verdict: ``True`` only when everything the report judges is satisfied."""
-        raise NotImplementedError
 
+    @abstractmethod
     def summary(self) -> str:
         """One line: a verdict token first, then ``key=value`` tokens."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _content(self) -> dict[str, Any]:
         """The report's own keys (everything but ``schema`` and ``ok``), JSON-ready."""
-        raise NotImplementedError
 
     def to_dict(self) -> dict[str, Any]:
         """Stable keys for JSON: ``schema``, ``ok``, then the report's own keys."""

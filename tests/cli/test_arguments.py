@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from tests.cli.test_cli import Run
+from tests.cli.conftest import Run
 from tests.conftest import require_tool
 from tests.transport.scan_support import ROOT, ScanPki, free_port, make_pki
 
@@ -31,11 +31,6 @@ KEY, CERT, CA = PKI / "signer-ecp256.key.pem", PKI / "signer-ecp256.cert.pem", P
 CT = DATA / "dcmsign" / "ct_rsa2048_sha256_none.dcm"
 #: RFC 6761: names under .invalid never resolve
 NO_HOST = "no.such.host.invalid"
-
-
-@pytest.fixture
-def run(capsys: pytest.CaptureFixture[str]) -> Run:
-    return Run(capsys)
 
 
 def _client(port: str = "11112", host: str = "127.0.0.1") -> list[str]:

@@ -7,7 +7,6 @@ clear line on stderr (never a traceback) and leaves no output file (nor a tempor
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import random
 import shutil
 import subprocess
@@ -26,9 +25,10 @@ from cryptography.x509.oid import NameOID
 
 from dicomsec import __version__
 from dicomsec._rawdicom import parse_file
-from dicomsec.cli import get_app, main
+from dicomsec.cli import get_app
 from dicomsec.keys import load_private_key, write_private_key
 from dicomsec.signatures import PURPOSES
+from tests.cli.conftest import Run
 from tests.conftest import PKI, PYDICOM_FILES
 
 CT = PYDICOM_FILES / "CT_small.dcm"
@@ -43,43 +43,6 @@ SIGNATURE_KEYS = {
     "uid", "location", "valid", "trusted", "mac_algorithm", "signature_algorithm", "signer",
     "profiles", "purpose", "timestamp", "legacy", "problems",
 }
-
-
-class Run:
-    """Runs the tool in-process and keeps what it wrote."""
-
-    def __init__(self, capsys: pytest.CaptureFixture[str]) -> None:
-        self._capsys = capsys
-        self.out = ""
-        self.err = ""
-
-    def __call__(self, *argv: str | Path) -> int:
-        self._capsys.readouterr()
-        code = main([str(a) for a in argv])
-        captured = self._capsys.readouterr()
-        self.out, self.err = captured.out, captured.err
-        return code
-
-    def json(self) -> Any:
-        return json.loads(self.out)
-
-    def assert_one_line_error(self) -> None:
-        lines = [line for line in self.err.splitlines() if line.strip()]
-        assert len(lines) == 1, self.err
-        assert "Traceback" not in self.err
-        assert "internal error" not in self.err
-
-
-@pytest.fixture
-def run(capsys: pytest.CaptureFixture[str]) -> Run:
-    return Run(capsys)
-
-
-@pytest.fixture
-def outdir(tmp_path: Path) -> Path:
-    d = tmp_path / "out"
-    d.mkdir()
-    return d
 
 
 def _sign(run: Run, src: Path, dst: Path, *extra: str | Path,

@@ -15,20 +15,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from dicomsec.keys import load_certificate, load_private_key
-from tests.cli.test_cli import Run
-
-
-@pytest.fixture
-def run(capsys: pytest.CaptureFixture[str]) -> Run:
-    return Run(capsys)
-
-
-@pytest.fixture
-def outdir(tmp_path: Path) -> Path:
-    d = tmp_path / "out"
-    d.mkdir()
-    return d
-
+from tests.cli.conftest import Run
 
 BAD_INPUT: dict[str, tuple[list[str], str]] = {
     "rsafoo": (["--algorithm", "rsafoo"], "--algorithm: unknown key algorithm 'rsafoo'"),

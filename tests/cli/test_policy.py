@@ -14,7 +14,8 @@ import pytest
 
 from dicomsec.cli import _fast
 from dicomsec.cli._root import find_command
-from tests.cli.test_cli import CA, CT, EC_CERT, EC_KEY, RSA_CERT, RSA_KEY, Run
+from tests.cli.conftest import Run
+from tests.cli.test_cli import CA, CT, EC_CERT, EC_KEY, RSA_CERT, RSA_KEY
 from tests.conftest import DATA
 
 CMS = DATA / "pki-cms"
@@ -61,18 +62,6 @@ BAD = {
     "date-out-of-range": ("[rules.x]\nreason = 'r'\nkinds = ['digest']\n"
                           "disallowed_after = 0001-01-01T00:00:00+01:00\n"),
 }
-
-
-@pytest.fixture
-def run(capsys: pytest.CaptureFixture[str]) -> Run:
-    return Run(capsys)
-
-
-@pytest.fixture
-def outdir(tmp_path: Path) -> Path:
-    d = tmp_path / "out"
-    d.mkdir()
-    return d
 
 
 def _policy(tmp_path: Path, text: str, name: str = "site.toml") -> Path:

@@ -16,7 +16,7 @@ import pytest
 
 from dicomsec.errors import InvalidInput
 from dicomsec.securefile import inspect
-from tests.cli.test_cli import Run
+from tests.cli.conftest import Run
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 VECTORS = DATA / "secure-files"
