@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["atomic_output", "atomic_write_bytes", "copy_range", "in_place_lock", "new_file_mode",
-           "publish", "sync_folder"]
+from dicomsec.errors import InvalidInput
+
+__all__ = ["atomic_output", "atomic_write_bytes", "copy_range", "file_kind", "in_place_lock",
+           "new_file_mode", "publish", "regular_input", "sync_folder"]
 
 _COPY_CHUNK = 1 << 20
 
@@ -50,6 +52,8 @@ def atomic_output(path: Path | str, *, mode: int | None = None) -> Iterator[Bina
     The temporary file is created with mode 0600 (decrypted data stays private until it is
     published) and gets ``mode`` (or the target's, or the umask's) only when it is renamed.
     """
+    import tempfile
+
     target = Path(path)
     folder = target.parent if str(target.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
@@ -121,6 +125,37 @@ def in_place_lock(src: Path | str, dst: Path | str) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # closing releases the lock
+
+
+def file_kind(mode: int) -> str:
+    """What a path that is not a regular file is, for an error message."""
+    if stat.S_ISDIR(mode):
+        return "is a directory"
+    if stat.S_ISFIFO(mode):
+        return "is a FIFO, not a regular file"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "is a device, not a regular file"
+    if stat.S_ISSOCK(mode):
+        return "is a socket, not a regular file"
+    return "is not a regular file"
+
+
+def regular_input(p: Path) -> Path:
+    """An input that must be a regular file (symlinks followed): never a FIFO or a device,
+    which would hang or never end, never a directory; checked before it is opened.
+
+    Raises:
+        InvalidInput: missing, unreadable or not a regular file (one line naming it).
+    """
+    try:
+        mode = os.stat(p).st_mode
+    except FileNotFoundError:
+        raise InvalidInput("no such file", path=str(p)) from None
+    except OSError as exc:
+        raise InvalidInput(f"cannot read: {exc.strerror or exc}", path=str(p)) from None
+    if not stat.S_ISREG(mode):
+        raise InvalidInput(file_kind(mode), path=str(p))
+    return p
 
 
 def atomic_write_bytes(path: Path | str, data: bytes, *, mode: int | None = None) -> None:

@@ -215,20 +215,6 @@ def http_url(value: str, option: str) -> str:
     return value
 
 
-def _kind(mode: int) -> str:
-    import stat
-
-    if stat.S_ISDIR(mode):
-        return "is a directory"
-    if stat.S_ISFIFO(mode):
-        return "is a FIFO, not a regular file"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "is a device, not a regular file"
-    if stat.S_ISSOCK(mode):
-        return "is a socket, not a regular file"
-    return "is not a regular file"
-
-
 def input_file(p: Path) -> Path:
     """An input that must be a regular file (symlinks followed): never a FIFO or device,
     which would hang or never end, never a directory. Checked before any work.
@@ -236,20 +222,9 @@ def input_file(p: Path) -> Path:
     Raises:
         InvalidInput: missing, unreadable or not a regular file (one line naming it).
     """
-    import os
-    import stat
+    from dicomsec._atomic import regular_input
 
-    from dicomsec.errors import InvalidInput
-
-    try:
-        mode = os.stat(p).st_mode
-    except FileNotFoundError:
-        raise InvalidInput("no such file", path=str(p)) from None
-    except OSError as exc:
-        raise InvalidInput(f"cannot read: {exc.strerror or exc}", path=str(p)) from None
-    if not stat.S_ISREG(mode):
-        raise InvalidInput(_kind(mode), path=str(p))
-    return p
+    return regular_input(p)
 
 
 def output_file(p: Path) -> Path:
@@ -263,6 +238,7 @@ def output_file(p: Path) -> Path:
     import os
     import stat
 
+    from dicomsec._atomic import file_kind
     from dicomsec.errors import InvalidInput
 
     try:
@@ -272,5 +248,5 @@ def output_file(p: Path) -> Path:
     except OSError as exc:
         raise InvalidInput(f"cannot write: {exc.strerror or exc}", path=str(p)) from None
     if not stat.S_ISREG(mode):
-        raise InvalidInput(_kind(mode) + "; refusing to write there", path=str(p))
+        raise InvalidInput(file_kind(mode) + "; refusing to write there", path=str(p))
     return p

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dicomsec.errors import InvalidInput
+from dicomsec._atomic import regular_input
 from dicomsec.securefile._report import SecureFileInfo, content_name
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ def inspect(path: Path | str) -> SecureFileInfo:
     from dicomsec.cms.envelope._read import is_envelope  # (not re-exported by the package yet)
 
     p = Path(path)
-    _regular(p)
+    regular_input(p)  # a FIFO or a device would hang or never end
     with open(p, "rb") as fh:
         size = fh.seek(0, 2)
         fh.seek(0)
@@ -43,24 +43,6 @@ def inspect(path: Path | str) -> SecureFileInfo:
             return SecureFileInfo(path=str(p), kind="dicom-part10", size=size)
         env = read_envelope(fh, size, str(p))
     return _secure(p, size, env)
-
-
-def _regular(p: Path) -> None:
-    """Refuse what is not a regular file before opening it (a FIFO or a device would hang or
-    never end)."""
-    import os
-    import stat
-
-    try:
-        mode = os.stat(p).st_mode
-    except FileNotFoundError:
-        raise InvalidInput("no such file", path=str(p)) from None
-    except OSError as exc:
-        raise InvalidInput(f"cannot read: {exc.strerror or exc}", path=str(p)) from None
-    if stat.S_ISDIR(mode):
-        raise InvalidInput("is a directory", path=str(p))
-    if not stat.S_ISREG(mode):
-        raise InvalidInput("not a regular file", path=str(p))
 
 
 def _secure(p: Path, size: int, env: Envelope) -> SecureFileInfo:

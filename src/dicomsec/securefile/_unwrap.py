@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
-from dicomsec._atomic import atomic_output, publish
+from dicomsec._atomic import atomic_output, publish, regular_input
 from dicomsec.cms import DOES_NOT_OPEN, ID_DATA
 from dicomsec.errors import (
     DecryptionFailed,
@@ -86,10 +86,7 @@ def unwrap(
     from dicomsec.cms.envelope import read_envelope
 
     src, dst = Path(src), Path(dst)
-    if not src.is_file():  # a FIFO or device would hang or never end
-        raise InvalidInput("is a directory" if src.is_dir() else
-                           ("not a regular file" if src.exists() else "no such file"),
-                           path=str(src))
+    regular_input(src)  # a FIFO or a device would hang or never end
     with open(src, "rb") as fh:
         size = fh.seek(0, 2)
         env = read_envelope(fh, size, str(src))

@@ -458,9 +458,9 @@ def verify_file(
         InvalidInput: the file cannot be read or is not DICOM.
     """
     p = Path(path)
-    if not p.is_file():
-        raise InvalidInput("is a directory" if p.is_dir() else
-                           ("not a regular file" if p.exists() else "no such file"), path=str(p))
+    from dicomsec._atomic import regular_input
+
+    regular_input(p)  # a FIFO or a device would hang or never end
     with open(p, "rb") as fh:
         parsed = parse_file(p, fh)
         reports, covered = verify_all(parsed, fh, trust=trust, now=now, policy=policy, at=at)
