@@ -1,8 +1,8 @@
 """Architecture: the import layers, the one algorithm registry, a silent and cheap import.
 
-Layers, bottom to top: ``errors``; ``algorithms``, ``_atomic``, ``_rawdicom``, ``_window``,
-``report``; ``keys``; ``trust``; ``cms``; ``signatures``, ``securefile``, ``transport``;
-``batch``; ``cli``. A module may import its own layer and the ones below, never
+Layers, bottom to top: ``errors``; ``algorithms``, ``limits``, ``_atomic``, ``_rawdicom``,
+``_window``, ``report``; ``keys``; ``trust``; ``cms``; ``signatures``, ``securefile``,
+``transport``; ``batch``; ``cli``. A module may import its own layer and the ones below, never
 one above, and nothing outside ``cli/`` imports ``dicomsec.cli`` (``__main__`` is the
 ``python -m dicomsec`` entry point and the one exception). Imports inside functions and under
 ``TYPE_CHECKING`` count too.
@@ -33,6 +33,7 @@ LAYERS: dict[str, int] = {
     "_rawdicom": 1,
     "_window": 1,
     "report": 1,
+    "limits": 1,
     "keys": 2,
     "trust": 3,
     "cms": 4,
@@ -43,7 +44,8 @@ LAYERS: dict[str, int] = {
     "cli": 7,
 }
 #: the modules below ``signatures`` (the brief's "lower layers")
-LOWER = ("algorithms", "errors", "keys", "_atomic", "_rawdicom", "_window", "report", "trust")
+LOWER = ("algorithms", "errors", "keys", "limits", "_atomic", "_rawdicom", "_window", "report",
+         "trust")
 #: modules that may import the command line tool besides cli/ itself
 CLI_ENTRY_POINTS = {"dicomsec.__main__"}
 
