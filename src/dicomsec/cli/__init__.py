@@ -9,6 +9,11 @@ Start-up is kept short for tools that call ``dicomsec`` once per file: ``--versi
 nothing, and the hot commands (``verify``, ``sign``, ``unwrap``) are parsed by
 :mod:`dicomsec.cli._fast` without typer when their arguments are plain; help, usage errors and
 every other command go through the typer app (:func:`get_app`), built on first use.
+
+``--limit NAME=VALUE`` (repeatable, anywhere before ``--``, like ``--debug``) and the
+environment variable ``DICOMSEC_LIMITS`` set the resource limits (:mod:`dicomsec.limits`) of
+the whole run before any command starts: one place for both paths, so the typer-free and the
+typer commands cannot disagree. ``dicomsec limits`` prints the table in force.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ if TYPE_CHECKING:
     from typing import Any
 
     import typer
+
+    from dicomsec.limits import Limits
 
 __all__ = ["get_app", "main"]
 
@@ -96,6 +103,71 @@ def _run_typer(args: list[str]) -> int:
     return EXIT_OK
 
 
+def _limit_args(args: list[str]) -> tuple[list[str], list[str]]:
+    """``(the arguments without the --limit options, their NAME=VALUE values)``; the search
+    stops at ``--``.
+
+    Raises:
+        InvalidInput: ``--limit`` without a value.
+    """
+    rest: list[str] = []
+    pairs: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest.extend(args[i:])
+            break
+        if arg == "--limit":
+            if i + 1 >= len(args):
+                from dicomsec.errors import InvalidInput
+
+                raise InvalidInput("--limit takes NAME=VALUE (see 'dicomsec limits')")
+            pairs.append(args[i + 1])
+            i += 2
+            continue
+        if arg.startswith("--limit="):
+            pairs.append(arg.partition("=")[2])
+        else:
+            rest.append(arg)
+        i += 1
+    return rest, pairs
+
+
+def _set_limits(pairs: list[str]) -> Limits | None:
+    """Make ``DICOMSEC_LIMITS`` then ``pairs`` the process's limits; returns the limits they
+    replace (``None``: nothing asked for, :mod:`dicomsec.limits` not even imported).
+
+    Raises:
+        InvalidInput: an unknown name or a bad value, naming where it came from.
+    """
+    import os
+
+    if not pairs and not os.environ.get("DICOMSEC_LIMITS", "").strip():
+        return None
+    from dicomsec import limits
+    from dicomsec.errors import InvalidInput
+
+    try:
+        env = limits.from_environment()
+    except InvalidInput as exc:
+        raise InvalidInput(f"{limits.ENVIRONMENT}: {exc}") from None
+    try:
+        chosen = env.with_pairs(pairs)
+    except InvalidInput as exc:
+        raise InvalidInput(f"--limit: {exc}") from None
+    previous = limits.current()
+    limits.set_default(chosen)
+    return previous
+
+
+def _restore_limits(previous: Limits | None) -> None:
+    if previous is not None:
+        from dicomsec import limits
+
+        limits.set_default(previous)
+
+
 def _terminate(signum: int, frame: object) -> None:
     # unwind like Ctrl-C so that temporary files (possibly decrypted data) are removed
     raise SystemExit(128 + signum)
@@ -168,7 +240,17 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError:  # not the main thread (embedded use)
         pass
     quick = [False]
-    code = _run(args, debug, quick)
+    try:
+        args, pairs = _limit_args(args)
+        previous = _set_limits(pairs)
+    except Exception as exc:  # InvalidInput: one line, exit 2
+        from dicomsec.cli._root import fail
+
+        return fail(exc)
+    try:
+        code = _run(args, debug, quick)
+    finally:
+        _restore_limits(previous)  # main() called again in this process starts afresh
     threading = sys.modules.get("threading")
     if program and quick[0] and (threading is None or threading.active_count() == 1):
         _exit_now(code)  # never while another thread might still be writing

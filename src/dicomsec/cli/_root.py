@@ -54,7 +54,13 @@ EXIT_INTERRUPTED = 130
 HELP = ("DICOM security: digital signatures on DICOM objects and items, and Secure DICOM "
         "Files (CMS).\n\n"
         "Exit codes: 0 ok, 1 a security check failed, 2 usage error or unreadable input. "
-        "Add --debug (anywhere) to see tracebacks.")
+        "Add --debug (anywhere) to see tracebacks. Resource limits on hostile input: "
+        "--limit NAME=VALUE (anywhere, repeatable) or DICOMSEC_LIMITS; 'dicomsec limits' "
+        "lists them.")
+
+#: the help of ``--limit`` (taken by ``main()`` wherever it appears, before ``--``)
+LIMIT_HELP = ("Raise or lower a resource limit for this run, e.g. elements=2M; repeatable, "
+              "anywhere on the line; over DICOMSEC_LIMITS. 'dicomsec limits' lists them.")
 
 #: sub-command groups and their help
 GROUPS: dict[str, str] = {
@@ -216,10 +222,17 @@ def build_app() -> typer.Typer:
     for name, sub in subs.items():
         app.add_typer(sub, name=name)
 
+    limit_option = typer_module.Option(None, "--limit", metavar="NAME=VALUE", help=LIMIT_HELP)
+
     def _root(version: bool = typer_module.Option(
             False, "--version", callback=_show_version, is_eager=True,
-            help="Show the version and exit.")) -> None:
+            help="Show the version and exit."),
+            limit: list[str] | None = limit_option) -> None:
         """DICOM security toolkit."""
+        if limit:  # main() takes --limit from anywhere first; this is for the app used alone
+            from dicomsec import limits
+
+            limits.set_default(limits.current().with_pairs(limit))
 
     app.callback()(_root)
     for spec in _COMMANDS.values():

@@ -182,6 +182,9 @@ def scp(
     duplicates: Annotated[str, typer.Option(
         "--duplicates", help="An instance already stored: reject (failure status 0x0111), "
         "keep-both (stored as <uid>_<n>.dcm) or replace.")] = "reject",
+    network_timeout: Annotated[float, typer.Option(
+        "--network-timeout", help="Seconds a peer may stay silent before it is dropped (and "
+        "the drop logged); also caps the 30 s wait for its A-ASSOCIATE-RQ.")] = 60.0,
 ) -> int:
     """Storage SCP (all storage SOP classes) and Verification over TLS; stores each received
     instance atomically under --out as <SOP Instance UID>.dcm. Runs until SIGINT/SIGTERM."""
@@ -193,6 +196,7 @@ def scp(
         raise usage("give one --key for each --cert, in the same order")
     port_number(port, any_port=True)
     seconds(handshake_timeout, "--handshake-timeout")
+    seconds(network_timeout, "--network-timeout")
     count(max_associations, "--max-associations", 1, MAX_ASSOCIATIONS)
     if duplicates not in dimse.DUPLICATE_POLICIES:
         raise usage("--duplicates must be reject, keep-both or replace")
@@ -211,7 +215,7 @@ def scp(
         name, pairs, _trust(trust), out, key_password=password,
         require_client_cert=not no_client_auth, ae_title=aet, host=bind, port=port,
         handshake_timeout=handshake_timeout, max_associations=max_associations, on_event=show,
-        duplicates=duplicates)
+        duplicates=duplicates, network_timeout=network_timeout)
 
     def _stop(signum: int, frame: Any) -> None:
         stop.set()
