@@ -1,22 +1,40 @@
-"""The one atomic-write helper: temp file in the target folder, flush, fsync, rename.
+"""The one atomic-write helper: no file that is not yet proven ever has a name.
 
-On any exception inside the ``with`` block the temporary file is removed and the target is left
-as it was, so a failed command never leaves a partial output.
+An output is written to an *unnamed* file in the target folder (Linux ``O_TMPFILE``: an inode
+with no directory entry, private 0600) and linked into place only when the ``with`` block
+succeeded: flushed, fsynced, given its mode through the descriptor (``fchmod``), linked through
+``/proc/self/fd/N`` straight to the target when it does not exist, or to a fresh hidden name
+then renamed over the target, and the folder fsynced. On an exception, a SIGTERM or a SIGKILL
+at any moment before that, the kernel frees the inode: nothing is left behind, no partial
+output and no plaintext.
+
+Fallback, where ``O_TMPFILE`` is refused (a file system without it, no ``/proc``, not Linux):
+a named 0600 temporary ``.NAME.dicomsec-<pid>-<random>.tmp`` in the target folder. A SIGKILL
+can leave one of those, so before its first output in a folder each process *sweeps* it:
+files named so, owned by our user, whose process is no longer alive are removed (the hidden
+name of the rename above follows the same pattern, so the sweep runs in both modes). A
+temporary of a live process, of another user, or of another pid namespace's live process that
+we cannot see is kept; a writer whose temporary was swept fails, it never publishes anything.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import io
 import os
+import re
 import stat
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 from dicomsec.errors import InvalidInput
 
-__all__ = ["atomic_output", "atomic_write_bytes", "copy_range", "file_kind", "in_place_lock",
-           "new_file_mode", "publish", "regular_input", "sync_folder"]
+__all__ = ["atomic_output", "atomic_write_bytes", "copy_range", "discard_file", "file_kind",
+           "in_place_lock", "link_file", "new_file_mode", "output_mode", "private_file",
+           "publish", "publish_file", "regular_input", "sweep", "sync_folder", "unnamed_file"]
 
 _COPY_CHUNK = 1 << 20
 
@@ -39,52 +57,248 @@ def _read_umask() -> int:
 #: the umask in force when dicomsec was imported; new outputs get ``0o666 & ~_UMASK``
 _UMASK = _read_umask()
 
+#: ``O_TMPFILE`` can be tried (Linux with /proc); tests set it false to force the fallback
+_USE_TMPFILE = (hasattr(os, "O_TMPFILE") and os.link in os.supports_dir_fd
+                and os.path.isdir("/proc/self/fd"))
+#: errors with which a file system refuses ``O_TMPFILE`` (then the named fallback is used)
+_TMPFILE_REFUSED = frozenset({errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL})
+#: names of our temporaries: ``.NAME.dicomsec-<pid>-<random>.tmp``
+_TEMP_NAME = re.compile(r"\..*\.dicomsec-([0-9]+)-[0-9a-f]{12}\.tmp", re.DOTALL)
+_NAME_MAX = 100  # characters of the target's name kept in a temporary's name
+#: folders swept by this process, as (device, inode); guarded by _sweep_lock
+_swept: set[tuple[int, int]] = set()
+_sweep_lock = threading.Lock()
+
 
 def new_file_mode() -> int:
     """The mode a new output gets: ``0o666`` less the umask read at import (never set again)."""
     return 0o666 & ~_UMASK
 
 
+def _folder_of(target: Path) -> Path:
+    return target.parent if str(target.parent) else Path(".")
+
+
+def _proc_path(fd: int) -> str:
+    return f"/proc/self/fd/{fd}"
+
+
+def _temp_name(target: Path) -> Path:
+    """A fresh hidden name next to ``target`` that says it is ours and whose process it is."""
+    return _folder_of(target) / (f".{target.name[:_NAME_MAX]}.dicomsec-{os.getpid()}-"
+                                 f"{os.urandom(6).hex()}.tmp")
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False  # never signal a process group
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, not ours to signal
+    return True
+
+
+def sweep(folder: Path | str) -> list[Path]:
+    """Remove the temporaries that dead dicomsec processes left in ``folder``; the removed.
+
+    Only regular files named ``.NAME.dicomsec-<pid>-<random>.tmp``, owned by our user, whose
+    pid is not a live process are removed (best effort: errors are ignored). A pid reused by
+    another process keeps its file until that process ends.
+    """
+    removed: list[Path] = []
+    with contextlib.suppress(OSError), os.scandir(folder) as entries:
+        for entry in entries:
+            match = _TEMP_NAME.fullmatch(entry.name)
+            if match is None or _pid_alive(int(match[1])):
+                continue
+            with contextlib.suppress(OSError):
+                st = entry.stat(follow_symlinks=False)
+                if stat.S_ISREG(st.st_mode) and st.st_uid == os.geteuid():
+                    os.unlink(entry.path)
+                    removed.append(Path(entry.path))
+    return removed
+
+
+def _sweep_once(folder: Path) -> None:
+    """:func:`sweep` ``folder`` unless this process did already."""
+    try:
+        st = os.stat(folder)
+    except OSError:
+        return  # the open that follows reports it
+    key = (st.st_dev, st.st_ino)
+    with _sweep_lock:
+        if key in _swept:
+            return
+        _swept.add(key)
+    sweep(folder)
+
+
+def private_file(folder: Path | str, name: str = "output") -> tuple[int, Path | None]:
+    """Low level: a new, empty, private (0600) file in ``folder``, read-write; (descriptor,
+    None) when it has no name (``O_TMPFILE``), (descriptor, its path) in the fallback, where
+    ``name`` (the target's) is part of the temporary's name.
+
+    Give it its name with :func:`link_file`; always end with :func:`discard_file`.
+    """
+    folder = Path(folder)
+    _sweep_once(folder)
+    if _USE_TMPFILE:
+        try:
+            return os.open(folder, os.O_TMPFILE | os.O_RDWR | os.O_CLOEXEC, 0o600), None
+        except OSError as exc:
+            if exc.errno not in _TMPFILE_REFUSED:
+                raise
+    tmp = _temp_name(folder / name)
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
+    return os.open(tmp, flags, 0o600), tmp
+
+
+def output_mode(target: Path, mode: int | None = None) -> int:
+    """The mode a published output gets: ``mode``; else the mode of the regular file it
+    replaces; else (new, or a symlink, which is replaced and not followed) the umask's.
+
+    Raises:
+        InvalidInput: ``target`` exists and is neither a regular file nor a symlink.
+    """
+    try:
+        st = os.lstat(target)
+    except FileNotFoundError:
+        return new_file_mode() if mode is None else mode
+    if stat.S_ISLNK(st.st_mode):
+        return new_file_mode() if mode is None else mode
+    if not stat.S_ISREG(st.st_mode):
+        raise InvalidInput(file_kind(st.st_mode) + "; refusing to write there",
+                           path=str(target))
+    return st.st_mode & 0o7777 if mode is None else mode
+
+
+def link_file(fd: int, tmp: Path | None, target: Path, *, replace: bool = True) -> None:
+    """Low level: name a finished :func:`private_file` ``target`` (the caller fsynced it and
+    set its mode, and fsyncs the folder). ``replace=False``: never replace an existing
+    ``target``, not even one created meanwhile (``FileExistsError``, nothing named).
+    """
+    if tmp is not None:  # the fallback: the file has its temporary name already
+        if replace:
+            os.replace(tmp, target)
+        else:
+            os.link(tmp, target)  # fails when the target exists
+            os.unlink(tmp)
+        return
+    if not replace:
+        _link_fd(fd, target)
+        return
+    with contextlib.suppress(FileExistsError):
+        _link_fd(fd, target)  # absent: named once, complete
+        return
+    hidden = _temp_name(target)
+    _link_fd(fd, hidden)
+    try:
+        os.replace(hidden, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(hidden)
+        raise
+
+
+def _link_fd(fd: int, path: Path) -> None:
+    """Give the unnamed file open as ``fd`` the name ``path`` (``linkat`` of
+    ``/proc/self/fd/N`` with ``AT_SYMLINK_FOLLOW``; Python before 3.14 uses ``link``, which
+    does not follow, unless a ``dir_fd`` is given).
+
+    Raises:
+        FileExistsError: ``path`` exists.
+    """
+    dfd = os.open(_folder_of(path), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.link(_proc_path(fd), path.name, dst_dir_fd=dfd, follow_symlinks=True)
+    finally:
+        os.close(dfd)
+
+
+def discard_file(fd: int, tmp: Path | None) -> None:
+    """Low level: close a :func:`private_file`; one that was never named is gone with it
+    (a fallback temporary is unlinked if it is still ours)."""
+    try:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                st = os.fstat(fd)
+                if os.path.samestat(st, os.lstat(tmp)):
+                    os.unlink(tmp)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def unnamed_file(folder: Path | str, name: str = "output") -> Iterator[BinaryIO]:
+    """Yield a new private (0600) binary file in ``folder`` that has no name (``O_TMPFILE``;
+    the named fallback elsewhere) until :func:`publish_file` names it; closed on exit, and
+    gone with it unless published. Its ``name`` reopens it (``/proc/self/fd/N``); ``name``
+    (the target's) is part of the fallback temporary's name.
+    """
+    fd, tmp = private_file(folder, name)
+    try:
+        raw = io.FileIO(fd, "r+", closefd=False)
+        raw.name = str(tmp) if tmp is not None else _proc_path(fd)
+        with io.BufferedRandom(raw) as fh:
+            yield fh
+    finally:
+        discard_file(fd, tmp)
+
+
+def publish_file(fh: BinaryIO, target: Path | str, *, mode: int | None = None,
+                 replace: bool = True) -> None:
+    """Name an :func:`unnamed_file` ``target``: flush, fsync, set its mode on the descriptor
+    (``mode``, else the replaced file's, else the umask's: see :func:`output_mode`), link it
+    into place and fsync the folder. ``target`` must be in the file's folder.
+
+    Raises:
+        InvalidInput: ``target`` exists and is not a regular file (or a symlink, replaced).
+        FileExistsError: ``replace`` is false and ``target`` exists.
+    """
+    target = Path(target)
+    fh.flush()
+    fd = fh.fileno()
+    os.fsync(fd)
+    os.fchmod(fd, output_mode(target, mode))
+    name = str(fh.name)
+    link_file(fd, None if name == _proc_path(fd) else Path(name), target, replace=replace)
+    sync_folder(_folder_of(target))
+
+
 @contextlib.contextmanager
 def atomic_output(path: Path | str, *, mode: int | None = None) -> Iterator[BinaryIO]:
     """Yield a binary file that replaces ``path`` atomically when the block succeeds.
 
-    The temporary file is created with mode 0600 (decrypted data stays private until it is
-    published) and gets ``mode`` (or the target's, or the umask's) only when it is renamed.
-    """
-    import tempfile
+    The file has no name until then (see the module's docstring), and is private (0600): it
+    gets ``mode`` (or the replaced file's, or the umask's) only when it is published. A
+    symlink at ``path`` is replaced, never followed.
 
+    Raises:
+        InvalidInput: ``path`` exists and is not a regular file or a symlink (before the block).
+    """
     target = Path(path)
-    folder = target.parent if str(target.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
-    try:
-        os.close(fd)
-        # "r+b", not "w+b": no O_TRUNC, which makes ext4 start write-back at close
-        with open(tmp, "r+b") as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        publish(Path(tmp), target, mode=mode, synced=True)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    output_mode(target, mode)  # refuse a device, FIFO or folder before any work
+    with unnamed_file(_folder_of(target), target.name) as fh:
+        yield fh
+        publish_file(fh, target, mode=mode)
 
 
 def publish(tmp: Path, target: Path, *, mode: int | None = None, synced: bool = False) -> None:
-    """Make a finished temporary file (in the target's folder) durable and rename it over
-    ``target``; the folder is fsynced too. ``synced``: the caller already fsynced it."""
-    if not synced:
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-    if mode is not None:
-        os.chmod(tmp, mode)
-    elif target.exists():
-        os.chmod(tmp, target.stat().st_mode & 0o7777)
-    else:
-        os.chmod(tmp, new_file_mode())
+    """Make a finished *named* temporary file (in the target's folder) durable and rename it
+    over ``target``; the folder is fsynced too. ``synced``: the caller already fsynced it.
+    Prefer :func:`unnamed_file` with :func:`publish_file`, whose file has no name before."""
+    fd = os.open(tmp, os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0))
+    try:
+        if not synced:
+            os.fsync(fd)
+        os.fchmod(fd, output_mode(target, mode))
+    finally:
+        os.close(fd)
     os.replace(tmp, target)
-    sync_folder(target.parent if str(target.parent) else Path("."))
+    sync_folder(_folder_of(target))
 
 
 def sync_folder(folder: Path) -> None:

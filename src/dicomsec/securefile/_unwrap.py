@@ -1,8 +1,9 @@
 """Judge: decrypt a Secure DICOM File, prove its integrity, and only then release the content.
 
-Nothing is released before it is proven: plaintext goes to a private (0600) temporary file in
-the target folder that is renamed only after the AES-GCM tag verified and, for signed or
-digested content, after the inner check passed; on any failure no output exists.
+Nothing is released before it is proven: plaintext goes to a private (0600) file with no name
+in the target folder (``O_TMPFILE``) that is linked into place only after the AES-GCM tag
+verified and, for signed or digested content, after the inner check passed; on any failure, a
+SIGKILL included, no output and no temporary file exist.
 
 The algorithm policy is asked about every algorithm unwrap uses, before it is used or, for the
 inner content, before the output is published: the content cipher and every algorithm of the
@@ -12,15 +13,12 @@ digest and each signer's scheme with its key (VERIFY) once the inner check passe
 
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
 import logging
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
-from dicomsec._atomic import atomic_output, publish, regular_input
+from dicomsec._atomic import atomic_output, publish_file, regular_input, unnamed_file
 from dicomsec.cms import DOES_NOT_OPEN, ID_DATA
 from dicomsec.errors import (
     DecryptionFailed,
@@ -181,14 +179,14 @@ def _integrity(env: Envelope, inner: InnerContentReport
 def _release(fh: BinaryIO, size: int, env: Envelope, cek: bytes, dst: Path,
              trust: TrustStore | None, name: str, judge: _InnerJudge
              ) -> tuple[InnerContentReport, bool]:
-    """Decrypt into a private temporary file next to ``dst`` and publish the checked content;
-    (inner report, content is DICOM). CBC failures all give :data:`DOES_NOT_OPEN`."""
+    """Decrypt into a private file with no name next to ``dst`` (see
+    :func:`dicomsec._atomic.unnamed_file`: a kill at any moment leaves no plaintext) and
+    publish the checked content; (inner report, content is DICOM). CBC failures all give
+    :data:`DOES_NOT_OPEN`."""
     folder = dst.parent if str(dst.parent) else Path(".")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=folder)
-    os.close(fd)
-    tmp = Path(tmp_name)
     try:
-        return _decrypt_and_check(fh, size, env, cek, tmp, dst, trust, name, judge)
+        with unnamed_file(folder, dst.name) as plain:
+            return _decrypt_and_check(fh, size, env, cek, plain, dst, trust, name, judge)
     except (OSError, PolicyViolation, TrustError):
         # the disk's own failures; a policy or trust refusal comes after the content was proven
         raise
@@ -199,44 +197,36 @@ def _release(fh: BinaryIO, size: int, env: Envelope, cek: bytes, dst: Path,
         # proven, whatever raised it (no oracle; a parser's exception included)
         _log.debug("CBC content of %s did not open: %s", name, type(exc).__name__)
         raise DecryptionFailed(DOES_NOT_OPEN, path=name) from None
-    finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
 
 
-def _decrypt_and_check(fh: BinaryIO, size: int, env: Envelope, cek: bytes, tmp: Path,
+def _decrypt_and_check(fh: BinaryIO, size: int, env: Envelope, cek: bytes, plain: BinaryIO,
                        dst: Path, trust: TrustStore | None, name: str, judge: _InnerJudge
                        ) -> tuple[InnerContentReport, bool]:
-    """Decrypt into ``tmp`` and publish the checked content at ``dst``; (report, is DICOM).
-    The inner algorithms are judged after the inner check passed, before publishing."""
+    """Decrypt into the unnamed file ``plain`` and publish the checked content at ``dst``;
+    (report, is DICOM). The inner algorithms are judged after the inner check passed, before
+    publishing; inner content is extracted into an output of its own (unnamed too)."""
     from dicomsec.cms.envelope import decrypt_content
     from dicomsec.cms.signed import extract_inner
 
-    with open(tmp, "r+b") as plain:
-        plain_size = decrypt_content(fh, size, env, cek, plain, name=name)
-        plain.flush()
-        plain.seek(128)
-        magic = plain.read(4)
-        plain.seek(0)
-        first = plain.read(1)
-        plain.seek(0)
-        if env.content_type == ID_DATA and (magic == b"DICM" or first != b"\x30"):
-            os.fsync(plain.fileno())
-            report = InnerContentReport.plain()
-            extracted = False
-        else:
-            with atomic_output(dst, mode=0o600) as out:
-                report = extract_inner(plain, plain_size, env.content_type, out, trust=trust,
-                                       name=name, used=judge.used)
-                if not report.ok:
-                    _raise_inner(report, name)
-                judge.require()
-                out.flush()
-                out.seek(128)
-                magic = out.read(4)
-            extracted = True
-    if not extracted:
-        publish(tmp, dst, synced=True, mode=0o600)
+    plain_size = decrypt_content(fh, size, env, cek, plain, name=name)
+    plain.flush()
+    plain.seek(128)
+    magic = plain.read(4)
+    plain.seek(0)
+    first = plain.read(1)
+    plain.seek(0)
+    if env.content_type == ID_DATA and (magic == b"DICM" or first != b"\x30"):
+        publish_file(plain, dst, mode=0o600)
+        return InnerContentReport.plain(), magic == b"DICM"
+    with atomic_output(dst, mode=0o600) as out:
+        report = extract_inner(plain, plain_size, env.content_type, out, trust=trust,
+                               name=name, used=judge.used)
+        if not report.ok:
+            _raise_inner(report, name)
+        judge.require()
+        out.flush()
+        out.seek(128)
+        magic = out.read(4)
     return report, magic == b"DICM"
 
 
