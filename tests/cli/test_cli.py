@@ -245,9 +245,32 @@ def test_require_creator_on_unsigned_file(run: Run) -> None:
     assert rep["required_met"] is False
 
 
-def test_unsigned_file_without_require_is_ok(run: Run) -> None:
-    assert run("verify", CT, "--trust", CA, "--json") == 0
-    assert run.json()[0]["signatures"] == []
+def test_unsigned_file_fails_unless_allowed(run: Run) -> None:
+    """A verifier that verified nothing says so and fails (issue 8, item 8); --allow-unsigned
+    makes such a file ok again, and --require still applies with it."""
+    assert run("verify", CT, "--trust", CA, "--json") == 1
+    rep = run.json()[0]
+    assert rep["signatures"] == [] and rep["verified"] is False and rep["ok"] is False
+    assert run("verify", CT, "--trust", CA) == 1
+    assert run.out.startswith("FAILED") and "nothing verified" in run.out
+    assert "--allow-unsigned" in run.out
+    assert run("verify", CT, "--trust", CA, "--allow-unsigned", "--json") == 0
+    rep = run.json()[0]
+    assert rep["signatures"] == [] and rep["verified"] is False and rep["ok"] is True
+    assert run("verify", CT, "--trust", CA, "--allow-unsigned") == 0
+    assert run.out.startswith("OK") and "nothing verified" in run.out
+    assert run("verify", CT, "--trust", CA, "--allow-unsigned", "--require", "any") == 1
+
+
+def test_unsigned_files_in_a_folder_each_fail(run: Run, signed: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    (folder / "signed.dcm").write_bytes(signed.read_bytes())
+    (folder / "unsigned.dcm").write_bytes(CT.read_bytes())
+    assert run("verify", folder, "--trust", CA, "--json", "--workers", "1") == 1
+    by_name = {Path(r["file"]).name: r["ok"] for r in run.json()}
+    assert by_name == {"signed.dcm": True, "unsigned.dcm": False}
+    assert run("verify", folder, "--trust", CA, "--allow-unsigned", "--workers", "1") == 0
 
 
 def test_require_any_on_signed_file(run: Run, signed: Path) -> None:

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     import typer
 
     from dicomsec.algorithms.policy import AlgorithmPolicy
+    from dicomsec.limits import Limits
     from dicomsec.trust import TrustStore
 
 REQUIRE = ("any", "creator", "authorization", "sr", "sr-verification")
@@ -82,6 +83,8 @@ def _report_lines(rep: Any) -> list[str]:
     n = len(rep.signatures)
     count = (f"{n} signature{'s' if n != 1 else ''}" if n
              else "no signatures found: nothing verified")
+    if not n and not rep.ok and rep.required_met:
+        count += " (--allow-unsigned accepts files without signatures)"
     lines = [f"{status}  {rep.file}: {count}"
              + ("" if rep.required_met else f"; none satisfies --require {rep.required}")]
     for s in rep.signatures:
@@ -104,12 +107,17 @@ def _error_line(error: str | None, detail: str | None) -> str:
 
 def _verify_one(path: Path, *, trust: tuple[Path, ...], crl: tuple[Path, ...],
                 require: str | None, policy: AlgorithmPolicy | None = None,
-                at: _dt.datetime | None = None) -> tuple[bool, dict[str, Any], str]:
+                at: _dt.datetime | None = None, allow_unsigned: bool = False,
+                limits: Limits | None = None) -> tuple[bool, dict[str, Any], str]:
     """The batch job: verify one file; ``(ok, to_dict(), text)`` (picklable, unlike the
-    report, which holds certificates)."""
+    report, which holds certificates). ``limits``: those of the command line, carried to
+    workers that were spawned (a forked one inherits them anyway)."""
+    from dicomsec import limits as _limits
     from dicomsec.signatures import verify_file
 
-    rep = verify_file(path, trust=_store(trust, crl), require=require, policy=policy, at=at)
+    with _limits.applied(limits or _limits.current()):
+        rep = verify_file(path, trust=_store(trust, crl), require=require, policy=policy,
+                          at=at, allow_unsigned=allow_unsigned)
     return rep.ok, rep.to_dict(), "\n".join(_report_lines(rep))
 
 
@@ -136,6 +144,9 @@ def verify(
     at: Annotated[str | None, typer.Option(
         "--at", metavar="DATETIME", help="Judge the algorithms as on this day (ISO 8601, "
         "e.g. 2036-06-01); default now.")] = None,
+    allow_unsigned: Annotated[bool, typer.Option(
+        "--allow-unsigned", help="A file without any signature is ok (exit 0; it still says "
+        "'nothing verified'). Without it, such a file fails (exit 1).")] = False,
 ) -> int:
     """Verify every signature of DICOM files, at every level.
 
@@ -143,18 +154,20 @@ def verify(
     algorithm policy allows its algorithms for verification, 1 otherwise (also when the paths
     hold no file at all), 2 when a file or the policy file cannot be read (a failed signature
     in another file takes precedence). A file without signatures says "nothing verified" and
-    exits 0 unless --require is given.
+    fails (exit 1) unless --allow-unsigned is given (--require still applies then).
     Files are verified by worker processes; results appear in order of completion.
     """
     if require is not None and require not in REQUIRE:
         raise usage("--require takes any, creator, authorization or sr")
     if workers is not None and workers < 1:
         raise usage("--workers must be at least 1")
+    from dicomsec import limits
     from dicomsec.batch import iter_files, make_executor
 
     job = functools.partial(_verify_one, trust=tuple(trust or ()), crl=tuple(crl or ()),
                             require=require, policy=algorithm_policy(policy_file),
-                            at=moment(at))
+                            at=moment(at), allow_unsigned=allow_unsigned,
+                            limits=limits.current())
     _store(job.keywords["trust"], job.keywords["crl"])  # a bad --trust stops the run here
     codes: list[int] = []
 
