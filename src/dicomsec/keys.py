@@ -517,39 +517,26 @@ def _new_private_key(scheme: KeyScheme) -> PrivateKeyTypes:
 
 def check_issuer(issuer_key: PrivateKeyTypes, issuer_cert: x509.Certificate, *,
                  at: _dt.datetime | None = None) -> None:
-    """Check that a CA key and certificate can issue: the key is the certificate's, the
-    certificate is a CA (basicConstraints cA, and keyCertSign when keyUsage is present) and it
-    is valid at ``at`` (default: now).
+    """Check that a CA key belongs to the CA certificate it issues under.
+
+    Whether the certificate may issue at ``at`` (a CA: basicConstraints cA, keyCertSign when
+    keyUsage is present; valid at ``at``) is judged by the one certificate validator,
+    :func:`dicomsec.trust.check_for_use` with ``KeyPurpose.ISSUING`` (a layer above this one):
+    call it first, as ``keys generate --ca-cert`` does. ``at`` is kept for callers of the
+    former signature and is not used.
 
     Raises:
-        InvalidInput: the key does not belong to the certificate, the certificate is no CA, or
-            it is outside its validity period (one line each).
+        InvalidInput: the key does not belong to the certificate (one line).
     """
-    from cryptography import x509
     from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    del at
 
     def spki(key: object) -> bytes:
         return key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)  # type: ignore[attr-defined,no-any-return]
 
     if spki(issuer_key.public_key()) != spki(issuer_cert.public_key()):
         raise InvalidInput("the CA key does not belong to the CA certificate")
-    try:
-        basic = issuer_cert.extensions.get_extension_for_class(x509.BasicConstraints).value
-    except x509.ExtensionNotFound:
-        basic = None
-    if basic is None or not basic.ca:
-        raise InvalidInput("the issuing certificate is not a CA (basicConstraints cA is not set)")
-    try:
-        usage = issuer_cert.extensions.get_extension_for_class(x509.KeyUsage).value
-    except x509.ExtensionNotFound:
-        usage = None
-    if usage is not None and not usage.key_cert_sign:
-        raise InvalidInput("the issuing certificate may not sign certificates (keyCertSign)")
-    moment = at or _dt.datetime.now(_dt.UTC)
-    if not issuer_cert.not_valid_before_utc <= moment <= issuer_cert.not_valid_after_utc:
-        raise InvalidInput("the CA certificate is not valid now (valid "
-                           f"{issuer_cert.not_valid_before_utc:%Y-%m-%d} to "
-                           f"{issuer_cert.not_valid_after_utc:%Y-%m-%d})")
 
 
 def issue_certificate(

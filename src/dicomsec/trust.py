@@ -5,6 +5,11 @@ optional untrusted intermediates and CRLs. :meth:`TrustStore.validate` builds an
 with ``cryptography``'s X.509 verifier at a given moment (the signing time, or a certified
 timestamp's time) and returns a :class:`ChainResult` instead of raising for an untrusted chain.
 
+:func:`check_for_use` is the one validator of a certificate we are about to *use* (to sign, to
+encrypt to, to present in TLS, to issue with): the same key usage rules :meth:`TrustStore.validate`
+applies (one rule list, :func:`usage_problems`), the validity window at the moment of use, and
+whether the key can do the job; refused with one line naming the certificate and the reasons.
+
 Limits: the path builder accepts certification authorities whose keys are RSA, ECDSA, Ed25519 or
 ML-DSA (Ed448 CAs are refused by the underlying verifier); end-entity keys of every scheme in
 the algorithm registry are accepted.
@@ -19,14 +24,17 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from dicomsec.errors import InvalidInput
 
 if TYPE_CHECKING:
     from cryptography import x509
 
-__all__ = ["ChainResult", "KeyPurpose", "TrustStore"]
+_Ext = TypeVar("_Ext", bound="x509.ExtensionType")
+
+__all__ = ["CertificateNotUsable", "ChainResult", "KeyPurpose", "TrustStore", "check_for_use",
+           "usage_problems"]
 
 _CERT_SUFFIXES = (".pem", ".crt", ".cer", ".der")
 #: OpenSSL's hashed-name folder layout (``c_rehash``/``openssl rehash``): ``<8 hex>.<n>``
@@ -56,10 +64,42 @@ def _is_cert_name(name: str) -> bool:
 
 
 class KeyPurpose(enum.Enum):
-    """What the end-entity certificate is used for."""
+    """What a certificate is used for (the rules of each: :func:`usage_problems`)."""
 
     SIGNING = "signing"  # keyUsage digitalSignature or nonRepudiation
     TIMESTAMPING = "timestamping"  # extendedKeyUsage id-kp-timeStamping
+    ENCRYPTION = "encryption"  # a recipient: keyEncipherment (RSA, ML-KEM) / keyAgreement (EC, X)
+    TLS_SERVER = "tls-server"  # keyUsage digitalSignature; extendedKeyUsage serverAuth
+    TLS_CLIENT = "tls-client"  # keyUsage digitalSignature; extendedKeyUsage clientAuth
+    ISSUING = "issuing"  # a CA: basicConstraints cA, keyUsage keyCertSign
+
+    @property
+    def label(self) -> str:
+        """How messages name the purpose."""
+        return _PURPOSE_LABELS[self]
+
+
+_PURPOSE_LABELS = {
+    KeyPurpose.SIGNING: "signing",
+    KeyPurpose.TIMESTAMPING: "time-stamping",
+    KeyPurpose.ENCRYPTION: "encryption to its key",
+    KeyPurpose.TLS_SERVER: "a TLS server",
+    KeyPurpose.TLS_CLIENT: "a TLS client",
+    KeyPurpose.ISSUING: "issuing certificates",
+}
+
+
+class CertificateNotUsable(InvalidInput):
+    """A certificate we were asked to use cannot serve that purpose (expired, not yet valid,
+    wrong key usage or extended key usage, a key that cannot do the job): input that cannot be
+    used, exit 2. ``problems`` lists every reason; the message has them all on one line."""
+
+    def __init__(self, problems: Sequence[str], purpose: KeyPurpose, *, name: str = "certificate",
+                 path: str | None = None) -> None:
+        super().__init__(f"{name} cannot be used for {purpose.label}: " + "; ".join(problems),
+                         path=path)
+        self.problems = tuple(problems)
+        self.purpose = purpose
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +197,7 @@ class TrustStore:
         )
 
         problems: list[str] = []
-        problems.extend(_usage_problems(cert, purpose))
+        problems.extend(usage_problems(cert, purpose))
         if not self.anchors:
             return ChainResult(False, ("no trust anchors configured", *problems))
         try:
@@ -202,34 +242,159 @@ class TrustStore:
         return ChainResult(not problems, tuple(problems), chain)
 
 
-def _usage_problems(cert: x509.Certificate, purpose: KeyPurpose) -> list[str]:
+def _extension(cert: x509.Certificate, cls: type[_Ext]) -> _Ext | None:
+    """The value of one extension of ``cert`` (``None`` when absent)."""
     from cryptography import x509
+
+    try:
+        return cert.extensions.get_extension_for_class(cls).value
+    except x509.ExtensionNotFound:
+        return None
+
+
+def usage_problems(cert: x509.Certificate, purpose: KeyPurpose) -> list[str]:
+    """Why ``cert``'s key usage, extended key usage and CA flag do not allow ``purpose``
+    (empty: they do). The one rule list: :meth:`TrustStore.validate` (and so ``verify``) and
+    :func:`check_for_use` both apply it.
+
+    - signing: keyUsage (when present) digitalSignature or nonRepudiation; an
+      extendedKeyUsage of only timeStamping / OCSPSigning is dedicated (RFC 3161 2.3);
+    - time-stamping: extendedKeyUsage timeStamping;
+    - encryption: keyUsage (when present) keyEncipherment for RSA and ML-KEM keys (RFC 8551
+      key transport, RFC 9629), keyAgreement for EC, X25519 and X448 keys (RFC 5753, 8418);
+    - TLS server / client: keyUsage (when present) digitalSignature (every B.12/B.13 suite
+      signs the handshake); extendedKeyUsage (when present) serverAuth / clientAuth or any;
+    - issuing: basicConstraints cA, and keyCertSign when keyUsage is present.
+
+    Validity is not judged here (the path builder checks it at the validation moment).
+    """
+    from cryptography import x509
+
+    ku = _extension(cert, x509.KeyUsage)
+    eku = _extension(cert, x509.ExtendedKeyUsage)
+    if purpose is KeyPurpose.SIGNING:
+        return _signing_problems(ku, eku)
+    if purpose is KeyPurpose.TIMESTAMPING:
+        from cryptography.x509.oid import ExtendedKeyUsageOID
+
+        if eku is None or ExtendedKeyUsageOID.TIME_STAMPING not in eku:
+            return ["TSA certificate lacks extended key usage timeStamping"]
+        return []
+    if purpose is KeyPurpose.ENCRYPTION:
+        return _encryption_problems(cert, ku)
+    if purpose is KeyPurpose.ISSUING:
+        return _issuing_problems(cert, ku)
+    return _tls_problems(ku, eku, server=purpose is KeyPurpose.TLS_SERVER)
+
+
+#: kept for callers of the former private name
+_usage_problems = usage_problems
+
+
+def _signing_problems(ku: x509.KeyUsage | None, eku: x509.ExtendedKeyUsage | None) -> list[str]:
     from cryptography.x509.oid import ExtendedKeyUsageOID
 
     problems: list[str] = []
-    try:
-        ku = cert.extensions.get_extension_for_class(x509.KeyUsage).value
-    except x509.ExtensionNotFound:
-        ku = None
-    if purpose is KeyPurpose.SIGNING:
-        if ku is not None and not (ku.digital_signature or ku.content_commitment):
-            problems.append("key usage allows neither digitalSignature nor nonRepudiation")
-        try:
-            eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-        except x509.ExtensionNotFound:
-            eku = None
-        # keys dedicated to time-stamping or OCSP must not sign anything else (RFC 3161 2.3)
-        dedicated = {ExtendedKeyUsageOID.TIME_STAMPING, ExtendedKeyUsageOID.OCSP_SIGNING}
-        if eku is not None and set(eku) <= dedicated:
-            problems.append("certificate is dedicated to time-stamping or OCSP signing")
-    else:
-        try:
-            eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-        except x509.ExtensionNotFound:
-            eku = None
-        if eku is None or ExtendedKeyUsageOID.TIME_STAMPING not in eku:
-            problems.append("TSA certificate lacks extended key usage timeStamping")
+    if ku is not None and not (ku.digital_signature or ku.content_commitment):
+        problems.append("key usage allows neither digitalSignature nor nonRepudiation")
+    # keys dedicated to time-stamping or OCSP must not sign anything else (RFC 3161 2.3)
+    dedicated = {ExtendedKeyUsageOID.TIME_STAMPING, ExtendedKeyUsageOID.OCSP_SIGNING}
+    if eku is not None and set(eku) <= dedicated:
+        problems.append("certificate is dedicated to time-stamping or OCSP signing")
     return problems
+
+
+def _encryption_problems(cert: x509.Certificate, ku: x509.KeyUsage | None) -> list[str]:
+    from cryptography.hazmat.primitives.asymmetric import ec, x448, x25519
+
+    if ku is None:
+        return []
+    try:
+        key = cert.public_key()
+    except Exception:  # an ML-KEM key the installed library reads only through cms
+        key = None
+    if isinstance(key, ec.EllipticCurvePublicKey | x25519.X25519PublicKey | x448.X448PublicKey):
+        if not ku.key_agreement:
+            return ["key usage does not allow keyAgreement (needed to agree a key with it)"]
+        return []
+    if not ku.key_encipherment:
+        return ["key usage does not allow keyEncipherment (needed to transport a key to it)"]
+    return []
+
+
+def _issuing_problems(cert: x509.Certificate, ku: x509.KeyUsage | None) -> list[str]:
+    from cryptography import x509
+
+    basic = _extension(cert, x509.BasicConstraints)
+    if basic is None or not basic.ca:
+        return ["not a CA (basicConstraints cA is not set)"]
+    if ku is not None and not ku.key_cert_sign:
+        return ["key usage does not allow keyCertSign"]
+    return []
+
+
+def _tls_problems(ku: x509.KeyUsage | None, eku: x509.ExtendedKeyUsage | None, *,
+                  server: bool) -> list[str]:
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    problems: list[str] = []
+    if ku is not None and not ku.digital_signature:
+        problems.append("key usage does not allow digitalSignature (TLS handshake signatures)")
+    wanted = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
+    if eku is not None and not {wanted, ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE} & set(eku):
+        problems.append("extended key usage lacks " + ("serverAuth" if server else "clientAuth"))
+    return problems
+
+
+def validity_problem(cert: x509.Certificate, at: _dt.datetime | None = None) -> str | None:
+    """Why ``cert`` is not valid at ``at`` (default: now), or ``None`` when it is."""
+    moment = _aware(at) if at is not None else _dt.datetime.now(_dt.UTC)
+    if moment < cert.not_valid_before_utc:
+        return f"not valid before {cert.not_valid_before_utc:%Y-%m-%d %H:%M} UTC"
+    if moment > cert.not_valid_after_utc:
+        return f"expired on {cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC"
+    return None
+
+
+def _key_problems(cert: x509.Certificate, purpose: KeyPurpose) -> list[str]:
+    """Whether the certificate's key can do the job at all: a signing, time-stamping or
+    issuing key must be one the registry can sign with (the check ``verify`` applies to a
+    signer's key, :func:`dicomsec.algorithms.signature_scheme_for_key`)."""
+    if purpose not in (KeyPurpose.SIGNING, KeyPurpose.TIMESTAMPING, KeyPurpose.ISSUING):
+        return []
+    from dicomsec import algorithms
+
+    try:
+        algorithms.signature_scheme_for_key(cert.public_key())
+    except (InvalidInput, ValueError) as exc:
+        return [str(exc)]
+    except Exception as exc:  # a key type the installed library cannot load
+        return [f"its key cannot sign ({type(exc).__name__})"]
+    return []
+
+
+def check_for_use(cert: x509.Certificate, purpose: KeyPurpose, *,
+                  at: _dt.datetime | None = None, name: str = "certificate",
+                  path: str | Path | None = None) -> None:
+    """Refuse a certificate we are about to use for ``purpose`` at ``at`` (default: now) when
+    ``verify`` (or the peer) would refuse it: outside its validity period, a key usage or
+    extended key usage that does not allow the purpose (:func:`usage_problems`, the very list
+    :meth:`TrustStore.validate` applies), a key that cannot do the job. The chain and
+    revocation are not judged here (that needs trust anchors: :meth:`TrustStore.validate`).
+
+    Raises:
+        CertificateNotUsable: an :class:`~dicomsec.errors.InvalidInput` (exit 2) naming
+            ``name`` (and ``path``), the purpose and every reason, on one line.
+    """
+    problems = []
+    when = validity_problem(cert, at)
+    if when is not None:
+        problems.append(when)
+    problems.extend(usage_problems(cert, purpose))
+    problems.extend(_key_problems(cert, purpose))
+    if problems:
+        raise CertificateNotUsable(problems, purpose, name=name,
+                                   path=None if path is None else str(path))
 
 
 def _load_crl(path: Path) -> x509.CertificateRevocationList:

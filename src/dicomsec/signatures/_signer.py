@@ -1,12 +1,14 @@
 """Low-level: a signature value under the signer's certificate, and that certificate.
 
-Shared by the producer (which checks each value it makes) and the judge. Checks only that the
-value matches a MAC digest under the certificate's public key; the certificate's trust, validity
-and usage are judged elsewhere (``_verify``).
+Shared by the producer (which checks each value it makes) and the judge. Checks that the value
+matches a MAC digest under the certificate's public key; the signer's certificate is judged for
+use by :func:`check_signer_certificate` (the rules ``verify`` applies, from
+:func:`dicomsec.trust.check_for_use`), its chain and revocation by ``_verify``.
 """
 
 from __future__ import annotations
 
+import datetime as _dt
 from typing import TYPE_CHECKING
 
 from dicomsec import algorithms
@@ -16,7 +18,7 @@ from dicomsec.signatures._values import strip_der_pad, unpadded_value
 if TYPE_CHECKING:
     from cryptography import x509
 
-__all__ = ["check_value", "load_signer", "verify_value"]
+__all__ = ["check_signer_certificate", "check_value", "load_signer", "verify_value"]
 
 
 def verify_value(cert: x509.Certificate, value: bytes, digest: bytes,
@@ -79,9 +81,32 @@ def load_signer(raw: bytes | None) -> tuple[x509.Certificate | None, str | None]
     return cert, None
 
 
+def check_signer_certificate(cert: x509.Certificate, *, at: _dt.datetime | None = None) -> None:
+    """Refuse to sign with a certificate that ``verify`` would refuse at ``at`` (default: now,
+    the signing time): outside its validity, key usage without digitalSignature and
+    nonRepudiation (a CA-only or keyEncipherment-only key), an extended key usage dedicated to
+    time-stamping or OCSP, a key that cannot sign. One rule list with ``verify``:
+    :func:`dicomsec.trust.check_for_use` with :attr:`~dicomsec.trust.KeyPurpose.SIGNING`.
+
+    Raises:
+        CertificateNotUsable: an :class:`~dicomsec.errors.InvalidInput` (exit 2), one line.
+    """
+    from dicomsec.trust import KeyPurpose, check_for_use
+
+    check_for_use(cert, KeyPurpose.SIGNING, at=at, name="signer certificate")
+
+
 def check_value(cert: x509.Certificate, value: bytes, digest: bytes,
-                mac_alg: algorithms.Algorithm) -> None:
-    """Verify a value just made (guards against faults and key/certificate mix-ups)."""
+                mac_alg: algorithms.Algorithm, *, at: _dt.datetime | None = None) -> None:
+    """Verify a value just made (guards against faults and key/certificate mix-ups), after
+    :func:`check_signer_certificate` at ``at`` (default: now): nothing made under a certificate
+    ``verify`` refuses is written.
+
+    Raises:
+        CertificateNotUsable: the certificate cannot sign (exit 2).
+        VerificationFailed: the value does not verify.
+    """
+    check_signer_certificate(cert, at=at)
     _scheme, problem = verify_value(cert, value, digest, mac_alg)
     if problem:
         raise VerificationFailed(f"the new signature does not verify: {problem}")

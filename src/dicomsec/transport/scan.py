@@ -115,11 +115,23 @@ def scan(
     certificate is accepted. ``wait`` is how long to read after a completed TLS 1.3 handshake
     without a client certificate before concluding that the server does not require one.
 
+    The client certificate must be usable now as a TLS client's
+    (:func:`dicomsec.trust.check_for_use`), as for ``send`` and ``echo``: checked before any
+    connection.
+
     Raises:
         EndpointUnreachable: no TCP connection.
-        InvalidInput: unknown profile, unreadable trust anchors or client certificate.
+        InvalidInput: unknown profile, unreadable trust anchors or client certificate; a
+            client certificate that is expired, not yet valid or whose key usage or extended
+            key usage does not allow a TLS client (``CertificateNotUsable``).
     """
     prof = tls.profile(profile)
+    if client_cert is not None:
+        from dicomsec.keys import load_certificate
+        from dicomsec.trust import KeyPurpose, check_for_use
+
+        check_for_use(load_certificate(Path(client_cert)), KeyPurpose.TLS_CLIENT,
+                      name="client certificate", path=client_cert)
     started = time.monotonic()
     try:
         socket.create_connection((host, port), timeout=timeout).close()

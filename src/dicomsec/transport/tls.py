@@ -227,16 +227,23 @@ def _load_store(ctx: ssl.SSLContext, store: TrustStore) -> None:
         raise InvalidInput(f"cannot load trust anchors: {exc}") from None
 
 
-def _load_pair(ctx: ssl.SSLContext, cert: Path, key: Path, password: bytes | None) -> None:
+def _load_pair(ctx: ssl.SSLContext, cert: Path, key: Path, password: bytes | None, *,
+               server: bool) -> None:
+    """Our own certificate and key: usable now as a TLS server's (or client's) certificate
+    (:func:`dicomsec.trust.check_for_use`: validity, key usage, extended key usage), within
+    the profile's minimums, then loaded."""
     import ssl
 
     from cryptography.hazmat.primitives.serialization import Encoding
 
     from dicomsec.keys import load_certificate
+    from dicomsec.trust import KeyPurpose, check_for_use
 
     prof = context_profile(ctx)
     assert prof is not None, "a profile context"
     own = load_certificate(Path(cert))
+    check_for_use(own, KeyPurpose.TLS_SERVER if server else KeyPurpose.TLS_CLIENT,
+                  name="our TLS certificate", path=cert)
     problems = certificate_problems(own.public_bytes(Encoding.DER), prof)
     if problems:
         raise PolicyViolation(f"our own certificate does not meet profile {prof.name}: "
@@ -268,7 +275,10 @@ def server_context(
     False. The context carries its profile (:func:`context_profile`).
 
     Raises:
-        InvalidInput: unknown profile, no certificate, unreadable certificate, key or trust.
+        InvalidInput: unknown profile, no certificate, unreadable certificate, key or trust;
+            our own certificate not usable now for a TLS server (``CertificateNotUsable``:
+            expired, not yet valid, key usage without digitalSignature, extended key usage
+            without serverAuth).
         PolicyViolation: our own certificate is below the profile's minimums.
     """
     import ssl
@@ -278,7 +288,7 @@ def server_context(
         raise InvalidInput("a TLS server needs a certificate and key")
     ctx = _base_context(prof, server=True)
     for cert, key in certs_and_keys:
-        _load_pair(ctx, cert, key, key_password)
+        _load_pair(ctx, cert, key, key_password, server=True)
     _load_trust(ctx, trust)
     ctx.verify_mode = ssl.CERT_REQUIRED if require_client_cert else ssl.CERT_OPTIONAL
     return ctx
@@ -297,7 +307,9 @@ def client_context(
     :class:`~dicomsec.trust.TrustStore`).
 
     Raises:
-        InvalidInput: unknown profile, unreadable certificate, key or trust.
+        InvalidInput: unknown profile, unreadable certificate, key or trust; our own
+            certificate not usable now for a TLS client (``CertificateNotUsable``, as for
+            :func:`server_context` with clientAuth).
         PolicyViolation: our own certificate is below the profile's minimums.
     """
     import ssl
@@ -308,7 +320,7 @@ def client_context(
     ctx.verify_mode = ssl.CERT_REQUIRED
     _load_trust(ctx, trust)
     if cert is not None and key is not None:
-        _load_pair(ctx, cert, key, key_password)
+        _load_pair(ctx, cert, key, key_password, server=False)
     return ctx
 
 

@@ -102,10 +102,13 @@ def keys_generate(
         load_private_key,
         write_private_key,
     )
+    from dicomsec.trust import KeyPurpose, check_for_use
 
     check_key_creation(scheme, policy=policy)  # before loading or making anything
-    issuer_key = load_private_key(ca_key) if ca_key else None
     issuer_cert = load_certificate(ca_cert) if ca_cert else None
+    if issuer_cert is not None:  # the one validator: a CA, keyCertSign, valid now
+        check_for_use(issuer_cert, KeyPurpose.ISSUING, name="CA certificate", path=ca_cert)
+    issuer_key = load_private_key(ca_key) if ca_key else None
     if issuer_key is not None and issuer_cert is not None:
         check_issuer(issuer_key, issuer_cert)
     key = generate_private_key(scheme, policy=policy)
