@@ -44,6 +44,7 @@ SAME = [
     ("verify", ["--trust=ca.pem", "a.dcm", "--trust", "d", "--crl", "x.crl", "--require",
                 "creator", "--workers", "3", "--progress"]),
     ("verify", ["-", "--trust", "-"]),
+    ("verify", ["a.dcm", "--allow-unsigned", "--require", "any"]),
     ("sign", ["in.dcm", "-o", "out.dcm", "--key", "k.pem", "--cert", "c.pem"]),
     ("sign", ["in.dcm", "--in-place", "--key=k.pem", "--cert", "c.pem", "--tag", "PatientID",
               "--tag", "(0010,0010)", "--purpose", "1", "--mac", "sha384", "--json",

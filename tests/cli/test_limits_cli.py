@@ -175,8 +175,6 @@ def test_environment_seen_by_both_paths(run: Run, two_recipients: dict[str, Path
     assert _unwrap(run, two_recipients, "typer-env.dcm") == fast
 
 
-@pytest.mark.xfail(strict=False, reason="passes once cms/envelope/_read.py reads "
-                   "limits.current().recipients instead of its MAX_RECIPIENTS constant")
 def test_a_tiny_recipients_limit_refuses_the_file(run: Run,
                                                   two_recipients: dict[str, Path]) -> None:
     code, message = _unwrap(run, two_recipients, "tiny.dcm", "--limit", "recipients=1")
@@ -185,3 +183,6 @@ def test_a_tiny_recipients_limit_refuses_the_file(run: Run,
     assert "recipients=1" in message and "--limit recipients=N" in message
     assert not (two_recipients["work"] / "tiny.dcm").exists()
     assert _unwrap(run, two_recipients, "two.dcm", "--limit", "recipients=2")[0] == 0
+    assert run("inspect", two_recipients["secure"], "--limit", "recipients=1") == 2
+    run.assert_one_line_error()
+    assert "recipients=1" in run.err
