@@ -386,9 +386,10 @@ class _WakingQueue(queue.Queue[Any]):
             self.waker.wake()
 
 
-#: the largest PDU our SCP reads before its association is established (an A-ASSOCIATE-RQ
-#: with 128 presentation contexts of a few transfer syntaxes each is about 20 KiB), and the
-#: largest PDU of a kind other than P-DATA afterwards (A-RELEASE and A-ABORT are 10 bytes)
+#: the default largest PDU our SCP reads before its association is established (an
+#: A-ASSOCIATE-RQ with 128 presentation contexts of a few transfer syntaxes each is about
+#: 20 KiB), and the largest PDU of a kind other than P-DATA afterwards (A-RELEASE and A-ABORT
+#: are 10 bytes); ``limits.Limits.association_pdu_bytes`` (which ``make_scp`` reads)
 MAX_CONTROL_PDU = 64 * 1024
 
 #: told why the DUL dropped the connection (a PDU over its bound, a stall): the reason, and
@@ -401,19 +402,23 @@ class PduLimits:
     """What an SCP's DUL refuses before reading a PDU's body (low level: see
     :func:`event_driven`)."""
 
-    #: the maximum PDU length we announced (0: none); a P-DATA PDU longer than it is refused
+    #: the largest P-DATA PDU accepted (0: no bound of ours); a P-DATA PDU longer than it, or
+    #: than the maximum PDU length our A-ASSOCIATE-AC announced when that is lower, is refused
     max_pdata: int
     #: called once with the reason when the connection is dropped for a bound or a stall
     on_drop: DropReport
     #: the largest PDU of any other kind, and of any kind before the association
     max_control: int = MAX_CONTROL_PDU
 
-    def refusal(self, pdu_type: int, length: int, established: bool) -> str | None:
-        """Why a PDU of this type and declared length is refused (``None``: it is not)."""
+    def refusal(self, pdu_type: int, length: int, established: bool,
+                negotiated: int = 0) -> str | None:
+        """Why a PDU of this type and declared length is refused (``None``: it is not);
+        ``negotiated`` is the maximum PDU length the association announced (0: none)."""
         if established and pdu_type == 0x04:
-            if self.max_pdata and length > self.max_pdata:
+            bound = min((b for b in (self.max_pdata, negotiated) if b > 0), default=0)
+            if bound and length > bound:
                 return (f"P-DATA PDU of {length} bytes exceeds the maximum PDU length "
-                        f"negotiated ({self.max_pdata}); A-ABORT")
+                        f"negotiated ({bound}); A-ABORT")
             return None
         if length > self.max_control:
             when = "" if established else " before the association"
@@ -473,7 +478,9 @@ class _BoundedReads:
             error = exc
         if len(header) == 6:
             pdu_type, _, length = struct.unpack(">BBL", header)
-            reason = limits.refusal(pdu_type, length, bool(self.assoc.is_established))
+            established = bool(self.assoc.is_established)
+            reason = limits.refusal(pdu_type, length, established,
+                                    self._announced() if established else 0)
             if reason is not None:
                 self._drop(reason, abort=True)
                 return
@@ -485,6 +492,15 @@ class _BoundedReads:
         if replay.timed_out:
             self._drop("peer stalled in the middle of a PDU for the network timeout; "
                        "connection dropped", abort=False)
+
+    def _announced(self) -> int:
+        """The maximum PDU length our side of the association announced (0: none)."""
+        assoc = self.assoc
+        try:
+            ours = assoc.acceptor if assoc.is_acceptor else assoc.requestor
+            return int(ours.maximum_length or 0)
+        except (AttributeError, TypeError, ValueError):
+            return 0
 
     def _artim_expired(self) -> None:
         """As pynetdicom's reactor does (Evt18); a peer still connected without having sent

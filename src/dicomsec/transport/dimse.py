@@ -34,6 +34,7 @@ from dicomsec.transport import tls
 from dicomsec.transport._groupcommit import GroupCommit
 from dicomsec.transport._part10 import dataset_uids, encode_file_meta, read_file_meta
 from dicomsec.transport._pynetdicom import (
+    MAX_CONTROL_PDU,
     WINDOW,
     CheapCopyContexts,
     PduLimits,
@@ -98,12 +99,15 @@ DUPLICATE_POLICIES = ("reject", "keep-both", "replace")
 _MAX_COPIES = 1000
 _WARNING_STATUSES = frozenset({0x0001, 0xB000, 0xB006, 0xB007})
 _NO_RESPONSE = "no response (association aborted or timed out)"
-#: the largest P-DATA PDU our SCP accepts: a small instance travels in one PDU, not three of
-#: pynetdicom's default 16 KiB (each PDU is a round of both DUL reactors)
+#: the default largest P-DATA PDU our SCP accepts (``limits.Limits.pdu_bytes``, which
+#: :func:`make_scp` reads): a small instance travels in one PDU, not three of pynetdicom's
+#: default 16 KiB (each PDU is a round of both DUL reactors)
 MAX_PDU_SIZE = 1 << 20
 
-#: seconds a connected peer may stay silent in the middle of its PDUs
+#: seconds a connected peer may stay silent in the middle of its PDUs (``network_timeout``)
 READ_TIMEOUT = 60.0
+#: seconds a peer has to send its A-ASSOCIATE-RQ after the TLS handshake (``acse_timeout``)
+ACSE_TIMEOUT = 30.0
 
 
 # ------------------------------------------------------------------------------------------
@@ -310,8 +314,12 @@ def _store_handler(out_dir: Path, emit: EventCallback, committer: GroupCommit,
     return handle
 
 
-def _scp_handlers(out: Path, emit: EventCallback, duplicates: str = "reject") -> list[Any]:
-    """pynetdicom event handlers of the SCP: stores, echoes, and the events it reports."""
+def _scp_handlers(out: Path, emit: EventCallback, duplicates: str = "reject", *,
+                  max_pdata: int = MAX_PDU_SIZE,
+                  max_control: int = MAX_CONTROL_PDU) -> list[Any]:
+    """pynetdicom event handlers of the SCP: stores, echoes, and the events it reports;
+    PDUs are bounded by ``max_pdata`` (P-DATA, or the maximum negotiated when lower) and
+    ``max_control`` (any other PDU, and any before the association)."""
     from pynetdicom import evt
 
     def on_open(event: Event) -> None:
@@ -321,7 +329,7 @@ def _scp_handlers(out: Path, emit: EventCallback, duplicates: str = "reject") ->
             emit(ScpEvent("aborted", peer, reason,
                           calling_aet=event.assoc.requestor.ae_title if established else None))
 
-        limits = PduLimits(MAX_PDU_SIZE, dropped)  # what make_scp announces
+        limits = PduLimits(max_pdata, dropped, max_control)  # what make_scp announces
         event_driven(event.assoc, limits)  # before pynetdicom starts the association's threads
 
     def on_echo(event: Event) -> int:
@@ -353,11 +361,14 @@ def _scp_handlers(out: Path, emit: EventCallback, duplicates: str = "reject") ->
     ]
 
 
-def _check_scp_options(out: Path, duplicates: str, network_timeout: float) -> Path:
+def _check_scp_options(out: Path, duplicates: str, network_timeout: float,
+                       acse_timeout: float = ACSE_TIMEOUT) -> Path:
     if duplicates not in DUPLICATE_POLICIES:
         raise InvalidInput(f"duplicate policy must be one of {', '.join(DUPLICATE_POLICIES)}")
     if not network_timeout > 0:
         raise InvalidInput("network timeout must be positive")
+    if not acse_timeout > 0:
+        raise InvalidInput("ACSE timeout must be positive")
     if not out.is_dir():
         raise InvalidInput("output folder does not exist", path=str(out))
     if not os.access(out, os.W_OK | os.X_OK):
@@ -365,16 +376,19 @@ def _check_scp_options(out: Path, duplicates: str, network_timeout: float) -> Pa
     return out
 
 
-def _scp_ae(ae_title: str, max_associations: int, network_timeout: float) -> Any:
-    """The SCP's AE: every storage SOP class and Verification, in every transfer syntax."""
+def _scp_ae(ae_title: str, max_associations: int, network_timeout: float, *,
+            acse_timeout: float = ACSE_TIMEOUT, max_pdu: int = MAX_PDU_SIZE) -> Any:
+    """The SCP's AE: every storage SOP class and Verification, in every transfer syntax;
+    announces ``max_pdu`` as its maximum PDU length; the ACSE timeout is at most the network
+    timeout."""
     from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts
     from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 
     ae = AE(ae_title=ae_title)
     ae.maximum_associations = max_associations
-    ae.maximum_pdu_size = MAX_PDU_SIZE
+    ae.maximum_pdu_size = max_pdu
     ae.network_timeout = network_timeout
-    ae.acse_timeout = min(float(ae.acse_timeout or network_timeout), network_timeout)
+    ae.acse_timeout = min(acse_timeout, network_timeout)
     for cx in AllStoragePresentationContexts:
         if cx.abstract_syntax is not None:
             ae.add_supported_context(cx.abstract_syntax, ALL_TRANSFER_SYNTAXES)
@@ -400,6 +414,7 @@ def make_scp(
     require_profile_config: bool = True,
     duplicates: str = "reject",
     network_timeout: float = READ_TIMEOUT,
+    acse_timeout: float = ACSE_TIMEOUT,
 ) -> DimseServer:
     """Start a Storage SCP (all storage SOP classes, every transfer syntax) plus Verification
     over TLS under ``profile``; returns once it listens (``port=0``: any free port).
@@ -409,16 +424,25 @@ def make_scp(
     ``duplicates``: ``reject`` (status 0x0111), ``keep-both`` (stored as ``<uid>_<n>.dcm``)
     or ``replace``. A PDU declaring more than the maximum PDU length we announced (P-DATA)
     or 64 KiB (any other, and any before the association) is refused with an A-ABORT before
-    its body is read. A peer silent for ``network_timeout`` seconds is dropped. Every drop
-    is an ``aborted`` event with its reason.
+    its body is read. A peer silent for ``network_timeout`` seconds is dropped, and one that
+    sends no A-ASSOCIATE-RQ within ``acse_timeout`` seconds (at most ``network_timeout``).
+    Every drop is an ``aborted`` event with its reason.
+
+    The PDU bounds are :func:`dicomsec.limits.current`'s when this is called: ``pdu_bytes``
+    (default 1 MiB) is the maximum PDU length we announce, and a P-DATA PDU longer than it,
+    or than the maximum length our A-ASSOCIATE-AC carried when that is lower, is refused;
+    ``association_pdu_bytes`` (default 64 KiB) bounds every other PDU.
 
     Raises:
         InvalidInput: unusable certificates, keys, trust anchors or output folder.
         PolicyViolation: the profile's suites are not all offered (the OpenSSL configuration
             was not arranged before ``ssl`` was imported).
     """
+    from dicomsec import limits
+
     prof = tls.profile(profile)
-    out = _check_scp_options(Path(out_dir), duplicates, network_timeout)
+    out = _check_scp_options(Path(out_dir), duplicates, network_timeout, acse_timeout)
+    bounds = limits.current()  # read once: the server's threads do not see this context
     ctx = context or tls.server_context(prof.name, certs_and_keys, trust,
                                         require_client_cert=require_client_cert,
                                         key_password=key_password)
@@ -434,8 +458,10 @@ def make_scp(
             with contextlib.suppress(Exception):
                 on_event(event)
 
-    ae = _scp_ae(ae_title, max_associations, network_timeout)
-    handlers = _scp_handlers(out, emit, duplicates)
+    ae = _scp_ae(ae_title, max_associations, network_timeout, acse_timeout=acse_timeout,
+                 max_pdu=bounds.pdu_bytes)
+    handlers = _scp_handlers(out, emit, duplicates, max_pdata=bounds.pdu_bytes,
+                             max_control=bounds.association_pdu_bytes)
     server: Any = ae.make_server((host, port), ssl_context=ctx, evt_handlers=handlers,
                                  server_class=handshake_in_worker_server())
     server.handshake_timeout = handshake_timeout
