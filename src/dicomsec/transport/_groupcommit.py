@@ -1,30 +1,39 @@
 """Group commit for received instances: durable before their success status, fsynced together.
 
-Each SCP worker thread writes its instance to a temporary file in the target folder and then
-waits. One of the waiting threads (the first to find no commit running) takes every file
-written so far, fsyncs each one, renames each over its target and fsyncs each folder once,
+Each SCP worker thread writes its instance to a private file with no name in the target
+folder (``O_TMPFILE``, see :mod:`dicomsec._atomic`: a kill leaves nothing) and then waits. One
+of the waiting threads (the first to find no commit running) takes every file written so far,
+fsyncs each one, links each into place (over its target, or only where no file is, for the
+duplicate policy) and fsyncs each folder once,
 then wakes them all. Files that arrive during a commit go into the next one. A thread
 returns only once its own file and the folder entry naming it are on disk, so a success
 status sent after :meth:`GroupCommit.store` returns is never a lie; the saving is one folder
 fsync per group instead of one per file, and kernel write-back shared between the files of
 a group.
 
-Temporary files are private (0600) until they are renamed; they then get the mode
-``dicomsec._atomic`` gives new outputs. On any error the temporary file is removed and the
-error is raised in the thread that stored it.
+Files are private (0600) until they are named; they then get the mode ``dicomsec._atomic``
+gives outputs (:func:`~dicomsec._atomic.output_mode`). On any error the file is discarded and
+the error is raised in the thread that stored it.
 """
 
 from __future__ import annotations
 
-import contextlib
+import errno
 import os
-import tempfile
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from dicomsec._atomic import new_file_mode, sync_folder
+from dicomsec._atomic import (
+    discard_file,
+    link_file,
+    new_file_mode,
+    output_mode,
+    private_file,
+    sync_folder,
+)
+from dicomsec.errors import InvalidInput
 
 __all__ = ["GroupCommit"]
 
@@ -32,7 +41,7 @@ __all__ = ["GroupCommit"]
 @dataclass(eq=False, slots=True)
 class _Pending:
     fd: int
-    tmp: str
+    tmp: Path | None  # None: the file has no name (O_TMPFILE)
     target: Path
     replace: bool = True
     done: bool = False
@@ -76,16 +85,14 @@ class GroupCommit:
 
     @staticmethod
     def _write(target: Path, parts: Sequence[bytes | memoryview]) -> _Pending:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        fd, tmp = private_file(target.parent, target.name)
         try:
             for part in parts:
                 view = memoryview(part)
                 while view:
                     view = view[os.write(fd, view):]
         except BaseException:
-            os.close(fd)
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
+            discard_file(fd, tmp)
             raise
         return _Pending(fd, tmp, target)
 
@@ -107,31 +114,26 @@ class GroupCommit:
 
 
 def _commit(group: list[_Pending]) -> None:
+    folders: set[Path] = set()
     for item in group:
         try:
             os.fsync(item.fd)
-            if item.target.exists():
-                os.fchmod(item.fd, item.target.stat().st_mode & 0o7777)
-            else:
-                os.fchmod(item.fd, new_file_mode())
+            os.fchmod(item.fd, _mode(item))
+            link_file(item.fd, item.tmp, item.target, replace=item.replace)
+            folders.add(item.target.parent)
         except OSError as exc:
             item.error = exc
         finally:
-            os.close(item.fd)
-    folders: set[Path] = set()
-    for item in group:
-        if item.error is None:
-            try:
-                if item.replace:
-                    os.replace(item.tmp, item.target)
-                else:
-                    os.link(item.tmp, item.target)  # fails when the target exists
-                    os.unlink(item.tmp)
-                folders.add(item.target.parent)
-                continue
-            except OSError as exc:
-                item.error = exc
-        with contextlib.suppress(OSError):
-            os.unlink(item.tmp)
+            discard_file(item.fd, item.tmp)
     for folder in folders:
         sync_folder(folder)
+
+
+def _mode(item: _Pending) -> int:
+    """The stored file's mode; a target that is not a regular file is never replaced."""
+    if not item.replace:
+        return new_file_mode()  # linked only where no file is
+    try:
+        return output_mode(item.target)
+    except InvalidInput as exc:
+        raise OSError(errno.EINVAL, exc.message) from None
