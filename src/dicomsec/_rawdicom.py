@@ -8,17 +8,27 @@ chunks. pydicom is used only for its data dictionary (VRs of implicit-VR files).
 
 Supported transfer syntaxes: explicit VR little endian (and every encapsulated syntax), implicit
 VR little endian, explicit VR big endian. Deflated files are refused with a clear error.
+
+Limits before work: the parser reads :func:`dicomsec.limits.current` once per input and counts
+while it reads: elements (all levels), items (all sequences), nesting depth, Digital Signatures
+(and MAC Parameters) items on one level; exceeding one raises
+:class:`~dicomsec.limits.LimitExceeded` before the next record is made. The records are small
+(slots, the header shape in one small int, fragments in one array), and the small values kept
+in memory share one budget (``KEEP_BYTES``): past it, values are read on demand like large
+ones. Not checked here: what values mean (see ``dicomsec.signatures``).
 """
 
 from __future__ import annotations
 
 import struct
+from array import array
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from dicomsec import limits
 from dicomsec._window import ReadError, Window
 from dicomsec.errors import InvalidInput
 
@@ -26,6 +36,7 @@ __all__ = [
     "UNDEFINED",
     "DataSet",
     "Element",
+    "Fragments",
     "Item",
     "ParsedFile",
     "find",
@@ -37,12 +48,21 @@ __all__ = [
 
 UNDEFINED = 0xFFFFFFFF
 SMALL = 4096
-MAX_DEPTH = 64
+#: bytes of small values kept in memory per parse (each counted with 32 bytes of overhead);
+#: past it small values are read on demand
+KEEP_BYTES = 32 << 20
+#: encapsulated fragments in one file (16 bytes each in memory); a module constant until the
+#: limits table has a field for it
+MAX_FRAGMENTS = 1_000_000
+#: bytes of File Meta Information (group 0002) kept in memory
+MAX_META_BYTES = 1 << 20
 
 ITEM = 0xFFFEE000
 ITEM_DELIM = 0xFFFEE00D
 SEQ_DELIM = 0xFFFEE0DD
 PIXEL_DATA = 0x7FE00010
+#: sequences whose items count against the ``signatures`` limit (per level)
+SIGNATURE_SEQUENCES = frozenset([0xFFFAFFFA, 0x4FFE0001])
 
 IMPLICIT_LE = "1.2.840.10008.1.2"
 EXPLICIT_LE = "1.2.840.10008.1.2.1"
@@ -56,12 +76,20 @@ KNOWN_VRS = LONG_VRS | frozenset(
     ["AE", "AS", "AT", "CS", "DA", "DS", "DT", "FL", "FD", "IS", "LO", "LT", "PN", "SH",
      "SL", "SS", "ST", "TM", "UI", "UL", "US"]
 )
+#: the stored VR bytes -> the one str object for that VR (no new string per element)
+_VR_OF = {vr.encode("ascii"): vr for vr in KNOWN_VRS}
 #: swap unit (bytes) of binary VRs, for big-endian files
 SWAP_UNIT = {
     "US": 2, "SS": 2, "OW": 2, "AT": 2,
     "UL": 4, "SL": 4, "FL": 4, "OF": 4, "OL": 4,
     "FD": 8, "OD": 8, "SV": 8, "UV": 8, "OV": 8,
 }
+
+#: header shapes: implicit VR (length at +4, value at +8), explicit VR with a 2-byte length
+#: (+6, +8), explicit VR with a 4-byte length (+8, +12)
+IMPLICIT_HEAD, SHORT_HEAD, LONG_HEAD = 0, 1, 2
+_LENGTH_AT = (4, 6, 8)
+_VALUE_AT = (8, 8, 12)
 
 
 def find(elements: list[Element], tag: int) -> Element | None:
@@ -94,21 +122,76 @@ class Item:
         return self.end - 8 if self.length == UNDEFINED else self.end
 
 
-@dataclass(slots=True, eq=False)
-class Element:
-    """One data element as stored: header position, value position, children."""
+class Fragments:
+    """The fragments of encapsulated pixel data as ``(offset, length)`` pairs, Basic Offset
+    Table first: 16 bytes each in one array (a million fragments hold 16 MB, not 120 MB)."""
 
-    tag: int
-    vr: str  # effective VR (as stored, or from the dictionary for implicit VR)
-    length: int  # value length as stored (UNDEFINED for undefined length)
-    offset: int  # offset of the tag
-    value_offset: int
-    end: int = 0  # offset after the element (incl. sequence delimiter)
-    value: bytes | None = None  # kept for small defined-length values
-    items: list[Item] | None = None  # SQ (and UN of undefined length)
-    fragments: list[tuple[int, int]] | None = None  # encapsulated (offset, length), BOT first
-    length_field: int = 0  # offset of the length field
-    length_size: int = 4  # 2 or 4
+    __slots__ = ("_a",)
+
+    def __init__(self) -> None:
+        self._a = array("q")
+
+    def append(self, offset: int, length: int) -> None:
+        self._a.append(offset)
+        self._a.append(length)
+
+    def __len__(self) -> int:
+        return len(self._a) // 2
+
+    def __getitem__(self, index: int) -> tuple[int, int]:
+        i = range(len(self))[index] * 2
+        return self._a[i], self._a[i + 1]
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        a = self._a
+        return ((a[i], a[i + 1]) for i in range(0, len(a), 2))
+
+
+class Element:
+    """One data element as stored: header position, value position, children.
+
+    One record per element of the file, so it is kept small: the header's shape is one small
+    int (``value_offset``, ``length_field`` and ``length_size`` are derived from it), and
+    ``end`` is stored only for undefined lengths.
+    """
+
+    __slots__ = ("_end", "_head", "fragments", "items", "length", "offset", "tag", "value",
+                 "vr")
+
+    def __init__(self, tag: int, vr: str, length: int, offset: int, head: int = LONG_HEAD, *,
+                 value: bytes | None = None) -> None:
+        self.tag = tag
+        self.vr = vr  # effective VR (as stored, or from the dictionary for implicit VR)
+        self.length = length  # value length as stored (UNDEFINED for undefined length)
+        self.offset = offset  # offset of the tag
+        self._head = head  # IMPLICIT_HEAD, SHORT_HEAD or LONG_HEAD
+        self._end = 0  # only for undefined lengths (else value_offset + length)
+        self.value = value  # kept for small defined-length values (within KEEP_BYTES)
+        self.items: list[Item] | None = None  # SQ (and UN of undefined length)
+        self.fragments: Fragments | None = None  # encapsulated, BOT first
+
+    @property
+    def value_offset(self) -> int:
+        return self.offset + _VALUE_AT[self._head]
+
+    @property
+    def length_field(self) -> int:
+        """Offset of the length field."""
+        return self.offset + _LENGTH_AT[self._head]
+
+    @property
+    def length_size(self) -> int:
+        """2 or 4."""
+        return 2 if self._head == SHORT_HEAD else 4
+
+    @property
+    def end(self) -> int:
+        """Offset after the element (incl. sequence delimiter)."""
+        return self._end or self.offset + _VALUE_AT[self._head] + self.length
+
+    @end.setter
+    def end(self, value: int) -> None:
+        self._end = value
 
     @property
     def is_sequence(self) -> bool:
@@ -227,16 +310,35 @@ def _read_errors(name: str) -> Iterator[None]:
         raise InvalidInput(f"{what} at offset {exc.pos}", path=name) from None
 
 
+_HEAD_LE = struct.Struct("<HH2sH")  # tag, VR bytes (or the high half of a 4-byte length), length
+_HEAD_BE = struct.Struct(">HH2sH")
+_TAG_LEN_LE = struct.Struct("<HHL")  # tag and a 4-byte length
+_TAG_LEN_BE = struct.Struct(">HHL")
+
+
 class _Parser:
-    def __init__(self, r: _Reader, little: bool, implicit: bool, pixel_rep: int = 0) -> None:
+    """One parse: the reader, the byte order and the counters checked against the limits."""
+
+    def __init__(self, r: _Reader, little: bool, implicit: bool, lim: limits.Limits,
+                 pixel_rep: int = 0) -> None:
         self.r = r
         self.little = little
         self.implicit = implicit
         self.pixel_rep = pixel_rep
         self.e = "<" if little else ">"
+        self.head = _HEAD_LE if little else _HEAD_BE
+        self.tag_len = _TAG_LEN_LE if little else _TAG_LEN_BE
+        self.lim = lim
+        self.elements = 0
+        self.items = 0
+        self.fragments = 0
+        self.keep = KEEP_BYTES
 
     def err(self, msg: str, pos: int) -> InvalidInput:
         return InvalidInput(f"{msg} at offset {pos}", path=self.r.name)
+
+    def over(self, what: str, name: str, limit: int) -> limits.LimitExceeded:
+        return limits.LimitExceeded(what, name, limit, path=self.r.name)
 
     def read_tag(self, pos: int) -> int:
         g, e = struct.unpack(self.e + "HH", self.r.read(pos, 4))
@@ -249,11 +351,13 @@ class _Parser:
 
         Returns the elements and the offset after the data set (after the delimiter).
         """
-        if depth > MAX_DEPTH:
-            raise self.err("sequences nested too deeply", pos)
+        if depth > self.lim.depth:
+            raise self.over(f"sequences nested too deeply at offset {pos}", "depth",
+                            self.lim.depth)
         implicit = self.implicit if implicit is None else implicit
         elements: list[Element] = []
-        seen: set[int] = set()
+        top = -1  # the highest tag so far: a higher one cannot be a duplicate
+        seen: set[int] | None = None  # built only once the tags are out of order
         creators: dict[int, str] = {}
         limit = self.r.size if end is None else end
         while pos < limit:
@@ -263,7 +367,7 @@ class _Parser:
                     break
                 raise self.err("truncated element header", pos)
             head = self.r.read(pos, 8)  # tag and VR / length: one read for the header
-            g, e = struct.unpack(self.e + "HH", head[:4])
+            g, e, _vr, _n = self.head.unpack(head)
             tag = (g << 16) | e
             if tag == ITEM_DELIM:
                 if depth == 0 or end is not None:
@@ -271,12 +375,18 @@ class _Parser:
                 return elements, pos + 8
             if tag in (ITEM, SEQ_DELIM):
                 raise self.err(f"unexpected {tag_str(tag)}", pos)
+            if tag <= top:
+                if seen is None:
+                    seen = {el.tag for el in elements}
+                if tag in seen:
+                    # two values for one attribute: readers disagree on which one counts, so
+                    # a signature could cover one while a viewer shows the other
+                    raise self.err(f"duplicate attribute {tag_str(tag)}", pos)
             el = self.parse_element(pos, tag, depth, implicit, creators, limit, head)
-            if tag in seen:
-                # two values for one attribute: readers disagree on which one counts, so a
-                # signature could cover one while a viewer shows the other
-                raise self.err(f"duplicate attribute {tag_str(tag)}", pos)
-            seen.add(tag)
+            if seen is not None:
+                seen.add(tag)
+            if tag > top:
+                top = tag
             elements.append(el)
             pos = el.end
         if end is None and depth > 0:
@@ -313,42 +423,43 @@ class _Parser:
         if vr == "US or SS or OW" or "OW" in vr:
             return "OW"
         if " or " in vr:
-            return vr.split(" or ")[0]
-        return vr
+            vr = vr.split(" or ")[0]
+        return _VR_OF.get(vr.encode("ascii", "replace"), "UN")
+
+    def header(self, pos: int, tag: int, implicit: bool, creators: dict[int, str],
+               head: bytes) -> tuple[str, int, int]:
+        """The VR, the value length and the header shape of the element at ``pos``."""
+        if implicit:
+            (length,) = struct.unpack(self.e + "L", head[4:8])
+            return self.implicit_vr(tag, creators, length), length, IMPLICIT_HEAD
+        vr = _VR_OF.get(head[4:6])
+        if vr is None:
+            raise self.err(f"invalid VR {head[4:6]!r} for {tag_str(tag)}", pos)
+        if vr in LONG_VRS:
+            (length,) = struct.unpack(self.e + "L", self.r.read(pos + 8, 4))
+            return vr, length, LONG_HEAD
+        (length,) = struct.unpack(self.e + "H", head[6:8])
+        return vr, length, SHORT_HEAD
 
     def parse_element(
         self, pos: int, tag: int, depth: int, implicit: bool, creators: dict[int, str],
         limit: int, head: bytes | None = None,
     ) -> Element:
         """One element at ``pos`` (``head``: its first 8 bytes, when already read)."""
+        self.elements += 1
+        if self.elements > self.lim.elements:
+            raise self.over("too many data elements", "elements", self.lim.elements)
         r = self.r
         if head is None:
             head = r.read(pos, 8)
-        if implicit:
-            (length,) = struct.unpack(self.e + "L", head[4:8])
-            vr = self.implicit_vr(tag, creators, length)
-            length_field, length_size, value_offset = pos + 4, 4, pos + 8
-        else:
-            raw_vr = head[4:6]
-            try:
-                vr = raw_vr.decode("ascii")
-            except UnicodeDecodeError:
-                vr = "??"
-            if vr not in KNOWN_VRS:
-                raise self.err(f"invalid VR {raw_vr!r} for {tag_str(tag)}", pos)
-            if vr in LONG_VRS:
-                (length,) = struct.unpack(self.e + "L", r.read(pos + 8, 4))
-                length_field, length_size, value_offset = pos + 8, 4, pos + 12
-            else:
-                (length,) = struct.unpack(self.e + "H", head[6:8])
-                length_field, length_size, value_offset = pos + 6, 2, pos + 8
-        el = Element(tag, vr, length, pos, value_offset, length_field=length_field,
-                     length_size=length_size)
+        vr, length, shape = self.header(pos, tag, implicit, creators, head)
+        el = Element(tag, vr, length, pos, shape)
+        value_offset = el.value_offset
         if length == UNDEFINED:
             if vr == "SQ" or vr == "UN" or implicit:
                 # UN of undefined length holds an implicit VR little endian sequence (PS3.5 6.2.2)
                 seq_implicit = True if vr == "UN" else implicit
-                el.items, el.end = self.parse_items(value_offset, None, depth, seq_implicit)
+                el.items, el.end = self.parse_items(value_offset, None, depth, seq_implicit, tag)
             elif vr in ("OB", "OW"):
                 el.fragments, el.end = self.parse_fragments(value_offset)
             else:
@@ -357,20 +468,36 @@ class _Parser:
         end = value_offset + length
         if end > limit:
             raise self.err(f"value of {tag_str(tag)} runs past the end of its data set", pos)
-        el.end = end
         if vr == "SQ":
-            el.items, _ = self.parse_items(value_offset, end, depth, implicit)
+            el.items, _ = self.parse_items(value_offset, end, depth, implicit, tag)
         elif length <= SMALL:
-            el.value = r.read(value_offset, length)
-            group, elem = tag >> 16, tag & 0xFFFF
-            if group & 1 and 0x0010 <= elem <= 0x00FF:
-                creators[elem] = el.value.rstrip(b"\x00 ").decode("latin-1")
-            if tag == 0x00280103 and length >= 2 and depth == 0:
-                self.pixel_rep = struct.unpack(self.e + "H", el.value[:2])[0]
+            self.small_value(el, depth, creators)
         return el
 
+    def small_value(self, el: Element, depth: int, creators: dict[int, str]) -> None:
+        """Keep a small value while the budget lasts; note private creators and Pixel
+        Representation (needed to read implicit VR)."""
+        length, tag = el.length, el.tag
+        value = self.r.read(el.value_offset, length) if length else b""
+        if self.keep >= length + 32:
+            el.value = value
+            self.keep -= length + 32
+        group, elem = tag >> 16, tag & 0xFFFF
+        if group & 1 and 0x0010 <= elem <= 0x00FF:
+            creators[elem] = value.rstrip(b"\x00 ").decode("latin-1")
+        if tag == 0x00280103 and length >= 2 and depth == 0:
+            self.pixel_rep = struct.unpack(self.e + "H", value[:2])[0]
+
+    def count_item(self, pos: int, seq_tag: int, in_seq: int) -> None:
+        self.items += 1
+        if self.items > self.lim.items:
+            raise self.over("too many sequence items", "items", self.lim.items)
+        if seq_tag in SIGNATURE_SEQUENCES and in_seq > self.lim.signatures:
+            raise self.over(f"too many items in {tag_str(seq_tag)} at offset {pos}",
+                            "signatures", self.lim.signatures)
+
     def parse_items(
-        self, pos: int, end: int | None, depth: int, implicit: bool
+        self, pos: int, end: int | None, depth: int, implicit: bool, seq_tag: int = 0
     ) -> tuple[list[Item], int]:
         items: list[Item] = []
         limit = self.r.size if end is None else end
@@ -381,14 +508,15 @@ class _Parser:
                 return items, pos
             if pos + 8 > limit:
                 raise self.err("truncated sequence", pos)
-            tag = self.read_tag(pos)
-            (length,) = struct.unpack(self.e + "L", self.r.read(pos + 4, 4))
+            g, e, length = self.tag_len.unpack(self.r.read(pos, 8))
+            tag = (g << 16) | e
             if tag == SEQ_DELIM:
                 if end is not None:
                     raise self.err("sequence delimiter inside a defined-length sequence", pos)
                 return items, pos + 8
             if tag != ITEM:
                 raise self.err(f"expected an item, found {tag_str(tag)}", pos)
+            self.count_item(pos, seq_tag, len(items) + 1)
             item = Item(pos, length)
             if length == UNDEFINED:
                 item.elements, item.end = self.parse_dataset(pos + 8, None, depth + 1, implicit)
@@ -401,48 +529,76 @@ class _Parser:
             items.append(item)
             pos = item.end
 
-    def parse_fragments(self, pos: int) -> tuple[list[tuple[int, int]], int]:
-        frags: list[tuple[int, int]] = []
+    def parse_fragments(self, pos: int) -> tuple[Fragments, int]:
+        frags = Fragments()
+        size = self.r.size
         while True:
-            tag = self.read_tag(pos)
-            (length,) = struct.unpack(self.e + "L", self.r.read(pos + 4, 4))
+            g, e, length = self.tag_len.unpack(self.r.read(pos, 8))
+            tag = (g << 16) | e
             if tag == SEQ_DELIM:
                 return frags, pos + 8
             if tag != ITEM or length == UNDEFINED:
                 raise self.err("malformed encapsulated pixel data fragment", pos)
-            if pos + 8 + length > self.r.size:
+            if pos + 8 + length > size:
                 raise self.err("pixel data fragment runs past the end of the file", pos)
-            frags.append((pos + 8, length))
+            self.fragments += 1
+            if self.fragments > MAX_FRAGMENTS:
+                raise InvalidInput(f"more than {MAX_FRAGMENTS} pixel data fragments",
+                                   path=self.r.name)
+            frags.append(pos + 8, length)
             pos += 8 + length
 
 
 def parse_stream(fh: BinaryIO, size: int, name: str = "<input>") -> ParsedFile:
-    """Parse a Part 10 file from an open binary file of known size.
+    """Parse a Part 10 file from an open binary file of known size, within the limits in
+    force (:func:`dicomsec.limits.current`, read once).
 
     Raises:
         InvalidInput: not a Part 10 file, unsupported transfer syntax, or malformed structure.
+        dicomsec.limits.LimitExceeded: more elements, items, nesting or signature items than
+            the limits allow (an :class:`InvalidInput`).
     """
-    with _read_errors(name):
-        return _parse_part10(_Reader(fh, size, name))
+    try:
+        with _read_errors(name):
+            return _parse_part10(_Reader(fh, size, name), limits.current())
+    except RecursionError:  # only when the depth limit is raised far above its default
+        raise InvalidInput("sequences nested too deeply", path=name) from None
 
 
-def _parse_part10(r: _Reader) -> ParsedFile:
+def _parse_meta(r: _Reader, mp: _Parser) -> tuple[dict[int, bytes], int]:
+    """The File Meta Information (explicit VR little endian, group 0002): values by tag, and
+    the offset after it."""
     size, name = r.size, r.name
-    if size < 132 + 12 or r.read(128, 4) != b"DICM":
-        raise InvalidInput("not a DICOM Part 10 file (no DICM prefix)", path=name)
-    # File Meta Information: explicit VR little endian, group 0002
     pos = 132
     meta: dict[int, bytes] = {}
-    mp = _Parser(r, True, False)
+    total = 0
     while pos + 8 <= size:
         if r.read(pos, 2) != b"\x02\x00":
             break
         tag = mp.read_tag(pos)
         el = mp.parse_element(pos, tag, 0, False, {}, size)
+        plain = el.items is None and el.fragments is None
+        if el.value is None and el.length <= SMALL and plain:
+            el.value = r.read(el.value_offset, el.length)
         if el.value is None:
             raise InvalidInput(f"file meta element {tag_str(tag)} is malformed", path=name)
+        if tag in meta:
+            raise InvalidInput(f"duplicate file meta element {tag_str(tag)}", path=name)
+        total += len(el.value)
+        if total > MAX_META_BYTES:
+            raise InvalidInput(f"file meta information is larger than {MAX_META_BYTES} bytes",
+                               path=name)
         meta[tag] = el.value
         pos = el.end
+    return meta, pos
+
+
+def _parse_part10(r: _Reader, lim: limits.Limits) -> ParsedFile:
+    size, name = r.size, r.name
+    if size < 132 + 12 or r.read(128, 4) != b"DICM":
+        raise InvalidInput("not a DICOM Part 10 file (no DICM prefix)", path=name)
+    mp = _Parser(r, True, False, lim)
+    meta, pos = _parse_meta(r, mp)
     ts_raw = meta.get(0x00020010)
     if ts_raw is None:
         raise InvalidInput("file meta information has no Transfer Syntax UID", path=name)
@@ -451,7 +607,8 @@ def _parse_part10(r: _Reader) -> ParsedFile:
         raise InvalidInput("deflated transfer syntax is not supported", path=name)
     little = ts != EXPLICIT_BE
     implicit = ts == IMPLICIT_LE
-    p = _Parser(r, little, implicit)
+    p = _Parser(r, little, implicit, lim)
+    p.elements, p.items = mp.elements, mp.items
     elements, end = p.parse_dataset(pos, None, 0)
     encapsulated = ts not in (IMPLICIT_LE, EXPLICIT_LE, EXPLICIT_BE)
     return ParsedFile(ts, little, implicit, pos, end, meta, DataSet(elements), encapsulated)
@@ -471,8 +628,6 @@ def parse_file(path: Path | str, fh: BinaryIO | None = None) -> ParsedFile:
         raise InvalidInput("is a directory", path=str(p)) from None
     except OSError as exc:
         raise InvalidInput(f"cannot read: {exc.strerror or exc}", path=str(p)) from None
-    except RecursionError:
-        raise InvalidInput("sequences nested too deeply", path=str(p)) from None
 
 
 def parse_dataset_bytes(
@@ -482,6 +637,10 @@ def parse_dataset_bytes(
     import io
 
     r = _Reader(io.BytesIO(data), len(data), "<memory>")
-    with _read_errors(r.name):
-        elements, _ = _Parser(r, little, implicit).parse_dataset(0, len(data), 1)
+    try:
+        with _read_errors(r.name):
+            elements, _ = _Parser(r, little, implicit, limits.current()).parse_dataset(
+                0, len(data), 1)
+    except RecursionError:
+        raise InvalidInput("sequences nested too deeply", path=r.name) from None
     return elements

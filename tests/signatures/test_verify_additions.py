@@ -159,12 +159,14 @@ def test_copies_of_one_signature_are_problems(signed: Path, tmp_path: Path,
 
 def test_unsigned_file_says_nothing_was_verified(capsys: pytest.CaptureFixture[str]) -> None:
     rc, rep = _verify_json(CT, capsys)
-    assert rc == 0  # unchanged: --require any makes it fail
+    assert rc == 1  # a file without signatures fails unless --allow-unsigned
     assert rep["signatures"] == [] and rep["verified"] is False
     capsys.readouterr()
-    assert cli_main(["verify", str(CT), "--trust", str(CA), "--workers", "1"]) == 0
-    out = capsys.readouterr().out
-    assert "no signatures found: nothing verified" in out
+    assert cli_main(["verify", str(CT), "--trust", str(CA), "--workers", "1"]) == 1
+    assert "no signatures found: nothing verified" in capsys.readouterr().out
+    assert cli_main(["verify", str(CT), "--trust", str(CA), "--workers", "1",
+                     "--allow-unsigned"]) == 0
+    assert "no signatures found: nothing verified" in capsys.readouterr().out
 
 
 def test_unsigned_file_fails_in_the_library_when_not_allowed() -> None:
