@@ -323,7 +323,9 @@ public final class BcVectors {
             }
             byte[] plain = null;
             String used = null;
+            List<String> kinds = new ArrayList<>();
             for (RecipientInformation ri : store.getRecipients()) {
+                kinds.add(ri.getClass().getSimpleName().replace("RecipientInformation", ""));
                 Recipient r = recipientFor(ri, o);
                 if (r != null) {
                     plain = ri.getContent(r);
@@ -332,7 +334,8 @@ public final class BcVectors {
                 }
             }
             if (plain == null) {
-                System.err.println("no recipient matches the credentials");
+                System.err.println("no recipient matches the credentials (recipients BC can read: "
+                        + (kinds.isEmpty() ? "none" : String.join(", ", kinds)) + ")");
                 return 1;
             }
             byte[] dicom = innerContent(inner, plain);
