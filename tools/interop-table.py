@@ -12,7 +12,8 @@ readers and prints a Markdown table:
 - OpenSSL (the ``openssl`` CLI on PATH): ``openssl cms -decrypt``; for signed or digested inner
   content the decrypted SignedData/DigestedData value is put into a ContentInfo and checked with
   ``openssl cms -verify -CAfile ca.pem`` / ``-digest_verify`` (as
-  tests/data/secure-files/MANIFEST.md describes), so "yes" means the DICOM file came back byte for byte with its inner check passed.
+  tests/data/secure-files/MANIFEST.md describes), so "yes" means the DICOM file came back byte
+  for byte with its inner check passed.
 - BouncyCastle 1.72: the reader mode of ``tools/bc-vectors`` (Java 17; signatures checked with the
   included certificate, digests recomputed; no path validation).
 - GDCM: ``gdcmdump`` and ``gdcmanon -d`` (the only GDCM tools that decrypt anything).
