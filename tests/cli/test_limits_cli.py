@@ -186,3 +186,30 @@ def test_a_tiny_recipients_limit_refuses_the_file(run: Run,
     assert run("inspect", two_recipients["secure"], "--limit", "recipients=1") == 2
     run.assert_one_line_error()
     assert "recipients=1" in run.err
+
+
+# ------------------------------------------------------------------------------------------
+# verify: the DICOM limits reach every file, in this process and in worker processes
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_verify_folder_applies_the_limits_in_workers(run: Run, tmp_path: Path,
+                                                     workers: str) -> None:
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    for name in ("a.dcm", "b.dcm"):
+        (folder / name).write_bytes(CT.read_bytes())
+    assert run("verify", folder, "--allow-unsigned", "--workers", workers, "--limit",
+               "elements=10") == 2
+    lines = run.err.splitlines()
+    assert len(lines) == 2 and all("over the limit elements=10" in line for line in lines)
+    assert run("verify", folder, "--allow-unsigned", "--workers", workers) == 0
+
+
+def test_verify_fast_and_typer_paths_agree_on_a_dicom_limit(
+        run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    argv = ("verify", CT, "--allow-unsigned", "--limit", "elements=10")
+    fast = (run(*argv), run.err)
+    assert fast[0] == 2 and "over the limit elements=10" in fast[1]
+    _without_fast_path(monkeypatch)
+    assert (run(*argv), run.err) == fast
