@@ -8,6 +8,11 @@ at import and never changes it.
 from __future__ import annotations
 
 import os
+import re
+import signal
+import stat
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -15,6 +20,8 @@ import pytest
 
 from dicomsec import _atomic
 from dicomsec._atomic import atomic_output, atomic_write_bytes
+from dicomsec.errors import InvalidInput
+from tests.conftest import PYDICOM_FILES
 
 
 def test_umask_is_never_set_at_run_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -67,3 +74,154 @@ def test_umask_read_matches_the_process(tmp_path: Path) -> None:
     mask = os.umask(0o022)
     os.umask(mask)
     assert _atomic._read_umask() == mask
+
+
+# --- no file that is not yet proven ever has a name (issue 8, item 1) -----------------------
+
+
+def test_output_has_no_name_until_published(tmp_path: Path) -> None:
+    target = tmp_path / "out.dcm"
+    with atomic_output(target) as fh:
+        fh.write(b"unproven")
+        fh.flush()
+        assert os.listdir(tmp_path) == []  # O_TMPFILE: no directory entry at all
+        assert os.fstat(fh.fileno()).st_mode & 0o7777 == 0o600
+        with open(fh.name, "rb") as again:  # its name reopens it (sign's self-check does)
+            assert again.read() == b"unproven"
+    assert os.listdir(tmp_path) == ["out.dcm"]
+    assert target.read_bytes() == b"unproven"
+
+
+def test_failed_block_leaves_nothing(tmp_path: Path) -> None:
+    (tmp_path / "out.dcm").write_bytes(b"old")
+    with pytest.raises(RuntimeError), atomic_output(tmp_path / "out.dcm") as fh:
+        fh.write(b"new")
+        raise RuntimeError("check failed")
+    assert os.listdir(tmp_path) == ["out.dcm"]
+    assert (tmp_path / "out.dcm").read_bytes() == b"old"
+
+
+def test_publish_file_without_replace(tmp_path: Path) -> None:
+    (tmp_path / "a").write_bytes(b"first")
+    with _atomic.unnamed_file(tmp_path) as fh:
+        fh.write(b"second")
+        with pytest.raises(FileExistsError):
+            _atomic.publish_file(fh, tmp_path / "a", replace=False)
+        _atomic.publish_file(fh, tmp_path / "b", replace=False)
+    assert (tmp_path / "a").read_bytes() == b"first"
+    assert (tmp_path / "b").read_bytes() == b"second"
+    assert sorted(os.listdir(tmp_path)) == ["a", "b"]
+
+
+def test_mode_rules_with_a_symlink_target(tmp_path: Path) -> None:
+    """The mode is ``mode``, else the replaced regular file's, else the umask's; a symlink is
+    replaced by the output, and the file it points to keeps its content and mode."""
+    other = tmp_path / "other.dcm"
+    other.write_bytes(b"someone else's")
+    os.chmod(other, 0o640)
+    link = tmp_path / "link.dcm"
+    link.symlink_to(other)
+    atomic_write_bytes(link, b"new")
+    assert not link.is_symlink()
+    assert link.read_bytes() == b"new"
+    assert link.stat().st_mode & 0o7777 == _atomic.new_file_mode()
+    assert other.read_bytes() == b"someone else's"
+    assert other.stat().st_mode & 0o7777 == 0o640
+    # with an explicit mode (unwrap's 0600), through a link again
+    link.unlink()
+    link.symlink_to(other)
+    atomic_write_bytes(link, b"secret", mode=0o600)
+    assert link.stat().st_mode & 0o7777 == 0o600
+    assert other.stat().st_mode & 0o7777 == 0o640
+    # a regular file keeps its mode when replaced
+    atomic_write_bytes(other, b"replaced")
+    assert other.stat().st_mode & 0o7777 == 0o640
+    # a dangling link is replaced too
+    dangling = tmp_path / "dangling.dcm"
+    dangling.symlink_to(tmp_path / "nowhere")
+    atomic_write_bytes(dangling, b"x")
+    assert not dangling.is_symlink() and not (tmp_path / "nowhere").exists()
+
+
+def test_non_regular_target_is_refused_before_work(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    entered = False
+    with pytest.raises(InvalidInput, match="FIFO"), atomic_output(fifo):
+        entered = True
+    assert not entered
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert os.listdir(tmp_path) == ["fifo"]
+
+
+_DIE_IN_BLOCK = """
+import os, signal, sys
+from dicomsec import _atomic
+_atomic._USE_TMPFILE = False
+with _atomic.atomic_output(sys.argv[1]) as fh:
+    fh.write(b"plaintext" * 1000)
+    fh.flush()
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_fallback_temporary_is_swept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where O_TMPFILE is refused, a kill leaves a named 0600 temporary whose name holds the
+    pid; the next process's first output in that folder removes it (and only such files of
+    dead processes)."""
+    folder = tmp_path / "out"
+    folder.mkdir()
+    child = subprocess.run([sys.executable, "-c", _DIE_IN_BLOCK, str(folder / "x.dcm")],
+                           check=False, capture_output=True)
+    assert child.returncode == -signal.SIGKILL, child.stderr
+    left = os.listdir(folder)
+    assert len(left) == 1 and re.fullmatch(r"\.x\.dcm\.dicomsec-[0-9]+-[0-9a-f]{12}\.tmp",
+                                            left[0]), left
+    assert (folder / left[0]).stat().st_mode & 0o7777 == 0o600
+    live = folder / f".y.dcm.dicomsec-{os.getpid()}-{'0' * 12}.tmp"  # ours: alive
+    live.write_bytes(b"in flight")
+    unrelated = folder / ".x.dcm.abcdef.tmp"
+    unrelated.write_bytes(b"not ours")
+
+    monkeypatch.setattr(_atomic, "_USE_TMPFILE", False)
+    monkeypatch.setattr(_atomic, "_swept", set())
+    atomic_write_bytes(folder / "z.dcm", b"z")
+    assert sorted(os.listdir(folder)) == sorted([live.name, unrelated.name, "z.dcm"])
+    assert (folder / "z.dcm").stat().st_mode & 0o7777 == _atomic.new_file_mode()
+    # once per folder per process: a new leftover stays until the next process
+    dead = folder / left[0]
+    dead.write_bytes(b"left again")
+    atomic_write_bytes(folder / "z.dcm", b"zz")
+    assert dead.exists()
+    assert _atomic.sweep(folder) == [dead]
+    # a failed block in the fallback removes its temporary
+    with pytest.raises(RuntimeError), atomic_output(folder / "w.dcm") as fh:
+        fh.write(b"w")
+        raise RuntimeError
+    assert sorted(os.listdir(folder)) == sorted([live.name, unrelated.name, "z.dcm"])
+
+
+def test_unwrap_in_the_fallback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fallback keeps every promise but the kill one: a failed unwrap leaves nothing, a
+    good one publishes 0600 plaintext and no temporary."""
+    from dicomsec.cli import main
+
+    kek = tmp_path / "kek.hex"
+    kek.write_text("00" * 32)
+    wrong = tmp_path / "wrong.hex"
+    wrong.write_text("01" * 32)
+    secure = tmp_path / "ct.dcm.p7"
+    assert main(["wrap", str(PYDICOM_FILES / "CT_small.dcm"), "-o", str(secure),
+                 "--kek-file", str(kek), "--kek-id", "0a"]) == 0
+    out = tmp_path / "out"
+    out.mkdir()
+    monkeypatch.setattr(_atomic, "_USE_TMPFILE", False)
+    monkeypatch.setattr(_atomic, "_swept", set())
+    assert main(["unwrap", str(secure), "-o", str(out / "ct.dcm"), "--kek-file", str(wrong),
+                 "--kek-id", "0a"]) == 1
+    assert os.listdir(out) == []
+    assert main(["unwrap", str(secure), "-o", str(out / "ct.dcm"), "--kek-file", str(kek),
+                 "--kek-id", "0a"]) == 0
+    assert os.listdir(out) == ["ct.dcm"]
+    assert (out / "ct.dcm").stat().st_mode & 0o7777 == 0o600
+    assert (out / "ct.dcm").read_bytes() == (PYDICOM_FILES / "CT_small.dcm").read_bytes()
