@@ -9,6 +9,9 @@ For anything else (``--help``, an unknown or repeated option, a missing required
 a usage error raised by the command) :func:`run` returns ``None`` before the command has done
 anything, and the caller hands the arguments to typer, whose messages and exit codes stay the
 only ones users see.
+
+``--limit NAME=VALUE`` and ``DICOMSEC_LIMITS`` never reach this parser: ``dicomsec.cli.main``
+takes them from the line and sets the limits before either path runs.
 """
 
 from __future__ import annotations
