@@ -61,6 +61,7 @@ def test_client_port_out_of_range(run: Run, cmd: str, port: str) -> None:
     ["--handshake-timeout", "nan"], ["--handshake-timeout", "1e300"],
     ["--max-associations", "0"], ["--max-associations", "100000"],
     ["--network-timeout", "0"], ["--network-timeout", "nan"], ["--network-timeout", "3601"],
+    ["--acse-timeout", "0"], ["--acse-timeout", "-1"], ["--acse-timeout", "inf"],
 ], ids=lambda a: " ".join(a))
 def test_scp_ranges(run: Run, tmp_path: Path, args: list[str]) -> None:
     assert run(*_scp(tmp_path / "out", *args)) == 2, run.err

@@ -1,6 +1,7 @@
-"""``scp --network-timeout`` reaches the server: a TLS client that never sends its
-A-ASSOCIATE-RQ is dropped after it (the ACSE timeout is capped by it) and the drop is logged.
-The real ``dicomsec scp`` runs as a subprocess; nothing here measures time."""
+"""``scp --acse-timeout`` and ``--network-timeout`` reach the server: a TLS client that never
+sends its A-ASSOCIATE-RQ is dropped after the ACSE timeout (which the network timeout caps) and
+the drop is logged. The real ``dicomsec scp`` runs as a subprocess; nothing here measures
+time."""
 
 from __future__ import annotations
 
@@ -8,18 +9,21 @@ import contextlib
 import socket
 from pathlib import Path
 
+import pytest
+
 from dicomsec.transport import tls
 from dicomsec.trust import TrustStore
 from tests.transport.test_dimse import Pki, running_scp
 from tests.transport.test_dimse import pki as pki  # the module's test PKI fixture
 
 
-def test_network_timeout_drops_a_silent_peer_and_says_so(pki: Pki, tmp_path: Path) -> None:
+@pytest.mark.parametrize("option", ["--network-timeout", "--acse-timeout"])
+def test_timeout_drops_a_silent_peer_and_says_so(pki: Pki, tmp_path: Path, option: str) -> None:
     out = tmp_path / "out"
     out.mkdir()
     ctx = tls.client_context("b12", TrustStore.from_paths([pki.ca]), cert=pki.cert("client"),
                              key=pki.key("client"))
-    with running_scp(pki, out, "b12", "--network-timeout", "1") as scp:
+    with running_scp(pki, out, "b12", option, "1") as scp:
         raw = socket.create_connection(("127.0.0.1", scp.port), timeout=30)
         with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as sock:
             with contextlib.suppress(OSError):

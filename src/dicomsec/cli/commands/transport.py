@@ -184,7 +184,10 @@ def scp(
         "keep-both (stored as <uid>_<n>.dcm) or replace.")] = "reject",
     network_timeout: Annotated[float, typer.Option(
         "--network-timeout", help="Seconds a peer may stay silent before it is dropped (and "
-        "the drop logged); also caps the 30 s wait for its A-ASSOCIATE-RQ.")] = 60.0,
+        "the drop logged).")] = 60.0,
+    acse_timeout: Annotated[float, typer.Option(
+        "--acse-timeout", help="Seconds a client has to send its A-ASSOCIATE-RQ after the "
+        "TLS handshake (at most --network-timeout).")] = 30.0,
 ) -> int:
     """Storage SCP (all storage SOP classes) and Verification over TLS; stores each received
     instance atomically under --out as <SOP Instance UID>.dcm. Runs until SIGINT/SIGTERM."""
@@ -197,6 +200,7 @@ def scp(
     port_number(port, any_port=True)
     seconds(handshake_timeout, "--handshake-timeout")
     seconds(network_timeout, "--network-timeout")
+    seconds(acse_timeout, "--acse-timeout")
     count(max_associations, "--max-associations", 1, MAX_ASSOCIATIONS)
     if duplicates not in dimse.DUPLICATE_POLICIES:
         raise usage("--duplicates must be reject, keep-both or replace")
@@ -210,12 +214,19 @@ def scp(
             with lock:
                 err(line)
 
-    stop = threading.Event()
     server = dimse.make_scp(
         name, pairs, _trust(trust), out, key_password=password,
         require_client_cert=not no_client_auth, ae_title=aet, host=bind, port=port,
         handshake_timeout=handshake_timeout, max_associations=max_associations, on_event=show,
-        duplicates=duplicates, network_timeout=network_timeout)
+        duplicates=duplicates, network_timeout=network_timeout, acse_timeout=acse_timeout)
+    _serve_until_stopped(server)
+    err("stopped")
+    return 0
+
+
+def _serve_until_stopped(server: Any) -> None:
+    """Wait for SIGTERM or Ctrl-C, then shut ``server`` down."""
+    stop = threading.Event()
 
     def _stop(signum: int, frame: Any) -> None:
         stop.set()
@@ -229,8 +240,6 @@ def scp(
     finally:
         signal.signal(signal.SIGTERM, previous)
         server.shutdown()
-    err("stopped")
-    return 0
 
 
 # ------------------------------------------------------------------------------------------
