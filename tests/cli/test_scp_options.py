@@ -31,3 +31,22 @@ def test_timeout_drops_a_silent_peer_and_says_so(pki: Pki, tmp_path: Path, optio
                     pass
         scp.wait_for(r"^ABORT 127\.0\.0\.1:\d+: no A-ASSOCIATE-RQ within the ACSE timeout "
                      r"\(1")
+
+
+def test_limit_on_the_command_line_bounds_the_scp_pdus(pki: Pki, tmp_path: Path) -> None:
+    """``--limit association_pdu_bytes=N`` reaches the server's threads: a PDU before the
+    association declaring more than N bytes is refused by its header and logged."""
+    import struct
+
+    out = tmp_path / "out"
+    out.mkdir()
+    ctx = tls.client_context("b12", TrustStore.from_paths([pki.ca]), cert=pki.cert("client"),
+                             key=pki.key("client"))
+    with running_scp(pki, out, "b12", "--limit", "association_pdu_bytes=1K") as scp:
+        raw = socket.create_connection(("127.0.0.1", scp.port), timeout=30)
+        with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as sock:
+            sock.sendall(b"\x01\x00" + struct.pack(">L", 2048))
+            with contextlib.suppress(OSError):
+                while sock.recv(4096):
+                    pass
+        scp.wait_for(r"^ABORT 127\.0\.0\.1:\d+: .*before the association exceeds 1024")
