@@ -20,6 +20,7 @@ ones. Not checked here: what values mean (see ``dicomsec.signatures``).
 
 from __future__ import annotations
 
+import bisect
 import struct
 from array import array
 from collections.abc import Iterator
@@ -40,6 +41,7 @@ __all__ = [
     "Item",
     "ParsedFile",
     "find",
+    "never_signed",
     "parse_dataset_bytes",
     "parse_file",
     "parse_stream",
@@ -88,15 +90,40 @@ SWAP_UNIT = {
 #: header shapes: implicit VR (length at +4, value at +8), explicit VR with a 2-byte length
 #: (+6, +8), explicit VR with a 4-byte length (+8, +12)
 IMPLICIT_HEAD, SHORT_HEAD, LONG_HEAD = 0, 1, 2
+#: a flag beside the header shape: a UN element is inside this sequence's items
+_UN_INSIDE = 4
+#: tags outside every MAC stream besides group lengths, groups below 0008 and group FFFA
+#: (PS3.15 C.12.1.1.3.1.1): MAC Parameters Sequence, Data Set Trailing Padding, Length to
+#: End, Item Delimitation Item
+_NEVER_SIGNED = frozenset([0x4FFE0001, 0xFFFCFFFC, 0x00080001, 0xFFFEE00D])
 _LENGTH_AT = (4, 6, 8)
 _VALUE_AT = (8, 8, 12)
 
 
 def find(elements: list[Element], tag: int) -> Element | None:
-    for el in elements:
-        if el.tag == tag:
-            return el
+    """The element with ``tag`` in a list in ascending tag order (as the parser returns every
+    list): a binary search, so that looking up attributes costs no more on a large level."""
+    if len(elements) <= 16:
+        for el in elements:
+            if el.tag == tag:
+                return el
+        return None
+    i = bisect.bisect_left(elements, tag, key=_tag_of)
+    if i < len(elements) and elements[i].tag == tag:
+        return elements[i]
     return None
+
+
+def _tag_of(el: Element) -> int:
+    return el.tag
+
+
+def never_signed(tag: int) -> bool:
+    """Whether a tag is outside every MAC stream (PS3.15 C.12.1.1.3.1.1): group lengths,
+    groups below 0008, group FFFA, MAC Parameters Sequence, Data Set Trailing Padding, Length
+    to End."""
+    group = tag >> 16
+    return not tag & 0xFFFF or group < 0x0008 or group == 0xFFFA or tag in _NEVER_SIGNED
 
 
 def tag_str(tag: int) -> str:
@@ -172,22 +199,28 @@ class Element:
 
     @property
     def value_offset(self) -> int:
-        return self.offset + _VALUE_AT[self._head]
+        return self.offset + _VALUE_AT[self._head & 3]
 
     @property
     def length_field(self) -> int:
         """Offset of the length field."""
-        return self.offset + _LENGTH_AT[self._head]
+        return self.offset + _LENGTH_AT[self._head & 3]
 
     @property
     def length_size(self) -> int:
         """2 or 4."""
-        return 2 if self._head == SHORT_HEAD else 4
+        return 2 if self._head & 3 == SHORT_HEAD else 4
+
+    @property
+    def un_inside(self) -> bool:
+        """A UN element is somewhere inside this sequence's items (not counting those under
+        :func:`never_signed` tags): worked out once, while parsing."""
+        return bool(self._head & _UN_INSIDE)
 
     @property
     def end(self) -> int:
         """Offset after the element (incl. sequence delimiter)."""
-        return self._end or self.offset + _VALUE_AT[self._head] + self.length
+        return self._end or self.offset + _VALUE_AT[self._head & 3] + self.length
 
     @end.setter
     def end(self, value: int) -> None:
@@ -220,10 +253,7 @@ class DataSet:
     parent_chain: tuple[tuple[Element, Item], ...] = ()  # (sequence, item) from the top
 
     def find(self, tag: int) -> Element | None:
-        for el in self.elements:
-            if el.tag == tag:
-                return el
-        return None
+        return find(self.elements, tag)
 
     @property
     def insert_end(self) -> int:
@@ -310,6 +340,24 @@ def _read_errors(name: str) -> Iterator[None]:
         raise InvalidInput(f"{what} at offset {exc.pos}", path=name) from None
 
 
+def _mark_un(seq: Element) -> None:
+    """Set :attr:`Element.un_inside` of a sequence from its items' elements (each of which
+    already knows its own)."""
+    for item in seq.items or ():
+        for el in item.elements:
+            if (el.vr == "UN" or el._head & _UN_INSIDE) and not never_signed(el.tag):
+                seq._head |= _UN_INSIDE
+                return
+
+
+def _in_tag_order(elements: list[Element], out_of_order: set[int] | None) -> list[Element]:
+    """The elements of a level in ascending tag order (sorted only when the file had them out
+    of order, ``out_of_order`` being the tags seen then): :func:`find` searches them."""
+    if out_of_order is not None:
+        elements.sort(key=_tag_of)
+    return elements
+
+
 _HEAD_LE = struct.Struct("<HH2sH")  # tag, VR bytes (or the high half of a 4-byte length), length
 _HEAD_BE = struct.Struct(">HH2sH")
 _TAG_LEN_LE = struct.Struct("<HHL")  # tag and a 4-byte length
@@ -329,6 +377,7 @@ class _Parser:
         self.head = _HEAD_LE if little else _HEAD_BE
         self.tag_len = _TAG_LEN_LE if little else _TAG_LEN_BE
         self.lim = lim
+        self.max_elements = lim.elements
         self.elements = 0
         self.items = 0
         self.fragments = 0
@@ -349,7 +398,8 @@ class _Parser:
     ) -> tuple[list[Element], int]:
         """Parse elements from ``pos`` until ``end`` (defined) or an Item Delimitation Item.
 
-        Returns the elements and the offset after the data set (after the delimiter).
+        Returns the elements (in ascending tag order, whatever the file's order) and the
+        offset after the data set (after the delimiter).
         """
         if depth > self.lim.depth:
             raise self.over(f"sequences nested too deeply at offset {pos}", "depth",
@@ -372,7 +422,7 @@ class _Parser:
             if tag == ITEM_DELIM:
                 if depth == 0 or end is not None:
                     raise self.err("unexpected Item Delimitation Item", pos)
-                return elements, pos + 8
+                return _in_tag_order(elements, seen), pos + 8
             if tag in (ITEM, SEQ_DELIM):
                 raise self.err(f"unexpected {tag_str(tag)}", pos)
             if tag <= top:
@@ -393,7 +443,7 @@ class _Parser:
             raise self.err("undefined-length item is not terminated", pos)
         if pos != limit and end is not None:
             raise self.err("element runs past the end of its item", pos)
-        return elements, pos
+        return _in_tag_order(elements, seen), pos
 
     def implicit_vr(self, tag: int, creators: dict[int, str], length: int) -> str:
         from pydicom.datadict import dictionary_VR, private_dictionary_VR
@@ -432,13 +482,13 @@ class _Parser:
         if implicit:
             (length,) = struct.unpack(self.e + "L", head[4:8])
             return self.implicit_vr(tag, creators, length), length, IMPLICIT_HEAD
-        vr = _VR_OF.get(head[4:6])
+        _g, _e, raw_vr, length = self.head.unpack(head)
+        vr = _VR_OF.get(raw_vr)
         if vr is None:
-            raise self.err(f"invalid VR {head[4:6]!r} for {tag_str(tag)}", pos)
+            raise self.err(f"invalid VR {raw_vr!r} for {tag_str(tag)}", pos)
         if vr in LONG_VRS:
             (length,) = struct.unpack(self.e + "L", self.r.read(pos + 8, 4))
             return vr, length, LONG_HEAD
-        (length,) = struct.unpack(self.e + "H", head[6:8])
         return vr, length, SHORT_HEAD
 
     def parse_element(
@@ -447,19 +497,19 @@ class _Parser:
     ) -> Element:
         """One element at ``pos`` (``head``: its first 8 bytes, when already read)."""
         self.elements += 1
-        if self.elements > self.lim.elements:
-            raise self.over("too many data elements", "elements", self.lim.elements)
-        r = self.r
+        if self.elements > self.max_elements:
+            raise self.over("too many data elements", "elements", self.max_elements)
         if head is None:
-            head = r.read(pos, 8)
+            head = self.r.read(pos, 8)
         vr, length, shape = self.header(pos, tag, implicit, creators, head)
         el = Element(tag, vr, length, pos, shape)
-        value_offset = el.value_offset
+        value_offset = pos + _VALUE_AT[shape]
         if length == UNDEFINED:
             if vr == "SQ" or vr == "UN" or implicit:
                 # UN of undefined length holds an implicit VR little endian sequence (PS3.5 6.2.2)
                 seq_implicit = True if vr == "UN" else implicit
                 el.items, el.end = self.parse_items(value_offset, None, depth, seq_implicit, tag)
+                _mark_un(el)
             elif vr in ("OB", "OW"):
                 el.fragments, el.end = self.parse_fragments(value_offset)
             else:
@@ -470,20 +520,22 @@ class _Parser:
             raise self.err(f"value of {tag_str(tag)} runs past the end of its data set", pos)
         if vr == "SQ":
             el.items, _ = self.parse_items(value_offset, end, depth, implicit, tag)
+            _mark_un(el)
         elif length <= SMALL:
-            self.small_value(el, depth, creators)
+            self.small_value(el, value_offset, depth, creators)
         return el
 
-    def small_value(self, el: Element, depth: int, creators: dict[int, str]) -> None:
+    def small_value(self, el: Element, value_offset: int, depth: int,
+                    creators: dict[int, str]) -> None:
         """Keep a small value while the budget lasts; note private creators and Pixel
         Representation (needed to read implicit VR)."""
         length, tag = el.length, el.tag
-        value = self.r.read(el.value_offset, length) if length else b""
+        value = self.r.read(value_offset, length) if length else b""
         if self.keep >= length + 32:
             el.value = value
             self.keep -= length + 32
-        group, elem = tag >> 16, tag & 0xFFFF
-        if group & 1 and 0x0010 <= elem <= 0x00FF:
+        if tag & 0x10000 and 0x0010 <= tag & 0xFFFF <= 0x00FF:
+            elem = tag & 0xFFFF
             creators[elem] = value.rstrip(b"\x00 ").decode("latin-1")
         if tag == 0x00280103 and length >= 2 and depth == 0:
             self.pixel_rep = struct.unpack(self.e + "H", value[:2])[0]

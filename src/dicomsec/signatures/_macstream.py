@@ -15,7 +15,16 @@ from array import array
 from collections.abc import Callable, Iterable
 from typing import BinaryIO, Protocol
 
-from dicomsec._rawdicom import LONG_VRS, SWAP_UNIT, UNDEFINED, Element, ParsedFile, tag_str
+from dicomsec._rawdicom import (
+    LONG_VRS,
+    SWAP_UNIT,
+    UNDEFINED,
+    Element,
+    ParsedFile,
+    find,
+    never_signed,
+    tag_str,
+)
 
 __all__ = ["MacStream", "Sink", "is_signable"]
 
@@ -24,6 +33,8 @@ CHUNK = 1 << 20
 PIPELINE_MIN = 8 << 20
 #: chunks in flight between the reader and the hash (each CHUNK bytes)
 PIPELINE_DEPTH = 3
+#: the signatures of one file may feed at most this many times the ``elements`` limit
+FEED_FACTOR = 4
 
 MAC_PARAMETERS_SEQUENCE = 0x4FFE0001
 DIGITAL_SIGNATURES_SEQUENCE = 0xFFFAFFFA
@@ -38,28 +49,13 @@ class Sink(Protocol):
     def update(self, data: bytes | memoryview, /) -> None: ...
 
 
-def _tag_rule_ok(tag: int) -> bool:
-    group, elem = tag >> 16, tag & 0xFFFF
-    if elem == 0 or group < 0x0008 or group == 0xFFFA:
-        return False
-    return tag not in (MAC_PARAMETERS_SEQUENCE, TRAILING_PADDING, LENGTH_TO_END, 0xFFFEE00D)
-
-
-def _has_un(el: Element) -> bool:
-    if el.vr == "UN":
-        return True
-    if el.items is None:
-        return False
-    return any(_has_un(c) for it in el.items for c in it.elements if _tag_rule_ok(c.tag))
-
-
 def is_signable(el: Element) -> bool:
     """Whether an element may be covered by a signature (PS3.15 C.12.1.1.3.1.1).
 
     Not signable: group lengths, groups below 0008, group FFFA, MAC Parameters Sequence,
     Data Set Trailing Padding, Length to End, UN elements and sequences containing UN.
     """
-    return _tag_rule_ok(el.tag) and not _has_un(el)
+    return not never_signed(el.tag) and el.vr != "UN" and not el.un_inside
 
 
 def swapped(data: bytes | memoryview, vr: str) -> bytes | memoryview:
@@ -77,11 +73,32 @@ class MacStream:
     """Feeds elements of a parsed file to a sink (a hash object) in MAC stream encoding."""
 
     def __init__(self, parsed: ParsedFile, fh: BinaryIO) -> None:
+        from dicomsec import limits
+
         self.parsed = parsed
         self.fh = fh
         self.swap = not parsed.little_endian
         self._buf = bytearray(CHUNK)
         self._view = memoryview(self._buf)
+        lim = limits.current().elements
+        self._most = lim * FEED_FACTOR
+        self._left = self._most
+        #: the hash of part A by (level, MAC algorithm, signed tags): copies of a signature,
+        #: and signatures of one level over the same attributes, hash the level once
+        self.part_a: dict[tuple[int, str, bytes], object] = {}
+
+    def _spend(self) -> None:
+        """Count one element fed: a file's signatures together may feed at most
+        ``FEED_FACTOR`` times the ``elements`` limit (time bound on hostile signatures)."""
+        self._left -= 1
+        if self._left < 0:
+            from dicomsec import limits
+
+            name = getattr(self.fh, "name", None)
+            raise limits.LimitExceeded(
+                f"the signatures cover more than {self._most} data elements in total",
+                "elements", self._most // FEED_FACTOR,
+                path=name if isinstance(name, str) else None)
 
     # -- values -------------------------------------------------------------------------
     def _swapped(self, data: bytes | memoryview, vr: str) -> bytes | memoryview:
@@ -107,6 +124,7 @@ class MacStream:
 
     # -- elements -------------------------------------------------------------------------
     def feed_element(self, sink: Sink, el: Element) -> None:
+        self._spend()
         tag = struct.pack("<HH", el.tag >> 16, el.tag & 0xFFFF)
         vr = el.vr
         if el.items is not None:
@@ -144,10 +162,15 @@ class MacStream:
             self.feed_element(sink, el)
 
     def feed_signed(
-        self, sink: Sink, elements: Iterable[Element], signed: frozenset[int] | set[int]
+        self, sink: Sink, elements: list[Element], signed: frozenset[int] | set[int]
     ) -> None:
-        """Part A: the elements of a level whose tag is in Data Elements Signed."""
-        self.feed_elements(sink, (e for e in elements if e.tag in signed and is_signable(e)))
+        """Part A: the elements of a level (a parsed list, in tag order) whose tag is in Data
+        Elements Signed; a few tags of a large level are looked up, not searched for."""
+        if len(signed) * 8 < len(elements):
+            chosen = [el for t in signed if (el := find(elements, t)) is not None]
+        else:
+            chosen = [e for e in elements if e.tag in signed]
+        self.feed_elements(sink, (e for e in chosen if is_signable(e)))
 
 
 class _Pipeline:
@@ -212,14 +235,31 @@ class _Pipeline:
 
 
 def value_bytes(parsed: ParsedFile, fh: BinaryIO, el: Element) -> bytes:
-    """The value of a (small or deferred) defined-length element, in little-endian order."""
+    """The value of a (small or deferred) defined-length element, in little-endian order.
+
+    Raises:
+        dicomsec.limits.LimitExceeded: the value is longer than the ``value_bytes`` limit
+            (checked before anything is read).
+        InvalidInput: the file ends before the value does.
+    """
     if el.length == UNDEFINED or el.items is not None or el.fragments is not None:
         raise ValueError("not a plain value")
     if el.value is not None:
         data: bytes = el.value
     else:
+        from dicomsec import limits
+        from dicomsec.errors import InvalidInput
+
+        name = getattr(fh, "name", None)
+        path = name if isinstance(name, str) else None
+        most = limits.current().value_bytes
+        if el.length > most:
+            raise limits.LimitExceeded(f"value of {tag_str(el.tag)} is {el.length} bytes long",
+                                       "value_bytes", most, path=path)
         fh.seek(el.value_offset)
         data = fh.read(el.length)
+        if len(data) != el.length:
+            raise InvalidInput("input changed or was truncated while reading", path=path)
     if not parsed.little_endian:
         return bytes(swapped(data, el.vr))
     return data

@@ -92,6 +92,9 @@ __all__ = ["FULL_SELF_CHECK_LIMIT", "sign_file"]
 
 #: a full re-verification of the output before it replaces anything, up to this size
 FULL_SELF_CHECK_LIMIT = 64 << 20
+#: at most this many elements and items are added by one signature (the self-check of the
+#: output allows them beyond the limits the input was read with)
+_NEW_ELEMENTS, _NEW_ITEMS = 32, 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,7 +279,10 @@ def sign_file(
         level = resolve_level(parsed, item)
         signed = _choose_signed(level.elements, tags, req.profile)
         _check_profile(req, parsed, fh, level, signed)
-        mac_id = next(i for i in range(0x10000) if i not in all_mac_ids(parsed))
+        used = all_mac_ids(parsed, fh)
+        mac_id = next((i for i in range(0x10000) if i not in used), None)
+        if mac_id is None:
+            raise InvalidInput("every MAC ID Number is in use", path=str(src))
         uid = new_uid()
         sig_item = _signature_item(mac_id, uid, now.astimezone(),
                                    req.purpose)
@@ -284,6 +290,7 @@ def sign_file(
         little, implicit = parsed.little_endian, parsed.implicit_vr
         part_b = parse_dataset_bytes(sig_item.encode(Encoder(little, False)), little=little)
         hashed = sorted(signed)
+        location = level.path() or "main"
         early: list[Edit] = []
         delta = grow(parsed, level.elements, level, MAC_PARAMETERS_SEQUENCE,
                      _mac_item_bytes(parsed, mac_id, req.mac, hashed), early)
@@ -307,9 +314,10 @@ def sign_file(
             lengths.resize_ancestors(level, delta)
             write_spliced(fh, out, early + late + lengths.edits(little), cut, size)
             out.flush()
+            del parsed, level, signed, part_b  # the output is parsed again: one tree at a time
             _self_check(dst, out, uid, full=size <= FULL_SELF_CHECK_LIMIT)
     return SignResult(
-        path=str(dst), uid=uid, location=level.path() or "main", mac_id=mac_id,
+        path=str(dst), uid=uid, location=location, mac_id=mac_id,
         mac_algorithm=req.mac.dicom_term or req.mac.name, signature_algorithm=req.scheme.name,
         signed_tags=tuple(tag_str(t) for t in hashed), profile=req.profile.value,
         timestamp=timestamp_client is not None,
@@ -322,8 +330,13 @@ def _self_check(dst: Path, out: BinaryIO, uid: str, *, full: bool) -> None:
     Up to ``FULL_SELF_CHECK_LIMIT`` the new signature is verified in full; above it the
     output's structure is parsed again (the value was already checked against the digest).
     """
+    from dicomsec import limits
+
     size = out.seek(0, 2)
-    with open(out.name, "rb") as reader:
+    lim = limits.current()  # the output has what the input had, plus the new signature's
+    grown = lim.replaced(elements=lim.elements + _NEW_ELEMENTS, items=lim.items + _NEW_ITEMS,
+                         signatures=lim.signatures + 1)
+    with open(out.name, "rb") as reader, limits.applied(grown):
         parsed = parse_stream(reader, size, str(dst))
         if not full:
             return

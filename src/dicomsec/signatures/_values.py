@@ -12,7 +12,7 @@ import datetime as _dt
 import io
 import re
 import struct
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, Protocol, cast
 
 from dicomsec import algorithms
 from dicomsec._rawdicom import (
@@ -24,6 +24,7 @@ from dicomsec._rawdicom import (
     Element,
     ParsedFile,
     find,
+    tag_str,
 )
 from dicomsec.errors import InvalidInput
 from dicomsec.signatures._macstream import (
@@ -117,12 +118,23 @@ def at_list(parsed: ParsedFile, fh: BinaryIO, el: Element) -> list[int] | None:
     """The tags of an AT value; ``None`` when the element is not a well-formed AT."""
     if not is_plain(el) or el.vr != "AT" or el.length % 4:
         return None
+    from dicomsec import limits
+
+    most = limits.current().elements
+    if el.length // 4 > most:  # more tags than a data set may have elements
+        raise limits.LimitExceeded(f"{tag_str(el.tag)} lists {el.length // 4} tags",
+                                   "elements", most, path=_name(fh))
     raw = value_bytes(parsed, fh, el)
     out = []
     for i in range(0, len(raw), 4):
         g, e = struct.unpack("<HH", raw[i : i + 4])
         out.append((g << 16) | e)
     return out
+
+
+def _name(fh: BinaryIO) -> str | None:
+    name = getattr(fh, "name", None)
+    return name if isinstance(name, str) else None
 
 
 def _der_length(data: bytes) -> int | None:
@@ -252,23 +264,22 @@ def resolve_level(parsed: ParsedFile, path: str | None) -> DataSet:
     return ds
 
 
-def all_mac_ids(parsed: ParsedFile) -> set[int]:
-    """Every MAC ID Number used anywhere in the file (to choose a free one)."""
+def all_mac_ids(parsed: ParsedFile, fh: BinaryIO) -> set[int]:
+    """Every MAC ID Number used anywhere in the file (to choose a free one); walked without
+    recursion (the depth limit may be raised far)."""
     ids: set[int] = set()
-
-    def walk(elements: list[Element]) -> None:
-        for el in elements:
+    todo = [parsed.dataset.elements]
+    while todo:
+        for el in todo.pop():
             if el.items is None:
                 continue
             for it in el.items:
                 if el.tag in (MAC_PARAMETERS_SEQUENCE, DIGITAL_SIGNATURES_SEQUENCE):
                     mid = find(it.elements, MAC_ID)
-                    if mid is not None and mid.value is not None and len(mid.value) >= 2:
-                        fmt = "<H" if parsed.little_endian else ">H"
-                        ids.add(int(struct.unpack(fmt, mid.value[:2])[0]))
-                walk(it.elements)
-
-    walk(parsed.dataset.elements)
+                    if is_plain(mid) and mid is not None and 2 <= mid.length <= 0xFFFF:
+                        raw = value_bytes(parsed, fh, mid)
+                        ids.add(int(struct.unpack("<H", raw[:2])[0]))
+                todo.append(it.elements)
     return ids
 
 
@@ -290,10 +301,28 @@ def digest_stream(stream: MacStream, alg: algorithms.Algorithm, level_elements: 
     Raises:
         InvalidInput: a signed value cannot be read.
     """
-    hasher = algorithms.new_hasher(alg)
-    stream.feed_signed(hasher, level_elements, signed)
+    import hashlib
+
+    # exact (a collision-resistant digest of the sorted tags, never Python's hash of a set):
+    # a cached part A must never serve a different list of signed attributes
+    tags = hashlib.sha256(struct.pack(f"<{len(signed)}L", *sorted(signed))).digest()
+    key = (id(level_elements), alg.name, tags)
+    part_a = stream.part_a.get(key)
+    if part_a is None:
+        part_a = algorithms.new_hasher(alg)
+        stream.feed_signed(part_a, level_elements, signed)
+        stream.part_a[key] = part_a
+    hasher = cast("_Copyable", part_a).copy()
     stream.feed_elements(hasher, [e for e in part_b if e.tag not in PART_B_EXCLUDED])
     return hasher.digest()
+
+
+class _Copyable(Protocol):
+    """A hashlib object (what :func:`dicomsec.algorithms.new_hasher` returns)."""
+
+    def copy(self) -> _Copyable: ...
+    def update(self, data: bytes | memoryview, /) -> None: ...
+    def digest(self) -> bytes: ...
 
 
 def dataset_to_bytes(ds: Dataset) -> bytes:

@@ -157,9 +157,8 @@ def _mac_parameters(c: _Check, mac_id: int | None) -> tuple[algorithms.Algorithm
     signed = listed or []
     if not signed:
         c.problems.append("no data elements signed")
-    present = {e.tag: e for e in c.level.elements}
     for tag in signed:
-        el = present.get(tag)
+        el = find(c.level.elements, tag)
         if el is None:
             c.problems.append(f"signed attribute {tag_str(tag)} is absent")
         elif not is_signable(el):
