@@ -9,10 +9,8 @@
 //       opens a Secure DICOM File, checks the inner SignedData / DigestedData, writes the DICOM
 //       file; exit 0 opened, 1 failed (one line on stderr), 2 usage.
 
-import java.io.ByteArrayOutputStream;
 import java.io.FileReader;
 import java.io.IOException;
-import java.math.BigInteger;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -25,7 +23,6 @@ import java.security.cert.X509Certificate;
 import java.security.spec.ECGenParameterSpec;
 import java.security.spec.MGF1ParameterSpec;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -361,8 +358,7 @@ public final class BcVectors {
         }
         if (o.containsKey("--kek") && ri instanceof KEKRecipientInformation) {
             byte[] id = Hex.decode(o.getOrDefault("--kek-id", ""));
-            KEKRecipientInformation k = (KEKRecipientInformation) ri;
-            if (ri.getRID().match(id) || Arrays.equals(id, new byte[0])) {
+            if (id.length == 0 || ri.getRID().match(id)) {
                 return new JceKEKEnvelopedRecipient(new SecretKeySpec(hexFile(Path.of(o.get("--kek"))), "AES"))
                         .setProvider(BC);
             }
