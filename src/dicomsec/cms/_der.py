@@ -6,21 +6,27 @@ offsets: it reads tag and length octets, never values, unless asked. Indefinite 
 constructed OCTET STRINGs (chunked content) are supported.
 
 Limits against hostile input: tag numbers up to 2^28, length fields up to 8 octets, nesting up
-to ``MAX_DEPTH``, every length checked against the enclosing end before anything is read.
+to the ``der_depth`` limit of :mod:`dicomsec.limits` (read once per reader), every length checked
+against the enclosing end before anything is read.
+
+Speed on BER: a run of sibling primitive elements with the same header (a constructed OCTET
+STRING of equal chunks, 1-byte chunks included) is recognised by comparing the header bytes of
+a whole buffer at once (strided slices), and its data is gathered the same way: reading is
+linear and does a few operations per buffer, not per chunk.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from dicomsec import limits
 from dicomsec._window import ReadError, Window
 from dicomsec.errors import InvalidInput
 
 __all__ = [
     "INDEFINITE",
-    "MAX_DEPTH",
     "TLV",
     "TLVReader",
     "decode_oid",
@@ -30,9 +36,12 @@ __all__ = [
 ]
 
 INDEFINITE = -1
-MAX_DEPTH = 32
 #: how many ends of indefinite-length elements a reader remembers (memory stays bounded)
 _REMEMBERED = 64
+#: runs of equal sibling elements up to this many bytes each are scanned by strided slices
+_RUN_STRIDE = 4096
+#: runs of chunks up to this many value bytes each are gathered column by column
+_COLUMNS = 32
 
 # universal tags used here
 BOOLEAN, INTEGER, BIT_STRING, OCTET_STRING, NULL, OID = 1, 2, 3, 4, 5, 6
@@ -73,16 +82,28 @@ class TLVReader:
     #: streaming writers have a header every few KiB)
     WINDOW = 1 << 20
 
-    def __init__(self, fh: BinaryIO, size: int, name: str = "<input>") -> None:
+    def __init__(self, fh: BinaryIO, size: int, name: str = "<input>", *,
+                 lim: limits.Limits | None = None) -> None:
         self.fh = fh
         self.size = size
         self.name = name
+        #: the limits in force for this input (asked once, when the reader is made)
+        self.limits = limits.current() if lim is None else lim
         self._window = Window(fh, size, span=self.WINDOW, direct_above=64 << 10)
         #: ends of indefinite-length elements already walked (a few: see :meth:`end_of`)
         self._ends: dict[int, int] = {}
 
     def err(self, message: str, pos: int) -> InvalidInput:
         return InvalidInput(f"malformed CMS structure: {message} at offset {pos}", path=self.name)
+
+    def too_deep(self, pos: int) -> limits.LimitExceeded:
+        return limits.LimitExceeded(f"BER/DER nesting at offset {pos}", "der_depth",
+                                    self.limits.der_depth, path=self.name)
+
+    def check_depth(self, depth: int, pos: int) -> None:
+        """Raise :class:`~dicomsec.limits.LimitExceeded` when ``depth`` is over ``der_depth``."""
+        if depth > self.limits.der_depth:
+            raise self.too_deep(pos)
 
     def read(self, pos: int, n: int) -> bytes:
         """``n`` bytes at ``pos`` (small reads from the shared window of :mod:`dicomsec._window`).
@@ -146,19 +167,63 @@ class TLVReader:
         known = self._ends.get(tlv.offset)
         if known is not None:
             return known
-        if depth > MAX_DEPTH:
-            raise self.err("nested too deeply", tlv.offset)
-        pos = tlv.value_offset
+        self.check_depth(depth, tlv.offset)
         limit = self.size if end is None else end
+        stop = _drain(self._walk(tlv, limit, depth, octets=False, collect=False))
+        if depth == 0 and len(self._ends) < _REMEMBERED:
+            self._ends[tlv.offset] = stop
+        return stop
+
+    def _walk(self, tlv: TLV, limit: int, depth: int, *, octets: bool,
+              collect: bool) -> Generator[bytes, None, int]:
+        """Walk the children of the constructed ``tlv`` (to its end, or to its end-of-contents
+        octets within ``limit``); every child must be an OCTET STRING when ``octets``, and the
+        data of primitive children is yielded when ``collect``. Returns the offset after
+        ``tlv``. Runs of equal primitive siblings go by :func:`_uniform_run`."""
+        self.check_depth(depth, tlv.offset)
+        definite = tlv.length != INDEFINITE
+        stop = tlv.value_offset + tlv.length if definite else limit
+        pos = tlv.value_offset
+        buf, base = b"", pos
         while True:
-            if pos + 2 > limit:
-                raise self.err("indefinite length without end-of-contents", tlv.offset)
-            if self.read(pos, 2) == b"\x00\x00":
-                if depth == 0 and len(self._ends) < _REMEMBERED:
-                    self._ends[tlv.offset] = pos + 2
+            if definite and pos >= stop:
+                if pos != stop:
+                    raise self.err("children overrun their parent", tlv.offset)
+                return pos
+            if pos + 2 > stop:
+                raise self.err("truncated header" if definite
+                               else "indefinite length without end-of-contents", tlv.offset)
+            if pos - base + _RUN_STRIDE > len(buf) and base + len(buf) < stop:
+                buf, base = self.read(pos, min(self.WINDOW, stop - pos)), pos
+            i = pos - base
+            if not definite and buf[i : i + 2] == b"\x00\x00":
                 return pos + 2
-            child = self.header(pos, limit)
-            pos = self.end_of(child, limit, depth + 1)
+            count, head, n = _uniform_run(buf, i)
+            if count and (not octets or buf[i] == OCTET_STRING):
+                if collect and n:
+                    yield _run_data(buf, i, count, head, n)
+                pos += count * (head + n)
+                continue
+            pos = yield from self._child(pos, stop, depth, octets=octets, collect=collect)
+
+    def _child(self, pos: int, stop: int, depth: int, *, octets: bool,
+               collect: bool) -> Generator[bytes, None, int]:
+        """One child at ``pos`` (the slow path of :meth:`_walk`); returns the offset after it."""
+        child = self.header(pos, stop)
+        if octets and not child.is_universal(OCTET_STRING):
+            raise self.err("constructed OCTET STRING holds another type", child.offset)
+        if not child.constructed:
+            if collect:
+                offset, left = child.value_offset, child.length
+                while left:
+                    n = min(left, self.WINDOW)
+                    yield self.read(offset, n)
+                    offset += n
+                    left -= n
+            return child.value_offset + child.length
+        if octets:
+            return (yield from self._walk(child, stop, depth + 1, octets=True, collect=collect))
+        return self.end_of(child, stop, depth + 1)
 
     def children(self, tlv: TLV, end: int | None = None) -> Iterator[TLV]:
         """The direct children of a constructed element."""
@@ -201,9 +266,10 @@ class TLVReader:
 
     def octet_chunks(self, tlv: TLV, end: int | None = None,
                      depth: int = 0) -> Iterator[tuple[int, int]]:
-        """(offset, length) of the data of an OCTET STRING, primitive or constructed (BER)."""
-        if depth > MAX_DEPTH:
-            raise self.err("nested too deeply", tlv.offset)
+        """(offset, length) of the data of an OCTET STRING, primitive or constructed (BER).
+
+        One item per chunk: for reading the data, :meth:`octet_data` is much faster."""
+        self.check_depth(depth, tlv.offset)
         if not tlv.constructed:
             yield tlv.value_offset, tlv.length
             return
@@ -212,6 +278,27 @@ class TLVReader:
                 raise self.err("constructed OCTET STRING holds another type", child.offset)
             yield from self.octet_chunks(child, end, depth + 1)
 
+    def octet_data(self, tlv: TLV, end: int | None = None) -> Iterator[bytes]:
+        """The data of an OCTET STRING, primitive or constructed (BER chunks of any size, nested
+        up to ``der_depth``), in pieces of at most :attr:`WINDOW` bytes; small chunks are
+        gathered many at a time, so that reading is linear and fast whatever the chunk size.
+
+        Raises:
+            InvalidInput: a chunk that is not an OCTET STRING, a missing end-of-contents pair,
+                truncation.
+            LimitExceeded: chunks nested deeper than ``der_depth``.
+        """
+        if not tlv.constructed:
+            offset, left = tlv.value_offset, tlv.length
+            while left:
+                n = min(left, self.WINDOW)
+                yield self.read(offset, n)
+                offset += n
+                left -= n
+            return
+        limit = self.size if end is None else end
+        yield from self._walk(tlv, limit, 0, octets=True, collect=True)
+
     def expect(self, tlv: TLV, *, universal: int | None = None, context: int | None = None,
                what: str = "element") -> TLV:
         if universal is not None and not tlv.is_universal(universal):
@@ -219,6 +306,71 @@ class TLVReader:
         if context is not None and not tlv.is_context(context):
             raise self.err(f"expected {what}", tlv.offset)
         return tlv
+
+
+def _drain(walk: Generator[bytes, None, int]) -> int:
+    """Run a walk that collects nothing to its end; its result."""
+    while True:
+        try:
+            next(walk)
+        except StopIteration as done:
+            end: int = done.value
+            return end
+
+
+def _uniform_run(buf: bytes, i: int) -> tuple[int, int, int]:
+    """(count, header length, value length) of the run of primitive elements at ``buf[i]`` that
+    share its header bytes and lie wholly inside ``buf``; count 0 when the element there is not
+    a primitive with a low tag number and a length of at most two octets, is longer than
+    :data:`_RUN_STRIDE`, or does not fit.
+
+    Consecutive equal headers ``stride`` bytes apart are consecutive elements (each value is
+    ``stride - header`` bytes long), so the run is found by comparing strided slices of the
+    header columns; the probe doubles, so a short run costs little.
+    """
+    avail = len(buf) - i
+    if avail < 2:
+        return 0, 0, 0
+    tag, lb = buf[i], buf[i + 1]
+    if tag & 0x20 or tag & 0x1F == 0x1F or tag == 0:
+        return 0, 0, 0
+    if lb < 0x80:
+        head, n = 2, lb
+    elif lb == 0x81 and avail >= 3:
+        head, n = 3, buf[i + 2]
+    elif lb == 0x82 and avail >= 4:
+        head, n = 4, int.from_bytes(buf[i + 2 : i + 4], "big")
+    else:
+        return 0, 0, 0
+    stride = head + n
+    most = avail // stride
+    if stride > _RUN_STRIDE or most == 0:
+        return 0, head, n
+    probe = 16
+    while True:
+        k = min(probe, most)
+        count = k
+        for j in range(head):
+            column = buf[i + j : i + j + k * stride : stride]
+            count = min(count, len(column) - len(column.lstrip(buf[i + j : i + j + 1])))
+        if count < k or k == most:
+            return count, head, n
+        probe *= 4
+
+
+def _run_data(buf: bytes, i: int, count: int, head: int, n: int) -> bytes:
+    """The values of ``count`` elements of ``head + n`` bytes each starting at ``buf[i]``,
+    joined (small values column by column, larger ones element by element)."""
+    stride = head + n
+    stop = i + count * stride
+    if count == 1:
+        return buf[i + head : i + stride]
+    if n <= _COLUMNS:
+        out = bytearray(count * n)
+        for j in range(n):
+            out[j::n] = buf[i + head + j : stop : stride]
+        return bytes(out)
+    return b"".join([buf[p + head : p + stride] for p in range(i, stop, stride)])
 
 
 def encode_length(length: int) -> bytes:

@@ -23,9 +23,15 @@ def inspect(path: Path | str) -> SecureFileInfo:
     AuthEnvelopedData ContentInfo filling the whole file is secure (PS3.10 §7.4), whatever its
     bytes 128-131 say; otherwise a file with ``DICM`` at offset 128 is plain (PS3.10 §7.1).
 
+    Deviations from the standards that carry no security meaning (an EnvelopedData version
+    that does not fit its recipients, SET OF order, NULL or absent algorithm parameters) are
+    read and listed in ``deviations``, never refused.
+
     Raises:
         InvalidInput: not a regular file, or neither a Part 10 file nor a readable CMS
             structure (trailing bytes and missing BER end-of-contents octets included).
+        LimitExceeded: more RecipientInfos than the ``recipients`` limit, nesting deeper than
+            ``der_depth`` (:mod:`dicomsec.limits`), before memory is spent on them.
     """
     from dicomsec.cms.envelope import read_envelope
     from dicomsec.cms.envelope._read import is_envelope  # (not re-exported by the package yet)
@@ -62,4 +68,5 @@ def _secure(p: Path, size: int, env: Envelope) -> SecureFileInfo:
         recipients=tuple(describe(ri) for ri in env.recipient_infos),
         originator_info=env.has_originator_info,
         unprotected_attributes=env.has_unprotected_attrs,
+        deviations=env.deviations,
     )

@@ -97,7 +97,9 @@ class UnwrapReport(Report):
     allowing here: a refusal raises before anything is decrypted; ``None`` for a report built
     by hand). ``policy_decisions``: every decision unwrap asked for, in order: the content
     cipher, the algorithms of the recipient that opened the file (DECRYPT), then the inner
-    digest and signers' schemes (VERIFY); all allowing (a refusal raises).
+    digest and signers' schemes (VERIFY); all allowing (a refusal raises). ``deviations``:
+    departures from the standards that carry no security meaning, read and reported (an
+    EnvelopedData version that does not fit its recipients, say).
     """
 
     schema: ClassVar[str] = "dicomsec.securefile.unwrap/1"
@@ -115,6 +117,7 @@ class UnwrapReport(Report):
     legacy: bool = False
     policy: Decision | None = None
     policy_decisions: tuple[Decision, ...] = ()
+    deviations: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -134,6 +137,7 @@ class UnwrapReport(Report):
             "inner": self.inner.to_dict(), "is_dicom": self.is_dicom, "legacy": self.legacy,
             "policy": self.policy.to_dict() if self.policy is not None else None,
             "policy_decisions": [d.to_dict() for d in self.policy_decisions],
+            "deviations": list(self.deviations),
         }
 
     def _failure(self) -> DicomSecError:
@@ -149,8 +153,11 @@ class SecureFileInfo(Report):
     ``kind`` is ``"dicom-part10"`` (a plain file: only ``path`` and ``size`` are set) or
     ``"secure-dicom-file"``; then the outer CMS structure follows. ``recipients`` describes each
     RecipientInfo (``kind`` plus the identifiers and algorithms of that kind). Nothing is
-    decrypted or verified: ``ok`` only says the file was recognised. (``inspect()`` returned a
-    dict before the report protocol: ``to_dict()`` has the same keys.)
+    decrypted or verified: ``ok`` only says the file was recognised. ``deviations`` lists
+    departures from the standards that carry no security meaning (version numbers, SET OF
+    order, NULL or absent parameters), read and reported, never refused. (``inspect()``
+    returned a dict before the report protocol: ``to_dict()`` has the same keys, and
+    ``deviations`` for a secure file.)
     """
 
     schema: ClassVar[str] = "dicomsec.securefile.info/1"
@@ -168,6 +175,7 @@ class SecureFileInfo(Report):
     recipients: tuple[Mapping[str, Any], ...] = ()
     originator_info: bool = False
     unprotected_attributes: bool = False
+    deviations: tuple[str, ...] = ()
 
     @property
     def is_secure(self) -> bool:
@@ -183,7 +191,8 @@ class SecureFileInfo(Report):
             return f"PLAIN file={self.path} size={self.size}"
         return (f"SECURE file={self.path} outer={self.outer} version={self.version} "
                 f"encoding={self.encoding} cipher={self.cipher} inner={self.content_type} "
-                f"recipients={','.join(str(r.get('kind')) for r in self.recipients)}")
+                f"recipients={','.join(str(r.get('kind')) for r in self.recipients)}"
+                + (f" deviations={len(self.deviations)}" if self.deviations else ""))
 
     def _content(self) -> dict[str, Any]:
         head: dict[str, Any] = {"file": self.path, "type": self.kind, "size": self.size}
@@ -201,4 +210,5 @@ class SecureFileInfo(Report):
             "recipients": [dict(r) for r in self.recipients],
             "originator_info": self.originator_info,
             "unprotected_attributes": self.unprotected_attributes,
+            "deviations": list(self.deviations),
         }

@@ -9,11 +9,12 @@ that file unless the call returned normally (see :func:`dicomsec._atomic.atomic_
 from __future__ import annotations
 
 import io
+import itertools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-from dicomsec import algorithms
+from dicomsec import algorithms, limits
 from dicomsec.cms import DOES_NOT_OPEN, ID_AUTH_ENVELOPED_DATA, ID_DATA, ID_ENVELOPED_DATA
 from dicomsec.cms._ciphers import cbc_cipher
 from dicomsec.cms._der import (
@@ -27,7 +28,7 @@ from dicomsec.cms._der import (
     TLVReader,
     decode_oid,
 )
-from dicomsec.cms.envelope._common import _C, ATTR_CONTENT_TYPE, CHUNK, ONE_SHOT_LIMIT
+from dicomsec.cms.envelope._common import _C, ATTR_CONTENT_TYPE, CHUNK
 from dicomsec.errors import DecryptionFailed, InvalidInput
 
 __all__ = ["MAX_RECIPIENTS", "Envelope", "decrypt_content", "is_envelope", "read_envelope"]
@@ -56,6 +57,9 @@ class Envelope:
     ber: bool  # indefinite lengths or chunked content were found
     has_originator_info: bool
     has_unprotected_attrs: bool
+    #: deviations from the standards that carry no security meaning, read and reported
+    #: (short texts: "EnvelopedData version 0, RFC 5652 §6.1 requires 3")
+    deviations: tuple[str, ...] = ()
 
     @property
     def aead(self) -> bool:
@@ -76,40 +80,46 @@ def _int_value(reader: TLVReader, tlv: TLV) -> int:
     return int.from_bytes(raw, "big", signed=True)
 
 
-#: RecipientInfo CHOICE tag number -> (kind, allowed versions); ktri is the untagged SEQUENCE
-_RI_VERSIONS = {1: ("kari", {3}), 2: ("kekri", {4}), 3: ("pwri", {0})}
+#: RecipientInfo CHOICE tag number -> (kind, name, version, clause); ktri is the untagged SEQUENCE
+_RI_VERSIONS = {1: ("kari", "KeyAgreeRecipientInfo", 3, "RFC 5652 §6.2.2"),
+                2: ("kekri", "KEKRecipientInfo", 4, "RFC 5652 §6.2.3"),
+                3: ("pwri", "PasswordRecipientInfo", 0, "RFC 5652 §6.2.4")}
 
 
-def _recipient_version(r: TLVReader, tlv: TLV) -> tuple[str, int]:
-    """(kind, version) of one RecipientInfo, checked against RFC 5652 §6.2 / RFC 9629.
+def _recipient_version(r: TLVReader, tlv: TLV) -> tuple[str, int, str | None]:
+    """(kind, version, deviation) of one RecipientInfo; the version is checked against
+    RFC 5652 §6.2 / RFC 9629 and a mismatch is a deviation (a version number changes nothing
+    that is decrypted or authenticated).
 
     Raises:
-        InvalidInput: a version that does not fit the kind (or, for ktri, its identifier).
+        InvalidInput: an unknown choice, or a structure too short to hold a version.
     """
     kids = list(r.children(tlv))
     if tlv.is_universal(SEQUENCE):  # ktri: version 0 with issuerAndSerialNumber, 2 with SKI
         if len(kids) < 2:
             raise r.err("short KeyTransRecipientInfo", tlv.offset)
         version = _int_value(r, kids[0])
-        want = 0 if kids[1].is_universal(SEQUENCE) else 2
-        if version != want:
-            raise r.err(f"KeyTransRecipientInfo version {version} does not fit its identifier",
-                        tlv.offset)
-        return "ktri", version
+        by_issuer = kids[1].is_universal(SEQUENCE)
+        want = 0 if by_issuer else 2
+        return "ktri", version, None if version == want else (
+            f"KeyTransRecipientInfo version {version}, RFC 5652 §6.2.1 requires {want} with "
+            f"{'issuerAndSerialNumber' if by_issuer else 'subjectKeyIdentifier'}")
     if tlv.cls == 2 and tlv.number in _RI_VERSIONS:
-        kind, allowed = _RI_VERSIONS[tlv.number]
+        kind, name, want, clause = _RI_VERSIONS[tlv.number]
         if not kids:
             raise r.err(f"empty {kind}", tlv.offset)
         version = _int_value(r, kids[0])
-        if version not in allowed:
-            raise r.err(f"{kind} version {version} is not {sorted(allowed)[0]}", tlv.offset)
-        return kind, version
+        return kind, version, None if version == want else (
+            f"{name} version {version}, {clause} requires {want}")
     if tlv.is_context(4):  # ori: oriType, oriValue; KEMRecipientInfo has version 0
         if len(kids) == 2 and kids[1].is_universal(SEQUENCE):
             inner = list(r.children(kids[1]))
-            if inner and inner[0].is_universal(INTEGER) and _int_value(r, inner[0]) != 0:
-                raise r.err("KEMRecipientInfo version is not 0", tlv.offset)
-        return "ori", 0
+            if inner and inner[0].is_universal(INTEGER):
+                version = _int_value(r, inner[0])
+                if version != 0:
+                    return "ori", 0, (f"KEMRecipientInfo version {version}, RFC 9629 §3 "
+                                      "requires 0")
+        return "ori", 0, None
     raise r.err("unknown RecipientInfo choice", tlv.offset)
 
 
@@ -149,21 +159,38 @@ def _parse_cipher_params(alg: algorithms.Algorithm | None, params: bytes) -> tup
     return iv, 16 if alg is not None and alg.mode == "chacha20-poly1305" else 0
 
 
-MAX_RECIPIENTS = 1024
+#: the default of the ``recipients`` limit (kept for callers of old; the limit in force is
+#: ``dicomsec.limits.current().recipients``)
+MAX_RECIPIENTS = limits.Limits().recipients
 
 
-def _check_auth_attrs(aad: bytes, content_type: str, name: str) -> None:
+def _der_order(encodings: Sequence[bytes]) -> bool:
+    """Whether SET OF components are in DER order (X.690 §11.6: ascending encodings, the
+    shorter padded with zero octets)."""
+    for a, b in itertools.pairwise(encodings):
+        n = max(len(a), len(b))
+        if a.ljust(n, b"\x00") > b.ljust(n, b"\x00"):
+            return False
+    return True
+
+
+def _check_auth_attrs(aad: bytes, content_type: str, name: str) -> tuple[str, ...]:
     """RFC 5083 §2.1: authenticated attributes are required when the content is not id-data,
     and when present carry content-type, which must name the (unauthenticated) content type
-    of the EncryptedContentInfo."""
+    of the EncryptedContentInfo. Returns the deviations (attributes out of DER order: the MAC
+    covers them as they are)."""
     if not aad:
         if content_type != ID_DATA:
             raise InvalidInput("AuthEnvelopedData of non-data content without authenticated "
                                "attributes", path=name)
-        return
+        return ()
     r = TLVReader(io.BytesIO(aad), len(aad), name)
     found = None
+    encodings: list[bytes] = []
     for attr in r.children(r.header(0)):
+        if len(encodings) >= _MAX_ATTRIBUTES:
+            raise r.err("too many authenticated attributes", 0)
+        encodings.append(r.element_bytes(attr))
         parts = list(r.children(attr))
         if len(parts) == 2 and _oid_value(r, parts[0]) == ATTR_CONTENT_TYPE:
             values = list(r.children(parts[1]))
@@ -174,6 +201,13 @@ def _check_auth_attrs(aad: bytes, content_type: str, name: str) -> None:
         raise InvalidInput("authenticated attributes lack content-type", path=name)
     if found != content_type:
         raise DecryptionFailed(DOES_NOT_OPEN, path=name)
+    if not _der_order(encodings):
+        return ("authenticated attributes out of DER order (SET OF, X.690 §11.6)",)
+    return ()
+
+
+#: authenticated attributes read at most (real files carry two or three)
+_MAX_ATTRIBUTES = 256
 
 
 def _need(it: Iterator[TLV], r: TLVReader, what: str, parent: TLV) -> TLV:
@@ -255,17 +289,32 @@ def _trailer(r: TLVReader, fields: Iterator[TLV], aead: bool,
 
 
 def _expected_versions(aead: bool, has_orig: bool, has_unprot: bool,
-                       kinds: Sequence[tuple[str, int]]) -> set[int]:
-    """RFC 5083 §2.1: AuthEnvelopedData version 0; RFC 5652 §6.1 for EnvelopedData."""
+                       kinds: Sequence[tuple[str, int]]) -> tuple[int, ...]:
+    """RFC 5083 §2.1: AuthEnvelopedData version 0; RFC 5652 §6.1 for EnvelopedData (4 and 3
+    with originatorInfo depend on the certificate formats in it, which are not read)."""
     if aead:
-        return {0}
+        return (0,)
+    pwri_or_ori = any(k in ("pwri", "ori") for k, _ in kinds)
     if has_orig:
-        return {2, 3, 4}
-    if any(k in ("pwri", "ori") for k, _ in kinds):
-        return {3}
+        return (3, 4) if pwri_or_ori else (2, 3, 4)
+    if pwri_or_ori:
+        return (3,)
     if not has_unprot and all(v == 0 for _, v in kinds):
-        return {0}
-    return {2}
+        return (0,)
+    return (2,)
+
+
+def _version_deviation(version: int, aead: bool, has_orig: bool, has_unprot: bool,
+                       kinds: Sequence[tuple[str, int]]) -> tuple[str, ...]:
+    """The version deviation, if any: "EnvelopedData version 0, RFC 5652 §6.1 requires 3"
+    (BouncyCastle writes 0 for a password-only EnvelopedData; the number protects nothing)."""
+    want = _expected_versions(aead, has_orig, has_unprot, kinds)
+    if version in want:
+        return ()
+    outer, clause = ("AuthEnvelopedData", "RFC 5083 §2.1") if aead else (
+        "EnvelopedData", "RFC 5652 §6.1")
+    need = str(want[0]) if len(want) == 1 else " or ".join(str(v) for v in want)
+    return (f"{outer} version {version}, {clause} requires {need}",)
 
 
 def is_envelope(fh: BinaryIO, size: int) -> bool:
@@ -292,10 +341,16 @@ def read_envelope(fh: BinaryIO, size: int, name: str = "<input>") -> Envelope:
     """Parse the headers of a ContentInfo holding (Auth)EnvelopedData.
 
     The ContentInfo must fill the file: trailing bytes, or a BER encoding that lacks an
-    end-of-contents pair, are refused.
+    end-of-contents pair, are refused. The RecipientInfos are counted while they are read,
+    against the ``recipients`` limit (and their bytes against ``value_bytes``), before
+    anything else is spent on them. Deviations that carry no security meaning (version
+    numbers, SET OF order in a DER file, NULL or absent algorithm parameters) are read and
+    listed in ``deviations``.
 
     Raises:
         InvalidInput: not CMS, another content type, or malformed.
+        LimitExceeded: more RecipientInfos than the ``recipients`` limit, or nesting deeper
+            than ``der_depth``.
     """
     r = TLVReader(fh, size, name)
     aead, env, ber = _outer(r, name)
@@ -307,41 +362,73 @@ def read_envelope(fh: BinaryIO, size: int, name: str = "<input>") -> Envelope:
         has_orig = True
         item = _need(fields, r, "recipientInfos", env)
     r.expect(item, universal=SET, what="recipientInfos SET")
-    ri_tlvs = list(r.children(item))
-    infos = tuple(_small(r, t) for t in ri_tlvs)
-    if not infos:
-        raise r.err("no recipients", item.offset)
-    kinds = [_recipient_version(r, t) for t in ri_tlvs]
+    infos, kinds, deviations = _recipient_infos(r, item, name)
     eci = _encrypted_content_info(r, _need(fields, r, "EncryptedContentInfo", env))
     aad, mac, has_unprot = _trailer(r, fields, aead, name)
     _check_end(r, name)  # after the fields: their walk is remembered, not repeated
     if aead:
-        _check_auth_attrs(aad, eci.content_type, name)
-    if len(infos) > MAX_RECIPIENTS:
-        raise InvalidInput(f"more than {MAX_RECIPIENTS} recipients", path=name)
-    if version not in _expected_versions(aead, has_orig, has_unprot, kinds):
-        raise InvalidInput(f"{'AuthEnvelopedData' if aead else 'EnvelopedData'} version "
-                           f"{version} does not fit its recipients", path=name)
+        deviations += _check_auth_attrs(aad, eci.content_type, name)
+    ber = ber or eci.ber or INDEFINITE in (env.length, item.length)
+    if ber:  # BER leaves SET OF order free
+        deviations = [d for d in deviations if not d.startswith("recipientInfos out of")]
+    deviations[:0] = _version_deviation(version, aead, has_orig, has_unprot, kinds)
     return Envelope(
         outer="auth-enveloped-data" if aead else "enveloped-data", version=version,
         recipient_infos=infos, recipient_kinds=tuple(k for k, _ in kinds),
         content_type=eci.content_type, cipher=eci.cipher, cipher_oid=eci.cipher_oid,
         iv=eci.iv, icv_len=eci.icv_len, content=eci.content, aad=aad, mac=mac,
-        ber=ber or eci.ber, has_originator_info=has_orig, has_unprotected_attrs=has_unprot,
+        ber=ber, has_originator_info=has_orig, has_unprotected_attrs=has_unprot,
+        deviations=tuple(deviations),
     )
 
 
+def _recipient_infos(r: TLVReader, item: TLV, name: str
+                     ) -> tuple[tuple[bytes, ...], list[tuple[str, int]], list[str]]:
+    """(RecipientInfo encodings, (kind, version) of each, deviations), counted while read:
+    more than the ``recipients`` limit, or more bytes than ``value_bytes``, are refused at
+    the first one over (a SET of millions is never listed)."""
+    from dicomsec.cms.recipients import parameter_deviations
+
+    lim = r.limits
+    infos: list[bytes] = []
+    kinds: list[tuple[str, int]] = []
+    deviations: list[str] = []
+    held = 0
+    for tlv in r.children(item):
+        if len(infos) >= lim.recipients:
+            raise limits.LimitExceeded(f"more than {lim.recipients} RecipientInfos",
+                                       "recipients", lim.recipients, path=name)
+        der = _small(r, tlv)
+        held += len(der)
+        if held > lim.value_bytes:
+            raise limits.LimitExceeded(f"RecipientInfos of more than {lim.value_bytes} bytes",
+                                       "value_bytes", lim.value_bytes, path=name)
+        kind, version, deviation = _recipient_version(r, tlv)
+        index = len(infos)
+        if deviation:
+            deviations.append(f"recipient {index}: {deviation}")
+        deviations += (f"recipient {index}: {d}" for d in parameter_deviations(der))
+        infos.append(der)
+        kinds.append((kind, version))
+    if not infos:
+        raise r.err("no recipients", item.offset)
+    if not _der_order(infos):
+        deviations.append("recipientInfos out of DER order (SET OF, X.690 §11.6)")
+    return tuple(infos), kinds, deviations
+
+
 def _chunks(fh: BinaryIO, size: int, env: Envelope, name: str) -> Iterator[bytes]:
-    """The ciphertext, in pieces of at most CHUNK bytes."""
+    """The ciphertext, in pieces of at most CHUNK bytes (BER chunks of any size gathered by
+    :meth:`~dicomsec.cms._der.TLVReader.octet_data`: linear, whatever their size)."""
     if env.content is None:
         raise InvalidInput("the encrypted content is detached (not in this file)", path=name)
     r = TLVReader(fh, size, name)
-    for offset, length in r.octet_chunks(env.content):
-        while length > 0:
-            n = min(length, CHUNK)
-            yield r.read(offset, n)
-            offset += n
-            length -= n
+    for data in r.octet_data(env.content):
+        if len(data) <= CHUNK:
+            yield data
+            continue
+        for start in range(0, len(data), CHUNK):
+            yield data[start : start + CHUNK]
 
 
 def decrypt_content(fh: BinaryIO, size: int, env: Envelope, cek: bytes, out: BinaryIO,
@@ -409,16 +496,42 @@ def _decrypt_cbc(fh: BinaryIO, size: int, env: Envelope, alg: algorithms.Algorit
     return total + len(tail)
 
 
+def _one_shot_content(fh: BinaryIO, size: int, env: Envelope, alg: algorithms.Algorithm,
+                      mac: bytes, name: str) -> bytearray:
+    """The ciphertext followed by ``mac``, in one buffer, for a one-shot AEAD; content over
+    the ``ccm_bytes`` limit is refused before it is read (a definite length is known from its
+    header; chunked content is counted while read, at most one piece over)."""
+    lim = limits.current().ccm_bytes
+
+    def refuse(what: str) -> limits.LimitExceeded:
+        return limits.LimitExceeded(f"{alg.name} content of {what} bytes (decrypted in "
+                                    "memory: one-shot AEAD)", "ccm_bytes", lim, path=name)
+
+    if env.content is not None and not env.content.constructed and env.content.length > lim:
+        raise refuse(str(env.content.length))
+    pieces: list[bytes] = []
+    total = 0
+    for piece in _chunks(fh, size, env, name):
+        total += len(piece)
+        if total > lim:
+            raise refuse(f"more than {lim}")
+        pieces.append(piece)
+    data = bytearray(total + len(mac))
+    pos = 0
+    for piece in pieces:
+        data[pos : pos + len(piece)] = piece
+        pos += len(piece)
+    pieces.clear()
+    data[pos:] = mac
+    return data
+
+
 def _decrypt_one_shot(fh: BinaryIO, size: int, env: Envelope, alg: algorithms.Algorithm,
                       cek: bytes, out: BinaryIO, name: str) -> int:
+    """AES-CCM and ChaCha20-Poly1305: ``cryptography`` decrypts them in one call, so the
+    content is held whole (at most the ``ccm_bytes`` limit; peak memory about twice it)."""
     from cryptography.hazmat.primitives.ciphers import aead
 
-    data = bytearray()
-    for piece in _chunks(fh, size, env, name):
-        data += piece
-        if len(data) > ONE_SHOT_LIMIT:
-            raise InvalidInput(f"{alg.name} content larger than {ONE_SHOT_LIMIT >> 20} MiB is "
-                               "not supported", path=name)
     if env.mac is None:
         raise InvalidInput("AEAD content without a MAC", path=name)
     cipher: Any
@@ -428,9 +541,11 @@ def _decrypt_one_shot(fh: BinaryIO, size: int, env: Envelope, alg: algorithms.Al
         cipher = aead.ChaCha20Poly1305(cek)
     else:
         raise InvalidInput(f"{alg.name} is not supported", path=name)
+    data = _one_shot_content(fh, size, env, alg, env.mac, name)
     try:
-        plain = cipher.decrypt(env.iv, bytes(data) + env.mac, env.aad or None)
+        plain = cipher.decrypt(env.iv, data, env.aad or None)
     except ValueError as exc:
         raise InvalidInput(f"{alg.name} parameters not usable ({exc})", path=name) from None
+    del data
     out.write(plain)
     return len(plain)

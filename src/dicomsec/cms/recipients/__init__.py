@@ -8,7 +8,7 @@ The package has one module per job; every name is importable from here:
 - :mod:`~dicomsec.cms.recipients._open`: :func:`unwrap_cek` tries every RecipientInfo that the
   :class:`Credentials` fit; every failure gives one message (no padding oracle).
 - :mod:`~dicomsec.cms.recipients._describe`: :func:`describe` says what a RecipientInfo holds,
-  without keys.
+  without keys; :func:`parameter_deviations` lists its harmless deviations in parameters.
 
 Key files are loaded by :mod:`dicomsec.keys` (:func:`~dicomsec.keys.load_private_key_any`,
 re-exported here). All algorithm OIDs come from :mod:`dicomsec.algorithms`.
@@ -30,7 +30,7 @@ from dicomsec.cms.recipients._common import (
 # the AES key wrap, reached through this module by known-answer tests
 from dicomsec.cms.recipients._common import _aes_unwrap as _aes_unwrap
 from dicomsec.cms.recipients._common import _aes_wrap as _aes_wrap
-from dicomsec.cms.recipients._describe import describe
+from dicomsec.cms.recipients._describe import describe, parameter_deviations
 from dicomsec.cms.recipients._open import Credentials, OpenedKey, open_cek
 from dicomsec.cms.recipients._open import unwrap_cek as _unwrap_cek
 from dicomsec.cms.recipients._write import (
@@ -62,6 +62,7 @@ __all__ = [
     "describe",
     "load_private_key_any",
     "open_cek",
+    "parameter_deviations",
     "recipient_for",
     "unwrap_cek",
 ]

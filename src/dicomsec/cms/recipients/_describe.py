@@ -19,7 +19,7 @@ from dicomsec.cms.recipients._common import (
 )
 from dicomsec.errors import InvalidInput
 
-__all__ = ["describe"]
+__all__ = ["describe", "parameter_deviations"]
 
 
 _SHORT_NAMES = {
@@ -198,3 +198,84 @@ def describe(recipient_info: bytes) -> dict[str, object]:
         return {"kind": kind, "tag": f"0x{data[0]:02x}", "decoded": False}
 
 
+
+
+_NULL = b"\x05\x00"
+
+
+def _wrap_deviation(alg_id: Any, what: str) -> list[str]:
+    """RFC 3565 §2.3.2 / RFC 5649 §3: AES key wrap parameters are absent."""
+    if _params(alg_id) == _NULL:
+        return [f"{what} parameters NULL, RFC 3565 §2.3.2 requires them absent"]
+    return []
+
+
+def _ktri_deviations(ktri: Any) -> list[str]:
+    alg_id = ktri["key_encryption_algorithm"]
+    if _name_of(alg_id["algorithm"].dotted, Kind.KEY_TRANSPORT) == "rsa-pkcs1v15-transport" \
+            and _params(alg_id) is None:
+        return ["rsaEncryption parameters absent, RFC 3370 §4.2.1 requires NULL"]
+    return []
+
+
+def _kari_deviations(kari: Any) -> list[str]:
+    out: list[str] = []
+    originator = kari["originator"]
+    if originator.name == "originator_key":
+        params = _params(originator.chosen["algorithm"])
+        if params == _NULL:
+            out.append("originatorKey parameters NULL, RFC 5753 §7.1.2 has them absent")
+        elif params is not None:
+            out.append("originatorKey parameters name the curve, RFC 5753 §7.1.2 has them "
+                       "absent (the recipient's curve is used)")
+    params = _params(kari["key_encryption_algorithm"])
+    if params is not None:
+        out += _wrap_deviation(_asn1.AlgorithmIdentifier.load(params), "key wrap")
+    return out
+
+
+def _kekri_deviations(kekri: Any) -> list[str]:
+    return _wrap_deviation(kekri["key_encryption_algorithm"], "key wrap")
+
+
+def _pwri_deviations(pwri: Any) -> list[str]:
+    kdf_id = pwri["key_derivation_algorithm"]
+    if isinstance(kdf_id, a1core.Void) or _name_of(kdf_id["algorithm"].dotted,
+                                                    Kind.KDF) != "pbkdf2":
+        return []
+    prf = _asn1.Pbkdf2Params.load(_params(kdf_id) or b"")["prf"]
+    if not isinstance(prf, a1core.Void) and prf.contents and _params(prf) is None:
+        return ["PBKDF2 prf parameters absent, RFC 8018 §B.1 requires NULL"]
+    return []
+
+
+def _ori_deviations(ori: Any) -> list[str]:
+    kemri = _kemri_parts(ori)
+    if kemri is None:
+        return []
+    out = _wrap_deviation(kemri["wrap"], "key wrap")
+    if _params(kemri["kdf"]) == _NULL:
+        out.append("KEM kdf parameters NULL, RFC 9629 §5 has them absent")
+    return out
+
+
+_DEVIATIONS: dict[str, Callable[[Any], list[str]]] = {
+    "ktri": _ktri_deviations,
+    "kari": _kari_deviations,
+    "kekri": _kekri_deviations,
+    "pwri": _pwri_deviations,
+    "ori": _ori_deviations,
+}
+
+
+def parameter_deviations(recipient_info: bytes) -> tuple[str, ...]:
+    """Deviations in the algorithm parameters of a RecipientInfo that carry no security
+    meaning and are read anyway: NULL where the standard has them absent (key wraps, the
+    originator key, the KEM kdf), absent where it has NULL (rsaEncryption, the PBKDF2 prf),
+    curve parameters of an ephemeral originator key. An element that cannot be decoded has
+    none here (opening it or describing it says so)."""
+    try:
+        info = _asn1.RecipientInfo.load(bytes(recipient_info))
+        return tuple(_DEVIATIONS[info.name](info.chosen))
+    except _ASN1_ERRORS:
+        return ()

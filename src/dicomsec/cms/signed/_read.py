@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from dicomsec import algorithms
+from dicomsec import algorithms, limits
 from dicomsec.algorithms import Algorithm, Kind
 from dicomsec.cms import ID_DATA, ID_DIGESTED_DATA, ID_SIGNED_DATA
 from dicomsec.cms._der import INTEGER, OCTET_STRING, OID, SEQUENCE, SET, TLV, TLVReader, decode_oid
@@ -93,19 +93,16 @@ def _encap(reader: TLVReader, tlv: TLV, end: int) -> _Encap:
 
 def _stream(reader: TLVReader, encap: _Encap, dst: BinaryIO,
             hashers: Sequence[algorithms.Hasher]) -> int:
-    """Copy the eContent octets to ``dst`` in pieces of at most 1 MiB, hashing them."""
+    """Copy the eContent octets to ``dst`` in pieces of at most 1 MiB, hashing them (BER
+    chunks of any size gathered by :meth:`~dicomsec.cms._der.TLVReader.octet_data`)."""
     total = 0
-    for offset, length in reader.octet_chunks(encap.octets, encap.end):
-        pos, left = offset, length
-        while left:
-            n = min(CHUNK_SIZE, left)
-            piece = reader.read(pos, n)
+    for data in reader.octet_data(encap.octets, encap.end):
+        for start in range(0, len(data), CHUNK_SIZE):
+            piece = data[start : start + CHUNK_SIZE] if len(data) > CHUNK_SIZE else data
             for hasher in hashers:
                 hasher.update(piece)
             dst.write(piece)
-            pos += n
-            left -= n
-            total += n
+            total += len(piece)
     return total
 
 
@@ -266,22 +263,49 @@ def _extract_digested(reader: TLVReader, top: TLV, end: int, dst: BinaryIO,
     )
 
 
-def _certificates(reader: TLVReader, tlv: TLV, end: int) -> tuple[list[_Cert], int]:
+def _certificates(reader: TLVReader, tlv: TLV, end: int) -> tuple[list[_Cert], int, int]:
     """The X.509 certificates of ``certificates [0]`` (other choices are skipped), and how
     many could not be read or used (skipped: such a certificate cannot be a signer we can
-    check; path building suffers only)."""
+    check; path building suffers only), and how many choices there were. Every choice counts
+    against the ``certificates`` limit and the bytes held against ``value_bytes``, before it
+    is loaded."""
+    counted = 0
     out: list[_Cert] = []
     unreadable = 0
+    held = 0
+    lim = reader.limits
     for child in reader.children(tlv, end):
+        counted += 1
+        _count_certificates(reader, counted)
         if not child.is_universal(SEQUENCE):
             continue  # extendedCertificate, attribute certificates, other formats
-        if len(out) + unreadable >= 256:
-            raise reader.err("too many certificates", tlv.offset)
+        der = reader.element_bytes(child, end, limit=lim.value_bytes)
+        held += len(der)
+        if held > lim.value_bytes:
+            raise limits.LimitExceeded(
+                f"certificates of more than {lim.value_bytes} bytes in one SignedData",
+                "value_bytes", lim.value_bytes, path=reader.name)
         try:
-            out.append(load_certificate(reader.element_bytes(child, end)))
+            out.append(load_certificate(der))
         except parser_errors():
             unreadable += 1
-    return out, unreadable
+    return out, unreadable, counted
+
+
+def _count_certificates(reader: TLVReader, counted: int) -> None:
+    """Refuse the ``counted``-th certificate or CRL of one SignedData when it is over the
+    ``certificates`` limit."""
+    lim = reader.limits.certificates
+    if counted > lim:
+        raise limits.LimitExceeded(f"more than {lim} certificates and CRLs in one SignedData",
+                                   "certificates", lim, path=reader.name)
+
+
+def _count_crls(reader: TLVReader, tlv: TLV, end: int, counted: int) -> None:
+    """Count the CRLs of ``crls [1]`` (not used otherwise) after ``counted`` certificates."""
+    for _ in reader.children(tlv, end):
+        counted += 1
+        _count_certificates(reader, counted)
 
 
 def _signer_info(reader: TLVReader, child: TLV, end: int) -> _Signer:
@@ -314,6 +338,32 @@ def _signer_info(reader: TLVReader, child: TLV, end: int) -> _Signer:
     return signer
 
 
+def _certificates_and_signers(reader: TLVReader, top: TLV, rest: list[TLV], end: int
+                              ) -> tuple[list[_Cert], int, list[_Signer]]:
+    """The certificates (and how many were unusable) and the SignerInfos of a SignedData,
+    given its fields after encapContentInfo; certificates and CRLs together are counted
+    against the ``certificates`` limit, SignerInfos against ``signers``, while read."""
+    certs: list[_Cert] = []
+    unreadable = counted = 0
+    if rest and rest[0].is_context(0):
+        certs, unreadable, counted = _certificates(reader, rest[0], end)
+        rest = rest[1:]
+    if rest and rest[0].is_context(1):
+        _count_crls(reader, rest[0], end, counted)  # crls: not used
+        rest = rest[1:]
+    if len(rest) != 1:
+        raise reader.err("malformed SignedData after encapContentInfo", top.offset)
+    infos_tlv = reader.expect(rest[0], universal=SET, what="signerInfos")
+    most = reader.limits.signers
+    signers: list[_Signer] = []
+    for child in reader.children(infos_tlv, end):
+        if len(signers) >= most:
+            raise limits.LimitExceeded(f"more than {most} SignerInfos in one SignedData",
+                                       "signers", most, path=reader.name)
+        signers.append(_signer_info(reader, child, end))
+    return certs, unreadable, signers
+
+
 def _extract_signed(reader: TLVReader, top: TLV, end: int, dst: BinaryIO, form: str,
                     trust: TrustStore | None,
                     used: list[tuple[Algorithm, Any]] | None = None) -> InnerReport:
@@ -323,23 +373,7 @@ def _extract_signed(reader: TLVReader, top: TLV, end: int, dst: BinaryIO, form: 
     version = _version(reader, parts[0], "SignedData version")
     reader.expect(parts[1], universal=SET, what="digestAlgorithms")
     encap = _encap(reader, parts[2], end)
-    certs: list[_Cert] = []
-    unreadable = 0
-    rest = parts[3:]
-    if rest and rest[0].is_context(0):
-        certs, unreadable = _certificates(reader, rest[0], end)
-        rest = rest[1:]
-    if rest and rest[0].is_context(1):
-        rest = rest[1:]  # crls: not used
-    if len(rest) != 1:
-        raise reader.err("malformed SignedData after encapContentInfo", top.offset)
-    infos_tlv = reader.expect(rest[0], universal=SET, what="signerInfos")
-
-    signers: list[_Signer] = []
-    for child in reader.children(infos_tlv, end):
-        if len(signers) >= 64:
-            raise reader.err("too many signers", infos_tlv.offset)
-        signers.append(_signer_info(reader, child, end))
+    certs, unreadable, signers = _certificates_and_signers(reader, top, parts[3:], end)
 
     hashers: dict[str, algorithms.Hasher] = {}
     for signer in signers:
