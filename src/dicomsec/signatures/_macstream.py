@@ -244,18 +244,19 @@ def value_bytes(parsed: ParsedFile, fh: BinaryIO, el: Element) -> bytes:
     """
     if el.length == UNDEFINED or el.items is not None or el.fragments is not None:
         raise ValueError("not a plain value")
+    from dicomsec import limits
+
+    name = getattr(fh, "name", None)
+    path = name if isinstance(name, str) else None
+    most = limits.current().value_bytes
+    if el.length > most:
+        raise limits.LimitExceeded(f"value of {tag_str(el.tag)} is {el.length} bytes long",
+                                   "value_bytes", most, path=path)
     if el.value is not None:
         data: bytes = el.value
     else:
-        from dicomsec import limits
         from dicomsec.errors import InvalidInput
 
-        name = getattr(fh, "name", None)
-        path = name if isinstance(name, str) else None
-        most = limits.current().value_bytes
-        if el.length > most:
-            raise limits.LimitExceeded(f"value of {tag_str(el.tag)} is {el.length} bytes long",
-                                       "value_bytes", most, path=path)
         fh.seek(el.value_offset)
         data = fh.read(el.length)
         if len(data) != el.length:
