@@ -257,4 +257,4 @@ def test_value_bytes_checked_before_reading(tmp_path: Path) -> None:
 
 
 def _key() -> FileSigningKey:
-    return FileSigningKey(load_private_key(KEY), load_certificate(CERT))  # type: ignore[arg-type]
+    return FileSigningKey(load_private_key(KEY), load_certificate(CERT))
