@@ -27,8 +27,8 @@ from dataclasses import dataclass
 
 from dicomsec.errors import InvalidInput
 
-__all__ = ["ENVIRONMENT", "LimitExceeded", "Limits", "applied", "current", "from_environment",
-           "set_default"]
+__all__ = ["DESCRIPTIONS", "ENVIRONMENT", "LimitExceeded", "Limits", "applied", "current",
+           "from_environment", "set_default"]
 
 #: the environment variable the command line reads (comma-separated ``name=value`` pairs)
 ENVIRONMENT = "DICOMSEC_LIMITS"
@@ -38,29 +38,8 @@ _KIB, _MIB = 1 << 10, 1 << 20
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """Resource limits; every field is a maximum (a count, bytes, or seconds).
-
-    CMS (secure files, signatures' CMS, timestamps):
-
-    - ``recipients``: RecipientInfos in one EnvelopedData / AuthEnvelopedData.
-    - ``certificates``: certificates (and CRLs) in one SignedData.
-    - ``signers``: SignerInfos in one SignedData.
-    - ``der_depth``: nesting depth of BER/DER.
-    - ``ccm_bytes``: AES-CCM content (CCM cannot be decrypted in bounded memory: refused above).
-
-    DICOM data sets:
-
-    - ``elements``: data elements in one data set, all nesting levels counted.
-    - ``items``: sequence items in one data set, all sequences counted.
-    - ``depth``: sequence nesting depth.
-    - ``signatures``: Digital Signatures Sequence items on one level.
-    - ``value_bytes``: any single value that has to be held in memory whole.
-
-    DICOM network (the SCP):
-
-    - ``pdu_bytes``: P-DATA-TF PDU length after association (the negotiated maximum may be lower).
-    - ``association_pdu_bytes``: any PDU before the association is accepted.
-    """
+    """Resource limits; every field is a maximum (a count, bytes, or seconds): what each one
+    bounds is in :data:`DESCRIPTIONS` (CMS, DICOM data sets, the DICOM network)."""
 
     recipients: int = 1024
     certificates: int = 256
@@ -103,6 +82,24 @@ class Limits:
 
     def as_dict(self) -> dict[str, int]:
         return dataclasses.asdict(self)
+
+
+#: what each limit bounds (the one place it is written: ``dicomsec limits`` and the docs use it)
+DESCRIPTIONS: dict[str, str] = {
+    "recipients": "RecipientInfos in one EnvelopedData / AuthEnvelopedData",
+    "certificates": "certificates (and CRLs) in one SignedData",
+    "signers": "SignerInfos in one SignedData",
+    "der_depth": "nesting depth of BER/DER",
+    "ccm_bytes": "one-shot AEAD content (AES-CCM cannot be decrypted in bounded memory: "
+                 "refused above)",
+    "elements": "data elements in one data set, all nesting levels counted",
+    "items": "sequence items in one data set, all sequences counted",
+    "depth": "sequence nesting depth",
+    "signatures": "Digital Signatures Sequence items on one level",
+    "value_bytes": "any single value that has to be held in memory whole",
+    "pdu_bytes": "P-DATA-TF PDU length after association (the negotiated maximum may be lower)",
+    "association_pdu_bytes": "any PDU before the association is accepted",
+}
 
 
 class LimitExceeded(InvalidInput):

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Annotated, Any
 
 from dicomsec.cli._root import command, print_json
@@ -11,27 +10,14 @@ from dicomsec.cli._root import command, print_json
 if TYPE_CHECKING:
     import typer
 
-#: one limit's line in the docstring of :class:`dicomsec.limits.Limits`: ``- ``name``: text``
-_DESCRIBED = re.compile(r"^\s*- ``(?P<name>\w+)``: (?P<text>.+?)\s*$", re.MULTILINE)
-
-
-def descriptions() -> dict[str, str]:
-    """What each limit bounds, as :class:`~dicomsec.limits.Limits` documents it (the one
-    place it is written); empty texts when docstrings are stripped (``python -OO``)."""
-    from dicomsec.limits import Limits
-
-    return {m["name"]: m["text"] for m in _DESCRIBED.finditer(Limits.__doc__ or "")}
-
-
 def rows() -> list[dict[str, Any]]:
     """The limits in force, in the order of the table: name, value, default, unit, bounds."""
     from dicomsec import limits
 
-    texts = descriptions()
     defaults = limits.Limits().as_dict()
     return [{"name": name, "value": value, "default": defaults[name],
              "unit": "bytes" if name.endswith("_bytes") else "count",
-             "bounds": texts.get(name, "")}
+             "bounds": limits.DESCRIPTIONS.get(name, "")}
             for name, value in limits.current().as_dict().items()]
 
 
