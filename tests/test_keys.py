@@ -494,3 +494,36 @@ def test_issue_certificate_bad_input(kwargs: dict[str, object], message: str) ->
     with pytest.raises(InvalidInput, match=message):
         keys.issue_certificate(key, **args)  # type: ignore[arg-type]
     assert keys.issue_certificate(key, "d", days=keys.MAX_CERT_DAYS)
+
+
+def test_issued_certificates_pass_the_validator_for_their_purpose() -> None:
+    """What ``keys generate`` makes is usable for what it is made for (one validator:
+    ``trust.check_for_use``), and nothing else is taken for a CA."""
+    from cryptography.hazmat.primitives.asymmetric import mlkem, x25519
+
+    from dicomsec.trust import CertificateNotUsable, KeyPurpose, check_for_use
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = keys.issue_certificate(ca_key, "CA", ca=True)
+    check_for_use(ca, KeyPurpose.ISSUING)
+    signer = keys.issue_certificate(ec.generate_private_key(ec.SECP256R1()), "signer",
+                                    issuer_key=ca_key, issuer_cert=ca)
+    check_for_use(signer, KeyPurpose.SIGNING)
+    with pytest.raises(CertificateNotUsable, match="not a CA"):
+        check_for_use(signer, KeyPurpose.ISSUING)
+    for subject in (x25519.X25519PrivateKey.generate(), mlkem.MLKEM768PrivateKey.generate(),
+                    ec.generate_private_key(ec.SECP256R1()),
+                    rsa.generate_private_key(public_exponent=65537, key_size=2048)):
+        recipient = keys.issue_certificate(subject, "recipient", issuer_key=ca_key,
+                                           issuer_cert=ca, encryption=True)
+        check_for_use(recipient, KeyPurpose.ENCRYPTION)
+        with pytest.raises(CertificateNotUsable):
+            check_for_use(recipient, KeyPurpose.SIGNING)
+
+
+def test_check_issuer_checks_the_key_pair() -> None:
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = keys.issue_certificate(ca_key, "CA", ca=True)
+    keys.check_issuer(ca_key, ca)
+    with pytest.raises(InvalidInput, match="does not belong"):
+        keys.check_issuer(ec.generate_private_key(ec.SECP256R1()), ca)
