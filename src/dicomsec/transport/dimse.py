@@ -396,6 +396,21 @@ def _scp_ae(ae_title: str, max_associations: int, network_timeout: float, *,
     return ae
 
 
+def _require_offered(ctx: ssl.SSLContext, prof: tls.TlsProfile) -> None:
+    """Refuse a context that does not offer every suite of the profile.
+
+    Raises:
+        PolicyViolation: the OpenSSL configuration was not arranged before ``ssl`` was
+            imported (some suites are missing).
+    """
+    missing = tls.missing_suites(ctx, prof.name)
+    if missing:
+        raise PolicyViolation(
+            f"profile {prof.name} cannot be offered: missing {', '.join(missing)}",
+            hint="the profile's OpenSSL configuration (OPENSSL_CONF) must be in place before "
+                 "the ssl module is imported; the dicomsec command does this itself")
+
+
 def make_scp(
     profile: str,
     certs_and_keys: Sequence[tuple[Path, Path]],
@@ -446,12 +461,8 @@ def make_scp(
     ctx = context or tls.server_context(prof.name, certs_and_keys, trust,
                                         require_client_cert=require_client_cert,
                                         key_password=key_password)
-    missing = tls.missing_suites(ctx, prof.name) if require_profile_config else []
-    if missing:
-        raise PolicyViolation(
-            f"profile {prof.name} cannot be offered: missing {', '.join(missing)}",
-            hint="the profile's OpenSSL configuration (OPENSSL_CONF) must be in place before "
-                 "the ssl module is imported; the dicomsec command does this itself")
+    if require_profile_config:
+        _require_offered(ctx, prof)
 
     def emit(event: ScpEvent) -> None:
         if on_event is not None:
