@@ -21,6 +21,7 @@ ones. Not checked here: what values mean (see ``dicomsec.signatures``).
 from __future__ import annotations
 
 import bisect
+import re
 import struct
 from array import array
 from collections.abc import Iterator
@@ -65,6 +66,10 @@ SEQ_DELIM = 0xFFFEE0DD
 PIXEL_DATA = 0x7FE00010
 #: sequences whose items count against the ``signatures`` limit (per level)
 SIGNATURE_SEQUENCES = frozenset([0xFFFAFFFA, 0x4FFE0001])
+
+#: a UID (PS3.5 9.1): digits and dots, at most 64 characters
+_UID = re.compile(r"[0-9]+(\.[0-9]+)*")
+_UID_MAX = 64
 
 IMPLICIT_LE = "1.2.840.10008.1.2"
 EXPLICIT_LE = "1.2.840.10008.1.2.1"
@@ -655,6 +660,8 @@ def _parse_part10(r: _Reader, lim: limits.Limits) -> ParsedFile:
     if ts_raw is None:
         raise InvalidInput("file meta information has no Transfer Syntax UID", path=name)
     ts = ts_raw.rstrip(b"\x00 ").decode("ascii", "replace")
+    if len(ts) > _UID_MAX or not _UID.fullmatch(ts):
+        raise InvalidInput(f"Transfer Syntax UID {ts!r} is not a UID", path=name)
     if ts == DEFLATED_LE:
         raise InvalidInput("deflated transfer syntax is not supported", path=name)
     little = ts != EXPLICIT_BE
