@@ -46,22 +46,31 @@ FUZZ_LIMITS = limits.Limits().replaced(elements=20_000, items=5_000, value_bytes
 class Source:
     name: str
     data: bytes
-    #: (offset of tag, offset of length field, length size, value offset, VR or "") per element
-    elements: tuple[tuple[int, int, int, int, str, int], ...]
+    #: (offset of tag, offset of length field, length size, value offset, VR, end) per element
+    elements: tuple[Record, ...]
+    #: the plain values inside MAC Parameters and Digital Signatures items
+    signature_values: tuple[Record, ...] = ()
 
 
-def _records(path: Path) -> tuple[tuple[int, int, int, int, str, int], ...]:
-    out: list[tuple[int, int, int, int, str, int]] = []
+Record = tuple[int, int, int, int, str, int]
+_SIGNATURE_SEQUENCES = (0xFFFAFFFA, 0x4FFE0001)
 
-    def walk(elements: list[Element]) -> None:
+
+def _records(path: Path) -> tuple[tuple[Record, ...], tuple[Record, ...]]:
+    out: list[Record] = []
+    inside: list[Record] = []
+
+    def walk(elements: list[Element], in_signature: bool) -> None:
         for el in elements:
-            out.append((el.offset, el.length_field, el.length_size, el.value_offset, el.vr,
-                        el.end))
+            rec = (el.offset, el.length_field, el.length_size, el.value_offset, el.vr, el.end)
+            out.append(rec)
+            if in_signature and el.items is None and el.fragments is None:
+                inside.append(rec)
             for it in el.items or ():
-                walk(it.elements)
+                walk(it.elements, in_signature or el.tag in _SIGNATURE_SEQUENCES)
 
-    walk(parse_file(path).dataset.elements)
-    return tuple(out)
+    walk(parse_file(path).dataset.elements, False)
+    return tuple(out), tuple(inside)
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +88,7 @@ def sources(tmp_path_factory: pytest.TempPathFactory) -> list[Source]:
     for name, (src, item) in ours.items():
         sign_file(src, d / name, key=key, item=item)
         paths.append(d / name)
-    return [Source(p.name, p.read_bytes(), _records(p)) for p in paths]
+    return [Source(p.name, p.read_bytes(), *_records(p)) for p in paths]
 
 
 def _key() -> FileSigningKey:
@@ -94,7 +103,7 @@ Mutation = Callable[[Source, random.Random], tuple[bytes, str]]
 _LENGTHS = (UNDEFINED, 0xFFFFFFFE, 0x7FFFFFFF, 0x80000000, 0xFFFF, 0xFFFE, 1, 3, 0)
 
 
-def _element(src: Source, rng: random.Random) -> tuple[int, int, int, int, str, int]:
+def _element(src: Source, rng: random.Random) -> Record:
     return rng.choice(src.elements)
 
 
@@ -125,8 +134,8 @@ def rewrite_length(src: Source, rng: random.Random) -> tuple[bytes, str]:
     data = bytearray(src.data)
     new = rng.choice((*_LENGTHS, rng.randrange(1 << (8 * size))))
     new &= (1 << (8 * size)) - 1
-    order = "big" if _is_big_endian(src, field) else "little"
-    data[field:field + size] = new.to_bytes(size, order)
+    big = _is_big_endian(src, field)
+    data[field:field + size] = new.to_bytes(size, "big" if big else "little")
     return bytes(data), f"length at {field} ({size} bytes) -> {new:#x}"
 
 
@@ -204,7 +213,43 @@ def nest(src: Source, rng: random.Random) -> tuple[bytes, str]:
     return src.data[:off] + piece + src.data[end:], f"nest [{off},{end}) {depth} deep in {tag:08X}"
 
 
-MUTATIONS: tuple[Mutation, ...] = (bit_flips, bit_flips, insert_bytes, delete_bytes,
+#: values written into signature attributes (cut or padded to the value's length)
+_SIGNATURE_VALUES = (b"SHA256", b"SHA1", b"MD5", b"RIPEMD160", b"SHA512", b"BLAKE2", b"",
+                     b"1.2.840.10008.1.2", b"1.2.840.10008.1.2.2", b"1.2.840.10008.1.2.4.50",
+                     b"X509_1993_SIG", b"CMS_TSP", b"20991231235959", b"19000101", b"\xff\xfe",
+                     b"\x30\x82\xff\xff", b"\x30\x80\x02\x01", b"\x30\x03\x02\x01\x00",
+                     b"\x00\x00\x08\x00", b"\xfa\xff\xfa\xff", b"\xfe\xff\x00\xe0")
+
+
+def signature_value(src: Source, rng: random.Random) -> tuple[bytes, str]:
+    """Rewrite a value inside a signature structure in place (its length unchanged): an
+    algorithm name, a UID, a date, DER that is cut or nonsense, tags, random bytes."""
+    if not src.signature_values:
+        return bit_flips(src, rng)
+    _off, _f, _s, value, vr, end = rng.choice(src.signature_values)
+    n = end - value
+    choice = rng.random()
+    data = bytearray(src.data)
+    if choice < 0.4:
+        new = rng.choice(_SIGNATURE_VALUES)
+        new = (new * (n // max(len(new), 1) + 1))[:n] if rng.random() < 0.2 else new[:n]
+        new += bytes(n - len(new))
+        what = f"{new[:16]!r}"
+    elif choice < 0.7 and n:
+        new = bytes(data[value:end])
+        cut = rng.randrange(n)
+        new = new[:cut] + bytes(n - cut) if rng.random() < 0.5 else new[:cut] + rng.randbytes(
+            n - cut)
+        what = f"cut at {cut}"
+    else:
+        new = rng.randbytes(n)
+        what = "random"
+    data[value:end] = new
+    return bytes(data), f"{vr} value at {value} ({n} bytes): {what}"
+
+
+MUTATIONS: tuple[Mutation, ...] = (signature_value, signature_value, signature_value,
+                                   bit_flips, bit_flips, insert_bytes, delete_bytes,
                                    rewrite_length, rewrite_length, truncate, change_vr,
                                    change_tag, duplicate_element, reorder, nest)
 
@@ -215,7 +260,8 @@ def _case(seed: int, sources: list[Source]) -> tuple[str, bytes, str]:
     mutation = rng.choice(MUTATIONS)
     data, what = mutation(src, rng)
     if rng.random() < 0.2:  # a second mutation now and then
-        data, more = rng.choice(MUTATIONS)(Source(src.name, data, src.elements), rng)
+        data, more = rng.choice(MUTATIONS)(
+            Source(src.name, data, src.elements, src.signature_values), rng)
         what += "; " + more
     return src.name, data, f"{mutation.__name__}: {what}"
 

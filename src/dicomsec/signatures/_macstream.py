@@ -78,8 +78,7 @@ class MacStream:
         self.parsed = parsed
         self.fh = fh
         self.swap = not parsed.little_endian
-        self._buf = bytearray(CHUNK)
-        self._view = memoryview(self._buf)
+        self._view: memoryview | None = None  # the one reusable buffer, made on first use
         lim = limits.current().elements
         self._most = lim * FEED_FACTOR
         self._left = self._most
@@ -112,6 +111,8 @@ class MacStream:
         fh = self.fh
         fh.seek(offset)
         view = self._view
+        if view is None:
+            view = self._view = memoryview(bytearray(CHUNK))
         while length > 0:
             n = fh.readinto(view[: min(CHUNK, length)])  # type: ignore[attr-defined]
             if not n:
