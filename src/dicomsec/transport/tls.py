@@ -47,6 +47,7 @@ __all__ = [
     "context_profile",
     "missing_suites",
     "negotiated",
+    "peer_usage_problems",
     "server_context",
 ]
 
@@ -364,6 +365,23 @@ def certificate_problems(der: bytes, prof: TlsProfile) -> list[str]:
     return problems
 
 
+def peer_usage_problems(der: bytes, *, server_side: bool) -> list[str]:
+    """What keeps a peer's certificate from serving its side of the connection: the rules
+    :func:`dicomsec.trust.usage_problems` applies to our own (a client's: clientAuth when an
+    extended key usage is present; a server's: serverAuth; digitalSignature when a key usage
+    is present). Validity and the chain are OpenSSL's to judge, during the handshake."""
+    from cryptography import x509
+
+    from dicomsec.trust import KeyPurpose, usage_problems
+
+    try:
+        cert = x509.load_der_x509_certificate(der)
+        purpose = KeyPurpose.TLS_CLIENT if server_side else KeyPurpose.TLS_SERVER
+        return [f"{purpose.label}: {p}" for p in usage_problems(cert, purpose)]
+    except Exception as exc:  # malformed or unsupported peer certificate
+        return [f"peer certificate not usable ({type(exc).__name__})"]
+
+
 def _peer_chain(sock: Any, leaf: bytes) -> list[bytes]:
     """The verified chain without its trust anchor (the leaf alone when it is unavailable)."""
     import ssl
@@ -397,6 +415,7 @@ def _policy_socket_class() -> Any:
             # the leaf and every intermediate (SECLEVEL 2 lets SHA-224 and small EC keys pass
             # anywhere in the chain); the trust anchor itself is configuration
             problems = [p for d in _peer_chain(self, der) for p in certificate_problems(d, prof)]
+            problems += peer_usage_problems(der, server_side=self.server_side)
             if problems:
                 raise ssl.SSLError(f"TLS profile {prof.name}: peer certificate refused: "
                                    + "; ".join(problems))
