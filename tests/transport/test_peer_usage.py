@@ -26,7 +26,6 @@ from dicomsec.trust import TrustStore
 from tests.transport.test_dimse import Pki
 from tests.transport.test_dimse import pki as pki  # the module's test PKI fixture
 
-
 #: a key usage OpenSSL lets pass for TLS (its purpose check wants digitalSignature *or*
 #: keyAgreement; an extended key usage for the other side it refuses by itself), but the
 #: handshake of every B.12/B.13 suite is signed with this key
