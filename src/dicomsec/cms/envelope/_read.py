@@ -70,6 +70,12 @@ def _small(reader: TLVReader, tlv: TLV) -> bytes:
     return reader.element_bytes(tlv, limit=1 << 20)
 
 
+def _first(reader: TLVReader, tlv: TLV, n: int = 3) -> list[TLV]:
+    """The first ``n`` children of a small structure (enough to tell "two" from "more"): a
+    hostile element of many children is not listed whole."""
+    return list(itertools.islice(reader.children(tlv), n))
+
+
 def _int_value(reader: TLVReader, tlv: TLV) -> int:
     """A small INTEGER; the encoding must be minimal (DER and BER agree on that)."""
     reader.expect(tlv, universal=INTEGER, what="INTEGER")
@@ -94,7 +100,7 @@ def _recipient_version(r: TLVReader, tlv: TLV) -> tuple[str, int, str | None]:
     Raises:
         InvalidInput: an unknown choice, or a structure too short to hold a version.
     """
-    kids = list(r.children(tlv))
+    kids = _first(r, tlv)
     if tlv.is_universal(SEQUENCE):  # ktri: version 0 with issuerAndSerialNumber, 2 with SKI
         if len(kids) < 2:
             raise r.err("short KeyTransRecipientInfo", tlv.offset)
@@ -113,7 +119,7 @@ def _recipient_version(r: TLVReader, tlv: TLV) -> tuple[str, int, str | None]:
             f"{name} version {version}, {clause} requires {want}")
     if tlv.is_context(4):  # ori: oriType, oriValue; KEMRecipientInfo has version 0
         if len(kids) == 2 and kids[1].is_universal(SEQUENCE):
-            inner = list(r.children(kids[1]))
+            inner = _first(r, kids[1])
             if inner and inner[0].is_universal(INTEGER):
                 version = _int_value(r, inner[0])
                 if version != 0:
@@ -139,7 +145,7 @@ def _parse_cipher_params(alg: algorithms.Algorithm | None, params: bytes) -> tup
     top = r.header(0)
     if alg is not None and alg.mode in ("gcm", "ccm"):
         r.expect(top, universal=SEQUENCE, what="AEAD parameters")
-        kids = list(r.children(top))
+        kids = _first(r, top)
         if not kids:
             raise r.err("empty AEAD parameters", 0)
         nonce = r.value(r.expect(kids[0], universal=OCTET_STRING, what="nonce"), limit=64)
@@ -191,9 +197,9 @@ def _check_auth_attrs(aad: bytes, content_type: str, name: str) -> tuple[str, ..
         if len(encodings) >= _MAX_ATTRIBUTES:
             raise r.err("too many authenticated attributes", 0)
         encodings.append(r.element_bytes(attr))
-        parts = list(r.children(attr))
+        parts = _first(r, attr)
         if len(parts) == 2 and _oid_value(r, parts[0]) == ATTR_CONTENT_TYPE:
-            values = list(r.children(parts[1]))
+            values = _first(r, parts[1])
             if found is not None or len(values) != 1:
                 raise InvalidInput("malformed content-type attribute", path=name)
             found = _oid_value(r, values[0])
@@ -251,7 +257,7 @@ def _encrypted_content_info(r: TLVReader, tlv: TLV) -> _Eci:
     content_type = _oid_value(r, _need(eci_kids, r, "content type", eci))
     algid = r.expect(_need(eci_kids, r, "AlgorithmIdentifier", eci), universal=SEQUENCE,
                      what="AlgorithmIdentifier")
-    alg_kids = list(r.children(algid))
+    alg_kids = _first(r, algid)
     cipher_oid = _oid_value(r, alg_kids[0]) if alg_kids else ""
     try:
         cipher: algorithms.Algorithm | None = algorithms.by_oid(cipher_oid, _C)
