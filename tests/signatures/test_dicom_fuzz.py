@@ -10,6 +10,7 @@ subprocess per case would take an hour). ``DICOMSEC_FUZZ_CASES`` changes the num
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import struct
@@ -326,3 +327,41 @@ def test_mutated_dicom_files_give_own_errors(sources: list[Source], workdir: Pat
     print(f"{CASES} cases: {counts}")
     if CASES >= 1000:  # the mutations reach past the parser, and signing
         assert counts["parsed"] > CASES // 4 and counts["signed"] > CASES // 10, counts
+
+
+CLI_CASES = max(CASES // 100, 1)
+
+
+def test_mutated_dicom_files_through_the_command_line(
+        sources: list[Source], workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A sample of the same cases through the command line itself (rendering included):
+    exit 0, 1 or 2, and on failure one line on stderr, never a traceback."""
+    from dicomsec.cli import main as cli_main
+
+    case, out = workdir / "case.dcm", workdir / "out.dcm"
+    key = ["--key", str(PKI / "signer-ecp256.key.pem"),
+           "--cert", str(PKI / "signer-ecp256.cert.pem")]
+    commands = {
+        "verify": ["verify", str(case), "--trust", str(PKI / "ca.cert.pem")],
+        "verify --json": ["verify", str(case), "--trust", str(PKI / "ca.cert.pem"), "--json"],
+        "sign": ["sign", str(case), "-o", str(out), *key],
+        "remove": ["signatures", "remove", str(case), "--all", "-o", str(out)],
+    }
+    failures: list[str] = []
+    with limits.applied(FUZZ_LIMITS):
+        for i in range(CLI_CASES):
+            seed = SEED + 100 * i
+            name, data, what = _case(seed, sources)
+            case.write_bytes(data)
+            for label, argv in commands.items():
+                capsys.readouterr()
+                code = cli_main(argv)
+                out_text, err = capsys.readouterr()
+                if label.endswith("--json"):  # errors are in the JSON, one entry per file
+                    err = "" if code != 2 else "".join(
+                        e.get("error", "") + "\n" for e in json.loads(out_text))
+                lines = [line for line in err.splitlines() if line.strip()]
+                bad = code not in (0, 1, 2) or "Traceback" in err or "internal error" in err
+                if bad or (code == 2 and len(lines) != 1):
+                    failures.append(f"seed {seed} ({name}, {what}) {label}: exit {code}\n{err}")
+    assert not failures, "\n\n".join(failures[:5])
