@@ -225,6 +225,21 @@ class TLVReader:
             return (yield from self._walk(child, stop, depth + 1, octets=True, collect=collect))
         return self.end_of(child, stop, depth + 1)
 
+    def check_nesting(self, tlv: TLV, end: int | None = None, depth: int = 0) -> None:
+        """Walk every header inside ``tlv`` and refuse nesting deeper than ``der_depth``: for
+        a small element about to be handed to a recursive parser (asn1crypto). Linear in the
+        number of elements.
+
+        Raises:
+            LimitExceeded: nesting deeper than ``der_depth``.
+            InvalidInput: malformed.
+        """
+        self.check_depth(depth, tlv.offset)
+        if tlv.constructed:
+            stop = self.end_of(tlv, end)
+            for child in self.children(tlv, end):
+                self.check_nesting(child, stop, depth + 1)
+
     def children(self, tlv: TLV, end: int | None = None) -> Iterator[TLV]:
         """The direct children of a constructed element."""
         if not tlv.constructed:

@@ -7,7 +7,8 @@ The package has a producer and a judge; every name is importable from here:
 - :mod:`~dicomsec.cms.signed._read`: :func:`extract_inner` streams the eContent out of the
   decrypted plaintext while hashing it, then checks the digest or every SignerInfo
   (:mod:`~dicomsec.cms.signed._check`), into an :class:`InnerReport`
-  (:mod:`~dicomsec.cms.signed._reports`).
+  (:mod:`~dicomsec.cms.signed._reports`); :func:`check_signed_data_limits` refuses a small
+  SignedData (a timestamp token) over the limits before a recursive parser loads it.
 
 Verification failures are report fields; only malformed structures raise
 :class:`~dicomsec.errors.InvalidInput`.
@@ -28,7 +29,7 @@ from dicomsec.cms.signed._common import (
     OID_ATTR_SIGNING_TIME,
     first_line,
 )
-from dicomsec.cms.signed._read import extract_inner
+from dicomsec.cms.signed._read import check_signed_data_limits, extract_inner
 from dicomsec.cms.signed._reports import InnerReport, SignerReport
 from dicomsec.cms.signed._write import CmsSigner, digested_data_parts, signed_data_parts
 
@@ -42,6 +43,7 @@ __all__ = [
     "SignatureProblem",
     "SignerReport",
     "check_content_attributes",
+    "check_signed_data_limits",
     "digested_data_parts",
     "extract_inner",
     "first_line",

@@ -11,6 +11,7 @@ report fields; only malformed structures raise :class:`~dicomsec.errors.InvalidI
 from __future__ import annotations
 
 import hmac
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -33,7 +34,7 @@ from dicomsec.errors import InvalidInput, UnsupportedAlgorithm
 if TYPE_CHECKING:
     from dicomsec.trust import TrustStore
 
-__all__ = ["extract_inner"]
+__all__ = ["check_signed_data_limits", "extract_inner"]
 
 
 @dataclass
@@ -402,3 +403,40 @@ def _extract_signed(reader: TLVReader, top: TLV, end: int, dst: BinaryIO, form: 
         problems=problems,
     )
 
+
+
+def check_signed_data_limits(der: bytes, *, name: str = "<SignedData>") -> None:
+    """Refuse a small DER ContentInfo(SignedData) (a timestamp token, say) whose structure
+    exceeds the limits, before a recursive parser loads it: nesting deeper than ``der_depth``,
+    more certificates and CRLs than ``certificates``, more SignerInfos than ``signers``.
+
+    Only the limits are judged here: a malformed structure returns quietly (the parser that
+    follows reports it in its own words).
+
+    Raises:
+        LimitExceeded: a limit of :mod:`dicomsec.limits` is exceeded.
+    """
+    import io
+
+    reader = TLVReader(io.BytesIO(der), len(der), name)
+    try:
+        top = reader.header(0)
+        reader.check_nesting(top)
+        content = _children(reader, top, reader.size)[1]
+        signed = _children(reader, content, reader.end_of(content))[0]
+        parts = _children(reader, signed, reader.end_of(signed))
+        counted = 0
+        for field in parts[3:]:
+            if field.is_context(0) or field.is_context(1):
+                for _ in reader.children(field):
+                    counted += 1
+                    _count_certificates(reader, counted)
+            elif field.is_universal(SET):
+                most = reader.limits.signers
+                if sum(1 for _ in itertools.islice(reader.children(field), most + 1)) > most:
+                    raise limits.LimitExceeded(f"more than {most} SignerInfos in one SignedData",
+                                               "signers", most, path=name)
+    except limits.LimitExceeded:
+        raise
+    except (InvalidInput, IndexError):
+        return
