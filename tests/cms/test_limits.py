@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+import random
 
 import pytest
 
@@ -12,6 +13,7 @@ from dicomsec.cms import ID_DATA, ID_SIGNED_DATA
 from dicomsec.cms._der import TLVReader, encode_oid
 from dicomsec.cms.envelope import _int, _octets, _seq, _tlv
 from dicomsec.cms.signed import check_signed_data_limits
+from dicomsec.errors import InvalidInput
 
 
 def _token(certs: int = 0, crls: int = 0, signers: int = 1, nested: int = 0) -> bytes:
@@ -67,3 +69,48 @@ def test_definite_nesting_is_walked_by_check_nesting() -> None:
     assert r.end_of(r.header(0)) == len(deep)  # definite: not walked
     with pytest.raises(limits.LimitExceeded, match="der_depth"):
         r.check_nesting(r.header(0))
+
+
+def _random_octets(rng: random.Random, depth: int = 0) -> bytes:
+    """A constructed OCTET STRING (definite or not) of chunks of random sizes, with runs of
+    equal ones, long-form lengths and now and then a nested constructed chunk."""
+    from dicomsec.cms._der import encode_header
+
+    body = []
+    for _ in range(rng.randrange(0, 40)):
+        if depth < 3 and rng.random() < 0.05:
+            body.append(_random_octets(rng, depth + 1))
+            continue
+        n = rng.choice([0, 1, 1, 2, 3, 31, 32, 33, 127, 128, 300, 5000])
+        piece = encode_header(0x04, n) + rng.randbytes(n)
+        body.append(piece * rng.choice([1, 1, 2, 17, 100]))
+    inner = b"".join(body)
+    if rng.random() < 0.5:
+        return b"\x24\x80" + inner + b"\x00\x00"
+    return encode_header(0x24, len(inner)) + inner
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_octet_data_agrees_with_the_chunk_by_chunk_walk(seed: int) -> None:
+    rng = random.Random(seed)
+    for _ in range(50):
+        data = _random_octets(rng)
+        r = TLVReader(io.BytesIO(data), len(data))
+        top = r.header(0)
+        slow = b"".join(data[o : o + n] for o, n in r.octet_chunks(top))
+        assert b"".join(r.octet_data(top)) == slow
+        assert TLVReader(io.BytesIO(data), len(data)).end_of(top) == len(data)
+
+
+def test_runs_across_window_reloads() -> None:
+    """More than one window (1 MiB) of mixed 1- and 2-byte chunks."""
+    unit = b"\x04\x01a" * 1000 + b"\x04\x02bc" + b"\x04\x01d" * 7
+    data = b"\x24\x80" + unit * 400 + b"\x00\x00"
+    assert len(data) > 1 << 20
+    r = TLVReader(io.BytesIO(data), len(data))
+    top = r.header(0)
+    assert b"".join(r.octet_data(top)) == (b"a" * 1000 + b"bc" + b"d" * 7) * 400
+    assert r.end_of(top) == len(data)
+    with pytest.raises(InvalidInput, match="end-of-contents"):
+        cut = data[:-2]
+        TLVReader(io.BytesIO(cut), len(cut)).end_of(top)

@@ -198,11 +198,11 @@ class TLVReader:
             i = pos - base
             if not definite and buf[i : i + 2] == b"\x00\x00":
                 return pos + 2
-            count, head, n = _uniform_run(buf, i)
-            if count and (not octets or buf[i] == OCTET_STRING):
-                if collect and n:
-                    yield _run_data(buf, i, count, head, n)
-                pos += count * (head + n)
+            pieces, j = _gather(buf, i, octets=octets, collect=collect)
+            if j > i:
+                if pieces:
+                    yield pieces[0] if len(pieces) == 1 else b"".join(pieces)
+                pos = base + j
                 continue
             pos = yield from self._child(pos, stop, depth, octets=octets, collect=collect)
 
@@ -361,6 +361,8 @@ def _uniform_run(buf: bytes, i: int) -> tuple[int, int, int]:
     most = avail // stride
     if stride > _RUN_STRIDE or most == 0:
         return 0, head, n
+    if most == 1 or buf[i + stride : i + stride + head] != buf[i : i + head]:
+        return 1, head, n  # a run of one: chunks of changing sizes cost no slicing
     probe = 16
     while True:
         k = min(probe, most)
@@ -371,6 +373,32 @@ def _uniform_run(buf: bytes, i: int) -> tuple[int, int, int]:
         if count < k or k == most:
             return count, head, n
         probe *= 4
+
+
+def _gather(buf: bytes, i: int, *, octets: bool, collect: bool) -> tuple[list[bytes], int]:
+    """(data when ``collect``, index after them) of the primitive elements from ``buf[i]`` on
+    that :func:`_uniform_run` takes (OCTET STRINGs only when ``octets``), run by run: the
+    fast path of a walk, without a generator step per element."""
+    out: list[bytes] = []
+    size = len(buf)
+    while True:
+        if i + 2 <= size:  # a lone short-form element: taken here, without slicing columns
+            tag, n = buf[i], buf[i + 1]
+            stride = 2 + n
+            if (n < 0x80 and i + stride <= size and tag and not tag & 0x20
+                    and tag & 0x1F != 0x1F and (tag == OCTET_STRING or not octets)
+                    and buf[i + stride : i + stride + 2] != buf[i : i + 2]):
+                if collect and n:
+                    out.append(buf[i + 2 : i + stride])
+                i += stride
+                continue
+        count, head, n = _uniform_run(buf, i)
+        if not count or (octets and buf[i] != OCTET_STRING):
+            return out, i
+        if collect and n:
+            out.append(buf[i + head : i + head + n] if count == 1
+                       else _run_data(buf, i, count, head, n))
+        i += count * (head + n)
 
 
 def _run_data(buf: bytes, i: int, count: int, head: int, n: int) -> bytes:
