@@ -26,7 +26,7 @@ import struct
 from array import array
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -53,7 +53,10 @@ UNDEFINED = 0xFFFFFFFF
 SMALL = 4096
 #: bytes of small values kept in memory per parse (each counted with 32 bytes of overhead);
 #: past it small values are read on demand
-KEEP_BYTES = 32 << 20
+KEEP_BYTES = 4 << 20
+#: tags made once and shared by the elements of a parse (enhanced multi-frame files repeat
+#: the same few hundred tags in every frame); at most this many are remembered
+INTERNED_TAGS = 4096
 #: encapsulated fragments in one file (16 bytes each in memory); a module constant until the
 #: limits table has a field for it
 MAX_FRAGMENTS = 1_000_000
@@ -135,14 +138,26 @@ def tag_str(tag: int) -> str:
     return f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
 
 
-@dataclass(slots=True, eq=False)
 class Item:
-    """One sequence item (a nested data set)."""
+    """One sequence item (a nested data set); ``end`` is stored only for undefined lengths."""
 
-    offset: int  # offset of the item tag
-    length: int  # UNDEFINED or the value length
-    end: int = 0  # offset after the item (after its delimiter when undefined)
-    elements: list[Element] = field(default_factory=list)
+    __slots__ = ("_end", "elements", "length", "offset")
+
+    def __init__(self, offset: int, length: int, end: int = 0,
+                 elements: list[Element] | None = None) -> None:
+        self.offset = offset  # offset of the item tag
+        self.length = length  # UNDEFINED or the value length
+        self._end = end
+        self.elements: list[Element] = [] if elements is None else elements
+
+    @property
+    def end(self) -> int:
+        """Offset after the item (after its delimiter when undefined)."""
+        return self._end or self.offset + 8 + self.length
+
+    @end.setter
+    def end(self, value: int) -> None:
+        self._end = 0 if value == self.offset + 8 + self.length else value
 
     @property
     def length_offset(self) -> int:
@@ -387,6 +402,7 @@ class _Parser:
         self.items = 0
         self.fragments = 0
         self.keep = KEEP_BYTES
+        self.tags: dict[int, int] = {}
 
     def err(self, msg: str, pos: int) -> InvalidInput:
         return InvalidInput(f"{msg} at offset {pos}", path=self.r.name)
@@ -414,6 +430,7 @@ class _Parser:
         top = -1  # the highest tag so far: a higher one cannot be a duplicate
         seen: set[int] | None = None  # built only once the tags are out of order
         creators: dict[int, str] = {}
+        interned = self.tags
         limit = self.r.size if end is None else end
         while pos < limit:
             if pos + 8 > limit:
@@ -424,6 +441,11 @@ class _Parser:
             head = self.r.read(pos, 8)  # tag and VR / length: one read for the header
             g, e, _vr, _n = self.head.unpack(head)
             tag = (g << 16) | e
+            shared = interned.get(tag)
+            if shared is not None:
+                tag = shared
+            elif len(interned) < INTERNED_TAGS:
+                interned[tag] = tag
             if tag == ITEM_DELIM:
                 if depth == 0 or end is not None:
                     raise self.err("unexpected Item Delimitation Item", pos)
@@ -574,17 +596,17 @@ class _Parser:
             if tag != ITEM:
                 raise self.err(f"expected an item, found {tag_str(tag)}", pos)
             self.count_item(pos, seq_tag, len(items) + 1)
-            item = Item(pos, length)
             if length == UNDEFINED:
-                item.elements, item.end = self.parse_dataset(pos + 8, None, depth + 1, implicit)
+                elements, after = self.parse_dataset(pos + 8, None, depth + 1, implicit)
+                items.append(Item(pos, length, after, elements))
+                pos = after
             else:
                 item_end = pos + 8 + length
                 if item_end > limit:
                     raise self.err("item runs past the end of its sequence", pos)
-                item.elements, _ = self.parse_dataset(pos + 8, item_end, depth + 1, implicit)
-                item.end = item_end
-            items.append(item)
-            pos = item.end
+                elements, _ = self.parse_dataset(pos + 8, item_end, depth + 1, implicit)
+                items.append(Item(pos, length, 0, elements))
+                pos = item_end
 
     def parse_fragments(self, pos: int) -> tuple[Fragments, int]:
         frags = Fragments()

@@ -83,6 +83,8 @@ CLOCK_SKEW = _dt.timedelta(minutes=5)
 #: the profiles a verified signature is tested against, in report order
 _PROFILES_REPORTED = (Profile.BASE, Profile.CREATOR, Profile.AUTHORIZATION, Profile.SR,
                       Profile.SR_VERIFICATION)
+#: Original Attributes Sequence: signatures inside are copies, not verified in place
+ORIGINAL_ATTRIBUTES = 0x04000561
 #: the signature structures themselves: never listed as unsigned (each signature is reported)
 _SIGNATURE_STRUCTURES = (MAC_PARAMETERS_SEQUENCE, DIGITAL_SIGNATURES_SEQUENCE)
 
@@ -391,20 +393,23 @@ def _unsigned_in_items(elements: list[Element], covered: set[int]) -> tuple[str,
     nested signature structures are left out (they are verified as signatures). The data
     dictionary (pydicom's) is loaded only to name what was found."""
     found: list[tuple[tuple[tuple[int, int], ...], int]] = []
-    todo: list[tuple[tuple[tuple[int, int], ...], Element]] = [
-        ((), e) for e in sorted(elements, key=lambda e: e.tag)
-        if e.tag in covered and e.items is not None and is_signable(e)]
-    while todo:
-        path, seq = todo.pop()
+
+    def walk(path: tuple[tuple[int, int], ...], seq: Element) -> None:
+        # depth first, holding only the current path (a stack of every nested sequence of a
+        # multi-frame file held 28 MB); the depth is bounded by the parser's limit
         for i, item in enumerate(seq.items or ()):
             where = (*path, (seq.tag, i))
-            for el in sorted(item.elements, key=lambda e: e.tag):
+            for el in item.elements:  # in tag order (the parser's lists are)
                 if el.tag in _SIGNATURE_STRUCTURES:
                     continue
                 if not is_signable(el):
                     found.append((where, el.tag))
                 elif el.items is not None:
-                    todo.append((where, el))
+                    walk(where, el)
+
+    for e in elements:
+        if e.tag in covered and e.items is not None and is_signable(e):
+            walk((), e)
     if not found:
         return ()
     from pydicom.datadict import keyword_for_tag
@@ -478,10 +483,10 @@ def verify_file(
 
 
 def _skipped(parsed: ParsedFile) -> tuple[str, ...]:
-    inside = {id(ds) for ds in parsed.levels(skip_original_attributes=True)}
+    """Levels inside Original Attributes Sequence that hold signatures (not verified)."""
     out = []
     for ds in parsed.levels(skip_original_attributes=False):
-        if id(ds) in inside:
+        if not any(seq.tag == ORIGINAL_ATTRIBUTES for seq, _item in ds.parent_chain):
             continue
         seq = ds.find(DIGITAL_SIGNATURES_SEQUENCE)
         if seq is not None and seq.items:
