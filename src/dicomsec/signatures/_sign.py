@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, BinaryIO
 from dicomsec import algorithms
 from dicomsec._atomic import atomic_output, in_place_lock
 from dicomsec._rawdicom import (
+    UNDEFINED,
     Element,
     ParsedFile,
     parse_dataset_bytes,
@@ -92,6 +93,8 @@ __all__ = ["FULL_SELF_CHECK_LIMIT", "sign_file"]
 
 #: a full re-verification of the output before it replaces anything, up to this size
 FULL_SELF_CHECK_LIMIT = 64 << 20
+#: Data Elements Signed is AT: in explicit VR its 2-byte length holds at most 16383 tags
+_MAX_SIGNED_EXPLICIT = 0xFFFF // 4
 #: at most this many elements and items are added by one signature (the self-check of the
 #: output allows them beyond the limits the input was read with)
 _NEW_ELEMENTS, _NEW_ITEMS = 32, 4
@@ -141,10 +144,19 @@ def _check_request(key: SigningKey, profile: Profile | str, mac: str, purpose: i
 
 
 def _choose_signed(elements: list[Element], tags: Sequence[str | int] | None,
-                   profile: Profile) -> set[int]:
+                   profile: Profile, *, implicit: bool = False) -> set[int]:
     """The tags to sign: every signable attribute of the level, or ``tags`` plus those the
-    profile requires."""
+    profile requires.
+
+    Raises:
+        InvalidInput: nothing to sign, an absent or unsignable tag, more attributes than
+            Data Elements Signed can list (an AT value of at most 65534 bytes in explicit VR).
+    """
     signable = [e for e in elements if is_signable(e)]
+    most = UNDEFINED // 4 if implicit else _MAX_SIGNED_EXPLICIT
+    if tags is None and len(signable) > most:
+        raise InvalidInput(f"{len(signable)} attributes to sign at one level: Data Elements "
+                           f"Signed can list at most {most} in this transfer syntax")
     if tags is None:
         signed = {e.tag for e in signable}
     else:
@@ -163,6 +175,9 @@ def _choose_signed(elements: list[Element], tags: Sequence[str | int] | None,
         signed |= need
     if not signed:
         raise InvalidInput("nothing to sign at this level")
+    if len(signed) > most:
+        raise InvalidInput(f"{len(signed)} attributes to sign at one level: Data Elements "
+                           f"Signed can list at most {most} in this transfer syntax")
     return signed
 
 
@@ -277,7 +292,7 @@ def sign_file(
         parsed = parse_file(src, fh)
         size = fh.seek(0, 2)
         level = resolve_level(parsed, item)
-        signed = _choose_signed(level.elements, tags, req.profile)
+        signed = _choose_signed(level.elements, tags, req.profile, implicit=parsed.implicit_vr)
         _check_profile(req, parsed, fh, level, signed)
         used = all_mac_ids(parsed, fh)
         mac_id = next((i for i in range(0x10000) if i not in used), None)
