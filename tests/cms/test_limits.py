@@ -114,3 +114,31 @@ def test_runs_across_window_reloads() -> None:
     with pytest.raises(InvalidInput, match="end-of-contents"):
         cut = data[:-2]
         TLVReader(io.BytesIO(cut), len(cut)).end_of(top)
+
+
+def _pwri_with_pbkdf2_params(params: bytes) -> bytes:
+    """A PasswordRecipientInfo whose PBKDF2-params are ``params`` (DER)."""
+    import os
+
+    from dicomsec.cms.recipients import PasswordRecipient
+
+    der = PasswordRecipient("a good password", iterations=1000).recipient_info(os.urandom(32))
+    r = TLVReader(io.BytesIO(der), len(der))
+    version, kdf, kea, key = (r.element_bytes(t) for t in r.children(r.header(0)))
+    kdf = _tlv(0xA0, encode_oid("1.2.840.113549.1.5.12") + params)
+    return _tlv(0xA3, version + kdf + kea + key)
+
+
+@pytest.mark.parametrize(("prf", "expected"), [
+    (b"", ()),  # left out: its DER DEFAULT (hmacWithSHA1)
+    (bytes.fromhex("300c06082a864886f70d02090500"), ()),  # NULL, as RFC 8018 has it
+    (bytes.fromhex("300a06082a864886f70d0209"),
+     ("PBKDF2 prf parameters absent, RFC 8018 §B.1 requires NULL",)),
+])
+def test_pbkdf2_prf_parameters(prf: bytes, expected: tuple[str, ...]) -> None:
+    from dicomsec.cms._der import encode_header
+    from dicomsec.cms.recipients import parameter_deviations
+
+    body = _octets(bytes(16)) + _int(1000) + prf
+    der = _pwri_with_pbkdf2_params(encode_header(0x30, len(body)) + body)
+    assert parameter_deviations(der) == expected

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -243,10 +244,25 @@ def _pwri_deviations(pwri: Any) -> list[str]:
     if isinstance(kdf_id, a1core.Void) or _name_of(kdf_id["algorithm"].dotted,
                                                     Kind.KDF) != "pbkdf2":
         return []
-    prf = _asn1.Pbkdf2Params.load(_params(kdf_id) or b"")["prf"]
-    if not isinstance(prf, a1core.Void) and prf.contents and _params(prf) is None:
+    prf = _present_prf(_params(kdf_id) or b"")
+    if prf is not None and _params(_asn1.AlgorithmIdentifier.load(prf)) is None:
         return ["PBKDF2 prf parameters absent, RFC 8018 §B.1 requires NULL"]
     return []
+
+
+def _present_prf(params: bytes) -> bytes | None:
+    """The prf AlgorithmIdentifier of PBKDF2-params as written, or ``None`` when it is left
+    out (its DER DEFAULT, hmacWithSHA1, which asn1crypto would fill in): the last of more
+    than two fields, a SEQUENCE (salt, iterationCount, keyLength OPTIONAL, prf DEFAULT)."""
+    import io
+
+    from dicomsec.cms._der import SEQUENCE, TLVReader
+
+    r = TLVReader(io.BytesIO(params), len(params))
+    fields = list(itertools.islice(r.children(r.header(0)), 5))
+    if len(fields) > 2 and fields[-1].is_universal(SEQUENCE):
+        return r.element_bytes(fields[-1])
+    return None
 
 
 def _ori_deviations(ori: Any) -> list[str]:
@@ -277,5 +293,5 @@ def parameter_deviations(recipient_info: bytes) -> tuple[str, ...]:
     try:
         info = _asn1.RecipientInfo.load(bytes(recipient_info))
         return tuple(_DEVIATIONS[info.name](info.chosen))
-    except _ASN1_ERRORS:
+    except (*_ASN1_ERRORS, InvalidInput):
         return ()
