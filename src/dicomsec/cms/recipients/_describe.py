@@ -224,11 +224,14 @@ def _kari_deviations(kari: Any) -> list[str]:
     originator = kari["originator"]
     if originator.name == "originator_key":
         params = _params(originator.chosen["algorithm"])
+        # RFC 5753 §7.1.2: absent or ECParameters (matching the recipient's), absent
+        # generated; the recipient's own curve is what is used either way
         if params == _NULL:
-            out.append("originatorKey parameters NULL, RFC 5753 §7.1.2 has them absent")
+            out.append("originatorKey parameters NULL, RFC 5753 §7.1.2 allows absent or "
+                       "ECParameters")
         elif params is not None:
-            out.append("originatorKey parameters name the curve, RFC 5753 §7.1.2 has them "
-                       "absent (the recipient's curve is used)")
+            out.append("originatorKey parameters name the curve, RFC 5753 §7.1.2 says they "
+                       "should be absent (the recipient's curve is used)")
     params = _params(kari["key_encryption_algorithm"])
     if params is not None:
         out += _wrap_deviation(_asn1.AlgorithmIdentifier.load(params), "key wrap")
