@@ -258,3 +258,34 @@ def test_value_bytes_checked_before_reading(tmp_path: Path) -> None:
 
 def _key() -> FileSigningKey:
     return FileSigningKey(load_private_key(KEY), load_certificate(CERT))
+
+
+def _item_signatures(n: int) -> bytes:
+    """A signed file with ``n`` items, each holding a copy of its main-level signature (MAC
+    Parameters and Digital Signatures Sequences): one signature per level, ``n + 1`` in all."""
+    src = DCMSIGN_FIXTURES / "ct_ecp256_sha256_tags.dcm"
+    parsed, data = parse_file(src), src.read_bytes()
+    ds, mp = parsed.dataset.find(0xFFFAFFFA), parsed.dataset.find(0x4FFE0001)
+    assert ds is not None and mp is not None
+    content = data[mp.offset:mp.end] + data[ds.offset:ds.end]
+    items = (struct.pack("<HHL", 0xFFFE, 0xE000, len(content)) + content) * n
+    seq = struct.pack("<HH2sHL", 0x0040, 0x0275, b"SQ", 0, len(items)) + items
+    after = min(e.offset for e in parsed.dataset.elements if e.tag > 0x00400275)
+    return data[:after] + seq + data[after:]
+
+
+def test_signatures_per_file(tmp_path: Path) -> None:
+    """Each signature costs a certificate and a path validation: a file holds at most
+    ``SIGNATURES_PER_FILE`` times the ``signatures`` limit (20,000 item signatures in 24 MB
+    took 26 s and 196 MB)."""
+    from dicomsec._rawdicom import SIGNATURES_PER_FILE
+
+    per_level = 4
+    most = SIGNATURES_PER_FILE * per_level
+    at_most, over = tmp_path / "at_most.dcm", tmp_path / "over.dcm"
+    at_most.write_bytes(_item_signatures(most - 1))
+    over.write_bytes(_item_signatures(most))
+    with limits.applied(limits.current().replaced(signatures=per_level)):
+        assert len(verify_file(at_most, trust=None).signatures) == most
+        with pytest.raises(limits.LimitExceeded, match=f"more than {most} signatures"):
+            verify_file(over, trust=None)
