@@ -225,3 +225,29 @@ def test_unwrap_in_the_fallback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert os.listdir(out) == ["ct.dcm"]
     assert (out / "ct.dcm").stat().st_mode & 0o7777 == 0o600
     assert (out / "ct.dcm").read_bytes() == (PYDICOM_FILES / "CT_small.dcm").read_bytes()
+
+
+@pytest.mark.parametrize("unnamed", [True, False])
+def test_group_commit_stores_leave_no_temporary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                unnamed: bool) -> None:
+    """The SCP's group commit: stores in unnamed files (or the fallback), link-if-absent for
+    the duplicate policy, the replaced file's mode kept, nothing else left in the folder."""
+    from dicomsec.transport._groupcommit import GroupCommit
+
+    monkeypatch.setattr(_atomic, "_USE_TMPFILE", unnamed)
+    monkeypatch.setattr(_atomic, "_swept", set())
+    commit = GroupCommit()
+    commit.store(tmp_path / "a.dcm", [b"first", memoryview(b"!")])
+    with pytest.raises(FileExistsError):
+        commit.store(tmp_path / "a.dcm", [b"second"], replace=False)
+    assert (tmp_path / "a.dcm").read_bytes() == b"first!"
+    os.chmod(tmp_path / "a.dcm", 0o640)
+    commit.store(tmp_path / "a.dcm", [b"third"])
+    assert (tmp_path / "a.dcm").read_bytes() == b"third"
+    assert (tmp_path / "a.dcm").stat().st_mode & 0o7777 == 0o640
+    commit.store(tmp_path / "b.dcm", [b"b"], replace=False)
+    assert (tmp_path / "b.dcm").stat().st_mode & 0o7777 == _atomic.new_file_mode()
+    os.mkfifo(tmp_path / "c.dcm")
+    with pytest.raises(OSError, match="FIFO"):
+        commit.store(tmp_path / "c.dcm", [b"c"])
+    assert sorted(os.listdir(tmp_path)) == ["a.dcm", "b.dcm", "c.dcm"]
