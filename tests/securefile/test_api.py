@@ -30,13 +30,13 @@ KEK_ID = b"\x01\x02\x03\x04"
 #: the keys each JSON had before the report protocol (``schema`` and ``ok`` were added)
 WRAP_KEYS = {"file", "profile", "outer", "cipher", "recipients", "inner", "digest", "signers"}
 UNWRAP_KEYS = {"file", "outer", "cipher", "recipient", "content_type", "form", "integrity",
-               "inner", "is_dicom", "legacy", "policy", "policy_decisions"}
+               "inner", "is_dicom", "legacy", "policy", "policy_decisions", "deviations"}
 INNER_KEYS = {"kind", "form", "ok", "digest", "digest_ok", "trust_checked", "signers",
               "problems"}
 SIGNER_KEYS = {"signer", "algorithm", "digest", "valid", "trusted", "signing_time", "problems"}
 INFO_KEYS = {"file", "type", "size", "outer", "version", "encoding", "content_type", "cipher",
              "icv_len", "authenticated_attributes", "recipients", "originator_info",
-             "unprotected_attributes"}
+             "unprotected_attributes", "deviations"}
 REPORTS = (securefile.WrapReport, securefile.UnwrapReport, securefile.InnerContentReport,
            securefile.SecureFileInfo)
 
