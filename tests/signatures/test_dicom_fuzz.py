@@ -108,24 +108,31 @@ def _element(src: Source, rng: random.Random) -> Record:
     return rng.choice(src.elements)
 
 
+def _at(rng: random.Random, data: bytes | bytearray, start: int = 132) -> int:
+    """A position in ``data`` from ``start`` on (or anywhere in a shorter one)."""
+    if not data:
+        return 0
+    return rng.randrange(min(start, len(data) - 1), len(data))
+
+
 def bit_flips(src: Source, rng: random.Random) -> tuple[bytes, str]:
     data = bytearray(src.data)
     where = []
-    for _ in range(rng.randint(1, 8)):
-        pos = rng.randrange(128, len(data))
+    for _ in range(rng.randint(1, 8) if data else 0):
+        pos = _at(rng, data, 128)
         data[pos] ^= 1 << rng.randrange(8)
         where.append(pos)
     return bytes(data), f"bit flips at {where}"
 
 
 def insert_bytes(src: Source, rng: random.Random) -> tuple[bytes, str]:
-    pos = rng.randrange(132, len(src.data) + 1)
+    pos = _at(rng, src.data + b"\0")
     blob = rng.randbytes(rng.choice((1, 2, 4, 8, rng.randint(1, 64))))
     return src.data[:pos] + blob + src.data[pos:], f"insert {blob.hex()} at {pos}"
 
 
 def delete_bytes(src: Source, rng: random.Random) -> tuple[bytes, str]:
-    pos = rng.randrange(132, len(src.data))
+    pos = _at(rng, src.data)
     n = rng.choice((1, 2, 4, 8, rng.randint(1, 256)))
     return src.data[:pos] + src.data[pos + n:], f"delete {n} at {pos}"
 
@@ -150,7 +157,7 @@ def truncate(src: Source, rng: random.Random) -> tuple[bytes, str]:
         off, *_ = _element(src, rng)
         pos = off + rng.randint(0, 11)
     else:
-        pos = rng.randrange(0, len(src.data))
+        pos = _at(rng, src.data, 0)
     return src.data[:pos], f"truncate at {pos}"
 
 
