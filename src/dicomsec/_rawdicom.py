@@ -392,7 +392,7 @@ class _Parser:
     """One parse: the reader, the byte order and the counters checked against the limits."""
 
     def __init__(self, r: _Reader, little: bool, implicit: bool, lim: limits.Limits,
-                 pixel_rep: int = 0) -> None:
+                 pixel_rep: int = 0, *, keep_all: bool = False) -> None:
         self.r = r
         self.little = little
         self.implicit = implicit
@@ -406,6 +406,7 @@ class _Parser:
         self.items = 0
         self.fragments = 0
         self.signatures = 0
+        self.keep_all = keep_all  # data held in memory: every value is kept
         self.keep = KEEP_BYTES
         self.tags: dict[int, int] = {}
 
@@ -553,7 +554,7 @@ class _Parser:
         if vr == "SQ":
             el.items, _ = self.parse_items(value_offset, end, depth, implicit, tag)
             _mark_un(el)
-        elif length <= SMALL:
+        elif length <= SMALL or self.keep_all:
             self.small_value(el, value_offset, depth, creators)
         return el
 
@@ -563,7 +564,9 @@ class _Parser:
         Representation (needed to read implicit VR)."""
         length, tag = el.length, el.tag
         value = self.r.read(value_offset, length) if length else b""
-        if self.keep >= length + 32:
+        if self.keep_all:
+            el.value = value
+        elif self.keep >= length + 32:
             el.value = value
             self.keep -= length + 32
         if tag & 0x10000 and 0x0010 <= tag & 0xFFFF <= 0x00FF:
@@ -726,14 +729,15 @@ def parse_file(path: Path | str, fh: BinaryIO | None = None) -> ParsedFile:
 def parse_dataset_bytes(
     data: bytes, *, little: bool = True, implicit: bool = False
 ) -> list[Element]:
-    """Parse an encoded data set (no preamble, no meta) held in memory."""
+    """Parse an encoded data set (no preamble, no meta) held in memory: every value is kept
+    (the records' offsets point into ``data``, not into any file)."""
     import io
 
     r = _Reader(io.BytesIO(data), len(data), "<memory>")
     try:
         with _read_errors(r.name):
-            elements, _ = _Parser(r, little, implicit, limits.current()).parse_dataset(
-                0, len(data), 1)
+            parser = _Parser(r, little, implicit, limits.current(), keep_all=True)
+            elements, _ = parser.parse_dataset(0, len(data), 1)
     except RecursionError:
         raise InvalidInput("sequences nested too deeply", path=r.name) from None
     return elements
