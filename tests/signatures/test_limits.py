@@ -23,9 +23,10 @@ from dicomsec.cli import main as cli_main
 from dicomsec.errors import InvalidInput
 from dicomsec.keys import FileSigningKey, load_certificate, load_private_key
 from dicomsec.signatures import sign_file, verify_file
-from tests.conftest import DCMSIGN_FIXTURES, PKI
+from tests.conftest import DCMSIGN_FIXTURES, PKI, PYDICOM_FILES
 
 CA = PKI / "ca.cert.pem"
+PYDICOM_CT = PYDICOM_FILES / "CT_small.dcm"
 KEY, CERT = PKI / "signer-ecp256.key.pem", PKI / "signer-ecp256.cert.pem"
 #: peak memory allowed to a command refusing hostile structure (issue 8, Acceptance 2)
 MAX_RSS_MB = 150
@@ -289,3 +290,27 @@ def test_signatures_per_file(tmp_path: Path) -> None:
         assert len(verify_file(at_most, trust=None).signatures) == most
         with pytest.raises(limits.LimitExceeded, match=f"more than {most} signatures"):
             verify_file(over, trust=None)
+
+
+def test_unsigned_inside_signed_items_listed_up_to_a_bound(tmp_path: Path) -> None:
+    """Group lengths added inside signed items do not break the signature: verify lists the
+    first ``UNSIGNED_LISTED`` and counts the rest (a list of each would grow with the file)."""
+    from dicomsec.signatures._verify import UNSIGNED_LISTED
+
+    n = UNSIGNED_LISTED + 500
+    content = (struct.pack("<HH2sHL", 0x0008, 0x0000, b"UL", 4, 8)  # group length: unsigned
+               + struct.pack("<HH2sH", 0x0008, 0x1150, b"UI", 4) + b"1.2\0")
+    items = (struct.pack("<HHL", 0xFFFE, 0xE000, len(content)) + content) * n
+    src = PYDICOM_CT
+    parsed, data = parse_file(src), src.read_bytes()
+    seq = struct.pack("<HH2sHL", 0x0008, 0x1115, b"SQ", 0, len(items)) + items
+    after = min(e.offset for e in parsed.dataset.elements if e.tag > 0x00081115)
+    plain, signed = tmp_path / "plain.dcm", tmp_path / "signed.dcm"
+    plain.write_bytes(data[:after] + seq + data[after:])
+    sign_file(plain, signed, key=_key())
+    report = verify_file(signed, trust=None)
+    listed = report.unsigned_in_items
+    assert len(listed) == UNSIGNED_LISTED + 1
+    assert listed[0].endswith("(0008,0000)")
+    assert listed[-1] == "... and 500 more elements not listed"
+    assert report.signatures[0].intact

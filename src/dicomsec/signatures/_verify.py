@@ -83,6 +83,8 @@ CLOCK_SKEW = _dt.timedelta(minutes=5)
 #: the profiles a verified signature is tested against, in report order
 _PROFILES_REPORTED = (Profile.BASE, Profile.CREATOR, Profile.AUTHORIZATION, Profile.SR,
                       Profile.SR_VERIFICATION)
+#: elements outside the MAC inside signed items listed one by one (the rest are counted)
+UNSIGNED_LISTED = 1000
 #: Original Attributes Sequence: signatures inside are copies, not verified in place
 ORIGINAL_ATTRIBUTES = 0x04000561
 #: the signature structures themselves: never listed as unsigned (each signature is reported)
@@ -390,9 +392,12 @@ def _duplicate(report: SignatureReport) -> SignatureReport:
 def _unsigned_in_items(elements: list[Element], covered: set[int]) -> tuple[str, ...]:
     """Elements inside the items of covered top-level sequences that the MAC stream leaves
     out (group lengths, groups below 0008, padding, UN), as ``"<item path> (gggg,eeee)"``;
-    nested signature structures are left out (they are verified as signatures). The data
+    nested signature structures are left out (they are verified as signatures). The first
+    ``UNSIGNED_LISTED`` are listed, then one ``"... and N more elements not listed"`` (they can
+    be added without breaking a signature: a list of each would grow with the file). The data
     dictionary (pydicom's) is loaded only to name what was found."""
     found: list[tuple[tuple[tuple[int, int], ...], int]] = []
+    more = [0]  # found beyond UNSIGNED_LISTED: counted, not listed
 
     def walk(path: tuple[tuple[int, int], ...], seq: Element) -> None:
         # depth first, holding only the current path (a stack of every nested sequence of a
@@ -403,7 +408,10 @@ def _unsigned_in_items(elements: list[Element], covered: set[int]) -> tuple[str,
                 if el.tag in _SIGNATURE_STRUCTURES:
                     continue
                 if not is_signable(el):
-                    found.append((where, el.tag))
+                    if len(found) < UNSIGNED_LISTED:
+                        found.append((where, el.tag))
+                    else:
+                        more[0] += 1
                 elif el.items is not None:
                     walk(where, el)
 
@@ -417,7 +425,10 @@ def _unsigned_in_items(elements: list[Element], covered: set[int]) -> tuple[str,
     def name(where: tuple[tuple[int, int], ...]) -> str:
         return ".".join(f"{keyword_for_tag(tag) or tag_str(tag)}[{i}]" for tag, i in where)
 
-    return tuple(sorted(f"{name(where)} {tag_str(tag)}" for where, tag in found))
+    listed = sorted(f"{name(where)} {tag_str(tag)}" for where, tag in found)
+    if more[0]:
+        listed.append(f"... and {more[0]} more elements not listed")
+    return tuple(listed)
 
 
 def _satisfies(report: SignatureReport, require: str) -> bool:
