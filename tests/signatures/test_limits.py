@@ -314,3 +314,12 @@ def test_unsigned_inside_signed_items_listed_up_to_a_bound(tmp_path: Path) -> No
     assert listed[0].endswith("(0008,0000)")
     assert listed[-1] == "... and 500 more elements not listed"
     assert report.signatures[0].intact
+
+
+def test_unsigned_top_level_listed_up_to_a_bound(tmp_path: Path) -> None:
+    from dicomsec.signatures._verify import UNSIGNED_LISTED
+
+    path = _write(tmp_path / "many.dcm", _empty_elements(UNSIGNED_LISTED + 7))
+    listed = verify_file(path, trust=None).unsigned_attributes
+    assert len(listed) == UNSIGNED_LISTED + 1 and listed[0] == "(1001,0010)"
+    assert listed[-1] == "... and 7 more elements not listed"

@@ -466,8 +466,9 @@ def verify_file(
     A copy of a signature (a Digital Signature UID already seen in the file) is not valid.
     Every element outside all valid main-level signatures is listed: top-level ones in
     ``unsigned_attributes``, those inside covered items that the MAC stream leaves out in
-    ``unsigned_in_items``. A file without signatures is ok only with ``allow_unsigned`` (the
-    report's ``verified`` is false either way).
+    ``unsigned_in_items`` (each list: the first ``UNSIGNED_LISTED``, then how many more). A
+    file without signatures is ok only with ``allow_unsigned`` (the report's ``verified`` is
+    false either way).
 
     Raises:
         InvalidInput: the file cannot be read or is not DICOM.
@@ -480,17 +481,30 @@ def verify_file(
         parsed = parse_file(p, fh)
         reports, covered = verify_all(parsed, fh, trust=trust, now=now, policy=policy, at=at)
         skipped = _skipped(parsed)
-    unsigned = tuple(
-        tag_str(e.tag)
-        for e in sorted(parsed.dataset.elements, key=lambda e: e.tag)
-        if e.tag not in covered and e.tag not in _SIGNATURE_STRUCTURES
-    )
+    unsigned = _unsigned_top(parsed.dataset.elements, covered)
     met = True
     if require:
         met = any(_satisfies(r, require) for r in reports)
     return FileReport(str(p), tuple(reports), unsigned, skipped, require, met,
                       unsigned_in_items=_unsigned_in_items(parsed.dataset.elements, covered),
                       allow_unsigned=allow_unsigned)
+
+
+def _unsigned_top(elements: list[Element], covered: set[int]) -> tuple[str, ...]:
+    """Top-level elements outside every valid main-level signature, in tag order: the first
+    ``UNSIGNED_LISTED``, then ``"... and N more elements not listed"``."""
+    listed: list[str] = []
+    more = 0
+    for e in elements:  # in tag order (the parser's lists are)
+        if e.tag in covered or e.tag in _SIGNATURE_STRUCTURES:
+            continue
+        if len(listed) < UNSIGNED_LISTED:
+            listed.append(tag_str(e.tag))
+        else:
+            more += 1
+    if more:
+        listed.append(f"... and {more} more elements not listed")
+    return tuple(listed)
 
 
 def _skipped(parsed: ParsedFile) -> tuple[str, ...]:
