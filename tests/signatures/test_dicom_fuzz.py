@@ -372,3 +372,23 @@ def test_mutated_dicom_files_through_the_command_line(
                 if bad or (code == 2 and len(lines) != 1):
                     failures.append(f"seed {seed} ({name}, {what}) {label}: exit {code}\n{err}")
     assert not failures, "\n\n".join(failures[:5])
+
+
+def test_mutated_dicom_files_in_a_folder(sources: list[Source], workdir: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """``verify FOLDER`` over 100 mutated files (the batch path): exit 1 or 2, one line per
+    failed file, never an internal error."""
+    from dicomsec.cli import main as cli_main
+
+    folder = workdir / "folder"
+    folder.mkdir()
+    for i in range(100):
+        _name, data, _what = _case(SEED + 7 * i + 3, sources)
+        (folder / f"case{i:03d}.dcm").write_bytes(data)
+    with limits.applied(FUZZ_LIMITS):
+        capsys.readouterr()
+        code = cli_main(["verify", str(folder), "--trust", str(PKI / "ca.cert.pem"),
+                         "--workers", "1"])
+    out, err = capsys.readouterr()
+    assert code in (1, 2), err
+    assert "Traceback" not in out + err and "internal error" not in out + err
