@@ -57,9 +57,6 @@ KEEP_BYTES = 4 << 20
 #: tags made once and shared by the elements of a parse (enhanced multi-frame files repeat
 #: the same few hundred tags in every frame); at most this many are remembered
 INTERNED_TAGS = 4096
-#: encapsulated fragments in one file (16 bytes each in memory); a module constant until the
-#: limits table has a field for it
-MAX_FRAGMENTS = 1_000_000
 #: bytes of File Meta Information (group 0002) kept in memory
 MAX_META_BYTES = 1 << 20
 
@@ -70,9 +67,6 @@ PIXEL_DATA = 0x7FE00010
 #: sequences whose items count against the ``signatures`` limit (per level)
 DIGITAL_SIGNATURES = 0xFFFAFFFA
 SIGNATURE_SEQUENCES = frozenset([DIGITAL_SIGNATURES, 0x4FFE0001])
-#: a file may hold this many times the ``signatures`` limit in all (each costs a certificate
-#: and a path validation: 20,000 item signatures in 24 MB took 26 s and 196 MB)
-SIGNATURES_PER_FILE = 4
 
 #: a UID (PS3.5 9.1): digits and dots, at most 64 characters
 _UID = re.compile(r"[0-9]+(\.[0-9]+)*")
@@ -586,9 +580,11 @@ class _Parser:
                             "signatures", self.lim.signatures)
         if seq_tag == DIGITAL_SIGNATURES:
             self.signatures += 1
-            if self.signatures > SIGNATURES_PER_FILE * self.lim.signatures:
-                raise self.over(f"more than {SIGNATURES_PER_FILE * self.lim.signatures} "
-                                "signatures in the file", "signatures", self.lim.signatures)
+            if self.signatures > self.lim.signatures_per_file:
+                # each costs a certificate and a path validation: 20,000 item signatures in
+                # 24 MB took 26 s and 196 MB
+                raise self.over("too many signatures in the file", "signatures_per_file",
+                                self.lim.signatures_per_file)
 
     def parse_items(
         self, pos: int, end: int | None, depth: int, implicit: bool, seq_tag: int = 0
@@ -636,9 +632,8 @@ class _Parser:
             if pos + 8 + length > size:
                 raise self.err("pixel data fragment runs past the end of the file", pos)
             self.fragments += 1
-            if self.fragments > MAX_FRAGMENTS:
-                raise InvalidInput(f"more than {MAX_FRAGMENTS} pixel data fragments",
-                                   path=self.r.name)
+            if self.fragments > self.lim.fragments:
+                raise self.over("too many pixel data fragments", "fragments", self.lim.fragments)
             frags.append(pos + 8, length)
             pos += 8 + length
 

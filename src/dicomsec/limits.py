@@ -47,9 +47,11 @@ class Limits:
     der_depth: int = 32
     ccm_bytes: int = 32 * _MIB
     elements: int = 500_000
-    items: int = 100_000
+    items: int = 200_000
+    fragments: int = 1_000_000
     depth: int = 64
     signatures: int = 256
+    signatures_per_file: int = 1024
     value_bytes: int = 16 * _MIB
     pdu_bytes: int = 1 * _MIB
     association_pdu_bytes: int = 64 * _KIB
@@ -94,8 +96,11 @@ DESCRIPTIONS: dict[str, str] = {
                  "refused above)",
     "elements": "data elements in one data set, all nesting levels counted",
     "items": "sequence items in one data set, all sequences counted",
+    "fragments": "encapsulated Pixel Data fragments in one file (16 bytes each in memory)",
     "depth": "sequence nesting depth",
-    "signatures": "Digital Signatures Sequence items on one level",
+    "signatures": "Digital Signatures Sequence (and MAC Parameters Sequence) items on one level",
+    "signatures_per_file": "Digital Signatures Sequence items in one file, all levels (each "
+                           "costs a certificate parse and a path validation)",
     "value_bytes": "any single value that has to be held in memory whole",
     "pdu_bytes": "P-DATA-TF PDU length after association (the negotiated maximum may be lower)",
     "association_pdu_bytes": "any PDU before the association is accepted",
