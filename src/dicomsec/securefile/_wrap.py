@@ -115,6 +115,7 @@ def _check_creation(profile: str, recipients: Sequence[Recipient], signers: Sequ
     """
     from dicomsec import algorithms
     from dicomsec.algorithms.policy import Purpose
+    from dicomsec.trust import KeyPurpose, check_for_use
 
     if digest is not None:
         policy.require(digest, None, Purpose.CREATE, at)
@@ -135,6 +136,8 @@ def _check_creation(profile: str, recipients: Sequence[Recipient], signers: Sequ
                 judge = policy.with_status(alg, algorithms.Status.ALLOWED)
             judge.require(alg, key, Purpose.CREATE, at)
     for signer in signers:
+        check_for_use(signer.certificate, KeyPurpose.SIGNING,
+                      at=at if isinstance(at, _dt.datetime) else None, name="signer certificate")
         policy.require(signer.signature_algorithm, signer.certificate.public_key(),
                        Purpose.CREATE, at)
     policy.require(algorithms.by_name(cipher, algorithms.Kind.CIPHER), None, Purpose.CREATE, at)

@@ -41,7 +41,7 @@ from dicomsec.signatures._profiles import (
     profile_problems,
     required_tags,
 )
-from dicomsec.signatures._signer import check_value
+from dicomsec.signatures._signer import check_signer_certificate, check_value
 from dicomsec.signatures._splice import (
     Copier,
     Edit,
@@ -133,6 +133,7 @@ def _check_request(key: SigningKey, profile: Profile | str, mac: str, purpose: i
         raise InvalidInput(f"{mac_alg.name} is not a DICOM MAC algorithm")
     policy.require(mac_alg, None, Purpose.CREATE, at)
     scheme = key.scheme
+    check_signer_certificate(key.certificate, at=at)  # before any byte of the input is read
     policy.require(scheme, key.certificate.public_key(), Purpose.CREATE, at)
     if scheme.family is algorithms.Family.EC and mac_alg.digest_info_prefix:
         raise PolicyViolation(f"ECDSA with {mac_alg.name} is not supported")

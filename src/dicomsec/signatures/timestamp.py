@@ -111,6 +111,9 @@ def _parse_token(token: bytes) -> _Token:
     """Parse the CMS/TSTInfo layers (raises :class:`_Bad` or a parser error)."""
     from asn1crypto import cms, core, tsp
 
+    from dicomsec.cms.signed import check_signed_data_limits
+
+    check_signed_data_limits(token, name="timestamp token")  # before the recursive parser
     try:
         info = cms.ContentInfo.load(token, strict=True)
         content_type = info["content_type"].dotted
