@@ -329,3 +329,17 @@ def test_tls_check_with_an_expired_client_certificate(pki: Pki) -> None:
     assert proc.returncode == 2, proc.stderr
     assert "client certificate cannot be used for a TLS client: expired on" in _one_line(
         proc.stderr)
+
+
+def test_wrap_refuses_an_expired_inner_signer(pki: Pki, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """wrap --sign-cert is a certificate we use for signing: the same rules as sign."""
+    recipient = pki.issue("recipient-for-signed", Spec(kind="rsa", ku=_ku("key_encipherment")))[0]
+    cert, key, _ = pki.issue("old-signer", Spec(start=NOW - 30 * DAY, end=NOW - DAY))
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    code, err = _run(["wrap", CT, "-o", out_dir / "s.cms", "--to", recipient,
+                      "--sign-key", key, "--sign-cert", cert], capsys)
+    assert code == 2, err
+    assert "signer certificate cannot be used for signing: expired on" in _one_line(err)
+    assert list(out_dir.iterdir()) == []
