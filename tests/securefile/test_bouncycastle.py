@@ -79,11 +79,7 @@ VECTORS: dict[str, Vector] = {
 
 #: known failures of the reports, today (strict: each turns into a failure once it is fixed, so
 #: that its entry is removed): "<test>[<file id>]" -> what is missing
-_UNWRAP = ("securefile._unwrap.unwrap builds UnwrapReport without deviations=env.deviations, "
-           "so the unwrap report's 'deviations' is always empty")
-PENDING: dict[str, str] = {
-    f"unwrap[{n}]": _UNWRAP for n in ("b01", "b02", "b06", "b07", "b10", "b12")
-}
+PENDING: dict[str, str] = {}
 
 
 def _id(name: str) -> str:

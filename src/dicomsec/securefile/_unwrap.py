@@ -107,6 +107,7 @@ def unwrap(
         integrity=_integrity(env, inner), inner=inner, is_dicom=is_dicom,
         legacy=env.cipher.legacy, policy=decision,
         policy_decisions=(decision, *opened.decisions, *judge.decisions),
+        deviations=env.deviations,
     )
 
 
