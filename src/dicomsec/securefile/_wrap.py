@@ -6,15 +6,12 @@ The profiles and their decisions are described in :mod:`dicomsec.securefile` and
 
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
-import os
-import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from dicomsec._atomic import atomic_output
+from dicomsec._atomic import atomic_output, unnamed_file
 from dicomsec.cms import ID_DATA, ID_DIGESTED_DATA, ID_SIGNED_DATA
 from dicomsec.errors import InvalidInput, PolicyViolation
 from dicomsec.securefile._report import WrapReport
@@ -256,18 +253,15 @@ def _wrap_stream(
         raise InvalidInput("standard input is not a DICOM Part 10 file (no DICM prefix)")
     folder = dst.parent if str(dst.parent) else Path(".")
     if profile == "basic" or signers:
-        # the inner digest needs a first pass over the content: spool it (mode 0600)
-        fd, name = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".in", dir=folder)
-        try:
-            with os.fdopen(fd, "wb") as spool:
-                spool.write(head)
-                while chunk := stream.read(_CHUNK):
-                    spool.write(chunk)
-            return wrap(Path(name), dst, recipients=recipients, profile=profile,
+        # the inner digest needs a first pass over the content: spool it into a private
+        # file without a name (a kill leaves nothing), reopened by its /proc/self/fd path
+        with unnamed_file(folder, dst.name) as spool:
+            spool.write(head)
+            while chunk := stream.read(_CHUNK):
+                spool.write(chunk)
+            spool.flush()
+            return wrap(Path(spool.name), dst, recipients=recipients, profile=profile,
                         signers=signers, cipher=cipher, digest=digest, policy=policy, at=at)
-        finally:
-            with contextlib.suppress(OSError):
-                os.unlink(name)
     if profile == "pq" and "ori" not in [r.kind for r in recipients]:
         raise PolicyViolation("the pq profile needs an ML-KEM recipient")
     _check_creation(profile, recipients, signers, None, cipher, policy=policy, at=at)
