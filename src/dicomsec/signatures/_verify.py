@@ -528,7 +528,10 @@ def verify_dataset_bytes(data: bytes, *, trust: TrustStore | None = None,
     import dataclasses
     import tempfile
 
-    with tempfile.NamedTemporaryFile(suffix=".dcm") as tmp:
+    from dicomsec._atomic import unnamed_file
+
+    # a file without a name (it may hold patient data): a kill leaves nothing in $TMPDIR
+    with unnamed_file(tempfile.gettempdir(), "dataset.dcm") as tmp:
         tmp.write(data)
         tmp.flush()
         report = verify_file(Path(tmp.name), trust=trust, require=require, now=now,
