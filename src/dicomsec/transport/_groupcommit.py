@@ -14,6 +14,11 @@ a group.
 Files are private (0600) until they are named; they then get the mode ``dicomsec._atomic``
 gives outputs (:func:`~dicomsec._atomic.output_mode`). On any error the file is discarded and
 the error is raised in the thread that stored it.
+
+A large received data set is already in such a file (the SCP spools it there, File Meta
+Information first: see ``_pynetdicom.DataSetSpool``): :class:`WrittenFile` links that file
+into place as it is, without a second copy; :class:`FileRange` copies part of one in the
+kernel (``copy_file_range``) when the file cannot be used as it is.
 """
 
 from __future__ import annotations
@@ -35,7 +40,32 @@ from dicomsec._atomic import (
 )
 from dicomsec.errors import InvalidInput
 
-__all__ = ["GroupCommit"]
+__all__ = ["Content", "FileRange", "GroupCommit", "WrittenFile"]
+
+_COPY_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class FileRange:
+    """``length`` bytes of the open file ``fd`` from ``offset``: a part copied in the kernel."""
+
+    fd: int
+    offset: int
+    length: int
+
+
+@dataclass(frozen=True, slots=True)
+class WrittenFile:
+    """A complete :func:`~dicomsec._atomic.private_file` (descriptor, fallback name) that is
+    stored as it is: fsynced, given its mode and linked into place. It stays the caller's:
+    the caller closes it (:func:`~dicomsec._atomic.discard_file`), also after a failure."""
+
+    fd: int
+    tmp: Path | None
+
+
+#: what :meth:`GroupCommit.store` writes: parts one after the other, or a written file
+Content = Sequence[bytes | memoryview | FileRange] | WrittenFile
 
 
 @dataclass(eq=False, slots=True)
@@ -44,6 +74,8 @@ class _Pending:
     tmp: Path | None  # None: the file has no name (O_TMPFILE)
     target: Path
     replace: bool = True
+    #: the file is ours to close (False for a :class:`WrittenFile`, the caller's)
+    owned: bool = True
     done: bool = False
     error: OSError | None = None
 
@@ -60,9 +92,10 @@ class GroupCommit:
         self.groups = 0
         self.files = 0
 
-    def store(self, target: Path, parts: Sequence[bytes | memoryview], *,
-              replace: bool = True) -> None:
+    def store(self, target: Path, parts: Content, *, replace: bool = True) -> None:
         """Write ``parts`` to ``target`` atomically and durably; returns once it is on disk.
+        A :class:`WrittenFile` is linked into place as it is (``target`` must be in its
+        folder); a failed store leaves it unnamed, so that it can be stored elsewhere.
 
         With ``replace=False`` an existing ``target`` is never replaced, not even by a store
         racing with this one: the file is linked into place, and ``FileExistsError`` raised.
@@ -71,7 +104,10 @@ class GroupCommit:
             FileExistsError: ``replace`` is false and ``target`` exists (nothing is left).
             OSError: the file could not be written, synced or renamed (nothing is left).
         """
-        item = self._write(target, parts)
+        if isinstance(parts, WrittenFile):
+            item = _Pending(parts.fd, parts.tmp, target, owned=False)
+        else:
+            item = self._write(target, parts)
         item.replace = replace
         with self._cond:
             self._pending.append(item)
@@ -84,10 +120,13 @@ class GroupCommit:
             raise item.error
 
     @staticmethod
-    def _write(target: Path, parts: Sequence[bytes | memoryview]) -> _Pending:
+    def _write(target: Path, parts: Sequence[bytes | memoryview | FileRange]) -> _Pending:
         fd, tmp = private_file(target.parent, target.name)
         try:
             for part in parts:
+                if isinstance(part, FileRange):
+                    _copy(part, fd)
+                    continue
                 view = memoryview(part)
                 while view:
                     view = view[os.write(fd, view):]
@@ -124,7 +163,8 @@ def _commit(group: list[_Pending]) -> None:
         except OSError as exc:
             item.error = exc
         finally:
-            discard_file(item.fd, item.tmp)
+            if item.owned:
+                discard_file(item.fd, item.tmp)
     for folder in folders:
         sync_folder(folder)
 
@@ -137,3 +177,32 @@ def _mode(item: _Pending) -> int:
         return output_mode(item.target)
     except InvalidInput as exc:
         raise OSError(errno.EINVAL, exc.message) from None
+
+
+def _copy(part: FileRange, fd: int) -> None:
+    """Append ``part`` to the file ``fd`` (``copy_file_range``; reads and writes where the
+    kernel refuses it).
+
+    Raises:
+        OSError: a read or write failed, or the source ended early (``EIO``).
+    """
+    offset, left = part.offset, part.length
+    while left > 0:
+        try:
+            n = os.copy_file_range(part.fd, fd, min(left, 1 << 30), offset)
+        except OSError as exc:
+            if exc.errno not in (errno.EXDEV, errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+                raise
+            n = _copy_through_memory(part.fd, fd, offset, min(left, _COPY_CHUNK))
+        if n <= 0:
+            raise OSError(errno.EIO, "the spooled data set ended early")
+        offset += n
+        left -= n
+
+
+def _copy_through_memory(src: int, dst: int, offset: int, length: int) -> int:
+    data = os.pread(src, length, offset)
+    view = memoryview(data)
+    while view:
+        view = view[os.write(dst, view):]
+    return len(data)

@@ -13,7 +13,7 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["FileMeta", "dataset_uids", "encode_file_meta", "read_file_meta"]
+__all__ = ["UID_PREFIX", "FileMeta", "dataset_uids", "encode_file_meta", "read_file_meta"]
 
 _PREFIX = 132  # 128-byte preamble + "DICM"
 _HEAD = 8192  # group 0002 fits in this nearly always; longer ones fall back to pydicom
@@ -113,6 +113,10 @@ _SOP_INSTANCE_TAG = 0x00080018
 #: the most bytes of a data set read (inflated, for deflate) to find its SOP UIDs: they come
 #: early, after a few short group 0008 elements
 _UID_WINDOW = 65536
+#: the leading bytes of an encoded data set that :func:`dataset_uids` needs at most: the
+#: window, and room for deflate's block overhead (a caller holding the data set in a file
+#: reads this much, not more)
+UID_PREFIX = 2 * _UID_WINDOW
 _IMPLICIT_LE = "1.2.840.10008.1.2"
 _EXPLICIT_BE = "1.2.840.10008.1.2.2"
 _DEFLATED = frozenset({"1.2.840.10008.1.2.1.99", "1.2.840.10008.1.2.8.1"})

@@ -25,7 +25,12 @@ build); none flips a process-wide switch in ``pynetdicom._config``:
   itself, as pynetdicom does internally when the switch is on;
 - :func:`c_store_rq_command`, :func:`c_store_rsp_command`, :func:`parse_c_store_rsp`:
   pynetdicom builds each command set as a pydicom data set and encodes it twice, and decodes
-  each received one through pydicom; plain C-STORE command sets are coded here directly.
+  each received one through pydicom; plain C-STORE command sets are coded here directly;
+- :class:`DataSetSpool`: pynetdicom holds a received data set whole in a ``BytesIO`` (its
+  ``STORE_RECV_CHUNKED_DATASET`` switch writes a *named* temporary file instead, for the
+  whole process); an SCP of ours (:class:`SpoolPolicy`) holds each C-STORE data set in
+  memory up to a small bound and spools the rest into an unnamed file in its output folder,
+  File Meta Information first, so that the store can link that file into place.
 """
 
 from __future__ import annotations
@@ -36,14 +41,16 @@ import copy
 import functools
 import io
 import logging
+import os
 import queue
 import select
 import socket
 import struct
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -53,10 +60,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_CONTROL_PDU",
+    "SPOOL_MEMORY",
+    "SPOOL_MEMORY_TOTAL",
     "WINDOW",
     "CheapCopyContexts",
+    "DataSetSpool",
     "DropReport",
+    "MemoryBudget",
     "PduLimits",
+    "SpoolPolicy",
     "TlsFailures",
     "agreed_window",
     "c_store_rq_command",
@@ -328,6 +340,171 @@ def context_id_for(assoc: Association, sop_class: str, transfer_syntax: str) -> 
 
 
 # ------------------------------------------------------------------------------------------
+# received data sets in bounded memory
+
+#: bytes of one received C-STORE data set an SCP of ours holds in memory; a larger one is
+#: spooled into an unnamed file in the output folder (``SpoolPolicy.memory_bytes``)
+SPOOL_MEMORY = 4 << 20
+#: bytes of received data sets one SCP holds in memory, all associations and queued requests
+#: together; beyond, new data go to files too (``SpoolPolicy.budget``)
+SPOOL_MEMORY_TOTAL = 32 << 20
+
+
+class MemoryBudget:
+    """Bytes of received data sets held in memory by one server (thread-safe)."""
+
+    def __init__(self, limit: int = SPOOL_MEMORY_TOTAL) -> None:
+        self.limit = limit
+        self.used = 0
+        self._lock = threading.Lock()
+
+    def take(self, n: int) -> bool:
+        """Count ``n`` more bytes if they fit; False (nothing counted) if they do not."""
+        with self._lock:
+            if self.used + n > self.limit:
+                return False
+            self.used += n
+            return True
+
+    def give(self, n: int) -> None:
+        with self._lock:
+            self.used -= n
+
+
+#: the bytes written before a data set that is spooled (its File Meta Information, so that
+#: the spool file can be stored as it is), from (association, presentation context ID,
+#: C-STORE request primitive); may raise (then nothing is written before the data set)
+HeadFor = Callable[[Any, int, Any], bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class SpoolPolicy:
+    """Where and when an SCP spools received C-STORE data sets (see :class:`DataSetSpool`)."""
+
+    #: the folder of the spool files (the SCP's output folder: stored by a link)
+    folder: Path
+    head: HeadFor
+    memory_bytes: int = SPOOL_MEMORY
+    budget: MemoryBudget = field(default_factory=MemoryBudget)
+
+
+class DataSetSpool:
+    """A received data set, held in memory while it is at most ``memory_bytes`` long and the
+    server's budget allows, else spooled into a private file with no name (``O_TMPFILE`` in
+    the policy's folder: see :func:`dicomsec._atomic.private_file`; a kill leaves nothing).
+
+    The file holds ``head`` (the policy's, computed when the data set spills), then the data
+    set. A write that fails (disk full) is remembered in ``error``; the file is discarded and
+    later data are counted, not kept. Written by one thread (the DUL's), then handed over;
+    :meth:`close` frees the memory or the file (also done when it is garbage-collected).
+    """
+
+    def __init__(self, policy: SpoolPolicy, head: Callable[[], bytes]) -> None:
+        self._policy = policy
+        self._head_of = head
+        self._memory = bytearray()
+        self._held = 0  # bytes counted in the policy's budget
+        self._finalizer: weakref.finalize[Any, DataSetSpool] | None = None
+        #: data set bytes received
+        self.size = 0
+        #: bytes before the data set in the spool file
+        self.head = b""
+        #: the spool file's descriptor (-1: in memory) and its name (``None``: unnamed)
+        self.fd = -1
+        self.tmp: Path | None = None
+        self.error: OSError | None = None
+
+    @property
+    def spilled(self) -> bool:
+        """The data set is in the spool file (``fd``), not in memory."""
+        return self.fd >= 0
+
+    def write(self, data: bytes | memoryview) -> int:
+        n = len(data)
+        if self.error is None and self.fd < 0:
+            if (self.size + n <= self._policy.memory_bytes
+                    and self._policy.budget.take(n)):
+                self._memory += data
+                self._held += n
+                self.size += n
+                return n
+            self._spill()
+        if self.error is None:
+            try:
+                _write_all(self.fd, data)
+            except OSError as exc:
+                self._fail(exc)
+        self.size += n
+        return n
+
+    def _spill(self) -> None:
+        from dicomsec._atomic import discard_file, private_file
+
+        try:
+            fd, tmp = private_file(self._policy.folder, "received.dcm")
+        except OSError as exc:
+            self._fail(exc)
+            return
+        self._finalizer = weakref.finalize(self, discard_file, fd, tmp)
+        self.fd, self.tmp = fd, tmp
+        try:
+            self.head = self._head_of()
+        except Exception:
+            self.head = b""  # the store writes its own head and copies the data set
+        try:
+            _write_all(fd, self.head)
+            _write_all(fd, self._memory)
+        except OSError as exc:
+            self._fail(exc)
+        self._free_memory()
+
+    def _fail(self, exc: OSError) -> None:
+        self.error = exc
+        self._free_memory()
+        if self._finalizer is not None:
+            self._finalizer()
+        self.fd, self.tmp = -1, None
+
+    def _free_memory(self) -> None:
+        self._memory = bytearray()
+        if self._held:
+            self._policy.budget.give(self._held)
+            self._held = 0
+
+    def view(self) -> memoryview:
+        """The data set held in memory (empty once spilled)."""
+        return memoryview(self._memory)
+
+    def prefix(self, n: int) -> bytes:
+        """The first ``n`` bytes of the data set (fewer when it is shorter).
+
+        Raises:
+            OSError: the spool file cannot be read.
+        """
+        if self.fd < 0:
+            return bytes(self._memory[:n])
+        return os.pread(self.fd, min(n, self.size), len(self.head))
+
+    def close(self) -> None:
+        """Free the memory, or close the spool file (gone unless it was linked meanwhile)."""
+        self._free_memory()
+        if self._finalizer is not None:
+            self._finalizer()
+        self.fd, self.tmp = -1, None
+
+
+def _write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _close_sink(sink: Any) -> None:
+    if isinstance(sink, DataSetSpool):
+        sink.close()
+
+
+# ------------------------------------------------------------------------------------------
 # event-driven reactors
 
 #: the longest an idle reactor of ours waits before looking at its timers and kill flag
@@ -339,8 +516,6 @@ class _Waker:
     """A pipe a reactor waits on, written to when work is queued for it from another thread."""
 
     def __init__(self) -> None:
-        import os
-
         self._r, self._w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._lock = threading.Lock()
         self.closed = False
@@ -351,23 +526,17 @@ class _Waker:
         return self._r
 
     def wake(self) -> None:
-        import os
-
         with self._lock:
             if not self.closed:
                 with contextlib.suppress(BlockingIOError):
                     os.write(self._w, b"\0")
 
     def drain(self) -> None:
-        import os
-
         with contextlib.suppress(BlockingIOError):
             while os.read(self._r, 4096):
                 pass
 
     def close(self) -> None:
-        import os
-
         with self._lock:
             if not self.closed:
                 self.closed = True
@@ -588,6 +757,9 @@ def _quick_dul_class() -> type[Any]:
                 self._run_quick_reactor()
             finally:
                 self._waker.close()
+                discard = getattr(self.assoc.dimse, "discard_partial", None)
+                if discard is not None:
+                    discard()  # this thread was the one writing it
 
         def _run_quick_reactor(self) -> None:
             self._idle_timer.start()
@@ -641,11 +813,15 @@ def _quick_dimse_class() -> type[Any]:
                     return
             super().send_msg(primitive, context_id)
 
-        _store_rq: tuple[int, Any, io.BytesIO] | None = None
+        _store_rq: tuple[int, Any, DataSetSpool | io.BytesIO] | None = None
+        #: an SCP's: received C-STORE data sets are spooled (None: held in a BytesIO)
+        _spool: SpoolPolicy | None = None
 
         def receive_primitive(self, primitive: Any) -> None:
             """A plain C-STORE-RSP, or a plain C-STORE-RQ and its data set, whose command set
-            came whole in one fragment, is decoded here; anything else goes to pynetdicom."""
+            came whole in one fragment, is decoded here; with a spool policy, the data set of
+            any other C-STORE-RQ is received here too, once pynetdicom decoded its command
+            set; anything else goes to pynetdicom."""
             pdvs = list(primitive.presentation_data_value_list)
             if self._store_rq is not None:
                 self._store_fragments(pdvs)
@@ -659,27 +835,76 @@ def _quick_dimse_class() -> type[Any]:
                         return
                 req = parse_c_store_rq(command)
                 if req is not None:
-                    self._store_rq = (pdvs[0][0], req, io.BytesIO())
+                    self._store_rq = (pdvs[0][0], req, self._sink(pdvs[0][0], req))
                     self._store_fragments(pdvs[1:])
                     return
-            super().receive_primitive(primitive)
+            if self._spool is None or not self._take_over(pdvs):
+                super().receive_primitive(primitive)
+
+        def _take_over(self, pdvs: list[tuple[int, bytes]]) -> bool:
+            """Give pynetdicom the fragments up to the command set's last one; when they make
+            a C-STORE-RQ with a data set to follow, receive that here. False: there is no
+            last command fragment (pynetdicom takes the whole primitive)."""
+            from pynetdicom.dimse_messages import C_STORE_RQ
+
+            last = next((i for i, (_cx, v) in enumerate(pdvs) if v[:1] and v[0] & 3 == 3),
+                        None)
+            if last is None:
+                return False
+            super().receive_primitive(_pdata_of(pdvs[:last + 1]))
+            msg, rest = self.message, pdvs[last + 1:]
+            if msg is None or not isinstance(msg, C_STORE_RQ):
+                if rest:
+                    super().receive_primitive(_pdata_of(rest))
+                return True
+            self.message = None
+            try:
+                req = msg.message_to_primitive()
+            except Exception as exc:  # as pynetdicom does with an invalid message
+                logger = logging.getLogger("pynetdicom.dimse")
+                logger.error("Received an invalid DIMSE message")
+                logger.exception(exc)
+                self.dul.event_queue.put("Evt19")
+                return True
+            context_id = int(msg.context_id or 0)
+            self._store_rq = (context_id, req, self._sink(context_id, req))
+            self._store_fragments(rest)
+            return True
+
+        def _sink(self, context_id: int, req: Any) -> DataSetSpool | io.BytesIO:
+            """Where the data set of this C-STORE-RQ is received."""
+            policy = self._spool
+            if policy is None:
+                return io.BytesIO()
+            return DataSetSpool(policy, functools.partial(policy.head, self.assoc,
+                                                          context_id, req))
 
         def _store_fragments(self, pdvs: list[tuple[int, bytes]]) -> None:
             """Data set fragments of the C-STORE-RQ being received (PS3.8 E.2)."""
             assert self._store_rq is not None
-            context_id, req, buffer = self._store_rq
+            context_id, req, sink = self._store_rq
             for cx, value in pdvs:
                 if cx != context_id or not value or value[0] & 1:
                     self._store_rq = None  # a command inside a data set: as pynetdicom does
+                    _close_sink(sink)
                     self.dul.event_queue.put("Evt19")
                     return
-                buffer.write(value[1:])
+                sink.write(memoryview(value)[1:])
                 if value[0] & 2:
-                    buffer.seek(0)
-                    req.DataSet = buffer
                     self._store_rq = None
+                    if isinstance(sink, io.BytesIO):
+                        sink.seek(0)
+                        req.DataSet = sink
+                    else:  # the DataSet setter takes a BytesIO only
+                        req._dataset = sink
                     self.msg_queue.put((context_id, req))
                     return
+
+        def discard_partial(self) -> None:
+            """Drop the data set being received (the association ended in its middle)."""
+            rq, self._store_rq = self._store_rq, None
+            if rq is not None:
+                _close_sink(rq[2])
 
     return QuickDIMSE
 
@@ -837,11 +1062,14 @@ def _quick(name: str) -> type[Any]:
         return _QUICK[name]
 
 
-def event_driven(assoc: Association, limits: PduLimits | None = None) -> None:
+def event_driven(assoc: Association, limits: PduLimits | None = None,
+                 spool: SpoolPolicy | None = None) -> None:
     """Give this association (not yet started) event-driven reactors: its DUL waits on its
     socket and a wake-up pipe, and an acceptor's reactor waits on its message queue.
     ``limits`` (an SCP's): PDUs over their bound are refused before their body is read,
-    and drops (bounds, stalls, the network timeout) are reported.
+    and drops (bounds, stalls, the network timeout) are reported. ``spool`` (an SCP's):
+    received C-STORE data sets are :class:`DataSetSpool` objects (``request.DataSet``),
+    in bounded memory; without it they are held whole in a ``BytesIO``.
 
     Only this object changes (its class and its DUL's); pynetdicom itself is left alone.
     """
@@ -861,6 +1089,8 @@ def event_driven(assoc: Association, limits: PduLimits | None = None) -> None:
     dul.__class__ = _quick("dul")
     dul._target = make_target(dul.run_reactor)  # the thread captured the old bound method
     assoc.dimse.__class__ = _quick("dimse")
+    dimse: Any = assoc.dimse
+    dimse._spool = spool
     if assoc.is_acceptor:
         assoc.__class__ = _quick("acceptor")
         assoc.acse._check_async_ops = lambda: _accept_window(assoc)  # type: ignore[method-assign]
@@ -937,10 +1167,14 @@ def c_store_rsp_command(sop_class: str, sop_instance: str, msg_id: int, status: 
 
 
 def _pdata(context_id: int, value: bytes) -> Any:
+    return _pdata_of([(context_id, value)])
+
+
+def _pdata_of(pdvs: list[tuple[int, bytes]]) -> Any:
     from pynetdicom.pdu_primitives import P_DATA
 
     pdata = P_DATA()
-    pdata.presentation_data_value_list.append((context_id, value))
+    pdata.presentation_data_value_list.extend(pdvs)
     return pdata
 
 

@@ -31,13 +31,20 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from dicomsec.errors import DicomSecError, InvalidInput, PolicyViolation, VerificationFailed
 from dicomsec.report import Report
 from dicomsec.transport import tls
-from dicomsec.transport._groupcommit import GroupCommit
-from dicomsec.transport._part10 import dataset_uids, encode_file_meta, read_file_meta
+from dicomsec.transport._groupcommit import Content, FileRange, GroupCommit, WrittenFile
+from dicomsec.transport._part10 import (
+    UID_PREFIX,
+    dataset_uids,
+    encode_file_meta,
+    read_file_meta,
+)
 from dicomsec.transport._pynetdicom import (
     MAX_CONTROL_PDU,
     WINDOW,
     CheapCopyContexts,
+    DataSetSpool,
     PduLimits,
+    SpoolPolicy,
     TlsFailures,
     agreed_window,
     context_id_for,
@@ -224,23 +231,54 @@ def _requestor(event: Event) -> str:
     return _peer(info.as_tuple) if info is not None else "?"
 
 
-def _file_meta_bytes(event: Event) -> bytes:
+def _meta_bytes(assoc: Association, transfer_syntax: str, request: Any) -> bytes:
     """Preamble and file meta information for a received data set: the elements pynetdicom's
     ``event.file_meta`` has, plus the caller's AE title as Source Application Entity Title."""
     from pynetdicom import PYNETDICOM_IMPLEMENTATION_UID, PYNETDICOM_IMPLEMENTATION_VERSION
 
-    request: Any = event.request
     return encode_file_meta(
         str(request.AffectedSOPClassUID), str(request.AffectedSOPInstanceUID),
-        str(event.context.transfer_syntax), str(PYNETDICOM_IMPLEMENTATION_UID),
-        PYNETDICOM_IMPLEMENTATION_VERSION, event.assoc.requestor.ae_title or None)
+        transfer_syntax, str(PYNETDICOM_IMPLEMENTATION_UID),
+        PYNETDICOM_IMPLEMENTATION_VERSION, assoc.requestor.ae_title or None)
+
+
+def _file_meta_bytes(event: Event) -> bytes:
+    return _meta_bytes(event.assoc, str(event.context.transfer_syntax), event.request)
+
+
+def _spool_head(assoc: Association, context_id: int, request: Any) -> bytes:
+    """What a spooled data set's file starts with: the same bytes as :func:`_file_meta_bytes`
+    gives its store (which compares them, and copies the data set if they differ)."""
+    context = assoc._accepted_cx[context_id]
+    return _meta_bytes(assoc, str(context.transfer_syntax[0]), request)
+
+
+def _prefix(data: Any) -> bytes:
+    """The first bytes of a received data set (``UID_PREFIX``)."""
+    if isinstance(data, DataSetSpool):
+        return data.prefix(UID_PREFIX)
+    with data.getbuffer() as view:
+        return bytes(view[:UID_PREFIX])
+
+
+def _content(head: bytes, data: Any) -> Content:
+    """What the store writes: the spool file as it is when it starts with ``head``, else
+    ``head`` and the data set (copied in the kernel from a spool file)."""
+    if not isinstance(data, DataSetSpool):
+        return (head, data.getbuffer())
+    if data.error is not None:
+        raise data.error
+    if not data.spilled:
+        return (head, data.view())
+    if data.head == head:
+        return WrittenFile(data.fd, data.tmp)
+    return (head, FileRange(data.fd, len(data.head), data.size))
 
 
 def _mismatch(event: Event, request: Any, uid: str) -> str | None:
     """Why the data set does not belong to the C-STORE request (``None``: it does): its SOP
     Class and SOP Instance UIDs must be the command's Affected ones."""
-    with request.DataSet.getbuffer() as data:
-        found = dataset_uids(data, str(event.context.transfer_syntax))
+    found = dataset_uids(_prefix(request.DataSet), str(event.context.transfer_syntax))
     if found is None:
         return f"{uid}: data set has no readable SOP Class / SOP Instance UID"
     sop_class, sop_instance = found
@@ -254,7 +292,7 @@ def _mismatch(event: Event, request: Any, uid: str) -> str | None:
     return None
 
 
-def _commit_store(committer: GroupCommit, out_dir: Path, uid: str, parts: tuple[bytes, Any],
+def _commit_store(committer: GroupCommit, out_dir: Path, uid: str, parts: Content,
                   duplicates: str) -> Path | None:
     """Store one received instance under the duplicate policy; the path, or ``None`` when
     the policy is ``reject`` and the instance exists.
@@ -282,6 +320,14 @@ def _commit_store(committer: GroupCommit, out_dir: Path, uid: str, parts: tuple[
 def _store_handler(out_dir: Path, emit: EventCallback, committer: GroupCommit,
                    duplicates: str = "reject") -> Callable[[Event], int]:
     def handle(event: Event) -> int:
+        try:
+            return store(event)
+        finally:  # a spooled data set's file is gone now, unless it was linked into place
+            data = getattr(event.request, "DataSet", None)
+            if isinstance(data, DataSetSpool):
+                data.close()
+
+    def store(event: Event) -> int:
         peer = _requestor(event)
         request: Any = event.request
         uid = str(getattr(request, "AffectedSOPInstanceUID", "") or "").rstrip("\0 ")
@@ -297,10 +343,10 @@ def _store_handler(out_dir: Path, emit: EventCallback, committer: GroupCommit,
             mismatch = _mismatch(event, request, uid)
             if mismatch is not None:
                 return failed(mismatch, _STATUS_DATASET_MISMATCH)
-            head = _file_meta_bytes(event)
-            with request.DataSet.getbuffer() as data:  # the data set as the SCU sent it
-                # durable (fsynced, renamed, folder fsynced) before the status goes out
-                target = _commit_store(committer, out_dir, uid, (head, data), duplicates)
+            # the data set as the SCU sent it (from memory, or its spool file linked as it
+            # is); durable (fsynced, linked, folder fsynced) before the status goes out
+            content = _content(_file_meta_bytes(event), request.DataSet)
+            target = _commit_store(committer, out_dir, uid, content, duplicates)
         except OSError as exc:
             return failed(f"{uid}: {exc.strerror or exc}", _STATUS_OUT_OF_RESOURCES)
         except Exception as exc:  # a malformed request from the peer
@@ -322,6 +368,8 @@ def _scp_handlers(out: Path, emit: EventCallback, duplicates: str = "reject", *,
     ``max_control`` (any other PDU, and any before the association)."""
     from pynetdicom import evt
 
+    spool = SpoolPolicy(out, _spool_head)  # one memory budget for all associations
+
     def on_open(event: Event) -> None:
         peer = _peer(getattr(event, "address", None))
 
@@ -330,7 +378,8 @@ def _scp_handlers(out: Path, emit: EventCallback, duplicates: str = "reject", *,
                           calling_aet=event.assoc.requestor.ae_title if established else None))
 
         limits = PduLimits(max_pdata, dropped, max_control)  # what make_scp announces
-        event_driven(event.assoc, limits)  # before pynetdicom starts the association's threads
+        # before pynetdicom starts the association's threads
+        event_driven(event.assoc, limits, spool)
 
     def on_echo(event: Event) -> int:
         emit(ScpEvent("echo", _requestor(event),
