@@ -390,9 +390,9 @@ def _check_flip(sample: Sample, bit: int, *, strict: bool) -> None:
     rc, same, clean = _flip_and_unwrap(sample, bit)
     if rc == 0:
         # aead: never (acceptance 4), but for a version number (a deviation, reported: the
-        # exhaustive test_every_header_bit_flip_* check that). basic: only a case change in the recipient's issuer
-        # name, compared per RFC 5280 (see test_every_header_bit_flip_rejected_basic); the
-        # content itself must never change unnoticed
+        # exhaustive test_every_header_bit_flip_* check that). basic: only a case change in
+        # the recipient's issuer name, compared per RFC 5280 (see
+        # test_every_header_bit_flip_rejected_basic); the content must never change unnoticed
         assert not strict or _is_version_byte(sample.data, bit // 8), \
             f"bit {bit} flipped, unwrap of an aead file succeeded"
         assert bit // 8 < sample.content_start, f"bit {bit} flipped, unwrap succeeded"
