@@ -51,3 +51,11 @@ def test_limit_exceeded_names_the_limit_and_the_option() -> None:
     assert isinstance(exc, InvalidInput)
     assert str(exc) == ("x.dcm: 3000001 elements: over the limit elements=500000 "
                         "(raise it with --limit elements=N)")
+
+
+@pytest.mark.parametrize("name", sorted(limits.MAXIMA))
+def test_limits_have_a_ceiling_where_recursion_or_the_wire_needs_one(name: str) -> None:
+    ceiling = limits.MAXIMA[name]
+    assert getattr(limits.Limits().with_pairs([f"{name}={ceiling}"]), name) == ceiling
+    with pytest.raises(InvalidInput, match=f"at most {ceiling}"):
+        limits.Limits().with_pairs([f"{name}={ceiling + 1}"])

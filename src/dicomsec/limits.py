@@ -27,8 +27,8 @@ from dataclasses import dataclass
 
 from dicomsec.errors import InvalidInput
 
-__all__ = ["DESCRIPTIONS", "ENVIRONMENT", "LimitExceeded", "Limits", "applied", "current",
-           "from_environment", "set_default"]
+__all__ = ["DESCRIPTIONS", "ENVIRONMENT", "MAXIMA", "LimitExceeded", "Limits", "applied",
+           "current", "from_environment", "set_default"]
 
 #: the environment variable the command line reads (comma-separated ``name=value`` pairs)
 ENVIRONMENT = "DICOMSEC_LIMITS"
@@ -64,6 +64,9 @@ class Limits:
                 raise InvalidInput(f"unknown limit {name!r} (known: {', '.join(sorted(names))})")
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InvalidInput(f"limit {name} must be a whole number of at least 1")
+            if value > MAXIMA.get(name, value):
+                raise InvalidInput(f"limit {name} must be at most {MAXIMA[name]}: "
+                                   f"{MAXIMA_WHY[name]}")
         return dataclasses.replace(self, **changes)
 
     def with_pairs(self, pairs: Iterable[str]) -> Limits:
@@ -104,6 +107,20 @@ DESCRIPTIONS: dict[str, str] = {
     "value_bytes": "any single value that has to be held in memory whole",
     "pdu_bytes": "P-DATA-TF PDU length after association (the negotiated maximum may be lower)",
     "association_pdu_bytes": "any PDU before the association is accepted",
+}
+
+
+#: the highest value a limit may be raised to, where a higher one would break something else
+#: than memory: recursion depth of the parsers, the 32-bit PDU length of PS3.8
+MAXIMA: dict[str, int] = {
+    "der_depth": 256,
+    "pdu_bytes": 1 << 30,
+    "association_pdu_bytes": 1 << 30,
+}
+MAXIMA_WHY: dict[str, str] = {
+    "der_depth": "the BER/DER reader recurses once per level",
+    "pdu_bytes": "a PDU length is 32 bits (PS3.8 9.3) and a PDU is judged whole",
+    "association_pdu_bytes": "a PDU length is 32 bits (PS3.8 9.3) and a PDU is judged whole",
 }
 
 
