@@ -252,6 +252,49 @@ def test_kill_in_the_middle_leaves_nothing(pki: Pki, tmp_path: Path,
     assert os.listdir(out) == []
 
 
+def _c_find_rq() -> bytes:
+    """The command set of a C-FIND-RQ with a data set (implicit VR little endian)."""
+    uid = CT_STORAGE.encode("ascii") + b"\0"
+    body = b"".join(struct.pack("<HHI", 0, tag, len(v)) + v for tag, v in [
+        (0x0002, uid), (0x0100, struct.pack("<H", 0x0020)), (0x0110, struct.pack("<H", 7)),
+        (0x0700, struct.pack("<H", 0)), (0x0800, struct.pack("<H", 0x0001))])
+    return struct.pack("<HHII", 0, 0, 4, len(body)) + body
+
+
+def _stream_until_closed(sock: ssl.SSLSocket, first: bytes, flags: int) -> None:
+    """Send ``first``, then 256 KiB fragments with ``flags`` (up to 64 MiB) until the
+    server closes the connection."""
+    piece = _pdata((flags, bytes(PDU_BYTES - 12)))
+    try:
+        if first:
+            sock.sendall(first)
+        for _ in range(256):
+            sock.sendall(piece)
+    except OSError:
+        return
+    raise AssertionError("the server took 64 MiB of one message")
+
+
+@pytest.mark.parametrize("kind", ["command-fragments", "c-find-data-set"])
+def test_other_messages_are_bounded(pki: Pki, tmp_path: Path, kind: str) -> None:
+    """pynetdicom holds a command set, and the data set of a message other than C-STORE,
+    in memory until it is complete: past 4 MiB the association is aborted and logged."""
+    out = tmp_path / "out"
+    with running_scp(pki, out, "b12") as scp:
+        start = len(scp.lines)
+        with _tls_connection(pki, scp.port) as sock:
+            _associate(sock)
+            if kind == "command-fragments":
+                _stream_until_closed(sock, b"", 0x01)
+            else:
+                _stream_until_closed(sock, _pdata((0x03, _c_find_rq())), 0x00)
+        line = scp.wait_for(r"^ABORT 127\.0\.0\.1:\d+.*", start=start).group(0)
+        assert "DIMSE message of over 4194304 bytes" in line, line
+        peak = _peak_rss_kib(scp)
+    assert peak <= PEAK_LIMIT_KIB, f"the server's peak RSS was {peak / 1024:.0f} MiB"
+    assert os.listdir(out) == []
+
+
 # ------------------------------------------------------------------------------------------
 # the spool and the store, in process
 

@@ -619,7 +619,8 @@ class _Replay:
 
 
 class _BoundedReads:
-    """The DUL part of :class:`PduLimits` (mixed into our DUL class, before pynetdicom's)."""
+    """The DUL part of :class:`PduLimits`, and of the reactor's ending (mixed into our DUL
+    class, before pynetdicom's)."""
 
     socket: Any
     assoc: Any
@@ -706,10 +707,32 @@ class _BoundedReads:
         # an acceptor awaiting its A-ASSOCIATE-RQ takes None as timed out and ends
         self.to_user_queue.put(None)
 
+    def _abort_hard(self, exc: Exception) -> None:
+        """As pynetdicom does: send an A-ABORT past the state machine and stop."""
+        from pynetdicom.pdu import A_ABORT_RQ
+
+        logger = logging.getLogger("pynetdicom.dul")
+        logger.error("Exception in DUL.run(), aborting association")
+        logger.exception(exc)
+        abort_pdu = A_ABORT_RQ()
+        abort_pdu.source = 0x02
+        abort_pdu.reason_diagnostic = 0x00
+        self.socket.send(abort_pdu.encode())
+        self.assoc.is_aborted = True
+        self.assoc.is_established = False
+        self.assoc._kill = True
+        self._kill_thread = True
+
+    def _discard_partial(self) -> None:
+        """At the end of the reactor: drop the data set its DIMSE provider was receiving
+        (this thread wrote it; a kill or an abort in its middle leaves nothing)."""
+        discard = getattr(self.assoc.dimse, "discard_partial", None)
+        if discard is not None:
+            discard()
+
 
 def _quick_dul_class() -> type[Any]:
     from pynetdicom.dul import DULServiceProvider
-    from pynetdicom.pdu import A_ABORT_RQ
 
     class QuickDUL(_BoundedReads, DULServiceProvider):
         """pynetdicom's DUL reactor, waiting in ``select`` on its socket and a wake-up pipe
@@ -738,28 +761,12 @@ def _quick_dul_class() -> type[Any]:
                 waker.idle = False
             waker.drain()
 
-        def _abort_hard(self, exc: Exception) -> None:
-            """As pynetdicom does: send an A-ABORT past the state machine and stop."""
-            logger = logging.getLogger("pynetdicom.dul")
-            logger.error("Exception in DUL.run(), aborting association")
-            logger.exception(exc)
-            abort_pdu = A_ABORT_RQ()
-            abort_pdu.source = 0x02
-            abort_pdu.reason_diagnostic = 0x00
-            self.socket.send(abort_pdu.encode())
-            self.assoc.is_aborted = True
-            self.assoc.is_established = False
-            self.assoc._kill = True
-            self._kill_thread = True
-
         def run_reactor(self) -> None:  # as pynetdicom's, but for _wait_for_work()
             try:
                 self._run_quick_reactor()
             finally:
                 self._waker.close()
-                discard = getattr(self.assoc.dimse, "discard_partial", None)
-                if discard is not None:
-                    discard()  # this thread was the one writing it
+                self._discard_partial()
 
         def _run_quick_reactor(self) -> None:
             self._idle_timer.start()
@@ -791,13 +798,146 @@ def _quick_dul_class() -> type[Any]:
     return QuickDUL
 
 
+class _SpoolingReceiver:
+    """The receiving part of our DIMSE provider (mixed in before pynetdicom's): plain C-STORE
+    messages decoded here, and with a :class:`SpoolPolicy` (an SCP's) every C-STORE data set
+    received into a :class:`DataSetSpool` and every other message bounded."""
+
+    assoc: Any
+    dul: Any
+    message: Any
+    msg_queue: Any
+
+    _store_rq: tuple[int, Any, DataSetSpool | io.BytesIO] | None = None
+    #: an SCP's: received C-STORE data sets are spooled (None: held in a BytesIO)
+    _spool: SpoolPolicy | None = None
+    #: bytes of the message pynetdicom is receiving (command fragments, and the data set
+    #: of a message other than a C-STORE-RQ), counted with a spool policy only
+    _pending_bytes = 0
+
+    def receive_primitive(self, primitive: Any) -> None:
+        """A plain C-STORE-RSP, or a plain C-STORE-RQ and its data set, whose command set
+        came whole in one fragment, is decoded here; with a spool policy, the data set of
+        any other C-STORE-RQ is received here too, once pynetdicom decoded its command
+        set; anything else goes to pynetdicom."""
+        pdvs = list(primitive.presentation_data_value_list)
+        if self._store_rq is not None:
+            self._store_fragments(pdvs)
+            return
+        if self.message is None and pdvs and pdvs[0][1][:1] == b"\x03":
+            command = pdvs[0][1][1:]
+            if len(pdvs) == 1:
+                rsp = parse_c_store_rsp(command)
+                if rsp is not None:
+                    self.msg_queue.put((pdvs[0][0], rsp))
+                    return
+            req = parse_c_store_rq(command)
+            if req is not None:
+                self._store_rq = (pdvs[0][0], req, self._sink(pdvs[0][0], req))
+                self._store_fragments(pdvs[1:])
+                return
+        if self._spool is None:
+            super().receive_primitive(primitive)  # type: ignore[misc]
+        elif not self._take_over(pdvs):
+            self._to_pynetdicom(pdvs)
+
+    def _to_pynetdicom(self, pdvs: list[tuple[int, bytes]]) -> None:
+        """Give pynetdicom these fragments, which it holds in memory until the message is
+        complete: with a spool policy, a message of more than its ``memory_bytes`` (other
+        than a C-STORE data set, spooled) ends the association (A-ABORT, reported)."""
+        policy = self._spool
+        if policy is not None:
+            self._pending_bytes += sum(len(v) for _cx, v in pdvs)
+            if self._pending_bytes > policy.memory_bytes:
+                self._pending_bytes = 0
+                self.message = None
+                reason = (f"DIMSE message of over {policy.memory_bytes} bytes (command set, "
+                          "or data set of a message other than C-STORE); A-ABORT")
+                drop = getattr(self.dul, "_drop", None)
+                if drop is not None:
+                    drop(reason, abort=True)
+                else:
+                    self.dul.event_queue.put("Evt19")
+                return
+        super().receive_primitive(_pdata_of(pdvs))  # type: ignore[misc]
+        if self.message is None:
+            self._pending_bytes = 0
+
+    def _take_over(self, pdvs: list[tuple[int, bytes]]) -> bool:
+        """Give pynetdicom the fragments up to the command set's last one; when they make
+        a C-STORE-RQ with a data set to follow, receive that here. False: there is no
+        last command fragment (pynetdicom takes the whole primitive)."""
+        from pynetdicom.dimse_messages import C_STORE_RQ
+
+        last = next((i for i, (_cx, v) in enumerate(pdvs) if v[:1] and v[0] & 3 == 3),
+                    None)
+        if last is None:
+            return False
+        self._to_pynetdicom(pdvs[:last + 1])
+        msg, rest = self.message, pdvs[last + 1:]
+        if msg is None or not isinstance(msg, C_STORE_RQ):
+            if rest and not getattr(self.dul, "dropped", None):
+                self._to_pynetdicom(rest)
+            return True
+        self.message = None
+        self._pending_bytes = 0
+        try:
+            req = msg.message_to_primitive()
+        except Exception as exc:  # as pynetdicom does with an invalid message
+            logger = logging.getLogger("pynetdicom.dimse")
+            logger.error("Received an invalid DIMSE message")
+            logger.exception(exc)
+            self.dul.event_queue.put("Evt19")
+            return True
+        context_id = int(msg.context_id or 0)
+        self._store_rq = (context_id, req, self._sink(context_id, req))
+        self._store_fragments(rest)
+        return True
+
+    def _sink(self, context_id: int, req: Any) -> DataSetSpool | io.BytesIO:
+        """Where the data set of this C-STORE-RQ is received."""
+        policy = self._spool
+        if policy is None:
+            return io.BytesIO()
+        return DataSetSpool(policy, functools.partial(policy.head, self.assoc,
+                                                      context_id, req))
+
+    def _store_fragments(self, pdvs: list[tuple[int, bytes]]) -> None:
+        """Data set fragments of the C-STORE-RQ being received (PS3.8 E.2)."""
+        assert self._store_rq is not None
+        context_id, req, sink = self._store_rq
+        for cx, value in pdvs:
+            if cx != context_id or not value or value[0] & 1:
+                self._store_rq = None  # a command inside a data set: as pynetdicom does
+                _close_sink(sink)
+                self.dul.event_queue.put("Evt19")
+                return
+            sink.write(memoryview(value)[1:])
+            if value[0] & 2:
+                self._store_rq = None
+                if isinstance(sink, io.BytesIO):
+                    sink.seek(0)
+                    req.DataSet = sink
+                else:  # the DataSet setter takes a BytesIO only
+                    req._dataset = sink
+                self.msg_queue.put((context_id, req))
+                return
+
+    def discard_partial(self) -> None:
+        """Drop the data set being received (the association ended in its middle)."""
+        rq, self._store_rq = self._store_rq, None
+        if rq is not None:
+            _close_sink(rq[2])
+
+
 def _quick_dimse_class() -> type[Any]:
     from pynetdicom.dimse import DIMSEServiceProvider
     from pynetdicom.dimse_primitives import C_STORE
 
-    class QuickDIMSE(DIMSEServiceProvider):
+    class QuickDIMSE(_SpoolingReceiver, DIMSEServiceProvider):
         """pynetdicom's DIMSE provider, sending plain C-STORE responses (a status, no error
-        comment or offending element) without building a pydicom data set."""
+        comment or offending element) without building a pydicom data set, and receiving as
+        :class:`_SpoolingReceiver` does."""
 
         def send_msg(self, primitive: Any, context_id: int) -> None:
             max_pdu = int(self.maximum_pdu_size or 0)
@@ -812,99 +952,6 @@ def _quick_dimse_class() -> type[Any]:
                     self.dul.send_pdu(_pdata(context_id, b"\x03" + command))
                     return
             super().send_msg(primitive, context_id)
-
-        _store_rq: tuple[int, Any, DataSetSpool | io.BytesIO] | None = None
-        #: an SCP's: received C-STORE data sets are spooled (None: held in a BytesIO)
-        _spool: SpoolPolicy | None = None
-
-        def receive_primitive(self, primitive: Any) -> None:
-            """A plain C-STORE-RSP, or a plain C-STORE-RQ and its data set, whose command set
-            came whole in one fragment, is decoded here; with a spool policy, the data set of
-            any other C-STORE-RQ is received here too, once pynetdicom decoded its command
-            set; anything else goes to pynetdicom."""
-            pdvs = list(primitive.presentation_data_value_list)
-            if self._store_rq is not None:
-                self._store_fragments(pdvs)
-                return
-            if self.message is None and pdvs and pdvs[0][1][:1] == b"\x03":
-                command = pdvs[0][1][1:]
-                if len(pdvs) == 1:
-                    rsp = parse_c_store_rsp(command)
-                    if rsp is not None:
-                        self.msg_queue.put((pdvs[0][0], rsp))
-                        return
-                req = parse_c_store_rq(command)
-                if req is not None:
-                    self._store_rq = (pdvs[0][0], req, self._sink(pdvs[0][0], req))
-                    self._store_fragments(pdvs[1:])
-                    return
-            if self._spool is None or not self._take_over(pdvs):
-                super().receive_primitive(primitive)
-
-        def _take_over(self, pdvs: list[tuple[int, bytes]]) -> bool:
-            """Give pynetdicom the fragments up to the command set's last one; when they make
-            a C-STORE-RQ with a data set to follow, receive that here. False: there is no
-            last command fragment (pynetdicom takes the whole primitive)."""
-            from pynetdicom.dimse_messages import C_STORE_RQ
-
-            last = next((i for i, (_cx, v) in enumerate(pdvs) if v[:1] and v[0] & 3 == 3),
-                        None)
-            if last is None:
-                return False
-            super().receive_primitive(_pdata_of(pdvs[:last + 1]))
-            msg, rest = self.message, pdvs[last + 1:]
-            if msg is None or not isinstance(msg, C_STORE_RQ):
-                if rest:
-                    super().receive_primitive(_pdata_of(rest))
-                return True
-            self.message = None
-            try:
-                req = msg.message_to_primitive()
-            except Exception as exc:  # as pynetdicom does with an invalid message
-                logger = logging.getLogger("pynetdicom.dimse")
-                logger.error("Received an invalid DIMSE message")
-                logger.exception(exc)
-                self.dul.event_queue.put("Evt19")
-                return True
-            context_id = int(msg.context_id or 0)
-            self._store_rq = (context_id, req, self._sink(context_id, req))
-            self._store_fragments(rest)
-            return True
-
-        def _sink(self, context_id: int, req: Any) -> DataSetSpool | io.BytesIO:
-            """Where the data set of this C-STORE-RQ is received."""
-            policy = self._spool
-            if policy is None:
-                return io.BytesIO()
-            return DataSetSpool(policy, functools.partial(policy.head, self.assoc,
-                                                          context_id, req))
-
-        def _store_fragments(self, pdvs: list[tuple[int, bytes]]) -> None:
-            """Data set fragments of the C-STORE-RQ being received (PS3.8 E.2)."""
-            assert self._store_rq is not None
-            context_id, req, sink = self._store_rq
-            for cx, value in pdvs:
-                if cx != context_id or not value or value[0] & 1:
-                    self._store_rq = None  # a command inside a data set: as pynetdicom does
-                    _close_sink(sink)
-                    self.dul.event_queue.put("Evt19")
-                    return
-                sink.write(memoryview(value)[1:])
-                if value[0] & 2:
-                    self._store_rq = None
-                    if isinstance(sink, io.BytesIO):
-                        sink.seek(0)
-                        req.DataSet = sink
-                    else:  # the DataSet setter takes a BytesIO only
-                        req._dataset = sink
-                    self.msg_queue.put((context_id, req))
-                    return
-
-        def discard_partial(self) -> None:
-            """Drop the data set being received (the association ended in its middle)."""
-            rq, self._store_rq = self._store_rq, None
-            if rq is not None:
-                _close_sink(rq[2])
 
     return QuickDIMSE
 

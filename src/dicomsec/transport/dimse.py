@@ -485,12 +485,13 @@ def make_scp(
 
     A C-STORE is refused (status 0xA900, nothing stored) unless the data set's SOP Class and
     SOP Instance UIDs are the command's. An instance stored already is handled by
-    ``duplicates``: ``reject`` (status 0x0111), ``keep-both`` (stored as ``<uid>_<n>.dcm``)
-    or ``replace``. A PDU declaring more than the maximum PDU length we announced (P-DATA)
-    or 64 KiB (any other, and any before the association) is refused with an A-ABORT before
-    its body is read. A peer silent for ``network_timeout`` seconds is dropped, and one that
-    sends no A-ASSOCIATE-RQ within ``acse_timeout`` seconds (at most ``network_timeout``).
-    Every drop is an ``aborted`` event with its reason.
+    ``duplicates``: ``reject`` (status 0x0111), ``keep-both`` (stored as ``<uid>_<n>.dcm``) or
+    ``replace``. A PDU declaring more than the maximum PDU length we announced (P-DATA) or
+    64 KiB (any other, and any before the association) is refused with an A-ABORT before its
+    body is read. A peer silent for ``network_timeout`` seconds is dropped, and one that sends no
+    A-ASSOCIATE-RQ within ``acse_timeout`` seconds (at most ``network_timeout``). Every drop is
+    an ``aborted`` event with its reason. Received data sets over 4 MiB are spooled into
+    unnamed files in ``out_dir`` (see ``_pynetdicom.DataSetSpool``).
 
     The PDU bounds are :func:`dicomsec.limits.current`'s when this is called: ``pdu_bytes``
     (default 1 MiB) is the maximum PDU length we announce, and a P-DATA PDU longer than it,
@@ -499,8 +500,7 @@ def make_scp(
 
     Raises:
         InvalidInput: unusable certificates, keys, trust anchors or output folder.
-        PolicyViolation: the profile's suites are not all offered (the OpenSSL configuration
-            was not arranged before ``ssl`` was imported).
+        PolicyViolation: the profile's suites are not all offered (OpenSSL configured late).
     """
     from dicomsec import limits
 
