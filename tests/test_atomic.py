@@ -113,34 +113,36 @@ def test_publish_file_without_replace(tmp_path: Path) -> None:
     assert sorted(os.listdir(tmp_path)) == ["a", "b"]
 
 
-def test_mode_rules_with_a_symlink_target(tmp_path: Path) -> None:
-    """The mode is ``mode``, else the replaced regular file's, else the umask's; a symlink is
-    replaced by the output, and the file it points to keeps its content and mode."""
+def test_mode_rules_and_symlink_targets(tmp_path: Path) -> None:
+    """The mode is ``mode``, else the replaced regular file's, else the umask's; a symlink
+    output (to a regular file, or dangling) is refused before the block runs: the link and
+    the file it points to keep their content and mode."""
     other = tmp_path / "other.dcm"
     other.write_bytes(b"someone else's")
     os.chmod(other, 0o640)
     link = tmp_path / "link.dcm"
     link.symlink_to(other)
-    atomic_write_bytes(link, b"new")
-    assert not link.is_symlink()
-    assert link.read_bytes() == b"new"
-    assert link.stat().st_mode & 0o7777 == _atomic.new_file_mode()
-    assert other.read_bytes() == b"someone else's"
-    assert other.stat().st_mode & 0o7777 == 0o640
-    # with an explicit mode (unwrap's 0600), through a link again
-    link.unlink()
-    link.symlink_to(other)
-    atomic_write_bytes(link, b"secret", mode=0o600)
-    assert link.stat().st_mode & 0o7777 == 0o600
-    assert other.stat().st_mode & 0o7777 == 0o640
-    # a regular file keeps its mode when replaced
-    atomic_write_bytes(other, b"replaced")
-    assert other.stat().st_mode & 0o7777 == 0o640
-    # a dangling link is replaced too
     dangling = tmp_path / "dangling.dcm"
     dangling.symlink_to(tmp_path / "nowhere")
-    atomic_write_bytes(dangling, b"x")
-    assert not dangling.is_symlink() and not (tmp_path / "nowhere").exists()
+    for target in (link, dangling):
+        entered = False
+        with pytest.raises(InvalidInput, match="symbolic link"), atomic_output(target) as fh:
+            entered = True
+            fh.write(b"new")
+        assert not entered and target.is_symlink()
+        with pytest.raises(InvalidInput, match="symbolic link"):
+            atomic_write_bytes(target, b"secret", mode=0o600)
+    assert other.read_bytes() == b"someone else's"
+    assert other.stat().st_mode & 0o7777 == 0o640
+    assert not (tmp_path / "nowhere").exists()
+    # a regular file keeps its mode when replaced; an explicit mode wins; a new one: the umask's
+    atomic_write_bytes(other, b"replaced")
+    assert other.stat().st_mode & 0o7777 == 0o640
+    atomic_write_bytes(other, b"secret", mode=0o600)
+    assert other.stat().st_mode & 0o7777 == 0o600
+    atomic_write_bytes(tmp_path / "new.dcm", b"x")
+    assert (tmp_path / "new.dcm").stat().st_mode & 0o7777 == _atomic.new_file_mode()
+    assert sorted(os.listdir(tmp_path)) == ["dangling.dcm", "link.dcm", "new.dcm", "other.dcm"]
 
 
 def test_non_regular_target_is_refused_before_work(tmp_path: Path) -> None:

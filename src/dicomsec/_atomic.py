@@ -34,7 +34,7 @@ from dicomsec.errors import InvalidInput
 
 __all__ = ["atomic_output", "atomic_write_bytes", "copy_range", "discard_file", "file_kind",
            "in_place_lock", "link_file", "new_file_mode", "output_mode", "private_file",
-           "publish", "publish_file", "regular_input", "sweep", "sync_folder", "unnamed_file"]
+           "publish_file", "regular_input", "sweep", "sync_folder", "unnamed_file"]
 
 _COPY_CHUNK = 1 << 20
 
@@ -156,19 +156,28 @@ def private_file(folder: Path | str, name: str = "output") -> tuple[int, Path | 
     return os.open(tmp, flags, 0o600), tmp
 
 
+#: why an output that is a symbolic link is refused (one message for the library and the CLI)
+SYMLINK_OUTPUT = ("is a symbolic link; refusing to replace it (name the file itself, or remove "
+                  "the link)")
+
+
 def output_mode(target: Path, mode: int | None = None) -> int:
     """The mode a published output gets: ``mode``; else the mode of the regular file it
-    replaces; else (new, or a symlink, which is replaced and not followed) the umask's.
+    replaces; else (new) the umask's.
+
+    A symbolic link is refused, not followed and not replaced: following it would write where
+    the link points (``/proc/self/fd/1``, another user's file), replacing it would leave the
+    file it names unchanged while the command reports success (``sign --in-place`` of a link).
 
     Raises:
-        InvalidInput: ``target`` exists and is neither a regular file nor a symlink.
+        InvalidInput: ``target`` exists and is not a regular file (a symlink included).
     """
     try:
         st = os.lstat(target)
     except FileNotFoundError:
         return new_file_mode() if mode is None else mode
     if stat.S_ISLNK(st.st_mode):
-        return new_file_mode() if mode is None else mode
+        raise InvalidInput(SYMLINK_OUTPUT, path=str(target))
     if not stat.S_ISREG(st.st_mode):
         raise InvalidInput(file_kind(st.st_mode) + "; refusing to write there",
                            path=str(target))
@@ -255,7 +264,7 @@ def publish_file(fh: BinaryIO, target: Path | str, *, mode: int | None = None,
     into place and fsync the folder. ``target`` must be in the file's folder.
 
     Raises:
-        InvalidInput: ``target`` exists and is not a regular file (or a symlink, replaced).
+        InvalidInput: ``target`` exists and is not a regular file (a symlink included).
         FileExistsError: ``replace`` is false and ``target`` exists.
     """
     target = Path(target)
@@ -273,32 +282,17 @@ def atomic_output(path: Path | str, *, mode: int | None = None) -> Iterator[Bina
     """Yield a binary file that replaces ``path`` atomically when the block succeeds.
 
     The file has no name until then (see the module's docstring), and is private (0600): it
-    gets ``mode`` (or the replaced file's, or the umask's) only when it is published. A
-    symlink at ``path`` is replaced, never followed.
+    gets ``mode`` (or the replaced file's, or the umask's) only when it is published.
 
     Raises:
-        InvalidInput: ``path`` exists and is not a regular file or a symlink (before the block).
+        InvalidInput: ``path`` exists and is not a regular file (a symlink included), checked
+            before the block.
     """
     target = Path(path)
     output_mode(target, mode)  # refuse a device, FIFO or folder before any work
     with unnamed_file(_folder_of(target), target.name) as fh:
         yield fh
         publish_file(fh, target, mode=mode)
-
-
-def publish(tmp: Path, target: Path, *, mode: int | None = None, synced: bool = False) -> None:
-    """Make a finished *named* temporary file (in the target's folder) durable and rename it
-    over ``target``; the folder is fsynced too. ``synced``: the caller already fsynced it.
-    Prefer :func:`unnamed_file` with :func:`publish_file`, whose file has no name before."""
-    fd = os.open(tmp, os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0))
-    try:
-        if not synced:
-            os.fsync(fd)
-        os.fchmod(fd, output_mode(target, mode))
-    finally:
-        os.close(fd)
-    os.replace(tmp, target)
-    sync_folder(_folder_of(target))
 
 
 def sync_folder(folder: Path) -> None:

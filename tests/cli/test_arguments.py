@@ -182,7 +182,8 @@ def test_send_input_fifo_is_refused(run: Run, fifo: Path) -> None:
     assert "not a regular file" in run.err
 
 
-@pytest.mark.parametrize("kind", ["fifo", "directory", "link-to-device", "link-to-fifo"])
+@pytest.mark.parametrize("kind", ["fifo", "directory", "link-to-device", "link-to-fifo",
+                                  "link-to-file", "dangling-link"])
 def test_sign_output_not_a_regular_file(run: Run, tmp_path: Path, kind: str) -> None:
     out = tmp_path / "out"
     if kind == "fifo":
@@ -191,18 +192,24 @@ def test_sign_output_not_a_regular_file(run: Run, tmp_path: Path, kind: str) -> 
         out.mkdir()
     elif kind == "link-to-device":
         out.symlink_to("/dev/null")  # a link: even if refused too late, /dev/null is safe
-    else:
+    elif kind == "link-to-fifo":
         os.mkfifo(tmp_path / "target")
         out.symlink_to(tmp_path / "target")
+    elif kind == "link-to-file":
+        (tmp_path / "target").write_bytes(b"x")
+        out.symlink_to(tmp_path / "target")
+    else:
+        out.symlink_to(tmp_path / "nowhere")
     before = os.lstat(out)
     assert run("sign", CT, "-o", out, "--key", KEY, "--cert", CERT) == 2
     run.assert_one_line_error()
-    assert "refusing to write there" in run.err or "is a directory" in run.err
+    assert ("refusing to write there" in run.err or "is a directory" in run.err
+            or "is a symbolic link; refusing to replace it" in run.err)
     after = os.lstat(out)
     assert (after.st_mode, after.st_ino) == (before.st_mode, before.st_ino)
     assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        ["out", *(["target"] if kind == "link-to-fifo" else [])])
+        ["out", *(["target"] if kind in ("link-to-fifo", "link-to-file") else [])])
 
 
 # ------------------------------------------------------------------------------------------

@@ -50,7 +50,7 @@ def test_device_and_directory_outputs_are_refused(tmp_path: Path,
     for out in (link, folder):
         rc, err = _run(["wrap", str(CT), "-o", str(out), "--to",
                         str(PKI / "recip-p256.pem")], capsys)
-        assert rc == 2 and "refusing to write there" in err, err
+        assert rc == 2 and ("refusing to write there" in err or "refusing to replace" in err), err
     assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
     assert link.is_symlink() and not any(folder.iterdir())
 
@@ -63,3 +63,20 @@ def test_library_unwrap_names_a_fifo(fifo: Path, tmp_path: Path) -> None:
         securefile.unwrap(fifo, tmp_path / "o.dcm",
                           credentials=securefile.Credentials(password="x"))
     assert not (tmp_path / "o.dcm").exists()
+
+
+def test_library_unwrap_refuses_a_fifo_output_before_decrypting(
+        fifo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """securefile.unwrap() checks its output first: a FIFO is InvalidInput, never the CBC
+    "does not open" verdict after the whole file was decrypted."""
+    from dicomsec import securefile
+    from dicomsec.cms.recipients import Credentials
+    from dicomsec.errors import InvalidInput
+
+    wrapped = tmp_path / "w.cms"
+    assert main(["wrap", str(CT), "-o", str(wrapped), "--profile", "basic", "--to",
+                 str(PKI / "recip-rsa2048.pem")]) == 0
+    capsys.readouterr()
+    with pytest.raises(InvalidInput, match="FIFO"):
+        securefile.unwrap(wrapped, fifo, credentials=Credentials(password="unused-password"))
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)

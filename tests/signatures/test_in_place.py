@@ -38,3 +38,17 @@ def test_two_concurrent_in_place_signers_both_survive(tmp_path: Path) -> None:
             "ecdsa-p256", "rsa-pkcs1v15"]
     # the lock leaves nothing behind
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ct0.dcm", "ct1.dcm", "ct2.dcm"]
+
+
+def test_in_place_through_a_symlink_is_refused(tmp_path: Path) -> None:
+    """``sign LINK --in-place`` would replace the link by a signed copy and leave the file it
+    names unsigned while reporting success: refused, exit 2, both unchanged."""
+    target = tmp_path / "ct.dcm"
+    shutil.copyfile(CT, target)
+    link = tmp_path / "link.dcm"
+    link.symlink_to(target)
+    proc = _signer("ecp256", link)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2, (out, err)
+    assert err.count("\n") == 1 and "is a symbolic link" in err
+    assert link.is_symlink() and target.read_bytes() == CT.read_bytes()

@@ -228,9 +228,10 @@ def input_file(p: Path) -> Path:
 
 
 def output_file(p: Path) -> Path:
-    """An output path: absent, or an existing regular file (symlinks followed, so a link to
-    a device, FIFO or ``/proc/self/fd/1`` is refused too). Checked before any work, so
-    nothing is changed when it is refused.
+    """An output path: absent, or an existing regular file; never a symbolic link (to a
+    device, a FIFO, ``/proc/self/fd/1`` or a regular file alike: see
+    :func:`dicomsec._atomic.output_mode`). Checked before any work, so nothing is changed when
+    it is refused.
 
     Raises:
         InvalidInput: it exists and is not a regular file (one line naming it).
@@ -238,15 +239,17 @@ def output_file(p: Path) -> Path:
     import os
     import stat
 
-    from dicomsec._atomic import file_kind
+    from dicomsec._atomic import SYMLINK_OUTPUT, file_kind
     from dicomsec.errors import InvalidInput
 
     try:
-        mode = os.stat(p).st_mode
+        mode = os.lstat(p).st_mode
     except FileNotFoundError:
-        return p  # a new file (or a dangling link, which the atomic write replaces)
+        return p  # a new file
     except OSError as exc:
         raise InvalidInput(f"cannot write: {exc.strerror or exc}", path=str(p)) from None
+    if stat.S_ISLNK(mode):
+        raise InvalidInput(SYMLINK_OUTPUT, path=str(p))
     if not stat.S_ISREG(mode):
         raise InvalidInput(file_kind(mode) + "; refusing to write there", path=str(p))
     return p

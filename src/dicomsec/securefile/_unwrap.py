@@ -18,7 +18,13 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
-from dicomsec._atomic import atomic_output, publish_file, regular_input, unnamed_file
+from dicomsec._atomic import (
+    atomic_output,
+    output_mode,
+    publish_file,
+    regular_input,
+    unnamed_file,
+)
 from dicomsec.cms import DOES_NOT_OPEN, ID_DATA
 from dicomsec.errors import (
     DecryptionFailed,
@@ -85,6 +91,7 @@ def unwrap(
 
     src, dst = Path(src), Path(dst)
     regular_input(src)  # a FIFO or a device would hang or never end
+    output_mode(dst)  # a device, FIFO, folder or symlink output: refused before any work
     with open(src, "rb") as fh:
         size = fh.seek(0, 2)
         env = read_envelope(fh, size, str(src))
