@@ -142,3 +142,46 @@ def test_pbkdf2_prf_parameters(prf: bytes, expected: tuple[str, ...]) -> None:
     body = _octets(bytes(16)) + _int(1000) + prf
     der = _pwri_with_pbkdf2_params(encode_header(0x30, len(body)) + body)
     assert parameter_deviations(der) == expected
+
+
+def _frames() -> int:
+    import sys
+
+    n, frame = 0, sys._getframe()
+    while frame is not None:
+        n, frame = n + 1, frame.f_back  # type: ignore[assignment]
+    return n
+
+
+@pytest.mark.parametrize("shape", ["chunks", "indefinite", "definite"])
+def test_walks_keep_no_python_frame_per_level(shape: str) -> None:
+    """``--limit der_depth`` raised far gave exit 70 (RecursionError from the recursive walks):
+    the walks keep a list of open elements instead, so 250 levels are walked with 60 frames
+    to spare."""
+    import sys
+
+    depth = 250
+    if shape == "chunks":
+        data = b"\x24\x80" * depth + b"\x04\x01x" + b"\x00\x00" * depth
+    elif shape == "indefinite":
+        data = b"\x30\x80" * depth + b"\x04\x01x" + b"\x00\x00" * depth
+    else:
+        data = _octets(b"x")
+        for _ in range(depth):
+            data = _seq(data)
+    lim = limits.Limits(der_depth=depth)
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(_frames() + 60)
+    try:
+        r = TLVReader(io.BytesIO(data), len(data), lim=lim)
+        top = r.header(0)
+        assert r.end_of(top) == len(data)
+        r.check_nesting(top)
+        if shape == "chunks":
+            assert b"".join(r.octet_data(top)) == b"x"
+            assert [n for _, n in r.octet_chunks(top)] == [1]
+        too_deep = TLVReader(io.BytesIO(data), len(data), lim=limits.Limits(der_depth=depth - 1))
+        with pytest.raises(limits.LimitExceeded, match="der_depth"):
+            too_deep.check_nesting(too_deep.header(0))
+    finally:
+        sys.setrecursionlimit(old)

@@ -176,69 +176,103 @@ class TLVReader:
 
     def _walk(self, tlv: TLV, limit: int, depth: int, *, octets: bool,
               collect: bool) -> Generator[bytes, None, int]:
-        """Walk the children of the constructed ``tlv`` (to its end, or to its end-of-contents
-        octets within ``limit``); every child must be an OCTET STRING when ``octets``, and the
-        data of primitive children is yielded when ``collect``. Returns the offset after
-        ``tlv``. Runs of equal primitive siblings go by :func:`_uniform_run`."""
+        """Walk the constructed ``tlv`` to its end (or to its end-of-contents octets within
+        ``limit``), through every constructed child that must be walked to find its end
+        (indefinite ones; all when ``octets``, where every child must be an OCTET STRING);
+        the data of primitive children is yielded when ``collect``. Returns the offset after
+        ``tlv``.
+
+        Iterative: the open elements are a list, not Python frames, so no depth the limits
+        allow can exhaust the interpreter's stack. One buffer serves every level (each level
+        sees it only up to its own end); runs of equal primitive siblings go by
+        :func:`_gather`.
+        """
         self.check_depth(depth, tlv.offset)
-        definite = tlv.length != INDEFINITE
-        stop = tlv.value_offset + tlv.length if definite else limit
-        pos = tlv.value_offset
+        top = tlv.value_offset + tlv.length if tlv.length != INDEFINITE else limit
+        opened: list[tuple[TLV, int]] = []  # the enclosing elements being walked, their ends
+        cur, stop, pos = tlv, top, tlv.value_offset
         buf, base = b"", pos
         while True:
+            definite = cur.length != INDEFINITE
             if definite and pos >= stop:
                 if pos != stop:
-                    raise self.err("children overrun their parent", tlv.offset)
-                return pos
-            if pos + 2 > stop:
+                    raise self.err("children overrun their parent", cur.offset)
+            elif pos + 2 > stop:
                 raise self.err("truncated header" if definite
-                               else "indefinite length without end-of-contents", tlv.offset)
-            if pos - base + _RUN_STRIDE > len(buf) and base + len(buf) < stop:
-                buf, base = self.read(pos, min(self.WINDOW, stop - pos)), pos
-            i = pos - base
-            if not definite and buf[i : i + 2] == b"\x00\x00":
-                return pos + 2
-            pieces, j = _gather(buf, i, octets=octets, collect=collect)
-            if j > i:
-                if pieces:
-                    yield pieces[0] if len(pieces) == 1 else b"".join(pieces)
-                pos = base + j
-                continue
-            pos = yield from self._child(pos, stop, depth, octets=octets, collect=collect)
+                               else "indefinite length without end-of-contents", cur.offset)
+            else:
+                if pos - base + _RUN_STRIDE > len(buf) and base + len(buf) < top:
+                    buf, base = self.read(pos, min(self.WINDOW, top - pos)), pos
+                i = pos - base
+                if definite or buf[i : i + 2] != b"\x00\x00":
+                    pieces, j = _gather(buf, i, min(len(buf), stop - base), octets=octets,
+                                        collect=collect)
+                    if j > i:
+                        if pieces:
+                            yield pieces[0] if len(pieces) == 1 else b"".join(pieces)
+                        pos = base + j
+                        continue
+                    child = self.header(pos, stop)
+                    pos = yield from self._child(child, octets=octets, collect=collect)
+                    if pos < 0:  # a constructed child to walk: it is opened
+                        self.check_depth(depth + len(opened) + 1, child.offset)
+                        opened.append((cur, stop))
+                        cur, pos = child, child.value_offset
+                        if child.length != INDEFINITE:
+                            stop = child.value_offset + child.length
+                    continue
+                pos += 2
+            if not opened:
+                return pos
+            cur, stop = opened.pop()
 
-    def _child(self, pos: int, stop: int, depth: int, *, octets: bool,
-               collect: bool) -> Generator[bytes, None, int]:
-        """One child at ``pos`` (the slow path of :meth:`_walk`); returns the offset after it."""
-        child = self.header(pos, stop)
+    def _child(self, child: TLV, *, octets: bool, collect: bool) -> Generator[bytes, None, int]:
+        """One child met by :meth:`_walk` (its slow path): the offset after it, or -1 when it
+        is a constructed element to walk into (the data of a primitive one is yielded when
+        ``collect``)."""
         if octets and not child.is_universal(OCTET_STRING):
             raise self.err("constructed OCTET STRING holds another type", child.offset)
         if not child.constructed:
             if collect:
-                offset, left = child.value_offset, child.length
-                while left:
-                    n = min(left, self.WINDOW)
-                    yield self.read(offset, n)
-                    offset += n
-                    left -= n
+                yield from self._pieces(child.value_offset, child.length)
             return child.value_offset + child.length
         if octets:
-            return (yield from self._walk(child, stop, depth + 1, octets=True, collect=collect))
-        return self.end_of(child, stop, depth + 1)
+            return -1
+        if child.length != INDEFINITE:
+            return child.value_offset + child.length
+        known = self._ends.get(child.offset)
+        return -1 if known is None else known
+
+    def _pieces(self, offset: int, left: int) -> Iterator[bytes]:
+        """The ``left`` bytes at ``offset``, in pieces of at most :attr:`WINDOW` bytes."""
+        while left:
+            n = min(left, self.WINDOW)
+            yield self.read(offset, n)
+            offset += n
+            left -= n
 
     def check_nesting(self, tlv: TLV, end: int | None = None, depth: int = 0) -> None:
         """Walk every header inside ``tlv`` and refuse nesting deeper than ``der_depth``: for
-        a small element about to be handed to a recursive parser (asn1crypto). Linear in the
-        number of elements.
+        a small element about to be handed to a recursive parser (asn1crypto). Iterative (a
+        list of open elements, not Python frames).
 
         Raises:
             LimitExceeded: nesting deeper than ``der_depth``.
             InvalidInput: malformed.
         """
         self.check_depth(depth, tlv.offset)
-        if tlv.constructed:
-            stop = self.end_of(tlv, end)
-            for child in self.children(tlv, end):
-                self.check_nesting(child, stop, depth + 1)
+        if not tlv.constructed:
+            return
+        opened = [(self.children(tlv, end), self.end_of(tlv, end))]
+        while opened:
+            kids, stop = opened[-1]
+            child = next(kids, None)
+            if child is None:
+                opened.pop()
+                continue
+            self.check_depth(depth + len(opened), child.offset)
+            if child.constructed:
+                opened.append((self.children(child, stop), self.end_of(child, stop)))
 
     def children(self, tlv: TLV, end: int | None = None) -> Iterator[TLV]:
         """The direct children of a constructed element."""
@@ -288,10 +322,19 @@ class TLVReader:
         if not tlv.constructed:
             yield tlv.value_offset, tlv.length
             return
-        for child in self.children(tlv, end):
+        opened = [self.children(tlv, end)]
+        while opened:
+            child = next(opened[-1], None)
+            if child is None:
+                opened.pop()
+                continue
             if not child.is_universal(OCTET_STRING):
                 raise self.err("constructed OCTET STRING holds another type", child.offset)
-            yield from self.octet_chunks(child, end, depth + 1)
+            self.check_depth(depth + len(opened), child.offset)
+            if child.constructed:
+                opened.append(self.children(child, end))
+            else:
+                yield child.value_offset, child.length
 
     def octet_data(self, tlv: TLV, end: int | None = None) -> Iterator[bytes]:
         """The data of an OCTET STRING, primitive or constructed (BER chunks of any size, nested
@@ -304,12 +347,7 @@ class TLVReader:
             LimitExceeded: chunks nested deeper than ``der_depth``.
         """
         if not tlv.constructed:
-            offset, left = tlv.value_offset, tlv.length
-            while left:
-                n = min(left, self.WINDOW)
-                yield self.read(offset, n)
-                offset += n
-                left -= n
+            yield from self._pieces(tlv.value_offset, tlv.length)
             return
         limit = self.size if end is None else end
         yield from self._walk(tlv, limit, 0, octets=True, collect=True)
@@ -333,17 +371,17 @@ def _drain(walk: Generator[bytes, None, int]) -> int:
             return end
 
 
-def _uniform_run(buf: bytes, i: int) -> tuple[int, int, int]:
+def _uniform_run(buf: bytes, i: int, end: int) -> tuple[int, int, int]:
     """(count, header length, value length) of the run of primitive elements at ``buf[i]`` that
-    share its header bytes and lie wholly inside ``buf``; count 0 when the element there is not
-    a primitive with a low tag number and a length of at most two octets, is longer than
-    :data:`_RUN_STRIDE`, or does not fit.
+    share its header bytes and lie wholly inside ``buf[:end]``; count 0 when the element there
+    is not a primitive with a low tag number and a length of at most two octets, is longer
+    than :data:`_RUN_STRIDE`, or does not fit.
 
     Consecutive equal headers ``stride`` bytes apart are consecutive elements (each value is
     ``stride - header`` bytes long), so the run is found by comparing strided slices of the
     header columns; the probe doubles, so a short run costs little.
     """
-    avail = len(buf) - i
+    avail = end - i
     if avail < 2:
         return 0, 0, 0
     tag, lb = buf[i], buf[i + 1]
@@ -375,12 +413,13 @@ def _uniform_run(buf: bytes, i: int) -> tuple[int, int, int]:
         probe *= 4
 
 
-def _gather(buf: bytes, i: int, *, octets: bool, collect: bool) -> tuple[list[bytes], int]:
-    """(data when ``collect``, index after them) of the primitive elements from ``buf[i]`` on
+def _gather(buf: bytes, i: int, end: int, *, octets: bool,
+            collect: bool) -> tuple[list[bytes], int]:
+    """(data when ``collect``, index after them) of the primitive elements in ``buf[i:end]``
     that :func:`_uniform_run` takes (OCTET STRINGs only when ``octets``), run by run: the
     fast path of a walk, without a generator step per element."""
     out: list[bytes] = []
-    size = len(buf)
+    size = end
     while True:
         if i + 2 <= size:  # a lone short-form element: taken here, without slicing columns
             tag, n = buf[i], buf[i + 1]
@@ -392,7 +431,7 @@ def _gather(buf: bytes, i: int, *, octets: bool, collect: bool) -> tuple[list[by
                     out.append(buf[i + 2 : i + stride])
                 i += stride
                 continue
-        count, head, n = _uniform_run(buf, i)
+        count, head, n = _uniform_run(buf, i, size)
         if not count or (octets and buf[i] != OCTET_STRING):
             return out, i
         if collect and n:
