@@ -295,6 +295,34 @@ def test_other_messages_are_bounded(pki: Pki, tmp_path: Path, kind: str) -> None
     assert os.listdir(out) == []
 
 
+def test_requests_past_any_window_are_refused(pki: Pki, tmp_path: Path) -> None:
+    """A requestor that sends C-STOREs without waiting for their responses (no window
+    was negotiated) cannot queue them without end: past ``MAX_WAITING`` waiting requests
+    (each may hold a spool file open) the association is aborted and logged. The burst of
+    200 arrives far faster than 200 stores are made durable."""
+    from dicomsec.transport._pynetdicom import MAX_WAITING
+
+    out = tmp_path / "out"
+    burst = []
+    for n in range(200):
+        uid = generate_uid()
+        command = c_store_rq_command(CT_STORAGE, uid, n + 1)
+        burst.append(_pdata((0x03, command)) + _pdata((0x02, _dataset_head(uid, 0))))
+    with running_scp(pki, out, "b12") as scp:
+        start = len(scp.lines)
+        with _tls_connection(pki, scp.port) as sock:
+            _associate(sock)
+            try:
+                sock.sendall(b"".join(burst))
+                while _recv_pdu(sock)[0] == 0x04:  # responses, until the A-ABORT
+                    pass
+            except OSError:
+                pass
+        line = scp.wait_for(r"^ABORT 127\.0\.0\.1:\d+.*", start=start).group(0)
+        assert f"more than {MAX_WAITING} requests waiting" in line, line
+    assert len(os.listdir(out)) < 200
+
+
 # ------------------------------------------------------------------------------------------
 # the spool and the store, in process
 
@@ -350,8 +378,9 @@ def test_the_budget_is_shared(tmp_path: Path) -> None:
     fourth = _spool(policy)
     fourth.write(b"4" * 10)
     assert not fourth.spilled
-    for spool in (second, third, fourth):
+    for spool in (second, third):
         spool.close()
+    del fourth  # a request dropped unserved gives its memory back too
     assert policy.budget.used == 0
 
 

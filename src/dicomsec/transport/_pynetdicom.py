@@ -348,6 +348,9 @@ SPOOL_MEMORY = 4 << 20
 #: bytes of received data sets one SCP holds in memory, all associations and queued requests
 #: together; beyond, new data go to files too (``SpoolPolicy.budget``)
 SPOOL_MEMORY_TOTAL = 32 << 20
+#: complete requests an SCP of ours keeps waiting on one association (each may hold a spool
+#: file open); a requestor that sends more, past any operations window, is aborted
+MAX_WAITING = 2 * WINDOW
 
 
 class MemoryBudget:
@@ -491,6 +494,10 @@ class DataSetSpool:
         if self._finalizer is not None:
             self._finalizer()
         self.fd, self.tmp = -1, None
+
+    def __del__(self) -> None:  # a request never served (the association ended first)
+        with contextlib.suppress(Exception):
+            self.close()
 
 
 def _write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
@@ -851,13 +858,8 @@ class _SpoolingReceiver:
             if self._pending_bytes > policy.memory_bytes:
                 self._pending_bytes = 0
                 self.message = None
-                reason = (f"DIMSE message of over {policy.memory_bytes} bytes (command set, "
-                          "or data set of a message other than C-STORE); A-ABORT")
-                drop = getattr(self.dul, "_drop", None)
-                if drop is not None:
-                    drop(reason, abort=True)
-                else:
-                    self.dul.event_queue.put("Evt19")
+                self._drop(f"DIMSE message of over {policy.memory_bytes} bytes (command "
+                           "set, or data set of a message other than C-STORE); A-ABORT")
                 return
         super().receive_primitive(_pdata_of(pdvs))  # type: ignore[misc]
         if self.message is None:
@@ -915,6 +917,11 @@ class _SpoolingReceiver:
             sink.write(memoryview(value)[1:])
             if value[0] & 2:
                 self._store_rq = None
+                if self._spool is not None and self.msg_queue.qsize() >= MAX_WAITING:
+                    _close_sink(sink)
+                    self._drop(f"more than {MAX_WAITING} requests waiting (the operations "
+                               f"window is at most {WINDOW}); A-ABORT")
+                    return
                 if isinstance(sink, io.BytesIO):
                     sink.seek(0)
                     req.DataSet = sink
@@ -922,6 +929,14 @@ class _SpoolingReceiver:
                     req._dataset = sink
                 self.msg_queue.put((context_id, req))
                 return
+
+    def _drop(self, reason: str) -> None:
+        """End the association with an A-ABORT, reported with ``reason`` (a DUL of ours)."""
+        drop = getattr(self.dul, "_drop", None)
+        if drop is not None:
+            drop(reason, abort=True)
+        else:
+            self.dul.event_queue.put("Evt19")
 
     def discard_partial(self) -> None:
         """Drop the data set being received (the association ended in its middle)."""
