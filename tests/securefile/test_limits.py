@@ -35,6 +35,8 @@ CREDS = Credentials(kek=KEK, kek_id=KEK_ID)
 CT = PYDICOM_FILES / "CT_small.dcm"
 MB = 1 << 20
 RSS_LIMIT_KB = 150 * 1024
+#: CPU seconds (user + system) allowed to a command on hostile input (acceptance 2: "10 s")
+CPU_LIMIT_S = 10.0
 AES256_CCM = "2.16.840.1.101.3.4.1.47"
 
 
@@ -49,24 +51,34 @@ def _no_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 _MEASURE = """
 import json, resource, subprocess, sys
 p = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+u = resource.getrusage(resource.RUSAGE_CHILDREN)
 print(json.dumps({"rc": p.returncode, "out": p.stdout, "err": p.stderr,
-                  "maxrss": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))
+                  "maxrss": u.ru_maxrss, "cpu": u.ru_utime + u.ru_stime}))
 """
 
 
 @dataclass(frozen=True)
 class Child:
+    """A finished child: exit code, outputs, peak RSS (KiB) and CPU seconds (user + system,
+    from rusage: not wall clock, so a busy machine does not fail the test)."""
+
     rc: int
     out: str
     err: str
     maxrss_kb: int
+    cpu_s: float
+
+    def within_bounds(self) -> None:
+        """Acceptance 2: within 150 MB and 10 s (of CPU) on hostile input."""
+        assert self.maxrss_kb <= RSS_LIMIT_KB, f"peak RSS {self.maxrss_kb} KiB"
+        assert self.cpu_s <= CPU_LIMIT_S, f"{self.cpu_s:.1f} s of CPU"
 
     def one_line_refusal(self, *codes: int) -> str:
         assert self.rc in codes, (self.rc, self.err)
         lines = self.err.strip().splitlines()
         assert len(lines) == 1, self.err
         assert "Traceback" not in self.err and "internal error" not in self.err
-        assert self.maxrss_kb <= RSS_LIMIT_KB, f"peak RSS {self.maxrss_kb} KiB"
+        self.within_bounds()
         return lines[0]
 
 
@@ -77,7 +89,7 @@ def _dicomsec(*argv: str | Path) -> Child:
         [sys.executable, "-c", _MEASURE, sys.executable, "-m", "dicomsec", *map(str, argv)],
         capture_output=True, text=True, env=env, check=True)
     r = json.loads(done.stdout)
-    return Child(r["rc"], r["out"], r["err"], r["maxrss"])
+    return Child(r["rc"], r["out"], r["err"], r["maxrss"], r["cpu"])
 
 
 def _kek_args(folder: Path) -> list[str | Path]:
@@ -190,6 +202,77 @@ def test_raising_the_recipients_limit_lets_the_file_through(tmp_path: Path) -> N
     assert (tmp_path / "back.dcm").read_bytes() == content
 
 
+def _kari(keys: int) -> bytes:
+    """A KeyAgreeRecipientInfo (ECDH, an ephemeral originator key) of ``keys`` identical
+    RecipientEncryptedKeys (an SKI and 8 bytes each)."""
+    rek = _seq(_tlv(0xA0, _octets(b"\x01\x02")), _octets(bytes(8)))
+    originator = _tlv(0xA0, _tlv(0xA1, _seq(encode_oid("1.2.840.10045.2.1"))
+                                 + _tlv(0x03, b"\x00\x04" + bytes(64))))
+    algid = _seq(encode_oid("1.3.132.1.11.1"), _seq(encode_oid("2.16.840.1.101.3.4.1.5")))
+    return _tlv(0xA1, _int(3) + originator + algid + _seq(rek * keys))
+
+
+def _ktri_named(parts: int) -> bytes:
+    """A KeyTransRecipientInfo whose issuer name has ``parts`` RDNs (CN=a each)."""
+    rdn = _tlv(0x31, _seq(encode_oid("2.5.4.3"), _tlv(0x0C, b"a")))
+    issuer_and_serial = _seq(_seq(rdn * parts), _int(5))
+    rsa = _seq(encode_oid("1.2.840.113549.1.1.1"), b"\x05\x00")
+    return _seq(_int(0), issuer_and_serial, rsa, _octets(bytes(16)))
+
+
+def _both_commands(tmp_path: Path, src: Path) -> tuple[Child, Child]:
+    """``inspect`` and ``unwrap`` (with a KEK that matches no recipient) of ``src``."""
+    out = tmp_path / "o.dcm"
+    unwrapped = _dicomsec("unwrap", src, "-o", out, *_kek_args(tmp_path))
+    assert not out.exists()
+    return _dicomsec("inspect", src), unwrapped
+
+
+def test_kari_recipient_keys_count_against_recipients(tmp_path: Path) -> None:
+    """The review's file: 700 kari of 1,300 RecipientEncryptedKeys each (16 MB) took
+    ``inspect`` 50 s and 463 MB. Every key counts against ``recipients`` while read: exit 2,
+    one line, both commands."""
+    src = _many_recipients(tmp_path / "kari.cms", 700, _kari(1300))
+    assert src.stat().st_size > 16 * 10**6
+    for child in _both_commands(tmp_path, src):
+        line = child.one_line_refusal(2)
+        assert "each key of a KeyAgreeRecipientInfo counted" in line
+        assert "over the limit recipients=1024" in line
+
+
+def test_kari_keys_listed_are_capped(tmp_path: Path) -> None:
+    """Under the limit, ``inspect`` lists the first KEYS_LISTED keys of a kari and counts the
+    rest; ``recipients`` raised, 700 x 1,300 keys are described in bounded time and memory."""
+    from dicomsec.cms.recipients._describe import KEYS_LISTED
+
+    src = _many_recipients(tmp_path / "kari1000.cms", 1, _kari(1000))
+    child = _dicomsec("inspect", "--json", src)
+    assert child.rc == 0, child.err
+    (kari,) = json.loads(child.out)["recipients"]
+    assert len(kari["recipients"]) == KEYS_LISTED
+    assert kari["recipients_not_listed"] == 1000 - KEYS_LISTED
+    big = _many_recipients(tmp_path / "kari.cms", 700, _kari(1300))
+    raised = _dicomsec("--limit", "recipients=1000000", "inspect", big)
+    assert raised.rc == 0, raised.err
+    raised.within_bounds()
+
+
+def test_long_issuer_names_are_described_in_linear_time(tmp_path: Path) -> None:
+    """The review's file: 990 ktri whose issuer names have 1,400 RDNs each (16.8 MB) took
+    ``inspect`` 64 s. The first NAME_PARTS RDNs are rendered and the rest counted; ``unwrap``
+    finds no recipient for its KEK (the CBC content is unauthenticated anyway): exit 1."""
+    from dicomsec.cms.recipients._describe import NAME_PARTS
+
+    src = _many_recipients(tmp_path / "names.cms", 990, _ktri_named(1400))
+    assert src.stat().st_size > 16 * 10**6
+    inspected, unwrapped = _both_commands(tmp_path, src)
+    assert inspected.rc == 0, inspected.err
+    inspected.within_bounds()
+    issuer = ",".join(["CN=a"] * NAME_PARTS) + f" ... and {1400 - NAME_PARTS} more RDNs"
+    assert inspected.out.count(issuer) == 990
+    unwrapped.one_line_refusal(1)
+
+
 # ------------------------------------------------------------------------------------------
 # AES-CCM
 
@@ -221,7 +304,9 @@ def test_ccm_250_mb_is_refused_before_it_is_read(tmp_path: Path) -> None:
         fh.write(head)
         fh.seek(len(head) + length)
         fh.write(mac)
-    assert _dicomsec("inspect", src).rc == 0  # the headers are fine
+    inspected = _dicomsec("inspect", src)
+    assert inspected.rc == 0  # the headers are fine
+    inspected.within_bounds()
     child = _dicomsec("unwrap", src, "-o", tmp_path / "o.dcm", *_kek_args(tmp_path))
     line = child.one_line_refusal(2)
     assert f"content of {length} bytes" in line and "ccm_bytes=33554432" in line
@@ -260,6 +345,7 @@ def test_ccm_memory_is_about_twice_the_content(tmp_path: Path) -> None:
     src = _real_ccm(tmp_path / "ccm30.cms", content)
     child = _dicomsec("unwrap", src, "-o", tmp_path / "o.dcm", *_kek_args(tmp_path))
     assert child.rc == 0, child.err
+    assert child.cpu_s <= CPU_LIMIT_S, child.cpu_s
     assert (tmp_path / "o.dcm").read_bytes() == content
     baseline = _dicomsec("inspect", src).maxrss_kb
     assert child.maxrss_kb - baseline <= 3 * size // 1024, (child.maxrss_kb, baseline)
@@ -276,7 +362,7 @@ def test_one_byte_chunks_decrypt_right_in_bounded_memory(tmp_path: Path) -> None
     assert len(src.read_bytes()) > 9 * MB
     child = _dicomsec("unwrap", src, "-o", tmp_path / "o.dcm", *_kek_args(tmp_path))
     assert child.rc == 0, child.err
-    assert child.maxrss_kb <= RSS_LIMIT_KB
+    child.within_bounds()
     assert (tmp_path / "o.dcm").read_bytes() == content
     info = securefile.inspect(src)
     assert info.encoding == "ber" and info.deviations == ()

@@ -388,22 +388,37 @@ def read_envelope(fh: BinaryIO, size: int, name: str = "<input>") -> Envelope:
     )
 
 
+def _recipient_keys(r: TLVReader, tlv: TLV, most: int) -> int:
+    """How many recipient keys the RecipientInfo ``tlv`` holds: its RecipientEncryptedKeys
+    (the last field) when it is a KeyAgreeRecipientInfo, counted up to ``most + 1``; one for
+    any other kind (and for a kari too malformed to count: reading it says so)."""
+    if not tlv.is_context(1) or not tlv.constructed:
+        return 1
+    fields = list(itertools.islice(r.children(tlv), 6))
+    if not fields or not fields[-1].constructed:
+        return 1
+    return max(1, sum(1 for _ in itertools.islice(r.children(fields[-1]), most + 1)))
+
+
 def _recipient_infos(r: TLVReader, item: TLV, name: str
                      ) -> tuple[tuple[bytes, ...], list[tuple[str, int]], list[str]]:
     """(RecipientInfo encodings, (kind, version) of each, deviations), counted while read:
-    more than the ``recipients`` limit, or more bytes than ``value_bytes``, are refused at
-    the first one over (a SET of millions is never listed)."""
+    more recipient keys than the ``recipients`` limit (every RecipientInfo counts one, a
+    KeyAgreeRecipientInfo one per RecipientEncryptedKey), or more bytes than ``value_bytes``,
+    are refused at the first one over (a SET of millions is never listed)."""
     from dicomsec.cms.recipients import parameter_deviations
 
     lim = r.limits
     infos: list[bytes] = []
     kinds: list[tuple[str, int]] = []
     deviations: list[str] = []
-    held = 0
+    held = keys = 0
     for tlv in r.children(item):
-        if len(infos) >= lim.recipients:
-            raise limits.LimitExceeded(f"more than {lim.recipients} RecipientInfos",
-                                       "recipients", lim.recipients, path=name)
+        keys += _recipient_keys(r, tlv, lim.recipients - keys)
+        if keys > lim.recipients:
+            raise limits.LimitExceeded(
+                f"more than {lim.recipients} recipients (RecipientInfos, each key of a "
+                "KeyAgreeRecipientInfo counted)", "recipients", lim.recipients, path=name)
         der = _small(r, tlv)
         held += len(der)
         if held > lim.value_bytes:

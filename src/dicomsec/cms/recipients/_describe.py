@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from asn1crypto import core as a1core
+from asn1crypto import x509 as a1x509
 
 from dicomsec.algorithms import Kind
 from dicomsec.cms import _asn1
@@ -40,18 +41,71 @@ def _escape_rdn_value(value: str) -> str:
     return out
 
 
+#: RDNs of a name rendered, and attributes of one RDN (a hostile name of thousands is
+#: counted, not rendered: describing stays linear and small)
+NAME_PARTS = 16
+#: RecipientEncryptedKeys of one KeyAgreeRecipientInfo listed (the rest are counted)
+KEYS_LISTED = 64
+
+
+def _first_spans(data: bytes, most: int) -> tuple[list[tuple[int, int]], int, bool]:
+    """(start, end) of the first ``most`` DER elements in ``data``, how many there are in all,
+    and whether ``data`` is exactly a run of definite-length, low-tag-number elements (else
+    the caller falls back to asn1crypto). A cheap walk: no object per element."""
+    spans: list[tuple[int, int]] = []
+    pos, size, count = 0, len(data), 0
+    while pos < size:
+        if pos + 2 > size or data[pos] & 0x1F == 0x1F:
+            return spans, count, False
+        lb = data[pos + 1]
+        head, n = 2, lb
+        if lb & 0x80:
+            k = lb & 0x7F
+            if not 1 <= k <= 4 or pos + 2 + k > size:
+                return spans, count, False
+            head, n = 2 + k, int.from_bytes(data[pos + 2 : pos + 2 + k], "big")
+        end = pos + head + n
+        if end > size:
+            return spans, count, False
+        if count < most:
+            spans.append((pos, end))
+        count += 1
+        pos = end
+    return spans, count, True
+
+
+def _first_children(value: Any, most: int, spec: Any) -> tuple[list[Any], int]:
+    """The first ``most`` children of an asn1crypto SEQUENCE OF / SET OF (as ``spec``) and
+    how many it has, without building an object for every child."""
+    data = bytes(value.contents or b"")
+    spans, count, whole = _first_spans(data, most)
+    if whole:
+        return [spec.load(data[a:b]) for a, b in spans], count
+    children = list(value)  # not plain DER: asn1crypto parses it (bounded by value_bytes)
+    return children[:most], len(children)
+
+
+def _rdn_text(rdn: Any) -> str:
+    attrs, count = _first_children(rdn, NAME_PARTS, a1x509.NameTypeAndValue)
+    parts = []
+    for attr in attrs:
+        type_name = attr["type"].native
+        label = _SHORT_NAMES.get(type_name, attr["type"].dotted)
+        value = attr["value"].native
+        parts.append(f"{label}={_escape_rdn_value(str(value))}")
+    if count > len(attrs):
+        parts.append(f"... and {count - len(attrs)} more")
+    return "+".join(parts)
+
+
 def _name_text(name: Any) -> str:
-    """RFC 4514 string of an asn1crypto Name (last RDN first, like cryptography's)."""
-    rdns = []
-    for rdn in name.chosen:
-        parts = []
-        for attr in rdn:
-            type_name = attr["type"].native
-            label = _SHORT_NAMES.get(type_name, attr["type"].dotted)
-            value = attr["value"].native
-            parts.append(f"{label}={_escape_rdn_value(str(value))}")
-        rdns.append("+".join(parts))
-    return ",".join(reversed(rdns))
+    """RFC 4514 string of an asn1crypto Name (last RDN first, like cryptography's); of a name
+    longer than :data:`NAME_PARTS` RDNs, the first ones and a count of the rest."""
+    rdns, count = _first_children(name.chosen, NAME_PARTS, a1x509.RelativeDistinguishedName)
+    text = ",".join(reversed([_rdn_text(rdn) for rdn in rdns]))
+    if count > len(rdns):
+        text += f" ... and {count - len(rdns)} more RDNs"
+    return text
 
 
 def _describe_rid(rid: Any) -> dict[str, object]:
@@ -99,8 +153,11 @@ def _describe_kari(kari: Any) -> dict[str, object]:
     if params is not None:
         wrap_oid = _asn1.AlgorithmIdentifier.load(params)["algorithm"].dotted
         out["key_wrap"] = _name_of(wrap_oid, Kind.KEY_WRAP)
-    out["recipients"] = [{"rid": _describe_rid(rek["rid"])}
-                         for rek in kari["recipient_encrypted_keys"]]
+    keys, count = _first_children(kari["recipient_encrypted_keys"], KEYS_LISTED,
+                                  _asn1.RecipientEncryptedKey)
+    out["recipients"] = [{"rid": _describe_rid(rek["rid"])} for rek in keys]
+    if count > len(keys):
+        out["recipients_not_listed"] = count - len(keys)
     return out
 
 
