@@ -8,9 +8,10 @@ What it does: writes a few MiB of content (``--mib``, default 3) as an AuthEnvel
 OpenSSL 3.0 reads), re-encodes it with indefinite lengths and the content in chunks of
 ``--chunk`` bytes (default 1: three bytes of BER per content byte), then times, as whole
 processes, ``python -m dicomsec unwrap`` and ``openssl cms -decrypt -secretkey`` on it
-(``--repeats`` rounds after one warm-up, median wall time; peak RSS of our child from
-``os.wait4``), checks both outputs equal the content, and prints ours, openssl's, the ratio and
-our peak memory. ``openssl asn1parse`` of the same file is printed as information.
+(``--repeats`` rounds after one warm-up; median wall and CPU time, peak RSS, each command run by
+a fresh small helper process that reads its own RUSAGE_CHILDREN), checks both outputs equal
+the content, and prints ours, openssl's, the ratios and the peak memory. ``openssl asn1parse``
+of the same file is printed as information.
 
 Exit status: 0 after printing (a measurement, not a test), 1 when a command fails or an
 output differs.
@@ -22,13 +23,14 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
+from dataclasses import dataclass
 from pathlib import Path
 
 KEK, KEK_ID = bytes(range(32)), b"\x42"
@@ -85,17 +87,35 @@ def make(folder: Path, mib: float, chunk: int) -> tuple[Path, bytes]:
     return path, content
 
 
-def _run(argv: list[str]) -> tuple[float, int]:
-    """(wall seconds, peak RSS in KiB) of one child process."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise SystemExit(f"FAIL {' '.join(argv[:4])}...: exit {proc.returncode}: {err.strip()}")
-    return wall, usage.ru_maxrss
+#: run by a fresh, small helper process: the command is its only child, so the helper's
+#: RUSAGE_CHILDREN is the command's own (a child forked from this script would start with the
+#: script's RSS, the file and the content included, and ru_maxrss would report that)
+_HELPER = """
+import json, resource, subprocess, sys, time
+start = time.perf_counter()
+p = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+wall = time.perf_counter() - start
+u = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"rc": p.returncode, "err": p.stderr.decode(errors="replace"), "wall": wall,
+                  "cpu": u.ru_utime + u.ru_stime, "maxrss": u.ru_maxrss}))
+"""
+
+
+@dataclass(frozen=True)
+class Run:
+    wall: float  # seconds
+    cpu: float  # user + system seconds
+    maxrss_kb: int
+
+
+def _run(argv: list[str]) -> Run:
+    """Wall and CPU seconds and peak RSS of one command, measured by a fresh helper."""
+    done = subprocess.run([sys.executable, "-c", _HELPER, *argv], capture_output=True,
+                          text=True, check=True)
+    r = json.loads(done.stdout)
+    if r["rc"] != 0:
+        raise SystemExit(f"FAIL {' '.join(argv[:4])}...: exit {r['rc']}: {r['err'].strip()}")
+    return Run(r["wall"], r["cpu"], r["maxrss"])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -119,30 +139,35 @@ def main(argv: list[str] | None = None) -> int:
                   "-secretkey", KEK.hex(), "-secretkeyid", KEK_ID.hex(), "-out",
                   str(folder / "openssl.dcm")]
         parse = [openssl, "asn1parse", "-inform", "DER", "-in", str(src), "-noout"]
-        times: dict[str, list[float]] = {"dicomsec": [], "openssl": [], "asn1parse": []}
-        peak = 0
+        runs: dict[str, list[Run]] = {"dicomsec": [], "openssl": [], "asn1parse": []}
         for round_ in range(args.repeats + 1):
             (folder / "ours.dcm").unlink(missing_ok=True)
-            wall, rss = _run(ours)
-            peak = max(peak, rss)
-            o_wall, _ = _run(theirs)
-            a_wall, _ = _run(parse)
-            if round_:
-                times["dicomsec"].append(wall)
-                times["openssl"].append(o_wall)
-                times["asn1parse"].append(a_wall)
+            done = {"dicomsec": _run(ours), "openssl": _run(theirs), "asn1parse": _run(parse)}
+            if round_:  # the first round warms the page cache
+                for name, run in done.items():
+                    runs[name].append(run)
         for name in ("ours.dcm", "openssl.dcm"):
             if (folder / name).read_bytes() != content:
                 print(f"FAIL {name} differs from the content", file=sys.stderr)
                 return 1
-        med = {k: statistics.median(v) for k, v in times.items()}
-        print(f"file: {src.stat().st_size / (1 << 20):.1f} MiB, content {len(content)} bytes "
-              f"in {args.chunk}-byte chunks")
-        print(f"dicomsec unwrap      {med['dicomsec']:.3f} s  peak RSS {peak / 1024:.0f} MiB")
-        print(f"openssl cms -decrypt {med['openssl']:.3f} s")
-        print(f"openssl asn1parse    {med['asn1parse']:.3f} s  (information)")
-        print(f"ratio dicomsec/openssl cms: {med['dicomsec'] / med['openssl']:.2f}x")
+        _report(src, content, args.chunk, runs)
     return 0
+
+
+def _report(src: Path, content: bytes, chunk: int, runs: dict[str, list[Run]]) -> None:
+    def med(name: str, what: str) -> float:
+        return float(statistics.median(float(getattr(r, what)) for r in runs[name]))
+
+    print(f"file: {src.stat().st_size / (1 << 20):.1f} MiB, content {len(content)} bytes "
+          f"in {chunk}-byte chunks (medians of {len(runs['dicomsec'])} runs)")
+    for name, label in (("dicomsec", "dicomsec unwrap     "), ("openssl", "openssl cms -decrypt"),
+                        ("asn1parse", "openssl asn1parse   ")):
+        peak = max(r.maxrss_kb for r in runs[name]) / 1024
+        print(f"{label} wall {med(name, 'wall'):.3f} s  CPU {med(name, 'cpu'):.3f} s  "
+              f"peak RSS {peak:.0f} MiB")
+    wall = med("dicomsec", "wall") / med("openssl", "wall")
+    cpu = med("dicomsec", "cpu") / med("openssl", "cpu")
+    print(f"ratio dicomsec/openssl cms: wall {wall:.2f}x, CPU {cpu:.2f}x")
 
 
 if __name__ == "__main__":
