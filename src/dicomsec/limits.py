@@ -55,6 +55,8 @@ class Limits:
     value_bytes: int = 16 * _MIB
     pdu_bytes: int = 1 * _MIB
     association_pdu_bytes: int = 64 * _KIB
+    spool_bytes: int = 4 * _MIB
+    spool_total_bytes: int = 32 * _MIB
 
     def replaced(self, **changes: int) -> Limits:
         """A copy with some limits changed (names as the fields; values ≥ 1)."""
@@ -107,6 +109,9 @@ DESCRIPTIONS: dict[str, str] = {
     "value_bytes": "any single value that has to be held in memory whole",
     "pdu_bytes": "P-DATA-TF PDU length after association (the negotiated maximum may be lower)",
     "association_pdu_bytes": "any PDU before the association is accepted",
+    "spool_bytes": "one received C-STORE data set the SCP holds in memory (beyond: spooled into "
+                   "an unnamed file in --out)",
+    "spool_total_bytes": "received data sets the SCP holds in memory, all associations together",
 }
 
 

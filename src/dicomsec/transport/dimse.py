@@ -40,9 +40,12 @@ from dicomsec.transport._part10 import (
 )
 from dicomsec.transport._pynetdicom import (
     MAX_CONTROL_PDU,
+    SPOOL_MEMORY,
+    SPOOL_MEMORY_TOTAL,
     WINDOW,
     CheapCopyContexts,
     DataSetSpool,
+    MemoryBudget,
     PduLimits,
     SpoolPolicy,
     TlsFailures,
@@ -361,14 +364,18 @@ def _store_handler(out_dir: Path, emit: EventCallback, committer: GroupCommit,
 
 
 def _scp_handlers(out: Path, emit: EventCallback, duplicates: str = "reject", *,
-                  max_pdata: int = MAX_PDU_SIZE,
-                  max_control: int = MAX_CONTROL_PDU) -> list[Any]:
+                  max_pdata: int = MAX_PDU_SIZE, max_control: int = MAX_CONTROL_PDU,
+                  spool_bytes: int = SPOOL_MEMORY,
+                  spool_total: int = SPOOL_MEMORY_TOTAL) -> list[Any]:
     """pynetdicom event handlers of the SCP: stores, echoes, and the events it reports;
     PDUs are bounded by ``max_pdata`` (P-DATA, or the maximum negotiated when lower) and
-    ``max_control`` (any other PDU, and any before the association)."""
+    ``max_control`` (any other PDU, and any before the association); a received data set is
+    held in memory up to ``spool_bytes``, all of them together up to ``spool_total``."""
     from pynetdicom import evt
 
-    spool = SpoolPolicy(out, _spool_head)  # one memory budget for all associations
+    # one memory budget for all associations
+    spool = SpoolPolicy(out, _spool_head, memory_bytes=spool_bytes,
+                        budget=MemoryBudget(spool_total))
 
     def on_open(event: Event) -> None:
         peer = _peer(getattr(event, "address", None))
@@ -521,7 +528,9 @@ def make_scp(
     ae = _scp_ae(ae_title, max_associations, network_timeout, acse_timeout=acse_timeout,
                  max_pdu=bounds.pdu_bytes)
     handlers = _scp_handlers(out, emit, duplicates, max_pdata=bounds.pdu_bytes,
-                             max_control=bounds.association_pdu_bytes)
+                             max_control=bounds.association_pdu_bytes,
+                             spool_bytes=bounds.spool_bytes,
+                             spool_total=bounds.spool_total_bytes)
     server: Any = ae.make_server((host, port), ssl_context=ctx, evt_handlers=handlers,
                                  server_class=handshake_in_worker_server())
     server.handshake_timeout = handshake_timeout
