@@ -51,8 +51,10 @@ def _peak_rss_kib(scp: Scp) -> int:
     raise AssertionError("no VmHWM in /proc status")
 
 
-def _associate_rq(max_pdu: int = 16384) -> bytes:
-    """An A-ASSOCIATE-RQ PDU proposing Verification, encoded by pynetdicom."""
+def _associate_rq(max_pdu: int = 16384, *, abstract: str = VERIFICATION,
+                  syntaxes: list[str] | None = None, calling: str = "HOSTILE") -> bytes:
+    """An A-ASSOCIATE-RQ PDU proposing ``abstract`` (Verification) in ``syntaxes``
+    (pynetdicom's default transfer syntaxes) as context 1, encoded by pynetdicom."""
     from pynetdicom import PYNETDICOM_IMPLEMENTATION_UID
     from pynetdicom.pdu import A_ASSOCIATE_RQ
     from pynetdicom.pdu_primitives import (
@@ -64,14 +66,14 @@ def _associate_rq(max_pdu: int = 16384) -> bytes:
 
     prim = A_ASSOCIATE()
     prim.application_context_name = "1.2.840.10008.3.1.1.1"
-    prim.calling_ae_title = "HOSTILE"
+    prim.calling_ae_title = calling
     prim.called_ae_title = "DICOMSEC"
     length = MaximumLengthNotification()
     length.maximum_length_received = max_pdu
     impl = ImplementationClassUIDNotification()
     impl.implementation_class_uid = PYNETDICOM_IMPLEMENTATION_UID
     prim.user_information = [length, impl]
-    cx = build_context(VERIFICATION)
+    cx = build_context(abstract, syntaxes)
     cx.context_id = 1
     prim.presentation_context_definition_list = [cx]
     pdu = A_ASSOCIATE_RQ()

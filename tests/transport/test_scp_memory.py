@@ -35,7 +35,12 @@ from dicomsec.transport._pynetdicom import (
 )
 from tests.transport.test_dimse import Pki, Scp, _start_scp, running_scp
 from tests.transport.test_dimse import pki as pki  # the module's test PKI fixture
-from tests.transport.test_scp_hardening import _peak_rss_kib, _recv_pdu, _tls_connection
+from tests.transport.test_scp_hardening import (
+    _associate_rq,
+    _peak_rss_kib,
+    _recv_pdu,
+    _tls_connection,
+)
 
 CT_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
 EXPLICIT_LE = "1.2.840.10008.1.2.1"
@@ -49,38 +54,10 @@ PEAK_LIMIT_KIB = 150 * 1024
 # a raw C-STORE sender
 
 
-def _associate_rq() -> bytes:
-    """An A-ASSOCIATE-RQ proposing CT Image Storage in explicit VR little endian (context 1)."""
-    from pynetdicom import PYNETDICOM_IMPLEMENTATION_UID
-    from pynetdicom.pdu import A_ASSOCIATE_RQ
-    from pynetdicom.pdu_primitives import (
-        A_ASSOCIATE,
-        ImplementationClassUIDNotification,
-        MaximumLengthNotification,
-    )
-    from pynetdicom.presentation import build_context
-
-    prim = A_ASSOCIATE()
-    prim.application_context_name = "1.2.840.10008.3.1.1.1"
-    prim.calling_ae_title = "BIGSENDER"
-    prim.called_ae_title = "DICOMSEC"
-    length = MaximumLengthNotification()
-    length.maximum_length_received = 16384
-    impl = ImplementationClassUIDNotification()
-    impl.implementation_class_uid = PYNETDICOM_IMPLEMENTATION_UID
-    prim.user_information = [length, impl]
-    cx = build_context(CT_STORAGE, [EXPLICIT_LE])
-    cx.context_id = 1
-    prim.presentation_context_definition_list = [cx]
-    pdu = A_ASSOCIATE_RQ()
-    pdu.from_primitive(prim)
-    return bytes(pdu.encode())
-
-
 def _associate(sock: ssl.SSLSocket) -> None:
     from pynetdicom.pdu import A_ASSOCIATE_AC
 
-    sock.sendall(_associate_rq())
+    sock.sendall(_associate_rq(abstract=CT_STORAGE, syntaxes=[EXPLICIT_LE], calling="BIGSENDER"))
     pdu_type, body = _recv_pdu(sock)
     assert pdu_type == 0x02, f"association not accepted (PDU type 0x{pdu_type:02X})"
     ac = A_ASSOCIATE_AC()
