@@ -185,3 +185,32 @@ def test_walks_keep_no_python_frame_per_level(shape: str) -> None:
             too_deep.check_nesting(too_deep.header(0))
     finally:
         sys.setrecursionlimit(old)
+
+
+def _ktri_issued_by(name: bytes) -> bytes:
+    rsa = _seq(encode_oid("1.2.840.113549.1.1.1"), b"\x05\x00")
+    return _seq(_int(0), _seq(name, _int(5)), rsa, _octets(bytes(16)))
+
+
+def test_long_names_are_described_in_part() -> None:
+    """inspect renders the first NAME_PARTS RDNs of a name (and attributes of an RDN) and
+    counts the rest; a short name is rendered whole, RFC 4514 order (last RDN first)."""
+    from dicomsec.cms.recipients import describe
+    from dicomsec.cms.recipients._describe import NAME_PARTS
+
+    def rdn(*values: bytes) -> bytes:
+        return _tlv(0x31, b"".join(_seq(encode_oid("2.5.4.3"), _tlv(0x0C, v)) for v in values))
+
+    def issuer(info: bytes) -> object:
+        rid = describe(info)["rid"]
+        assert isinstance(rid, dict)
+        return rid["issuer"]
+
+    assert issuer(_ktri_issued_by(_seq(rdn(b"a"), rdn(b"b")))) == "CN=b,CN=a"
+    many = [rdn(str(i).encode()) for i in range(NAME_PARTS + 5)]
+    text = issuer(_ktri_issued_by(_seq(*many)))
+    assert text == ",".join(f"CN={i}" for i in reversed(range(NAME_PARTS))) + \
+        " ... and 5 more RDNs"
+    wide = rdn(*(str(i).encode() for i in range(NAME_PARTS + 3)))
+    assert issuer(_ktri_issued_by(_seq(wide))) == "+".join(
+        f"CN={i}" for i in range(NAME_PARTS)) + "+... and 3 more"

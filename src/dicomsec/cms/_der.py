@@ -33,6 +33,7 @@ __all__ = [
     "encode_header",
     "encode_length",
     "encode_oid",
+    "first_elements",
 ]
 
 INDEFINITE = -1
@@ -453,6 +454,37 @@ def _run_data(buf: bytes, i: int, count: int, head: int, n: int) -> bytes:
             out[j::n] = buf[i + head + j : stop : stride]
         return bytes(out)
     return b"".join([buf[p + head : p + stride] for p in range(i, stop, stride)])
+
+
+def first_elements(data: bytes, most: int) -> tuple[list[tuple[int, int]], int, bool]:
+    """(start, end) of the first ``most`` elements in ``data``, how many there are in all, and
+    whether ``data`` is exactly a run of definite-length elements with low tag numbers and no
+    end-of-contents octets (else the caller walks it another way: the spans and count are
+    then of the part before).
+
+    Low-level: a cheap walk for counting the children of a value already in memory (no
+    object per element, unlike :meth:`TLVReader.children` or asn1crypto); lengths up to four
+    octets."""
+    spans: list[tuple[int, int]] = []
+    pos, size, count = 0, len(data), 0
+    while pos < size:
+        if pos + 2 > size or not data[pos] or data[pos] & 0x1F == 0x1F:
+            return spans, count, False
+        lb = data[pos + 1]
+        head, n = 2, lb
+        if lb & 0x80:
+            k = lb & 0x7F
+            if not 1 <= k <= 4 or pos + 2 + k > size:
+                return spans, count, False
+            head, n = 2 + k, int.from_bytes(data[pos + 2 : pos + 2 + k], "big")
+        end = pos + head + n
+        if end > size:
+            return spans, count, False
+        if count < most:
+            spans.append((pos, end))
+        count += 1
+        pos = end
+    return spans, count, True
 
 
 def encode_length(length: int) -> bytes:

@@ -27,6 +27,7 @@ from dicomsec.cms._der import (
     TLV,
     TLVReader,
     decode_oid,
+    first_elements,
 )
 from dicomsec.cms.envelope._common import _C, ATTR_CONTENT_TYPE, CHUNK
 from dicomsec.errors import DecryptionFailed, InvalidInput
@@ -388,16 +389,28 @@ def read_envelope(fh: BinaryIO, size: int, name: str = "<input>") -> Envelope:
     )
 
 
-def _recipient_keys(r: TLVReader, tlv: TLV, most: int) -> int:
-    """How many recipient keys the RecipientInfo ``tlv`` holds: its RecipientEncryptedKeys
+def _recipient_keys(der: bytes, most: int) -> int:
+    """How many recipient keys the RecipientInfo ``der`` holds: its RecipientEncryptedKeys
     (the last field) when it is a KeyAgreeRecipientInfo, counted up to ``most + 1``; one for
     any other kind (and for a kari too malformed to count: reading it says so)."""
-    if not tlv.is_context(1) or not tlv.constructed:
+    if der[:1] != b"\xa1":
         return 1
-    fields = list(itertools.islice(r.children(tlv), 6))
+    r = TLVReader(io.BytesIO(der), len(der))
+    fields = list(itertools.islice(r.children(r.header(0)), 6))
     if not fields or not fields[-1].constructed:
         return 1
-    return max(1, sum(1 for _ in itertools.islice(r.children(fields[-1]), most + 1)))
+    keys = fields[-1]
+    if keys.length != INDEFINITE:  # DER: counted without an object per key
+        data = der[keys.value_offset : keys.value_offset + keys.length]
+        _, count, whole = first_elements(data, 0)
+        if whole:
+            return max(1, count)
+    return max(1, sum(1 for _ in itertools.islice(r.children(keys), most + 1)))
+
+
+def _too_many(most: int, name: str) -> limits.LimitExceeded:
+    return limits.LimitExceeded(f"more than {most} recipients (RecipientInfos, each key of a "
+                                "KeyAgreeRecipientInfo counted)", "recipients", most, path=name)
 
 
 def _recipient_infos(r: TLVReader, item: TLV, name: str
@@ -414,16 +427,16 @@ def _recipient_infos(r: TLVReader, item: TLV, name: str
     deviations: list[str] = []
     held = keys = 0
     for tlv in r.children(item):
-        keys += _recipient_keys(r, tlv, lim.recipients - keys)
-        if keys > lim.recipients:
-            raise limits.LimitExceeded(
-                f"more than {lim.recipients} recipients (RecipientInfos, each key of a "
-                "KeyAgreeRecipientInfo counted)", "recipients", lim.recipients, path=name)
+        if keys >= lim.recipients:
+            raise _too_many(lim.recipients, name)
         der = _small(r, tlv)
         held += len(der)
         if held > lim.value_bytes:
             raise limits.LimitExceeded(f"RecipientInfos of more than {lim.value_bytes} bytes",
                                        "value_bytes", lim.value_bytes, path=name)
+        keys += _recipient_keys(der, lim.recipients - keys)
+        if keys > lim.recipients:
+            raise _too_many(lim.recipients, name)
         kind, version, deviation = _recipient_version(r, tlv)
         index = len(infos)
         if deviation:

@@ -12,6 +12,7 @@ from asn1crypto import x509 as a1x509
 
 from dicomsec.algorithms import Kind
 from dicomsec.cms import _asn1
+from dicomsec.cms._der import first_elements
 from dicomsec.cms.recipients._common import (
     _ASN1_ERRORS,
     _kemri_parts,
@@ -48,37 +49,11 @@ NAME_PARTS = 16
 KEYS_LISTED = 64
 
 
-def _first_spans(data: bytes, most: int) -> tuple[list[tuple[int, int]], int, bool]:
-    """(start, end) of the first ``most`` DER elements in ``data``, how many there are in all,
-    and whether ``data`` is exactly a run of definite-length, low-tag-number elements (else
-    the caller falls back to asn1crypto). A cheap walk: no object per element."""
-    spans: list[tuple[int, int]] = []
-    pos, size, count = 0, len(data), 0
-    while pos < size:
-        if pos + 2 > size or data[pos] & 0x1F == 0x1F:
-            return spans, count, False
-        lb = data[pos + 1]
-        head, n = 2, lb
-        if lb & 0x80:
-            k = lb & 0x7F
-            if not 1 <= k <= 4 or pos + 2 + k > size:
-                return spans, count, False
-            head, n = 2 + k, int.from_bytes(data[pos + 2 : pos + 2 + k], "big")
-        end = pos + head + n
-        if end > size:
-            return spans, count, False
-        if count < most:
-            spans.append((pos, end))
-        count += 1
-        pos = end
-    return spans, count, True
-
-
 def _first_children(value: Any, most: int, spec: Any) -> tuple[list[Any], int]:
     """The first ``most`` children of an asn1crypto SEQUENCE OF / SET OF (as ``spec``) and
     how many it has, without building an object for every child."""
     data = bytes(value.contents or b"")
-    spans, count, whole = _first_spans(data, most)
+    spans, count, whole = first_elements(data, most)
     if whole:
         return [spec.load(data[a:b]) for a, b in spans], count
     children = list(value)  # not plain DER: asn1crypto parses it (bounded by value_bytes)
