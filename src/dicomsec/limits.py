@@ -93,7 +93,8 @@ class Limits:
 
 #: what each limit bounds (the one place it is written: ``dicomsec limits`` and the docs use it)
 DESCRIPTIONS: dict[str, str] = {
-    "recipients": "RecipientInfos in one EnvelopedData / AuthEnvelopedData",
+    "recipients": "recipient keys in one EnvelopedData / AuthEnvelopedData: each RecipientInfo "
+                  "counts one, a KeyAgreeRecipientInfo one per RecipientEncryptedKey",
     "certificates": "certificates (and CRLs) in one SignedData",
     "signers": "SignerInfos in one SignedData",
     "der_depth": "nesting depth of BER/DER",
@@ -123,7 +124,7 @@ MAXIMA: dict[str, int] = {
     "association_pdu_bytes": 1 << 30,
 }
 MAXIMA_WHY: dict[str, str] = {
-    "der_depth": "the BER/DER reader recurses once per level",
+    "der_depth": "asn1crypto parses the checked elements recursively, once per level",
     "pdu_bytes": "a PDU length is 32 bits (PS3.8 9.3) and a PDU is judged whole",
     "association_pdu_bytes": "a PDU length is 32 bits (PS3.8 9.3) and a PDU is judged whole",
 }

@@ -497,13 +497,12 @@ def make_scp(
     64 KiB (any other, and any before the association) is refused with an A-ABORT before its
     body is read. A peer silent for ``network_timeout`` seconds is dropped, and one that sends no
     A-ASSOCIATE-RQ within ``acse_timeout`` seconds (at most ``network_timeout``). Every drop is
-    an ``aborted`` event with its reason. Received data sets over 4 MiB are spooled into
-    unnamed files in ``out_dir`` (see ``_pynetdicom.DataSetSpool``).
+    an ``aborted`` event with its reason.
 
-    The PDU bounds are :func:`dicomsec.limits.current`'s when this is called: ``pdu_bytes``
-    (default 1 MiB) is the maximum PDU length we announce, and a P-DATA PDU longer than it,
-    or than the maximum length our A-ASSOCIATE-AC carried when that is lower, is refused;
-    ``association_pdu_bytes`` (default 64 KiB) bounds every other PDU.
+    Bounds are :func:`dicomsec.limits.current`'s when this is called: ``pdu_bytes`` is the
+    maximum PDU length we announce and bounds P-DATA (or our A-ASSOCIATE-AC's, when lower),
+    ``association_pdu_bytes`` every other PDU; data sets over ``spool_bytes`` (or beyond
+    ``spool_total_bytes`` in all) are spooled into unnamed files in ``out_dir``.
 
     Raises:
         InvalidInput: unusable certificates, keys, trust anchors or output folder.
@@ -529,8 +528,7 @@ def make_scp(
                  max_pdu=bounds.pdu_bytes)
     handlers = _scp_handlers(out, emit, duplicates, max_pdata=bounds.pdu_bytes,
                              max_control=bounds.association_pdu_bytes,
-                             spool_bytes=bounds.spool_bytes,
-                             spool_total=bounds.spool_total_bytes)
+                             spool_bytes=bounds.spool_bytes, spool_total=bounds.spool_total_bytes)
     server: Any = ae.make_server((host, port), ssl_context=ctx, evt_handlers=handlers,
                                  server_class=handshake_in_worker_server())
     server.handshake_timeout = handshake_timeout
