@@ -157,8 +157,12 @@ def _commit(group: list[_Pending]) -> None:
     for item in group:
         try:
             os.fsync(item.fd)
-            os.fchmod(item.fd, _mode(item))
+            mode = _mode(item)
+            if item.tmp is None:  # unnamed (O_TMPFILE): its mode is set before it has a name
+                os.fchmod(item.fd, mode)
             link_file(item.fd, item.tmp, item.target, replace=item.replace)
+            if item.tmp is not None:  # a named temporary stays 0600 until the link succeeded
+                os.fchmod(item.fd, mode)
             folders.add(item.target.parent)
         except OSError as exc:
             item.error = exc

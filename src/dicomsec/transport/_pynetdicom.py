@@ -348,6 +348,9 @@ SPOOL_MEMORY = 4 << 20
 #: bytes of received data sets one SCP holds in memory, all associations and queued requests
 #: together; beyond, new data go to files too (``SpoolPolicy.budget``)
 SPOOL_MEMORY_TOTAL = 32 << 20
+#: the least bytes of a message other than a C-STORE data set (a command set, a C-ECHO, a
+#: C-FIND identifier) an SCP of ours holds in memory, however small ``memory_bytes`` is
+MESSAGE_FLOOR = 64 << 10
 #: complete requests an SCP of ours keeps waiting on one association (each may hold a spool
 #: file open); a requestor that sends more, past any operations window, is aborted
 MAX_WAITING = 2 * WINDOW
@@ -359,7 +362,9 @@ class MemoryBudget:
     def __init__(self, limit: int = SPOOL_MEMORY_TOTAL) -> None:
         self.limit = limit
         self.used = 0
-        self._lock = threading.Lock()
+        # reentrant: give() may run from a garbage collection (a spool's __del__) that
+        # starts inside take() or give() on the same thread
+        self._lock = threading.RLock()
 
     def take(self, n: int) -> bool:
         """Count ``n`` more bytes if they fit; False (nothing counted) if they do not."""
@@ -404,7 +409,9 @@ class DataSetSpool:
 
     def __init__(self, policy: SpoolPolicy, head: Callable[[], bytes]) -> None:
         self._policy = policy
-        self._head_of = head
+        # dropped once the data set spills or is complete: it holds the request, which
+        # holds this spool (a cycle only a cyclic garbage collection would break)
+        self._head_of: Callable[[], bytes] | None = head
         self._memory = bytearray()
         self._held = 0  # bytes counted in the policy's budget
         self._finalizer: weakref.finalize[Any, DataSetSpool] | None = None
@@ -450,8 +457,9 @@ class DataSetSpool:
             return
         self._finalizer = weakref.finalize(self, discard_file, fd, tmp)
         self.fd, self.tmp = fd, tmp
+        head_of, self._head_of = self._head_of, None
         try:
-            self.head = self._head_of()
+            self.head = head_of() if head_of is not None else b""
         except Exception:
             self.head = b""  # the store writes its own head and copies the data set
         try:
@@ -474,6 +482,11 @@ class DataSetSpool:
             self._policy.budget.give(self._held)
             self._held = 0
 
+    def finish(self) -> None:
+        """The data set is complete: nothing more is written (breaks the cycle through the
+        request)."""
+        self._head_of = None
+
     def view(self) -> memoryview:
         """The data set held in memory (empty once spilled)."""
         return memoryview(self._memory)
@@ -490,6 +503,7 @@ class DataSetSpool:
 
     def close(self) -> None:
         """Free the memory, or close the spool file (gone unless it was linked meanwhile)."""
+        self._head_of = None
         self._free_memory()
         if self._finalizer is not None:
             self._finalizer()
@@ -509,6 +523,21 @@ def _write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
 def _close_sink(sink: Any) -> None:
     if isinstance(sink, DataSetSpool):
         sink.close()
+
+
+def drain_requests(msg_queue: Any) -> int:
+    """Take every message left in a DIMSE message queue (the association ended before they
+    were served) and close their spooled data sets at once, files and memory; how many."""
+    n = 0
+    while True:
+        try:
+            _cx, msg = msg_queue.get_nowait()
+        except queue.Empty:
+            return n
+        except (TypeError, ValueError):  # not a (context ID, message) pair: nothing held
+            continue
+        n += 1
+        _close_sink(getattr(msg, "_dataset", None))
 
 
 # ------------------------------------------------------------------------------------------
@@ -732,10 +761,14 @@ class _BoundedReads:
 
     def _discard_partial(self) -> None:
         """At the end of the reactor: drop the data set its DIMSE provider was receiving
-        (this thread wrote it; a kill or an abort in its middle leaves nothing)."""
-        discard = getattr(self.assoc.dimse, "discard_partial", None)
+        (this thread wrote it; a kill or an abort in its middle leaves nothing), and the
+        requests still waiting to be served (their spool files and memory, now)."""
+        dimse = self.assoc.dimse
+        discard = getattr(dimse, "discard_partial", None)
         if discard is not None:
             discard()
+        if getattr(dimse, "_spool", None) is not None:
+            drain_requests(dimse.msg_queue)
 
 
 def _quick_dul_class() -> type[Any]:
@@ -799,7 +832,12 @@ def _quick_dul_class() -> type[Any]:
                 except queue.Empty:
                     idle = True
                     continue
-                self.state_machine.do_action(event)
+                try:
+                    self.state_machine.do_action(event)
+                except Exception as exc:  # hostile DIMSE input pynetdicom did not expect
+                    self._drop(f"invalid DIMSE message ({type(exc).__name__}); A-ABORT",
+                               abort=True)
+                    return
                 idle = False
 
     return QuickDUL
@@ -808,7 +846,8 @@ def _quick_dul_class() -> type[Any]:
 class _SpoolingReceiver:
     """The receiving part of our DIMSE provider (mixed in before pynetdicom's): plain C-STORE
     messages decoded here, and with a :class:`SpoolPolicy` (an SCP's) every C-STORE data set
-    received into a :class:`DataSetSpool` and every other message bounded."""
+    received into a :class:`DataSetSpool` and every other message bounded (by the policy's
+    ``memory_bytes``, at least ``MESSAGE_FLOOR``)."""
 
     assoc: Any
     dul: Any
@@ -850,16 +889,18 @@ class _SpoolingReceiver:
 
     def _to_pynetdicom(self, pdvs: list[tuple[int, bytes]]) -> None:
         """Give pynetdicom these fragments, which it holds in memory until the message is
-        complete: with a spool policy, a message of more than its ``memory_bytes`` (other
-        than a C-STORE data set, spooled) ends the association (A-ABORT, reported)."""
+        complete: with a spool policy, a message of more than its ``memory_bytes`` (at
+        least ``MESSAGE_FLOOR``; other than a C-STORE data set, spooled) ends the
+        association (A-ABORT, reported)."""
         policy = self._spool
         if policy is not None:
             self._pending_bytes += sum(len(v) for _cx, v in pdvs)
-            if self._pending_bytes > policy.memory_bytes:
+            bound = max(policy.memory_bytes, MESSAGE_FLOOR)
+            if self._pending_bytes > bound:
                 self._pending_bytes = 0
                 self.message = None
-                self._drop(f"DIMSE message of over {policy.memory_bytes} bytes (command "
-                           "set, or data set of a message other than C-STORE); A-ABORT")
+                self._drop(f"DIMSE message of over {bound} bytes (command set, or data set "
+                           "of a message other than C-STORE); A-ABORT")
                 return
         super().receive_primitive(_pdata_of(pdvs))  # type: ignore[misc]
         if self.message is None:
@@ -917,6 +958,8 @@ class _SpoolingReceiver:
             sink.write(memoryview(value)[1:])
             if value[0] & 2:
                 self._store_rq = None
+                if isinstance(sink, DataSetSpool):
+                    sink.finish()
                 if self._spool is not None and self.msg_queue.qsize() >= MAX_WAITING:
                     _close_sink(sink)
                     self._drop(f"more than {MAX_WAITING} requests waiting (the operations "
@@ -1040,11 +1083,14 @@ def parse_c_store_rsp(command: bytes) -> Any:
     field, msg_id, ds_type, status = shorts
     if field != 0x8001 or ds_type != 0x0101:
         return None
-    rsp = C_STORE()
-    rsp.MessageIDBeingRespondedTo = msg_id
-    rsp.AffectedSOPClassUID = _uid_text(values[0x0002])
-    rsp.AffectedSOPInstanceUID = _uid_text(values[0x1000])
-    rsp.Status = status
+    try:
+        rsp = C_STORE()
+        rsp.MessageIDBeingRespondedTo = msg_id
+        rsp.AffectedSOPClassUID = _uid_text(values[0x0002])
+        rsp.AffectedSOPInstanceUID = _uid_text(values[0x1000])
+        rsp.Status = status
+    except (ValueError, TypeError, UnicodeDecodeError):
+        return None  # pynetdicom, or the drop path, judges it
     return rsp
 
 
@@ -1056,6 +1102,13 @@ def _quick_acceptor_class() -> type[Any]:
         ``IDLE_WAIT``) instead of sleeping 1 ms before each poll."""
 
         def _run_reactor(self) -> None:
+            try:
+                self._serve_until_end()
+            finally:  # requests left unserved give back their spool files and memory
+                if getattr(self.dimse, "_spool", None) is not None:
+                    drain_requests(self.dimse.msg_queue)
+
+        def _serve_until_end(self) -> None:
             self._is_paused = False
             while not self._kill:
                 self._is_paused = True

@@ -23,6 +23,7 @@ import contextlib
 import os
 import re
 import threading
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -342,6 +343,11 @@ def _store_handler(out_dir: Path, emit: EventCallback, committer: GroupCommit,
 
         if not _UID.fullmatch(uid) or len(uid) > 64:
             return failed(f"invalid SOP Instance UID {uid[:70]!r}", _STATUS_CANNOT_UNDERSTAND)
+        spooled = getattr(request, "DataSet", None)
+        if isinstance(spooled, DataSetSpool) and spooled.error is not None:
+            # the spool could not be written (disk full, folder gone): not the peer's fault
+            return failed(f"{uid}: {spooled.error.strerror or spooled.error}",
+                          _STATUS_OUT_OF_RESOURCES)
         try:
             mismatch = _mismatch(event, request, uid)
             if mismatch is not None:
@@ -373,6 +379,9 @@ def _scp_handlers(out: Path, emit: EventCallback, duplicates: str = "reject", *,
     held in memory up to ``spool_bytes``, all of them together up to ``spool_total``."""
     from pynetdicom import evt
 
+    # a peer's malformed values (UIDs, truncated data sets) make pydicom warn in several
+    # lines on stderr: the SCP reports each event in one line (its own) instead
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"pydicom(\.|$)")
     # one memory budget for all associations
     spool = SpoolPolicy(out, _spool_head, memory_bytes=spool_bytes,
                         budget=MemoryBudget(spool_total))
