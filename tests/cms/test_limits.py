@@ -194,7 +194,8 @@ def _ktri_issued_by(name: bytes) -> bytes:
 
 def test_long_names_are_described_in_part() -> None:
     """inspect renders the first NAME_PARTS RDNs of a name (and attributes of an RDN) and
-    counts the rest; a short name is rendered whole, RFC 4514 order (last RDN first)."""
+    counts the rest; a short name is rendered whole, RFC 4514 order (last RDN first, the count
+    of those left out in front)."""
     from dicomsec.cms.recipients import describe
     from dicomsec.cms.recipients._describe import NAME_PARTS
 
@@ -209,8 +210,151 @@ def test_long_names_are_described_in_part() -> None:
     assert issuer(_ktri_issued_by(_seq(rdn(b"a"), rdn(b"b")))) == "CN=b,CN=a"
     many = [rdn(str(i).encode()) for i in range(NAME_PARTS + 5)]
     text = issuer(_ktri_issued_by(_seq(*many)))
-    assert text == ",".join(f"CN={i}" for i in reversed(range(NAME_PARTS))) + \
-        " ... and 5 more RDNs"
+    # the 5 left out follow the first NAME_PARTS: in RFC 4514 order they come first
+    assert text == "... 5 more RDNs," + ",".join(f"CN={i}" for i in reversed(range(NAME_PARTS)))
     wide = rdn(*(str(i).encode() for i in range(NAME_PARTS + 3)))
     assert issuer(_ktri_issued_by(_seq(wide))) == "+".join(
         f"CN={i}" for i in range(NAME_PARTS)) + "+... and 3 more"
+
+
+def _children_by_reader(data: bytes) -> list[tuple[int, int]]:
+    """(start, end) of the elements of ``data`` by TLVReader (the reference walk)."""
+    wrapped = _tlv(0x30, data)
+    r = TLVReader(io.BytesIO(wrapped), len(wrapped))
+    shift = len(wrapped) - len(data)
+    return [(c.offset - shift, r.end_of(c) - shift) for c in r.children(r.header(0))]
+
+
+@pytest.mark.parametrize("data", [
+    b"",
+    b"\x31\x00" * 1000,
+    b"\x31\x00" * 1000 + b"\x31\x80\x00\x00",
+    b"\x31\x80\x00\x00" + b"\x31\x00" * 7 + b"\x05\x00" + b"\x31\x00" * 3,
+    b"\x30\x80\x30\x80\x04\x01x\x00\x00\x31\x00\x00\x00" * 20,
+    b"\x1f\x81\x01\x00" + b"\x04\x82\x01\x00" + bytes(256) + b"\x30\x84\x00\x00\x00\x01\x05",
+    b"".join(_seq(_octets(bytes(i % 5))) for i in range(200)),
+])
+def test_element_spans_agree_with_the_reader(data: bytes) -> None:
+    """The flat walk that counts children (BER or DER, runs of copies by slices) finds the
+    elements the reader finds, whatever ``most``."""
+    from dicomsec.cms._der import element_spans
+
+    want = _children_by_reader(data)
+    for most in (0, 1, 5, 10_000):
+        spans, count = element_spans(data, most)
+        assert count == len(want)
+        assert spans == want[:most]
+
+
+@pytest.mark.parametrize(("data", "why"), [
+    (b"\x31", "truncated header"),
+    (b"\x31\x00\x00\x00", "unexpected end-of-contents"),
+    (b"\x31\x80\x31\x00", "without end-of-contents"),
+    (b"\x04\x80\x00\x00", "indefinite length on a primitive"),
+    (b"\x31\x05\x00", "runs past"),
+    (b"\x31\x89" + bytes(9), "length field too long"),
+    (b"\x1f\x81\x81\x81\x81\x81\x01\x00", "tag number too long"),
+])
+def test_element_spans_refuse_malformed(data: bytes, why: str) -> None:
+    from dicomsec.cms._der import element_spans
+
+    with pytest.raises(InvalidInput, match=why):
+        element_spans(data, 3)
+
+
+def test_element_spans_nesting_limit() -> None:
+    from dicomsec.cms._der import element_spans
+
+    deep = b"\x30\x80" * 40 + b"\x00\x00" * 40
+    assert element_spans(deep, 1, depth=40) == ([(0, len(deep))], 1)
+    with pytest.raises(limits.LimitExceeded, match="der_depth=39"):
+        element_spans(deep, 1, depth=39)
+
+
+def test_a_ber_name_of_half_a_million_rdns_is_counted_not_built() -> None:
+    """The review's name: 520,000 empty RDNs and one of indefinite length (not plain DER, so
+    every RDN was built by asn1crypto): now counted by the flat walk, rendered in part."""
+    import tracemalloc
+
+    from dicomsec.cms.recipients import describe
+    from dicomsec.cms.recipients._describe import NAME_PARTS
+
+    info = _ktri_issued_by(_seq(b"\x31\x00" * 520_000 + b"\x31\x80\x00\x00"))
+    tracemalloc.start()
+    try:
+        rid = describe(info)["rid"]
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert rid == {"issuer": f"... {520_001 - NAME_PARTS} more RDNs," + "," * (NAME_PARTS - 1),
+                   "serial": "0x5"}
+    assert peak < 16 * len(info), peak  # copies of the value, not an object per RDN
+
+
+def _attr_name(oid: str, value: bytes) -> bytes:
+    return _seq(_tlv(0x31, _seq(encode_oid(oid), value)))
+
+
+def test_attribute_values_are_capped() -> None:
+    """Values are cut at VALUE_CHARS ("…"); a value of an unknown type that is not a string
+    is ``#`` and the hex of its encoding (RFC 4514 §2.4), never a decoded structure."""
+    from dicomsec.cms.recipients import describe
+    from dicomsec.cms.recipients._describe import VALUE_CHARS
+
+    def issuer(name: bytes) -> object:
+        rid = describe(_ktri_issued_by(name))["rid"]
+        assert isinstance(rid, dict)
+        return rid["issuer"]
+
+    assert issuer(_attr_name("2.5.4.3", _tlv(0x0C, b"x" * 5000))) == "CN=" + "x" * VALUE_CHARS + "…"
+    assert issuer(_attr_name("1.2.3.4", _tlv(0x0C, b"plain"))) == "1.2.3.4=plain"
+    assert issuer(_attr_name("1.2.3.4", _seq(_int(1)))) == "1.2.3.4=#3003020101"
+    structure = _seq(b"\x05\x00" * 200_000)
+    text = issuer(_attr_name("1.2.3.4", structure))
+    assert text == "1.2.3.4=#" + structure[: VALUE_CHARS // 2].hex() + "…"
+
+
+def _kari_with_keys(keys: bytes) -> bytes:
+    """A KeyAgreeRecipientInfo whose RecipientEncryptedKeys field is ``keys`` (encoded)."""
+    originator = _tlv(0xA0, _tlv(0xA1, _seq(encode_oid("1.3.101.110"))
+                                 + _tlv(0x03, b"\x00" + bytes(32))))
+    algid = _seq(encode_oid("1.2.840.113549.1.9.16.3.19"),
+                 _seq(encode_oid("2.16.840.1.101.3.4.1.45")))
+    return _tlv(0xA1, _int(3) + originator + algid + keys)
+
+
+def _envelope_of(*infos: bytes) -> bytes:
+    from dicomsec.cms import ID_ENVELOPED_DATA
+
+    rset = _tlv(0x31, b"".join(infos))
+    eci = _seq(encode_oid(ID_DATA), _seq(encode_oid("2.16.840.1.101.3.4.1.42"),
+                                         _octets(bytes(16))), _tlv(0x80, bytes(32)))
+    return _seq(encode_oid(ID_ENVELOPED_DATA), _tlv(0xA0, _seq(_int(2), rset, eci)))
+
+
+def test_a_kari_whose_keys_cannot_be_counted_counts_one() -> None:
+    """A kari with a framing error among its keys is read (counted as one recipient) and
+    described as undecoded, as before the keys were counted: another recipient may still
+    open the file. Nesting over ``der_depth`` is refused, naming the file and the offset of
+    the keys in it."""
+    from dicomsec.cms.envelope import read_envelope
+    from dicomsec.cms.recipients import describe
+
+    rek = _seq(_seq(_seq(), _int(5)), _octets(bytes(40)))
+    kekri = _tlv(0xA2, _int(4) + _seq(_octets(b"id")) + _seq(encode_oid(
+        "2.16.840.1.101.3.4.1.45")) + _octets(bytes(40)))
+    for keys in (_seq(rek + b"\x30"), _seq(rek + b"\x00\x00"), _seq(rek + b"\x30\x05\x00")):
+        data = _envelope_of(_kari_with_keys(keys), kekri)
+        env = read_envelope(io.BytesIO(data), len(data), "bad-keys.cms")
+        assert len(env.recipient_infos) == 2
+        assert describe(env.recipient_infos[0]) == {"kind": "kari", "tag": "0xa1",
+                                                    "decoded": False}
+    depth = limits.Limits().der_depth + 1
+    inner = rek + b"\x30\x80" * depth + b"\x00\x00" * depth
+    keys = _seq(inner)
+    data = _envelope_of(_kari_with_keys(keys))
+    with pytest.raises(limits.LimitExceeded) as caught:
+        read_envelope(io.BytesIO(data), len(data), "deep-keys.cms")
+    where = data.index(keys) + len(keys) - len(inner)  # the value of the keys' SEQUENCE
+    assert caught.value.path == "deep-keys.cms"
+    assert f"at offset {where}:" in str(caught.value)

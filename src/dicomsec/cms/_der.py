@@ -30,10 +30,10 @@ __all__ = [
     "TLV",
     "TLVReader",
     "decode_oid",
+    "element_spans",
     "encode_header",
     "encode_length",
     "encode_oid",
-    "first_elements",
 ]
 
 INDEFINITE = -1
@@ -456,35 +456,111 @@ def _run_data(buf: bytes, i: int, count: int, head: int, n: int) -> bytes:
     return b"".join([buf[p + head : p + stride] for p in range(i, stop, stride)])
 
 
-def first_elements(data: bytes, most: int) -> tuple[list[tuple[int, int]], int, bool]:
-    """(start, end) of the first ``most`` elements in ``data``, how many there are in all, and
-    whether ``data`` is exactly a run of definite-length elements with low tag numbers and no
-    end-of-contents octets (else the caller walks it another way: the spans and count are
-    then of the part before).
+def element_spans(data: bytes, most: int, *, depth: int | None = None
+                  ) -> tuple[list[tuple[int, int]], int]:
+    """(start, end) of the first ``most`` elements in ``data`` and how many there are in all:
+    the value of a SEQUENCE OF / SET OF already in memory, BER (indefinite lengths, high tag
+    numbers, long length fields) or DER.
 
-    Low-level: a cheap walk for counting the children of a value already in memory (no
-    object per element, unlike :meth:`TLVReader.children` or asn1crypto); lengths up to four
-    octets."""
+    Low-level: one flat walk over the headers, no object per element (unlike
+    :meth:`TLVReader.children` or asn1crypto, which build one for every child of a hostile
+    value of half a million), linear in ``len(data)``; a run of identical short elements goes
+    by comparing slices. Definite-length elements are skipped whole (their insides are not
+    checked here), indefinite-length ones are walked to their end-of-contents octets.
+
+    Raises:
+        InvalidInput: malformed (offsets are in ``data``).
+        LimitExceeded: indefinite lengths nested deeper than ``depth`` (default: the
+            ``der_depth`` limit).
+    """
+    deepest = limits.current().der_depth if depth is None else depth
     spans: list[tuple[int, int]] = []
-    pos, size, count = 0, len(data), 0
+    pos, size, count, opened, start = 0, len(data), 0, 0, 0
     while pos < size:
-        if pos + 2 > size or not data[pos] or data[pos] & 0x1F == 0x1F:
-            return spans, count, False
-        lb = data[pos + 1]
-        head, n = 2, lb
-        if lb & 0x80:
-            k = lb & 0x7F
-            if not 1 <= k <= 4 or pos + 2 + k > size:
-                return spans, count, False
-            head, n = 2 + k, int.from_bytes(data[pos + 2 : pos + 2 + k], "big")
-        end = pos + head + n
-        if end > size:
-            return spans, count, False
-        if count < most:
-            spans.append((pos, end))
-        count += 1
-        pos = end
-    return spans, count, True
+        if not opened and count >= most:
+            run = _same_run(data, pos)
+            if run:
+                pos, count = pos + run[0], count + run[1]
+                continue
+            start = pos
+        elif not opened:
+            start = pos
+        if size - pos < 2:
+            raise _bad("truncated header", pos)
+        if data[pos] == 0:  # end-of-contents octets, valid only closing an open element
+            if not opened or data[pos + 1]:
+                raise _bad("unexpected end-of-contents octets", pos)
+            pos, opened = pos + 2, opened - 1
+        else:
+            pos, indefinite = _skip(data, pos, size)
+            if indefinite:
+                opened += 1
+                if opened > deepest:
+                    raise limits.LimitExceeded(f"BER nesting at offset {start}", "der_depth",
+                                               deepest)
+                continue
+        if not opened:
+            if count < most:
+                spans.append((start, pos))
+            count += 1
+    if opened:
+        raise _bad("indefinite length without end-of-contents", start)
+    return spans, count
+
+
+def _bad(message: str, pos: int) -> InvalidInput:
+    return InvalidInput(f"malformed BER/DER value: {message} at offset {pos}")
+
+
+def _skip(data: bytes, pos: int, size: int) -> tuple[int, bool]:
+    """(offset after the element at ``pos`` (after its header when indefinite), whether it is
+    indefinite-length) for :func:`element_spans`."""
+    first, i = data[pos], pos + 1
+    if first & 0x1F == 0x1F:  # high tag number: up to four more octets
+        while True:
+            if i >= size or i - pos > 4:
+                raise _bad("tag number too long", pos)
+            i += 1
+            if not data[i - 1] & 0x80:
+                break
+    if i >= size:
+        raise _bad("truncated length", pos)
+    lb = data[i]
+    i += 1
+    if lb == 0x80:
+        if not first & 0x20:
+            raise _bad("indefinite length on a primitive element", pos)
+        return i, True
+    if lb & 0x80:
+        k = lb & 0x7F
+        if k > 8 or i + k > size:
+            raise _bad("length field too long", pos)
+        lb, i = int.from_bytes(data[i : i + k], "big"), i + k
+    if i + lb > size:
+        raise _bad("value runs past its enclosing element", pos)
+    return i + lb, False
+
+
+def _same_run(data: bytes, pos: int) -> tuple[int, int] | None:
+    """(bytes, count) of the run of copies of the short definite element at ``pos`` (two
+    copies at least), found by comparing slices of doubling size; ``None`` when there is no
+    such run (the element is then read the ordinary way)."""
+    lb = data[pos + 1] if pos + 1 < len(data) else 0x80
+    if lb & 0x80 or not data[pos] or data[pos] & 0x1F == 0x1F:
+        return None
+    stride = 2 + lb
+    one = data[pos : pos + stride]
+    if len(one) < stride or data[pos + stride : pos + 2 * stride] != one:
+        return None
+    done, k = 0, 1
+    while k:
+        chunk = k * stride
+        if data[pos + done : pos + done + chunk] == one * k:
+            done += chunk
+            k *= 2
+        else:
+            k //= 2
+    return done, done // stride
 
 
 def encode_length(length: int) -> bytes:

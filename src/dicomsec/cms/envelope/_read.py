@@ -27,7 +27,7 @@ from dicomsec.cms._der import (
     TLV,
     TLVReader,
     decode_oid,
-    first_elements,
+    element_spans,
 )
 from dicomsec.cms.envelope._common import _C, ATTR_CONTENT_TYPE, CHUNK
 from dicomsec.errors import DecryptionFailed, InvalidInput
@@ -389,23 +389,36 @@ def read_envelope(fh: BinaryIO, size: int, name: str = "<input>") -> Envelope:
     )
 
 
-def _recipient_keys(der: bytes, most: int) -> int:
-    """How many recipient keys the RecipientInfo ``der`` holds: its RecipientEncryptedKeys
-    (the last field) when it is a KeyAgreeRecipientInfo, counted up to ``most + 1``; one for
-    any other kind (and for a kari too malformed to count: reading it says so)."""
-    if der[:1] != b"\xa1":
+def _recipient_keys(r: TLVReader, tlv: TLV, der: bytes) -> int:
+    """How many recipient keys the RecipientInfo ``tlv`` (encoded as ``der``) holds: its
+    RecipientEncryptedKeys (the last field) when it is a KeyAgreeRecipientInfo, counted on
+    ``der`` without an object per key (BER or DER); one for any other kind, and one for a
+    kari whose keys cannot be counted (malformed: it is not refused here, describing it or
+    opening it judges it, and another recipient may still open the file).
+
+    Raises:
+        LimitExceeded: BER nested deeper than ``der_depth`` (offsets in the file).
+    """
+    if not tlv.is_context(1):
         return 1
-    r = TLVReader(io.BytesIO(der), len(der))
-    fields = list(itertools.islice(r.children(r.header(0)), 6))
-    if not fields or not fields[-1].constructed:
+    try:
+        fields = list(itertools.islice(r.children(tlv), 6))
+        if not fields or not fields[-1].constructed:
+            return 1
+        keys = fields[-1]
+        stop = r.end_of(keys) - (2 if keys.length == INDEFINITE else 0)
+    except limits.LimitExceeded:
+        raise
+    except InvalidInput:
         return 1
-    keys = fields[-1]
-    if keys.length != INDEFINITE:  # DER: counted without an object per key
-        data = der[keys.value_offset : keys.value_offset + keys.length]
-        _, count, whole = first_elements(data, 0)
-        if whole:
-            return max(1, count)
-    return max(1, sum(1 for _ in itertools.islice(r.children(keys), most + 1)))
+    try:
+        _, count = element_spans(der[keys.value_offset - tlv.offset : stop - tlv.offset], 0,
+                                 depth=r.limits.der_depth)
+    except limits.LimitExceeded:
+        raise r.too_deep(keys.value_offset) from None
+    except InvalidInput:
+        return 1
+    return max(1, count)
 
 
 def _too_many(most: int, name: str) -> limits.LimitExceeded:
@@ -434,7 +447,7 @@ def _recipient_infos(r: TLVReader, item: TLV, name: str
         if held > lim.value_bytes:
             raise limits.LimitExceeded(f"RecipientInfos of more than {lim.value_bytes} bytes",
                                        "value_bytes", lim.value_bytes, path=name)
-        keys += _recipient_keys(der, lim.recipients - keys)
+        keys += _recipient_keys(r, tlv, der)
         if keys > lim.recipients:
             raise _too_many(lim.recipients, name)
         kind, version, deviation = _recipient_version(r, tlv)

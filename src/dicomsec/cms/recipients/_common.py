@@ -24,6 +24,7 @@ from dicomsec import algorithms
 from dicomsec.algorithms import Algorithm, Kind
 from dicomsec.cms import _asn1
 from dicomsec.cms._ciphers import cbc_cipher
+from dicomsec.cms._der import element_spans
 from dicomsec.errors import InvalidInput, UnsupportedAlgorithm
 
 #: the two messages of :func:`unwrap_cek` (the second one for every kind of failure)
@@ -146,7 +147,14 @@ def _rid_matches(rid: Any, certificate: x509.Certificate) -> bool:
         issuer_der = certificate.issuer.public_bytes()
         if chosen["issuer"].dump() == issuer_der:
             return True
-        return bool(chosen["issuer"] == a1x509.Name.load(issuer_der))
+        ours = a1x509.Name.load(issuer_der)
+        # names of different RDN counts never match (asn1crypto compares counts first, after
+        # building every RDN): a hostile name of half a million is counted, not built
+        try:
+            _, count = element_spans(bytes(chosen["issuer"].chosen.contents or b""), 0)
+        except InvalidInput:
+            return False
+        return count == len(ours.chosen) and bool(chosen["issuer"] == ours)
     if rid.name == "subject_key_identifier":
         return bool(chosen.native == _ski_of_certificate(certificate))
     if rid.name == "r_key_id":

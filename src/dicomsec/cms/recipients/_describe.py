@@ -12,7 +12,7 @@ from asn1crypto import x509 as a1x509
 
 from dicomsec.algorithms import Kind
 from dicomsec.cms import _asn1
-from dicomsec.cms._der import first_elements
+from dicomsec.cms._der import element_spans
 from dicomsec.cms.recipients._common import (
     _ASN1_ERRORS,
     _kemri_parts,
@@ -49,25 +49,52 @@ NAME_PARTS = 16
 KEYS_LISTED = 64
 
 
+#: characters of one attribute value rendered (a longer one is cut, with "…")
+VALUE_CHARS = 256
+#: universal string types whose value an unknown attribute type is rendered as text
+_STRING_TAGS = frozenset({0x0C, 0x12, 0x13, 0x14, 0x16, 0x1A, 0x1C, 0x1E})
+
+
 def _first_children(value: Any, most: int, spec: Any) -> tuple[list[Any], int]:
     """The first ``most`` children of an asn1crypto SEQUENCE OF / SET OF (as ``spec``) and
-    how many it has, without building an object for every child."""
+    how many it has, BER or DER, without building an object for the others.
+
+    Raises:
+        ValueError: malformed (the RecipientInfo is then described as undecoded).
+    """
     data = bytes(value.contents or b"")
-    spans, count, whole = first_elements(data, most)
-    if whole:
-        return [spec.load(data[a:b]) for a, b in spans], count
-    children = list(value)  # not plain DER: asn1crypto parses it (bounded by value_bytes)
-    return children[:most], len(children)
+    try:
+        spans, count = element_spans(data, most)
+    except InvalidInput as exc:  # LimitExceeded included: nothing was spent on it
+        raise ValueError(str(exc)) from None
+    return [spec.load(data[a:b]) for a, b in spans], count
+
+
+def _capped(text: str) -> str:
+    return text if len(text) <= VALUE_CHARS else text[:VALUE_CHARS] + "…"
+
+
+def _value_text(attr: Any) -> str:
+    """An attribute value as RFC 4514 text: a known type's string; of an unknown type, a
+    string value as text, anything else as ``#`` and the hexadecimal of its encoding
+    (RFC 4514 §2.4). Never longer than :data:`VALUE_CHARS` (and "…"): nothing but a string
+    is decoded, so a hostile structure costs no object per element."""
+    value = attr["value"]
+    if not isinstance(value, a1core.Any):
+        return _capped(_escape_rdn_value(str(value.native)))
+    raw = bytes(value.dump())
+    if raw[:1] and raw[0] in _STRING_TAGS:
+        return _capped(_escape_rdn_value(str(a1core.load(raw).native)))
+    half = VALUE_CHARS // 2
+    return "#" + raw[:half].hex() + ("…" if len(raw) > half else "")
 
 
 def _rdn_text(rdn: Any) -> str:
     attrs, count = _first_children(rdn, NAME_PARTS, a1x509.NameTypeAndValue)
     parts = []
     for attr in attrs:
-        type_name = attr["type"].native
-        label = _SHORT_NAMES.get(type_name, attr["type"].dotted)
-        value = attr["value"].native
-        parts.append(f"{label}={_escape_rdn_value(str(value))}")
+        label = _SHORT_NAMES.get(attr["type"].native, attr["type"].dotted)
+        parts.append(f"{label}={_value_text(attr)}")
     if count > len(attrs):
         parts.append(f"... and {count - len(attrs)} more")
     return "+".join(parts)
@@ -75,11 +102,12 @@ def _rdn_text(rdn: Any) -> str:
 
 def _name_text(name: Any) -> str:
     """RFC 4514 string of an asn1crypto Name (last RDN first, like cryptography's); of a name
-    longer than :data:`NAME_PARTS` RDNs, the first ones and a count of the rest."""
+    longer than :data:`NAME_PARTS` RDNs, the first ones, preceded by a count of the rest
+    (which come first in RFC 4514 order)."""
     rdns, count = _first_children(name.chosen, NAME_PARTS, a1x509.RelativeDistinguishedName)
     text = ",".join(reversed([_rdn_text(rdn) for rdn in rdns]))
     if count > len(rdns):
-        text += f" ... and {count - len(rdns)} more RDNs"
+        text = f"... {count - len(rdns)} more RDNs," + text
     return text
 
 
