@@ -272,9 +272,48 @@ def test_long_issuer_names_are_described_in_linear_time(tmp_path: Path) -> None:
     inspected, unwrapped = _both_commands(tmp_path, src)
     assert inspected.rc == 0, inspected.err
     inspected.within_bounds()
-    issuer = ",".join(["CN=a"] * NAME_PARTS) + f" ... and {1400 - NAME_PARTS} more RDNs"
+    issuer = f"... {1400 - NAME_PARTS} more RDNs," + ",".join(["CN=a"] * NAME_PARTS)
     assert inspected.out.count(issuer) == 990
     unwrapped.one_line_refusal(1)
+
+
+def _kari_issued_by(name: bytes, serial: int) -> bytes:
+    """A KeyAgreeRecipientInfo (X25519, ECDH-HKDF-SHA256, AES-256 wrap) of one key whose
+    identifier is the issuer ``name`` (encoded) and ``serial``."""
+    rek = _seq(_seq(name, _int(serial)), _octets(bytes(40)))
+    originator = _tlv(0xA0, _tlv(0xA1, _seq(encode_oid("1.3.101.110"))
+                                 + _tlv(0x03, b"\x00" + bytes(32))))
+    algid = _seq(encode_oid("1.2.840.113549.1.9.16.3.19"),
+                 _seq(encode_oid("2.16.840.1.101.3.4.1.45")))
+    return _tlv(0xA1, _int(3) + originator + algid + _seq(rek))
+
+
+def test_ber_issuer_names_are_counted_not_built(tmp_path: Path) -> None:
+    """The second review's file: 15 kari whose issuer names hold 520,000 empty RDNs and one
+    of indefinite length (15.6 MB). Not plain DER, the names were built RDN by RDN by
+    asn1crypto: ``inspect`` took 43 s and 150 MB, ``unwrap`` with the certificate of that
+    serial 18 s (comparing the issuers). Both within bounds now; the names shown in part."""
+    from cryptography import x509
+
+    from dicomsec.cms.recipients._describe import NAME_PARTS
+
+    cms_pki = Path(__file__).parents[1] / "data" / "pki-cms"
+    cert = cms_pki / "recip-x25519.pem"
+    serial = x509.load_pem_x509_certificate(cert.read_bytes()).serial_number
+    name = _seq(b"\x31\x00" * 520_000 + b"\x31\x80\x00\x00")
+    src = _many_recipients(tmp_path / "ber-names.cms", 15, _kari_issued_by(name, serial))
+    assert src.stat().st_size > 15 * 10**6
+    inspected = _dicomsec("inspect", "--json", src)
+    assert inspected.rc == 0, inspected.err
+    inspected.within_bounds()
+    shown = f"... {520_001 - NAME_PARTS} more RDNs," + "," * (NAME_PARTS - 1)
+    assert [r["recipients"][0]["rid"]["issuer"]
+            for r in json.loads(inspected.out)["recipients"]] == [shown] * 15
+    out = tmp_path / "o.dcm"
+    unwrapped = _dicomsec("unwrap", src, "-o", out, "--key", cms_pki / "recip-x25519.key",
+                          "--cert", cert, "--allow-unauthenticated")
+    assert "no recipient matches" in unwrapped.one_line_refusal(1)
+    assert not out.exists()
 
 
 # ------------------------------------------------------------------------------------------
