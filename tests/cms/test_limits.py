@@ -358,3 +358,48 @@ def test_a_kari_whose_keys_cannot_be_counted_counts_one() -> None:
     where = data.index(keys) + len(keys) - len(inner)  # the value of the keys' SEQUENCE
     assert caught.value.path == "deep-keys.cms"
     assert f"at offset {where}:" in str(caught.value)
+
+
+def test_signer_identifiers_are_not_built_whole() -> None:
+    """The same pattern on the signed path: a SignerInfo whose issuer name holds half a
+    million RDNs is named by its size in messages, and compared with a certificate of the
+    same serial by its RDN count first (asn1crypto's comparison builds every RDN)."""
+    from asn1crypto import cms
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from dicomsec.cms.signed._check import _find_certificate, _sid_text, load_certificate
+    from tests.conftest import PKI
+
+    pem = (PKI / "signer-ecp256.cert.pem").read_bytes()
+    cert = load_certificate(x509.load_pem_x509_certificate(pem).public_bytes(Encoding.DER))
+    hostile = b"\x31\x00" * 500_000 + b"\x31\x80\x00\x00"
+    sid = cms.SignerIdentifier.load(_seq(_seq(hostile), _int(cert.asn1.serial_number)))
+    assert _sid_text(sid) == f"issuer of {len(hostile)} bytes, serial {cert.asn1.serial_number:#x}"
+    assert _find_certificate(sid, [cert]) is None
+    same = cms.SignerIdentifier.load(_seq(cert.asn1.issuer.dump(), _int(cert.asn1.serial_number)))
+    assert _find_certificate(same, [cert]) is cert
+    assert _sid_text(same).startswith("issuer ") and "of " not in _sid_text(same)
+
+
+def test_signed_attributes_are_counted_before_they_are_read() -> None:
+    from asn1crypto import cms
+
+    from dicomsec.cms.signed._check import (
+        SIGNED_ATTRIBUTES,
+        SignatureProblem,
+        signed_attributes,
+    )
+
+    def info(attrs: bytes) -> object:
+        return cms.SignerInfo.load(_seq(
+            _int(1), _seq(_seq(), _int(1)), _seq(encode_oid("2.16.840.1.101.3.4.2.1")),
+            _tlv(0xA0, attrs), _seq(encode_oid("1.2.840.10045.4.3.2")), _octets(b"s")))
+
+    one = _seq(encode_oid("1.2.3.4"), _tlv(0x31, _int(1)))
+    got = signed_attributes(info(one))
+    assert got is not None and list(got[1]) == ["1.2.3.4"]
+    with pytest.raises(SignatureProblem, match=f"more than {SIGNED_ATTRIBUTES}"):
+        signed_attributes(info(_seq(encode_oid("1.2.3.4"), _tlv(0x31, b"")) * 500_000))
+    with pytest.raises(SignatureProblem, match=r"values of signed attribute 1\.2\.3\.4"):
+        signed_attributes(info(_seq(encode_oid("1.2.3.4"), _tlv(0x31, b"\x05\x00" * 500_000))))

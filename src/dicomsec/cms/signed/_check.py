@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from dicomsec import algorithms
 from dicomsec.algorithms import Algorithm, Family, Kind
-from dicomsec.cms._der import SET
+from dicomsec.cms._der import SET, element_spans
 from dicomsec.cms.signed._common import (
     _CONTEXT_0,
     OID_ATTR_CONTENT_TYPE,
@@ -29,7 +29,7 @@ from dicomsec.cms.signed._common import (
     parser_errors,
 )
 from dicomsec.cms.signed._reports import SignerReport
-from dicomsec.errors import UnsupportedAlgorithm
+from dicomsec.errors import InvalidInput, UnsupportedAlgorithm
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -85,11 +85,35 @@ def load_certificate(der: bytes) -> _Cert:
     return _Cert(parsed, crypto)
 
 
+#: bytes of a signer's issuer name (and its serial and key identifier) put into a message;
+#: a longer one is described by its size (a hostile name is not built RDN by RDN)
+SHOWN_BYTES = 1024
+#: signed attributes of one SignerInfo, and values of one attribute, read (RFC 5652 §5.3
+#: signers carry a handful; more makes the signature invalid before they are parsed)
+SIGNED_ATTRIBUTES = 64
+
+
 def _sid_text(sid: Any) -> str:
     if sid.name == "issuer_and_serial_number":
         ias = sid.chosen
-        return f"issuer {ias['issuer'].human_friendly}, serial {ias['serial_number'].native:#x}"
+        issuer, serial = ias["issuer"], ias["serial_number"]
+        size = len(issuer.contents or b"")
+        name = issuer.human_friendly if size <= SHOWN_BYTES else f"of {size} bytes"
+        if len(serial.contents or b"") > SHOWN_BYTES:
+            return f"issuer {name}, serial of {len(serial.contents)} bytes"
+        return f"issuer {name}, serial {serial.native:#x}"
+    ski = bytes(sid.chosen.contents or b"")
+    if len(ski) > SHOWN_BYTES:
+        return f"subject key identifier of {len(ski)} bytes"
     return f"subject key identifier {sid.chosen.native.hex()}"
+
+
+def _rdn_count(name: Any) -> int:
+    """RDNs of an asn1crypto Name, counted without an object per RDN (-1: malformed)."""
+    try:
+        return element_spans(bytes(name.chosen.contents or b""), 0)[1]
+    except InvalidInput:
+        return -1
 
 
 def _find_certificate(sid: Any, certs: Sequence[_Cert]) -> _Cert | None:
@@ -102,6 +126,10 @@ def _find_certificate(sid: Any, certs: Sequence[_Cert]) -> _Cert | None:
             # a name that cannot be decoded or prepared (bad UTF-8, say) matches nothing
             if cert.asn1.issuer.dump() == ias["issuer"].dump():
                 return cert
+            # names of different RDN counts never match (asn1crypto compares the counts
+            # after building every RDN: a hostile name is counted, not built)
+            if _rdn_count(ias["issuer"]) != len(cert.asn1.issuer.chosen):
+                continue
             try:
                 if cert.asn1.issuer == ias["issuer"]:
                     return cert
@@ -134,6 +162,18 @@ def check_content_attributes(by_type: dict[str, Any], content_type: str,
         raise SignatureProblem("message-digest does not match the content (content altered)")
 
 
+def _capped_children(value: Any, what: str) -> list[Any]:
+    """The children of an asn1crypto SET OF, counted before any is built: more than
+    :data:`SIGNED_ATTRIBUTES` is a :class:`SignatureProblem`."""
+    try:
+        _, count = element_spans(bytes(value.contents or b""), 0)
+    except InvalidInput:
+        raise SignatureProblem(f"{what} are malformed") from None
+    if count > SIGNED_ATTRIBUTES:
+        raise SignatureProblem(f"{count} {what}, more than {SIGNED_ATTRIBUTES} are not read")
+    return list(value)
+
+
 def signed_attributes(info: Any) -> tuple[bytes, dict[str, Any]] | None:
     """The DER to verify (retagged as SET OF) and the single values by type OID."""
     from asn1crypto import core
@@ -145,11 +185,11 @@ def signed_attributes(info: Any) -> tuple[bytes, dict[str, Any]] | None:
     if raw[:1] != bytes([_CONTEXT_0]):
         raise SignatureProblem("signed attributes are malformed")
     by_type: dict[str, Any] = {}
-    for attr in attrs:
+    for attr in _capped_children(attrs, "signed attributes"):
         oid = attr["type"].dotted
         if oid in by_type:
             raise SignatureProblem(f"signed attribute {oid} occurs more than once")
-        values = attr["values"]
+        values = _capped_children(attr["values"], f"values of signed attribute {oid}")
         if oid in (OID_ATTR_CONTENT_TYPE, OID_ATTR_MESSAGE_DIGEST, OID_ATTR_SIGNING_TIME) and (
             len(values) != 1
         ):
