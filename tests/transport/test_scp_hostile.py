@@ -175,3 +175,80 @@ def test_a_spool_that_cannot_be_written_answers_out_of_resources(pki: Pki,
         out.mkdir()
     failed = [e.detail for e in events if e.kind == "store-failed"]
     assert len(failed) == 1 and "No such file or directory" in failed[0], events
+
+
+# ------------------------------------------------------------------------------------------
+# a hostile server: send ends with exit 1 and one line
+
+
+def _item(kind: int, body: bytes) -> bytes:
+    return struct.pack(">BBH", kind, 0, len(body)) + body
+
+
+def _associate_ac(rq_body: bytes) -> bytes:
+    """An A-ASSOCIATE-AC accepting every context of this A-ASSOCIATE-RQ body (explicit VR
+    little endian where proposed, else the first transfer syntax)."""
+    from pynetdicom.pdu import A_ASSOCIATE_RQ
+
+    rq = A_ASSOCIATE_RQ()
+    rq.decode(b"\x01\x00" + struct.pack(">L", len(rq_body)) + rq_body)
+    contexts = b""
+    for cx in rq.presentation_context:
+        syntaxes = [str(s) for s in cx.transfer_syntax]
+        chosen = "1.2.840.10008.1.2.1" if "1.2.840.10008.1.2.1" in syntaxes else syntaxes[0]
+        contexts += _item(0x21, struct.pack(">BBBB", cx.context_id, 0, 0, 0)
+                          + _item(0x40, chosen.encode()))
+    body = (struct.pack(">HH", 1, 0) + rq_body[4:36] + bytes(32)
+            + _item(0x10, b"1.2.840.10008.3.1.1.1") + contexts
+            + _item(0x50, _item(0x51, struct.pack(">L", 16384))))
+    return b"\x02\x00" + struct.pack(">L", len(body)) + body
+
+
+def _hostile_server(pki: Pki, answer: bytes) -> tuple[int, Any]:
+    """A TLS server on 127.0.0.1 that accepts one association and answers its first
+    complete C-STORE-RQ with ``answer``; its port and thread."""
+    import socket
+    import threading
+
+    from dicomsec.transport import tls
+
+    ctx = tls.server_context("b12", [(pki.cert("server-ec"), pki.key("server-ec"))],
+                             TrustStore.from_paths([pki.ca]))
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(30)
+
+    def serve() -> None:
+        with listener, contextlib.suppress(OSError, ConnectionError):
+            raw, _ = listener.accept()
+            raw.settimeout(30)
+            with ctx.wrap_socket(raw, server_side=True) as sock:
+                pdu_type, body = _recv_pdu(sock)
+                assert pdu_type == 0x01
+                sock.sendall(_associate_ac(body))
+                while True:  # until the data set's last fragment
+                    pdu_type, body = _recv_pdu(sock)
+                    if pdu_type == 0x04 and body[5] == 0x02:
+                        break
+                sock.sendall(answer)
+                while (pdu_type := _recv_pdu(sock)[0]) != 0x07:
+                    if pdu_type == 0x05:  # A-RELEASE-RQ: A-RELEASE-RP
+                        sock.sendall(b"\x06\x00" + struct.pack(">L", 4) + bytes(4))
+                        break
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return int(listener.getsockname()[1]), thread
+
+
+@pytest.mark.parametrize("name", ["rsp-non-ascii-uid", "rsp-uid-over-64",
+                                  "pdv-of-its-header-only"])
+def test_send_to_a_hostile_server_fails_cleanly(pki: Pki, tmp_path: Path, name: str) -> None:
+    from tests.transport.test_dimse import _cli
+
+    valid = _ct_file(tmp_path / "in", "valid.dcm", generate_uid())
+    port, thread = _hostile_server(pki, HOSTILE[name])
+    proc = _cli("send", "--host", "127.0.0.1", "--port", str(port), "--profile", "b12",
+                "--aec", "DICOMSEC", *pki.client_args(), str(valid))
+    thread.join(30)
+    assert proc.returncode == 1, (proc.returncode, proc.stderr)
+    assert "Traceback" not in proc.stderr and "Warning" not in proc.stderr, proc.stderr

@@ -83,6 +83,7 @@ __all__ = [
     "parse_c_store_rsp",
     "propose_window",
     "reactor_paused",
+    "receive_c_store_reply",
     "receive_c_store_response",
     "send_c_store_file",
     "set_nodelay",
@@ -282,14 +283,23 @@ def receive_c_store_response(assoc: Association) -> tuple[int | None, Dataset]:
     """The next C-STORE response: (message id it answers, status data set); ``(None, empty)``
     when none came within the DIMSE timeout (the association is then aborted, as
     ``send_c_store`` does)."""
+    msg_id, status, _uid = receive_c_store_reply(assoc)
+    return msg_id, status
+
+
+def receive_c_store_reply(assoc: Association) -> tuple[int | None, Dataset, str]:
+    """As :func:`receive_c_store_response`, with the response's Affected SOP Instance UID
+    (``""``: none)."""
     from pydicom.dataset import Dataset
 
     _cx, rsp = assoc.dimse.get_msg(block=True)
     if rsp is None:
         assoc._handle_no_response()
-        return None, Dataset()
+        return None, Dataset(), ""
     msg_id = getattr(rsp, "MessageIDBeingRespondedTo", None)
-    return (int(msg_id) if msg_id is not None else None), assoc._check_received_status(rsp)
+    uid = str(getattr(rsp, "AffectedSOPInstanceUID", None) or "").rstrip("\0 ")
+    return ((int(msg_id) if msg_id is not None else None),
+            assoc._check_received_status(rsp), uid)
 
 
 #: the most C-STOREs our SCU keeps outstanding, and our SCP accepts, when both sides agree
@@ -742,6 +752,10 @@ class _BoundedReads:
         self._kill_thread = True
         # an acceptor awaiting its A-ASSOCIATE-RQ takes None as timed out and ends
         self.to_user_queue.put(None)
+        # a requestor awaiting a response takes (None, None) as none came (as pynetdicom
+        # puts when the connection closes)
+        with contextlib.suppress(Exception):
+            self.assoc.dimse.msg_queue.put((None, None))
 
     def _abort_hard(self, exc: Exception) -> None:
         """As pynetdicom does: send an A-ABORT past the state machine and stop."""
@@ -838,6 +852,11 @@ def _quick_dul_class() -> type[Any]:
                     self._drop(f"invalid DIMSE message ({type(exc).__name__}); A-ABORT",
                                abort=True)
                     return
+                if event == "Evt17" and not self.assoc.is_acceptor:
+                    # the connection closed: a requestor awaiting a response stops waiting
+                    # (pynetdicom's AR-5, after our A-ABORT of an invalid message, does not
+                    # tell it; it would wait for the DIMSE timeout)
+                    self.assoc.dimse.msg_queue.put((None, None))
                 idle = False
 
     return QuickDUL

@@ -58,7 +58,7 @@ from dicomsec.transport._pynetdicom import (
     handshake_in_worker_server,
     propose_window,
     reactor_paused,
-    receive_c_store_response,
+    receive_c_store_reply,
     send_c_store_file,
     set_nodelay,
 )
@@ -369,6 +369,12 @@ def _store_handler(out_dir: Path, emit: EventCallback, committer: GroupCommit,
     return handle
 
 
+def _quiet_pydicom() -> None:
+    """A peer's malformed values (UIDs, truncated data sets) make pydicom warn in several
+    lines on stderr: the SCP and the SCU report each event in one line (their own)."""
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"pydicom(\.|$)")
+
+
 def _scp_handlers(out: Path, emit: EventCallback, duplicates: str = "reject", *,
                   max_pdata: int = MAX_PDU_SIZE, max_control: int = MAX_CONTROL_PDU,
                   spool_bytes: int = SPOOL_MEMORY,
@@ -379,9 +385,7 @@ def _scp_handlers(out: Path, emit: EventCallback, duplicates: str = "reject", *,
     held in memory up to ``spool_bytes``, all of them together up to ``spool_total``."""
     from pynetdicom import evt
 
-    # a peer's malformed values (UIDs, truncated data sets) make pydicom warn in several
-    # lines on stderr: the SCP reports each event in one line (its own) instead
-    warnings.filterwarnings("ignore", category=UserWarning, module=r"pydicom(\.|$)")
+    _quiet_pydicom()
     # one memory budget for all associations
     spool = SpoolPolicy(out, _spool_head, memory_bytes=spool_bytes,
                         budget=MemoryBudget(spool_total))
@@ -577,7 +581,8 @@ def _status_text(status: int | None) -> str:
 
 @dataclass(frozen=True, slots=True)
 class StoreResult(Report):
-    """The outcome of one C-STORE: ``ok`` for status 0 (success) or a warning status."""
+    """The outcome of one C-STORE: ``ok`` for status 0 (success) or a warning status, in a
+    response naming the instance sent (else ``error`` says why)."""
 
     schema: ClassVar[str] = "dicomsec.transport.store/1"
 
@@ -588,8 +593,8 @@ class StoreResult(Report):
 
     @property
     def ok(self) -> bool:
-        return self.status is not None and (self.status == 0 or self.status in
-                                            _WARNING_STATUSES)
+        return self.status is not None and self.error is None and (
+            self.status == 0 or self.status in _WARNING_STATUSES)
 
     def summary(self) -> str:
         verdict = "STORED" if self.ok else "FAILED"
@@ -828,6 +833,7 @@ def send_files(
             are no files, or more than 128 distinct (SOP Class, Transfer Syntax) pairs.
     """
     instances = _prepare(paths)
+    _quiet_pydicom()
     ae = _new_ae(calling_aet, timeout)
     for sop_class, ts in sorted({(i.sop_class, i.transfer_syntax) for i in instances}):
         ae.add_requested_context(sop_class, ts)
@@ -924,13 +930,16 @@ def _receive_one(assoc: Association, instances: Sequence[_Instance],
                  finish: Callable[[int, StoreResult], None]) -> bool:
     """Take one C-STORE response and finish its instance; False when none came (or one
     that answers nothing outstanding): the association is gone."""
-    msg_id, status = receive_c_store_response(assoc)
+    msg_id, status, answered = receive_c_store_reply(assoc)
     if msg_id is None or msg_id not in outstanding or "Status" not in status:
         return False
     index = outstanding.pop(msg_id)
     inst = instances[index]
     code = int(status.Status)
     error = None if code == 0 or code in _WARNING_STATUSES else f"status 0x{code:04X}"
+    if answered and answered != inst.sop_instance:  # PS3.7 9.3.1.2: the request's UID
+        error = (f"response names another SOP Instance UID ({answered[:70]!r}); "
+                 f"status 0x{code:04X}")
     finish(index, StoreResult(inst.path, inst.sop_instance, code, error))
     return True
 
