@@ -252,3 +252,51 @@ def test_send_to_a_hostile_server_fails_cleanly(pki: Pki, tmp_path: Path, name: 
     thread.join(30)
     assert proc.returncode == 1, (proc.returncode, proc.stderr)
     assert "Traceback" not in proc.stderr and "Warning" not in proc.stderr, proc.stderr
+
+
+# ------------------------------------------------------------------------------------------
+# small items: the floor of other messages, the budget's lock, a named temporary's mode
+
+
+def test_a_tiny_spool_bytes_still_serves_echo(pki: Pki, tmp_path: Path) -> None:
+    """``spool_bytes`` bounds C-STORE data sets held in memory; other messages (a C-ECHO's
+    command set) have a floor of 64 KiB, so even ``--limit spool_bytes=64`` echoes."""
+    from tests.transport.test_dimse import _cli
+
+    with running_scp(pki, tmp_path / "out", "b12", "--limit", "spool_bytes=64") as scp:
+        proc = _cli("echo", "--host", "127.0.0.1", "--port", str(scp.port), "--aec",
+                    "DICOMSEC", "--profile", "b12", *pki.client_args())
+        assert proc.returncode == 0, (proc.stderr, scp.lines)
+    assert not [line for line in scp.lines if line.startswith("ABORT")], scp.lines
+
+
+def test_the_budget_is_given_back_inside_its_own_lock() -> None:
+    """A spool's ``__del__`` may run from a garbage collection while the same thread holds
+    the budget's lock (inside ``take``): ``give`` must not deadlock."""
+    budget = MemoryBudget(100)
+    assert budget.take(10)
+    with budget._lock:  # as a collection inside take() would
+        budget.give(10)
+    assert budget.used == 0
+
+
+def test_a_named_temporary_stays_private_until_linked(tmp_path: Path) -> None:
+    """The fallback of a named temporary: when the link fails (the target exists), its mode
+    is still 0600, never the output's."""
+    from dicomsec.transport._groupcommit import GroupCommit, WrittenFile
+
+    tmp = tmp_path / ".received.tmp"
+    fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600)
+    try:
+        os.write(fd, b"data")
+        target = tmp_path / "a.dcm"
+        target.write_bytes(b"existing")
+        with pytest.raises(FileExistsError):
+            GroupCommit().store(target, WrittenFile(fd, tmp), replace=False)
+        assert os.stat(tmp).st_mode & 0o777 == 0o600
+        assert target.read_bytes() == b"existing"
+        other = tmp_path / "b.dcm"
+        GroupCommit().store(other, WrittenFile(fd, tmp), replace=False)
+        assert other.read_bytes() == b"data" and not tmp.exists()
+    finally:
+        os.close(fd)
