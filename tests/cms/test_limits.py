@@ -235,7 +235,7 @@ def _children_by_reader(data: bytes) -> list[tuple[int, int]]:
     b"".join(_seq(_octets(bytes(i % 5))) for i in range(200)),
 ])
 def test_element_spans_agree_with_the_reader(data: bytes) -> None:
-    """The flat walk that counts children (BER or DER, runs of copies by slices) finds the
+    """The flat walk that counts children (BER or DER) finds the
     elements the reader finds, whatever ``most``."""
     from dicomsec.cms._der import element_spans
 

@@ -462,11 +462,11 @@ def element_spans(data: bytes, most: int, *, depth: int | None = None
     the value of a SEQUENCE OF / SET OF already in memory, BER (indefinite lengths, high tag
     numbers, long length fields) or DER.
 
-    Low-level: one flat walk over the headers, no object per element (unlike
+    Low-level: one flat loop over the headers, no object per element (unlike
     :meth:`TLVReader.children` or asn1crypto, which build one for every child of a hostile
-    value of half a million), linear in ``len(data)``; a run of identical short elements goes
-    by comparing slices. Definite-length elements are skipped whole (their insides are not
-    checked here), indefinite-length ones are walked to their end-of-contents octets.
+    value of half a million) and no call for the common headers, linear in ``len(data)``.
+    Definite-length elements are skipped whole (their insides are not checked here),
+    indefinite-length ones are walked to their end-of-contents octets.
 
     Raises:
         InvalidInput: malformed (offsets are in ``data``).
@@ -477,31 +477,34 @@ def element_spans(data: bytes, most: int, *, depth: int | None = None
     spans: list[tuple[int, int]] = []
     pos, size, count, opened, start = 0, len(data), 0, 0, 0
     while pos < size:
-        if not opened and count >= most:
-            run = _same_run(data, pos)
-            if run:
-                pos, count = pos + run[0], count + run[1]
-                continue
-            start = pos
-        elif not opened:
-            start = pos
-        if size - pos < 2:
+        here = pos
+        if pos + 1 >= size:
             raise _bad("truncated header", pos)
-        if data[pos] == 0:  # end-of-contents octets, valid only closing an open element
-            if not opened or data[pos + 1]:
+        tag, lb = data[pos], data[pos + 1]
+        if tag == 0:  # end-of-contents octets, valid only closing an open element
+            if lb or not opened:
                 raise _bad("unexpected end-of-contents octets", pos)
             pos, opened = pos + 2, opened - 1
+            here = start
+        elif lb < 0x80 and tag & 0x1F != 0x1F:  # the common header: short, definite
+            pos += 2 + lb
+            if pos > size:
+                raise _bad("value runs past its enclosing element", here)
         else:
-            pos, indefinite = _skip(data, pos, size)
+            if lb == 0x80 and tag & 0x3F > 0x20 and tag & 0x1F != 0x1F:  # BER, constructed
+                pos, indefinite = pos + 2, True
+            else:
+                pos, indefinite = _skip(data, pos, size)
             if indefinite:
+                if not opened:
+                    start = here
                 opened += 1
                 if opened > deepest:
-                    raise limits.LimitExceeded(f"BER nesting at offset {start}", "der_depth",
+                    raise limits.LimitExceeded(f"BER nesting at offset {here}", "der_depth",
                                                deepest)
-                continue
         if not opened:
             if count < most:
-                spans.append((start, pos))
+                spans.append((here, pos))
             count += 1
     if opened:
         raise _bad("indefinite length without end-of-contents", start)
@@ -514,7 +517,7 @@ def _bad(message: str, pos: int) -> InvalidInput:
 
 def _skip(data: bytes, pos: int, size: int) -> tuple[int, bool]:
     """(offset after the element at ``pos`` (after its header when indefinite), whether it is
-    indefinite-length) for :func:`element_spans`."""
+    indefinite-length) for :func:`element_spans`: any header."""
     first, i = data[pos], pos + 1
     if first & 0x1F == 0x1F:  # high tag number: up to four more octets
         while True:
@@ -539,28 +542,6 @@ def _skip(data: bytes, pos: int, size: int) -> tuple[int, bool]:
     if i + lb > size:
         raise _bad("value runs past its enclosing element", pos)
     return i + lb, False
-
-
-def _same_run(data: bytes, pos: int) -> tuple[int, int] | None:
-    """(bytes, count) of the run of copies of the short definite element at ``pos`` (two
-    copies at least), found by comparing slices of doubling size; ``None`` when there is no
-    such run (the element is then read the ordinary way)."""
-    lb = data[pos + 1] if pos + 1 < len(data) else 0x80
-    if lb & 0x80 or not data[pos] or data[pos] & 0x1F == 0x1F:
-        return None
-    stride = 2 + lb
-    one = data[pos : pos + stride]
-    if len(one) < stride or data[pos + stride : pos + 2 * stride] != one:
-        return None
-    done, k = 0, 1
-    while k:
-        chunk = k * stride
-        if data[pos + done : pos + done + chunk] == one * k:
-            done += chunk
-            k *= 2
-        else:
-            k //= 2
-    return done, done // stride
 
 
 def encode_length(length: int) -> bytes:
