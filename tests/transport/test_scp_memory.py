@@ -2,7 +2,7 @@
 memory.
 
 A data set sent in many P-DATA PDUs, each within the negotiated maximum, is held in memory
-only up to a small bound (``_pynetdicom.SPOOL_MEMORY``); beyond, it is spooled into an
+only up to a small bound (the limit ``spool_bytes``, 4 MiB); beyond, it is spooled into an
 unnamed file (``O_TMPFILE``) in the output folder, which the store links into place. The
 server is a ``dicomsec scp`` subprocess on 127.0.0.1; the client is a raw TLS socket that
 streams a valid C-STORE whose Pixel Data is generated on the fly (never built whole in the
