@@ -165,15 +165,29 @@ def _certificates(signed_data: Any) -> list[Any]:
     return [choice.chosen for choice in certs if choice.name == "certificate"]
 
 
+def _rdn_count(name: Any) -> int:
+    """RDNs of an asn1crypto Name, counted without an object per RDN (-1: malformed)."""
+    from dicomsec.cms._der import element_spans
+
+    try:
+        return element_spans(bytes(name.chosen.contents or b""), 0)[1]
+    except InvalidInput:
+        return -1
+
+
 def _find_signer(signer_info: Any, certs: list[Any]) -> Any:
     sid = signer_info["sid"]
     for cert in certs:
         if sid.name == "issuer_and_serial_number":
             ias = sid.chosen
-            if (
-                cert.issuer == ias["issuer"]
-                and cert.serial_number == ias["serial_number"].native
-            ):
+            # the serial first, then the same DER, then RFC 5280 matching only for names of
+            # the same RDN count (a hostile name is counted, never built RDN by RDN)
+            if cert.serial_number != ias["serial_number"].native:
+                continue
+            if cert.issuer.dump() == ias["issuer"].dump():
+                return cert
+            if _rdn_count(ias["issuer"]) == len(cert.issuer.chosen) and (
+                    cert.issuer == ias["issuer"]):
                 return cert
         elif sid.name == "subject_key_identifier":
             if cert.key_identifier is not None and cert.key_identifier == sid.chosen.native:
