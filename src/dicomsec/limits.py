@@ -111,7 +111,8 @@ DESCRIPTIONS: dict[str, str] = {
     "pdu_bytes": "P-DATA-TF PDU length after association (the negotiated maximum may be lower)",
     "association_pdu_bytes": "any PDU before the association is accepted",
     "spool_bytes": "one received C-STORE data set the SCP holds in memory (beyond: spooled into "
-                   "an unnamed file in --out)",
+                   "an unnamed file in --out); also bounds any other DIMSE message held until "
+                   "complete, never below 64 KiB",
     "spool_total_bytes": "received data sets the SCP holds in memory, all associations together",
 }
 
