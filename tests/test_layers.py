@@ -1,7 +1,7 @@
 """Architecture: the import layers, the one algorithm registry, a silent and cheap import.
 
 Layers, bottom to top: ``errors``; ``algorithms``, ``limits``, ``_atomic``, ``_rawdicom``,
-``_window``, ``report``; ``keys``; ``trust``; ``cms``; ``signatures``, ``securefile``,
+``_window``, ``report``; ``keys``, ``_pkcs11``; ``trust``; ``cms``; ``signatures``, ``securefile``,
 ``transport``; ``batch``; ``cli``. A module may import its own layer and the ones below, never
 one above, and nothing outside ``cli/`` imports ``dicomsec.cli`` (``__main__`` is the
 ``python -m dicomsec`` entry point and the one exception). Imports inside functions and under
@@ -35,6 +35,7 @@ LAYERS: dict[str, int] = {
     "report": 1,
     "limits": 1,
     "keys": 2,
+    "_pkcs11": 2,
     "trust": 3,
     "cms": 4,
     "signatures": 5,

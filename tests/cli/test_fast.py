@@ -50,6 +50,8 @@ SAME = [
               "--tag", "(0010,0010)", "--purpose", "1", "--mac", "sha384", "--json",
               "--deterministic", "--profile", "creator"]),
     ("sign", ["--output", "out.dcm", "--key", "k.pem", "--cert", "c.pem", "in.dcm"]),
+    ("sign", ["in.dcm", "-o", "o.dcm", "--key", "pkcs11:token=ct1;object=s?module-path=/m.so",
+              "--cert", "c.pem", "--pin-file", "pin.txt"]),
     ("unwrap", ["s.dcm", "-o", "p.dcm", "--kek-file", "k.hex", "--kek-id", "01"]),
     ("unwrap", ["s.dcm", "-o", "p.dcm", "--key", "k.pem", "--cert", "c.pem", "--trust", "ca",
                 "--allow-unauthenticated", "--json"]),

@@ -7,8 +7,9 @@ modules are imported when a context is built, not before.
 
 from __future__ import annotations
 
+import contextlib
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,13 +18,14 @@ from dicomsec.cli._root import usage
 if TYPE_CHECKING:
     import datetime as _dt
 
+    from dicomsec._pkcs11 import Pkcs11SigningKey
     from dicomsec.algorithms.policy import AlgorithmPolicy
     from dicomsec.keys import FileSigningKey
     from dicomsec.trust import TrustStore
 
-__all__ = ["MAX_SECONDS", "algorithm_policy", "count", "http_url", "input_error", "input_file",
-           "key_password", "load_signing_key", "moment", "output_file", "port_number", "seconds",
-           "trust_store"]
+__all__ = ["MAX_SECONDS", "algorithm_policy", "closing_key", "count", "http_url", "input_error",
+           "input_file", "key_password", "load_signing_key", "moment", "output_file",
+           "port_number", "seconds", "trust_store"]
 
 #: the help of ``--algorithm-policy`` (sign, verify, wrap, unwrap, keys generate)
 POLICY_HELP = ("Algorithm policy file (TOML) that tightens or loosens the default policy "
@@ -114,11 +116,37 @@ def key_password(key: Path, password_file: Path | None) -> bytes:
     return password
 
 
-def load_signing_key(key: Path, cert: Path, password_file: Path | None,
-                     rsa_pss: bool = False) -> FileSigningKey:
+#: the help of ``--pin-file`` (sign with a PKCS#11 key)
+PIN_HELP = ("File whose first line is the PIN of the PKCS#11 token of a pkcs11: --key (else "
+            "$DICOMSEC_PKCS11_PIN, else a prompt on a terminal; never in the URI).")
+
+
+def load_signing_key(key: Path | str, cert: Path, password_file: Path | None,
+                     rsa_pss: bool = False, *, pin_file: Path | None = None,
+                     deterministic: bool = False) -> FileSigningKey | Pkcs11SigningKey:
     """A signing key from a key file and its certificate; the password comes from
-    ``password_file``, else ``$DICOMSEC_KEY_PASSWORD``, else a prompt on a terminal."""
+    ``password_file``, else ``$DICOMSEC_KEY_PASSWORD``, else a prompt on a terminal.
+
+    A ``pkcs11:`` URI (RFC 7512) names a key in a token instead: its PIN comes from
+    ``pin_file``, else ``$DICOMSEC_PKCS11_PIN``, else a prompt on a terminal; it cannot sign
+    ``deterministic``-ally (refused before the token is opened).
+    """
     from dicomsec.errors import InvalidInput
+
+    if isinstance(key, str) and key[:7].lower() == "pkcs11:":
+        from dicomsec._pkcs11 import open_signing_key
+        from dicomsec.keys import load_certificate
+
+        if deterministic:
+            raise InvalidInput("--deterministic: a PKCS#11 token makes randomised ECDSA "
+                               "signatures only", path=key)
+        if pin_file is not None:
+            input_file(pin_file)
+        return open_signing_key(key, load_certificate(cert), pin_file=pin_file,
+                                rsa_pss=rsa_pss)
+    if pin_file is not None:
+        raise InvalidInput("--pin-file is for a pkcs11: --key")
+    key = Path(key)
     from dicomsec.keys import FileSigningKey, load_certificate, load_private_key, read_password
 
     password = read_password(password_file)
@@ -130,6 +158,17 @@ def load_signing_key(key: Path, cert: Path, password_file: Path | None,
         return FileSigningKey(private, certificate, rsa_pss=rsa_pss)
     except InvalidInput as exc:
         raise InvalidInput(exc.message, path=f"{key} and {cert}") from None
+
+
+@contextlib.contextmanager
+def closing_key(key: object) -> Iterator[None]:
+    """Close a key that holds a session (a PKCS#11 token's) when the block ends."""
+    try:
+        yield
+    finally:
+        close = getattr(key, "close", None)
+        if close is not None:
+            close()
 
 
 def trust_store(paths: list[Path] | None, crls: list[Path] | None) -> TrustStore | None:

@@ -7,8 +7,10 @@ from typing import TYPE_CHECKING, Annotated
 
 from dicomsec.cli._contexts import (
     PASSWORD_HELP,
+    PIN_HELP,
     POLICY_HELP,
     algorithm_policy,
+    closing_key,
     http_url,
     input_file,
     load_signing_key,
@@ -25,7 +27,9 @@ PROFILES = ["none", "base", "creator", "authorization", "sr", "sr-verification"]
 @command("sign")
 def sign(
     src: Annotated[Path, typer.Argument(metavar="IN", help="DICOM Part 10 file to sign.")],
-    key: Annotated[Path, typer.Option("--key", help="Private key (PEM, DER or PKCS#12).")],
+    key: Annotated[str, typer.Option(
+        "--key", help="Private key (PEM, DER or PKCS#12), or a key in a PKCS#11 token by "
+        "RFC 7512 URI, e.g. 'pkcs11:token=ct1;object=sign' (see docs/pkcs11.md).")],
     cert: Annotated[Path, typer.Option("--cert", help="Signer certificate (PEM or DER).")],
     out: Annotated[Path | None, typer.Option("-o", "--output", metavar="OUT",
                                              help="Where to write the signed file.")] = None,
@@ -57,6 +61,7 @@ def sign(
         "--algorithm-policy", metavar="FILE", help=POLICY_HELP)] = None,
     key_password_file: Annotated[Path | None, typer.Option(
         "--key-password-file", help=PASSWORD_HELP)] = None,
+    pin_file: Annotated[Path | None, typer.Option("--pin-file", help=PIN_HELP)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> int:
     """Add a digital signature to a DICOM file (PS3.15 Annex C).
@@ -77,19 +82,21 @@ def sign(
     if out is not None:
         output_file(out)  # absent or a regular file: never a device, FIFO or directory
     policy = algorithm_policy(policy_file)
-    signing_key = load_signing_key(key, cert, key_password_file, rsa_pss)
     client = None
     if tsa_url:
         from dicomsec.signatures.timestamp import HttpTimestampClient
 
         client = HttpTimestampClient(tsa_url)
+    signing_key = load_signing_key(key, cert, key_password_file, rsa_pss, pin_file=pin_file,
+                                   deterministic=deterministic)
     dst = src if in_place else out
     assert dst is not None
-    result = sign_file(
-        src, dst, key=signing_key, profile=Profile(profile), mac=mac, purpose=purpose,
-        item=item, tags=tag, deterministic=deterministic, timestamp_client=client,
-        allow_legacy=allow_legacy, policy=policy,
-    )
+    with closing_key(signing_key):  # a token's session ends here
+        result = sign_file(
+            src, dst, key=signing_key, profile=Profile(profile), mac=mac, purpose=purpose,
+            item=item, tags=tag, deterministic=deterministic, timestamp_client=client,
+            allow_legacy=allow_legacy, policy=policy,
+        )
     if as_json:
         print_json(result)
     else:

@@ -1,0 +1,375 @@
+"""Signing keys held in a PKCS#11 token, named by an RFC 7512 URI.
+
+``pkcs11:token=ct1;object=sign`` names a private key in the token labelled ``ct1``; the PKCS#11
+module comes from the URI's ``module-path`` query attribute or ``$DICOMSEC_PKCS11_MODULE``. The
+PIN never comes from the URI (``pin-value`` is refused: it would end up in shell history and
+logs): it comes from a file, ``$DICOMSEC_PKCS11_PIN`` or a prompt on a terminal.
+
+:class:`Pkcs11SigningKey` is a :class:`dicomsec.keys.SigningKey`: the private key never leaves
+the token, only sign operations are asked of it. The binding (python-pkcs11) is imported when a
+key is opened, never at start-up.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote_to_bytes
+
+from dicomsec import algorithms
+from dicomsec.errors import DicomSecError, InvalidInput, UnsupportedAlgorithm
+from dicomsec.keys import _public_der
+
+if TYPE_CHECKING:
+    from cryptography import x509
+
+__all__ = ["MODULE_ENV", "PIN_ENV", "Pkcs11SigningKey", "Pkcs11Uri", "TokenLoginFailed",
+           "is_pkcs11_uri", "open_signing_key", "parse_pkcs11_uri"]
+
+MODULE_ENV = "DICOMSEC_PKCS11_MODULE"
+PIN_ENV = "DICOMSEC_PKCS11_PIN"
+#: path attributes read here (RFC 7512 section 2.3); the others are refused, not ignored
+_PATH_ATTRS = frozenset({"token", "object", "id", "type", "manufacturer", "serial", "model",
+                         "library-manufacturer", "library-description", "library-version",
+                         "slot-description", "slot-id", "slot-manufacturer"})
+_QUERY_ATTRS = frozenset({"module-path", "pin-source", "module-name"})
+
+
+class TokenLoginFailed(DicomSecError):
+    """The token refused the PIN (exit 1: a security check, never retried)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Pkcs11Uri:
+    """The attributes of an RFC 7512 ``pkcs11:`` URI that name a private key."""
+
+    token: str | None = None
+    object: str | None = None
+    id: bytes | None = None
+    module_path: str | None = None
+    pin_source: str | None = None
+    #: every other attribute, decoded (checked, not used to select)
+    other: dict[str, str] = field(default_factory=dict)
+
+
+def is_pkcs11_uri(text: str) -> bool:
+    """Whether ``text`` is meant as a PKCS#11 URI (starts with ``pkcs11:``)."""
+    return text[:7].lower() == "pkcs11:"
+
+
+def _pairs(part: str, sep: str, where: str) -> dict[str, bytes]:
+    found: dict[str, bytes] = {}
+    for item in part.split(sep) if part else ():
+        name, eq, value = item.partition("=")
+        name = name.strip().lower()
+        if not eq or not name:
+            raise InvalidInput(f"PKCS#11 URI: {where} attribute {item!r} is not NAME=VALUE")
+        if name in found:
+            raise InvalidInput(f"PKCS#11 URI: attribute {name!r} given twice")
+        found[name] = unquote_to_bytes(value)
+    return found
+
+
+def parse_pkcs11_uri(text: str) -> Pkcs11Uri:
+    """Read an RFC 7512 URI: path attributes split on ``;``, query attributes on ``&``, values
+    percent-decoded, ``id`` as bytes.
+
+    Raises:
+        InvalidInput: not ``pkcs11:``, a malformed or repeated attribute, an unknown one,
+            ``pin-value`` (a PIN never goes in a URI or on the command line), or
+            ``type`` other than ``private``.
+    """
+    if not is_pkcs11_uri(text):
+        raise InvalidInput(f"not a PKCS#11 URI (pkcs11:...): {text!r}")
+    path, _, query = text[7:].partition("?")
+    attrs = _pairs(path, ";", "path")
+    queries = _pairs(query, "&", "query")
+    if "pin-value" in attrs or "pin-value" in queries:
+        raise InvalidInput("PKCS#11 URI: pin-value is refused (a PIN in a URI ends up in shell "
+                           "history and logs)", hint=f"use --pin-file or ${PIN_ENV}")
+    unknown = sorted(attrs.keys() - _PATH_ATTRS) + sorted(queries.keys() - _QUERY_ATTRS)
+    if unknown:
+        raise InvalidInput(f"PKCS#11 URI: unknown attribute {unknown[0]!r}")
+    try:
+        text_of = {k: v.decode() for k, v in {**attrs, **queries}.items() if k != "id"}
+    except UnicodeDecodeError:
+        raise InvalidInput("PKCS#11 URI: an attribute is not UTF-8") from None
+    if text_of.get("type", "private") != "private":
+        raise InvalidInput(f"PKCS#11 URI: type={text_of['type']} is not a private key")
+    used = {"token", "object", "id", "type", "module-path", "pin-source"}
+    return Pkcs11Uri(token=text_of.get("token"), object=text_of.get("object"),
+                     id=attrs.get("id"), module_path=text_of.get("module-path"),
+                     pin_source=text_of.get("pin-source"),
+                     other={k: v for k, v in text_of.items() if k not in used})
+
+
+def read_pin(uri: Pkcs11Uri, pin_file: os.PathLike[str] | str | None) -> str:
+    """The PIN: ``pin_file`` (first line), else the URI's ``pin-source`` file, else
+    ``$DICOMSEC_PKCS11_PIN``, else a prompt on a terminal.
+
+    Raises:
+        InvalidInput: an unreadable PIN file, or no PIN from any source.
+    """
+    import sys
+
+    source = pin_file if pin_file is not None else uri.pin_source
+    if source is not None:
+        name = str(source).removeprefix("file:")
+        try:
+            with open(name, encoding="utf-8") as fh:
+                return fh.readline().rstrip("\r\n")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InvalidInput(f"cannot read PIN file: {exc}", path=name) from None
+    env = os.environ.get(PIN_ENV)
+    if env is not None:
+        return env
+    if sys.stdin.isatty():
+        import getpass
+
+        return getpass.getpass(f"PIN for PKCS#11 token {uri.token or ''}: ")
+    raise InvalidInput("no PIN for the PKCS#11 token", hint=f"use --pin-file or ${PIN_ENV}")
+
+
+def _digest_info(digest: bytes, digest_alg: algorithms.Algorithm) -> bytes:
+    """DER DigestInfo (RFC 8017 section 9.2) of a digest, what ``CKM_RSA_PKCS`` signs."""
+    arcs = [int(a) for a in digest_alg.oid.split(".")]
+    body = bytearray([40 * arcs[0] + arcs[1]])
+    for arc in arcs[2:]:
+        chunk = [arc & 0x7F]
+        arc >>= 7
+        while arc:
+            chunk.insert(0, 0x80 | (arc & 0x7F))
+            arc >>= 7
+        body.extend(chunk)
+    alg = bytes([0x06, len(body)]) + bytes(body) + b"\x05\x00"
+    alg = bytes([0x30, len(alg)]) + alg
+    inner = alg + bytes([0x04, len(digest)]) + digest
+    return bytes([0x30, len(inner)]) + inner
+
+
+def _pss_params(digest_alg: algorithms.Algorithm) -> tuple[Any, Any, int]:
+    from pkcs11 import MGF, Mechanism
+
+    table = {"sha256": (Mechanism.SHA256, MGF.SHA256), "sha384": (Mechanism.SHA384, MGF.SHA384),
+             "sha512": (Mechanism.SHA512, MGF.SHA512)}
+    if digest_alg.name not in table:
+        raise UnsupportedAlgorithm(f"RSA-PSS in a PKCS#11 token with {digest_alg.name}")
+    mech, mgf = table[digest_alg.name]
+    return mech, mgf, digest_alg.digest_size
+
+
+@dataclass(frozen=True)
+class Pkcs11SigningKey:
+    """A private key in a PKCS#11 token, paired with its certificate (a ``SigningKey``).
+
+    Build it with :func:`open_signing_key`. It holds the open session; :meth:`close` ends it.
+    """
+
+    key: Any = field(repr=False)
+    session: Any = field(repr=False)
+    certificate: x509.Certificate
+    token_label: str
+    rsa_pss: bool = False
+
+    def __repr__(self) -> str:
+        return f"Pkcs11SigningKey(token={self.token_label!r}, scheme={self.scheme.name})"
+
+    @property
+    def scheme(self) -> algorithms.Algorithm:
+        return algorithms.signature_scheme_for_key(
+            self.certificate.public_key(), rsa_pss=self.rsa_pss)
+
+    @property
+    def bits(self) -> int | None:
+        return algorithms.key_bits(self.certificate.public_key())
+
+    def sign_digest(
+        self, digest: bytes, digest_alg: algorithms.Algorithm, *, deterministic: bool = False
+    ) -> bytes:
+        """Sign a MAC digest inside the token (the same rules as ``FileSigningKey``).
+
+        Raises:
+            InvalidInput: ``deterministic`` (a token makes randomised ECDSA signatures).
+            UnsupportedAlgorithm: a key family not wired for tokens (EdDSA, ML-DSA).
+        """
+        from pkcs11 import Mechanism
+
+        if deterministic:
+            raise InvalidInput(f"PKCS#11 token {self.token_label}: deterministic ECDSA is not "
+                               "offered by a token (drop --deterministic)")
+        fam = self.scheme.family
+        if fam is algorithms.Family.EC:
+            from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+            raw = self.key.sign(digest, mechanism=Mechanism.ECDSA)
+            n = len(raw) // 2
+            return encode_dss_signature(int.from_bytes(raw[:n], "big"),
+                                        int.from_bytes(raw[n:], "big"))
+        if fam is algorithms.Family.RSA and self.rsa_pss:
+            return bytes(self.key.sign(digest, mechanism=Mechanism.RSA_PKCS_PSS,
+                                       mechanism_param=_pss_params(digest_alg)))
+        if fam is algorithms.Family.RSA:
+            return bytes(self.key.sign(_digest_info(digest, digest_alg),
+                                       mechanism=Mechanism.RSA_PKCS))
+        raise UnsupportedAlgorithm(f"{self.scheme.name} keys in a PKCS#11 token are not "
+                                   "supported yet (RSA and ECDSA are)")
+
+    def close(self) -> None:
+        """End the token session (the last one to close logs the token out)."""
+        self.session.close()
+
+    def __enter__(self) -> Pkcs11SigningKey:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _token_public_der(session: Any, key: Any) -> bytes | None:
+    """SPKI DER of the token's public key object beside ``key`` (same label and id), read by
+    cryptography so both sides are encoded the same way; ``None`` when there is none."""
+    from cryptography.hazmat.primitives.serialization import load_der_public_key
+    from pkcs11 import Attribute, KeyType, ObjectClass
+    from pkcs11.exceptions import NoSuchKey, PKCS11Error
+
+    select: dict[str, Any] = {}
+    for name, attr in (("label", Attribute.LABEL), ("id", Attribute.ID)):
+        try:
+            if key[attr]:
+                select[name] = key[attr]
+        except PKCS11Error:
+            pass
+    try:
+        pub = session.get_key(object_class=ObjectClass.PUBLIC_KEY, **select)
+    except (NoSuchKey, PKCS11Error):
+        return None
+    if pub.key_type == KeyType.EC:
+        from pkcs11.util.ec import encode_ec_public_key
+
+        der = encode_ec_public_key(pub)
+    elif pub.key_type == KeyType.RSA:
+        from pkcs11.util.rsa import encode_rsa_public_key
+
+        der = encode_rsa_public_key(pub)
+    else:
+        return None
+    return _public_der(load_der_public_key(der))
+
+
+def _check_pair(signing: Pkcs11SigningKey) -> None:
+    """Refuse a certificate whose public key is not the token key's: the public key objects
+    are compared; without one, a probe signature is verified with the certificate."""
+    mine = _token_public_der(signing.session, signing.key)
+    theirs = _public_der(signing.certificate.public_key())
+    if mine is not None:
+        if mine != theirs:
+            raise InvalidInput(f"PKCS#11 token {signing.token_label}: the certificate's public "
+                               "key is not the token key's")
+        return
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
+
+    digest_alg = algorithms.by_name("sha256", algorithms.Kind.DIGEST)
+    probe = os.urandom(32)
+    signature = signing.sign_digest(probe, digest_alg)
+    pub = signing.certificate.public_key()
+    prehashed = utils.Prehashed(digest_alg.crypto_hash())
+    try:
+        if isinstance(pub, ec.EllipticCurvePublicKey):
+            pub.verify(signature, probe, ec.ECDSA(prehashed))
+        elif isinstance(pub, rsa.RSAPublicKey):
+            pad: padding.AsymmetricPadding = (
+                padding.PSS(padding.MGF1(digest_alg.crypto_hash()), 32) if signing.rsa_pss
+                else padding.PKCS1v15())
+            pub.verify(signature, probe, pad, prehashed)
+    except InvalidSignature:
+        raise InvalidInput(f"PKCS#11 token {signing.token_label}: the certificate's public "
+                           "key is not the token key's") from None
+
+
+def _open_session(uri: Pkcs11Uri, pin: str) -> Any:
+    import pkcs11
+    from pkcs11.exceptions import (
+        GeneralError,
+        NoSuchToken,
+        PinIncorrect,
+        PinInvalid,
+        PinLenRange,
+        PKCS11Error,
+        UserAlreadyLoggedIn,
+    )
+
+    module = uri.module_path or os.environ.get(MODULE_ENV)
+    if not module:
+        raise InvalidInput("no PKCS#11 module: give module-path in the URI or set "
+                           f"${MODULE_ENV}")
+    label = uri.token or ""
+    try:
+        lib = pkcs11.lib(module)
+    except (PKCS11Error, OSError, RuntimeError) as exc:
+        raise InvalidInput(f"cannot load PKCS#11 module {module}: {exc or type(exc).__name__}"
+                           ) from None
+    try:
+        token = lib.get_token(token_label=uri.token) if uri.token else lib.get_token()
+        return token.open(user_pin=pin)
+    except NoSuchToken:
+        raise InvalidInput(f"no PKCS#11 token {label!r} in {module}") from None
+    except UserAlreadyLoggedIn:
+        raise InvalidInput(f"PKCS#11 token {label}: already logged in by this process (close "
+                           "the other key first)") from None
+    except (PinIncorrect, PinInvalid, PinLenRange):
+        raise TokenLoginFailed(f"PKCS#11 token {label}: PIN incorrect") from None
+    except GeneralError as exc:
+        raise InvalidInput(f"PKCS#11 token {label}: {exc or 'general error'} (is the token "
+                           "store readable? check the module's configuration, e.g. "
+                           "SOFTHSM2_CONF)") from None
+    except PKCS11Error as exc:
+        raise InvalidInput(f"PKCS#11 token {label}: {type(exc).__name__} {exc}") from None
+
+
+def open_signing_key(uri: str | Pkcs11Uri, certificate: x509.Certificate, *,
+                     pin: str | None = None, pin_file: os.PathLike[str] | str | None = None,
+                     rsa_pss: bool = False) -> Pkcs11SigningKey:
+    """Open the token key a URI names and pair it with its certificate.
+
+    The PIN is ``pin``, else :func:`read_pin`'s sources. The PIN is tried once, never retried
+    (a real token locks after a few wrong ones).
+
+    Raises:
+        InvalidInput: bad URI, no module/token/key, several keys match, or a certificate whose
+            public key is not the token key's (exit 2).
+        TokenLoginFailed: the token refused the PIN (exit 1).
+    """
+    from pkcs11 import ObjectClass
+    from pkcs11.exceptions import MultipleObjectsReturned, NoSuchKey, PKCS11Error
+
+    parsed = parse_pkcs11_uri(uri) if isinstance(uri, str) else uri
+    if parsed.object is None and parsed.id is None:
+        raise InvalidInput("PKCS#11 URI: name the key with object= or id=")
+    session = _open_session(parsed, pin if pin is not None else read_pin(parsed, pin_file))
+    label = parsed.token or ""
+    select: dict[str, Any] = {}
+    if parsed.object is not None:
+        select["label"] = parsed.object
+    if parsed.id is not None:
+        select["id"] = parsed.id
+    try:
+        key = session.get_key(object_class=ObjectClass.PRIVATE_KEY, **select)
+        signing = Pkcs11SigningKey(key, session, certificate, label, rsa_pss)
+        _check_pair(signing)
+    except NoSuchKey:
+        session.close()
+        raise InvalidInput(f"PKCS#11 token {label}: no private key "
+                           f"{parsed.object or parsed.id!r}") from None
+    except MultipleObjectsReturned:
+        session.close()
+        raise InvalidInput(f"PKCS#11 token {label}: several private keys match; add id= or "
+                           "object=") from None
+    except PKCS11Error as exc:
+        session.close()
+        raise InvalidInput(f"PKCS#11 token {label}: {type(exc).__name__} {exc}") from None
+    except DicomSecError:
+        session.close()
+        raise
+    return signing
