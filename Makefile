@@ -4,7 +4,8 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 # Debian packages of the real peers the tests run against (command: package)
-PEERS := dcmsign:dcmtk storescu:dcmtk storescp:dcmtk dciodvfy:dicom3tools openssl:openssl
+PEERS := dcmsign:dcmtk storescu:dcmtk storescp:dcmtk dciodvfy:dicom3tools openssl:openssl \
+	softhsm2-util:softhsm2
 
 .PHONY: install peers test lint demo bench clean
 

@@ -1,6 +1,7 @@
 """Shared test helpers: paths to test data and the real peer tools.
 
-A peer tool (dcmsign, dciodvfy, openssl) missing under CI=true is a failure, not a skip.
+A peer tool (dcmsign, dciodvfy, openssl, softhsm2-util) missing under CI=true is a failure, not
+a skip.
 """
 
 from __future__ import annotations

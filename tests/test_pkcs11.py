@@ -60,18 +60,20 @@ def _issue(public_der: bytes, name: str, out: Path) -> Path:
     return out
 
 
-def _generate(session: Any, name: str, key_id: bytes) -> bytes:
-    """Generate a key pair in the token (never extractable); its public key as SPKI DER."""
+def _generate(session: Any, name: str, key_id: bytes, kind: str | None = None) -> bytes:
+    """Generate a key pair ``kind`` (a KEYS name; default ``name``) labelled ``name`` in the
+    token (never extractable); its public key as SPKI DER."""
     from pkcs11 import Attribute, KeyType
     from pkcs11.util.ec import encode_ec_public_key, encode_named_curve_parameters
     from pkcs11.util.rsa import encode_rsa_public_key
 
     private = {Attribute.SENSITIVE: True, Attribute.EXTRACTABLE: False}
-    if name.startswith("rsa"):
+    kind = kind or name
+    if kind.startswith("rsa"):
         pub, _ = session.generate_keypair(KeyType.RSA, 2048, label=name, id=key_id, store=True,
                                           private_template=private)
         return bytes(encode_rsa_public_key(pub))
-    curve = {"ecp256": "secp256r1", "ecp384": "secp384r1"}[name]
+    curve = {"ecp256": "secp256r1", "ecp384": "secp384r1"}[kind]
     params = session.create_domain_parameters(
         KeyType.EC, {Attribute.EC_PARAMS: encode_named_curve_parameters(curve)}, local=True)
     pub, _ = params.generate_keypair(store=True, label=name, id=key_id,
@@ -142,6 +144,28 @@ def test_typer_path_signs_too(token: dict[str, Path], tmp_path: Path,
     out = tmp_path / "signed.dcm"
     assert _sign(token, "ecp256", out) == 0
     assert cli_main(["verify", str(out), "--trust", str(CA)]) == 0
+
+
+def test_token_without_public_key_object(token: dict[str, Path], tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """No public key object beside the private key: a probe signature checks the pair."""
+    import pkcs11
+    from pkcs11 import ObjectClass
+
+    session = pkcs11.lib(MODULE).get_token(token_label="ct1").open(rw=True, user_pin=PIN)
+    try:
+        public_der = _generate(session, "lone", b"\x10", "ecp256")
+        session.get_key(object_class=ObjectClass.PUBLIC_KEY, id=b"\x10").destroy()
+    finally:
+        session.close()
+    files = {**token, "lone": _issue(public_der, "lone", tmp_path / "lone.cert.pem")}
+    uri = f"pkcs11:token=ct1;id=%10?module-path={MODULE}"
+    out = tmp_path / "signed.dcm"
+    assert _sign(files, "lone", out, uri=uri) == 0
+    assert cli_main(["verify", str(out), "--trust", str(CA)]) == 0
+    capsys.readouterr()
+    assert _sign(files, "lone", tmp_path / "o.dcm", uri=uri, cert="ecp256") == 2
+    assert "not the token key's" in _one_line(capsys)
 
 
 def test_module_from_environment_and_id(token: dict[str, Path], tmp_path: Path,
