@@ -253,6 +253,16 @@ def test_pin_file_must_be_a_regular_file(token: dict[str, Path], tmp_path: Path,
     _one_line(capsys)
 
 
+def test_pin_source_in_uri_must_be_a_regular_file(token: dict[str, Path],
+                                                  tmp_path: Path) -> None:
+    from dicomsec._pkcs11 import read_pin
+
+    assert read_pin(parse_pkcs11_uri(f"pkcs11:object=a?pin-source=file:{token['pin']}"),
+                    None) == PIN
+    with pytest.raises(InvalidInput, match="not a regular file"):
+        read_pin(parse_pkcs11_uri(f"pkcs11:object=a?pin-source=file:{tmp_path}"), None)
+
+
 def test_token_key_api_refuses_deterministic(token: dict[str, Path]) -> None:
     from dicomsec import algorithms
     from dicomsec._pkcs11 import open_signing_key

@@ -13,6 +13,7 @@ key is opened, never at start-up.
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from cryptography import x509
 
 __all__ = ["MODULE_ENV", "PIN_ENV", "Pkcs11SigningKey", "Pkcs11Uri", "TokenLoginFailed",
-           "is_pkcs11_uri", "open_signing_key", "parse_pkcs11_uri"]
+           "is_pkcs11_uri", "open_signing_key", "parse_pkcs11_uri", "read_pin"]
 
 MODULE_ENV = "DICOMSEC_PKCS11_MODULE"
 PIN_ENV = "DICOMSEC_PKCS11_PIN"
@@ -117,6 +118,8 @@ def read_pin(uri: Pkcs11Uri, pin_file: os.PathLike[str] | str | None) -> str:
     if source is not None:
         name = str(source).removeprefix("file:")
         try:
+            if not stat.S_ISREG(os.stat(name).st_mode):  # never a FIFO or device (a hang)
+                raise InvalidInput("the PIN file is not a regular file", path=name)
             with open(name, encoding="utf-8") as fh:
                 return fh.readline().rstrip("\r\n")
         except (OSError, UnicodeDecodeError) as exc:
