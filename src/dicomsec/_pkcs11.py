@@ -196,11 +196,20 @@ class Pkcs11SigningKey:
             InvalidInput: ``deterministic`` (a token makes randomised ECDSA signatures).
             UnsupportedAlgorithm: a key family not wired for tokens (EdDSA, ML-DSA).
         """
-        from pkcs11 import Mechanism
+        from pkcs11.exceptions import PKCS11Error
 
         if deterministic:
             raise InvalidInput(f"PKCS#11 token {self.token_label}: deterministic ECDSA is not "
                                "offered by a token (drop --deterministic)")
+        try:
+            return self._sign(digest, digest_alg)
+        except PKCS11Error as exc:  # e.g. the token was removed, a mechanism it lacks
+            raise DicomSecError(f"PKCS#11 token {self.token_label}: signing failed: "
+                                f"{type(exc).__name__} {exc}".rstrip()) from None
+
+    def _sign(self, digest: bytes, digest_alg: algorithms.Algorithm) -> bytes:
+        from pkcs11 import Mechanism
+
         fam = self.scheme.family
         if fam is algorithms.Family.EC:
             from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
