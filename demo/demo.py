@@ -1,5 +1,5 @@
 """End-to-end demo on the bundled sample: sign, verify, tamper, wrap (pq), unwrap, send over TLS,
-scan the receiving endpoint, and the dated algorithm policy.
+scan the receiving endpoint, the dated algorithm policy, and hardening (limits, outputs).
 
 Run with ``make demo``. Everything is written under ``demo-out/``; each step prints the
 command it runs, so it doubles as a tutorial.
@@ -173,6 +173,25 @@ def _policy_steps(ca: Path, dev: Path) -> int:
         f"{dev}.cert.pem", "--algorithm-policy", str(site), expect=1)
     if refused.exists():
         print("demo: an output was left behind", file=sys.stderr)
+        return 1
+    return _hardening_steps(signed)
+
+
+def _hardening_steps(signed: Path) -> int:
+    print("\n== 13. Limits before work: structure over a limit is refused while it is read,"
+          "\n   before memory is spent (exit 2, the message names the limit and how to raise it);"
+          "\n   `dicomsec limits` lists them all (docs/security.md)")
+    run("--limit", "elements=40", "verify", str(signed), "--allow-unsigned", expect=2)
+    run("limits", expect=0)
+
+    print("\n== 14. Outputs are never a symbolic link, a device or a FIFO: refused before any"
+          "\n   work (a link would be written through, or replaced while its target stays as"
+          "\n   it was)")
+    link = OUT / "CT_small.link.dcm"
+    link.symlink_to(signed.name)
+    run("signatures", "remove", str(link), "--all", "--in-place", expect=2)
+    if not link.is_symlink():
+        print("demo: the link was replaced", file=sys.stderr)
         return 1
     print("\nDemo finished: outputs are in demo-out/.")
     return 0
