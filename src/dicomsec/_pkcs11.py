@@ -20,7 +20,7 @@ from urllib.parse import unquote_to_bytes
 
 from dicomsec import algorithms
 from dicomsec.errors import DicomSecError, InvalidInput, UnsupportedAlgorithm
-from dicomsec.keys import _public_der
+from dicomsec.keys import CertifiedKey, _public_der
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -163,7 +163,7 @@ def _pss_params(digest_alg: algorithms.Algorithm) -> tuple[Any, Any, int]:
 
 
 @dataclass(frozen=True)
-class Pkcs11SigningKey:
+class Pkcs11SigningKey(CertifiedKey):
     """A private key in a PKCS#11 token, paired with its certificate (a ``SigningKey``).
 
     Build it with :func:`open_signing_key`. It holds the open session; :meth:`close` ends it.
@@ -177,15 +177,6 @@ class Pkcs11SigningKey:
 
     def __repr__(self) -> str:
         return f"Pkcs11SigningKey(token={self.token_label!r}, scheme={self.scheme.name})"
-
-    @property
-    def scheme(self) -> algorithms.Algorithm:
-        return algorithms.signature_scheme_for_key(
-            self.certificate.public_key(), rsa_pss=self.rsa_pss)
-
-    @property
-    def bits(self) -> int | None:
-        return algorithms.key_bits(self.certificate.public_key())
 
     def sign_digest(
         self, digest: bytes, digest_alg: algorithms.Algorithm, *, deterministic: bool = False

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PASSWORD_ENV",
+    "CertifiedKey",
     "FileSigningKey",
     "KeyScheme",
     "SigningKey",
@@ -290,8 +291,27 @@ class SigningKey(Protocol):
     ) -> bytes: ...
 
 
+class CertifiedKey:
+    """What a signing key paired with its certificate tells of itself: the signature scheme
+    and the key size, both read from the certificate (file keys and token keys alike)."""
+
+    __slots__ = ()
+    certificate: x509.Certificate
+    rsa_pss: bool
+
+    @property
+    def scheme(self) -> algorithms.Algorithm:
+        return algorithms.signature_scheme_for_key(
+            self.certificate.public_key(), rsa_pss=self.rsa_pss
+        )
+
+    @property
+    def bits(self) -> int | None:
+        return algorithms.key_bits(self.certificate.public_key())
+
+
 @dataclass(frozen=True)
-class FileSigningKey:
+class FileSigningKey(CertifiedKey):
     """A private key loaded from a file, paired with its certificate."""
 
     key: PrivateKeyTypes = field(repr=False)
@@ -304,16 +324,6 @@ class FileSigningKey:
 
     def __repr__(self) -> str:
         return f"FileSigningKey(scheme={self.scheme.name}, key=<redacted>)"
-
-    @property
-    def scheme(self) -> algorithms.Algorithm:
-        return algorithms.signature_scheme_for_key(
-            self.certificate.public_key(), rsa_pss=self.rsa_pss
-        )
-
-    @property
-    def bits(self) -> int | None:
-        return algorithms.key_bits(self.certificate.public_key())
 
     def sign_digest(
         self, digest: bytes, digest_alg: algorithms.Algorithm, *, deterministic: bool = False
