@@ -77,11 +77,6 @@ VECTORS: dict[str, Vector] = {
         Vector(PASSWORD, ENV, 2, "aes256-cbc", "pwri", "digested-data", "digested", (VERSION_2,)),
 }
 
-#: known failures of the reports, today (strict: each turns into a failure once it is fixed, so
-#: that its entry is removed): "<test>[<file id>]" -> what is missing
-PENDING: dict[str, str] = {}
-
-
 def _id(name: str) -> str:
     return name.split("_")[0]
 
@@ -118,14 +113,8 @@ def _deviation_check(report: dict[str, Any], name: str) -> None:
         assert any(re.search(pattern, d) for d in deviations), (pattern, deviations)
 
 
-def _pending(test: str) -> list[Any]:
-    """Every vector, the known failures of ``test`` marked xfail (strict) with their reason."""
-    params = []
-    for name in sorted(VECTORS):
-        reason = PENDING.get(f"{test}[{_id(name)}]")
-        marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
-        params.append(pytest.param(name, id=_id(name), marks=marks))
-    return params
+#: every vector, named by its id (b01, b02, ...)
+ALL = [pytest.param(name, id=_id(name)) for name in sorted(VECTORS)]
 
 
 @pytest.fixture
@@ -210,11 +199,11 @@ def test_wrong_password_is_refused(run: Run, tmp_path: Path) -> None:
     assert list(out.parent.iterdir()) == []
 
 
-@pytest.mark.parametrize("name", _pending("inspect"))
+@pytest.mark.parametrize("name", ALL)
 def test_inspect_reports_deviations(name: str, run: Run) -> None:
     _deviation_check(_inspect(run, name), name)
 
 
-@pytest.mark.parametrize("name", _pending("unwrap"))
+@pytest.mark.parametrize("name", ALL)
 def test_unwrap_reports_deviations(name: str, run: Run, tmp_path: Path) -> None:
     _deviation_check(_unwrap(run, name, tmp_path / "out.dcm"), name)

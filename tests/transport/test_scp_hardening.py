@@ -11,6 +11,7 @@ import contextlib
 import socket
 import ssl
 import struct
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -178,16 +179,26 @@ def test_huge_pdu_before_association_is_refused(pki: Pki, tmp_path: Path) -> Non
 # 2. the stall drop is logged
 
 
-def test_stall_in_the_middle_of_a_pdu_is_logged(pki: Pki, tmp_path: Path) -> None:
-    """In process, with a short network timeout (the command's default is 60 s)."""
+@contextlib.contextmanager
+def _client_of_scp(pki: Pki, tmp_path: Path,
+                   events: list[dimse.ScpEvent]
+                   ) -> Iterator[tuple[dimse.DimseServer, ssl.SSLSocket]]:
+    """An in-process SCP whose network timeout is 1 s (the command's default is 60 s), its
+    events going to ``events``, and a raw TLS connection to it."""
     out = tmp_path / "out"
     out.mkdir()
-    events: list[dimse.ScpEvent] = []
     with dimse.make_scp("b12", [(pki.cert("server-ec"), pki.key("server-ec"))],
                         TrustStore.from_paths([pki.ca]), out, host="127.0.0.1", port=0,
                         on_event=events.append, require_profile_config=False,
                         network_timeout=1.0) as server, \
             _tls_connection(pki, server.port) as sock:
+        yield server, sock
+
+
+def test_stall_in_the_middle_of_a_pdu_is_logged(pki: Pki, tmp_path: Path) -> None:
+    """In process, with a short network timeout."""
+    events: list[dimse.ScpEvent] = []
+    with _client_of_scp(pki, tmp_path, events) as (_server, sock):
         sock.sendall(_associate_rq())
         assert _recv_pdu(sock)[0] == 0x02
         sock.sendall(b"\x04\x00" + struct.pack(">L", 1000) + bytes(10))  # then nothing
@@ -202,14 +213,8 @@ def test_stall_in_the_middle_of_a_pdu_is_logged(pki: Pki, tmp_path: Path) -> Non
 def test_silent_peer_before_the_association_is_logged(pki: Pki, tmp_path: Path) -> None:
     """A TLS client that never sends its A-ASSOCIATE-RQ is dropped after the ACSE timeout
     (at most the network timeout) and the drop is an event; a server shutdown is not."""
-    out = tmp_path / "out"
-    out.mkdir()
     events: list[dimse.ScpEvent] = []
-    with dimse.make_scp("b12", [(pki.cert("server-ec"), pki.key("server-ec"))],
-                        TrustStore.from_paths([pki.ca]), out, host="127.0.0.1", port=0,
-                        on_event=events.append, require_profile_config=False,
-                        network_timeout=1.0) as server, \
-            _tls_connection(pki, server.port) as sock:
+    with _client_of_scp(pki, tmp_path, events) as (server, sock):
         with contextlib.suppress(OSError):
             while sock.recv(4096):  # until the server drops the connection
                 pass
