@@ -1,0 +1,3 @@
+"""``dicomsec pki ...``: see docs/trust-and-policy.md."""
+
+from __future__ import annotations

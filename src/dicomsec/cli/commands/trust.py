@@ -1,0 +1,3 @@
+"""``dicomsec trust ...``: see docs/trust-and-policy.md."""
+
+from __future__ import annotations
