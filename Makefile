@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 # Debian packages of the real peers the tests run against (command: package)
 PEERS := dcmsign:dcmtk storescu:dcmtk storescp:dcmtk dciodvfy:dicom3tools openssl:openssl \
-	softhsm2-util:softhsm2
+	softhsm2-util:softhsm2 pkcs11-tool:opensc chromium:chromium
 
 .PHONY: install peers test lint demo bench clean
 

@@ -2,8 +2,8 @@
 
 Layers, bottom to top: ``errors``; ``algorithms``, ``limits``, ``_atomic``, ``_rawdicom``,
 ``_window``, ``report``; ``keys``, ``_pkcs11``; ``trust``; ``cms``; ``signatures``, ``securefile``,
-``transport``; ``batch``; ``cli``. A module may import its own layer and the ones below, never
-one above, and nothing outside ``cli/`` imports ``dicomsec.cli`` (``__main__`` is the
+``transport``; ``batch``, ``policy``; ``cli``. A module may import its own layer and the ones
+below, never one above, and nothing outside ``cli/`` imports ``dicomsec.cli`` (``__main__`` is the
 ``python -m dicomsec`` entry point and the one exception). Imports inside functions and under
 ``TYPE_CHECKING`` count too.
 
@@ -42,6 +42,7 @@ LAYERS: dict[str, int] = {
     "securefile": 5,
     "transport": 5,
     "batch": 6,
+    "policy": 6,
     "cli": 7,
 }
 #: the modules below ``signatures`` (the brief's "lower layers")

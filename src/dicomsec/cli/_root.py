@@ -66,6 +66,9 @@ LIMIT_HELP = ("Raise or lower a resource limit for this run, e.g. elements=2M; r
 GROUPS: dict[str, str] = {
     "signatures": "List, remove and describe signatures.",
     "keys": "Create test keys and certificates (for demos and test PKIs).",
+    "pki": "A site PKI: a CA for devices, operators and TLS endpoints; revocation, CRLs, OCSP.",
+    "trust": "Validate certificates: path, key usage, validity, revocation (CRL, OCSP).",
+    "policy": "Signing policy: which devices must sign, from when; verdicts and coverage.",
 }
 
 F = TypeVar("F", bound=Callable[..., int])

@@ -33,8 +33,8 @@ if TYPE_CHECKING:
 
 _Ext = TypeVar("_Ext", bound="x509.ExtensionType")
 
-__all__ = ["CertificateNotUsable", "ChainResult", "KeyPurpose", "TrustStore", "check_for_use",
-           "usage_problems"]
+__all__ = ["REASONS", "CertificateNotUsable", "ChainResult", "KeyPurpose", "TrustStore",
+           "check_for_use", "usage_problems"]
 
 _CERT_SUFFIXES = (".pem", ".crt", ".cer", ".der")
 #: OpenSSL's hashed-name folder layout (``c_rehash``/``openssl rehash``): ``<8 hex>.<n>``
@@ -102,13 +102,27 @@ class CertificateNotUsable(InvalidInput):
         self.purpose = purpose
 
 
+#: why a certificate is not valid (:attr:`ChainResult.reasons`), as reports and policies name it
+REASONS = ("expired", "not-yet-valid", "revoked", "wrong-key-usage", "unknown-issuer",
+           "revocation-unknown", "bad-signature", "algorithm-not-allowed", "invalid")
+
+
 @dataclass(frozen=True, slots=True)
 class ChainResult:
-    """The outcome of validating one certificate."""
+    """The outcome of validating one certificate.
+
+    ``problems`` are sentences for people; ``reasons`` the same failures as codes from
+    :data:`REASONS` (one per kind, in order of first appearance); ``revoked_at`` and
+    ``revocation_reason`` (an RFC 5280 reason name such as ``key_compromise``) are set when a
+    certificate of the path is revoked.
+    """
 
     trusted: bool
     problems: tuple[str, ...] = ()
     chain: tuple[x509.Certificate, ...] = field(default=(), repr=False)
+    reasons: tuple[str, ...] = ()
+    revoked_at: _dt.datetime | None = None
+    revocation_reason: str | None = None
 
     def __bool__(self) -> bool:
         return self.trusted

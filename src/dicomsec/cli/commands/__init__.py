@@ -4,5 +4,5 @@ with :func:`dicomsec.cli._root.command` when imported (``dicomsec.cli`` imports 
 from __future__ import annotations
 
 #: the command modules, in the order their commands appear in ``--help``
-MODULES = ("sign", "verify", "signatures", "keys", "securefile", "tlscheck", "transport",
-           "limits")
+MODULES = ("sign", "verify", "signatures", "keys", "pki", "trust", "policy", "securefile",
+           "tlscheck", "transport", "limits")
