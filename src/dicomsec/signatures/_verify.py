@@ -74,7 +74,7 @@ if TYPE_CHECKING:
     from cryptography import x509
 
     from dicomsec.algorithms.policy import AlgorithmPolicy
-    from dicomsec.trust import TrustStore
+    from dicomsec.trust import ChainResult, TrustStore
 
 __all__ = ["list_signatures", "verify_all", "verify_dataset_bytes", "verify_file"]
 
@@ -100,6 +100,8 @@ class _Check:
     level: DataSet
     item: Item
     problems: list[str]
+    #: the signer's chain validation (``None``: not validated: no certificate or no anchors)
+    chain: ChainResult | None = None
 
     def text(self, tag: int) -> str | None:
         return text_value(self.parsed, self.fh, find(self.item.elements, tag))
@@ -264,6 +266,7 @@ def _trust(c: _Check, cert: x509.Certificate | None, when_text: str | None,
     # the signer writes the DateTime, so it cannot move a revocation out of the way
     result = trust.validate(cert, at=ts_time or when or now, purpose=KeyPurpose.SIGNING,
                             revocation_at=ts_time or now)
+    c.chain = result
     c.problems.extend(result.problems)
     return result.trusted and time_ok
 
@@ -343,6 +346,10 @@ def verify_item(
         problems=tuple(c.problems), covered=tuple(tag_str(t) for t in signed),
         interoperable=bool(scheme and scheme.dcmtk_interop and mac_alg and mac_alg.dcmtk_interop),
         policy=decided,
+        trust_reasons=c.chain.reasons if c.chain is not None else (),
+        revoked_at=c.chain.revoked_at if c.chain is not None else None,
+        revocation_reason=c.chain.revocation_reason if c.chain is not None else None,
+        signer_certificate=cert,
     )
     return report, set(signed) if valid else set()
 

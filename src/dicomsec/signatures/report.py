@@ -167,6 +167,13 @@ class SignatureReport(Report):
     #: the algorithm policy's VERIFY decisions on this signature's algorithms (``None``: not
     #: consulted, e.g. a report built by hand)
     policy: SignaturePolicy | None = None
+    #: why the signer is not trusted, as :data:`dicomsec.trust.REASONS` codes
+    trust_reasons: tuple[str, ...] = ()
+    #: when and why a certificate of the signer's path was revoked (``None``: not revoked)
+    revoked_at: _dt.datetime | None = None
+    revocation_reason: str | None = None
+    #: the signer's certificate as the signature carries it (not in :meth:`to_dict`)
+    signer_certificate: x509.Certificate | None = field(default=None, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -196,6 +203,9 @@ class SignatureReport(Report):
             "problems": list(self.problems),
             "covered": list(self.covered),
             "policy": self.policy.to_dict() if self.policy is not None else None,
+            "trust_reasons": list(self.trust_reasons),
+            "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
+            "revocation_reason": self.revocation_reason,
         }
 
     def _failure(self) -> DicomSecError:

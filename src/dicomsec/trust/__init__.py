@@ -212,8 +212,10 @@ class TrustStore:
 
         problems: list[str] = []
         problems.extend(usage_problems(cert, purpose))
+        reasons = ["wrong-key-usage"] if problems else []
         if not self.anchors:
-            return ChainResult(False, ("no trust anchors configured", *problems))
+            return ChainResult(False, ("no trust anchors configured", *problems),
+                               reasons=("unknown-issuer", *reasons))
         try:
             verifier = (
                 PolicyBuilder()
@@ -229,9 +231,12 @@ class TrustStore:
             chain = tuple(verified.chain)
         except VerificationError as exc:
             msg = str(exc).replace("validation failed: ", "")
-            return ChainResult(False, (f"certificate chain not trusted: {msg}", *problems))
+            return ChainResult(False, (f"certificate chain not trusted: {msg}", *problems),
+                               reasons=("unknown-issuer", *reasons))
         except (ValueError, TypeError) as exc:
-            return ChainResult(False, (f"certificate chain not checkable: {exc}", *problems))
+            return ChainResult(False, (f"certificate chain not checkable: {exc}", *problems),
+                               reasons=("invalid", *reasons))
+        revoked_at = None
         for child, issuer in itertools.pairwise(chain):
             for crl in self.crls:
                 if crl.issuer != issuer.subject:
@@ -245,15 +250,19 @@ class TrustStore:
                 revoked = crl.get_revoked_certificate_by_serial_number(child.serial_number)
                 when = revocation_at or at
                 if revoked is not None and _aware(revoked.revocation_date_utc) <= _aware(when):
+                    reasons.append("revoked")
+                    revoked_at = _aware(revoked.revocation_date_utc)
                     problems.append(
                         f"certificate {child.subject.rfc4514_string()} revoked on "
                         f"{revoked.revocation_date_utc:%Y-%m-%d}"
                     )
                 nu = crl.next_update_utc
                 if nu is not None and _aware(nu) < _aware(revocation_at or at):
+                    reasons.append("revocation-unknown")
                     problems.append("CRL is out of date at the validation time")
         del x509
-        return ChainResult(not problems, tuple(problems), chain)
+        return ChainResult(not problems, tuple(problems), chain,
+                           reasons=tuple(dict.fromkeys(reasons)), revoked_at=revoked_at)
 
 
 def _extension(cert: x509.Certificate, cls: type[_Ext]) -> _Ext | None:
