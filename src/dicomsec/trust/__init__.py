@@ -145,11 +145,21 @@ class TrustStore:
     anchors: tuple[x509.Certificate, ...] = ()
     intermediates: tuple[x509.Certificate, ...] = ()
     crls: tuple[x509.CertificateRevocationList, ...] = ()
+    #: DER OCSP responses given by the caller (stapled, or fetched earlier)
+    ocsps: tuple[bytes, ...] = ()
+    #: fetch CRLs (distribution points) and OCSP responses (AIA) over HTTP; the library's
+    #: default is off (no network I/O a caller did not ask for); the CLI turns it on unless
+    #: ``--offline``
+    allow_fetching: bool = False
+    #: a certificate whose revocation status cannot be determined passes (reported) instead of
+    #: failing: never the default
+    soft_fail: bool = False
 
     @classmethod
     def from_paths(
         cls, paths: Iterable[Path], *, crls: Iterable[Path] = (),
-        intermediates: Iterable[Path] = (),
+        intermediates: Iterable[Path] = (), allow_fetching: bool = False,
+        soft_fail: bool = False,
     ) -> TrustStore:
         """Load anchors from files or folders and CRLs.
 
@@ -177,7 +187,8 @@ class TrustStore:
             return out
 
         return cls(tuple(load_all(paths)), tuple(load_all(intermediates)),
-                   tuple(_load_crl(Path(c)) for c in crls))
+                   tuple(_load_crl(Path(c)) for c in crls), allow_fetching=allow_fetching,
+                   soft_fail=soft_fail)
 
     @property
     def empty(self) -> bool:
