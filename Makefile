@@ -35,7 +35,7 @@ lint: install
 test: install peers lint
 	$(VENV)/bin/pytest -q --durations=10
 
-demo: install
+demo: install peers
 	$(PY) demo/demo.py
 
 bench: install peers
