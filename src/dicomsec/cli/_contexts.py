@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     from dicomsec.keys import FileSigningKey
     from dicomsec.trust import TrustStore
 
-__all__ = ["MAX_SECONDS", "algorithm_policy", "closing_key", "count", "http_url", "input_error",
+__all__ = ["CRL_HELP", "MAX_SECONDS", "OFFLINE_HELP", "SOFT_FAIL_HELP", "TRUST_HELP",
+           "UNTRUSTED_HELP", "algorithm_policy", "closing_key", "count", "http_url", "input_error",
            "input_file", "key_password", "load_signing_key", "moment", "output_file",
            "port_number", "seconds", "trust_store"]
 
@@ -171,14 +172,42 @@ def closing_key(key: object) -> Iterator[None]:
             close()
 
 
-def trust_store(paths: list[Path] | None, crls: list[Path] | None) -> TrustStore | None:
-    """The trust store of ``--trust`` files or folders (and ``--crl`` files); ``None`` when
-    no ``--trust`` was given."""
+#: the help of the trust flags, the same on every command that checks a certificate
+TRUST_HELP = "Trusted CA certificate file or folder (trust anchors); repeatable."
+UNTRUSTED_HELP = ("File of intermediate CA certificates used to build the path (not trust "
+                  "anchors); repeatable. Needs --trust.")
+CRL_HELP = ("CRL file (PEM or DER); repeatable. Revocation is then checked against it. "
+            "Needs --trust.")
+OFFLINE_HELP = ("Never fetch CRLs or OCSP responses over the network (default: fetch them "
+                "from the certificates' CRL distribution points and OCSP URLs). Needs --trust.")
+SOFT_FAIL_HELP = ("A certificate whose revocation status cannot be determined passes, with a "
+                  "warning (default: it is not valid). Needs --trust.")
+
+
+def trust_store(paths: list[Path] | None, crls: list[Path] | None, *,
+                untrusted: list[Path] | None = None, offline: bool = False,
+                soft_fail: bool = False) -> TrustStore | None:
+    """The trust store of ``--trust`` files or folders, with ``--untrusted`` intermediates,
+    ``--crl`` files, ``--offline`` (no fetching of CRLs or OCSP responses; fetching is on by
+    default on the command line) and ``--soft-fail``; ``None`` when no ``--trust`` was given.
+    Every command that checks a certificate builds its store here.
+
+    Raises:
+        UsageError: ``--untrusted``, ``--crl``, ``--offline`` or ``--soft-fail`` without
+            ``--trust`` (they would be silently ignored).
+        InvalidInput: an unreadable file, or a folder without certificates.
+    """
+    if not paths:
+        given = [name for name, value in (("--untrusted", untrusted), ("--crl", crls),
+                                          ("--offline", offline), ("--soft-fail", soft_fail))
+                 if value]
+        if given:
+            raise usage(f"{', '.join(given)} need{'s' if len(given) == 1 else ''} --trust")
+        return None
     from dicomsec.trust import TrustStore
 
-    if not paths:
-        return None
-    return TrustStore.from_paths(paths, crls=crls or ())
+    return TrustStore.from_paths(paths, crls=crls or (), intermediates=untrusted or (),
+                                 allow_fetching=not offline, soft_fail=soft_fail)
 
 
 def input_error(p: Path) -> Exception:

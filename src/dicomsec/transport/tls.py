@@ -13,18 +13,25 @@ the command line tool refuses to claim a profile whose suites are not really off
 
 What SECLEVEL 2 does not reject (SHA-224 certificates, EC keys below 256 bits) is checked after
 the handshake and before any DICOM data by :class:`PolicySSLSocket`, installed as the context's
-``sslsocket_class``. Each context is a ``ProfileContext`` (an ``ssl.SSLContext`` subclass) that
-carries its profile, so the check of a socket reads the profile of the very context that wrapped
-it: contexts of different profiles can serve side by side in one process, from any thread.
+``sslsocket_class``; so is the peer's certificate under the context's
+:class:`~dicomsec.trust.TrustStore` (:meth:`~dicomsec.trust.TrustStore.validate`, the one
+validator: path, key usage for the peer's side, revocation by CRL and OCSP), OpenSSL having
+checked the chain to the anchors during the handshake. Each context is a ``ProfileContext``
+(an ``ssl.SSLContext`` subclass) that carries its profile and store, so the check of a socket
+reads those of the very context that wrapped it: contexts of different profiles can serve side
+by side in one process, from any thread.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as _dt
 import functools
+import logging
 import os
 import sys
 import tempfile
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +43,7 @@ from dicomsec.transport import _iana
 if TYPE_CHECKING:
     import ssl
 
-    from dicomsec.trust import TrustStore
+    from dicomsec.trust import ChainResult, TrustStore
 
 __all__ = [
     "PROFILES",
@@ -47,11 +54,18 @@ __all__ = [
     "context_profile",
     "missing_suites",
     "negotiated",
+    "peer_trust_problem",
     "peer_usage_problems",
     "server_context",
 ]
 
+_log = logging.getLogger(__name__)
+
 DIMSE_TLS_PORT = 2762
+
+#: the longest the validation of a peer's certificate may take during a handshake when it may
+#: fetch CRLs or OCSP responses and the socket has no timeout of its own (seconds)
+PEER_VALIDATION_SECONDS = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,10 +184,12 @@ def _context_class() -> Any:
     import ssl
 
     class ProfileContext(ssl.SSLContext):
-        """An ``SSLContext`` that carries its profile: the post-handshake certificate check of
-        every socket it wraps reads the profile from here (no global map keyed by ``id``)."""
+        """An ``SSLContext`` that carries its profile and trust store: the post-handshake
+        certificate check of every socket it wraps reads them from here (no global map keyed
+        by ``id``)."""
 
         profile: TlsProfile
+        trust_store: TrustStore | None = None
 
     return ProfileContext
 
@@ -210,8 +226,11 @@ def _load_trust(ctx: ssl.SSLContext, trust: TrustStore) -> None:
 
 
 def _load_store(ctx: ssl.SSLContext, store: TrustStore) -> None:
-    """Anchors only (intermediates are not anchors: the peer sends its chain); CRLs turn on
-    revocation checking of the peer's certificate (its issuer's CRL must then be present)."""
+    """Anchors only for OpenSSL (intermediates are not anchors: the peer sends its chain, and
+    the store's intermediates complete it in the validator); the store itself goes on the
+    context, for the validation of the peer's certificate after the handshake, which judges
+    revocation (CRLs of the whole path, OCSP, fetching) and names the reason: OpenSSL is not
+    given the CRLs (its leaf-only check would refuse a revoked peer without date or reason)."""
     import ssl
 
     from cryptography.hazmat.primitives.serialization import Encoding
@@ -219,9 +238,8 @@ def _load_store(ctx: ssl.SSLContext, store: TrustStore) -> None:
     if store.empty:
         raise InvalidInput("a TLS profile context needs trust anchors (--trust)")
     pem = "".join(c.public_bytes(Encoding.PEM).decode("ascii") for c in store.anchors)
-    if store.crls:
-        pem += "".join(c.public_bytes(Encoding.PEM).decode("ascii") for c in store.crls)
-        ctx.verify_flags |= ssl.VERIFY_CRL_CHECK_LEAF
+    if hasattr(type(ctx), "trust_store"):
+        ctx.trust_store = store  # type: ignore[attr-defined]
     try:
         ctx.load_verify_locations(cadata=pem)
     except (ssl.SSLError, ValueError) as exc:
@@ -397,6 +415,100 @@ def _peer_chain(sock: Any, leaf: bytes) -> list[bytes]:
         return [leaf]
 
 
+#: validator reasons about building the path itself, which OpenSSL has judged in the handshake
+_PATH_REASONS = frozenset({"unknown-issuer", "invalid"})
+
+
+def _refusal(result: ChainResult) -> str:
+    """One line naming why the validator refused a peer's certificate."""
+    if "revoked" in result.reasons:
+        text = "peer certificate revoked"
+        if result.revoked_at is not None:
+            text += f" on {result.revoked_at:%Y-%m-%d %H:%M} UTC"
+        if result.revocation_reason:
+            text += f" ({result.revocation_reason})"
+        return text
+    reasons = ", ".join(result.reasons) or "invalid"
+    return f"peer certificate not valid ({reasons}): " + "; ".join(result.problems)
+
+
+def _bounded(func: Any, seconds: float) -> Any:
+    """``func()`` in a daemon thread, waited for ``seconds`` at most (a dead OCSP responder
+    or CRL server must not hold a handshake, or an SCP thread, for longer); ``None`` when it
+    did not finish in time. An exception of ``func`` is returned, not raised."""
+    box: list[Any] = []
+
+    def run() -> None:
+        try:
+            box.append(func())
+        except Exception as exc:  # handed to the caller
+            box.append(exc)
+
+    worker = threading.Thread(target=run, name="dicomsec-peer-validation", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    return box[0] if box else None
+
+
+def peer_trust_problem(store: TrustStore, der: bytes, chain: Sequence[bytes] = (), *,
+                       server_side: bool, timeout: float | None = None) -> str | None:
+    """Why the validator refuses a TLS peer's certificate ``der`` (``None``: it is valid now).
+
+    :meth:`~dicomsec.trust.TrustStore.validate` at the current time, for a TLS client's
+    purpose on the server side and a TLS server's on the client side, with the certificates
+    the peer sent (``chain``, leaf first) as extra intermediates. When the store may fetch
+    CRLs or OCSP responses, the validation is bounded by ``timeout`` seconds (default
+    :data:`PEER_VALIDATION_SECONDS`): past it the status counts as undetermined (refused,
+    unless the store is ``soft_fail``, which passes it with a warning in the log). A path
+    OpenSSL verified in the handshake but the validator cannot build (reasons only
+    ``unknown-issuer``/``invalid``) is left to OpenSSL's verdict, with a warning in the log;
+    every other reason (revoked, revocation unknown, expired, wrong key usage, algorithm not
+    allowed) refuses.
+    """
+    from cryptography import x509
+
+    from dicomsec.trust import KeyPurpose
+
+    try:
+        leaf = x509.load_der_x509_certificate(der)
+        extra = [x509.load_der_x509_certificate(d) for d in chain[1:]]
+    except ValueError:
+        return "peer certificate not readable"
+    purpose = KeyPurpose.TLS_CLIENT if server_side else KeyPurpose.TLS_SERVER
+    now = _dt.datetime.now(_dt.UTC)
+
+    def validate() -> ChainResult:
+        return store.validate(leaf, at=now, purpose=purpose, extra_intermediates=extra)
+
+    seconds = timeout or PEER_VALIDATION_SECONDS
+    if store.allow_fetching:
+        result = _bounded(validate, seconds)
+    else:  # no network I/O: bounded by the work of the path itself
+        try:
+            result = validate()
+        except Exception as exc:  # e.g. a certificate with malformed extensions
+            result = exc
+    if result is None:
+        if store.soft_fail:
+            _log.warning("peer certificate %s: revocation status not determined within "
+                         "%g s; passed (soft-fail)", leaf.subject.rfc4514_string(), seconds)
+            return None
+        return f"peer certificate: validation not finished within {seconds:g} s " \
+               "(revocation status unknown)"
+    if isinstance(result, Exception):
+        return f"peer certificate cannot be validated ({type(result).__name__}: {result})"
+    if result.trusted:
+        return None
+    if set(result.reasons) <= _PATH_REASONS:
+        # OpenSSL built and verified this path during the handshake; a validator that cannot
+        # build it (e.g. a CA without keyUsage, which RFC 5280 allows) does not overrule it
+        _log.warning("peer certificate %s: the validator did not build the path OpenSSL "
+                     "verified (%s); OpenSSL's verdict stands", leaf.subject.rfc4514_string(),
+                     "; ".join(result.problems))
+        return None
+    return _refusal(result)
+
+
 @functools.cache
 def _policy_socket_class() -> Any:
     import ssl
@@ -419,6 +531,13 @@ def _policy_socket_class() -> Any:
             if problems:
                 raise ssl.SSLError(f"TLS profile {prof.name}: peer certificate refused: "
                                    + "; ".join(problems))
+            store = getattr(self.context, "trust_store", None)
+            if store is not None:
+                refused = peer_trust_problem(store, der, _peer_chain(self, der),
+                                             server_side=self.server_side,
+                                             timeout=self.gettimeout())
+                if refused is not None:
+                    raise ssl.SSLError(refused)
 
     return _PolicySSLSocket
 

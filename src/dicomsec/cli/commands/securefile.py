@@ -7,7 +7,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, BinaryIO
 
 from dicomsec.cli._contexts import (
+    CRL_HELP,
+    OFFLINE_HELP,
     POLICY_HELP,
+    SOFT_FAIL_HELP,
+    UNTRUSTED_HELP,
     algorithm_policy,
     input_file,
     load_signing_key,
@@ -155,7 +159,8 @@ def unwrap(
     = None,
     kek_id: Annotated[str | None, typer.Option("--kek-id", help="KEK identifier, hex.")] = None,
     trust: Annotated[list[Path] | None, typer.Option(
-        "--trust", help="Trusted CA for inner signers; repeatable.")] = None,
+        "--trust", help="Trusted CA certificate file or folder for inner signers (trust "
+        "anchors); repeatable.")] = None,
     key_password_file: Annotated[Path | None, typer.Option(
         "--key-password-file", help="Password of --key.")] = None,
     allow_unauthenticated: Annotated[bool, typer.Option(
@@ -164,18 +169,25 @@ def unwrap(
     policy_file: Annotated[Path | None, typer.Option(
         "--algorithm-policy", metavar="FILE", help=POLICY_HELP)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    untrusted: Annotated[list[Path] | None, typer.Option(
+        "--untrusted", metavar="CERTS", help=UNTRUSTED_HELP)] = None,
+    crl: Annotated[list[Path] | None, typer.Option("--crl", help=CRL_HELP)] = None,
+    offline: Annotated[bool, typer.Option("--offline", help=OFFLINE_HELP)] = False,
+    soft_fail: Annotated[bool, typer.Option("--soft-fail", help=SOFT_FAIL_HELP)] = False,
 ) -> int:
     """Decrypt and check a Secure DICOM File; write the DICOM file it holds (mode 0600).
 
     Exit 0 on success; 1 when no recipient matches, the key or password is wrong, the tag or
     inner signature/digest fails, a signer is untrusted, or the algorithm policy refuses the
     content cipher for decryption; 2 when the input is not CMS or the policy file is bad. On
-    any failure no output file exists.
+    any failure no output file exists. Inner signers are validated against --trust as
+    verify does (--untrusted, --crl, --offline, --soft-fail): a revoked signer is exit 1.
     """
     if (kek_file is None) != (kek_id is None):
         raise usage("give both --kek-file and --kek-id")
     if key is None and password_file is None and kek_file is None:
         raise usage("give --key (and --cert), --password-file or --kek-file/--kek-id")
+    store = trust_store(trust, crl, untrusted=untrusted, offline=offline, soft_fail=soft_fail)
     input_file(src)
     output_file(out)
     from dicomsec import securefile
@@ -193,7 +205,7 @@ def unwrap(
         kek_id=kid,
         password=_read_secret_file(password_file, "password") if password_file else None,
     )
-    report = securefile.unwrap(src, out, credentials=creds, trust=trust_store(trust, None),
+    report = securefile.unwrap(src, out, credentials=creds, trust=store,
                                allow_unauthenticated=allow_unauthenticated, policy=policy)
     if as_json:
         print_json(report)

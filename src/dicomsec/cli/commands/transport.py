@@ -15,7 +15,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from dicomsec.cli._contexts import (
+    CRL_HELP,
+    OFFLINE_HELP,
     PASSWORD_HELP,
+    SOFT_FAIL_HELP,
+    UNTRUSTED_HELP,
     count,
     input_file,
     key_password,
@@ -51,8 +55,19 @@ def _check_aet(value: str, option: str) -> str:
     return value
 
 
-def _trust(paths: list[Path]) -> TrustStore:
-    """The trust store of the ``--trust`` files and folders (anchors only).
+#: the validator's options shared by scp, send and echo (with --trust)
+_Untrusted = Annotated[list[Path] | None, typer.Option("--untrusted", metavar="CERTS",
+                                                       help=UNTRUSTED_HELP)]
+_Crl = Annotated[list[Path] | None, typer.Option("--crl", help=CRL_HELP)]
+_Offline = Annotated[bool, typer.Option("--offline", help=OFFLINE_HELP)]
+_SoftFail = Annotated[bool, typer.Option("--soft-fail", help=SOFT_FAIL_HELP)]
+
+
+def _trust(paths: list[Path], crl: list[Path] | None = None, *,
+           untrusted: list[Path] | None = None, offline: bool = False,
+           soft_fail: bool = False) -> TrustStore:
+    """The trust store of ``--trust`` and the validator's options (the peer's certificate is
+    validated with it after the handshake: chain, key usage, revocation).
 
     Raises:
         InvalidInput: none given, or an unreadable file or a folder without certificates.
@@ -60,19 +75,19 @@ def _trust(paths: list[Path]) -> TrustStore:
     from dicomsec.cli._contexts import trust_store
     from dicomsec.errors import InvalidInput
 
-    store = trust_store(paths, None)
+    store = trust_store(paths, crl, untrusted=untrusted, offline=offline, soft_fail=soft_fail)
     if store is None:
         raise InvalidInput("a TLS profile context needs trust anchors (--trust)")
     return store
 
 
-def _client_context(profile: str, cert: Path, key: Path, trust: list[Path],
+def _client_context(profile: str, cert: Path, key: Path, store: TrustStore,
                     password_file: Path | None = None) -> ssl.SSLContext:
     from dicomsec.cli._contexts import input_file, key_password
     from dicomsec.transport import tls
 
     password = key_password(input_file(key), password_file)
-    ctx = tls.client_context(profile, _trust(trust), cert=input_file(cert), key=key,
+    ctx = tls.client_context(profile, store, cert=input_file(cert), key=key,
                              key_password=password)
     missing = tls.missing_suites(ctx, profile)
     if missing:
@@ -188,9 +203,18 @@ def scp(
     acse_timeout: Annotated[float, typer.Option(
         "--acse-timeout", help="Seconds a client has to send its A-ASSOCIATE-RQ after the "
         "TLS handshake (at most --network-timeout).")] = 30.0,
+    untrusted: _Untrusted = None,
+    crl: _Crl = None,
+    offline: _Offline = False,
+    soft_fail: _SoftFail = False,
 ) -> int:
     """Storage SCP (all storage SOP classes) and Verification over TLS; stores each received
-    instance atomically under --out as <SOP Instance UID>.dcm. Runs until SIGINT/SIGTERM."""
+    instance atomically under --out as <SOP Instance UID>.dcm. Runs until SIGINT/SIGTERM.
+
+    A client's certificate is validated after the handshake as verify validates a signer's
+    (--trust, --untrusted, --crl, CRLs and OCSP fetched unless --offline, --soft-fail): a
+    revoked or otherwise invalid one is refused (TLS-REJECT, with the reason) and the SCP
+    keeps serving the others."""
     from dicomsec.transport import dimse
 
     name = _check_profile(profile)
@@ -204,6 +228,7 @@ def scp(
     count(max_associations, "--max-associations", 1, MAX_ASSOCIATIONS)
     if duplicates not in dimse.DUPLICATE_POLICIES:
         raise usage("--duplicates must be reject, keep-both or replace")
+    store = _trust(trust, crl, untrusted=untrusted, offline=offline, soft_fail=soft_fail)
     pairs, password = _server_keys(cert, key, key_password_file)
     lock = threading.Lock()
 
@@ -215,7 +240,7 @@ def scp(
                 err(line)
 
     server = dimse.make_scp(
-        name, pairs, _trust(trust), out, key_password=password,
+        name, pairs, store, out, key_password=password,
         require_client_cert=not no_client_auth, ae_title=aet, host=bind, port=port,
         handshake_timeout=handshake_timeout, max_associations=max_associations, on_event=show,
         duplicates=duplicates, network_timeout=network_timeout, acse_timeout=acse_timeout)
@@ -281,12 +306,18 @@ def send(
         "Operations Window when above 1; the SCP may agree to fewer.")] = 1,
     as_json: _Json = False,
     key_password_file: _PasswordFile = None,
+    untrusted: _Untrusted = None,
+    crl: _Crl = None,
+    offline: _Offline = False,
+    soft_fail: _SoftFail = False,
 ) -> int:
     """Storage SCU: send files and folders over one TLS association. Exit 0 when all were
-    stored, 1 when any store or the TLS association failed, 2 for unreadable input."""
+    stored, 1 when any store or the TLS association failed (the SCP's certificate revoked or
+    not valid under --trust included), 2 for unreadable input."""
     from dicomsec.transport import dimse
 
     name = _check_profile(profile)
+    store = _trust(trust, crl, untrusted=untrusted, offline=offline, soft_fail=soft_fail)
     _check_aet(aec, "--aec")
     _check_aet(aet, "--aet")
     count(window, "--window", 1, dimse.MAX_WINDOW)
@@ -303,7 +334,7 @@ def send(
         from dicomsec.errors import InvalidInput
 
         raise InvalidInput("no DICOM Part 10 files to send")
-    ctx = _client_context(name, cert, key, trust, key_password_file)
+    ctx = _client_context(name, cert, key, store, key_password_file)
     failures: list[str] = []
     with progress(len(files)) as bar:
         task = bar.add_task("sending", total=len(files))
@@ -341,17 +372,23 @@ def echo(
     verbose: _Verbose = False,
     as_json: _Json = False,
     key_password_file: _PasswordFile = None,
+    untrusted: _Untrusted = None,
+    crl: _Crl = None,
+    offline: _Offline = False,
+    soft_fail: _SoftFail = False,
 ) -> int:
-    """C-ECHO (Verification) over TLS. Exit 0 on success, 1 on any failure."""
+    """C-ECHO (Verification) over TLS. Exit 0 on success, 1 on any failure (the SCP's
+    certificate revoked or not valid under --trust included)."""
     from dicomsec.transport import dimse
 
     name = _check_profile(profile)
+    store = _trust(trust, crl, untrusted=untrusted, offline=offline, soft_fail=soft_fail)
     _check_aet(aec, "--aec")
     _check_aet(aet, "--aet")
     port_number(port)
     seconds(timeout, "--timeout")
     _resolve(host, port)
-    ctx = _client_context(name, cert, key, trust, key_password_file)
+    ctx = _client_context(name, cert, key, store, key_password_file)
     report = dimse.echo(host, port, ctx, called_aet=aec, calling_aet=aet, timeout=timeout)
     if verbose and report.tls_version:
         err(_tls_line(report.tls_version, report.cipher, report.peer))

@@ -7,7 +7,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-from dicomsec.cli._contexts import POLICY_HELP, algorithm_policy, moment, trust_store
+from dicomsec.cli._contexts import (
+    CRL_HELP,
+    OFFLINE_HELP,
+    POLICY_HELP,
+    SOFT_FAIL_HELP,
+    TRUST_HELP,
+    UNTRUSTED_HELP,
+    algorithm_policy,
+    moment,
+    trust_store,
+)
 from dicomsec.cli._root import (
     DEBUG,
     EXIT_OK,
@@ -32,19 +42,38 @@ if TYPE_CHECKING:
 REQUIRE = ("any", "creator", "authorization", "sr", "sr-verification")
 
 
+#: what a trust store is built from: --trust, --crl, --untrusted, --offline, --soft-fail
+_TrustArgs = tuple[tuple[Path, ...], tuple[Path, ...], tuple[Path, ...], bool, bool]
+
 #: trust stores built in this process (a worker builds its own once, from the paths)
-_STORES: dict[tuple[tuple[Path, ...], tuple[Path, ...]], TrustStore | None] = {}
+_STORES: dict[_TrustArgs, TrustStore | None] = {}
 
 
-def _store(trust: tuple[Path, ...], crl: tuple[Path, ...]) -> TrustStore | None:
-    if (trust, crl) not in _STORES:
-        _STORES[(trust, crl)] = trust_store(list(trust), list(crl))
-    return _STORES[(trust, crl)]
+def _store(args: _TrustArgs) -> TrustStore | None:
+    if args not in _STORES:
+        trust, crl, untrusted, offline, soft_fail = args
+        _STORES[args] = trust_store(list(trust), list(crl), untrusted=list(untrusted),
+                                    offline=offline, soft_fail=soft_fail)
+    return _STORES[args]
+
+
+def _trust_word(s: Any) -> str:
+    """``trusted``, or ``UNTRUSTED`` with the validator's reasons (a revocation with its date
+    and reason: ``UNTRUSTED: revoked 2026-11-30 (key_compromise)``)."""
+    if s.trusted:
+        return "trusted"
+    reasons = [r for r in getattr(s, "trust_reasons", ()) if r != "revoked"]
+    revoked_at = getattr(s, "revoked_at", None)
+    if revoked_at is not None or "revoked" in getattr(s, "trust_reasons", ()):
+        why = getattr(s, "revocation_reason", None)
+        reasons.insert(0, "revoked" + (f" {revoked_at:%Y-%m-%d}" if revoked_at else "")
+                       + (f" ({why})" if why else ""))
+    return "UNTRUSTED" + (f": {', '.join(reasons)}" if reasons else "")
 
 
 def _signature_lines(s: Any) -> list[str]:
     verdict = "valid" if s.valid else "INVALID"
-    trust = "trusted" if s.trusted else "UNTRUSTED"
+    trust = _trust_word(s)
     extra = []
     if s.legacy:
         extra.append("LEGACY algorithm")
@@ -105,8 +134,8 @@ def _error_line(error: str | None, detail: str | None) -> str:
     return f"error: {error} (run with --debug for details)"
 
 
-def _verify_one(path: Path, *, trust: tuple[Path, ...], crl: tuple[Path, ...],
-                require: str | None, policy: AlgorithmPolicy | None = None,
+def _verify_one(path: Path, *, trust: _TrustArgs, require: str | None,
+                policy: AlgorithmPolicy | None = None,
                 at: _dt.datetime | None = None, allow_unsigned: bool = False,
                 limits: Limits | None = None) -> tuple[bool, dict[str, Any], str]:
     """The batch job: verify one file; ``(ok, to_dict(), text)`` (picklable, unlike the
@@ -116,7 +145,7 @@ def _verify_one(path: Path, *, trust: tuple[Path, ...], crl: tuple[Path, ...],
     from dicomsec.signatures import verify_file
 
     with _limits.applied(limits or _limits.current()):
-        rep = verify_file(path, trust=_store(trust, crl), require=require, policy=policy,
+        rep = verify_file(path, trust=_store(trust), require=require, policy=policy,
                           at=at, allow_unsigned=allow_unsigned)
     return rep.ok, rep.to_dict(), "\n".join(_report_lines(rep))
 
@@ -125,9 +154,8 @@ def _verify_one(path: Path, *, trust: tuple[Path, ...], crl: tuple[Path, ...],
 def verify(
     paths: Annotated[list[Path], typer.Argument(metavar="PATH...",
                                                 help="Files or folders (recursive).")],
-    trust: Annotated[list[Path] | None, typer.Option(
-        "--trust", help="Trusted CA certificate file or folder; repeatable.")] = None,
-    crl: Annotated[list[Path] | None, typer.Option("--crl", help="CRL file; repeatable.")] = None,
+    trust: Annotated[list[Path] | None, typer.Option("--trust", help=TRUST_HELP)] = None,
+    crl: Annotated[list[Path] | None, typer.Option("--crl", help=CRL_HELP)] = None,
     require: Annotated[str | None, typer.Option(
         "--require", help="Fail unless a valid, trusted signature of this kind exists: "
         "any, creator, authorization, sr.")] = None,
@@ -147,6 +175,10 @@ def verify(
     allow_unsigned: Annotated[bool, typer.Option(
         "--allow-unsigned", help="A file without any signature is ok (exit 0; it still says "
         "'nothing verified'). Without it, such a file fails (exit 1).")] = False,
+    untrusted: Annotated[list[Path] | None, typer.Option(
+        "--untrusted", metavar="CERTS", help=UNTRUSTED_HELP)] = None,
+    offline: Annotated[bool, typer.Option("--offline", help=OFFLINE_HELP)] = False,
+    soft_fail: Annotated[bool, typer.Option("--soft-fail", help=SOFT_FAIL_HELP)] = False,
 ) -> int:
     """Verify every signature of DICOM files, at every level.
 
@@ -155,6 +187,9 @@ def verify(
     hold no file at all), 2 when a file or the policy file cannot be read (a failed signature
     in another file takes precedence). A file without signatures says "nothing verified" and
     fails (exit 1) unless --allow-unsigned is given (--require still applies then).
+    Each signer's certificate is validated against --trust, with the --untrusted
+    intermediates, the --crl files and (unless --offline) CRLs and OCSP responses fetched from
+    the certificate; a revocation status that cannot be determined fails unless --soft-fail.
     Files are verified by worker processes; results appear in order of completion.
     """
     if require is not None and require not in REQUIRE:
@@ -164,11 +199,13 @@ def verify(
     from dicomsec import limits
     from dicomsec.batch import iter_files, make_executor
 
-    job = functools.partial(_verify_one, trust=tuple(trust or ()), crl=tuple(crl or ()),
-                            require=require, policy=algorithm_policy(policy_file),
-                            at=moment(at), allow_unsigned=allow_unsigned,
+    trust_args: _TrustArgs = (tuple(trust or ()), tuple(crl or ()), tuple(untrusted or ()),
+                              offline, soft_fail)
+    _store(trust_args)  # a bad --trust or flag combination stops the run here
+    job = functools.partial(_verify_one, trust=trust_args, require=require,
+                            policy=algorithm_policy(policy_file), at=moment(at),
+                            allow_unsigned=allow_unsigned,
                             limits=limits.current())
-    _store(job.keywords["trust"], job.keywords["crl"])  # a bad --trust stops the run here
     codes: list[int] = []
 
     def results() -> Iterator[dict[str, Any]]:
