@@ -1,25 +1,25 @@
 """Trust stores and certificate path validation.
 
 A :class:`TrustStore` holds explicit trust anchors (never the operating system's store),
-optional untrusted intermediates and CRLs. :meth:`TrustStore.validate` builds and checks a path
-with ``cryptography``'s X.509 verifier at a given moment (the signing time, or a certified
-timestamp's time) and returns a :class:`ChainResult` instead of raising for an untrusted chain.
+optional untrusted intermediates, CRLs and OCSP responses. :meth:`TrustStore.validate` builds
+and checks a path with pyhanko-certvalidator at a given moment (the signing time, or a
+certified timestamp's time), checks revocation (CRL, OCSP, fetched over HTTP when allowed) and
+returns a :class:`ChainResult` instead of raising for an untrusted chain (docs/validation.md).
 
 :func:`check_for_use` is the one validator of a certificate we are about to *use* (to sign, to
 encrypt to, to present in TLS, to issue with): the same key usage rules :meth:`TrustStore.validate`
 applies (one rule list, :func:`usage_problems`), the validity window at the moment of use, and
 whether the key can do the job; refused with one line naming the certificate and the reasons.
 
-Limits: the path builder accepts certification authorities whose keys are RSA, ECDSA, Ed25519 or
-ML-DSA (Ed448 CAs are refused by the underlying verifier); end-entity keys of every scheme in
-the algorithm registry are accepted.
+Certification authorities and end entities with RSA, ECDSA, Ed25519, Ed448 and ML-DSA keys are
+validated.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import enum
-import itertools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -27,14 +27,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from dicomsec.errors import InvalidInput
+from dicomsec.trust._result import REASONS, ChainResult, RevocationStatus
 
 if TYPE_CHECKING:
     from cryptography import x509
 
+    from dicomsec.algorithms.policy import AlgorithmPolicy
+
 _Ext = TypeVar("_Ext", bound="x509.ExtensionType")
 
-__all__ = ["REASONS", "CertificateNotUsable", "ChainResult", "KeyPurpose", "TrustStore",
-           "check_for_use", "usage_problems"]
+__all__ = ["REASONS", "CertificateNotUsable", "ChainResult", "KeyPurpose", "RevocationStatus",
+           "TrustStore", "check_for_use", "usage_problems"]
 
 _CERT_SUFFIXES = (".pem", ".crt", ".cer", ".der")
 #: OpenSSL's hashed-name folder layout (``c_rehash``/``openssl rehash``): ``<8 hex>.<n>``
@@ -102,38 +105,6 @@ class CertificateNotUsable(InvalidInput):
         self.purpose = purpose
 
 
-#: why a certificate is not valid (:attr:`ChainResult.reasons`), as reports and policies name it
-REASONS = ("expired", "not-yet-valid", "revoked", "wrong-key-usage", "unknown-issuer",
-           "revocation-unknown", "bad-signature", "algorithm-not-allowed", "invalid")
-
-
-@dataclass(frozen=True, slots=True)
-class ChainResult:
-    """The outcome of validating one certificate.
-
-    ``problems`` are sentences for people; ``reasons`` the same failures as codes from
-    :data:`REASONS` (one per kind, in order of first appearance); ``revoked_at`` and
-    ``revocation_reason`` (an RFC 5280 reason name such as ``key_compromise``) are set when a
-    certificate of the path is revoked.
-    """
-
-    trusted: bool
-    problems: tuple[str, ...] = ()
-    chain: tuple[x509.Certificate, ...] = field(default=(), repr=False)
-    reasons: tuple[str, ...] = ()
-    revoked_at: _dt.datetime | None = None
-    revocation_reason: str | None = None
-
-    def __bool__(self) -> bool:
-        return self.trusted
-
-
-def _utc_naive(moment: _dt.datetime) -> _dt.datetime:
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(_dt.UTC).replace(tzinfo=None)
-    return moment
-
-
 def _aware(moment: _dt.datetime) -> _dt.datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=_dt.UTC)
 
@@ -154,6 +125,10 @@ class TrustStore:
     #: a certificate whose revocation status cannot be determined passes (reported) instead of
     #: failing: never the default
     soft_fail: bool = False
+    #: a site's algorithm policy for the signatures of the path (default: the registry's)
+    algorithm_policy: AlgorithmPolicy | None = None
+    _cache: dict[tuple[object, ...], ChainResult] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False)
 
     @classmethod
     def from_paths(
@@ -203,77 +178,62 @@ class TrustStore:
         extra_intermediates: Sequence[x509.Certificate] = (),
         revocation_at: _dt.datetime | None = None,
     ) -> ChainResult:
-        """Validate ``cert`` for ``purpose`` at the moment ``at``.
+        """Validate ``cert`` for ``purpose`` at the moment ``at`` (RFC 5280 path validation by
+        pyhanko-certvalidator, docs/validation.md).
 
-        Revocation is judged at ``revocation_at`` (default ``at``): a caller whose ``at`` comes
-        from an unproven claim (a signer's own DateTime) passes the current time here, so that
-        a revocation cannot be dodged by backdating.
+        Checks: a path to an anchor of this store (never the operating system's), through
+        ``intermediates`` and ``extra_intermediates`` (signatures, validity periods at ``at``,
+        name chaining, basic constraints, CA key usage, the certificate algorithm policy:
+        md5/sha1 and RSA under 2048 bits refused); key usage for ``purpose``
+        (:func:`usage_problems`); revocation of every certificate of the path below the
+        anchor that is *checked* (a CRL of its issuer or an OCSP response for it is in the
+        store, or ``allow_fetching`` and it names a CRL distribution point or an OCSP URL),
+        judged at ``revocation_at`` (default ``at``) with later revocation information
+        accepted: a caller whose ``at`` comes from an unproven claim (a signer's own DateTime)
+        passes the current time here, so that a revocation cannot be dodged by backdating.
+        A checked certificate whose status cannot be determined fails (``revocation-unknown``)
+        unless ``soft_fail``. Fetches only when ``allow_fetching``.
 
-        Checks: a path to an anchor (signatures, validity periods, CA constraints), key usage
-        for the purpose, and revocation against the loaded CRLs (a CRL is used only when its
-        signature verifies with the issuer's key). Does not fetch CRLs or OCSP responses.
+        Never raises for an untrusted certificate: the result says why.
         """
-        from cryptography import x509
-        from cryptography.x509.verification import (
-            ExtensionPolicy,
-            PolicyBuilder,
-            Store,
-            VerificationError,
-        )
-
-        problems: list[str] = []
-        problems.extend(usage_problems(cert, purpose))
+        problems = usage_problems(cert, purpose)
         reasons = ["wrong-key-usage"] if problems else []
         if not self.anchors:
             return ChainResult(False, ("no trust anchors configured", *problems),
                                reasons=("unknown-issuer", *reasons))
-        try:
-            verifier = (
-                PolicyBuilder()
-                .store(Store(list(self.anchors)))
-                .time(_utc_naive(at))
-                .extension_policies(
-                    ca_policy=ExtensionPolicy.webpki_defaults_ca(),
-                    ee_policy=ExtensionPolicy.permit_all(),
-                )
-                .build_client_verifier()
-            )
-            verified = verifier.verify(cert, [*self.intermediates, *extra_intermediates])
-            chain = tuple(verified.chain)
-        except VerificationError as exc:
-            msg = str(exc).replace("validation failed: ", "")
-            return ChainResult(False, (f"certificate chain not trusted: {msg}", *problems),
-                               reasons=("unknown-issuer", *reasons))
-        except (ValueError, TypeError) as exc:
-            return ChainResult(False, (f"certificate chain not checkable: {exc}", *problems),
-                               reasons=("invalid", *reasons))
-        revoked_at = None
-        for child, issuer in itertools.pairwise(chain):
-            for crl in self.crls:
-                if crl.issuer != issuer.subject:
-                    continue
-                try:
-                    if not crl.is_signature_valid(issuer.public_key()):  # type: ignore[arg-type]
-                        problems.append("a CRL's signature does not verify; CRL ignored")
-                        continue
-                except (TypeError, ValueError):
-                    continue
-                revoked = crl.get_revoked_certificate_by_serial_number(child.serial_number)
-                when = revocation_at or at
-                if revoked is not None and _aware(revoked.revocation_date_utc) <= _aware(when):
-                    reasons.append("revoked")
-                    revoked_at = _aware(revoked.revocation_date_utc)
-                    problems.append(
-                        f"certificate {child.subject.rfc4514_string()} revoked on "
-                        f"{revoked.revocation_date_utc:%Y-%m-%d}"
-                    )
-                nu = crl.next_update_utc
-                if nu is not None and _aware(nu) < _aware(revocation_at or at):
-                    reasons.append("revocation-unknown")
-                    problems.append("CRL is out of date at the validation time")
-        del x509
-        return ChainResult(not problems, tuple(problems), chain,
-                           reasons=tuple(dict.fromkeys(reasons)), revoked_at=revoked_at)
+        key = _cache_key(cert, at, revocation_at, purpose, extra_intermediates)
+        cached = self._cache.get(key) if key is not None else None
+        if cached is not None:
+            return cached
+        from dicomsec.trust import _validate
+
+        result = _validate.validate(_validate.Request(
+            cert=cert, anchors=self.anchors,
+            intermediates=(*self.intermediates, *extra_intermediates), crls=self.crls,
+            ocsps=self.ocsps, at=_aware(at), revocation_at=_aware(revocation_at or at),
+            allow_fetching=self.allow_fetching, soft_fail=self.soft_fail,
+            algorithm_policy=self.algorithm_policy))
+        if problems:
+            result = dataclasses.replace(
+                result, trusted=False, problems=(*result.problems, *problems),
+                reasons=tuple(dict.fromkeys((*result.reasons, *reasons))))
+        if key is not None and len(self._cache) < _CACHE_ENTRIES:
+            self._cache[key] = result
+        return result
+
+
+#: at most this many validation results kept per trust store
+_CACHE_ENTRIES = 4096
+
+
+def _cache_key(cert: x509.Certificate, at: _dt.datetime, revocation_at: _dt.datetime | None,
+               purpose: KeyPurpose, extra: Sequence[x509.Certificate]) -> tuple[object, ...] | None:
+    """What a validation result depends on besides the store: the certificate, the moments,
+    the purpose and the extra intermediates."""
+    try:
+        return (cert, _aware(at), _aware(revocation_at or at), purpose, tuple(extra))
+    except TypeError:
+        return None
 
 
 def _extension(cert: x509.Certificate, cls: type[_Ext]) -> _Ext | None:
