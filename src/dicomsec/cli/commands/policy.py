@@ -1,3 +1,171 @@
 """``dicomsec policy ...``: see docs/trust-and-policy.md."""
 
 from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+from dicomsec.cli._contexts import moment, output_file, trust_store
+from dicomsec.cli._root import (
+    EXIT_INPUT,
+    command,
+    err,
+    exit_code,
+    print_json,
+    progress,
+    usage,
+)
+
+if TYPE_CHECKING:
+    import datetime as _dt
+
+    import typer
+
+    from dicomsec.limits import Limits
+    from dicomsec.policy import Policy, PolicyReport, Verdict
+    from dicomsec.trust import TrustStore
+
+_StoreKey = tuple[tuple[Path, ...], tuple[Path, ...], tuple[Path, ...], bool]
+#: trust stores built in this process (a worker builds its own once, from the paths)
+_STORES: dict[_StoreKey, TrustStore | None] = {}
+
+
+def _store(key: _StoreKey) -> TrustStore | None:
+    if key not in _STORES:
+        trust, crl, untrusted, offline = key
+        _STORES[key] = trust_store(list(trust), list(crl), untrusted=list(untrusted),
+                                   offline=offline)
+    return _STORES[key]
+
+
+def _judge_one(path: Path, *, policy: Policy, store: _StoreKey, at: _dt.datetime | None,
+               limits: Limits | None = None) -> Verdict:
+    """The batch job: the verdict on one file (picklable: it holds no certificate)."""
+    from dicomsec import limits as _limits
+    from dicomsec.policy import check_file
+
+    with _limits.applied(limits or _limits.current()):
+        return check_file(path, policy, trust=_store(store), at=at)
+
+
+def _line(v: Verdict) -> str:
+    rule = f"{v.rule} ({v.mode}{', ENFORCED' if v.enforced else ''})" if v.rule else "-"
+    details = f": {'; '.join(v.details)}" if v.details and v.verdict != "compliant" else ""
+    return f"{v.verdict.upper():22} {v.path}  [{v.device}] rule {rule}{details}"
+
+
+def _people(report: PolicyReport) -> None:
+    """The per-device summary for people (stdout)."""
+    print(f"\n{report.summary()}")
+    for d in report.devices:
+        verdicts = ", ".join(f"{k} {n}" for k, n in sorted(d.by_verdict.items()))
+        schemes = ", ".join(f"{k} {n}" for k, n in sorted(d.by_scheme.items())) or "none"
+        print(f"  {d.device}: {d.files} files, {d.signed} signed, {d.compliant} compliant, "
+              f"{d.enforced} enforced violations; {verdicts}; schemes: {schemes}")
+    for a in report.algorithms:
+        flags = [f for f, on in (("quantum-vulnerable", a.quantum_vulnerable),
+                                 ("legacy", a.legacy)) if on]
+        until = (f"new signatures until {a.create_until.isoformat()}" if a.create_allowed
+                 and a.create_until else "new signatures " + ("allowed" if a.create_allowed
+                                                              else "refused"))
+        print(f"  {a.kind} {a.algorithm}: {a.count}; {until}"
+              + (f"; {', '.join(flags)}" if flags else ""))
+
+
+def _html(path: Path, report: PolicyReport) -> None:
+    from dicomsec._atomic import atomic_write_bytes
+    from dicomsec.policy import render_html
+
+    atomic_write_bytes(path, render_html(report).encode("utf-8"))
+
+
+@command("check", group="policy")
+def check(
+    paths: Annotated[list[Path], typer.Argument(metavar="PATH...",
+                                                help="Files or folders (recursive).")],
+    policy_file: Annotated[Path, typer.Option(
+        "--policy", metavar="FILE", help="Signing policy (TOML: [[rule]] tables, optional "
+        "[algorithms]; see docs/trust-and-policy.md).")],
+    trust: Annotated[list[Path] | None, typer.Option(
+        "--trust", help="Trusted CA certificate file or folder; repeatable.")] = None,
+    untrusted: Annotated[list[Path] | None, typer.Option(
+        "--untrusted", help="Intermediate CA certificates (not trusted by themselves); "
+        "repeatable.")] = None,
+    crl: Annotated[list[Path] | None, typer.Option("--crl", help="CRL file; repeatable.")] = None,
+    offline: Annotated[bool, typer.Option(
+        "--offline", help="Never fetch CRLs or OCSP responses over the network.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    html: Annotated[Path | None, typer.Option(
+        "--html", metavar="OUT", help="Write the coverage report as one self-contained HTML "
+        "file (written atomically).")] = None,
+    workers: Annotated[int | None, typer.Option(
+        "--workers", help="Worker processes (default: one per CPU); 1 works in this "
+        "process.")] = None,
+    show_progress: Annotated[bool | None, typer.Option(
+        "--progress/--no-progress", help="Show a progress bar on stderr (default: when it is "
+        "a terminal).")] = None,
+    at: Annotated[str | None, typer.Option(
+        "--at", metavar="DATE", help="Judge the algorithms as on this day (ISO 8601); "
+        "default today.")] = None,
+) -> int:
+    """Judge every file against a signing policy: one verdict per file, a summary per device.
+
+    Verdicts: compliant, unsigned, invalid, untrusted, revoked, wrong-signer, device-mismatch,
+    algorithm-not-allowed, not-covered. The first rule that matches a file and whose 'from'
+    date has come judges it. Exit 0 when no enforce rule is violated (monitor rules only
+    report), 1 when one is, 2 for bad arguments, an unreadable policy, or a file that cannot be
+    read (an enforced violation in another file takes precedence).
+    """
+    if workers is not None and workers < 1:
+        raise usage("--workers must be at least 1")
+    from dicomsec import limits
+    from dicomsec import policy as _policy
+
+    if not trust:
+        raise usage("--trust is required: a signature is judged by its signer's chain")
+    when = moment(at)
+    if html is not None:
+        output_file(html)
+    pol = _policy.load(policy_file)
+    key: _StoreKey = (tuple(trust), tuple(crl or ()), tuple(untrusted or ()), offline)
+    _store(key)  # a bad --trust stops the run here
+    job = functools.partial(_judge_one, policy=pol, store=key, at=when,
+                            limits=limits.current())
+    verdicts, errors, codes = _run(job, paths, workers, show_progress, as_json)
+    report = _policy.coverage(verdicts, pol, at=when.date() if when else None, errors=errors)
+    if html is not None:
+        _html(html, report)
+    if as_json:
+        print_json(report)
+    else:
+        _people(report)
+    return exit_code([report, *codes])
+
+
+def _run(job: Any, paths: list[Path], workers: int | None, show: bool | None,
+         quiet: bool) -> tuple[list[Verdict], list[tuple[str, str]], list[int]]:
+    """Judge every file; the verdicts, the files that could not be judged and their exit
+    codes (by the kind of error: 2 unreadable, 70 a defect)."""
+    from dicomsec.batch import iter_files, make_executor
+
+    verdicts: list[Verdict] = []
+    errors: list[tuple[str, str]] = []
+    codes: list[int] = []
+    with progress(None, show=show) as bar:
+        task = bar.add_task("judging", total=None)
+        for outcome in make_executor(workers).map(job, iter_files(paths)):
+            if outcome.value is not None:
+                verdicts.append(outcome.value)
+                if not quiet:
+                    print(_line(outcome.value))
+            else:
+                errors.append((str(outcome.item), outcome.message or outcome.error or "error"))
+                codes.append(exit_code(outcome))
+                err(f"error: {outcome.error}")
+            bar.advance(task)
+    if not verdicts and not errors:
+        err("error: no files judged: no file found under the paths given")
+        errors.append(("-", "no file found"))
+        codes.append(EXIT_INPUT)
+    return verdicts, errors, codes

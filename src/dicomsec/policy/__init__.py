@@ -1,0 +1,65 @@
+"""The signing policy: which devices must sign, how and from when; verdicts and coverage.
+
+Public API::
+
+    load(path) -> Policy                      (a TOML file: [[rule]] tables, [algorithms])
+    Policy.evaluate(report, dataset) -> Verdict
+    check_file(path, policy, trust=...) -> Verdict      (verify + attributes from one parse)
+    coverage(verdicts, policy) -> PolicyReport          (per device, per day, algorithm mix)
+    render_html(report) -> str                          (one self-contained page)
+
+The format, the verdicts and their precedence are in ``docs/trust-and-policy.md``. Layer:
+above ``signatures`` and ``trust``, beside ``batch``; nothing here imports ``cli``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dicomsec.policy._check import check_file
+    from dicomsec.policy._coverage import PolicyReport, coverage
+    from dicomsec.policy._html import render_html
+    from dicomsec.policy._judge import VERDICTS, Policy, Verdict
+    from dicomsec.policy._model import Rule, SignerRule
+
+__all__ = ["VERDICTS", "Policy", "PolicyReport", "Rule", "SignerRule", "Verdict", "check_file",
+           "coverage", "load", "render_html"]
+
+_LAZY = {
+    "VERDICTS": "_judge", "Policy": "_judge", "Verdict": "_judge", "Rule": "_model",
+    "SignerRule": "_model", "check_file": "_check", "PolicyReport": "_coverage",
+    "coverage": "_coverage", "render_html": "_html",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+def load(path: Path | str) -> Policy:
+    """Read a signing policy file.
+
+    The result has ``.rules``, ``.algorithm_policy`` (the file's ``[algorithms]`` overrides
+    applied to the default policy, or ``None``) and ``.evaluate(report, dataset)``.
+
+    Raises:
+        InvalidInput: unreadable, not TOML, unknown keys or bad values (one line naming the
+            rule and the key).
+    """
+    from dicomsec.policy._judge import Policy
+    from dicomsec.policy._model import read_policy
+
+    rules, algorithm_policy = read_policy(Path(path))
+    return Policy(rules, algorithm_policy, str(path))
