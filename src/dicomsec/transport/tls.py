@@ -498,6 +498,9 @@ def peer_trust_problem(store: TrustStore, der: bytes, chain: Sequence[bytes] = (
     if isinstance(result, Exception):
         return f"peer certificate cannot be validated ({type(result).__name__}: {result})"
     if result.trusted:
+        for warning in getattr(result, "soft_fail_warnings", ()):
+            _log.warning("peer certificate %s passed (soft-fail): %s",
+                         leaf.subject.rfc4514_string(), warning)
         return None
     if set(result.reasons) <= _PATH_REASONS:
         # OpenSSL built and verified this path during the handshake; a validator that cannot
