@@ -36,6 +36,7 @@ LAYERS: dict[str, int] = {
     "limits": 1,
     "keys": 2,
     "_pkcs11": 2,
+    "_x509sign": 2,
     "trust": 3,
     "cms": 4,
     "signatures": 5,

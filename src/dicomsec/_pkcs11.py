@@ -25,8 +25,9 @@ from dicomsec.keys import CertifiedKey, _public_der
 if TYPE_CHECKING:
     from cryptography import x509
 
-__all__ = ["MODULE_ENV", "PIN_ENV", "Pkcs11SigningKey", "Pkcs11Uri", "TokenLoginFailed",
-           "is_pkcs11_uri", "open_signing_key", "parse_pkcs11_uri", "read_pin"]
+__all__ = ["MODULE_ENV", "PIN_ENV", "Pkcs11SigningKey", "Pkcs11Uri", "TokenKey",
+           "TokenLoginFailed", "is_pkcs11_uri", "open_signing_key", "open_token_key",
+           "parse_pkcs11_uri", "read_pin"]
 
 MODULE_ENV = "DICOMSEC_PKCS11_MODULE"
 PIN_ENV = "DICOMSEC_PKCS11_PIN"
@@ -162,6 +163,132 @@ def _pss_params(digest_alg: algorithms.Algorithm) -> tuple[Any, Any, int]:
     return mech, mgf, digest_alg.digest_size
 
 
+def _token_sign(key: Any, family: algorithms.Family, rsa_pss: bool, digest: bytes,
+                digest_alg: algorithms.Algorithm) -> bytes:
+    """Sign a digest with a token private key, the mechanism chosen by the key family.
+
+    ECDSA: ``CKM_ECDSA`` over the digest, the raw ``r||s`` re-encoded as DER; RSA v1.5:
+    ``CKM_RSA_PKCS`` over the DigestInfo; RSA-PSS: ``CKM_RSA_PKCS_PSS`` (salt = digest size);
+    EdDSA: ``CKM_EDDSA`` with the digest as the message (dicomsec's rule for EdDSA DICOM
+    signatures, the same bytes as ``FileSigningKey``).
+    """
+    from pkcs11 import Mechanism
+
+    if family is algorithms.Family.EC:
+        from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+        raw = key.sign(digest, mechanism=Mechanism.ECDSA)
+        n = len(raw) // 2
+        return encode_dss_signature(int.from_bytes(raw[:n], "big"),
+                                    int.from_bytes(raw[n:], "big"))
+    if family is algorithms.Family.RSA and rsa_pss:
+        return bytes(key.sign(digest, mechanism=Mechanism.RSA_PKCS_PSS,
+                              mechanism_param=_pss_params(digest_alg)))
+    if family is algorithms.Family.RSA:
+        return bytes(key.sign(_digest_info(digest, digest_alg), mechanism=Mechanism.RSA_PKCS))
+    if family is algorithms.Family.EDDSA:
+        return bytes(key.sign(digest, mechanism=Mechanism.EDDSA))
+    raise UnsupportedAlgorithm(f"{family.value} keys in a PKCS#11 token are not supported "
+                               "(RSA, ECDSA and EdDSA are)")
+
+
+def _guarded(label: str, sign: Any, *args: Any) -> bytes:
+    """Run a token sign call; a binding failure becomes one DicomSecError line."""
+    from pkcs11.exceptions import PKCS11Error
+
+    try:
+        return bytes(sign(*args))
+    except PKCS11Error as exc:  # e.g. the token was removed, a mechanism it lacks
+        raise DicomSecError(f"PKCS#11 token {label}: signing failed: "
+                            f"{type(exc).__name__} {exc}".rstrip()) from None
+
+
+@dataclass(frozen=True)
+class TokenKey:
+    """A private key in a PKCS#11 token WITHOUT a certificate: its public key comes from the
+    token's public key object (e.g. a self-signed root CA or a new key in the token).
+
+    It signs digests (:meth:`sign_digest`, the ``SigningKey`` rule) and, for EdDSA, whole
+    messages (:meth:`sign_message`, what X.509 signatures need). Build it with
+    :func:`open_token_key`; :meth:`close` ends the session.
+    """
+
+    key: Any = field(repr=False)
+    session: Any = field(repr=False)
+    public: Any
+    token_label: str
+    rsa_pss: bool = False
+
+    def __repr__(self) -> str:
+        return f"TokenKey(token={self.token_label!r}, scheme={self.scheme.name})"
+
+    def public_key(self) -> Any:
+        """The key's public half (a cryptography public key)."""
+        return self.public
+
+    @property
+    def scheme(self) -> algorithms.Algorithm:
+        return algorithms.signature_scheme_for_key(self.public, rsa_pss=self.rsa_pss)
+
+    @property
+    def bits(self) -> int | None:
+        return algorithms.key_bits(self.public)
+
+    def sign_digest(self, digest: bytes, digest_alg: algorithms.Algorithm, *,
+                    deterministic: bool = False) -> bytes:
+        """Sign a digest inside the token (:func:`_token_sign`'s mechanisms).
+
+        Raises:
+            InvalidInput: ``deterministic`` (a token makes randomised ECDSA signatures).
+            DicomSecError: the token failed.
+        """
+        if deterministic:
+            raise InvalidInput(f"PKCS#11 token {self.token_label}: deterministic ECDSA is not "
+                               "offered by a token (drop --deterministic)")
+        return _guarded(self.token_label, _token_sign, self.key, self.scheme.family,
+                        self.rsa_pss, digest, digest_alg)
+
+    def sign_message(self, data: bytes) -> bytes:
+        """EdDSA only: sign ``data`` itself with ``CKM_EDDSA`` (PureEdDSA, RFC 8032).
+
+        Raises:
+            UnsupportedAlgorithm: not an EdDSA key.
+        """
+        from pkcs11 import Mechanism
+
+        if self.scheme.family is not algorithms.Family.EDDSA:
+            raise UnsupportedAlgorithm(f"{self.scheme.name} signs digests, not messages")
+        return _guarded(self.token_label, lambda: self.key.sign(data, mechanism=Mechanism.EDDSA))
+
+    def provenance(self) -> dict[str, bool | None]:
+        """The private key's PKCS#11 provenance attributes (``None``: the token would not
+        say): ``local`` (generated in the token), ``never_extractable``, ``sensitive``,
+        ``extractable``."""
+        from pkcs11 import Attribute
+        from pkcs11.exceptions import PKCS11Error
+
+        found: dict[str, bool | None] = {}
+        for name, attr in (("local", Attribute.LOCAL),
+                           ("never_extractable", Attribute.NEVER_EXTRACTABLE),
+                           ("sensitive", Attribute.SENSITIVE),
+                           ("extractable", Attribute.EXTRACTABLE)):
+            try:
+                found[name] = bool(self.key[attr])
+            except PKCS11Error:
+                found[name] = None
+        return found
+
+    def close(self) -> None:
+        """End the token session (the last one to close logs the token out)."""
+        self.session.close()
+
+    def __enter__(self) -> TokenKey:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 @dataclass(frozen=True)
 class Pkcs11SigningKey(CertifiedKey):
     """A private key in a PKCS#11 token, paired with its certificate (a ``SigningKey``).
@@ -185,38 +312,13 @@ class Pkcs11SigningKey(CertifiedKey):
 
         Raises:
             InvalidInput: ``deterministic`` (a token makes randomised ECDSA signatures).
-            UnsupportedAlgorithm: a key family not wired for tokens (EdDSA, ML-DSA).
+            UnsupportedAlgorithm: a key family not wired for tokens (ML-DSA).
         """
-        from pkcs11.exceptions import PKCS11Error
-
         if deterministic:
             raise InvalidInput(f"PKCS#11 token {self.token_label}: deterministic ECDSA is not "
                                "offered by a token (drop --deterministic)")
-        try:
-            return self._sign(digest, digest_alg)
-        except PKCS11Error as exc:  # e.g. the token was removed, a mechanism it lacks
-            raise DicomSecError(f"PKCS#11 token {self.token_label}: signing failed: "
-                                f"{type(exc).__name__} {exc}".rstrip()) from None
-
-    def _sign(self, digest: bytes, digest_alg: algorithms.Algorithm) -> bytes:
-        from pkcs11 import Mechanism
-
-        fam = self.scheme.family
-        if fam is algorithms.Family.EC:
-            from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-
-            raw = self.key.sign(digest, mechanism=Mechanism.ECDSA)
-            n = len(raw) // 2
-            return encode_dss_signature(int.from_bytes(raw[:n], "big"),
-                                        int.from_bytes(raw[n:], "big"))
-        if fam is algorithms.Family.RSA and self.rsa_pss:
-            return bytes(self.key.sign(digest, mechanism=Mechanism.RSA_PKCS_PSS,
-                                       mechanism_param=_pss_params(digest_alg)))
-        if fam is algorithms.Family.RSA:
-            return bytes(self.key.sign(_digest_info(digest, digest_alg),
-                                       mechanism=Mechanism.RSA_PKCS))
-        raise UnsupportedAlgorithm(f"{self.scheme.name} keys in a PKCS#11 token are not "
-                                   "supported yet (RSA and ECDSA are)")
+        return _guarded(self.token_label, _token_sign, self.key, self.scheme.family,
+                        self.rsa_pss, digest, digest_alg)
 
     def close(self) -> None:
         """End the token session (the last one to close logs the token out)."""
@@ -229,9 +331,13 @@ class Pkcs11SigningKey(CertifiedKey):
         self.close()
 
 
-def _token_public_der(session: Any, key: Any) -> bytes | None:
-    """SPKI DER of the token's public key object beside ``key`` (same label and id), read by
-    cryptography so both sides are encoded the same way; ``None`` when there is none."""
+def _token_public_key(session: Any, key: Any) -> Any:
+    """The public key (a cryptography object) of the token's public key object beside ``key``
+    (same label and id); ``None`` when there is none or it is of another family.
+
+    EC and RSA are encoded by python-pkcs11 and read back by cryptography; an EdDSA
+    ``CKA_EC_POINT`` is an OCTET STRING around the 32 (Ed25519) or 57 (Ed448) key bytes.
+    """
     from cryptography.hazmat.primitives.serialization import load_der_public_key
     from pkcs11 import Attribute, KeyType, ObjectClass
     from pkcs11.exceptions import NoSuchKey, PKCS11Error
@@ -245,19 +351,41 @@ def _token_public_der(session: Any, key: Any) -> bytes | None:
             pass
     try:
         pub = session.get_key(object_class=ObjectClass.PUBLIC_KEY, **select)
+        if pub.key_type == KeyType.EC_EDWARDS:
+            return _edwards_public_key(bytes(pub[Attribute.EC_POINT]))
     except (NoSuchKey, PKCS11Error):
         return None
     if pub.key_type == KeyType.EC:
         from pkcs11.util.ec import encode_ec_public_key
 
-        der = encode_ec_public_key(pub)
-    elif pub.key_type == KeyType.RSA:
+        return load_der_public_key(encode_ec_public_key(pub))
+    if pub.key_type == KeyType.RSA:
         from pkcs11.util.rsa import encode_rsa_public_key
 
-        der = encode_rsa_public_key(pub)
-    else:
-        return None
-    return _public_der(load_der_public_key(der))
+        return load_der_public_key(encode_rsa_public_key(pub))
+    return None
+
+
+def _edwards_public_key(point: bytes) -> Any:
+    """Ed25519/Ed448 public key from a ``CKA_EC_POINT`` (DER OCTET STRING, or the raw bytes
+    some tokens store)."""
+    from asn1crypto.core import OctetString
+    from cryptography.hazmat.primitives.asymmetric import ed448, ed25519
+
+    raw = point
+    if len(point) in (34, 59) and point[0] == 0x04:
+        raw = OctetString.load(point).native
+    if len(raw) == 32:
+        return ed25519.Ed25519PublicKey.from_public_bytes(raw)
+    if len(raw) == 57:
+        return ed448.Ed448PublicKey.from_public_bytes(raw)
+    return None
+
+
+def _token_public_der(session: Any, key: Any) -> bytes | None:
+    """SPKI DER of :func:`_token_public_key` (``None`` when there is none)."""
+    public = _token_public_key(session, key)
+    return None if public is None else _public_der(public)
 
 
 def _check_pair(signing: Pkcs11SigningKey) -> None:
@@ -271,7 +399,7 @@ def _check_pair(signing: Pkcs11SigningKey) -> None:
                                "key is not the token key's")
         return
     from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
+    from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa, utils
 
     digest_alg = algorithms.by_name("sha256", algorithms.Kind.DIGEST)
     probe = os.urandom(32)
@@ -286,6 +414,8 @@ def _check_pair(signing: Pkcs11SigningKey) -> None:
                 padding.PSS(padding.MGF1(digest_alg.crypto_hash()), 32) if signing.rsa_pss
                 else padding.PKCS1v15())
             pub.verify(signature, probe, pad, prehashed)
+        elif isinstance(pub, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
+            pub.verify(signature, probe)
     except InvalidSignature:
         raise InvalidInput(f"PKCS#11 token {signing.token_label}: the certificate's public "
                            "key is not the token key's") from None
@@ -331,26 +461,16 @@ def _open_session(uri: Pkcs11Uri, pin: str) -> Any:
         raise InvalidInput(f"PKCS#11 token {label}: {type(exc).__name__} {exc}") from None
 
 
-def open_signing_key(uri: str | Pkcs11Uri, certificate: x509.Certificate, *,
-                     pin: str | None = None, pin_file: os.PathLike[str] | str | None = None,
-                     rsa_pss: bool = False) -> Pkcs11SigningKey:
-    """Open the token key a URI names and pair it with its certificate.
-
-    The PIN is ``pin``, else :func:`read_pin`'s sources. The PIN is tried once, never retried
-    (a real token locks after a few wrong ones).
+def _find_private(session: Any, parsed: Pkcs11Uri, build: Any) -> Any:
+    """``build(key)`` for the one private key the URI selects; the session is closed on any
+    failure.
 
     Raises:
-        InvalidInput: bad URI, no module/token/key, several keys match, or a certificate whose
-            public key is not the token key's (exit 2).
-        TokenLoginFailed: the token refused the PIN (exit 1).
+        InvalidInput: no key, several keys, a token error; what ``build`` raises.
     """
     from pkcs11 import ObjectClass
     from pkcs11.exceptions import MultipleObjectsReturned, NoSuchKey, PKCS11Error
 
-    parsed = parse_pkcs11_uri(uri) if isinstance(uri, str) else uri
-    if parsed.object is None and parsed.id is None:
-        raise InvalidInput("PKCS#11 URI: name the key with object= or id=")
-    session = _open_session(parsed, pin if pin is not None else read_pin(parsed, pin_file))
     label = parsed.token or ""
     select: dict[str, Any] = {}
     if parsed.object is not None:
@@ -358,9 +478,7 @@ def open_signing_key(uri: str | Pkcs11Uri, certificate: x509.Certificate, *,
     if parsed.id is not None:
         select["id"] = parsed.id
     try:
-        key = session.get_key(object_class=ObjectClass.PRIVATE_KEY, **select)
-        signing = Pkcs11SigningKey(key, session, certificate, label, rsa_pss)
-        _check_pair(signing)
+        return build(session.get_key(object_class=ObjectClass.PRIVATE_KEY, **select))
     except NoSuchKey:
         session.close()
         raise InvalidInput(f"PKCS#11 token {label}: no private key "
@@ -375,4 +493,63 @@ def open_signing_key(uri: str | Pkcs11Uri, certificate: x509.Certificate, *,
     except DicomSecError:
         session.close()
         raise
-    return signing
+
+
+def _parse_for_key(uri: str | Pkcs11Uri) -> Pkcs11Uri:
+    parsed = parse_pkcs11_uri(uri) if isinstance(uri, str) else uri
+    if parsed.object is None and parsed.id is None:
+        raise InvalidInput("PKCS#11 URI: name the key with object= or id=")
+    return parsed
+
+
+def open_signing_key(uri: str | Pkcs11Uri, certificate: x509.Certificate, *,
+                     pin: str | None = None, pin_file: os.PathLike[str] | str | None = None,
+                     rsa_pss: bool = False) -> Pkcs11SigningKey:
+    """Open the token key a URI names and pair it with its certificate.
+
+    The PIN is ``pin``, else :func:`read_pin`'s sources. The PIN is tried once, never retried
+    (a real token locks after a few wrong ones).
+
+    Raises:
+        InvalidInput: bad URI, no module/token/key, several keys match, or a certificate whose
+            public key is not the token key's (exit 2).
+        TokenLoginFailed: the token refused the PIN (exit 1).
+    """
+    parsed = _parse_for_key(uri)
+    session = _open_session(parsed, pin if pin is not None else read_pin(parsed, pin_file))
+    label = parsed.token or ""
+
+    def build(key: Any) -> Pkcs11SigningKey:
+        signing = Pkcs11SigningKey(key, session, certificate, label, rsa_pss)
+        _check_pair(signing)
+        return signing
+
+    return _find_private(session, parsed, build)  # type: ignore[no-any-return]
+
+
+def open_token_key(uri: str | Pkcs11Uri, *, pin: str | None = None,
+                   pin_file: os.PathLike[str] | str | None = None,
+                   rsa_pss: bool = False) -> TokenKey:
+    """Open the token key a URI names, without a certificate: its public key is read from the
+    token's public key object (same label and id), e.g. to sign a self-signed root CA or a
+    certificate request in the token (:mod:`dicomsec._x509sign`).
+
+    The PIN is ``pin``, else :func:`read_pin`'s sources, tried once.
+
+    Raises:
+        InvalidInput: bad URI, no module/token/key, several keys match, no public key object
+            beside the private key, or a key family not supported here (exit 2).
+        TokenLoginFailed: the token refused the PIN (exit 1).
+    """
+    parsed = _parse_for_key(uri)
+    session = _open_session(parsed, pin if pin is not None else read_pin(parsed, pin_file))
+    label = parsed.token or ""
+
+    def build(key: Any) -> TokenKey:
+        public = _token_public_key(session, key)
+        if public is None:
+            raise InvalidInput(f"PKCS#11 token {label}: no public key object of a supported "
+                               f"family beside private key {parsed.object or parsed.id!r}")
+        return TokenKey(key, session, public, label, rsa_pss)
+
+    return _find_private(session, parsed, build)  # type: ignore[no-any-return]
