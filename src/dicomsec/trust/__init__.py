@@ -75,6 +75,7 @@ class KeyPurpose(enum.Enum):
     TLS_SERVER = "tls-server"  # keyUsage digitalSignature; extendedKeyUsage serverAuth
     TLS_CLIENT = "tls-client"  # keyUsage digitalSignature; extendedKeyUsage clientAuth
     ISSUING = "issuing"  # a CA: basicConstraints cA, keyUsage keyCertSign
+    ANY = "any"  # the path only: no key usage asked (``trust validate --purpose any``)
 
     @property
     def label(self) -> str:
@@ -89,6 +90,7 @@ _PURPOSE_LABELS = {
     KeyPurpose.TLS_SERVER: "a TLS server",
     KeyPurpose.TLS_CLIENT: "a TLS client",
     KeyPurpose.ISSUING: "issuing certificates",
+    KeyPurpose.ANY: "any purpose",
 }
 
 
@@ -258,7 +260,8 @@ def usage_problems(cert: x509.Certificate, purpose: KeyPurpose) -> list[str]:
       key transport, RFC 9629), keyAgreement for EC, X25519 and X448 keys (RFC 5753, 8418);
     - TLS server / client: keyUsage (when present) digitalSignature (every B.12/B.13 suite
       signs the handshake); extendedKeyUsage (when present) serverAuth / clientAuth or any;
-    - issuing: basicConstraints cA, and keyCertSign when keyUsage is present.
+    - issuing: basicConstraints cA, and keyCertSign when keyUsage is present;
+    - any: nothing (the path alone is judged).
 
     Validity is not judged here (the path builder checks it at the validation moment).
     """
@@ -278,6 +281,8 @@ def usage_problems(cert: x509.Certificate, purpose: KeyPurpose) -> list[str]:
         return _encryption_problems(cert, ku)
     if purpose is KeyPurpose.ISSUING:
         return _issuing_problems(cert, ku)
+    if purpose is KeyPurpose.ANY:
+        return []
     return _tls_problems(ku, eku, server=purpose is KeyPurpose.TLS_SERVER)
 
 
