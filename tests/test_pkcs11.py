@@ -9,9 +9,7 @@ token's public keys. ``dicomsec sign --key pkcs11:...`` signs through the CLI; d
 from __future__ import annotations
 
 import datetime as _dt
-import os
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +19,8 @@ from dicomsec._pkcs11 import Pkcs11Uri, parse_pkcs11_uri
 from dicomsec.cli import main as cli_main
 from dicomsec.errors import InvalidInput
 from tests.conftest import PKI, PYDICOM_FILES, require_tool
+from tests.softhsm import MODULE, make_token, open_session
 
-MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 CT = PYDICOM_FILES / "CT_small.dcm"
 CA = PKI / "ca.cert.pem"
 PIN = "1234"
@@ -82,23 +80,11 @@ def _generate(session: Any, name: str, key_id: bytes, kind: str | None = None) -
 
 
 @pytest.fixture(scope="module")
-def token(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
+def token(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A SoftHSM2 token ``ct1`` with the keys of KEYS; their certificates and the PIN files."""
-    util = require_tool("softhsm2-util")
-    if not Path(MODULE).exists():
-        pytest.fail(f"softhsm2-util is installed but {MODULE} is not")
-    work = tmp_path_factory.mktemp("softhsm")
-    (work / "tokens").mkdir()
-    conf = work / "softhsm2.conf"
-    conf.write_text(f"directories.tokendir = {work / 'tokens'}\nobjectstore.backend = file\n"
-                    "log.level = ERROR\n")
-    old = os.environ.get("SOFTHSM2_CONF")
-    os.environ["SOFTHSM2_CONF"] = str(conf)
-    subprocess.run([util, "--init-token", "--free", "--label", "ct1", "--so-pin", "12345678",
-                    "--pin", PIN], check=True, capture_output=True, timeout=60)
-    import pkcs11
-
-    session = pkcs11.lib(MODULE).get_token(token_label="ct1").open(rw=True, user_pin=PIN)
+    tok = make_token(tmp_path_factory.getbasetemp(), label="ct1", pin=PIN)
+    work = tmp_path_factory.mktemp("pkcs11")
+    session = open_session(tok, rw=True)
     files: dict[str, Path] = {}
     try:
         for n, name in enumerate(KEYS, 1):
@@ -106,14 +92,9 @@ def token(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]
                                  work / f"{name}.cert.pem")
     finally:
         session.close()
-    (work / "pin").write_text(PIN + "\n")
     (work / "wrong-pin").write_text("9999\n")
-    files["pin"], files["wrong-pin"] = work / "pin", work / "wrong-pin"
-    yield files
-    if old is None:
-        os.environ.pop("SOFTHSM2_CONF", None)
-    else:
-        os.environ["SOFTHSM2_CONF"] = old
+    files["pin"], files["wrong-pin"] = tok.pin_file, work / "wrong-pin"
+    return files
 
 
 def _sign(token: dict[str, Path], name: str, out: Path, *extra: str,
@@ -149,10 +130,9 @@ def test_typer_path_signs_too(token: dict[str, Path], tmp_path: Path,
 def test_token_without_public_key_object(token: dict[str, Path], tmp_path: Path,
                                          capsys: pytest.CaptureFixture[str]) -> None:
     """No public key object beside the private key: a probe signature checks the pair."""
-    import pkcs11
     from pkcs11 import ObjectClass
 
-    session = pkcs11.lib(MODULE).get_token(token_label="ct1").open(rw=True, user_pin=PIN)
+    session = open_session(make_token(tmp_path, "ct1", PIN), rw=True)
     try:
         public_der = _generate(session, "lone", b"\x10", "ecp256")
         session.get_key(object_class=ObjectClass.PUBLIC_KEY, id=b"\x10").destroy()

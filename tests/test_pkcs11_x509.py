@@ -217,3 +217,23 @@ def test_token_key_provenance(ca: tuple[TokenKey, Any, Any]) -> None:
     assert key.provenance() == {"local": True, "never_extractable": True,
                                 "sensitive": True, "extractable": False}
     assert "x509sign" in repr(key)
+
+
+def test_two_keys_of_one_token_at_once(ca: tuple[TokenKey, Any, Any], token: Token) -> None:
+    """A second key on a token already logged in shares the login (PKCS#11 login is per
+    application); its PIN must still be the right one; the login outlives the first close."""
+    from dicomsec import algorithms
+    from dicomsec._pkcs11 import TokenLoginFailed
+
+    sha256 = algorithms.by_name("sha256", algorithms.Kind.DIGEST)
+    wrong = token.pin_file.parent / "x509sign.wrong-pin"
+    wrong.write_text("0000\n")
+    with pytest.raises(TokenLoginFailed, match="PIN incorrect"):
+        open_token_key(pkcs11_uri(token, "ecp256"), pin_file=wrong)
+    second = open_token_key(pkcs11_uri(token, "ecp256"), pin_file=token.pin_file)
+    third = open_token_key(pkcs11_uri(token, "rsa2048"), pin_file=token.pin_file)
+    second.close()
+    assert len(third.sign_digest(b"\x02" * 32, sha256)) == 256
+    third.close()
+    if ca[2] is not None:  # the fixture's key still signs after the others closed
+        assert ca[0].sign_digest(b"\x03" * 32, sha256)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes
@@ -26,8 +27,8 @@ if TYPE_CHECKING:
     from cryptography import x509
 
 __all__ = ["MODULE_ENV", "PIN_ENV", "Pkcs11SigningKey", "Pkcs11Uri", "TokenKey",
-           "TokenLoginFailed", "is_pkcs11_uri", "open_signing_key", "open_token_key",
-           "parse_pkcs11_uri", "read_pin"]
+           "TokenLoginFailed", "close_session", "is_pkcs11_uri", "open_signing_key",
+           "open_token_key", "parse_pkcs11_uri", "read_pin"]
 
 MODULE_ENV = "DICOMSEC_PKCS11_MODULE"
 PIN_ENV = "DICOMSEC_PKCS11_PIN"
@@ -280,7 +281,7 @@ class TokenKey:
 
     def close(self) -> None:
         """End the token session (the last one to close logs the token out)."""
-        self.session.close()
+        close_session(self.session)
 
     def __enter__(self) -> TokenKey:
         return self
@@ -322,7 +323,7 @@ class Pkcs11SigningKey(CertifiedKey):
 
     def close(self) -> None:
         """End the token session (the last one to close logs the token out)."""
-        self.session.close()
+        close_session(self.session)
 
     def __enter__(self) -> Pkcs11SigningKey:
         return self
@@ -421,7 +422,67 @@ def _check_pair(signing: Pkcs11SigningKey) -> None:
                            "key is not the token key's") from None
 
 
-def _open_session(uri: Pkcs11Uri, pin: str) -> Any:
+class _Login:
+    """One login of this process to a token, shared by every session opened on it."""
+
+    __slots__ = ("anchor", "tag", "users")
+
+    def __init__(self, anchor: Any, tag: bytes) -> None:
+        self.anchor, self.tag, self.users = anchor, tag, 1
+
+
+#: PKCS#11 login state is per application and token: a second ``C_Login`` fails
+#: (``CKR_USER_ALREADY_LOGGED_IN``) and a ``C_Logout`` ends every session's login. So the first
+#: key opened on a token logs in (the anchor session) and the others open plain sessions that
+#: share that login, the PIN they were given compared with the first one's (a keyed hash, never
+#: the PIN itself, is kept); the anchor is closed (logging out) when the last key closes.
+_LOGINS: dict[tuple[str, int], _Login] = {}
+_SESSIONS: dict[int, tuple[str, int]] = {}
+_LOGIN_LOCK = threading.Lock()
+_TAG_KEY = os.urandom(32)
+
+
+def _login(module: str, token: Any, pin: str, label: str, *, rw: bool) -> Any:
+    import hmac
+
+    where = (module, int(token.slot.slot_id))
+    tag = hmac.new(_TAG_KEY, pin.encode(), "sha256").digest()
+    with _LOGIN_LOCK:
+        entry = _LOGINS.get(where)
+        if entry is None:
+            session = token.open(rw=rw, user_pin=pin)
+            _LOGINS[where] = _Login(session, tag)
+        else:
+            if not hmac.compare_digest(entry.tag, tag):
+                raise TokenLoginFailed(f"PKCS#11 token {label}: PIN incorrect")
+            session = token.open(rw=rw)  # a public session sees the login of the anchor
+            entry.users += 1
+        _SESSIONS[id(session)] = where
+        return session
+
+
+def close_session(session: Any) -> None:
+    """Close a session from :func:`_open_session`; the token's login ends with the last one."""
+    from pkcs11.exceptions import PKCS11Error
+
+    with _LOGIN_LOCK:
+        where = _SESSIONS.pop(id(session), None)
+        entry = _LOGINS.get(where) if where is not None else None
+        closing = [session]
+        if entry is not None:
+            entry.users -= 1
+            closing = [] if session is entry.anchor else [session]
+            if entry.users <= 0:
+                closing.append(entry.anchor)
+                del _LOGINS[where]  # type: ignore[arg-type]
+        for each in closing:
+            try:
+                each.close()
+            except PKCS11Error:  # the library was re-initialised, the token removed
+                pass
+
+
+def _open_session(uri: Pkcs11Uri, pin: str, *, rw: bool = False) -> Any:
     import pkcs11
     from pkcs11.exceptions import (
         GeneralError,
@@ -445,12 +506,12 @@ def _open_session(uri: Pkcs11Uri, pin: str) -> Any:
                            ) from None
     try:
         token = lib.get_token(token_label=uri.token) if uri.token else lib.get_token()
-        return token.open(user_pin=pin)
+        return _login(module, token, pin, label, rw=rw)
     except NoSuchToken:
         raise InvalidInput(f"no PKCS#11 token {label!r} in {module}") from None
     except UserAlreadyLoggedIn:
-        raise InvalidInput(f"PKCS#11 token {label}: already logged in by this process (close "
-                           "the other key first)") from None
+        raise InvalidInput(f"PKCS#11 token {label}: already logged in by this process outside "
+                           "dicomsec (close that session first)") from None
     except (PinIncorrect, PinInvalid, PinLenRange):
         raise TokenLoginFailed(f"PKCS#11 token {label}: PIN incorrect") from None
     except GeneralError as exc:
@@ -480,18 +541,18 @@ def _find_private(session: Any, parsed: Pkcs11Uri, build: Any) -> Any:
     try:
         return build(session.get_key(object_class=ObjectClass.PRIVATE_KEY, **select))
     except NoSuchKey:
-        session.close()
+        close_session(session)
         raise InvalidInput(f"PKCS#11 token {label}: no private key "
                            f"{parsed.object or parsed.id!r}") from None
     except MultipleObjectsReturned:
-        session.close()
+        close_session(session)
         raise InvalidInput(f"PKCS#11 token {label}: several private keys match; add id= or "
                            "object=") from None
     except PKCS11Error as exc:
-        session.close()
+        close_session(session)
         raise InvalidInput(f"PKCS#11 token {label}: {type(exc).__name__} {exc}") from None
     except DicomSecError:
-        session.close()
+        close_session(session)
         raise
 
 
