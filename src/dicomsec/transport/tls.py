@@ -226,18 +226,23 @@ def _load_trust(ctx: ssl.SSLContext, trust: TrustStore) -> None:
 
 
 def _load_store(ctx: ssl.SSLContext, store: TrustStore) -> None:
-    """Anchors only for OpenSSL (intermediates are not anchors: the peer sends its chain, and
-    the store's intermediates complete it in the validator); the store itself goes on the
-    context, for the validation of the peer's certificate after the handshake, which judges
-    revocation (CRLs of the whole path, OCSP, fetching) and names the reason: OpenSSL is not
-    given the CRLs (its leaf-only check would refuse a revoked peer without date or reason)."""
+    """The anchors, and the store's intermediates (``--untrusted``) so that OpenSSL can
+    complete the chain of a peer that sends its leaf alone; partial chains stay off, so an
+    intermediate never ends a chain: the path must still reach an anchor, and self-issued
+    certificates among the intermediates are left out (they would be roots). The store
+    itself goes on the context, for the validation of the peer's certificate after the
+    handshake, which judges revocation (CRLs of the whole path, OCSP, fetching) and names the
+    reason: OpenSSL is not given the CRLs (its leaf-only check would refuse a revoked peer
+    without date or reason)."""
     import ssl
 
     from cryptography.hazmat.primitives.serialization import Encoding
 
     if store.empty:
         raise InvalidInput("a TLS profile context needs trust anchors (--trust)")
-    pem = "".join(c.public_bytes(Encoding.PEM).decode("ascii") for c in store.anchors)
+    certs = [*store.anchors, *(c for c in store.intermediates if c.subject != c.issuer)]
+    pem = "".join(c.public_bytes(Encoding.PEM).decode("ascii") for c in certs)
+    ctx.verify_flags &= ~ssl.VERIFY_X509_PARTIAL_CHAIN
     if hasattr(type(ctx), "trust_store"):
         ctx.trust_store = store  # type: ignore[attr-defined]
     try:
