@@ -32,6 +32,7 @@ from dicomsec.trust.pki._ca import (
     Issued,
     Layout,
     Request,
+    check_new_folder,
     check_request,
     init,
     issue,
@@ -56,7 +57,8 @@ if TYPE_CHECKING:
 __all__ = [
     "CA_KEY_TYPES", "KINDS", "MAX_CRL_DAYS", "MAX_REQUEST", "PASSPHRASE_ENV",
     "PBKDF2_ITERATIONS", "REASONS", "CaSigner", "Issued", "Layout", "OcspServer", "PkiEntry",
-    "PkiList", "Request", "Responder", "Settings", "check_request", "crl_paths",
+    "PkiList", "Request", "Responder", "Settings", "certificate_of", "check_new_folder",
+    "check_request", "crl_paths",
     "encrypt_private_key", "init", "issue", "kind_of", "list_certificates", "load_signer",
     "make_crls", "make_server", "read_passphrase", "read_settings", "revoke", "which_ca",
     "write_crls",

@@ -25,8 +25,9 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
     from cryptography.x509 import ocsp
 
-__all__ = ["CA_KEY_TYPES", "CaSigner", "Issued", "Layout", "Request", "check_request", "init",
-           "issue", "issue_from", "load_signer", "oneline", "revoke", "which_ca"]
+__all__ = ["CA_KEY_TYPES", "CaSigner", "Issued", "Layout", "Request", "check_new_folder",
+           "check_request", "init", "issue", "issue_from", "load_signer", "oneline", "revoke",
+           "which_ca"]
 
 #: ``--key-type`` of ``pki init`` → (root key scheme, issuing CA and default end-entity scheme)
 CA_KEY_TYPES: dict[str, tuple[str, str]] = {
@@ -134,7 +135,13 @@ def load_signer(layout: Layout, ca: str, passphrase: bytes) -> CaSigner:
             treats a wrong key password), a key that is not the certificate's.
     """
     cert = _load_cert(layout.cert(ca), f"{ca} CA certificate")
-    key = keys.load_private_key(layout.key(ca), password=passphrase)
+    try:
+        key = keys.load_private_key(layout.key(ca), password=passphrase)
+    except InvalidInput as exc:
+        if "password" not in exc.message:
+            raise
+        raise InvalidInput(f"wrong passphrase for the {ca} CA key (or not a key)",
+                           path=str(layout.key(ca))) from None
     keys.check_issuer(key, cert)
     return CaSigner(key, cert)
 
@@ -213,7 +220,7 @@ def _ca_cert(signer: CaSigner | None, key: PrivateKeyTypes, name: x509.Name, *,
     return signer.sign_certificate(builder)
 
 
-def _check_new_folder(folder: Path) -> bool:
+def check_new_folder(folder: Path) -> bool:
     """Whether ``folder`` must be made; refuse a non-empty one or a file."""
     if not folder.exists():
         return True
@@ -247,7 +254,7 @@ def init(folder: Path, *, passphrase: bytes, key_type: str = "ec-p384",
     subject = _profiles.subject_name(name, organization=organization)
     root_key = _new_key(root_scheme, now)
     issuing_key = _new_key(issuing_scheme, now) if intermediate else None
-    made = _check_new_folder(folder)
+    made = check_new_folder(folder)
     settings = _db.Settings(key_type=key_type, issuer="issuing" if intermediate else "root",
                             crl_url=crl_url, ocsp_url=ocsp_url, organization=organization)
     try:
