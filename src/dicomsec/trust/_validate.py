@@ -167,7 +167,10 @@ def _levels(req: Request, chain: list[x509.Certificate]) -> list[_Level]:
     for cert, issuer in itertools.pairwise(chain):
         lv = _Level(cert, issuer)
         lv.crls = [c for c in req.crls if c.issuer == issuer.subject]
-        lv.ocsps = [o for o in req.ocsps if _ocsp_for(o, cert, issuer) is not None]
+        # pyhanko consults OCSP only for certificates that name a responder (AIA): a response
+        # for another certificate would be ignored, so it does not make the level checked
+        if _fetch.ocsp_urls(cert):
+            lv.ocsps = [o for o in req.ocsps if _ocsp_for(o, cert, issuer) is not None]
         lv.declared = req.allow_fetching and bool(_fetch.crl_urls(cert) or _fetch.ocsp_urls(cert))
         levels.append(lv)
     return levels
