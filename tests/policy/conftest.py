@@ -80,7 +80,7 @@ class Probe:
         seen = self.requests
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+            def do_GET(self) -> None:
                 seen.append(self.path)
                 self.send_response(204)
                 self.end_headers()
