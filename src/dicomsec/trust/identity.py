@@ -140,9 +140,9 @@ def identity_extension(identity: DeviceIdentity) -> x509.UnrecognizedExtension:
     from cryptography import x509
 
     _Seq = _asn1()[0]
-    value = _Seq({f: getattr(identity, f) for f in DICOM_KEYWORDS
-                  if getattr(identity, f) is not None})
-    return x509.UnrecognizedExtension(x509.ObjectIdentifier(DEVICE_IDENTITY_OID), value.dump())
+    fields = {f: getattr(identity, f) for f in DICOM_KEYWORDS if getattr(identity, f) is not None}
+    der = _Seq(fields).dump() if fields else b"\x30\x00"  # asn1crypto cannot dump it empty
+    return x509.UnrecognizedExtension(x509.ObjectIdentifier(DEVICE_IDENTITY_OID), der)
 
 
 def _parse_extension(der: bytes) -> DeviceIdentity:

@@ -344,12 +344,15 @@ def _builder(request: Request, public_key: Any, signer: CaSigner, settings: _db.
     if request.kind == "tls-server" and not sans:
         sans = [_profiles.parse_san(request.name)]
     start, end = _validity(request, signer.cert, now)
+    identity = request.identity
+    if request.kind == "device" and (identity is None or identity.is_empty()):
+        identity = DeviceIdentity(station=request.name)  # the station is the device's name
     builder = (x509.CertificateBuilder().subject_name(_subject(request, settings.organization))
                .issuer_name(signer.cert.subject).public_key(public_key)
                .serial_number(_serial(taken)).not_valid_before(start).not_valid_after(end))
     return _profiles.end_entity_extensions(  # type: ignore[no-any-return]
         builder, request.kind, public_key, issuer_cert=signer.cert,
-        identity=request.identity, sans=sans, crl_url=settings.crl_url,
+        identity=identity, sans=sans, crl_url=settings.crl_url,
         ocsp_url=settings.ocsp_url)
 
 
