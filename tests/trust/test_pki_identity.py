@@ -28,7 +28,7 @@ _KEY = ec.generate_private_key(ec.SECP256R1())
 
 
 def _cert(*extensions: tuple[x509.ExtensionType, bool],
-          subject: list[x509.NameAttribute] | None = None) -> x509.Certificate:
+          subject: list[x509.NameAttribute[str]] | None = None) -> x509.Certificate:
     name = x509.Name(subject or [x509.NameAttribute(NameOID.COMMON_NAME, "CT01")])
     now = _dt.datetime.now(_dt.UTC)
     builder = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
