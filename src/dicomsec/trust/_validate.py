@@ -88,6 +88,12 @@ def _asn1(cert: x509.Certificate) -> asn1_x509.Certificate:
     return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
 
 
+def _load(der: bytes) -> asn1_x509.Certificate:
+    from asn1crypto import x509 as asn1_x509
+
+    return asn1_x509.Certificate.load(der)
+
+
 def validate(req: Request) -> ChainResult:
     """Run one validation (see the module docstring); never raises for an untrusted chain."""
     return asyncio.run(_validate(req))
@@ -96,8 +102,11 @@ def validate(req: Request) -> ChainResult:
 async def _validate(req: Request) -> ChainResult:
     from pyhanko_certvalidator.errors import PathBuildingError, ValidationError
 
-    roots = [_asn1(c) for c in req.anchors]
-    pool = [_asn1(c) for c in req.intermediates]
+    # DER here, parsed afresh for every run: asn1crypto objects change their own encoding once
+    # pyhanko has read some fields (a subjectUniqueID certificate, PKITS 4.3.6, then fails
+    # its signature check in the next run), so no parsed certificate is shared between runs
+    roots = [c.public_bytes(_der()) for c in req.anchors]
+    pool = [c.public_bytes(_der()) for c in req.intermediates]
     try:
         chain = await _path_run(req, roots, pool)
     except (PathBuildingError, ValidationError) as exc:
@@ -105,13 +114,18 @@ async def _validate(req: Request) -> ChainResult:
     levels = _levels(req, chain)
     if req.allow_fetching:
         await asyncio.to_thread(_fetch_for, levels)
-    statuses = [await _revocation_run(req, roots, pool, lv) if lv.checked
+    # every CRL and OCSP response in hand goes to each run: a CRL issuer's own certificate
+    # (PKITS 4.4.19) needs the revocation data of its own issuer
+    crls = list(dict.fromkeys(c.public_bytes(_der()) for c in
+                              (*req.crls, *(c for lv in levels for c in lv.crls))))
+    ocsps = list(dict.fromkeys((*req.ocsps, *(o for lv in levels for o in lv.ocsps))))
+    statuses = [await _revocation_run(req, roots, pool, lv, crls, ocsps) if lv.checked
                 else RevocationStatus(_name(lv.cert)) for lv in levels]
     statuses = [_after_pyhanko(req, lv, st) for lv, st in zip(levels, statuses, strict=True)]
     return _verdict(req, chain, statuses)
 
 
-def _context(req: Request, roots: list[Any], pool: list[Any], *, moment: _dt.datetime,
+def _context(req: Request, roots: list[bytes], pool: list[bytes], *, moment: _dt.datetime,
              revocation: bool, crls: Sequence[bytes] = (),
              ocsps: Sequence[bytes] = ()) -> Any:
     from pyhanko_certvalidator import ValidationContext
@@ -128,15 +142,16 @@ def _context(req: Request, roots: list[Any], pool: list[Any], *, moment: _dt.dat
                                       RevocationCheckingRule.NO_CHECK)
              if revocation else NO_REVOCATION)
     return ValidationContext(
-        trust_roots=roots,  # always explicit: never the operating system's list
-        other_certs=pool, moment=moment, allow_fetching=False,
+        trust_roots=[_load(d) for d in roots],  # always explicit: never the OS list
+        other_certs=[_load(d) for d in pool], moment=moment, allow_fetching=False,
         crls=list(crls), ocsps=list(ocsps),
         revinfo_policy=CertRevTrustPolicy(rules, retroactive_revinfo=True),
         algorithm_usage_policy=CertificateAlgorithmPolicy(req.algorithm_policy),
     )
 
 
-async def _path_run(req: Request, roots: list[Any], pool: list[Any]) -> list[x509.Certificate]:
+async def _path_run(req: Request, roots: list[bytes], pool: list[bytes]
+                    ) -> list[x509.Certificate]:
     """The path from ``req.cert`` to its anchor (leaf first), validated at ``req.at``."""
     from cryptography import x509
     from pyhanko_certvalidator import CertificateValidator
@@ -220,8 +235,8 @@ def _ocsp_for(der: bytes, cert: x509.Certificate, issuer: x509.Certificate) -> A
     return None
 
 
-async def _revocation_run(req: Request, roots: list[Any], pool: list[Any],
-                          lv: _Level) -> RevocationStatus:
+async def _revocation_run(req: Request, roots: list[bytes], pool: list[bytes], lv: _Level,
+                          crls: list[bytes], ocsps: list[bytes]) -> RevocationStatus:
     """pyhanko's revocation verdict on one checked certificate at ``req.revocation_at``
     (at ``req.at`` when the certificate is no longer valid then: its validity was judged)."""
     from pyhanko_certvalidator import CertificateValidator
@@ -233,11 +248,10 @@ async def _revocation_run(req: Request, roots: list[Any], pool: list[Any],
         ValidationError,
     )
 
-    crls = [c.public_bytes(_der()) for c in lv.crls]
     base = RevocationStatus(_name(lv.cert), True, lv.source)
     for moment in dict.fromkeys((req.revocation_at, req.at)):
-        vc = _context(req, roots, [*pool, _asn1(lv.issuer)], moment=moment, revocation=True,
-                      crls=crls, ocsps=lv.ocsps)
+        vc = _context(req, roots, [*pool, lv.issuer.public_bytes(_der())], moment=moment,
+                      revocation=True, crls=crls, ocsps=ocsps)
         try:
             await CertificateValidator(_asn1(lv.cert), validation_context=vc
                                        ).async_validate_path()
