@@ -162,7 +162,13 @@ def _dataset(device: Device, day: _dt.date, n: int, model: str | None = None) ->
     return dataset_to_bytes(ds)
 
 
+#: the first device starts signing on this day of the 60 (a staged roll-out's first step)
+FIRST_SIGNS_FROM = 20
+
+
 def _kind(device_index: int, n: int) -> str:
+    if device_index == 0 and n < FIRST_SIGNS_FROM:
+        return "unsigned"
     return KINDS[(n * 5 + device_index * 3) % len(KINDS)]
 
 

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from dicomsec import policy
+from dicomsec.trust import TrustStore
 from tests.cli.conftest import Run
 from tests.policy.archive import CA_NAME, ENFORCE_FROM, Archive, Made, make_archive
 
@@ -139,6 +141,18 @@ def monitor_only(archive: Archive) -> Path:
     path = archive.folder.parent / "monitor.toml"
     path.write_text(MONITOR_ONLY, encoding="utf-8")
     return path
+
+
+@pytest.fixture(scope="session")
+def store(archive: Archive) -> TrustStore:
+    return TrustStore.from_paths([archive.ca, archive.foreign_ca], crls=[archive.crl])
+
+
+@pytest.fixture(scope="session")
+def judged(archive: Archive, staged: Path, store: TrustStore) -> list[policy.Verdict]:
+    """The staged policy's verdict on every file of the archive, through the library."""
+    pol = policy.load(staged)
+    return [policy.check_file(m.path, pol, trust=store) for m in archive.files]
 
 
 @pytest.fixture

@@ -21,8 +21,8 @@ __all__ = ["CSP", "MAX_ROWS", "render_html"]
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 #: the most violation rows listed (the rest are counted)
 MAX_ROWS = 2000
-#: more days than this are drawn per week
-_DAILY_MAX = 120
+#: more days than this are drawn per week (one point per day is noise with few files a day)
+_DAILY_MAX = 31
 _COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b",
             "#e377c2")
 _W, _H, _LEFT, _TOP, _BOTTOM = 900, 300, 50, 20, 40
@@ -55,8 +55,10 @@ def _buckets(days: list[_dt.date]) -> tuple[list[_dt.date], int]:
     return out, step
 
 
-def _series(dev: DeviceCoverage, xs: list[_dt.date], step: int) -> list[tuple[int, float]]:
-    """(x index, compliant share) of the buckets where the device has instances."""
+def _series(dev: DeviceCoverage, xs: list[_dt.date], step: int,
+            column: int = 2) -> list[tuple[int, float]]:
+    """(x index, share of instances compliant (``column`` 2) or signed (1)) of the buckets
+    where the device has instances."""
     out = []
     for i, start in enumerate(xs):
         n = c = 0
@@ -64,7 +66,7 @@ def _series(dev: DeviceCoverage, xs: list[_dt.date], step: int) -> list[tuple[in
             got = dev.days.get(start + _dt.timedelta(days=k))
             if got:
                 n += got[0]
-                c += got[2]
+                c += got[column]
         if n:
             out.append((i, c / n))
     return out
@@ -89,30 +91,32 @@ def _chart(report: PolicyReport) -> str:
         parts.append(f'<line x1="{_LEFT}" x2="{_W - 10}" y1="{y(share):.1f}" '
                      f'y2="{y(share):.1f}" stroke="#ddd"/><text x="5" y="{y(share) + 4:.1f}" '
                      f'font-size="11">{int(share * 100)}%</text>')
-    for i in (0, len(xs) - 1):
+    for i, anchor in ((0, "start"), (len(xs) - 1, "end")):
         parts.append(f'<text x="{x(i):.1f}" y="{_H - 22}" font-size="11" '
-                     f'text-anchor="middle">{_e(xs[i].isoformat())}</text>')
+                     f'text-anchor="{anchor}">{_e(xs[i].isoformat())}</text>')
     for rule in report.policy.rules:
         if rule.start is None or not xs[0] <= rule.start <= xs[-1] + _dt.timedelta(step - 1):
             continue
         pos = x((rule.start - xs[0]).days / step)
         parts.append(f'<g class="rule-start"><line x1="{pos:.1f}" x2="{pos:.1f}" y1="{_TOP}" '
                      f'y2="{_H - _BOTTOM}" stroke="#555" stroke-dasharray="4 3"/>'
-                     f'<text x="{pos + 3:.1f}" y="{_H - 6}" font-size="11">'
+                     f'<text x="{pos + 3:.1f}" y="{_TOP + 10}" font-size="11">'
                      f'{_e(rule.mode)} from {_e(rule.start.isoformat())}: {_e(rule.name)}'
                      f'</text></g>')
     for n, dev in enumerate(report.devices):
-        pts = _series(dev, xs, step)
         colour = _COLOURS[n % len(_COLOURS)]
-        path = " ".join(f"{x(i):.1f},{y(s):.1f}" for i, s in pts)
-        parts.append(f'<polyline class="device" fill="none" stroke="{colour}" stroke-width="2" '
-                     f'points="{path}"><title>{_e(dev.device)}</title></polyline>')
+        for column, what, style in ((1, "signed", 'stroke-width="1" stroke-dasharray="2 3"'),
+                                    (2, "compliant", 'stroke-width="2"')):
+            path = " ".join(f"{x(i):.1f},{y(s):.1f}" for i, s in _series(dev, xs, step, column))
+            parts.append(f'<polyline class="{what}" fill="none" stroke="{colour}" {style} '
+                         f'points="{path}"><title>{_e(dev.device)}: {what}</title></polyline>')
     parts.append("</svg>")
     legend = "".join(f'<span><i class="sw" style="background:{_COLOURS[n % len(_COLOURS)]}">'
                      f'</i>{_e(d.device)}</span>' for n, d in enumerate(report.devices))
     unit = "day" if step == 1 else "week"
-    return (f'<p>Share of each device\'s instances that are compliant, per {unit}; dashed '
-            f'lines: a rule\'s start date.</p>{"".join(parts)}<p class="legend">{legend}</p>')
+    return (f"<p>Share of each device's instances that are compliant (solid) and signed "
+            f"(dotted), per {unit}; dashed grey lines: a rule's start date.</p>"
+            f'{"".join(parts)}<p class="legend">{legend}</p>')
 
 
 def _devices_table(report: PolicyReport) -> str:
