@@ -16,19 +16,36 @@ import os
 import stat
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import unquote_to_bytes
 
 from dicomsec import algorithms
 from dicomsec.errors import DicomSecError, InvalidInput, UnsupportedAlgorithm
 from dicomsec.keys import CertifiedKey, _public_der
+from dicomsec.report import Report
 
 if TYPE_CHECKING:
     from cryptography import x509
 
-__all__ = ["MODULE_ENV", "PIN_ENV", "Pkcs11SigningKey", "Pkcs11Uri", "TokenKey",
-           "TokenLoginFailed", "close_session", "is_pkcs11_uri", "open_signing_key",
-           "open_token_key", "parse_pkcs11_uri", "read_pin"]
+__all__ = [
+    "MODULE_ENV",
+    "PIN_ENV",
+    "TOKEN_KEY_TYPES",
+    "Pkcs11SigningKey",
+    "Pkcs11Uri",
+    "TokenKey",
+    "TokenKeyReport",
+    "TokenLoginFailed",
+    "close_session",
+    "destroy_token_key",
+    "generate_token_key",
+    "is_pkcs11_uri",
+    "make_token_key",
+    "open_signing_key",
+    "open_token_key",
+    "parse_pkcs11_uri",
+    "read_pin",
+]
 
 MODULE_ENV = "DICOMSEC_PKCS11_MODULE"
 PIN_ENV = "DICOMSEC_PKCS11_PIN"
@@ -614,3 +631,206 @@ def open_token_key(uri: str | Pkcs11Uri, *, pin: str | None = None,
         return TokenKey(key, session, public, label, rsa_pss)
 
     return _find_private(session, parsed, build)  # type: ignore[no-any-return]
+
+
+#: ``keys generate --pkcs11 --key-type`` names → (key scheme of :mod:`dicomsec.keys`, what
+#: the token generates)
+TOKEN_KEY_TYPES: dict[str, str] = {"ec-p256": "ecdsa-p256", "ec-p384": "ecdsa-p384",
+                                   "rsa-2048": "rsa2048", "rsa-3072": "rsa3072",
+                                   "ed25519": "ed25519"}
+_EC_CURVES = {"ec-p256": "secp256r1", "ec-p384": "secp384r1"}
+
+
+def _refuse_existing(session: Any, label: str, key_id: bytes | None, token: str) -> None:
+    """Refuse when any object of the token has the label or the id (a key is never
+    replaced, nor given a second object under the same name)."""
+    from pkcs11 import Attribute
+
+    for attr, value, what in ((Attribute.LABEL, label, f"label {label!r}"),
+                              (Attribute.ID, key_id, f"id {key_id.hex() if key_id else ''}")):
+        if value is not None and next(iter(session.get_objects({attr: value})), None):
+            raise InvalidInput(f"PKCS#11 token {token}: an object with {what} exists; a key "
+                               "is never replaced (choose another object= or id=)")
+
+
+def _generate_pair(session: Any, key_type: str, label: str, key_id: bytes) -> Any:
+    """Generate ``key_type`` in the token: private key SENSITIVE, never EXTRACTABLE, a token
+    object; returns the private key object."""
+    from pkcs11 import Attribute, KeyType
+
+    private = {Attribute.SENSITIVE: True, Attribute.EXTRACTABLE: False, Attribute.SIGN: True,
+               Attribute.TOKEN: True, Attribute.PRIVATE: True}
+    public = {Attribute.VERIFY: True, Attribute.TOKEN: True}
+    if key_type.startswith("rsa-"):
+        _, priv = session.generate_keypair(KeyType.RSA, int(key_type[4:]), label=label,
+                                           id=key_id, store=True, private_template=private,
+                                           public_template=public)
+        return priv
+    if key_type == "ed25519":  # CKA_EC_PARAMS: the curve's OBJECT IDENTIFIER (RFC 8410)
+        from asn1crypto.core import ObjectIdentifier
+
+        oid = algorithms.by_name("ed25519", algorithms.Kind.SIGNATURE).oid
+        kind, params = KeyType.EC_EDWARDS, ObjectIdentifier(oid).dump()
+    else:
+        from pkcs11.util.ec import encode_named_curve_parameters
+
+        kind, params = KeyType.EC, encode_named_curve_parameters(_EC_CURVES[key_type])
+    domain = session.create_domain_parameters(kind, {Attribute.EC_PARAMS: params}, local=True)
+    _, priv = domain.generate_keypair(store=True, label=label, id=key_id,
+                                      private_template=private, public_template=public)
+    return priv
+
+
+def generate_token_key(uri: str | Pkcs11Uri, key_type: str, *, pin: str | None = None,
+                       pin_file: os.PathLike[str] | str | None = None,
+                       policy: Any = None) -> TokenKey:
+    """Create a key pair IN the token the URI names (``object=`` is its label, ``id=`` its
+    id, else 8 random bytes) and open it: the private key is SENSITIVE and never EXTRACTABLE,
+    so only its public key ever leaves the token. ``key_type``: one of
+    :data:`TOKEN_KEY_TYPES`. The algorithm policy (``policy``, default the default policy)
+    must allow creating the key today; checked before the token is opened.
+
+    Raises:
+        InvalidInput: an unknown key type, a URI without ``object=``, an object with that label
+            or id already in the token, a token or module error (exit 2).
+        PolicyViolation: the algorithm policy refuses the key (exit 1).
+        TokenLoginFailed: the token refused the PIN (exit 1).
+    """
+    from pkcs11.exceptions import PKCS11Error
+
+    from dicomsec.keys import check_key_creation
+
+    if key_type not in TOKEN_KEY_TYPES:
+        raise InvalidInput(f"unknown token key type {key_type!r} (known: "
+                           f"{', '.join(TOKEN_KEY_TYPES)})")
+    parsed = _parse_for_key(uri)
+    if parsed.object is None:
+        raise InvalidInput("PKCS#11 URI: name the new key with object= (its label)")
+    check_key_creation(TOKEN_KEY_TYPES[key_type], policy=policy)
+    label, key_id = parsed.object, parsed.id or os.urandom(8)
+    session = _open_session(parsed, pin if pin is not None else read_pin(parsed, pin_file),
+                            rw=True)
+    token = parsed.token or ""
+    try:
+        _refuse_existing(session, label, parsed.id, token)
+        private = _generate_pair(session, key_type, label, key_id)
+        public = _token_public_key(session, private)
+    except PKCS11Error as exc:
+        close_session(session)
+        raise InvalidInput(f"PKCS#11 token {token}: cannot generate {key_type}: "
+                           f"{type(exc).__name__} {exc}".rstrip()) from None
+    except DicomSecError:
+        close_session(session)
+        raise
+    return TokenKey(private, session, public, token)
+
+
+def destroy_token_key(key: TokenKey) -> None:
+    """Destroy a key pair made by :func:`generate_token_key` (private and public objects),
+    e.g. when what it was made for failed; the session stays open."""
+    from pkcs11 import Attribute, ObjectClass
+    from pkcs11.exceptions import PKCS11Error
+
+    try:
+        select = {"label": key.key[Attribute.LABEL], "id": key.key[Attribute.ID]}
+        pub = key.session.get_key(object_class=ObjectClass.PUBLIC_KEY, **select)
+        pub.destroy()
+    except PKCS11Error:
+        pass
+    try:
+        key.key.destroy()
+    except PKCS11Error:
+        pass
+
+
+@dataclass(frozen=True, slots=True)
+class TokenKeyReport(Report):
+    """A key pair generated in a token and what was written for it (a request or a
+    certificate; never the key). ``ok``: the token says the private key was generated there
+    (``LOCAL``), is sensitive and was never extractable (PKCS#11 v2.40 section 4.9)."""
+
+    schema: ClassVar[str] = "dicomsec.keys.token_key/1"
+
+    token: str
+    label: str
+    key_id: str
+    key_type: str
+    scheme: str
+    #: SHA-256 of the SubjectPublicKeyInfo, hex
+    public_key_sha256: str
+    #: ``local``, ``never_extractable``, ``sensitive``, ``extractable`` (None: not said)
+    provenance: dict[str, bool | None]
+    #: ``csr``, ``self-signed`` or ``certificate``
+    output_kind: str
+    output: str
+    subject: str
+    issuer: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        p = self.provenance
+        return bool(p.get("local") and p.get("never_extractable") and p.get("sensitive")
+                    and p.get("extractable") is False)
+
+    def summary(self) -> str:
+        flags = ",".join(k for k, v in self.provenance.items() if v)
+        return (f"{'ok' if self.ok else 'not-token-born'} token={self.token} "
+                f"label={self.label} type={self.key_type} provenance={flags or '-'} "
+                f"{self.output_kind}={self.output}")
+
+    def _content(self) -> dict[str, Any]:
+        return {"token": self.token, "label": self.label, "key_id": self.key_id,
+                "key_type": self.key_type, "scheme": self.scheme,
+                "public_key_sha256": self.public_key_sha256,
+                "provenance": dict(self.provenance), "output_kind": self.output_kind,
+                "output": self.output, "subject": self.subject, "issuer": self.issuer}
+
+
+def make_token_key(uri: str | Pkcs11Uri, key_type: str, *, output_kind: str,
+                   out: os.PathLike[str] | str, subject: x509.Name, days: int = 825,
+                   issuer: tuple[x509.Certificate, Any] | None = None,
+                   pin: str | None = None, pin_file: os.PathLike[str] | str | None = None,
+                   policy: Any = None) -> TokenKeyReport:
+    """Generate a key in the token (:func:`generate_token_key`) and write, atomically, only
+    its certificate request (``output_kind="csr"``), a self-signed certificate
+    (``"self-signed"``) or a certificate issued by ``issuer`` = (CA certificate, CA key)
+    (``"certificate"``; check the CA certificate for issuing first). When anything fails after
+    the key pair was made, the pair is destroyed (a re-run is then not refused).
+
+    Raises:
+        InvalidInput, PolicyViolation, TokenLoginFailed: as :func:`generate_token_key`.
+    """
+    import hashlib
+
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from dicomsec._atomic import atomic_write_bytes
+    from dicomsec.keys import certificate_request, issue_certificate
+
+    if output_kind not in ("csr", "self-signed", "certificate"):
+        raise InvalidInput(f"unknown output kind {output_kind!r}")
+    if (output_kind == "certificate") != (issuer is not None):
+        raise InvalidInput("an issued certificate needs the CA certificate and key")
+    key = generate_token_key(uri, key_type, pin=pin, pin_file=pin_file, policy=policy)
+    try:
+        name = subject.rfc4514_string()
+        try:
+            obj: Any = (certificate_request(key, subject) if output_kind == "csr" else
+                        issue_certificate(key, name, subject=subject, days=days,
+                                          issuer_key=issuer[1] if issuer else None,
+                                          issuer_cert=issuer[0] if issuer else None))
+            atomic_write_bytes(os.fspath(out), obj.public_bytes(Encoding.PEM))
+        except BaseException:
+            destroy_token_key(key)
+            raise
+        from pkcs11 import Attribute
+
+        return TokenKeyReport(
+            token=key.token_label, label=str(key.key[Attribute.LABEL]),
+            key_id=bytes(key.key[Attribute.ID]).hex(), key_type=key_type,
+            scheme=key.scheme.name,
+            public_key_sha256=hashlib.sha256(_public_der(key.public)).hexdigest(),
+            provenance=key.provenance(), output_kind=output_kind, output=str(out),
+            subject=name, issuer=issuer[0].subject.rfc4514_string() if issuer else None)
+    finally:
+        key.close()

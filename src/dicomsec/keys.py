@@ -28,6 +28,7 @@ if TYPE_CHECKING:
         PrivateKeyTypes,
     )
 
+    from dicomsec._x509sign import DigestSigner
     from dicomsec.algorithms.policy import AlgorithmPolicy, Decision
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "FileSigningKey",
     "KeyScheme",
     "SigningKey",
+    "certificate_request",
     "check_issuer",
     "check_key_creation",
     "generate_private_key",
@@ -550,10 +552,10 @@ def check_issuer(issuer_key: PrivateKeyTypes, issuer_cert: x509.Certificate, *,
 
 
 def issue_certificate(
-    subject_key: PrivateKeyTypes,
+    subject_key: PrivateKeyTypes | DigestSigner,
     common_name: str,
     *,
-    issuer_key: CertificateIssuerPrivateKeyTypes | None = None,
+    issuer_key: CertificateIssuerPrivateKeyTypes | DigestSigner | None = None,
     issuer_cert: x509.Certificate | None = None,
     ca: bool = False,
     days: int = 3650,
@@ -561,8 +563,13 @@ def issue_certificate(
     organization: str = "dicomsec",
     extra_key_usage: Iterable[x509.ObjectIdentifier] = (),
     encryption: bool | None = None,
+    subject: x509.Name | None = None,
 ) -> x509.Certificate:
     """Issue a certificate (self-signed when no issuer is given).
+
+    Either key may be held in a token (a :class:`dicomsec._x509sign.DigestSigner`, e.g.
+    :class:`dicomsec._pkcs11.TokenKey`: signed there by :mod:`dicomsec._x509sign`).
+    ``subject`` replaces the name ``O=organization, CN=common_name``.
 
     Signer certificates get keyUsage digitalSignature + nonRepudiation (critical), as the
     DICOM signature profiles expect; CA certificates keyCertSign + cRLSign; with ``encryption``
@@ -576,8 +583,6 @@ def issue_certificate(
             one longer than 64 characters.
     """
     from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec, rsa
     from cryptography.x509.oid import NameOID
 
     if not 1 <= days <= MAX_CERT_DAYS:
@@ -585,27 +590,24 @@ def issue_certificate(
     if not common_name.strip():
         raise InvalidInput("the certificate's common name must not be empty")
     try:
-        name = x509.Name([
+        name = subject or x509.Name([
             x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
             x509.NameAttribute(NameOID.COMMON_NAME, common_name),
         ])
     except ValueError as exc:  # longer than 64 characters, not encodable
         raise InvalidInput(f"bad certificate name: {exc}") from None
-    signer_key: CertificateIssuerPrivateKeyTypes = issuer_key or subject_key  # type: ignore[assignment]
+    signer_key: Any = issuer_key or subject_key
     issuer_name = issuer_cert.subject if issuer_cert is not None else name
     start = not_before or (_dt.datetime.now(_dt.UTC) - _dt.timedelta(minutes=5))
-    pub = subject_key.public_key()
+    pub: Any = subject_key.public_key()
     if encryption is None:
         encryption = _receives_only(pub)
-    from cryptography.hazmat.primitives.asymmetric import x448, x25519
-
-    agreement = isinstance(pub, ec.EllipticCurvePublicKey | x25519.X25519PublicKey
-                           | x448.X448PublicKey)
+    agreement = _agrees(pub)
     builder = (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(issuer_name)
-        .public_key(pub)  # type: ignore[arg-type]
+        .public_key(pub)
         .serial_number(x509.random_serial_number())
         .not_valid_before(start)
         .not_valid_after(start + _dt.timedelta(days=days))
@@ -615,7 +617,7 @@ def issue_certificate(
             key_encipherment=encryption and not agreement, data_encipherment=False,
             key_agreement=encryption and agreement, key_cert_sign=ca, crl_sign=ca,
             encipher_only=False, decipher_only=False), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(pub), critical=False)  # type: ignore[arg-type]
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(pub), critical=False)
     )
     if issuer_cert is not None:
         builder = builder.add_extension(
@@ -625,9 +627,46 @@ def issue_certificate(
     eku = list(extra_key_usage)
     if eku:
         builder = builder.add_extension(x509.ExtendedKeyUsage(eku), critical=True)
-    classic = isinstance(signer_key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey)
-    hash_alg = hashes.SHA256() if classic else None
-    return builder.sign(signer_key, hash_alg)
+    from dicomsec import _x509sign
+
+    return _x509sign.sign_certificate(builder, signer_key, _x509_hash(signer_key))
+
+
+def _agrees(public: object) -> bool:
+    """Whether a public key is used by key agreement (EC, X25519, X448) when it receives."""
+    from cryptography.hazmat.primitives.asymmetric import ec, x448, x25519
+
+    return isinstance(public, ec.EllipticCurvePublicKey | x25519.X25519PublicKey
+                      | x448.X448PublicKey)
+
+
+def _x509_hash(signer: object) -> Any:
+    """SHA-256 for an RSA or ECDSA signer of X.509 objects; ``None`` (EdDSA, ML-DSA hash
+    internally)."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    from dicomsec import _x509sign
+
+    classic = isinstance(_x509sign.public_key_of(signer),
+                         rsa.RSAPublicKey | ec.EllipticCurvePublicKey)
+    return hashes.SHA256() if classic else None
+
+
+def certificate_request(key: PrivateKeyTypes | DigestSigner,
+                        subject: x509.Name) -> x509.CertificateSigningRequest:
+    """A PKCS#10 certificate request for ``key`` (in memory or in a token), signed by it
+    (SHA-256 for RSA and ECDSA; EdDSA signs the request itself).
+
+    Raises:
+        UnsupportedAlgorithm: a key that cannot sign (X25519, ML-KEM...).
+    """
+    from cryptography import x509 as _x509
+
+    from dicomsec import _x509sign
+
+    builder = _x509.CertificateSigningRequestBuilder().subject_name(subject)
+    return _x509sign.sign_csr(builder, key, _x509_hash(key))
 
 
 def write_private_key(key: PrivateKeyTypes, path: Path, *, password: bytes | None = None) -> None:
