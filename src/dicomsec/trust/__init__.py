@@ -131,6 +131,8 @@ class TrustStore:
     algorithm_policy: AlgorithmPolicy | None = None
     _cache: dict[tuple[object, ...], ChainResult] = field(
         default_factory=dict, init=False, repr=False, compare=False, hash=False)
+    _paths: dict[object, list[x509.Certificate]] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False)
 
     @classmethod
     def from_paths(
@@ -214,7 +216,7 @@ class TrustStore:
             intermediates=(*self.intermediates, *extra_intermediates), crls=self.crls,
             ocsps=self.ocsps, at=_aware(at), revocation_at=_aware(revocation_at or at),
             allow_fetching=self.allow_fetching, soft_fail=self.soft_fail,
-            algorithm_policy=self.algorithm_policy))
+            algorithm_policy=self.algorithm_policy, path_cache=self._paths))
         if problems:
             result = dataclasses.replace(
                 result, trusted=False, problems=(*result.problems, *problems),

@@ -54,6 +54,10 @@ class Request:
     allow_fetching: bool = False
     soft_fail: bool = False
     algorithm_policy: AlgorithmPolicy | None = None
+    #: validated paths of this trust store, reused for another moment of the same UTC day
+    #: inside every certificate's validity period (the path run's only time dependence: the
+    #: validity periods, and the algorithm policy's day)
+    path_cache: dict[Any, list[x509.Certificate]] | None = field(default=None, compare=False)
 
 
 @dataclass(slots=True)
@@ -107,10 +111,14 @@ async def _validate(req: Request) -> ChainResult:
     # its signature check in the next run), so no parsed certificate is shared between runs
     roots = [c.public_bytes(_der()) for c in req.anchors]
     pool = [c.public_bytes(_der()) for c in req.intermediates]
-    try:
-        chain = await _path_run(req, roots, pool)
-    except (PathBuildingError, ValidationError) as exc:
-        return _failed_path(req, exc)
+    chain = _cached_path(req)
+    if chain is None:
+        try:
+            chain = await _path_run(req, roots, pool)
+        except (PathBuildingError, ValidationError) as exc:
+            return _failed_path(req, exc)
+        if req.path_cache is not None and len(req.path_cache) < _PATHS_CACHED:
+            req.path_cache[_path_key(req)] = chain
     levels = _levels(req, chain)
     if req.allow_fetching:
         await asyncio.to_thread(_fetch_for, levels)
@@ -123,6 +131,27 @@ async def _validate(req: Request) -> ChainResult:
                 else RevocationStatus(_name(lv.cert)) for lv in levels]
     statuses = [_after_pyhanko(req, lv, st) for lv, st in zip(levels, statuses, strict=True)]
     return _verdict(req, chain, statuses)
+
+
+#: at most this many validated paths are kept per trust store
+_PATHS_CACHED = 1024
+
+
+def _path_key(req: Request) -> tuple[Any, ...]:
+    return (req.cert, req.intermediates, req.at.astimezone(_dt.UTC).date())
+
+
+def _cached_path(req: Request) -> list[x509.Certificate] | None:
+    """A path validated earlier the same day, when ``req.at`` is inside every validity period
+    of it (then the path run would say the same)."""
+    if req.path_cache is None:
+        return None
+    chain = req.path_cache.get(_path_key(req))
+    if chain is None:
+        return None
+    if all(c.not_valid_before_utc <= req.at <= c.not_valid_after_utc for c in chain):
+        return chain
+    return None
 
 
 def _context(req: Request, roots: list[bytes], pool: list[bytes], *, moment: _dt.datetime,
