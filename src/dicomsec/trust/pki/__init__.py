@@ -75,14 +75,15 @@ def crl_paths(out: Path, count: int) -> list[Path]:
     return paths
 
 
-def write_crls(folder: Path, out: Path, *, passphrase: bytes, days: int = 7) -> list[Path]:
+def write_crls(folder: Path, out: Path, *, passphrase: bytes | None, days: int = 7,
+               pin_file: Path | None = None) -> list[Path]:
     """:func:`make_crls`, written as PEM to :func:`crl_paths` and copied into the folder
     (``crl.pem``, ``root.crl.pem``) for publishing. Returns the paths written beside ``out``."""
     from cryptography.hazmat.primitives.serialization import Encoding
 
     if out.exists() and out.is_dir():
         raise InvalidInput("is a folder; -o names the CRL file", path=str(out))
-    crls = make_crls(folder, passphrase=passphrase, days=days)
+    crls = make_crls(folder, passphrase=passphrase, days=days, pin_file=pin_file)
     paths = crl_paths(out, len(crls))
     for crl, path, copy in zip(crls, paths, ("crl.pem", "root.crl.pem"), strict=False):
         pem = crl.public_bytes(Encoding.PEM)

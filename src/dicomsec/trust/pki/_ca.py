@@ -68,7 +68,10 @@ class Layout:
 
 
 class CaSigner:
-    """The one way a CA key signs (certificates, CRLs, OCSP responses): a file key here."""
+    """The one way a CA key signs (certificates, CRLs, OCSP responses): an in-memory key from
+    a file, or a key in a PKCS#11 token (a :class:`dicomsec._pkcs11.TokenKey`), both through
+    :mod:`dicomsec._x509sign` (which checks every signature it makes). :meth:`close` ends a
+    token session."""
 
     __slots__ = ("_key", "cert")
 
@@ -83,30 +86,47 @@ class CaSigner:
         return self.cert.public_key()
 
     def hash_algorithm(self) -> hashes.SHA256 | hashes.SHA384 | hashes.SHA512 | None:
-        return _hash_for(self._key)
+        return _hash_for(self.cert.public_key())
 
     def sign_certificate(self, builder: x509.CertificateBuilder) -> x509.Certificate:
-        return builder.sign(self._key, self.hash_algorithm())
+        from dicomsec._x509sign import sign_certificate
+
+        return sign_certificate(builder, self._key, self.hash_algorithm())
 
     def sign_crl(self, builder: x509.CertificateRevocationListBuilder
                  ) -> x509.CertificateRevocationList:
-        return builder.sign(self._key, self.hash_algorithm())
+        from dicomsec._x509sign import sign_crl
+
+        return sign_crl(builder, self._key, self.hash_algorithm())
 
     def sign_ocsp_response(self, builder: ocsp.OCSPResponseBuilder) -> ocsp.OCSPResponse:
-        return builder.sign(self._key, self.hash_algorithm())
+        from dicomsec._x509sign import sign_ocsp_response
+
+        return sign_ocsp_response(builder, self._key, self.hash_algorithm())
+
+    def close(self) -> None:
+        close = getattr(self._key, "close", None)
+        if callable(close):
+            close()
+
+    def __enter__(self) -> CaSigner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
-def _hash_for(key: Any) -> hashes.SHA256 | hashes.SHA384 | hashes.SHA512 | None:
+def _hash_for(public_key: Any) -> hashes.SHA256 | hashes.SHA384 | hashes.SHA512 | None:
     """SHA-384 for P-384, SHA-512 for P-521, SHA-256 for other EC and RSA; none for EdDSA and
     ML-DSA (their own hashing)."""
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-    if isinstance(key, ec.EllipticCurvePrivateKey):
-        bits = key.curve.key_size
+    if isinstance(public_key, ec.EllipticCurvePublicKey):
+        bits = public_key.curve.key_size
         return hashes.SHA512() if bits > 384 else hashes.SHA384() if bits > 256 \
             else hashes.SHA256()
-    if isinstance(key, rsa.RSAPrivateKey):
+    if isinstance(public_key, rsa.RSAPublicKey):
         return hashes.SHA256()
     return None
 
@@ -127,14 +147,23 @@ def _load_cert(path: Path, what: str) -> x509.Certificate:
         raise InvalidInput(f"{what}: {exc.message}", path=str(path)) from None
 
 
-def load_signer(layout: Layout, ca: str, passphrase: bytes) -> CaSigner:
-    """The signer of ``ca`` (``root`` or ``issuing``), its key decrypted with ``passphrase``.
+def load_signer(layout: Layout, ca: str, passphrase: bytes | None, *,
+                settings: _db.Settings | None = None,
+                pin_file: Path | None = None) -> CaSigner:
+    """The signer of ``ca`` (``root`` or ``issuing``): the root's key in a PKCS#11 token when
+    the site was made with ``ca_key``, else the key file decrypted with ``passphrase``.
 
     Raises:
         InvalidInput: a missing or unreadable file, a wrong passphrase (exit 2, as ``sign``
-            treats a wrong key password), a key that is not the certificate's.
+            treats a wrong key password), a key that is not the certificate's, a token error.
+        TokenLoginFailed: the token refused the PIN (exit 1).
     """
+    settings = settings or _db.read_settings(layout.folder)
     cert = _load_cert(layout.cert(ca), f"{ca} CA certificate")
+    if ca == "root" and settings.ca_key:
+        return _token_signer(settings.ca_key, cert, pin_file)
+    if passphrase is None:
+        raise InvalidInput(f"the {ca} CA key is encrypted and no passphrase was given")
     try:
         key = keys.load_private_key(layout.key(ca), password=passphrase)
     except InvalidInput as exc:
@@ -144,6 +173,38 @@ def load_signer(layout: Layout, ca: str, passphrase: bytes) -> CaSigner:
                            path=str(layout.key(ca))) from None
     keys.check_issuer(key, cert)
     return CaSigner(key, cert)
+
+
+def _token_signer(uri: str, cert: x509.Certificate, pin_file: Path | None) -> CaSigner:
+    """A CA signer for the token key ``uri`` names (the key must be ``cert``'s)."""
+    return CaSigner(_token_key(uri, cert, pin_file), cert)
+
+
+def _token_key(uri: str, cert: x509.Certificate | None, pin_file: Path | None,
+               now: _dt.datetime | None = None) -> Any:
+    """The token key ``uri`` names; with ``cert``, the key must be its key; without (a new
+    root), the algorithm policy must allow the key for creation ``now``."""
+    from dicomsec._pkcs11 import open_token_key
+    from dicomsec.algorithms.policy import AlgorithmPolicy, Purpose
+
+    token_key = open_token_key(uri, pin_file=pin_file)
+    try:
+        public = token_key.public_key()
+        if cert is None:
+            AlgorithmPolicy.default().require(token_key.scheme, public, Purpose.CREATE, now)
+        elif _spki(public) != _spki(cert.public_key()):
+            raise InvalidInput("the token key of pki.toml's ca_key is not the root CA's key")
+    except BaseException:
+        token_key.close()
+        raise
+    return token_key
+
+
+def _spki(public_key: Any) -> bytes:
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    return public_key.public_bytes(Encoding.DER,  # type: ignore[no-any-return]
+                                   PublicFormat.SubjectPublicKeyInfo)
 
 
 def _scheme(name: str) -> keys.KeyScheme:
@@ -200,7 +261,7 @@ def _record(layout: Layout, index: Path, cert: x509.Certificate) -> None:
     _db.write_index(index, [*entries, entry])
 
 
-def _ca_cert(signer: CaSigner | None, key: PrivateKeyTypes, name: x509.Name, *,
+def _ca_cert(signer: CaSigner | None, key: Any, name: x509.Name, *,
              path_length: int, days: int, now: _dt.datetime,
              ocsp_url: str | None) -> x509.Certificate:
     from cryptography import x509
@@ -209,14 +270,15 @@ def _ca_cert(signer: CaSigner | None, key: PrivateKeyTypes, name: x509.Name, *,
     issuer = signer.cert if signer is not None else None
     builder = (x509.CertificateBuilder().subject_name(name)
                .issuer_name(issuer.subject if issuer is not None else name)
-               .public_key(key.public_key())  # type: ignore[arg-type]
+               .public_key(key.public_key())
                .serial_number(_serial(set())).not_valid_before(start)
                .not_valid_after(start + _dt.timedelta(days=days)))
     builder = _profiles.ca_extensions(builder, key.public_key(), issuer_cert=issuer,
                                       path_length=path_length, ocsp_url=ocsp_url)
-    if signer is None:  # self-signed: the new root key
-        cert: x509.Certificate = builder.sign(key, _hash_for(key))
-        return cert
+    if signer is None:  # self-signed: the new root key (in memory or in a token)
+        from dicomsec._x509sign import sign_certificate
+
+        return sign_certificate(builder, key, _hash_for(key.public_key()))
     return signer.sign_certificate(builder)
 
 
@@ -232,16 +294,24 @@ def check_new_folder(folder: Path) -> bool:
     return False
 
 
-def init(folder: Path, *, passphrase: bytes, key_type: str = "ec-p384",
+def init(folder: Path, *, passphrase: bytes | None, key_type: str = "ec-p384",
          intermediate: bool = False, name: str = "dicomsec Site Root CA",
          organization: str | None = None, crl_url: str | None = None,
-         ocsp_url: str | None = None, now: _dt.datetime | None = None) -> _db.Settings:
+         ocsp_url: str | None = None, ca_key: str | None = None,
+         pin_file: Path | None = None, now: _dt.datetime | None = None) -> _db.Settings:
     """Make a site PKI in ``folder`` (new or empty): a root CA (10 years, pathLen 1) and, with
     ``intermediate``, an issuing CA (5 years, pathLen 0) that issues the end entities.
 
+    ``ca_key``: the root's key is the existing key of a PKCS#11 token this RFC 7512 URI names
+    (its PIN from ``pin_file`` or the other sources of :func:`dicomsec._pkcs11.read_pin`);
+    ``key_type`` then only chooses the issuing CA's and the end entities' keys. File keys
+    are encrypted with ``passphrase`` (not needed for a token root without ``intermediate``).
+
     Raises:
-        InvalidInput: a non-empty folder, an unknown key type, a bad name or URL.
-        PolicyViolation: the algorithm policy refuses the key type (nothing is written).
+        InvalidInput: a non-empty folder, an unknown key type, a bad name or URL, no
+            passphrase where one is needed, a token error.
+        PolicyViolation: the algorithm policy refuses a key type (nothing is written).
+        TokenLoginFailed: the token refused the PIN (exit 1).
     """
     if key_type not in CA_KEY_TYPES:
         raise InvalidInput(f"unknown CA key type {key_type!r} (known: "
@@ -249,14 +319,18 @@ def init(folder: Path, *, passphrase: bytes, key_type: str = "ec-p384",
     for url in (crl_url, ocsp_url):
         if url is not None and not url.startswith(("http://", "https://")):
             raise InvalidInput(f"{url!r} is not an http:// or https:// URL")
+    if passphrase is None and (ca_key is None or intermediate):
+        raise InvalidInput("a passphrase is needed for the CA key files")
     now = now or _dt.datetime.now(_dt.UTC)
     root_scheme, issuing_scheme = CA_KEY_TYPES[key_type]
     subject = _profiles.subject_name(name, organization=organization)
-    root_key = _new_key(root_scheme, now)
-    issuing_key = _new_key(issuing_scheme, now) if intermediate else None
     made = check_new_folder(folder)
+    issuing_key = _new_key(issuing_scheme, now) if intermediate else None
     settings = _db.Settings(key_type=key_type, issuer="issuing" if intermediate else "root",
-                            crl_url=crl_url, ocsp_url=ocsp_url, organization=organization)
+                            crl_url=crl_url, ocsp_url=ocsp_url, organization=organization,
+                            ca_key=ca_key)
+    root_key: Any = _new_key(root_scheme, now) if ca_key is None else \
+        _token_key(ca_key, None, pin_file, now)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         _write_ca_files(Layout(folder), settings, root_key, issuing_key, subject,
@@ -264,6 +338,9 @@ def init(folder: Path, *, passphrase: bytes, key_type: str = "ec-p384",
     except BaseException:
         _undo(folder, made)
         raise
+    finally:
+        if ca_key is not None:
+            root_key.close()
     return settings
 
 
@@ -277,15 +354,23 @@ def _undo(folder: Path, made: bool) -> None:
                 shutil.rmtree(child) if child.is_dir() else child.unlink()
 
 
-def _write_ca_files(layout: Layout, settings: _db.Settings, root_key: PrivateKeyTypes,
+def _write_ca_key(path: Path, key: PrivateKeyTypes, passphrase: bytes | None) -> None:
+    """A CA key file: always encrypted (PBES2)."""
+    if not passphrase:
+        raise InvalidInput("a passphrase is needed for the CA key files")
+    _write_key(path, key, passphrase)
+
+
+def _write_ca_files(layout: Layout, settings: _db.Settings, root_key: Any,
                     issuing_key: PrivateKeyTypes | None, subject: x509.Name, *,
-                    passphrase: bytes, now: _dt.datetime) -> None:
+                    passphrase: bytes | None, now: _dt.datetime) -> None:
     from cryptography import x509
     from cryptography.x509.oid import NameOID
 
     root = _ca_cert(None, root_key, subject, path_length=1, days=_profiles.CA_DAYS["root"],
                     now=now, ocsp_url=None)
-    _write_key(layout.key("root"), root_key, passphrase)
+    if settings.ca_key is None:
+        _write_ca_key(layout.key("root"), root_key, passphrase)
     atomic_write_bytes(layout.cert("root"), _pem(root), mode=0o644)
     _db.write_index(layout.index(settings.issuer, settings), [])
     if issuing_key is not None:
@@ -297,7 +382,7 @@ def _write_ca_files(layout: Layout, settings: _db.Settings, root_key: PrivateKey
         issuing = _ca_cert(CaSigner(root_key, root), issuing_key, issuing_name, path_length=0,
                            days=_profiles.CA_DAYS["issuing"], now=now,
                            ocsp_url=settings.ocsp_url)
-        _write_key(layout.key("issuing"), issuing_key, passphrase)
+        _write_ca_key(layout.key("issuing"), issuing_key, passphrase)
         atomic_write_bytes(layout.cert("issuing"), _pem(issuing), mode=0o644)
         _record(layout, layout.index("root", settings), issuing)
     layout.certs.mkdir(exist_ok=True)
@@ -368,8 +453,9 @@ def check_request(request: Request) -> None:
         _scheme(request.key_type)
 
 
-def issue(folder: Path, request: Request, *, passphrase: bytes, public_key: Any = None,
-          out: Path | None = None, key_passphrase: bytes | None = None,
+def issue(folder: Path, request: Request, *, passphrase: bytes | None,
+          public_key: Any = None, out: Path | None = None,
+          key_passphrase: bytes | None = None, pin_file: Path | None = None,
           now: _dt.datetime | None = None) -> Issued:
     """Issue an end-entity certificate from the site's issuing CA.
 
@@ -397,8 +483,9 @@ def issue(folder: Path, request: Request, *, passphrase: bytes, public_key: Any 
     if public_key is None:
         key = _new_key(request.key_type or CA_KEY_TYPES[settings.key_type][1], now)
         public_key = key.public_key()
-    signer = load_signer(layout, settings.issuer, passphrase)
-    cert = issue_from(layout, settings, settings.issuer, signer, request, public_key, now)
+    with load_signer(layout, settings.issuer, passphrase, settings=settings,
+                     pin_file=pin_file) as signer:
+        cert = issue_from(layout, settings, settings.issuer, signer, request, public_key, now)
     if key is not None and key_path is not None:
         _write_key(key_path, key, key_passphrase)
     if cert_path is not None:
@@ -441,9 +528,9 @@ def which_ca(layout: Layout, settings: _db.Settings, cert: x509.Certificate) -> 
     raise InvalidInput("the certificate was not issued by this site's CA")
 
 
-def revoke(folder: Path, cert: x509.Certificate, *, passphrase: bytes,
+def revoke(folder: Path, cert: x509.Certificate, *, passphrase: bytes | None,
            reason: str = "unspecified", invalidity: _dt.datetime | None = None,
-           now: _dt.datetime | None = None) -> _db.Entry:
+           pin_file: Path | None = None, now: _dt.datetime | None = None) -> _db.Entry:
     """Mark ``cert`` revoked in its CA's index (the next CRL and the responder say so).
 
     The passphrase is checked (only the CA's holder revokes). A certificate on hold may be
@@ -462,7 +549,7 @@ def revoke(folder: Path, cert: x509.Certificate, *, passphrase: bytes,
     layout = Layout(folder)
     settings = _db.read_settings(folder)
     ca = which_ca(layout, settings, cert)
-    load_signer(layout, ca, passphrase)
+    load_signer(layout, ca, passphrase, settings=settings, pin_file=pin_file).close()
     now = now or _dt.datetime.now(_dt.UTC)
     with _db.lock(folder):
         index = layout.index(ca, settings)

@@ -65,7 +65,8 @@ def build_crl(signer: CaSigner, entries: list[_db.Entry], *, number: int, days: 
     return signer.sign_crl(builder)
 
 
-def make_crls(folder: Path, *, passphrase: bytes, days: int = 7,
+def make_crls(folder: Path, *, passphrase: bytes | None, days: int = 7,
+              pin_file: Path | None = None,
               now: _dt.datetime | None = None) -> list[x509.CertificateRevocationList]:
     """A new CRL for every CA of the site, the issuing CA's first (then the root's, which
     lists a revoked issuing CA: a validator that requires revocation information for every
@@ -86,10 +87,11 @@ def make_crls(folder: Path, *, passphrase: bytes, days: int = 7,
         if settings.issuer == "root":
             numbers["root"] = settings.crl_number
         for ca in layout.cas(settings):
-            signer = load_signer(layout, ca, passphrase)
-            numbers[ca] += 1
-            crls.append(build_crl(signer, _db.read_index(layout.index(ca, settings)),
-                                  number=numbers[ca], days=days, now=now))
+            with load_signer(layout, ca, passphrase, settings=settings,
+                             pin_file=pin_file) as signer:
+                numbers[ca] += 1
+                crls.append(build_crl(signer, _db.read_index(layout.index(ca, settings)),
+                                      number=numbers[ca], days=days, now=now))
         if settings.issuer == "root":
             settings = dataclasses.replace(settings, crl_number=numbers["root"])
         else:

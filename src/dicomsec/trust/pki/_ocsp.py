@@ -93,7 +93,7 @@ def _current_responder(layout: Layout, ca: str, ca_cert: x509.Certificate,
 
 
 def _ensure_responder(layout: Layout, settings: _db.Settings, ca: str,
-                      passphrase: Callable[[], bytes],
+                      passphrase: Callable[[], bytes | None], pin_file: Path | None,
                       now: _dt.datetime) -> tuple[x509.Certificate, Any]:
     """The delegated responder of ``ca``: the one in ``DIR/ocsp/`` or a new one."""
     from cryptography.hazmat.primitives import serialization
@@ -102,12 +102,13 @@ def _ensure_responder(layout: Layout, settings: _db.Settings, ca: str,
     current = _current_responder(layout, ca, ca_cert, now)
     if current is not None:
         return current
-    signer = load_signer(layout, ca, passphrase())
+    secret = None if ca == "root" and settings.ca_key else passphrase()
     key = keys.generate_private_key(
         "ecdsa-p256" if settings.key_type != "rsa-3072" else "rsa3072", at=now)
     name = f"OCSP responder of {ca_cert.subject.rfc4514_string()}"[:64]
-    cert = issue_from(layout, settings, ca, signer, Request("ocsp", name), key.public_key(),
-                      now)
+    with load_signer(layout, ca, secret, settings=settings, pin_file=pin_file) as signer:
+        cert = issue_from(layout, settings, ca, signer, Request("ocsp", name),
+                          key.public_key(), now)
     cert_path, key_path = _responder_files(layout, ca)
     cert_path.parent.mkdir(exist_ok=True)
     atomic_write_bytes(key_path, key.private_bytes(
@@ -121,14 +122,14 @@ class Responder:
     """Answers OCSP requests for the CAs of a site PKI folder (no network: see
     :func:`make_server`)."""
 
-    def __init__(self, folder: Path, *, passphrase: Callable[[], bytes],
-                 now: _dt.datetime | None = None) -> None:
+    def __init__(self, folder: Path, *, passphrase: Callable[[], bytes | None],
+                 pin_file: Path | None = None, now: _dt.datetime | None = None) -> None:
         layout = Layout(folder)
         settings = _db.read_settings(folder)
         now = now or _dt.datetime.now(_dt.UTC)
         self._cas = []
         for ca in layout.cas(settings):
-            cert, key = _ensure_responder(layout, settings, ca, passphrase, now)
+            cert, key = _ensure_responder(layout, settings, ca, passphrase, pin_file, now)
             self._cas.append(_Ca(ca, keys.load_certificate(layout.cert(ca)),
                                  layout.index(ca, settings), cert, key))
 
@@ -184,7 +185,8 @@ class Responder:
             pass
         signer = CaSigner(ca.responder_key, ca.responder_cert)
         der = signer.sign_ocsp_response(builder).public_bytes(Encoding.DER)
-        return der, f"{note} serial={req.serial_number:X}"
+        serial = f"{req.serial_number:X}"
+        return der, f"{note} serial={'0' * (len(serial) % 2)}{serial}"
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -242,7 +244,7 @@ class OcspServer(ThreadingHTTPServer):
 
 
 def make_server(folder: Path, *, port: int, bind: str = "127.0.0.1",
-                passphrase: Callable[[], bytes],
+                passphrase: Callable[[], bytes | None], pin_file: Path | None = None,
                 log: Callable[[str], None] = _log.info) -> OcspServer:
     """An OCSP server for the site PKI in ``folder`` on ``bind:port`` (0: any free port),
     not yet serving (call ``serve_forever()``; ``shutdown()`` from another thread stops it).
@@ -254,5 +256,5 @@ def make_server(folder: Path, *, port: int, bind: str = "127.0.0.1",
     """
     if not 0 <= port <= 65535:
         raise InvalidInput(f"--port must be 0 to 65535, not {port}")
-    responder = Responder(folder, passphrase=passphrase)
+    responder = Responder(folder, passphrase=passphrase, pin_file=pin_file)
     return OcspServer((bind, port), responder, log)
