@@ -180,3 +180,17 @@ def eku_leaf(pki: Pki, cn: str, eku: Sequence[x509.ObjectIdentifier]) -> x509.Ce
 
 
 TLS_SERVER = (ExtendedKeyUsageOID.SERVER_AUTH,)
+
+
+def validation_reports() -> list[Any]:
+    """Sample ``dicomsec.trust.validation/1`` reports (valid, revoked, no path) for the report
+    protocol's tests (``tests/test_reports.py`` FACTORIES)."""
+    from dicomsec.trust import TrustStore
+    from dicomsec.trust._report import ValidationReport
+
+    pki = make_pki()
+    store = TrustStore(anchors=(pki.root.cert,), intermediates=(pki.issuing.cert,),
+                       crls=(pki.crls["root"], pki.crls["issuing"]))
+    return [ValidationReport.from_result(pki.leaves[cn], store.validate(pki.leaves[cn], at=AT),
+                                         at=AT, purpose="signing")
+            for cn in ("good", "revoked", "unknown-issuer")]
