@@ -287,3 +287,37 @@ def test_uri_refused(text: str, words: str) -> None:
     with pytest.raises(InvalidInput, match=words):
         parse_pkcs11_uri(text)
 
+
+
+@pytest.mark.peer
+def test_timestamp_from_a_tsa_whose_key_is_in_the_token(
+        token: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The test TSA signs its replies with a key generated in the token (the same token as
+    the file's signing key: two keys of one token open at once); the timestamp verifies and
+    its TSA chains to the test CA."""
+    import json
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    from dicomsec._pkcs11 import open_signing_key, open_token_key
+    from dicomsec.keys import issue_certificate, load_certificate, load_private_key
+    from tests.softhsm import generate_key, make_token, pkcs11_uri
+    from tests.tsa import running_tsa
+
+    tok = make_token(tmp_path, "ct1", PIN)
+    generate_key(tok, "tsa-ec", "ec-p256")
+    with open_token_key(pkcs11_uri(tok, "tsa-ec"), pin=PIN) as key:
+        cert = issue_certificate(key, "Token TSA", issuer_key=load_private_key(  # type: ignore[arg-type]
+            PKI / "ca.key.pem"), issuer_cert=load_certificate(CA), days=30,
+            extra_key_usage=[ExtendedKeyUsageOID.TIME_STAMPING])
+    (tmp_path / "tsa.cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    out = tmp_path / "signed.dcm"
+    with open_signing_key(pkcs11_uri(tok, "tsa-ec"), cert, pin=PIN) as tsa_key, \
+            running_tsa(tmp_path, signer=tsa_key) as url:
+        assert _sign(token, "rsa2048", out, "--tsa-url", url) == 0
+    capsys.readouterr()
+    assert cli_main(["verify", str(out), "--trust", str(CA), "--json"]) == 0
+    stamp = json.loads(capsys.readouterr().out)[0]["signatures"][0]["timestamp"]
+    assert stamp["valid"] and stamp["trusted"], stamp
+    assert stamp["tsa"] == "CN=Token TSA,O=dicomsec"

@@ -12,6 +12,11 @@ Modes, for error tests:
 - ``"replay"``: the first real reply is sent again for every later request (wrong nonce).
 
 ``signer=(cert, key)`` makes openssl sign with another TSA certificate and key (RSA or EC).
+``signer=<a SigningKey>`` (e.g. a :class:`dicomsec._pkcs11.Pkcs11SigningKey`: a key in a token,
+RSA PKCS#1 v1.5 or ECDSA, whose certificate has the critical timeStamping EKU) makes the TSA
+answer in Python instead (:func:`token_reply`): the same RFC 3161 shape as ``openssl ts``
+(TSTInfo v1, the policy of ``tsa.cnf``, the request's nonce, ESS signingCertificateV2), the
+CMS signature made by ``signer.sign_digest`` over the SHA-256 of the signed attributes.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pytest
 
@@ -34,6 +39,69 @@ PKI_DIR = Path(__file__).resolve().parent / "data" / "pki"
 Mode = Literal["ok", "garbage", "http500", "replay"]
 
 _REPLY_TYPE = "application/timestamp-reply"
+#: the TSA policy of ``tsa.cnf`` (``default_policy``)
+TSA_POLICY = "1.3.6.1.4.1.99999.1.1"
+
+
+def _sha256(data: bytes) -> bytes:
+    from cryptography.hazmat.primitives import hashes
+
+    h = hashes.Hash(hashes.SHA256())
+    h.update(data)
+    return h.finalize()
+
+
+def token_reply(query: bytes, signer: Any, serial: int) -> bytes:
+    """A granted TimeStampResp for ``query`` signed by ``signer`` (a ``SigningKey``: its
+    ``certificate`` and ``sign_digest``), as ``openssl ts -reply`` would answer it."""
+    import datetime as _dt
+
+    from asn1crypto import algos, cms, core, tsp
+    from asn1crypto import x509 as ax509
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from dicomsec import algorithms
+
+    req = tsp.TimeStampReq.load(query)
+    cert_der = signer.certificate.public_bytes(Encoding.DER)
+    cert = ax509.Certificate.load(cert_der)
+    tst = tsp.TSTInfo({
+        "version": "v1", "policy": TSA_POLICY, "message_imprint": req["message_imprint"],
+        "serial_number": serial, "gen_time": _dt.datetime.now(_dt.UTC).replace(microsecond=0),
+        "nonce": req["nonce"].native,
+    })
+    tst_der = tst.dump()
+    ess = tsp.SigningCertificateV2({"certs": [{"hash_algorithm": {"algorithm": "sha256"},
+                                               "cert_hash": _sha256(cert_der)}]})
+    attrs = cms.CMSAttributes([
+        {"type": "content_type", "values": ["tst_info"]},
+        {"type": "message_digest", "values": [_sha256(tst_der)]},
+        {"type": "signing_certificate_v2", "values": [ess]},
+    ])
+    sha256 = algorithms.by_name("sha256", algorithms.Kind.DIGEST)
+    signature = signer.sign_digest(_sha256(attrs.dump()), sha256)
+    is_ec = isinstance(signer.certificate.public_key(), ec.EllipticCurvePublicKey)
+    info = cms.SignerInfo({
+        "version": "v1",
+        "sid": cms.SignerIdentifier(name="issuer_and_serial_number", value={
+            "issuer": cert.issuer, "serial_number": cert.serial_number}),
+        "digest_algorithm": {"algorithm": "sha256"},
+        "signed_attrs": attrs,
+        "signature_algorithm": algos.SignedDigestAlgorithm(
+            {"algorithm": "sha256_ecdsa" if is_ec else "sha256_rsa"}),
+        "signature": signature,
+    })
+    signed = cms.SignedData({
+        "version": "v3", "digest_algorithms": [{"algorithm": "sha256"}],
+        "encap_content_info": {"content_type": "tst_info",
+                               "content": core.ParsableOctetString(tst_der)},
+        "certificates": [cert] if req["cert_req"].native else None,
+        "signer_infos": [info],
+    })
+    token = cms.ContentInfo({"content_type": "signed_data", "content": signed})
+    return bytes(tsp.TimeStampResp({"status": {"status": "granted"},
+                                    "time_stamp_token": token}).dump())
 
 
 def openssl_or_skip() -> str:
@@ -62,7 +130,7 @@ def running_tsa(
     workdir: Path,
     mode: Mode = "ok",
     *,
-    signer: tuple[Path, Path] | None = None,
+    signer: tuple[Path, Path] | Any = None,
 ) -> Iterator[str]:
     """Run a test TSA until the ``with`` block ends; yields its URL."""
     openssl = openssl_or_skip()
@@ -72,7 +140,8 @@ def running_tsa(
     lock = threading.Lock()  # openssl updates the serial file: one reply at a time
     replayed: list[bytes] = []
     extra: list[str] = []
-    if signer is not None:
+    in_token = signer is not None and not isinstance(signer, tuple)
+    if signer is not None and not in_token:
         cert, key = (str(Path(p).resolve()) for p in signer)
         extra = ["-signer", cert, "-inkey", key]
 
@@ -80,6 +149,9 @@ def running_tsa(
         with lock:
             if mode == "replay" and replayed:
                 return replayed[0]
+            if in_token:
+                replayed.append(token_reply(query, signer, len(replayed) + 1))
+                return replayed[-1]
             fd, name = tempfile.mkstemp(suffix=".tsq", dir=queries)
             with os.fdopen(fd, "wb") as f:
                 f.write(query)
