@@ -284,6 +284,15 @@ def test_dead_url_is_revocation_unknown(pki: Pki) -> None:
     assert soft.trusted and soft.soft_fail_warnings
 
 
+def test_inside_a_running_event_loop(pki: Pki) -> None:
+    import asyncio
+
+    async def inside() -> bool:
+        return _store(pki).validate(pki.leaves["good"], at=AT).trusted
+
+    assert asyncio.run(inside())
+
+
 # ----------------------------------------------------------------------------- the command
 
 
@@ -352,3 +361,18 @@ def test_cli_bad_input(files: Path, capsys: pytest.CaptureFixture[str],
     assert code == 2
     assert len(err.strip().splitlines()) == 1, err
     assert "Traceback" not in err
+
+
+def test_cli_fetches_unless_offline(pki: Pki, server: Server, files: Path,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    leaf = _fetching_leaf(pki, "cli fetching", crl_url=f"{server.base}/issuing.crl")
+    path = files / "cli-fetching.pem"
+    path.write_bytes(leaf.public_bytes(PEM))
+    args = (path, "--trust", files / "root.pem", "--untrusted", files / "issuing.pem",
+            "--at", AT.isoformat(), "--json")
+    server.hits.clear()
+    code, out, _ = _cli(capsys, *args, "--offline")
+    assert (code, server.hits) == (0, [])
+    code, out, _ = _cli(capsys, *args)
+    assert code == 0, out
+    assert server.hits == ["/issuing.crl"]

@@ -99,8 +99,18 @@ def _load(der: bytes) -> asn1_x509.Certificate:
 
 
 def validate(req: Request) -> ChainResult:
-    """Run one validation (see the module docstring); never raises for an untrusted chain."""
-    return asyncio.run(_validate(req))
+    """Run one validation (see the module docstring); never raises for an untrusted chain.
+
+    pyhanko's API is async: run it in a fresh event loop, in a worker thread when the caller
+    is itself inside a running loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(_validate(req))
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, _validate(req)).result()
 
 
 async def _validate(req: Request) -> ChainResult:
@@ -117,6 +127,10 @@ async def _validate(req: Request) -> ChainResult:
             chain = await _path_run(req, roots, pool)
         except (PathBuildingError, ValidationError) as exc:
             return _failed_path(req, exc)
+        except _MALFORMED as exc:  # a certificate the libraries cannot process
+            why = _first_line(str(exc)) or type(exc).__name__
+            return ChainResult(False, (f"certificate chain not checkable: {why}",),
+                               reasons=("invalid",))
         if req.path_cache is not None and len(req.path_cache) < _PATHS_CACHED:
             req.path_cache[_path_key(req)] = chain
     levels = _levels(req, chain)
@@ -132,6 +146,9 @@ async def _validate(req: Request) -> ChainResult:
     statuses = [_after_pyhanko(req, lv, st) for lv, st in zip(levels, statuses, strict=True)]
     return _verdict(req, chain, statuses)
 
+
+#: what malformed certificates, CRLs or responses raise inside asn1crypto and pyhanko
+_MALFORMED = (ValueError, TypeError, KeyError, NotImplementedError)
 
 #: at most this many validated paths are kept per trust store
 _PATHS_CACHED = 1024
@@ -294,6 +311,9 @@ async def _revocation_run(req: Request, roots: list[bytes], pool: list[bytes], l
             return _replace(base, status="unknown", detail=_unknown_detail(lv, exc))
         except ValidationError as exc:
             return _replace(base, status="unknown", detail=_first_line(str(exc)))
+        except _MALFORMED as exc:
+            return _replace(base, status="unknown", detail=f"revocation data not checkable: "
+                            f"{_first_line(str(exc)) or type(exc).__name__}")
         finally:
             await vc.aclose()
     return _replace(base, status="unknown", detail="no moment to judge its revocation at")
