@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
 _PHRASE_FILE_HELP = ("File whose first line is the CA passphrase; else DICOMSEC_PKI_PASSPHRASE, "
                    "else a prompt on a terminal. Never stored, never shown.")
+_PIN_FILE_HELP = ("File whose first line is the PKCS#11 token's PIN (else $DICOMSEC_PKCS11_PIN, "
+                  "else a prompt on a terminal).")
 DIR_HELP = "The site PKI folder (made by 'dicomsec pki init')."
 
 
@@ -29,8 +31,22 @@ def _passphrase(path: Path | None, *, new: bool = False) -> bytes:
     return read_passphrase(path, new=new, prompt=None)
 
 
+def _needs_passphrase(folder: Path) -> bool:
+    """Whether a CA key file may be opened: always, unless the root key is in a token and
+    there is no issuing CA."""
+    from dicomsec.trust.pki import read_settings
+
+    settings = read_settings(folder)
+    return not (settings.ca_key and settings.issuer == "root")
+
+
+def _site_passphrase(folder: Path, path: Path | None) -> bytes | None:
+    return _passphrase(path) if _needs_passphrase(folder) else None
+
+
 def _asker(path: Path | None) -> Callable[[], bytes]:
-    """The passphrase, read on first use (``ocsp-serve`` needs it only to issue responders)."""
+    """The passphrase, read on first use (``ocsp-serve`` needs it only to issue
+    responders)."""
     got: list[bytes] = []
 
     def ask() -> bytes:
@@ -71,6 +87,11 @@ def pki_init(
     = "dicomsec Site Root CA",
     organization: Annotated[str | None, typer.Option(
         "--organization", help="O= of every subject (the site's name).")] = None,
+    ca_key: Annotated[str | None, typer.Option(
+        "--ca-key", metavar="PKCS11_URI", help="The root CA's key is this existing key of a "
+        "PKCS#11 token (RFC 7512 URI, e.g. 'pkcs11:token=ca;object=root'; module from "
+        "module-path or $DICOMSEC_PKCS11_MODULE); it never leaves the token.")] = None,
+    pin_file: Annotated[Path | None, typer.Option("--pin-file", help=_PIN_FILE_HELP)] = None,
 ) -> int:
     """Create a site PKI: a root CA (10 years) and optionally an issuing CA (5 years).
 
@@ -91,10 +112,15 @@ def pki_init(
         raise InvalidInput(f"--key-type must be one of {', '.join(pki.CA_KEY_TYPES)}, not "
                            f"{key_type!r}")
     pki.check_new_folder(folder)
-    secret = _passphrase(passphrase_file, new=True)
+    if ca_key is not None:
+        from dicomsec._pkcs11 import parse_pkcs11_uri
+
+        parse_pkcs11_uri(ca_key)
+    secret = _passphrase(passphrase_file, new=True) if ca_key is None or intermediate \
+        else None
     settings = pki.init(folder, passphrase=secret, key_type=key_type, intermediate=intermediate,
                         name=name, organization=organization, crl_url=crl_url,
-                        ocsp_url=ocsp_url)
+                        ocsp_url=ocsp_url, ca_key=ca_key, pin_file=pin_file)
     err(f"site PKI made in {folder}: trust anchor {folder / 'ca.cert.pem'}"
         + (f", issuing CA {folder / 'issuing.cert.pem'}" if settings.issuer == "issuing"
            else ""))
@@ -113,15 +139,19 @@ def _identity(manufacturer: str | None, model: str | None, serial: str | None,
     return DeviceIdentity(manufacturer, model, serial, station) if kind == "device" else None
 
 
-def _public_key(public_key: Path | None, pkcs11: str | None) -> object:
+def _public_key(public_key: Path | None, pkcs11: str | None,
+                pin_file: Path | None) -> object:
+    """The public key to certify: from a file, or read from a token key (the private key
+    stays in the token); ``None``: a new key is made."""
     from dicomsec.errors import InvalidInput
 
     if public_key is not None and pkcs11 is not None:
         raise InvalidInput("give --public-key or --pkcs11, not both")
     if pkcs11 is not None:
-        raise InvalidInput("--pkcs11: issuing for a token key is not wired yet; export the "
-                           "token's public key (pkcs11-tool --read-object) and use "
-                           "--public-key")
+        from dicomsec._pkcs11 import open_token_key
+
+        with open_token_key(pkcs11, pin_file=pin_file) as token_key:
+            return token_key.public_key()
     if public_key is None:
         return None
     from cryptography.hazmat.primitives.serialization import (
@@ -171,8 +201,10 @@ def pki_issue(
         "--public-key", metavar="PEM", help="Certify this public key (held elsewhere): no "
         "PREFIX.key.pem is written.")] = None,
     pkcs11: Annotated[str | None, typer.Option(
-        "--pkcs11", metavar="URI", help="Certify a key held in a PKCS#11 token (not wired "
-        "yet: use --public-key).")] = None,
+        "--pkcs11", metavar="URI", help="Certify a key held in a PKCS#11 token (RFC 7512 "
+        "URI; e.g. made by 'keys generate --pkcs11'): no PREFIX.key.pem is written.")] = None,
+    pin_file: Annotated[Path | None, typer.Option(
+        "--pin-file", help=_PIN_FILE_HELP + " For --pkcs11 and a CA key in a token.")] = None,
     key_passphrase_file: Annotated[Path | None, typer.Option(
         "--key-passphrase-file", help="Encrypt PREFIX.key.pem with this file's first line "
         "(PBES2, as the CA key); default: unencrypted, 0600.")] = None,
@@ -188,14 +220,14 @@ def pki_issue(
     request = pki.Request(kind, name, _identity(manufacturer, model, serial, station, kind),
                           tuple(san or ()), key_type, days)
     pki.check_request(request)
-    pub = _public_key(public_key, pkcs11)
+    pub = _public_key(public_key, pkcs11, pin_file)
     for path in (out.with_name(out.name + ".key.pem"), out.with_name(out.name + ".cert.pem")):
         output_file(path)
     key_secret = None
     if key_passphrase_file is not None:
         key_secret = pki.read_passphrase(key_passphrase_file, new=True, prompt=None)
-    issued = pki.issue(folder, request, passphrase=_passphrase(passphrase_file),
-                       public_key=pub, out=out, key_passphrase=key_secret)
+    issued = pki.issue(folder, request, passphrase=_site_passphrase(folder, passphrase_file),
+                       public_key=pub, out=out, key_passphrase=key_secret, pin_file=pin_file)
     err(f"issued {kind} certificate serial {issued.certificate.serial_number:X}: "
         f"{issued.cert_path}" + (f", key {issued.key_path}" if issued.key_path else ""))
     return 0
@@ -214,6 +246,8 @@ def pki_revoke(
         "compromised (ISO 8601; key-compromise and ca-compromise only).")] = None,
     passphrase_file: Annotated[Path | None, typer.Option(
         "--passphrase-file", help=_PHRASE_FILE_HELP)] = None,
+    pin_file: Annotated[Path | None, typer.Option(
+        "--pin-file", help=_PIN_FILE_HELP + " When the root CA key is in a token.")] = None,
 ) -> int:
     """Revoke a certificate of the site (the next CRL and the OCSP responder say so at once).
 
@@ -228,8 +262,9 @@ def pki_revoke(
         raise InvalidInput(f"--reason must be one of {', '.join(pki.REASONS)}, not {reason!r}")
     when = moment(invalidity_date, "--invalidity-date")
     certificate = pki.certificate_of(input_file(cert))
-    entry = pki.revoke(folder, certificate, passphrase=_passphrase(passphrase_file),
-                       reason=reason, invalidity=when)
+    entry = pki.revoke(folder, certificate,
+                       passphrase=_site_passphrase(folder, passphrase_file), reason=reason,
+                       invalidity=when, pin_file=pin_file)
     err(f"revoked serial {entry.serial_hex} ({reason}); run 'dicomsec pki crl' to publish "
         "a new CRL")
     return 0
@@ -244,6 +279,8 @@ def pki_crl(
     days: Annotated[int, typer.Option("--days", help="nextUpdate, in days (1 to 366).")] = 7,
     passphrase_file: Annotated[Path | None, typer.Option(
         "--passphrase-file", help=_PHRASE_FILE_HELP)] = None,
+    pin_file: Annotated[Path | None, typer.Option(
+        "--pin-file", help=_PIN_FILE_HELP + " When the root CA key is in a token.")] = None,
 ) -> int:
     """Sign a new CRL for each CA of the site (CRLNumber one more each time).
 
@@ -257,7 +294,8 @@ def pki_crl(
         raise InvalidInput(f"--days must be 1 to {pki.MAX_CRL_DAYS}, not {days}")
     for path in pki.crl_paths(out, 2):
         output_file(path)
-    paths = pki.write_crls(folder, out, passphrase=_passphrase(passphrase_file), days=days)
+    paths = pki.write_crls(folder, out, passphrase=_site_passphrase(folder, passphrase_file),
+                           days=days, pin_file=pin_file)
     err("wrote " + ", ".join(map(str, paths)))
     return 0
 
@@ -294,6 +332,8 @@ def pki_ocsp_serve(
     passphrase_file: Annotated[Path | None, typer.Option(
         "--passphrase-file", help=_PHRASE_FILE_HELP + " Needed only to issue the responder "
         "certificates (on first start, and when they are due).")] = None,
+    pin_file: Annotated[Path | None, typer.Option(
+        "--pin-file", help=_PIN_FILE_HELP + " When the root CA key is in a token.")] = None,
 ) -> int:
     """Answer OCSP requests (RFC 6960, POST and GET) for the site's CAs until SIGTERM/Ctrl-C.
 
@@ -307,7 +347,7 @@ def pki_ocsp_serve(
 
     port_number(port, any_port=True)
     server = pki.make_server(_folder(folder), port=port, bind=bind,
-                             passphrase=_asker(passphrase_file), log=err)
+                             passphrase=_asker(passphrase_file), pin_file=pin_file, log=err)
 
     def stop(*_: object) -> None:
         threading.Thread(target=server.shutdown, daemon=True).start()
