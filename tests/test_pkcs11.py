@@ -321,3 +321,73 @@ def test_timestamp_from_a_tsa_whose_key_is_in_the_token(
     stamp = json.loads(capsys.readouterr().out)[0]["signatures"][0]["timestamp"]
     assert stamp["valid"] and stamp["trusted"], stamp
     assert stamp["tsa"] == "CN=Token TSA,O=dicomsec"
+
+
+def _rsa_key_numbers() -> Any:
+    from cryptography.hazmat.primitives import serialization
+
+    key: Any = serialization.load_pem_private_key(
+        (PKI / "signer-rsa2048.key.pem").read_bytes(), None)
+    return key.private_numbers()
+
+
+def _holds_a_factor(data: bytes, n: int, size: int) -> bool:
+    """Whether ``data`` holds a ``size``-byte prime factor of ``n`` (big- or little-endian)
+    at any offset: the RSA private key, in whatever encoding, gives itself away by its
+    primes."""
+    for i in range(len(data) - size + 1):
+        window = data[i:i + size]
+        for value in (int.from_bytes(window, "big"), int.from_bytes(window, "little")):
+            if value > 1 and value != n and n % value == 0:
+                return True
+    return False
+
+
+@pytest.mark.peer
+def test_acceptance_3_the_key_stays_in_the_token(token: dict[str, Path],
+                                                 tmp_path: Path) -> None:
+    """Issue 9, acceptance 3: keys generated in the token sign (RSA and ECDSA) through
+    ``sign``; dcmsign verifies; the private values cannot be read (AttributeSensitive); no file
+    the run wrote (outputs, the certificates, the token store itself, where SoftHSM2 keeps
+    private objects encrypted under the PIN) holds a prime of the RSA key. (A wrong PIN:
+    test_wrong_pin_exit_1.)"""
+    from pkcs11 import Attribute, ObjectClass
+    from pkcs11.exceptions import AttributeSensitive
+
+    from tests.softhsm import make_token, open_session
+
+    tok = make_token(tmp_path, "ct1", PIN)
+    session = open_session(tok)
+    try:
+        rsa_key = session.get_key(object_class=ObjectClass.PRIVATE_KEY, label="rsa2048")
+        for secret in (Attribute.PRIVATE_EXPONENT, Attribute.PRIME_1, Attribute.PRIME_2):
+            with pytest.raises(AttributeSensitive):
+                rsa_key[secret]
+        ec_key = session.get_key(object_class=ObjectClass.PRIVATE_KEY, label="ecp256")
+        with pytest.raises(AttributeSensitive):
+            ec_key[Attribute.VALUE]
+        for key in (rsa_key, ec_key):
+            assert key[Attribute.LOCAL] and key[Attribute.NEVER_EXTRACTABLE]
+        n = int.from_bytes(bytes(session.get_key(object_class=ObjectClass.PUBLIC_KEY,
+                                                 label="rsa2048")[Attribute.MODULUS]), "big")
+    finally:
+        session.close()
+    dcmsign = require_tool("dcmsign")
+    for name in ("rsa2048", "ecp256"):
+        out = tmp_path / f"{name}.dcm"
+        assert _sign(token, name, out) == 0
+        done = subprocess.run([dcmsign, "--verify", "+cf", str(CA), str(out)],
+                              capture_output=True, text=True, timeout=120, check=False)
+        assert done.returncode == 0, (done.stdout, done.stderr)
+    # the scan finds a prime where there is one (a software key's, little-endian, mid-buffer)
+    soft = _rsa_key_numbers()
+    assert _holds_a_factor(b"x" * 7 + soft.p.to_bytes(128, "little") + b"y", soft.public_numbers.n,
+                           128)
+    store = tok.conf.parent / "tokens"
+    written = [p for p in (*tmp_path.rglob("*"), *store.rglob("*"), token["rsa2048"])
+               if p.is_file()]
+    assert any(p.parent.parent == store for p in written)  # the token's object files
+    for path in written:
+        data = path.read_bytes()
+        assert b"PRIVATE KEY" not in data, path
+        assert not _holds_a_factor(data, n, 128), path
