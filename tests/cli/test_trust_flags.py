@@ -117,3 +117,15 @@ def test_without_offline_the_crl_is_fetched(run: Run, pki: RevocationPki,
                        str(pki.path("issuing")), "--crl", str(pki.path("root", ".crl.pem")))
         assert "/issuing.crl" in requests
         assert code == 0, run.out
+
+
+def test_soft_fail_passes_an_undeterminable_status(run: Run, pki: RevocationPki,
+                                                   tmp_path: Path) -> None:
+    with http_server({}) as (base, requests):  # the distribution point answers 404
+        dst = _cdp_signed(run, pki, base, tmp_path)
+        args = ["--trust", str(pki.path("root")), "--untrusted", str(pki.path("issuing")),
+                "--crl", str(pki.path("root", ".crl.pem"))]
+        assert _verify(run, dst, *args) == 1
+        assert "revocation-unknown" in run.json()[0]["signatures"][0]["trust_reasons"]
+        assert _verify(run, dst, *args, "--soft-fail") == 0, run.out
+        assert requests
