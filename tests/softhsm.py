@@ -180,3 +180,24 @@ def pkcs11_uri(token: Token, label: str, *, module: bool = True) -> str:
     ``module=False``; the PIN never goes in the URI: use ``token.pin_file``)."""
     uri = f"pkcs11:token={quote(token.label, safe='')};object={quote(label, safe='')}"
     return f"{uri}?module-path={quote(token.module, safe='/')}" if module else uri
+
+
+def token_key_reports() -> list[Any]:
+    """Instances of ``dicomsec._pkcs11.TokenKeyReport`` for tests/test_reports.py's
+    FACTORIES (``"dicomsec.keys.token_key/1"``): a token-born key (ok) and an imported one
+    (not ok)."""
+    from dicomsec._pkcs11 import TokenKeyReport
+
+    born: dict[str, bool | None] = {"local": True, "never_extractable": True,
+                                     "sensitive": True, "extractable": False}
+    imported: dict[str, bool | None] = {"local": False, "never_extractable": False,
+                                         "sensitive": True,
+                "extractable": False}
+    common: dict[str, Any] = {
+        "token": "ct1", "label": "ct01-sign", "key_id": "0102", "key_type": "ec-p256",
+        "scheme": "ecdsa-p256", "public_key_sha256": "ab" * 32, "output_kind": "certificate",
+        "output": "ct01.cert.pem", "subject": "CN=CT01,O=Example Hospital",
+        "issuer": "CN=Site Root"}
+    return [TokenKeyReport(provenance=born, **common),
+            TokenKeyReport(provenance=imported, **{**common, "output_kind": "csr",
+                                                   "issuer": None})]
