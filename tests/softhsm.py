@@ -191,8 +191,7 @@ def token_key_reports() -> list[Any]:
     born: dict[str, bool | None] = {"local": True, "never_extractable": True,
                                      "sensitive": True, "extractable": False}
     imported: dict[str, bool | None] = {"local": False, "never_extractable": False,
-                                         "sensitive": True,
-                "extractable": False}
+                                         "sensitive": True, "extractable": False}
     common: dict[str, Any] = {
         "token": "ct1", "label": "ct01-sign", "key_id": "0102", "key_type": "ec-p256",
         "scheme": "ecdsa-p256", "public_key_sha256": "ab" * 32, "output_kind": "certificate",
