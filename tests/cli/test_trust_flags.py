@@ -129,3 +129,15 @@ def test_soft_fail_passes_an_undeterminable_status(run: Run, pki: RevocationPki,
         assert "revocation-unknown" in run.json()[0]["signatures"][0]["trust_reasons"]
         assert _verify(run, dst, *args, "--soft-fail") == 0, run.out
         assert requests
+
+
+@pytest.mark.parametrize("flag", ["--crl", "--untrusted"])
+def test_unreadable_flag_file_is_one_line_exit_2(run: Run, pki: RevocationPki,
+                                                 signed: dict[str, Path], tmp_path: Path,
+                                                 flag: str) -> None:
+    junk = tmp_path / "junk.pem"
+    junk.write_text("not a CRL nor a certificate\n")
+    for bad in (junk, tmp_path / "missing.pem"):
+        assert run("verify", signed["signer-good"], "--workers", "1", "--trust",
+                   pki.path("root"), flag, bad) == 2
+        run.assert_one_line_error()

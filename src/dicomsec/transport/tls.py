@@ -27,7 +27,6 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import functools
-import logging
 import os
 import sys
 import tempfile
@@ -37,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dicomsec import get_logger
 from dicomsec.errors import InvalidInput, PolicyViolation
 from dicomsec.transport import _iana
 
@@ -59,7 +59,7 @@ __all__ = [
     "server_context",
 ]
 
-_log = logging.getLogger(__name__)
+_log = get_logger(__name__)
 
 DIMSE_TLS_PORT = 2762
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -150,6 +150,31 @@ def _verify_one(path: Path, *, trust: _TrustArgs, require: str | None,
     return rep.ok, rep.to_dict(), "\n".join(_report_lines(rep))
 
 
+def _results(job: Callable[[Path], tuple[bool, dict[str, Any], str]], paths: list[Path], *,
+             workers: int | None, show_progress: bool, as_json: bool,
+             codes: list[int]) -> Iterator[dict[str, Any]]:
+    """Run ``job`` over the files under ``paths``; yield each file's dict (printing the
+    people's text unless ``as_json``) and append its exit code to ``codes``."""
+    from dicomsec.batch import iter_files, make_executor
+
+    with progress(None, show=True if show_progress else None) as bar:
+        task = bar.add_task("verifying", total=None)
+        for outcome in make_executor(workers).map(job, iter_files(paths)):
+            result: dict[str, Any]
+            if outcome.value is not None:
+                ok, result, text = outcome.value
+                codes.append(EXIT_OK if ok else EXIT_SECURITY)
+                if not as_json:
+                    print(text)
+            else:
+                codes.append(exit_code(outcome))
+                result = {"file": str(outcome.item), "error": outcome.message}
+                if not as_json:
+                    err(_error_line(outcome.error, outcome.detail))
+            bar.advance(task)
+            yield result
+
+
 @command("verify")
 def verify(
     paths: Annotated[list[Path], typer.Argument(metavar="PATH...",
@@ -197,7 +222,6 @@ def verify(
     if workers is not None and workers < 1:
         raise usage("--workers must be at least 1")
     from dicomsec import limits
-    from dicomsec.batch import iter_files, make_executor
 
     trust_args: _TrustArgs = (tuple(trust or ()), tuple(crl or ()), tuple(untrusted or ()),
                               offline, soft_fail)
@@ -207,29 +231,12 @@ def verify(
                             allow_unsigned=allow_unsigned,
                             limits=limits.current())
     codes: list[int] = []
-
-    def results() -> Iterator[dict[str, Any]]:
-        with progress(None, show=True if show_progress else None) as bar:
-            task = bar.add_task("verifying", total=None)
-            for outcome in make_executor(workers).map(job, iter_files(paths)):
-                result: dict[str, Any]
-                if outcome.value is not None:
-                    ok, result, text = outcome.value
-                    codes.append(EXIT_OK if ok else EXIT_SECURITY)
-                    if not as_json:
-                        print(text)
-                else:
-                    codes.append(exit_code(outcome))
-                    result = {"file": str(outcome.item), "error": outcome.message}
-                    if not as_json:
-                        err(_error_line(outcome.error, outcome.detail))
-                bar.advance(task)
-                yield result
-
+    results = _results(job, paths, workers=workers, show_progress=show_progress,
+                       as_json=as_json, codes=codes)
     if as_json:
-        print_json(results())  # streamed: one file object at a time
+        print_json(results)  # streamed: one file object at a time
     else:
-        for _ in results():
+        for _ in results:
             pass
     if not codes:
         err("error: no files verified: no file found under the paths given")
