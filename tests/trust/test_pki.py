@@ -562,3 +562,28 @@ def test_openssl_ocsp_as_an_independent_responder(site: Site, device: Path,
     assert code.strip() == "1"
     assert reports["openssl-good.dcm"]["trusted"] is True, reports
     assert "revoked" in reports["openssl-victim.dcm"]["trust_reasons"]
+
+
+def test_issue_for_a_public_key_goes_through_the_policy(site: Site, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]
+                                                        ) -> None:
+    from cryptography.hazmat.primitives.asymmetric import rsa, x25519
+
+    def pem(key: object) -> Path:
+        path = tmp_path / f"{type(key).__name__}.pub.pem"
+        path.write_bytes(key.public_bytes(  # type: ignore[attr-defined]
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+        return path
+
+    issue = ["pki", "issue", str(site.dir), "--kind", "device", "--name", "K",
+             "--passphrase-file", str(site.passfile)]
+    good = pem(ec.generate_private_key(ec.SECP256R1()).public_key())
+    assert cli_main([*issue, "--public-key", str(good), "--out", str(tmp_path / "ok")]) == 0
+    assert (tmp_path / "ok.cert.pem").exists() and not (tmp_path / "ok.key.pem").exists()
+    weak = pem(rsa.generate_private_key(65537, 1024).public_key())
+    capsys.readouterr()
+    assert cli_main([*issue, "--public-key", str(weak), "--out", str(tmp_path / "w")]) == 1
+    assert "below the minimum" in capsys.readouterr().err
+    _one_line_error(capsys, [*issue, "--public-key", str(pem(x25519.X25519PrivateKey
+                                                              .generate().public_key())),
+                             "--out", str(tmp_path / "x")], "cannot sign")

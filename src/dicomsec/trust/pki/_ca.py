@@ -483,6 +483,8 @@ def issue(folder: Path, request: Request, *, passphrase: bytes | None,
     if public_key is None:
         key = _new_key(request.key_type or CA_KEY_TYPES[settings.key_type][1], now)
         public_key = key.public_key()
+    else:
+        _check_given_key(public_key, now)
     with load_signer(layout, settings.issuer, passphrase, settings=settings,
                      pin_file=pin_file) as signer:
         cert = issue_from(layout, settings, settings.issuer, signer, request, public_key, now)
@@ -505,6 +507,23 @@ def issue_from(layout: Layout, settings: _db.Settings, ca: str, signer: CaSigner
                                                 now))
         _record(layout, index, cert)
     return cert
+
+
+def _check_given_key(public_key: Any, now: _dt.datetime) -> None:
+    """A key made elsewhere must be a signing key the algorithm policy allows creating now.
+
+    Raises:
+        InvalidInput: a key that cannot sign (exit 2).
+        PolicyViolation: refused by the policy, e.g. RSA below 2048 bits (exit 1).
+    """
+    from dicomsec import algorithms
+    from dicomsec.algorithms.policy import AlgorithmPolicy, Purpose
+
+    try:
+        scheme = algorithms.signature_scheme_for_key(public_key)
+    except (InvalidInput, ValueError) as exc:
+        raise InvalidInput(f"the public key cannot sign: {exc}") from None
+    AlgorithmPolicy.default().require(scheme, public_key, Purpose.CREATE, now)
 
 
 def which_ca(layout: Layout, settings: _db.Settings, cert: x509.Certificate) -> str:
