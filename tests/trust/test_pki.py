@@ -466,6 +466,13 @@ def test_site_responder_answers_and_survives_garbage(site: Site, device: Path,
     nonce = ocsp.load_der_ocsp_request(body).extensions.get_extension_for_class(x509.OCSPNonce)
     assert reply.extensions.get_extension_for_class(x509.OCSPNonce).value == nonce.value
     assert reply.next_update_utc is not None
+    import base64
+    import urllib.parse
+
+    path = urllib.parse.quote(base64.b64encode(body).decode(), safe="")
+    with urllib.request.urlopen(f"http://127.0.0.1:{site.port}/{path}", timeout=20) as got:
+        assert ocsp.load_der_ocsp_response(got.read()).certificate_status == \
+            ocsp.OCSPCertStatus.GOOD  # GET (RFC 6960 A.1)
     # a serial this CA never issued: unknown; another issuer: unauthorized
     key = ec.generate_private_key(ec.SECP256R1())
     now = _dt.datetime.now(_dt.UTC)
@@ -506,7 +513,9 @@ def test_verify_through_the_site_responder(site: Site, device: Path,
     assert rc == 1 and "revoked" in sig["trust_reasons"] and sig["revoked_at"], sig
 
 
-def test_responder_stops_cleanly_on_sigterm(site: Site) -> None:
+def test_responder_stops_cleanly_on_sigterm(site: Site,
+                                            responder: subprocess.Popen[str]) -> None:
+    # (after the responder fixture: its delegated certificates exist, no passphrase is asked)
     port = _free_port()
     proc = subprocess.Popen([sys.executable, "-m", "dicomsec", "pki", "ocsp-serve",
                              str(site.dir), "--port", str(port)],
