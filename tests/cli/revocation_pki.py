@@ -14,7 +14,7 @@ import datetime as dt
 import http.server
 import ipaddress
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,8 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509 import ocsp as x509_ocsp
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 #: when the ``*-revoked`` certificates were revoked
@@ -62,6 +63,7 @@ class RevocationPki:
     issuing_key: ec.EllipticCurvePrivateKey
     issuing: x509.Certificate
     revoked: list[int] = field(default_factory=list)
+    issued: list[x509.Certificate] = field(default_factory=list)
 
     def path(self, name: str, suffix: str = ".pem") -> Path:
         return self.folder / f"{name}{suffix}"
@@ -69,10 +71,11 @@ class RevocationPki:
     def key(self, name: str) -> Path:
         return self.path(name, ".key")
 
-    def issue(self, name: str, kind: str, *, cdp: str | None = None,
+    def issue(self, name: str, kind: str, *, cdp: str | None = None, ocsp: str | None = None,
               revoked: bool = False) -> x509.Certificate:
         """An end entity of ``kind`` (``signer``, ``tls-server``, ``tls-client``) issued by
-        the issuing CA, written as ``<name>.pem`` and ``<name>.key``."""
+        the issuing CA, written as ``<name>.pem`` and ``<name>.key``; ``cdp`` and ``ocsp``
+        are URLs of a CRL distribution point and an OCSP responder (AIA)."""
         non_repudiation, eku = KINDS[kind]
         key = ec.generate_private_key(ec.SECP256R1())
         builder = (x509.CertificateBuilder().subject_name(_name(name))
@@ -92,6 +95,10 @@ class RevocationPki:
         if cdp is not None:
             builder = builder.add_extension(x509.CRLDistributionPoints([x509.DistributionPoint(
                 [x509.UniformResourceIdentifier(cdp)], None, None, None)]), False)
+        if ocsp is not None:
+            builder = builder.add_extension(x509.AuthorityInformationAccess([
+                x509.AccessDescription(AuthorityInformationAccessOID.OCSP,
+                                       x509.UniformResourceIdentifier(ocsp))]), False)
         cert = builder.sign(self.issuing_key, hashes.SHA256())
         self.path(name).write_bytes(_pem(cert))
         self.key(name).write_bytes(key.private_bytes(
@@ -99,6 +106,7 @@ class RevocationPki:
             serialization.NoEncryption()))
         if revoked:
             self.revoked.append(cert.serial_number)
+        self.issued.append(cert)
         return cert
 
     def crl(self, issuer: str) -> x509.CertificateRevocationList:
@@ -118,6 +126,28 @@ class RevocationPki:
                 .add_extension(x509.CRLReason(x509.ReasonFlags.key_compromise), False)
                 .build())
         return builder.sign(key, hashes.SHA256())
+
+    def ocsp_response(self, request_der: bytes) -> bytes:
+        """An OCSP response for the one certificate of ``request_der`` (issued by the issuing
+        CA), signed by the issuing CA itself: revoked when its serial is on the CRL, else
+        good; the request's nonce is echoed."""
+        request = x509_ocsp.load_der_ocsp_request(request_der)
+        serial = request.serial_number
+        cert = next(c for c in self.issued if c.serial_number == serial)
+        revoked = serial in self.revoked
+        builder = x509_ocsp.OCSPResponseBuilder().add_response(
+            cert=cert, issuer=self.issuing, algorithm=request.hash_algorithm,
+            cert_status=(x509_ocsp.OCSPCertStatus.REVOKED if revoked
+                         else x509_ocsp.OCSPCertStatus.GOOD),
+            this_update=NOW - dt.timedelta(minutes=5), next_update=NOW + dt.timedelta(days=1),
+            revocation_time=REVOKED_AT if revoked else None,
+            revocation_reason=x509.ReasonFlags.key_compromise if revoked else None,
+        ).responder_id(x509_ocsp.OCSPResponderEncoding.HASH, self.issuing)
+        for ext in request.extensions:
+            if isinstance(ext.value, x509.OCSPNonce):
+                builder = builder.add_extension(ext.value, critical=False)
+        return builder.sign(self.issuing_key, hashes.SHA256()).public_bytes(
+            serialization.Encoding.DER)
 
     def write_crls(self) -> None:
         for issuer in ("root", "issuing"):
@@ -172,8 +202,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         server: Any = self.server
         server.requests.append(self.path)
         body = server.bodies.get(self.path)
+        if callable(body):  # an OCSP responder: the answer to the request's body
+            length = min(int(self.headers.get("Content-Length") or 0), 65536)
+            body = body(self.rfile.read(length))
         self.send_response(200 if body is not None else 404)
-        self.send_header("Content-Type", "application/pkix-crl")
+        self.send_header("Content-Type", "application/octet-stream")
         self.send_header("Content-Length", str(len(body or b"")))
         self.end_headers()
         self.wfile.write(body or b"")
@@ -185,9 +218,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 
 @contextlib.contextmanager
-def http_server(bodies: dict[str, bytes]) -> Iterator[tuple[str, list[str]]]:
-    """A local HTTP server on 127.0.0.1 (a free port) answering ``bodies`` by path;
-    yields its base URL and the list of paths requested so far. Stopped on exit."""
+def http_server(bodies: dict[str, bytes | Callable[[bytes], bytes]]
+                ) -> Iterator[tuple[str, list[str]]]:
+    """A local HTTP server on 127.0.0.1 (a free port) answering ``bodies`` by path (a
+    callable answers a POST's body: an OCSP responder); yields its base URL and the list of
+    paths requested so far. Stopped on exit."""
     server: Any = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     server.requests = []
     server.bodies = bodies

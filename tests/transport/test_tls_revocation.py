@@ -3,7 +3,7 @@ the chain check of the handshake): ``scp --crl`` refuses a revoked client certif
 the revocation date and reason, and keeps serving the next client; ``send --crl`` refuses a
 revoked server certificate with the reason in one line; ``--untrusted`` intermediates complete
 a peer's chain without becoming anchors; a dead CRL server cannot hold a handshake past its
-bound.
+bound; the SCP asks a client certificate's OCSP responder (AIA) during the handshake.
 
 The SCP of the CLI test runs as a subprocess (the profile's OpenSSL configuration precedes
 ``import ssl``), the clients in process; the ``send`` test the other way round.
@@ -23,7 +23,7 @@ import pytest
 
 from dicomsec.transport import dimse, tls
 from dicomsec.trust import TrustStore
-from tests.cli.revocation_pki import REVOKED_AT, RevocationPki, make_pki
+from tests.cli.revocation_pki import REVOKED_AT, RevocationPki, http_server, make_pki
 from tests.conftest import PYDICOM_FILES
 from tests.transport.test_dimse import CLI, Scp, _env
 
@@ -153,3 +153,28 @@ def test_a_dead_crl_server_cannot_hold_the_handshake(pki: RevocationPki) -> None
         silent.close()
     assert problem is not None
     assert "not finished within 0.5 s" in problem
+
+
+def test_scp_asks_the_client_certificates_ocsp_responder(pki: RevocationPki,
+                                                         tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    events: list[dimse.ScpEvent] = []
+    with http_server({"/ocsp": pki.ocsp_response}) as (base, requests):
+        for name, revoked in (("client-ocsp", False), ("client-ocsp-revoked", True)):
+            pki.issue(name, "tls-client", ocsp=f"{base}/ocsp", revoked=revoked)
+        store = TrustStore(anchors=(pki.root,), intermediates=(pki.issuing,),
+                           crls=(pki.crl("root"),), allow_fetching=True)
+        with dimse.make_scp("b12", [(pki.path("server", ".chain.pem"), pki.key("server"))],
+                            store, out, host="127.0.0.1", port=0, on_event=events.append,
+                            require_profile_config=False) as server:
+            for name in ("client-ocsp-revoked", "client-ocsp"):
+                ctx = tls.client_context("b12", _store(pki), cert=pki.path(name),
+                                         key=pki.key(name))
+                report = dimse.echo("127.0.0.1", server.port, ctx, timeout=10)
+                assert report.ok == (name == "client-ocsp"), report.failure
+    assert requests.count("/ocsp") >= 2
+    rejected = [e.detail for e in events if e.kind == "rejected"]
+    assert len(rejected) == 1, events
+    assert f"peer certificate revoked on {REVOKED_AT:%Y-%m-%d}" in rejected[0]
+    assert "(key_compromise)" in rejected[0]
