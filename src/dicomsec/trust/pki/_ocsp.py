@@ -19,6 +19,7 @@ import base64
 import binascii
 import datetime as _dt
 import logging
+import threading
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,7 +38,8 @@ if TYPE_CHECKING:
     from cryptography import x509
     from cryptography.x509 import ocsp
 
-__all__ = ["MAX_REQUEST", "NEXT_UPDATE", "OcspServer", "Responder", "make_server"]
+__all__ = ["MAX_CONNECTIONS", "MAX_REQUEST", "NEXT_UPDATE", "OcspServer", "Responder",
+           "make_server"]
 
 _log = logging.getLogger(__name__)
 
@@ -49,6 +51,8 @@ NEXT_UPDATE = _dt.timedelta(minutes=15)
 _RENEW_BEFORE = _dt.timedelta(days=1)
 #: seconds a client may take to send its request
 _READ_TIMEOUT = 10
+#: connections served at once; more are closed unanswered (a flood cannot spawn threads)
+MAX_CONNECTIONS = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,6 +241,21 @@ class OcspServer(ThreadingHTTPServer):
         super().__init__(address, _Handler)
         self.responder = responder
         self.log = log
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """A thread per connection, at most :data:`MAX_CONNECTIONS` at once."""
+        if not self._slots.acquire(blocking=False):
+            self.log(f"{client_address[0]} refused: {MAX_CONNECTIONS} connections busy")
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
 
     @property
     def port(self) -> int:
