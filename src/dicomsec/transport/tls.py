@@ -294,9 +294,11 @@ def server_context(
     """A server context for profile ``name`` (``b12``, ``b13`` or a :class:`TlsProfile`).
 
     Load an RSA and an EC certificate side by side to serve both suite families. Clients must
-    present a certificate that chains to ``trust`` (a :class:`~dicomsec.trust.TrustStore`;
-    a sequence of PEM files or folders is still accepted) unless ``require_client_cert`` is
-    False. The context carries its profile (:func:`context_profile`).
+    present a certificate that chains to ``trust`` (a :class:`~dicomsec.trust.TrustStore`)
+    unless ``require_client_cert`` is False, and that the store's validator accepts for a TLS
+    client after the handshake (:func:`peer_trust_problem`: key usage, revocation by its CRLs,
+    and by fetched CRLs and OCSP when ``trust.allow_fetching``). The context carries its
+    profile (:func:`context_profile`) and the store.
 
     Raises:
         InvalidInput: unknown profile, no certificate, unreadable certificate, key or trust;
@@ -328,7 +330,8 @@ def client_context(
     check_hostname: bool = False,
 ) -> ssl.SSLContext:
     """A client context for profile ``name``; the server must chain to ``trust`` (a
-    :class:`~dicomsec.trust.TrustStore`).
+    :class:`~dicomsec.trust.TrustStore`) and pass its validator for a TLS server after the
+    handshake (:func:`peer_trust_problem`).
 
     Raises:
         InvalidInput: unknown profile, unreadable certificate, key or trust; our own
