@@ -102,7 +102,13 @@ def validate(req: Request) -> ChainResult:
     """Run one validation (see the module docstring); never raises for an untrusted chain.
 
     pyhanko's API is async: run it in a fresh event loop, in a worker thread when the caller
-    is itself inside a running loop."""
+    is itself inside a running loop. A path validated earlier the same day with nothing to
+    check for revocation needs no loop at all (``verify`` of many files by one signer)."""
+    chain = _cached_path(req)
+    if chain is not None:
+        levels = _levels(req, chain)
+        if not any(lv.checked for lv in levels):
+            return _verdict(req, chain, [RevocationStatus(_name(lv.cert)) for lv in levels])
     try:
         asyncio.get_running_loop()
     except RuntimeError:
