@@ -596,3 +596,42 @@ def test_issue_for_a_public_key_goes_through_the_policy(site: Site, tmp_path: Pa
     _one_line_error(capsys, [*issue, "--public-key", str(pem(x25519.X25519PrivateKey
                                                               .generate().public_key())),
                              "--out", str(tmp_path / "x")], "cannot sign")
+
+
+@pytest.mark.peer
+def test_openssl_ca_reads_the_index(site: Site) -> None:
+    """``openssl ca -gencrl`` on DIR/index.txt lists what ``pki crl`` lists: the invalidity
+    date of a key compromise (``keyTime``) and a hold (``holdInstructionNone``) included."""
+    openssl = require_tool("openssl")
+    pf = ["--passphrase-file", str(site.passfile)]
+    compromised, held = site.issue("kt", "device"), site.issue("on-hold", "tls-client")
+    assert cli_main(["pki", "revoke", str(site.dir), "--cert", f"{compromised}.cert.pem",
+                     "--reason", "key-compromise", "--invalidity-date",
+                     "2026-11-30T10:00:00Z", *pf]) == 0
+    assert cli_main(["pki", "revoke", str(site.dir), "--cert", f"{held}.cert.pem",
+                     "--reason", "certificate-hold", *pf]) == 0
+    ours, _ = _crls(site, "ours")
+    conf = site.work / "ca.cnf"
+    conf.write_text(f"[ca]\ndefault_ca = site\n[site]\ndatabase = {site.dir}/index.txt\n"
+                    f"certificate = {site.issuing}\nprivate_key = {site.dir}/issuing.key.pem\n"
+                    "default_crl_days = 7\ndefault_md = sha256\n")
+    theirs = site.work / "openssl.crl.pem"
+    subprocess.run([openssl, "ca", "-config", str(conf), "-gencrl", "-passin",
+                    f"pass:{SECRET}", "-out", str(theirs)], check=True, capture_output=True)
+
+    def entries(path: Path) -> dict[int, tuple[str, object]]:
+        crl = x509.load_pem_x509_crl(path.read_bytes())
+        found = {}
+        for r in crl:
+            exts = {type(e.value).__name__: e.value for e in r.extensions}
+            reason = exts.get("CRLReason")
+            when = exts.get("InvalidityDate")
+            found[r.serial_number] = (reason.reason.name if reason else "unspecified",
+                                      when.invalidity_date_utc if when else None)
+        return found
+
+    mine, openssl_view = entries(ours), entries(theirs)
+    assert mine == openssl_view
+    kt = x509.load_pem_x509_certificate(Path(f"{compromised}.cert.pem").read_bytes())
+    assert mine[kt.serial_number] == ("key_compromise",
+                                      _dt.datetime(2026, 11, 30, 10, tzinfo=_dt.UTC))
