@@ -1,5 +1,6 @@
 """End-to-end demo on the bundled sample: sign, verify, tamper, wrap (pq), unwrap, send over TLS,
-scan the receiving endpoint, the dated algorithm policy, and hardening (limits, outputs).
+scan the receiving endpoint, the dated algorithm policy, hardening (limits, outputs), a site PKI
+with revocation, a device key in a PKCS#11 token, and a staged signing-policy roll-out.
 
 Run with ``make demo``. Everything is written under ``demo-out/``; each step prints the
 command it runs, so it doubles as a tutorial.
@@ -7,10 +8,12 @@ command it runs, so it doubles as a tutorial.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "demo" / "sample" / "CT_small.dcm"
@@ -193,7 +196,162 @@ def _hardening_steps(signed: Path) -> int:
     if not link.is_symlink():
         print("demo: the link was replaced", file=sys.stderr)
         return 1
+    site = _site_pki_steps()
+    mr02 = _token_steps(site)
+    if _rollout_steps(site, mr02) != 0:
+        return 1
     print("\nDemo finished: outputs are in demo-out/.")
+    return 0
+
+
+def _site_pki_steps() -> Path:
+    """Steps 15-16: a site PKI; a device certificate signs, is revoked, then fails."""
+    print("\n== 15. The site's own PKI: a root CA whose key is encrypted with a passphrase from a"
+          "\n   file (never stored), and device certificates that carry the device identity"
+          "\n   (manufacturer, model, serial number, station name)")
+    site, passphrase = OUT / "site-pki", OUT / "pki-passphrase.txt"
+    passphrase.write_text("demo site passphrase\n", encoding="utf-8")
+    pw = ("--passphrase-file", str(passphrase))
+    run("pki", "init", str(site), "--organization", "Demo Hospital", *pw, expect=0)
+    run("pki", "issue", str(site), "--kind", "device", "--name", "CT01", "--manufacturer",
+        "VendorA", "--model", "CT 9000", "--serial", "SN-0001", "--station", "CT01",
+        "--out", str(OUT / "ct01"), *pw, expect=0)
+    run("pki", "issue", str(site), "--kind", "device", "--name", "US09", "--manufacturer",
+        "VendorC", "--model", "Sono 5", "--serial", "SN-0009", "--station", "US09",
+        "--out", str(OUT / "us09"), *pw, expect=0)
+    us09 = OUT / "CT_small.us09.dcm"
+    run("sign", str(SAMPLE), "-o", str(us09), "--key", str(OUT / "us09.key.pem"), "--cert",
+        str(OUT / "us09.cert.pem"), expect=0)
+    run("verify", str(us09), "--trust", str(site / "ca.cert.pem"), expect=0)
+
+    print("\n== 16. The ultrasound is stolen: its certificate is revoked, a new CRL is signed,"
+          "\n   and what it signed no longer verifies (exit 1, revoked, with the date and reason)")
+    run("pki", "revoke", str(site), "--cert", str(OUT / "us09.cert.pem"), "--reason",
+        "key-compromise", *pw, expect=0)
+    run("pki", "crl", str(site), "-o", str(OUT / "site.crl.pem"), *pw, expect=0)
+    run("verify", str(us09), "--trust", str(site / "ca.cert.pem"), "--crl",
+        str(OUT / "site.crl.pem"), expect=1)
+    return site
+
+
+def _token_steps(site: Path) -> tuple[str, Path, Path | None]:
+    """Step 17: a device key generated in a PKCS#11 token (SoftHSM2), certified by the site
+    CA, signs. Returns how MR02 signs: (key, certificate, PIN file)."""
+    pw = ("--passphrase-file", str(OUT / "pki-passphrase.txt"))
+    identity = ("--manufacturer", "VendorB", "--model", "MR 3T", "--serial", "SN-0002",
+                "--station", "MR02")
+    util = shutil.which("softhsm2-util")
+    module = Path("/usr/lib/softhsm/libsofthsm2.so")
+    print("\n== 17. The MR scanner's key is generated inside a PKCS#11 token and never leaves it;"
+          "\n   only a certificate request comes out, the site CA certifies the token's key")
+    if util is None or not module.exists():
+        print("   skipped: softhsm2 not installed (the MR scanner gets a key file instead)")
+        run("pki", "issue", str(site), "--kind", "device", "--name", "MR02", *identity,
+            "--out", str(OUT / "mr02"), *pw, expect=0)
+        return str(OUT / "mr02.key.pem"), OUT / "mr02.cert.pem", None
+    store = OUT / "softhsm"
+    (store / "tokens").mkdir(parents=True)
+    conf = store / "softhsm2.conf"
+    conf.write_text(f"directories.tokendir = {store / 'tokens'}\nobjectstore.backend = file\n"
+                    "log.level = ERROR\n", encoding="utf-8")
+    os.environ["SOFTHSM2_CONF"] = str(conf)
+    os.environ["DICOMSEC_PKCS11_MODULE"] = str(module)
+    print(f"\n$ softhsm2-util --init-token --free --label demo --so-pin ... --pin ...  "
+          f"(SOFTHSM2_CONF={conf.relative_to(ROOT)})")
+    subprocess.run([util, "--init-token", "--free", "--label", "demo", "--so-pin", "12345678",
+                    "--pin", "1234"], check=True, capture_output=True)
+    pin = OUT / "token.pin"
+    pin.write_text("1234\n", encoding="utf-8")
+    uri = "pkcs11:token=demo;object=mr02"
+    run("keys", "generate", "--pkcs11", uri, "--key-type", "ec-p256", "--pin-file", str(pin),
+        "--csr", str(OUT / "mr02.csr.pem"), "--subject", "CN=MR02,O=Demo Hospital", expect=0)
+    run("pki", "issue", str(site), "--kind", "device", "--name", "MR02", *identity,
+        "--pkcs11", uri, "--pin-file", str(pin), "--out", str(OUT / "mr02"), *pw, expect=0)
+    signed = OUT / "CT_small.mr02-token.dcm"
+    run("sign", str(SAMPLE), "-o", str(signed), "--key", uri, "--cert",
+        str(OUT / "mr02.cert.pem"), "--pin-file", str(pin), expect=0)
+    run("verify", str(signed), "--trust", str(site / "ca.cert.pem"), "--crl",
+        str(OUT / "site.crl.pem"), expect=0)
+    return uri, OUT / "mr02.cert.pem", pin
+
+
+#: the roll-out archive: (station, manufacturer, model, serial, modality) of each device
+_DEVICES = (("CT01", "VendorA", "CT 9000", "SN-0001", "CT"),
+            ("MR02", "VendorB", "MR 3T", "SN-0002", "MR"))
+
+
+def _archive(mr02: tuple[str, Path, Path | None]) -> Path:
+    """A dozen instances from CT01 and MR02 over six days: CT01 signs them all, MR02 only
+    from the fourth day on (its token key). Made with the library (the CLI signs one file a
+    call: see steps 2 and 17)."""
+    import datetime as _dt
+
+    import pydicom
+    from pydicom.uid import generate_uid
+
+    from dicomsec import signatures
+    from dicomsec._pkcs11 import open_signing_key
+    from dicomsec.keys import FileSigningKey, load_certificate, load_private_key
+
+    folder = OUT / "rollout-archive"
+    folder.mkdir()
+    ct01 = FileSigningKey(load_private_key(OUT / "ct01.key.pem"),
+                          load_certificate(OUT / "ct01.cert.pem"))
+    key_text, cert, pin = mr02
+    mr_key: Any
+    if pin is None:
+        mr_key = FileSigningKey(load_private_key(Path(key_text)), load_certificate(cert))
+    else:
+        mr_key = open_signing_key(key_text, load_certificate(cert), pin_file=pin)
+    try:
+        for day in range(6):
+            date = (_dt.date(2026, 11, 1) + _dt.timedelta(days=day)).strftime("%Y%m%d")
+            for station, maker, model, serial, modality in _DEVICES:
+                ds = pydicom.dcmread(SAMPLE)
+                ds.Manufacturer, ds.ManufacturerModelName = maker, model
+                ds.DeviceSerialNumber, ds.StationName, ds.Modality = serial, station, modality
+                ds.AcquisitionDate = ds.ContentDate = ds.StudyDate = date
+                ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+                path = folder / f"{date}-{station}.dcm"
+                ds.save_as(path)
+                key = ct01 if station == "CT01" else (mr_key if day >= 3 else None)
+                if key is not None:
+                    signatures.sign_file(path, path, key=key, profile="creator")
+    finally:
+        if pin is not None:
+            mr_key.close()
+    return folder
+
+
+def _rollout_steps(site: Path, mr02: tuple[str, Path, Path | None]) -> int:
+    """Step 18: a staged roll-out judged by the signing policy, monitor then enforce."""
+    print("\n== 18. A staged roll-out: CT01 signs every image; MR02 starts signing on 2026-11-04."
+          "\n   First every device is only monitored (exit 0, violations reported); then the site"
+          "\n   enforces MR02 from 2026-11-02: its two unsigned images after that date fail"
+          "\n   (exit 1). The HTML report charts the coverage per device over time.")
+    archive = _archive(mr02)
+    from cryptography import x509
+
+    issuer = x509.load_pem_x509_certificate((site / "ca.cert.pem").read_bytes()).subject
+    monitor = ('[[rule]]\nname = "All devices: monitor"\nmatch = {}\nmode = "monitor"\n'
+               'signer = { device_must_match = true }\n')
+    (OUT / "policy-monitor.toml").write_text(monitor, encoding="utf-8")
+    (OUT / "policy-staged.toml").write_text(
+        '[[rule]]\nname = "MR02 must sign"\nmatch = { StationName = "MR02" }\n'
+        'require = "creator"\nmode = "enforce"\nfrom = 2026-11-02\n'
+        f'signer = {{ issuer = "{issuer.rfc4514_string()}", device_must_match = true }}\n\n'
+        + monitor, encoding="utf-8")
+    common = ("--trust", str(site / "ca.cert.pem"), "--crl", str(OUT / "site.crl.pem"),
+              "--workers", "1")
+    run("policy", "check", str(archive), "--policy", str(OUT / "policy-monitor.toml"),
+        *common, expect=0)
+    report = OUT / "rollout-report.html"
+    run("policy", "check", str(archive), "--policy", str(OUT / "policy-staged.toml"),
+        *common, "--html", str(report), expect=1)
+    if not report.is_file():
+        print("demo: the HTML report was not written", file=sys.stderr)
+        return 1
+    print(f"   the coverage report: {report.relative_to(ROOT)} (one self-contained file)")
     return 0
 
 
