@@ -103,9 +103,15 @@ def _run_check(run: Run, archive: Archive, pol: Path, *extra: str | Path) -> int
                *extra)
 
 
-def test_cli_enforced_violations_exit_1(run: Run, archive: Archive, staged: Path) -> None:
+def test_cli_enforced_violations_exit_1(run: Run, archive: Archive, staged: Path,
+                                        judged: list[policy.Verdict]) -> None:
     assert _run_check(run, archive, staged, "--workers", "2", "--no-progress") == 1
     doc = run.json()
+    # streamed, yet the library's report exactly (files in order of completion)
+    lib = policy.coverage(judged, policy.load(staged)).to_dict()
+    assert doc["summary"] == lib["summary"]
+    assert sorted(doc["files"], key=lambda f: f["path"]) == sorted(lib["files"],
+                                                                  key=lambda f: f["path"])
     assert doc["schema"] == "dicomsec.policy.check/1" and doc["ok"] is False
     assert set(doc) == {"schema", "ok", "files", "summary"}
     assert {tuple(sorted(f)) for f in doc["files"]} == {
@@ -149,3 +155,15 @@ def test_cli_unreadable_file_exit_2(run: Run, archive: Archive, monitor_only: Pa
     doc = json.loads(run.out)
     assert [e["path"] for e in doc["summary"]["errors"]] == [str(bad)]
     assert "Traceback" not in run.err
+
+
+def test_read_attributes_for_a_caller_with_a_report(archive: Archive, staged: Path,
+                                                    store: TrustStore) -> None:
+    """What ``verify --policy`` does: its own FileReport, then the rule attributes."""
+    pol = policy.load(staged)
+    for m in archive.files[:8]:
+        attrs = policy.read_attributes(m.path, pol)
+        assert attrs["DeviceSerialNumber"] == m.device.serial
+        assert attrs["AcquisitionDate"] == m.day.strftime("%Y%m%d")
+        verdict = pol.evaluate(verify(m.path, trust=store), attrs, path=str(m.path))
+        assert verdict.verdict == expected_verdict(m)

@@ -5,7 +5,9 @@ Public API::
     load(path) -> Policy                      (a TOML file: [[rule]] tables, [algorithms])
     Policy.evaluate(report, dataset) -> Verdict
     check_file(path, policy, trust=...) -> Verdict      (verify + attributes from one parse)
+    read_attributes(path, policy) -> dict               (for a caller holding a FileReport)
     coverage(verdicts, policy) -> PolicyReport          (per device, per day, algorithm mix)
+    Tally().add(verdict) ... .report(policy)            (the same, one verdict at a time)
     render_html(report) -> str                          (one self-contained page)
 
 The format, the verdicts and their precedence are in ``docs/trust-and-policy.md``. Layer:
@@ -19,19 +21,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from dicomsec.policy._check import check_file
-    from dicomsec.policy._coverage import PolicyReport, coverage
+    from dicomsec.policy._check import check_file, read_attributes
+    from dicomsec.policy._coverage import PolicyReport, Tally, coverage, file_entry
     from dicomsec.policy._html import render_html
     from dicomsec.policy._judge import VERDICTS, Policy, Verdict
     from dicomsec.policy._model import Rule, SignerRule
 
-__all__ = ["VERDICTS", "Policy", "PolicyReport", "Rule", "SignerRule", "Verdict", "check_file",
-           "coverage", "load", "render_html"]
+__all__ = ["VERDICTS", "Policy", "PolicyReport", "Rule", "SignerRule", "Tally", "Verdict",
+           "check_file", "coverage", "file_entry", "load", "read_attributes", "render_html"]
 
 _LAZY = {
     "VERDICTS": "_judge", "Policy": "_judge", "Verdict": "_judge", "Rule": "_model",
-    "SignerRule": "_model", "check_file": "_check", "PolicyReport": "_coverage",
-    "coverage": "_coverage", "render_html": "_html",
+    "SignerRule": "_model", "check_file": "_check", "read_attributes": "_check",
+    "PolicyReport": "_coverage", "coverage": "_coverage", "Tally": "_coverage",
+    "file_entry": "_coverage", "render_html": "_html",
 }
 
 

@@ -21,7 +21,11 @@ if TYPE_CHECKING:
     from dicomsec.algorithms.policy import AlgorithmPolicy
     from dicomsec.policy._judge import Policy, Verdict
 
-__all__ = ["AlgorithmUse", "DeviceCoverage", "PolicyReport", "coverage"]
+__all__ = ["KEPT_VIOLATIONS", "AlgorithmUse", "DeviceCoverage", "PolicyReport", "Tally",
+           "coverage", "file_entry"]
+
+#: the violations a report keeps as objects (for the HTML table; ``--json`` lists every file)
+KEPT_VIOLATIONS = 2000
 
 
 @dataclass(slots=True)
@@ -92,7 +96,13 @@ class AlgorithmUse:
 
 @dataclass(frozen=True, slots=True)
 class PolicyReport(Report):
-    """The signing policy's verdicts on an archive, with the coverage summary."""
+    """The signing policy's verdicts on an archive, with the coverage summary.
+
+    ``verdicts``: every file's verdict (the ``files`` of ``to_dict()``); empty when the caller
+    streamed them elsewhere (``policy check --json`` spools them, so that memory does not grow
+    with the archive). The totals, per-device figures and the first :data:`KEPT_VIOLATIONS`
+    violations are kept either way.
+    """
 
     schema: ClassVar[str] = "dicomsec.policy.check/1"
 
@@ -103,48 +113,60 @@ class PolicyReport(Report):
     at: _dt.date
     #: files that could not be judged: (path, one-line error)
     errors: tuple[tuple[str, str], ...] = ()
+    files: int = 0
+    signed: int = 0
+    compliant: int = 0
+    enforced: int = 0
+    #: (verdict, count), sorted by verdict
+    counts: tuple[tuple[str, int], ...] = ()
+    #: the first violations (not compliant, covered), in the order judged
+    violations: tuple[Verdict, ...] = ()
+    #: how many violations there are in all
+    violation_count: int = 0
 
     @property
     def ok(self) -> bool:
-        return not any(v.enforced for v in self.verdicts)
+        return self.enforced == 0
 
     @property
     def by_verdict(self) -> dict[str, int]:
-        return dict(sorted(Counter(v.verdict for v in self.verdicts).items()))
-
-    @property
-    def violations(self) -> tuple[Verdict, ...]:
-        return tuple(v for v in self.verdicts if v.verdict not in ("compliant", "not-covered"))
+        return dict(self.counts)
 
     def summary(self) -> str:
-        enforced = sum(v.enforced for v in self.verdicts)
-        counts = " ".join(f"{k}={n}" for k, n in self.by_verdict.items())
-        return (f"{'OK' if self.ok else 'VIOLATED'} files={len(self.verdicts)} "
-                f"enforced_violations={enforced} errors={len(self.errors)} {counts}").rstrip()
+        counts = " ".join(f"{k}={n}" for k, n in self.counts)
+        return (f"{'OK' if self.ok else 'VIOLATED'} files={self.files} "
+                f"enforced_violations={self.enforced} errors={len(self.errors)} "
+                f"{counts}").rstrip()
 
-    def _content(self) -> dict[str, Any]:
+    def summary_dict(self) -> dict[str, Any]:
+        """The ``summary`` of ``to_dict()``."""
         return {
-            "files": [{"path": v.path, "verdict": v.verdict, "rule": v.rule,
-                       "device": v.device, "details": list(v.details)} for v in self.verdicts],
-            "summary": {
-                "at": self.at.isoformat(),
-                "files": len(self.verdicts),
-                "signed": sum(v.signed for v in self.verdicts),
-                "compliant": sum(v.verdict == "compliant" for v in self.verdicts),
-                "enforced_violations": sum(v.enforced for v in self.verdicts),
-                "by_verdict": self.by_verdict,
-                "devices": {d.device: d.to_dict() for d in self.devices},
-                "algorithms": [a.to_dict() for a in self.algorithms],
-                "errors": [{"path": p, "error": e} for p, e in self.errors],
-                "policy": self.policy.to_dict(),
-            },
+            "at": self.at.isoformat(),
+            "files": self.files,
+            "signed": self.signed,
+            "compliant": self.compliant,
+            "enforced_violations": self.enforced,
+            "by_verdict": self.by_verdict,
+            "devices": {d.device: d.to_dict() for d in self.devices},
+            "algorithms": [a.to_dict() for a in self.algorithms],
+            "errors": [{"path": p, "error": e} for p, e in self.errors],
+            "policy": self.policy.to_dict(),
         }
 
+    def _content(self) -> dict[str, Any]:
+        return {"files": [file_entry(v) for v in self.verdicts],
+                "summary": self.summary_dict()}
+
     def _failure(self) -> DicomSecError:
-        first = next(v for v in self.verdicts if v.enforced)
-        n = sum(v.enforced for v in self.verdicts)
-        return PolicyViolation(f"{n} instance(s) violate an enforced rule; first: "
-                               f"{first.summary()}")
+        first = next((v for v in self.violations if v.enforced), None)
+        return PolicyViolation(f"{self.enforced} instance(s) violate an enforced rule"
+                               + (f"; first: {first.summary()}" if first else ""))
+
+
+def file_entry(v: Verdict) -> dict[str, Any]:
+    """One entry of the report's ``files``."""
+    return {"path": v.path, "verdict": v.verdict, "rule": v.rule, "device": v.device,
+            "details": list(v.details)}
 
 
 def _uses(counts: Counter[tuple[str, str]], policy: AlgorithmPolicy,
@@ -169,20 +191,55 @@ def _uses(counts: Counter[tuple[str, str]], policy: AlgorithmPolicy,
     return tuple(out)
 
 
+class Tally:
+    """Adds verdicts up one at a time (memory bounded by devices, days and algorithms, not by
+    files); :meth:`report` makes the :class:`PolicyReport`."""
+
+    def __init__(self, *, keep_all: bool = False) -> None:
+        self.devices: dict[str, DeviceCoverage] = {}
+        self.algos: Counter[tuple[str, str]] = Counter()
+        self.counts: Counter[str] = Counter()
+        self.kept: list[Verdict] = []
+        self.violations: list[Verdict] = []
+        self.violation_count = self.signed = self.compliant = self.enforced = 0
+        self.keep_all = keep_all
+
+    def add(self, v: Verdict) -> None:
+        self.devices.setdefault(v.device, DeviceCoverage(v.device)).add(v)
+        self.algos.update(("signature", s) for s in v.schemes)
+        self.algos.update(("mac", m) for m in v.macs)
+        self.counts[v.verdict] += 1
+        self.signed += v.signed
+        self.compliant += v.verdict == "compliant"
+        self.enforced += v.enforced
+        if v.verdict not in ("compliant", "not-covered"):
+            self.violation_count += 1
+            if len(self.violations) < KEPT_VIOLATIONS:
+                self.violations.append(v)
+        if self.keep_all:
+            self.kept.append(v)
+
+    def report(self, policy: Policy, *, at: _dt.date | None = None,
+               errors: Iterable[tuple[str, str]] = ()) -> PolicyReport:
+        """The report; the algorithm mix is judged by ``policy``'s algorithm policy on the
+        day ``at`` (default today)."""
+        day = at or _dt.datetime.now(_dt.UTC).date()
+        return PolicyReport(
+            verdicts=tuple(self.kept),
+            devices=tuple(self.devices[k] for k in sorted(self.devices)),
+            algorithms=_uses(self.algos, policy.effective_algorithm_policy(), day),
+            policy=policy, at=day, errors=tuple(errors), files=sum(self.counts.values()),
+            signed=self.signed, compliant=self.compliant, enforced=self.enforced,
+            counts=tuple(sorted(self.counts.items())), violations=tuple(self.violations),
+            violation_count=self.violation_count)
+
+
 def coverage(verdicts: Iterable[Verdict], policy: Policy, *, at: _dt.date | None = None,
              errors: Iterable[tuple[str, str]] = ()) -> PolicyReport:
-    """Sum ``verdicts`` per device and algorithm into a :class:`PolicyReport`; the algorithm
-    mix is judged by ``policy``'s algorithm policy on the day ``at`` (default today)."""
-    day = at or _dt.datetime.now(_dt.UTC).date()
-    devices: dict[str, DeviceCoverage] = {}
-    algos: Counter[tuple[str, str]] = Counter()
-    kept = []
+    """Sum ``verdicts`` per device and algorithm into a :class:`PolicyReport` that lists
+    them all; the algorithm mix is judged by ``policy``'s algorithm policy on the day ``at``
+    (default today)."""
+    tally = Tally(keep_all=True)
     for v in verdicts:
-        kept.append(v)
-        devices.setdefault(v.device, DeviceCoverage(v.device)).add(v)
-        algos.update(("signature", s) for s in v.schemes)
-        algos.update(("mac", m) for m in v.macs)
-    return PolicyReport(
-        verdicts=tuple(kept), devices=tuple(devices[k] for k in sorted(devices)),
-        algorithms=_uses(algos, policy.effective_algorithm_policy(), day), policy=policy,
-        at=day, errors=tuple(errors))
+        tally.add(v)
+    return tally.report(policy, at=at, errors=errors)

@@ -16,11 +16,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from dicomsec.policy._coverage import DeviceCoverage, PolicyReport
 
-__all__ = ["CSP", "MAX_ROWS", "render_html"]
+__all__ = ["CSP", "render_html"]
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
-#: the most violation rows listed (the rest are counted)
-MAX_ROWS = 2000
 #: more days than this are drawn per week (one point per day is noise with few files a day)
 _DAILY_MAX = 31
 _COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b",
@@ -133,15 +131,16 @@ def _devices_table(report: PolicyReport) -> str:
 
 def _violations(report: PolicyReport) -> str:
     bad = report.violations
+    total = report.violation_count
     rows = "".join(
         f'<tr class="{"enforced" if v.enforced else "monitored"}"><td>{_e(v.path)}</td>'
         f"<td>{_e(v.device)}</td><td>{_e(v.date.isoformat() if v.date else '-')}</td>"
         f'<td class="verdict">{_e(v.verdict)}</td><td>{_e(v.rule)}</td><td>{_e(v.mode)}</td>'
         f'<td class="{"bad" if v.enforced else "muted"}">{"yes" if v.enforced else "no"}</td>'
-        f"<td>{_e('; '.join(v.details))}</td></tr>" for v in bad[:MAX_ROWS])
-    more = (f'<p class="muted">... and {len(bad) - MAX_ROWS} more (see --json)</p>'
-            if len(bad) > MAX_ROWS else "")
-    return (f"<p>{len(bad)} instance(s) not compliant, {sum(v.enforced for v in bad)} under "
+        f"<td>{_e('; '.join(v.details))}</td></tr>" for v in bad)
+    more = (f'<p class="muted">... and {total - len(bad)} more (see --json)</p>'
+            if total > len(bad) else "")
+    return (f"<p>{total} instance(s) not compliant, {report.enforced} under "
             "an enforced rule.</p><table><tr><th>file</th><th>device</th><th>date</th>"
             "<th>verdict</th><th>rule</th><th>mode</th><th>enforced</th><th>details</th></tr>"
             f"{rows}</table>{more}")
@@ -197,7 +196,7 @@ def render_html(report: PolicyReport) -> str:
     """The report as one HTML page (UTF-8 text), without any external resource."""
     counts = ", ".join(f"{_e(k)} {n}" for k, n in report.by_verdict.items()) or "no files"
     verdict = ('<span class="ok">no enforced rule violated</span>' if report.ok else
-               f'<span class="bad">{sum(v.enforced for v in report.verdicts)} enforced '
+               f'<span class="bad">{report.enforced} enforced '
                "violation(s)</span>")
     errors = (f'<p class="bad">{len(report.errors)} file(s) could not be read.</p>'
               if report.errors else "")
@@ -205,7 +204,7 @@ def render_html(report: PolicyReport) -> str:
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
         f"<title>dicomsec signing policy report</title><style>{_STYLE}</style></head><body>"
-        f"<h1>Signing policy report</h1><p>{len(report.verdicts)} files: {counts}. "
+        f"<h1>Signing policy report</h1><p>{report.files} files: {counts}. "
         f"{verdict}. Judged on {_e(report.at.isoformat())}.</p>{errors}"
         f'<section id="coverage-chart"><h2>Signing coverage per device</h2>{_chart(report)}'
         f"{_devices_table(report)}</section>"

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import functools
+import json
+import sys
+import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 from dicomsec.cli._contexts import moment, output_file, trust_store
 from dicomsec.cli._root import (
@@ -12,7 +15,6 @@ from dicomsec.cli._root import (
     command,
     err,
     exit_code,
-    print_json,
     progress,
     usage,
 )
@@ -23,7 +25,7 @@ if TYPE_CHECKING:
     import typer
 
     from dicomsec.limits import Limits
-    from dicomsec.policy import Policy, PolicyReport, Verdict
+    from dicomsec.policy import Policy, PolicyReport, Tally, Verdict
     from dicomsec.trust import TrustStore
 
 _StoreKey = tuple[tuple[Path, ...], tuple[Path, ...], tuple[Path, ...], bool]
@@ -132,40 +134,62 @@ def check(
     _store(key)  # a bad --trust stops the run here
     job = functools.partial(_judge_one, policy=pol, store=key, at=when,
                             limits=limits.current())
-    verdicts, errors, codes = _run(job, paths, workers, show_progress, as_json)
-    report = _policy.coverage(verdicts, pol, at=when.date() if when else None, errors=errors)
-    if html is not None:
-        _html(html, report)
-    if as_json:
-        print_json(report)
-    else:
-        _people(report)
+    tally = _policy.Tally()
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
+        errors, codes = _run(job, paths, workers, show_progress, tally,
+                             spool if as_json else None)
+        report = tally.report(pol, at=when.date() if when else None, errors=errors)
+        if html is not None:
+            _html(html, report)
+        if as_json:
+            _print_streamed(report, spool)
+        else:
+            _people(report)
     return exit_code([report, *codes])
 
 
-def _run(job: Any, paths: list[Path], workers: int | None, show: bool | None,
-         quiet: bool) -> tuple[list[Verdict], list[tuple[str, str]], list[int]]:
-    """Judge every file; the verdicts, the files that could not be judged and their exit
-    codes (by the kind of error: 2 unreadable, 70 a defect)."""
-    from dicomsec.batch import iter_files, make_executor
+def _print_streamed(report: PolicyReport, spool: TextIO) -> None:
+    """``report.to_dict()`` as JSON on stdout, its ``files`` read back from ``spool`` (one
+    JSON object a line): memory does not grow with the number of files."""
+    out = sys.stdout
+    out.write("{\n  " + json.dumps("schema") + ": " + json.dumps(report.schema) + ",\n  "
+              '"ok": ' + json.dumps(report.ok) + ',\n  "files": [')
+    spool.seek(0)
+    sep = "\n    "
+    for line in spool:
+        out.write(sep + line.rstrip("\n"))
+        sep = ",\n    "
+    summary = json.dumps(report.summary_dict(), indent=2).replace("\n", "\n  ")
+    out.write(("\n  " if sep != "\n    " else "") + '],\n  "summary": ' + summary + "\n}\n")
+    out.flush()
 
-    verdicts: list[Verdict] = []
+
+def _run(job: Any, paths: list[Path], workers: int | None, show: bool | None, tally: Tally,
+         spool: TextIO | None) -> tuple[list[tuple[str, str]], list[int]]:
+    """Judge every file into ``tally`` (and its ``files`` entry into ``spool``, for
+    ``--json``; else a line for people on stdout); the files that could not be judged and their
+    exit codes (by the kind of error: 2 unreadable, 70 a defect)."""
+    from dicomsec.batch import iter_files, make_executor
+    from dicomsec.policy import file_entry
+
     errors: list[tuple[str, str]] = []
     codes: list[int] = []
     with progress(None, show=show) as bar:
         task = bar.add_task("judging", total=None)
         for outcome in make_executor(workers).map(job, iter_files(paths)):
             if outcome.value is not None:
-                verdicts.append(outcome.value)
-                if not quiet:
+                tally.add(outcome.value)
+                if spool is not None:
+                    spool.write(json.dumps(file_entry(outcome.value)) + "\n")
+                else:
                     print(_line(outcome.value))
             else:
                 errors.append((str(outcome.item), outcome.message or outcome.error or "error"))
                 codes.append(exit_code(outcome))
                 err(f"error: {outcome.error}")
             bar.advance(task)
-    if not verdicts and not errors:
+    if not tally.counts and not errors:
         err("error: no files judged: no file found under the paths given")
         errors.append(("-", "no file found"))
         codes.append(EXIT_INPUT)
-    return verdicts, errors, codes
+    return errors, codes
