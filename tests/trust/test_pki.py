@@ -635,3 +635,51 @@ def test_openssl_ca_reads_the_index(site: Site) -> None:
     kt = x509.load_pem_x509_certificate(Path(f"{compromised}.cert.pem").read_bytes())
     assert mine[kt.serial_number] == ("key_compromise",
                                       _dt.datetime(2026, 11, 30, 10, tzinfo=_dt.UTC))
+
+
+def test_crls_fetched_from_the_distribution_points(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """No --crl, no OCSP: the validator fetches the issuing CA's CRL from the device
+    certificate's CRLDP and the root's from the issuing CA's (``root.crl.pem`` beside it)."""
+    import functools
+    import http.server
+    import threading
+
+    port = _free_port()
+    folder = tmp_path / "site"
+    pki.init(folder, passphrase=SECRET.encode(), intermediate=True,
+             crl_url=f"http://127.0.0.1:{port}/crl.pem")
+    issued = pki.issue(folder, pki.Request("device", "CT09"), passphrase=SECRET.encode(),
+                       out=tmp_path / "ct09")
+    assert issued.key_path is not None
+    pki.write_crls(folder, tmp_path / "c.pem", passphrase=SECRET.encode())
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", port), functools.partial(Quiet, directory=str(folder)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        signed = tmp_path / "s.dcm"
+        assert cli_main(["sign", str(SAMPLE), "-o", str(signed), "--key", str(issued.key_path),
+                         "--cert", str(issued.cert_path)]) == 0
+        flags = ["--trust", str(folder / "ca.cert.pem"), "--untrusted",
+                 str(folder / "issuing.cert.pem")]
+        rc, reports = _verify_json([signed], *flags, capsys=capsys)
+        assert rc == 0, reports
+        pki.revoke(folder, issued.certificate, passphrase=SECRET.encode(),
+                   reason="superseded")
+        pki.write_crls(folder, tmp_path / "c.pem", passphrase=SECRET.encode())
+        # a fresh process: this one may keep the CRLs it fetched until their nextUpdate
+        import json
+
+        proc = subprocess.run([sys.executable, "-m", "dicomsec", "verify", str(signed),
+                               "--workers", "1", "--json", *flags], capture_output=True,
+                              text=True, check=False, timeout=120)
+        assert proc.returncode == 1, proc.stdout + proc.stderr
+        assert "revoked" in _signature(json.loads(proc.stdout)[0])["trust_reasons"]
+    finally:
+        server.shutdown()
+        server.server_close()

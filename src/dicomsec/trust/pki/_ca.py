@@ -263,7 +263,7 @@ def _record(layout: Layout, index: Path, cert: x509.Certificate) -> None:
 
 def _ca_cert(signer: CaSigner | None, key: Any, name: x509.Name, *,
              path_length: int, days: int, now: _dt.datetime,
-             ocsp_url: str | None) -> x509.Certificate:
+             ocsp_url: str | None, crl_url: str | None = None) -> x509.Certificate:
     from cryptography import x509
 
     start = now - _BACKDATE
@@ -274,7 +274,8 @@ def _ca_cert(signer: CaSigner | None, key: Any, name: x509.Name, *,
                .serial_number(_serial(set())).not_valid_before(start)
                .not_valid_after(start + _dt.timedelta(days=days)))
     builder = _profiles.ca_extensions(builder, key.public_key(), issuer_cert=issuer,
-                                      path_length=path_length, ocsp_url=ocsp_url)
+                                      path_length=path_length, ocsp_url=ocsp_url,
+                                      crl_url=crl_url)
     if signer is None:  # self-signed: the new root key (in memory or in a token)
         from dicomsec._x509sign import sign_certificate
 
@@ -381,7 +382,7 @@ def _write_ca_files(layout: Layout, settings: _db.Settings, root_key: Any,
                                   *[a for a in subject if a.oid != NameOID.COMMON_NAME]])
         issuing = _ca_cert(CaSigner(root_key, root), issuing_key, issuing_name, path_length=0,
                            days=_profiles.CA_DAYS["issuing"], now=now,
-                           ocsp_url=settings.ocsp_url)
+                           ocsp_url=settings.ocsp_url, crl_url=settings.crl_url)
         _write_ca_key(layout.key("issuing"), issuing_key, passphrase)
         atomic_write_bytes(layout.cert("issuing"), _pem(issuing), mode=0o644)
         _record(layout, layout.index("root", settings), issuing)

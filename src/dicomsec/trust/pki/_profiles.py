@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from cryptography import x509
 
 __all__ = ["CA_DAYS", "DEFAULT_DAYS", "KINDS", "ca_extensions", "end_entity_extensions",
-           "kind_of", "parse_san", "subject_name"]
+           "kind_of", "parse_san", "root_crl_url", "subject_name"]
 
 #: the kinds of end-entity certificate ``pki issue`` makes
 KINDS = ("device", "operator", "tls-server", "tls-client", "tsa", "ocsp")
@@ -132,15 +132,25 @@ def _urls(builder: Any, crl_url: str | None, ocsp_url: str | None) -> Any:
     return builder
 
 
+def root_crl_url(crl_url: str | None) -> str | None:
+    """Where the root's CRL is published: ``root.crl.pem`` beside the site's CRL URL
+    (``pki crl`` writes ``DIR/crl.pem`` and ``DIR/root.crl.pem`` for that)."""
+    from urllib.parse import urljoin
+
+    return urljoin(crl_url, "root.crl.pem") if crl_url else None
+
+
 def ca_extensions(builder: Any, public_key: Any, *, issuer_cert: x509.Certificate | None,
-                  path_length: int, ocsp_url: str | None = None) -> Any:
+                  path_length: int, ocsp_url: str | None = None,
+                  crl_url: str | None = None) -> Any:
     """``builder`` with the extensions of a CA (root: ``issuer_cert=None``). An issuing CA
-    gets the OCSP URL (the site responder answers for it too), never the CRL URL (that CRL
-    is the issuing CA's own)."""
+    gets the OCSP URL (the site responder answers for it too) and, as its CRL distribution
+    point, the ROOT's CRL (:func:`root_crl_url` of the site's ``crl_url``): the CRL that
+    would list it."""
     builder = _common(builder, public_key, issuer_cert, path_length)
     builder = builder.add_extension(_key_usage(ca=True), critical=True)
     if issuer_cert is not None:
-        builder = _urls(builder, None, ocsp_url)
+        builder = _urls(builder, root_crl_url(crl_url), ocsp_url)
     return builder
 
 
