@@ -172,3 +172,26 @@ def test_token_options_without_pkcs11(tmp_path: Path, monkeypatch: pytest.Monkey
     assert not list(tmp_path.iterdir())
 
 
+
+
+def test_login_survives_a_reinitialised_module(token: Token) -> None:
+    """A key left open when the module is re-initialised (a token reinserted, a test store
+    re-scanned) does not poison the next key: its stale login is dropped, the next key logs in
+    again, and closing the stale key later leaves the new login alone."""
+    import pkcs11
+
+    from dicomsec import algorithms
+    from dicomsec._pkcs11 import open_token_key
+    from tests.softhsm import MODULE, generate_key
+
+    generate_key(token, "stale", "ec-p256")
+    sha256 = algorithms.by_name("sha256", algorithms.Kind.DIGEST)
+    stale = open_token_key(pkcs11_uri(token, "stale"), pin_file=token.pin_file)
+    pkcs11.lib(MODULE).reinitialize()
+    fresh = open_token_key(pkcs11_uri(token, "stale"), pin_file=token.pin_file)
+    other = open_token_key(pkcs11_uri(token, "stale"), pin_file=token.pin_file)
+    stale.close()  # its session is gone: nothing raised, the new login kept
+    assert fresh.sign_digest(b"\x05" * 32, sha256)
+    other.close()
+    assert fresh.sign_digest(b"\x06" * 32, sha256)
+    fresh.close()

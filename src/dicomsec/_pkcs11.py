@@ -338,6 +338,18 @@ class Pkcs11SigningKey(CertifiedKey):
         return _guarded(self.token_label, _token_sign, self.key, self.scheme.family,
                         self.rsa_pss, digest, digest_alg)
 
+    def sign_message(self, data: bytes) -> bytes:
+        """EdDSA only: sign ``data`` itself (CKM_EDDSA), e.g. an X.509 TBS (:mod:`_x509sign`).
+
+        Raises:
+            UnsupportedAlgorithm: not an EdDSA key.
+        """
+        from pkcs11 import Mechanism
+
+        if self.scheme.family is not algorithms.Family.EDDSA:
+            raise UnsupportedAlgorithm(f"{self.scheme.name} signs digests, not messages")
+        return _guarded(self.token_label, lambda: self.key.sign(data, mechanism=Mechanism.EDDSA))
+
     def close(self) -> None:
         """End the token session (the last one to close logs the token out)."""
         close_session(self.session)
@@ -454,7 +466,7 @@ class _Login:
 #: share that login, the PIN they were given compared with the first one's (a keyed hash, never
 #: the PIN itself, is kept); the anchor is closed (logging out) when the last key closes.
 _LOGINS: dict[tuple[str, int], _Login] = {}
-_SESSIONS: dict[int, tuple[str, int]] = {}
+_SESSIONS: dict[int, tuple[tuple[str, int], _Login]] = {}
 _LOGIN_LOCK = threading.Lock()
 _TAG_KEY = os.urandom(32)
 
@@ -466,16 +478,39 @@ def _login(module: str, token: Any, pin: str, label: str, *, rw: bool) -> Any:
     tag = hmac.new(_TAG_KEY, pin.encode(), "sha256").digest()
     with _LOGIN_LOCK:
         entry = _LOGINS.get(where)
+        if entry is not None and not _alive(entry.anchor):
+            del _LOGINS[where]  # the module was re-initialised or the token reinserted
+            entry = None
         if entry is None:
             session = token.open(rw=rw, user_pin=pin)
-            _LOGINS[where] = _Login(session, tag)
+            entry = _LOGINS[where] = _Login(session, tag)
         else:
             if not hmac.compare_digest(entry.tag, tag):
                 raise TokenLoginFailed(f"PKCS#11 token {label}: PIN incorrect")
             session = token.open(rw=rw)  # a public session sees the login of the anchor
             entry.users += 1
-        _SESSIONS[id(session)] = where
+        _SESSIONS[id(session)] = (where, entry)
         return session
+
+
+def _alive(session: Any) -> bool:
+    """Whether a session still exists (asked with one ``C_GenerateRandom`` of 8 bits: no
+    operation state, unlike a search; a token without an RNG counts as alive)."""
+    from pkcs11.exceptions import (
+        DeviceRemoved,
+        PKCS11Error,
+        SessionClosed,
+        SessionHandleInvalid,
+        TokenNotPresent,
+    )
+
+    try:
+        session.generate_random(8)
+    except (SessionHandleInvalid, SessionClosed, DeviceRemoved, TokenNotPresent):
+        return False
+    except PKCS11Error:
+        return True
+    return True
 
 
 def close_session(session: Any) -> None:
@@ -483,15 +518,15 @@ def close_session(session: Any) -> None:
     from pkcs11.exceptions import PKCS11Error
 
     with _LOGIN_LOCK:
-        where = _SESSIONS.pop(id(session), None)
-        entry = _LOGINS.get(where) if where is not None else None
+        where, entry = _SESSIONS.pop(id(session), (None, None))
         closing = [session]
         if entry is not None:
             entry.users -= 1
             closing = [] if session is entry.anchor else [session]
             if entry.users <= 0:
                 closing.append(entry.anchor)
-                del _LOGINS[where]  # type: ignore[arg-type]
+                if _LOGINS.get(where) is entry:  # type: ignore[arg-type]
+                    del _LOGINS[where]  # type: ignore[arg-type]
         for each in closing:
             try:
                 each.close()
@@ -648,7 +683,7 @@ def _refuse_existing(session: Any, label: str, key_id: bytes | None, token: str)
 
     for attr, value, what in ((Attribute.LABEL, label, f"label {label!r}"),
                               (Attribute.ID, key_id, f"id {key_id.hex() if key_id else ''}")):
-        if value is not None and next(iter(session.get_objects({attr: value})), None):
+        if value is not None and list(session.get_objects({attr: value})):
             raise InvalidInput(f"PKCS#11 token {token}: an object with {what} exists; a key "
                                "is never replaced (choose another object= or id=)")
 

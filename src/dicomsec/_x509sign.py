@@ -88,10 +88,11 @@ def _public_of(signer: Any) -> Any:
 
 
 def _is_private_key(signer: object) -> bool:
-    from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, mldsa, rsa
+    from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, mldsa, rsa
 
     kinds: tuple[type, ...] = (ec.EllipticCurvePrivateKey, rsa.RSAPrivateKey,
-                               ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey)
+                               ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey,
+                               dsa.DSAPrivateKey)
     kinds += tuple(getattr(mldsa, n) for n in dir(mldsa) if n.endswith("PrivateKey"))
     return isinstance(signer, kinds)
 
