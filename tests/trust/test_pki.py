@@ -593,6 +593,8 @@ def test_issue_for_a_public_key_goes_through_the_policy(site: Site, tmp_path: Pa
     capsys.readouterr()
     assert cli_main([*issue, "--public-key", str(weak), "--out", str(tmp_path / "w")]) == 1
     assert "below the minimum" in capsys.readouterr().err
+    assert cli_main([*issue, "--key-type", "rsa1024", "--out", str(tmp_path / "r")]) == 1
+    assert not (tmp_path / "r.key.pem").exists()
     _one_line_error(capsys, [*issue, "--public-key", str(pem(x25519.X25519PrivateKey
                                                               .generate().public_key())),
                              "--out", str(tmp_path / "x")], "cannot sign")

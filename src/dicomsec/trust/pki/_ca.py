@@ -443,15 +443,16 @@ def _builder(request: Request, public_key: Any, signer: CaSigner, settings: _db.
 
 
 def check_request(request: Request) -> None:
-    """Refuse a request before any key is made or any passphrase asked (one line, exit 2)."""
+    """Refuse a request before any key is made or any passphrase asked (one line; exit 2,
+    or 1 when the algorithm policy refuses ``key_type``)."""
     if request.kind not in _profiles.KINDS:
         raise InvalidInput(f"unknown certificate kind {request.kind!r} (known: "
                            f"{', '.join(_profiles.KINDS)})")
     _subject(request, None)
     for san in request.sans:
         _profiles.parse_san(san)
-    if request.key_type is not None:
-        _scheme(request.key_type)
+    if request.key_type is not None:  # PolicyViolation (exit 1) for a refused key type
+        keys.check_key_creation(_scheme(request.key_type))
 
 
 def issue(folder: Path, request: Request, *, passphrase: bytes | None,
@@ -481,13 +482,16 @@ def issue(folder: Path, request: Request, *, passphrase: bytes | None,
         if public_key is None and key_path.exists():
             raise InvalidInput("exists; refusing to replace a private key", path=str(key_path))
     key = None
-    if public_key is None:
-        key = _new_key(request.key_type or CA_KEY_TYPES[settings.key_type][1], now)
-        public_key = key.public_key()
+    if public_key is None:  # the policy judges the key type before anything is asked
+        keys.check_key_creation(_scheme(request.key_type or CA_KEY_TYPES[settings.key_type][1]),
+                                at=now)
     else:
         _check_given_key(public_key, now)
     with load_signer(layout, settings.issuer, passphrase, settings=settings,
-                     pin_file=pin_file) as signer:
+                     pin_file=pin_file) as signer:  # a wrong passphrase: before a key is made
+        if public_key is None:
+            key = _new_key(request.key_type or CA_KEY_TYPES[settings.key_type][1], now)
+            public_key = key.public_key()
         cert = issue_from(layout, settings, settings.issuer, signer, request, public_key, now)
     if key is not None and key_path is not None:
         _write_key(key_path, key, key_passphrase)
