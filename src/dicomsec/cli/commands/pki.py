@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from dicomsec.trust.identity import DeviceIdentity
 
 _PHRASE_FILE_HELP = ("File whose first line is the CA passphrase; else DICOMSEC_PKI_PASSPHRASE, "
-                   "else a prompt on a terminal. Never stored, never shown.")
+                     "else a prompt on a terminal. Never stored, never shown.")
 _PIN_FILE_HELP = ("File whose first line is the PKCS#11 token's PIN (else $DICOMSEC_PKCS11_PIN, "
                   "else a prompt on a terminal).")
 DIR_HELP = "The site PKI folder (made by 'dicomsec pki init')."
