@@ -195,3 +195,19 @@ def test_login_survives_a_reinitialised_module(token: Token) -> None:
     other.close()
     assert fresh.sign_digest(b"\x06" * 32, sha256)
     fresh.close()
+
+
+def test_algorithm_policy_refuses_before_the_token(token: Token, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """A site algorithm policy that forbids new P-256 keys: exit 1, one line naming the
+    policy, and nothing is made in the token (the same label is free afterwards)."""
+    policy = tmp_path / "site.toml"
+    policy.write_text('[policy]\nname = "no P-256"\n\n[rules.no-p256]\n'
+                      'algorithms = ["ecdsa-p256"]\npurposes = ["create"]\ndisallowed = true\n'
+                      'reason = "site rule"\n', encoding="utf-8")
+    out = tmp_path / "r.pem"
+    assert _generate(token, "refused", "--csr", str(out), "--algorithm-policy",
+                     str(policy)) == 1
+    assert "no P-256" in _one_line(capsys)
+    assert not out.exists()
+    assert _generate(token, "refused", "--csr", str(out), key_type="ec-p384") == 0
