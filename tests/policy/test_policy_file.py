@@ -120,3 +120,32 @@ disallowed_after = 2030-12-31
     decision = pol.algorithm_policy.check("ecdsa-p256", 256, Purpose.CREATE, _dt.date(2031, 1, 1))
     assert not decision.allowed
     assert pol.to_dict()["rules"][0]["from"] == "2025-12-31"
+
+
+def test_require_a_profile_and_schemes(tmp_path: Path) -> None:
+    """``require = "creator"``: a signature over the patient's name only is ``unsigned`` (not
+    of the kind), a creator one ``compliant``; ``schemes`` that do not list the signer's
+    scheme refuse it."""
+    from dicomsec.signatures import sign
+    from dicomsec.trust import TrustStore
+    from tests.conftest import PKI, PYDICOM_FILES, fixture_key
+
+    key = fixture_key("ecp256")
+    plain, creator = tmp_path / "plain.dcm", tmp_path / "creator.dcm"
+    sign(PYDICOM_FILES / "CT_small.dcm", plain, key=key, tags=["PatientName"])
+    sign(PYDICOM_FILES / "CT_small.dcm", creator, key=key, profile="creator")
+    path = tmp_path / "p.toml"
+    path.write_text('[[rule]]\nname = "creator"\nmatch = { Modality = "CT" }\n'
+                    'require = "creator"\nmode = "enforce"\n'
+                    '[[rule]]\nname = "p384 only"\nmatch = {}\nschemes = ["ecdsa-p384"]\n',
+                    encoding="utf-8")
+    pol = policy.load(path)
+    store = TrustStore.from_paths([PKI / "ca.cert.pem"])
+    got = policy.check_file(plain, pol, trust=store)
+    assert (got.verdict, got.enforced) == ("unsigned", True)
+    assert "no creator signature" in got.details[0]
+    assert policy.check_file(creator, pol, trust=store).verdict == "compliant"
+    other = policy.Policy(pol.rules[1:], None)
+    got = policy.check_file(plain, other, trust=store)
+    assert got.verdict == "algorithm-not-allowed" and not got.enforced
+    assert "ecdsa-p256 is not among the rule's ecdsa-p384" in got.details[0]
