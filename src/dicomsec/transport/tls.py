@@ -43,6 +43,8 @@ from dicomsec.transport import _iana
 if TYPE_CHECKING:
     import ssl
 
+    from cryptography import x509
+
     from dicomsec.trust import ChainResult, TrustStore
 
 __all__ = [
@@ -63,8 +65,9 @@ _log = get_logger(__name__)
 
 DIMSE_TLS_PORT = 2762
 
-#: the longest the validation of a peer's certificate may take during a handshake when it may
-#: fetch CRLs or OCSP responses and the socket has no timeout of its own (seconds)
+#: the least time the validation of a peer's certificate is given during a handshake when it
+#: may fetch CRLs or OCSP responses (seconds; the socket's timeout when that is longer): two
+#: fetches of the validator's own 5 s timeout, and no more
 PEER_VALIDATION_SECONDS = 10.0
 
 
@@ -458,6 +461,23 @@ def _bounded(func: Any, seconds: float) -> Any:
     return box[0] if box else None
 
 
+def _names_a_responder(certs: Sequence[x509.Certificate]) -> bool:
+    """Whether any of ``certs`` names a CRL distribution point or an AIA (OCSP) URL: only
+    then can the validation wait on the network."""
+    from cryptography import x509
+
+    for cert in certs:
+        for cls in (x509.CRLDistributionPoints, x509.AuthorityInformationAccess):
+            try:
+                cert.extensions.get_extension_for_class(cls)
+            except x509.ExtensionNotFound:
+                continue
+            except ValueError:  # a malformed extension: the validator will say so
+                return True
+            return True
+    return False
+
+
 def peer_trust_problem(store: TrustStore, der: bytes, chain: Sequence[bytes] = (), *,
                        server_side: bool, timeout: float | None = None) -> str | None:
     """Why the validator refuses a TLS peer's certificate ``der`` (``None``: it is valid now).
@@ -465,7 +485,8 @@ def peer_trust_problem(store: TrustStore, der: bytes, chain: Sequence[bytes] = (
     :meth:`~dicomsec.trust.TrustStore.validate` at the current time, for a TLS client's
     purpose on the server side and a TLS server's on the client side, with the certificates
     the peer sent (``chain``, leaf first) as extra intermediates. When the store may fetch
-    CRLs or OCSP responses, the validation is bounded by ``timeout`` seconds (default
+    CRLs or OCSP responses and a certificate in play names a CRL distribution point or an
+    OCSP URL, the validation is bounded by ``timeout`` seconds (default
     :data:`PEER_VALIDATION_SECONDS`): past it the status counts as undetermined (refused,
     unless the store is ``soft_fail``, which passes it with a warning in the log). A path
     OpenSSL verified in the handshake but the validator cannot build (reasons only
@@ -489,7 +510,7 @@ def peer_trust_problem(store: TrustStore, der: bytes, chain: Sequence[bytes] = (
         return store.validate(leaf, at=now, purpose=purpose, extra_intermediates=extra)
 
     seconds = timeout or PEER_VALIDATION_SECONDS
-    if store.allow_fetching:
+    if store.allow_fetching and _names_a_responder([leaf, *extra, *store.intermediates]):
         result = _bounded(validate, seconds)
     else:  # no network I/O: bounded by the work of the path itself
         try:
@@ -546,7 +567,8 @@ def _policy_socket_class() -> Any:
             if store is not None:
                 refused = peer_trust_problem(store, der, _peer_chain(self, der),
                                              server_side=self.server_side,
-                                             timeout=self.gettimeout())
+                                             timeout=max(self.gettimeout() or 0,
+                                                         PEER_VALIDATION_SECONDS))
                 if refused is not None:
                     raise ssl.SSLError(refused)
 
