@@ -3,9 +3,9 @@
 Made with pydicom (8x8 pixels) and signed through the library (``dicomsec.signatures.sign``)
 with keys and certificates made here with cryptography: a site CA, one device certificate per
 device carrying its identity (``trust.identity.identity_extension``), a revoked certificate
-(in the CA's CRL), and a second trusted CA ("foreign") that issues certificates with the same
-device identity. Every file's kind is recorded, so a test computes the expected verdicts on
-its own.
+(in the CA's CRL), a second trusted CA ("foreign") that issues certificates with the same
+device identity, and an untrusted "stranger" CA. Every file's kind is recorded, so a test
+computes the expected verdicts on its own.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ DEVICES = (
 )
 #: what a file may be; each device cycles through this mix (shifted per device)
 KINDS = ("signed", "signed", "unsigned", "signed", "tampered", "signed", "wrong-device",
-         "signed", "revoked", "md5", "signed", "foreign")
+         "signed", "revoked", "md5", "signed", "foreign", "stranger")
 
 
 @dataclass(frozen=True)
@@ -184,6 +184,8 @@ def make_archive(folder: Path, *, hostile_model: str | None = None) -> Archive:
     foreign_key, foreign_cert = _ca("Foreign CA")
     keys = [_device_key(d, ca_key, ca_cert) for d in DEVICES]
     foreign = [_device_key(d, foreign_key, foreign_cert) for d in DEVICES]
+    stranger_key, stranger_cert = _ca("Stranger CA")  # not trusted by the tests
+    strangers = [_device_key(d, stranger_key, stranger_cert) for d in DEVICES]
     revoked = [_device_key(d, ca_key, ca_cert) for d in DEVICES]
     (folder / "ca.pem").write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
     (folder / "foreign-ca.pem").write_bytes(
@@ -199,7 +201,7 @@ def make_archive(folder: Path, *, hostile_model: str | None = None) -> Archive:
             raw = path.with_suffix(".raw")
             raw.write_bytes(_dataset(device, day, n, model))
             key = {"wrong-device": keys[(i + 1) % len(DEVICES)], "revoked": revoked[i],
-                   "foreign": foreign[i]}.get(kind, keys[i])
+                   "foreign": foreign[i], "stranger": strangers[i]}.get(kind, keys[i])
             when = _dt.datetime.combine(day, _dt.time(12), tzinfo=_dt.UTC)
             if kind == "unsigned":
                 raw.rename(path)

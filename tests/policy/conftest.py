@@ -43,7 +43,7 @@ MONITOR_ONLY = STAGED.replace('mode = "enforce"', 'mode = "monitor"')
 
 _BY_KIND = {"signed": "compliant", "unsigned": "unsigned", "tampered": "invalid",
             "wrong-device": "device-mismatch", "revoked": "revoked",
-            "md5": "algorithm-not-allowed"}
+            "md5": "algorithm-not-allowed", "stranger": "untrusted"}
 
 
 def expected_rule(m: Made) -> str | None:

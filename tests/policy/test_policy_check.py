@@ -1,7 +1,7 @@
 """Acceptance 4: a generated archive (240 files, 4 devices, 60 days: signed, unsigned, tampered,
 signed by the wrong device, by a revoked certificate, with a legacy MD5 MAC, by another
-trusted CA) against a staged policy gives exactly the verdict counts computed from what the
-generator made; monitor-only runs exit 0, enforced violations exit 1."""
+trusted CA, by an untrusted one) against a staged policy gives exactly the verdict counts
+computed from what the generator made; monitor-only runs exit 0, enforced violations exit 1."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def test_archive_has_every_kind_on_every_device(archive: Archive) -> None:
     assert (max(m.day for m in archive.files) - min(m.day for m in archive.files)).days == 59
     for serial in ("SN-A1", "SN-B2", "SN-C3"):
         for kind in ("signed", "unsigned", "tampered", "wrong-device", "revoked", "md5",
-                     "foreign"):
+                     "foreign", "stranger"):
             assert kinds[(serial, kind)] > 0, (serial, kind)
 
 
@@ -37,9 +37,7 @@ def test_library_verdicts_are_exactly_the_expected_ones(
     want = {(str(m.path), expected_verdict(m), expected_rule(m)) for m in archive.files}
     assert got == want
     assert Counter(v.verdict for v in judged) == expected_counts(archive)
-    # every verdict of the list occurs, but unsigned-by-profile, untrusted and not-covered
-    # still come from the generator's own mix
-    assert set(policy.VERDICTS) - {v.verdict for v in judged} == {"untrusted"}
+    assert {v.verdict for v in judged} == set(policy.VERDICTS)  # every verdict occurs
 
 
 def test_enforced_only_from_the_rule_date(judged: list[policy.Verdict]) -> None:
@@ -59,6 +57,7 @@ def test_details_name_the_reason(judged: list[policy.Verdict]) -> None:
     assert "not the certificate's device" in by["device-mismatch"].details[0]
     assert "Foreign CA" in by["wrong-signer"].details[0]
     assert by["unsigned"].details == ("no signature",)
+    assert by["untrusted"].details[0] == "unknown-issuer"
 
 
 def test_evaluate_takes_a_pydicom_dataset(archive: Archive, staged: Path,
