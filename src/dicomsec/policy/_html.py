@@ -71,9 +71,11 @@ def _series(dev: DeviceCoverage, xs: list[_dt.date], step: int,
 
 
 def _chart(report: PolicyReport) -> str:
-    days = [d for dev in report.devices for d in dev.days]
+    # a device no rule covers has no coverage to draw (it stays in the table below)
+    devices = [d for d in report.devices if d.files > d.by_verdict.get("not-covered", 0)]
+    days = [d for dev in devices for d in dev.days]
     if not days:
-        return '<p class="muted">No dated instances: nothing to draw.</p>'
+        return '<p class="muted">No dated instance that a rule covers: nothing to draw.</p>'
     xs, step = _buckets(days)
     span = max(len(xs) - 1, 1)
 
@@ -101,7 +103,7 @@ def _chart(report: PolicyReport) -> str:
                      f'<text x="{pos + 3:.1f}" y="{_TOP + 10}" font-size="11">'
                      f'{_e(rule.mode)} from {_e(rule.start.isoformat())}: {_e(rule.name)}'
                      f'</text></g>')
-    for n, dev in enumerate(report.devices):
+    for n, dev in enumerate(devices):
         colour = _COLOURS[n % len(_COLOURS)]
         for column, what, style in ((1, "signed", 'stroke-width="1" stroke-dasharray="2 3"'),
                                     (2, "compliant", 'stroke-width="2"')):
@@ -110,7 +112,7 @@ def _chart(report: PolicyReport) -> str:
                          f'points="{path}"><title>{_e(dev.device)}: {what}</title></polyline>')
     parts.append("</svg>")
     legend = "".join(f'<span><i class="sw" style="background:{_COLOURS[n % len(_COLOURS)]}">'
-                     f'</i>{_e(d.device)}</span>' for n, d in enumerate(report.devices))
+                     f'</i>{_e(d.device)}</span>' for n, d in enumerate(devices))
     unit = "day" if step == 1 else "week"
     return (f"<p>Share of each device's instances that are compliant (solid) and signed "
             f"(dotted), per {unit}; dashed grey lines: a rule's start date.</p>"
