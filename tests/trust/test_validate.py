@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime as dt
 import http.server
 import socket
 import threading
@@ -102,6 +103,18 @@ def test_revocation_after_the_moment(pki: Pki) -> None:
     later = store.validate(leaf, at=AT, revocation_at=AT + 10 * DAY)
     assert later.reasons == ("revoked",)
     assert later.revocation_reason == "superseded"
+
+
+def test_reused_good_verdicts_end_with_the_data(pki: Pki) -> None:
+    # one store: the second and third calls reuse the first call's path and "good" verdicts
+    # only while the CRLs are fresh (the root's CRL: nextUpdate AT + 30 days)
+    store = _store(pki, crls=("root", "issuing"))
+    leaf = pki.leaves["good"]
+    assert store.validate(leaf, at=AT).trusted
+    assert store.validate(leaf, at=AT + dt.timedelta(hours=1)).trusted
+    late = store.validate(leaf, at=AT, revocation_at=AT + 40 * DAY)
+    assert late.reasons == ("revocation-unknown",)
+    assert [r.status for r in late.revocation] == ["good", "unknown"]
 
 
 def test_invalidity_date_and_hold(pki: Pki) -> None:

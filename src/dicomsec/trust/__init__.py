@@ -133,6 +133,8 @@ class TrustStore:
         default_factory=dict, init=False, repr=False, compare=False, hash=False)
     _paths: dict[object, list[x509.Certificate]] = field(
         default_factory=dict, init=False, repr=False, compare=False, hash=False)
+    _statuses: dict[object, tuple[RevocationStatus, _dt.datetime, _dt.datetime]] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False)
 
     @classmethod
     def from_paths(
@@ -216,7 +218,8 @@ class TrustStore:
             intermediates=(*self.intermediates, *extra_intermediates), crls=self.crls,
             ocsps=self.ocsps, at=_aware(at), revocation_at=_aware(revocation_at or at),
             allow_fetching=self.allow_fetching, soft_fail=self.soft_fail,
-            algorithm_policy=self.algorithm_policy, path_cache=self._paths))
+            algorithm_policy=self.algorithm_policy, path_cache=self._paths,
+            status_cache=self._statuses))
         if problems:
             result = dataclasses.replace(
                 result, trusted=False, problems=(*result.problems, *problems),

@@ -58,6 +58,10 @@ class Request:
     #: inside every certificate's validity period (the path run's only time dependence: the
     #: validity periods, and the algorithm policy's day)
     path_cache: dict[Any, list[x509.Certificate]] | None = field(default=None, compare=False)
+    #: "good" revocation verdicts of this trust store with the moment they were judged at and
+    #: the moment the revocation data stop being fresh (:func:`_known_status`)
+    status_cache: dict[Any, tuple[RevocationStatus, _dt.datetime, _dt.datetime]] | None = \
+        field(default=None, compare=False)
 
 
 @dataclass(slots=True)
@@ -107,8 +111,12 @@ def validate(req: Request) -> ChainResult:
     chain = _cached_path(req)
     if chain is not None:
         levels = _levels(req, chain)
-        if not any(lv.checked for lv in levels):
-            return _verdict(req, chain, [RevocationStatus(_name(lv.cert)) for lv in levels])
+        if req.allow_fetching:
+            _fetch_for(levels)  # answered by the fetch cache when fetched lately
+        known = [_known_status(req, lv) for lv in levels]
+        if all(st is not None for st in known):
+            return _verdict(req, chain, [_after_pyhanko(req, lv, st) for lv, st
+                                         in zip(levels, known, strict=True) if st is not None])
     try:
         asyncio.get_running_loop()
     except RuntimeError:
@@ -147,8 +155,13 @@ async def _validate(req: Request) -> ChainResult:
     crls = list(dict.fromkeys(c.public_bytes(_der()) for c in
                               (*req.crls, *(c for lv in levels for c in lv.crls))))
     ocsps = list(dict.fromkeys((*req.ocsps, *(o for lv in levels for o in lv.ocsps))))
-    statuses = [await _revocation_run(req, roots, pool, lv, crls, ocsps) if lv.checked
-                else RevocationStatus(_name(lv.cert)) for lv in levels]
+    statuses = []
+    for lv in levels:
+        st = _known_status(req, lv)
+        if st is None:
+            st = await _revocation_run(req, roots, pool, lv, crls, ocsps)
+            _remember_status(req, lv, st)
+        statuses.append(st)
     statuses = [_after_pyhanko(req, lv, st) for lv, st in zip(levels, statuses, strict=True)]
     return _verdict(req, chain, statuses)
 
@@ -175,6 +188,54 @@ def _cached_path(req: Request) -> list[x509.Certificate] | None:
     if all(c.not_valid_before_utc <= req.at <= c.not_valid_after_utc for c in chain):
         return chain
     return None
+
+
+def _status_key(lv: _Level) -> tuple[Any, ...]:
+    return (lv.cert, lv.issuer, tuple(c.signature for c in lv.crls), tuple(lv.ocsps))
+
+
+def _known_status(req: Request, lv: _Level) -> RevocationStatus | None:
+    """The status of ``lv`` without a pyhanko run: "not checked", or a "good" verdict of the
+    same certificate from the same revocation data judged at another moment that is still
+    inside the data's freshness and the certificate's validity (a "good" answer of data that
+    list the certificate nowhere cannot change within it); ``None``: run pyhanko."""
+    if not lv.checked:
+        return RevocationStatus(_name(lv.cert))
+    if req.status_cache is None:
+        return None
+    hit = req.status_cache.get(_status_key(lv))
+    if hit is None:
+        return None
+    status, _judged_at, fresh_until = hit
+    cert = lv.cert
+    moment = req.revocation_at
+    if cert.not_valid_before_utc <= moment <= min(fresh_until, cert.not_valid_after_utc):
+        return status
+    return None
+
+
+def _remember_status(req: Request, lv: _Level, st: RevocationStatus) -> None:
+    """Keep a "good" verdict when no CRL of the level lists the certificate and every OCSP
+    answer about it is good, until the earliest nextUpdate of them."""
+    if req.status_cache is None or st.status != "good" or len(req.status_cache) >= _PATHS_CACHED:
+        return
+    from cryptography.x509 import ocsp
+
+    until: list[_dt.datetime] = []
+    for crl in lv.crls:
+        if crl.next_update_utc is None:
+            return
+        if crl.get_revoked_certificate_by_serial_number(lv.cert.serial_number) is not None:
+            return
+        until.append(crl.next_update_utc)
+    for der in lv.ocsps:
+        single = _ocsp_for(der, lv.cert, lv.issuer)
+        if single is None or single.certificate_status != ocsp.OCSPCertStatus.GOOD \
+                or single.next_update_utc is None:
+            return
+        until.append(single.next_update_utc)
+    if until:
+        req.status_cache[_status_key(lv)] = (st, req.revocation_at, min(until))
 
 
 def _context(req: Request, roots: list[bytes], pool: list[bytes], *, moment: _dt.datetime,
