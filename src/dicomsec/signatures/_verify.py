@@ -349,6 +349,7 @@ def verify_item(
         trust_reasons=c.chain.reasons if c.chain is not None else (),
         revoked_at=c.chain.revoked_at if c.chain is not None else None,
         revocation_reason=c.chain.revocation_reason if c.chain is not None else None,
+        trust_warnings=c.chain.soft_fail_warnings if c.chain is not None else (),
         signer_certificate=cert,
     )
     return report, set(signed) if valid else set()

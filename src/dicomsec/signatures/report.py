@@ -172,6 +172,8 @@ class SignatureReport(Report):
     #: when and why a certificate of the signer's path was revoked (``None``: not revoked)
     revoked_at: _dt.datetime | None = None
     revocation_reason: str | None = None
+    #: revocation failures that soft-fail let pass (one sentence each; empty otherwise)
+    trust_warnings: tuple[str, ...] = ()
     #: the signer's certificate as the signature carries it (not in :meth:`to_dict`)
     signer_certificate: x509.Certificate | None = field(default=None, repr=False, compare=False)
 
@@ -206,6 +208,7 @@ class SignatureReport(Report):
             "trust_reasons": list(self.trust_reasons),
             "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
             "revocation_reason": self.revocation_reason,
+            "trust_warnings": list(self.trust_warnings),
         }
 
     def _failure(self) -> DicomSecError:

@@ -167,9 +167,9 @@ class TrustStore:
                     out.extend(load_certificates(p))
             return out
 
-        return cls(tuple(load_all(paths)), tuple(load_all(intermediates)),
-                   tuple(_load_crl(Path(c)) for c in crls), allow_fetching=allow_fetching,
-                   soft_fail=soft_fail)
+        loaded = tuple(c for p in crls for c in _load_crl(Path(p)))
+        return cls(tuple(load_all(paths)), tuple(load_all(intermediates)), loaded,
+                   allow_fetching=allow_fetching, soft_fail=soft_fail)
 
     @property
     def empty(self) -> bool:
@@ -401,7 +401,13 @@ def check_for_use(cert: x509.Certificate, purpose: KeyPurpose, *,
                                    path=None if path is None else str(path))
 
 
-def _load_crl(path: Path) -> x509.CertificateRevocationList:
+def _load_crl(path: Path) -> list[x509.CertificateRevocationList]:
+    """Every CRL of a file: DER (one), or PEM with one or more ``X509 CRL`` blocks (a bundle,
+    e.g. a root's and an issuing CA's CRL in one file).
+
+    Raises:
+        InvalidInput: an unreadable file, a block that is not a CRL, or a PEM file without one.
+    """
     from cryptography import x509
 
     try:
@@ -409,8 +415,14 @@ def _load_crl(path: Path) -> x509.CertificateRevocationList:
     except OSError as exc:
         raise InvalidInput(f"cannot read CRL: {exc.strerror or exc}", path=str(path)) from None
     try:
-        if b"-----BEGIN" in data:
-            return x509.load_pem_x509_crl(data)
-        return x509.load_der_x509_crl(data)
+        if b"-----BEGIN" not in data:
+            return [x509.load_der_x509_crl(data)]
+        blocks = _PEM_CRL.findall(data)
+        if not blocks:
+            raise ValueError("no CRL block")
+        return [x509.load_pem_x509_crl(b) for b in blocks]
     except ValueError:
         raise InvalidInput("not a readable CRL", path=str(path)) from None
+
+
+_PEM_CRL = re.compile(rb"-----BEGIN X509 CRL-----.+?-----END X509 CRL-----", re.DOTALL)
