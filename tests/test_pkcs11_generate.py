@@ -211,3 +211,25 @@ def test_algorithm_policy_refuses_before_the_token(token: Token, tmp_path: Path,
     assert "no P-256" in _one_line(capsys)
     assert not out.exists()
     assert _generate(token, "refused", "--csr", str(out), key_type="ec-p384") == 0
+
+
+def test_subprocess_cli(token: Token, tmp_path: Path) -> None:
+    """The command as a user runs it (``python -m dicomsec``, the token's environment): a key
+    made and a request written (exit 0); a wrong PIN is one line on stderr, exit 1."""
+    import sys
+
+    uri = pkcs11_uri(token, "subproc", module=False)  # the module from the environment
+    done = subprocess.run([sys.executable, "-m", "dicomsec", "keys", "generate", "--pkcs11",
+                           uri, "--pin-file", str(token.pin_file), "--csr",
+                           str(tmp_path / "r.pem")], env=token.env, capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "generated ec-p256 key 'subproc' in token keysgen" in done.stderr
+    wrong = tmp_path / "wrong"
+    wrong.write_text("4321\n")
+    done = subprocess.run([sys.executable, "-m", "dicomsec", "keys", "generate", "--pkcs11",
+                           pkcs11_uri(token, "subproc2", module=False), "--pin-file",
+                           str(wrong), "--csr", str(tmp_path / "s.pem")], env=token.env,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == ["error: PKCS#11 token keysgen: PIN incorrect"]
