@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
     from dicomsec.algorithms.policy import AlgorithmPolicy
     from dicomsec.limits import Limits
+    from dicomsec.policy import Policy, Verdict
     from dicomsec.trust import TrustStore
 
 REQUIRE = ("any", "creator", "authorization", "sr", "sr-verification")
@@ -88,6 +89,7 @@ def _signature_lines(s: Any) -> list[str]:
              + (f"; {'; '.join(extra)}" if extra else "")]
     lines.extend(_policy_lines(s.policy))
     lines.extend(f"      problem: {prob}" for prob in s.problems)
+    lines.extend(f"      warning: {w}" for w in getattr(s, "trust_warnings", ()))
     return lines
 
 
@@ -134,20 +136,53 @@ def _error_line(error: str | None, detail: str | None) -> str:
     return f"error: {error} (run with --debug for details)"
 
 
+def _verdict_line(v: Verdict) -> str:
+    """The signing policy's verdict on a file, for people."""
+    rule = f"rule {v.rule!r}, {v.mode}" if v.rule else "no rule matches"
+    state = "ENFORCED" if v.enforced else ("ok" if v.verdict == "compliant" else "monitored")
+    details = f": {'; '.join(v.details)}" if v.details else ""
+    return f"  policy: {v.verdict} ({rule}; {state}) device {v.device}{details}"
+
+
 def _verify_one(path: Path, *, trust: _TrustArgs, require: str | None,
                 policy: AlgorithmPolicy | None = None,
                 at: _dt.datetime | None = None, allow_unsigned: bool = False,
-                limits: Limits | None = None) -> tuple[bool, dict[str, Any], str]:
+                limits: Limits | None = None,
+                signing_policy: Policy | None = None) -> tuple[bool, dict[str, Any], str]:
     """The batch job: verify one file; ``(ok, to_dict(), text)`` (picklable, unlike the
     report, which holds certificates). ``limits``: those of the command line, carried to
-    workers that were spawned (a forked one inherits them anyway)."""
+    workers that were spawned (a forked one inherits them anyway). With a signing policy the
+    file's verdict is added (``"verdict"``), and it decides ``ok`` unless no rule covers the
+    file: an enforce rule violated fails, a monitor rule never does."""
     from dicomsec import limits as _limits
     from dicomsec.signatures import verify_file
 
     with _limits.applied(limits or _limits.current()):
         rep = verify_file(path, trust=_store(trust), require=require, policy=policy,
                           at=at, allow_unsigned=allow_unsigned)
-    return rep.ok, rep.to_dict(), "\n".join(_report_lines(rep))
+        if signing_policy is None:
+            return rep.ok, rep.to_dict(), "\n".join(_report_lines(rep))
+        from dicomsec.policy import read_attributes
+
+        verdict = signing_policy.evaluate(rep, read_attributes(path, signing_policy),
+                                          path=str(path))
+    ok = rep.ok if verdict.verdict == "not-covered" else not verdict.enforced
+    text = "\n".join([*_report_lines(rep), _verdict_line(verdict)])
+    return ok, {**rep.to_dict(), "verdict": verdict.to_dict()}, text
+
+
+def _policies(policy_file: Path | None,
+              signing_file: Path | None) -> tuple[AlgorithmPolicy | None, Policy | None]:
+    """The algorithm policy and the signing policy of ``--algorithm-policy`` and ``--policy``
+    (a signing policy file may carry ``[algorithms]`` overrides: then not both)."""
+    if signing_file is None:
+        return algorithm_policy(policy_file), None
+    from dicomsec.policy import load
+
+    signing = load(signing_file)
+    if signing.algorithm_policy is not None and policy_file is not None:
+        raise usage("--policy carries [algorithms] overrides: drop --algorithm-policy")
+    return signing.algorithm_policy or algorithm_policy(policy_file), signing
 
 
 def _results(job: Callable[[Path], tuple[bool, dict[str, Any], str]], paths: list[Path], *,
@@ -204,6 +239,10 @@ def verify(
         "--untrusted", metavar="CERTS", help=UNTRUSTED_HELP)] = None,
     offline: Annotated[bool, typer.Option("--offline", help=OFFLINE_HELP)] = False,
     soft_fail: Annotated[bool, typer.Option("--soft-fail", help=SOFT_FAIL_HELP)] = False,
+    signing_policy: Annotated[Path | None, typer.Option(
+        "--policy", metavar="FILE", help="Signing policy (TOML, docs/trust-and-policy.md): "
+        "each file also gets its verdict, and the policy decides the exit code of the files "
+        "a rule covers (an enforce rule violated: 1; a monitor rule: 0).")] = None,
 ) -> int:
     """Verify every signature of DICOM files, at every level.
 
@@ -215,6 +254,8 @@ def verify(
     Each signer's certificate is validated against --trust, with the --untrusted
     intermediates, the --crl files and (unless --offline) CRLs and OCSP responses fetched from
     the certificate; a revocation status that cannot be determined fails unless --soft-fail.
+    With --policy, each file also gets the signing policy's verdict (compliant, unsigned,
+    untrusted, revoked, ...) and the policy decides the exit code of the files it covers.
     Files are verified by worker processes; results appear in order of completion.
     """
     if require is not None and require not in REQUIRE:
@@ -226,10 +267,10 @@ def verify(
     trust_args: _TrustArgs = (tuple(trust or ()), tuple(crl or ()), tuple(untrusted or ()),
                               offline, soft_fail)
     _store(trust_args)  # a bad --trust or flag combination stops the run here
+    algorithms, signing = _policies(policy_file, signing_policy)
     job = functools.partial(_verify_one, trust=trust_args, require=require,
-                            policy=algorithm_policy(policy_file), at=moment(at),
-                            allow_unsigned=allow_unsigned,
-                            limits=limits.current())
+                            policy=algorithms, at=moment(at), allow_unsigned=allow_unsigned,
+                            limits=limits.current(), signing_policy=signing)
     codes: list[int] = []
     results = _results(job, paths, workers=workers, show_progress=show_progress,
                        as_json=as_json, codes=codes)
