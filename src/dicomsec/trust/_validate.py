@@ -6,17 +6,20 @@ One validation is:
 1. the *path run*: pyhanko builds and validates a path from the certificate to an explicit
    anchor at the moment ``at`` (signatures, validity periods, name chaining, basic
    constraints, CA key usage, the algorithm policy), without revocation;
-2. per certificate of that path below the anchor, whether its revocation is *checked*: a CRL
-   of its issuer or an OCSP response for it was given, or fetching is allowed and it declares
-   a CRL distribution point or an OCSP URL (then they are fetched, :mod:`._fetch`);
+2. per certificate of that path below the anchor, whether its revocation is *checked*: every
+   one is when the caller gave any CRL or OCSP response (revocation checking was asked for);
+   otherwise one is when fetching is allowed and it declares a CRL distribution point or an
+   OCSP URL (they are fetched, :mod:`._fetch`, whenever fetching is allowed);
 3. a *revocation run* per checked certificate: pyhanko validates it as the end of its path at
    ``revocation_at`` with revocation information required for it (``CRL_OR_OCSP_REQUIRED``)
    and treated as retroactive (a CRL issued later speaks for the earlier moment);
 4. what pyhanko does not apply: ``certificateHold`` entries count as revoked whatever their
    date, and a keyCompromise entry whose ``invalidityDate`` is not after ``at`` revokes.
 
-A certificate for which nothing of 2 holds is reported "revocation not checked" (RFC 5280 does
-not require revocation checking). docs/validation.md gives the reasons.
+A checked certificate whose status cannot be determined fails (``revocation-unknown``) unless
+soft-fail. A certificate for which nothing of 2 holds is reported "revocation not checked"
+(nothing was given and nothing can be fetched; RFC 5280 does not require revocation
+checking). docs/validation.md gives the reasons.
 """
 
 from __future__ import annotations
@@ -73,11 +76,13 @@ class _Level:
     crls: list[x509.CertificateRevocationList] = field(default_factory=list)
     ocsps: list[bytes] = field(default_factory=list)
     declared: bool = False
+    #: the caller gave revocation data (for any certificate): this one must be determined too
+    required: bool = False
     notes: list[str] = field(default_factory=list)
 
     @property
     def checked(self) -> bool:
-        return bool(self.crls or self.ocsps or self.declared)
+        return bool(self.crls or self.ocsps or self.declared or self.required)
 
     @property
     def source(self) -> str:
@@ -292,8 +297,9 @@ def _der() -> Any:
 def _levels(req: Request, chain: list[x509.Certificate]) -> list[_Level]:
     """The certificates below the anchor with the revocation data given for each."""
     levels = []
+    required = bool(req.crls or req.ocsps)
     for cert, issuer in itertools.pairwise(chain):
-        lv = _Level(cert, issuer)
+        lv = _Level(cert, issuer, required=required)
         lv.crls = [c for c in req.crls if c.issuer == issuer.subject]
         # pyhanko consults OCSP only for certificates that name a responder (AIA): a response
         # for another certificate would be ignored, so it does not make the level checked
