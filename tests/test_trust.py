@@ -198,11 +198,16 @@ def test_outdated_crl(crl_pki: CrlPki) -> None:
     assert any("out of date" in p for p in result.problems)
 
 
-def test_crl_of_another_issuer_is_ignored(crl_pki: CrlPki) -> None:
+def test_crl_of_another_issuer_does_not_revoke_but_fails_closed(crl_pki: CrlPki) -> None:
+    # the only CRL is another issuer's: it does not revoke, and the certificate's own status
+    # stays undetermined although revocation checking was asked for (a CRL given)
     ca, revoked, _good = crl_pki
     other = _make_ca("unrelated CA")
     crl = _crl(other, [(revoked.serial_number, _dt.datetime(2025, 9, 1, tzinfo=_dt.UTC))])
-    assert TrustStore(anchors=(ca[1],), crls=(crl,)).validate(revoked, at=AT).trusted
+    result = TrustStore(anchors=(ca[1],), crls=(crl,)).validate(revoked, at=AT)
+    assert result.reasons == ("revocation-unknown",)
+    assert TrustStore(anchors=(ca[1],), crls=(crl,), soft_fail=True).validate(
+        revoked, at=AT).trusted
 
 
 def test_tsa_certificate_purpose(test_ca: TrustStore) -> None:

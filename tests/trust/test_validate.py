@@ -127,11 +127,17 @@ def test_invalidity_date_and_hold(pki: Pki) -> None:
     assert held.revocation_reason == "certificate_hold"
 
 
-def test_only_the_leaf_level_checked(pki: Pki) -> None:
-    # a CRL for the issuing CA's certificates only: the leaf is checked, the CA is not
+def test_a_crl_given_makes_every_level_checked(pki: Pki) -> None:
+    # only the issuing CA's CRL: the user asked for revocation checking, so the CA's own
+    # status (no root CRL) is undetermined and the path fails closed; soft-fail passes it
     result = _store(pki, crls=("issuing",)).validate(pki.leaves["good"], at=AT)
-    assert result.trusted, result.problems
-    assert [r.status for r in result.revocation] == ["good", "not-checked"]
+    assert result.reasons == ("revocation-unknown",)
+    assert [(r.checked, r.status) for r in result.revocation] == \
+        [(True, "good"), (True, "unknown")]
+    assert "CN=Test Issuing CA" in result.problems[0]
+    soft = _store(pki, crls=("issuing",), soft_fail=True).validate(pki.leaves["good"], at=AT)
+    assert soft.trusted and len(soft.soft_fail_warnings) == 1
+    assert _store(pki, crls=("root", "issuing")).validate(pki.leaves["good"], at=AT).trusted
 
 
 @pytest.mark.parametrize("crl", ["stale", "forged"])
@@ -145,7 +151,7 @@ def test_unusable_crl_is_revocation_unknown(pki: Pki, crl: str) -> None:
 
 
 def test_ocsp(pki: Pki) -> None:
-    store = _store(pki, ocsps=("ocsp-good", "ocsp-revoked", "ocsp-unknown"))
+    store = _store(pki, crls=("root",), ocsps=("ocsp-good", "ocsp-revoked", "ocsp-unknown"))
     good = store.validate(pki.leaves["ocsp-good"], at=AT)
     assert good.trusted, good.problems
     assert good.revocation[0].source == "ocsp"
@@ -314,7 +320,9 @@ def files(pki: Pki, tmp_path_factory: pytest.TempPathFactory) -> Path:
     d = tmp_path_factory.mktemp("validate-cli")
     (d / "root.pem").write_bytes(pki.root.cert.public_bytes(PEM))
     (d / "issuing.pem").write_bytes(pki.issuing.cert.public_bytes(PEM))
-    (d / "issuing.crl").write_bytes(pki.crls["issuing"].public_bytes(PEM))
+    # both CRLs in one PEM file (a bundle: every block is loaded)
+    (d / "crls.pem").write_bytes(pki.crls["root"].public_bytes(PEM)
+                                 + pki.crls["issuing"].public_bytes(PEM))
     for cn in ("good", "revoked", "ocsp-revoked"):
         (d / f"{cn}.pem").write_bytes(pki.leaves[cn].public_bytes(PEM))
     (d / "ocsp-revoked.der").write_bytes(pki.ocsps["ocsp-revoked"])
@@ -335,10 +343,10 @@ def test_cli_valid_and_json(files: Path, capsys: pytest.CaptureFixture[str]) -> 
 
     base = ("--trust", files / "root.pem", "--untrusted", files / "issuing.pem",
             "--at", AT.isoformat(), "--offline")
-    code, out, _ = _cli(capsys, files / "good.pem", *base, "--crl", files / "issuing.crl")
+    code, out, _ = _cli(capsys, files / "good.pem", *base, "--crl", files / "crls.pem")
     assert code == 0, out
     assert out.startswith("VALID: CN=good")
-    code, out, _ = _cli(capsys, files / "revoked.pem", *base, "--crl", files / "issuing.crl",
+    code, out, _ = _cli(capsys, files / "revoked.pem", *base, "--crl", files / "crls.pem",
                         "--json")
     assert code == 1
     doc = json.loads(out)

@@ -211,15 +211,23 @@ class TrustStore:
         cached = self._cache.get(key) if key is not None else None
         if cached is not None:
             return cached
-        from dicomsec.trust import _validate
+        from dicomsec.trust import _fast
+        from dicomsec.trust._request import Request
 
-        result = _validate.validate(_validate.Request(
+        req = Request(
             cert=cert, anchors=self.anchors,
             intermediates=(*self.intermediates, *extra_intermediates), crls=self.crls,
             ocsps=self.ocsps, at=_aware(at), revocation_at=_aware(revocation_at or at),
             allow_fetching=self.allow_fetching, soft_fail=self.soft_fail,
             algorithm_policy=self.algorithm_policy, path_cache=self._paths,
-            status_cache=self._statuses))
+            status_cache=self._statuses)
+        # the fast path only confirms a valid path with nothing to check for revocation;
+        # everything else (and every reason) is pyhanko's (docs/validation.md, "Fast path")
+        result = None if problems else _fast.validate(req)
+        if result is None:
+            from dicomsec.trust import _validate
+
+            result = _validate.validate(req)
         if problems:
             result = dataclasses.replace(
                 result, trusted=False, problems=(*result.problems, *problems),

@@ -19,17 +19,20 @@ from typing import TYPE_CHECKING, Any
 
 from pyhanko_certvalidator.policy_decl import AlgorithmUsageConstraint, AlgorithmUsagePolicy
 
+from dicomsec.trust._algorithm_rules import (
+    MIN_RSA_BITS,
+    WEAK_DIGESTS,
+    digest_refusal,
+    key_refusal,
+    registry_refusal,
+)
+
 if TYPE_CHECKING:
     from asn1crypto import algos, keys
 
     from dicomsec.algorithms.policy import AlgorithmPolicy
 
 __all__ = ["MIN_RSA_BITS", "WEAK_DIGESTS", "CertificateAlgorithmPolicy"]
-
-#: digests refused in certificate, CRL and OCSP signatures
-WEAK_DIGESTS = frozenset({"md2", "md5", "sha1"})
-#: the smallest RSA (and DSA) key accepted in a path
-MIN_RSA_BITS = 2048
 
 
 class CertificateAlgorithmPolicy(AlgorithmUsagePolicy):
@@ -40,10 +43,7 @@ class CertificateAlgorithmPolicy(AlgorithmUsagePolicy):
 
     def digest_algorithm_allowed(self, algo: algos.DigestAlgorithm,
                                  moment: _dt.datetime | None) -> AlgorithmUsageConstraint:
-        name = str(algo["algorithm"].native)
-        if name in WEAK_DIGESTS:
-            return AlgorithmUsageConstraint(False, failure_reason=f"digest {name} is refused")
-        return AlgorithmUsageConstraint(True)
+        return _constraint(digest_refusal(str(algo["algorithm"].native)))
 
     def signature_algorithm_allowed(self, algo: algos.SignedDigestAlgorithm,
                                     moment: _dt.datetime | None,
@@ -54,41 +54,23 @@ class CertificateAlgorithmPolicy(AlgorithmUsagePolicy):
         if weak is not None:
             return AlgorithmUsageConstraint(
                 False, failure_reason=f"signature algorithm {name} uses the refused digest {weak}")
-        small = _small_key(public_key)
-        if small is not None:
-            return AlgorithmUsageConstraint(
-                False, failure_reason=f"{small}-bit {public_key.algorithm if public_key else ''}"
-                f" key is below {MIN_RSA_BITS} bits")
-        return self._registry(algo, moment, public_key)
+        refused = key_refusal(*_key_size(public_key)) or \
+            registry_refusal(str(algo["algorithm"].dotted), self._policy, moment)
+        return _constraint(refused)
 
-    def _registry(self, algo: algos.SignedDigestAlgorithm, moment: _dt.datetime | None,
-                  public_key: keys.PublicKeyInfo | None) -> AlgorithmUsageConstraint:
-        """The registry's status of the identifier (and a site policy's VERIFY decision)."""
-        from dicomsec import algorithms
-        from dicomsec.algorithms import Kind, Status
-        from dicomsec.errors import UnsupportedAlgorithm
 
-        try:
-            alg = algorithms.by_oid(str(algo["algorithm"].dotted), Kind.CMS_SIGNATURE)
-        except UnsupportedAlgorithm:
-            return AlgorithmUsageConstraint(True)
-        policy = self._policy
-        status = policy.status_of(alg) if policy is not None else alg.status
-        if status in (Status.LEGACY, Status.FORBIDDEN):
-            return AlgorithmUsageConstraint(
-                False, failure_reason=f"signature algorithm {alg.name} is {status.value}")
-        if policy is not None:
-            from dicomsec.algorithms.policy import Purpose
-
-            decision = policy.check(alg, None, Purpose.VERIFY, moment)
-            if not decision.allowed:
-                return AlgorithmUsageConstraint(False, failure_reason=decision.reason)
+def _constraint(refusal: str | None) -> AlgorithmUsageConstraint:
+    if refusal is None:
         return AlgorithmUsageConstraint(True)
+    return AlgorithmUsageConstraint(False, failure_reason=refusal)
 
 
-def _small_key(public_key: Any) -> int | None:
-    """The size of an RSA or DSA key under :data:`MIN_RSA_BITS` (``None``: not such a key)."""
-    if public_key is None or public_key.algorithm not in ("rsa", "rsassa_pss", "dsa"):
-        return None
-    bits = int(public_key.bit_size)
-    return bits if bits < MIN_RSA_BITS else None
+def _key_size(public_key: Any) -> tuple[str | None, int | None]:
+    """(algorithm, bits) of an RSA or DSA key; (algorithm or None, None) for any other (the
+    size of an EdDSA key raises in asn1crypto, so it is not asked)."""
+    if public_key is None:
+        return None, None
+    algorithm = str(public_key.algorithm)
+    if algorithm not in ("rsa", "rsassa_pss", "dsa"):
+        return algorithm, None
+    return algorithm, int(public_key.bit_size)

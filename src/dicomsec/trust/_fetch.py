@@ -21,6 +21,8 @@ import urllib.request
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from dicomsec.trust._urls import crl_urls, ocsp_urls
+
 if TYPE_CHECKING:
     from cryptography import x509
 
@@ -73,33 +75,6 @@ def _store(key: tuple[str, ...], value: Fetched) -> Fetched:
             _cache.pop(next(iter(_cache)))
         _cache[key] = (time.monotonic(), value)
     return value
-
-
-def crl_urls(cert: x509.Certificate) -> list[str]:
-    """The http(s) URLs of ``cert``'s CRL distribution points."""
-    from cryptography import x509
-
-    try:
-        points = cert.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
-    except x509.ExtensionNotFound:
-        return []
-    return [n.value for p in points for n in (p.full_name or ())
-            if isinstance(n, x509.UniformResourceIdentifier) and _allowed(n.value)]
-
-
-def ocsp_urls(cert: x509.Certificate) -> list[str]:
-    """The http(s) OCSP URLs of ``cert``'s Authority Information Access."""
-    from cryptography import x509
-    from cryptography.x509.oid import AuthorityInformationAccessOID
-
-    try:
-        aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
-    except x509.ExtensionNotFound:
-        return []
-    return [d.access_location.value for d in aia
-            if d.access_method == AuthorityInformationAccessOID.OCSP
-            and isinstance(d.access_location, x509.UniformResourceIdentifier)
-            and _allowed(d.access_location.value)]
 
 
 def _allowed(url: str) -> bool:

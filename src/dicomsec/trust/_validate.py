@@ -31,40 +31,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from dicomsec.trust import _fetch
+from dicomsec.trust import _urls
+from dicomsec.trust._request import PATHS_CACHED, Request, cached_path, remember_path
 from dicomsec.trust._result import ChainResult, RevocationStatus
 
 if TYPE_CHECKING:
     from asn1crypto import x509 as asn1_x509
     from cryptography import x509
 
-    from dicomsec.algorithms.policy import AlgorithmPolicy
 
 __all__ = ["Request", "validate"]
-
-
-@dataclass(frozen=True, slots=True)
-class Request:
-    """Everything one validation needs (built by :meth:`TrustStore.validate`)."""
-
-    cert: x509.Certificate
-    anchors: tuple[x509.Certificate, ...]
-    intermediates: tuple[x509.Certificate, ...]
-    crls: tuple[x509.CertificateRevocationList, ...]
-    ocsps: tuple[bytes, ...]
-    at: _dt.datetime
-    revocation_at: _dt.datetime
-    allow_fetching: bool = False
-    soft_fail: bool = False
-    algorithm_policy: AlgorithmPolicy | None = None
-    #: validated paths of this trust store, reused for another moment of the same UTC day
-    #: inside every certificate's validity period (the path run's only time dependence: the
-    #: validity periods, and the algorithm policy's day)
-    path_cache: dict[Any, list[x509.Certificate]] | None = field(default=None, compare=False)
-    #: "good" revocation verdicts of this trust store with the moment they were judged at and
-    #: the moment the revocation data stop being fresh (:func:`_known_status`)
-    status_cache: dict[Any, tuple[RevocationStatus, _dt.datetime, _dt.datetime]] | None = \
-        field(default=None, compare=False)
 
 
 @dataclass(slots=True)
@@ -113,7 +89,7 @@ def validate(req: Request) -> ChainResult:
     pyhanko's API is async: run it in a fresh event loop, in a worker thread when the caller
     is itself inside a running loop. A path validated earlier the same day with nothing to
     check for revocation needs no loop at all (``verify`` of many files by one signer)."""
-    chain = _cached_path(req)
+    chain = cached_path(req)
     if chain is not None:
         levels = _levels(req, chain)
         if req.allow_fetching:
@@ -140,7 +116,7 @@ async def _validate(req: Request) -> ChainResult:
     # its signature check in the next run), so no parsed certificate is shared between runs
     roots = [c.public_bytes(_der()) for c in req.anchors]
     pool = [c.public_bytes(_der()) for c in req.intermediates]
-    chain = _cached_path(req)
+    chain = cached_path(req)
     if chain is None:
         try:
             chain = await _path_run(req, roots, pool)
@@ -150,8 +126,7 @@ async def _validate(req: Request) -> ChainResult:
             why = _first_line(str(exc)) or type(exc).__name__
             return ChainResult(False, (f"certificate chain not checkable: {why}",),
                                reasons=("invalid",))
-        if req.path_cache is not None and len(req.path_cache) < _PATHS_CACHED:
-            req.path_cache[_path_key(req)] = chain
+        remember_path(req, chain)
     levels = _levels(req, chain)
     if req.allow_fetching:
         await asyncio.to_thread(_fetch_for, levels)
@@ -175,24 +150,7 @@ async def _validate(req: Request) -> ChainResult:
 _MALFORMED = (ValueError, TypeError, KeyError, NotImplementedError)
 
 #: at most this many validated paths are kept per trust store
-_PATHS_CACHED = 1024
-
-
-def _path_key(req: Request) -> tuple[Any, ...]:
-    return (req.cert, req.intermediates, req.at.astimezone(_dt.UTC).date())
-
-
-def _cached_path(req: Request) -> list[x509.Certificate] | None:
-    """A path validated earlier the same day, when ``req.at`` is inside every validity period
-    of it (then the path run would say the same)."""
-    if req.path_cache is None:
-        return None
-    chain = req.path_cache.get(_path_key(req))
-    if chain is None:
-        return None
-    if all(c.not_valid_before_utc <= req.at <= c.not_valid_after_utc for c in chain):
-        return chain
-    return None
+_PATHS_CACHED = PATHS_CACHED
 
 
 def _status_key(lv: _Level) -> tuple[Any, ...]:
@@ -303,9 +261,9 @@ def _levels(req: Request, chain: list[x509.Certificate]) -> list[_Level]:
         lv.crls = [c for c in req.crls if c.issuer == issuer.subject]
         # pyhanko consults OCSP only for certificates that name a responder (AIA): a response
         # for another certificate would be ignored, so it does not make the level checked
-        if _fetch.ocsp_urls(cert):
+        if _urls.ocsp_urls(cert):
             lv.ocsps = [o for o in req.ocsps if _ocsp_for(o, cert, issuer) is not None]
-        lv.declared = req.allow_fetching and bool(_fetch.crl_urls(cert) or _fetch.ocsp_urls(cert))
+        lv.declared = req.allow_fetching and bool(_urls.crl_urls(cert) or _urls.ocsp_urls(cert))
         levels.append(lv)
     return levels
 
@@ -314,10 +272,12 @@ def _fetch_for(levels: list[_Level]) -> None:
     """Fetch the CRLs and OCSP responses the certificates declare (blocking; run in a thread)."""
     from cryptography import x509
 
+    from dicomsec.trust import _fetch
+
     for lv in levels:
         if not lv.declared:
             continue
-        for url in _fetch.crl_urls(lv.cert):
+        for url in _urls.crl_urls(lv.cert):
             got = _fetch.fetch_crl(url)
             if got.data is None:
                 lv.notes.append(got.error)
@@ -325,7 +285,7 @@ def _fetch_for(levels: list[_Level]) -> None:
             crl = x509.load_der_x509_crl(got.data)
             if crl.issuer == lv.issuer.subject and crl not in lv.crls:
                 lv.crls.append(crl)
-        for url in _fetch.ocsp_urls(lv.cert):
+        for url in _urls.ocsp_urls(lv.cert):
             got = _fetch.fetch_ocsp(url, lv.cert, lv.issuer)
             if got.data is None:
                 lv.notes.append(got.error)
