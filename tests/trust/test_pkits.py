@@ -16,6 +16,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from cryptography import x509
 
 from dicomsec.keys import load_certificate
 from dicomsec.trust import KeyPurpose, TrustStore
@@ -227,3 +228,89 @@ def test_pkits_cli(anchor: Path, capsys: pytest.CaptureFixture[str], number: str
         args += ["--crl", str(c)]
     assert main(args) == code
     capsys.readouterr()
+
+
+# ------------------------------------------------------------- fast path against pyhanko
+
+
+def _both_engines(cert: x509.Certificate, anchors: tuple[x509.Certificate, ...],
+                  intermediates: tuple[x509.Certificate, ...], at: dt.datetime, *,
+                  allow_fetching: bool = False) -> tuple[bool, bool]:
+    """(fast path said valid, pyhanko said valid) for one request without revocation data;
+    fails when the fast path confirms what pyhanko refuses, or builds another chain."""
+    from dicomsec.trust import _fast, _validate
+    from dicomsec.trust._request import Request
+
+    def request() -> Request:  # no shared caches between the engines
+        return Request(cert=cert, anchors=anchors, intermediates=intermediates, crls=(),
+                       ocsps=(), at=at, revocation_at=at, allow_fetching=allow_fetching,
+                       path_cache={}, status_cache={})
+
+    fast = _fast.validate(request())
+    slow = _validate.validate(request())
+    if fast is not None:
+        assert fast.trusted and slow.trusted, (cert.subject, slow.problems)
+        # by name and serial: pyhanko hands back a re-encoded copy of a certificate with a
+        # subjectUniqueID (4.3.6)
+        assert [(c.subject, c.serial_number) for c in fast.chain] == \
+            [(c.subject, c.serial_number) for c in slow.chain]
+        assert [r.status for r in fast.revocation] == [r.status for r in slow.revocation]
+    return fast is not None, slow.trusted
+
+
+def test_fast_path_never_confirms_what_pyhanko_refuses_pkits(anchor: Path) -> None:
+    """Every PKITS case of the table, without its CRLs, through both engines."""
+    from dicomsec.keys import load_certificates
+
+    root = tuple(load_certificates(anchor))
+    confirmed, valid = set(), set()
+    for case in CASES:
+        certs, _crls, ee = files_of(case)
+        inter = tuple(c for f in certs for c in load_certificates(f))
+        fast, slow = _both_engines(load_certificate(ee), root, inter, AT)
+        if fast:
+            confirmed.add(case[0])
+        if slow:
+            valid.add(case[0])
+    assert confirmed <= valid
+    assert {"4.1.1", "4.6.13", "4.7.3"} <= confirmed  # the fast path is not vacuous
+
+
+def test_fast_path_never_confirms_what_pyhanko_refuses_test_pki() -> None:
+    """Every leaf of the validator's test PKI (reason codes, weak CA, stranger, bad signature,
+    OCSP pointers with fetching on), EdDSA/ML-DSA CAs, an unknown critical extension."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, mldsa
+
+    from tests.trust._validate_pki import AT as PKI_AT
+    from tests.trust._validate_pki import Issuer, make_cert, make_pki
+
+    pki = make_pki()
+    assert pki.weak is not None
+    anchors, inter = (pki.root.cert,), (pki.issuing.cert, pki.weak.cert)
+    leaves = dict(pki.leaves)
+    key = ec.generate_private_key(ec.SECP256R1())
+    leaves["critical-unknown"] = (
+        x509.CertificateBuilder().subject_name(x509.Name.from_rfc4514_string("CN=crit"))
+        .issuer_name(pki.issuing.cert.subject).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(PKI_AT - dt.timedelta(days=1))
+        .not_valid_after(PKI_AT + dt.timedelta(days=1))
+        .add_extension(x509.UnrecognizedExtension(x509.ObjectIdentifier("1.3.6.1.4.1.99999.1"),
+                                                  b"\x05\x00"), critical=True)
+        .sign(pki.issuing.key, hashes.SHA256()))
+    leaves["crl-pointer"] = make_cert("crl pointer", ec.generate_private_key(ec.SECP256R1()),
+                                      pki.issuing, crl_url="http://crl.invalid/i.crl")
+    verdicts = {cn: _both_engines(c, anchors, inter, PKI_AT) for cn, c in leaves.items()}
+    assert verdicts["good"] == (True, True)
+    assert verdicts["critical-unknown"] == (False, False)
+    assert verdicts["weak"] == (False, False)
+    # a certificate that names a pointer is the validator's to fetch for when fetching is on
+    for cn in ("ocsp-good", "crl-pointer"):
+        assert _both_engines(leaves[cn], anchors, inter, PKI_AT, allow_fetching=True)[0] is False
+    for make in (ed25519.Ed25519PrivateKey.generate, ed448.Ed448PrivateKey.generate,
+                 mldsa.MLDSA65PrivateKey.generate):
+        ca_key = make()
+        ca = Issuer(ca_key, make_cert("modern CA", ca_key, None, ca=True))
+        leaf = make_cert("modern leaf", make(), ca)
+        assert _both_engines(leaf, (ca.cert,), (), PKI_AT)[1]
