@@ -109,3 +109,13 @@ def test_sign_imports_no_heavy_module(material: dict[str, Path]) -> None:
 def test_help_still_goes_through_typer(material: dict[str, Path]) -> None:
     found = _modules(material["work"], "verify", "--help")
     assert {"typer", "click"} <= found
+
+
+def test_verify_trust_without_revocation_takes_the_fast_path(material: dict[str, Path]) -> None:
+    # a valid file, --trust and no CRL: cryptography's verifier confirms the path, so neither
+    # pyhanko-certvalidator, asn1crypto nor the HTTP fetcher is imported (docs/validation.md)
+    every = _all_modules(material["work"], *_commands(material)["verify"])
+    assert "dicomsec.trust._fast" in every
+    assert {n.split(".")[0] for n in every} & {"pyhanko_certvalidator", "asn1crypto"} == set()
+    assert {"dicomsec.trust._validate", "dicomsec.trust._fetch", "urllib.request",
+            "asyncio"} & every == set()
