@@ -426,10 +426,6 @@ def _peer_chain(sock: Any, leaf: bytes) -> list[bytes]:
         return [leaf]
 
 
-#: validator reasons about building the path itself, which OpenSSL has judged in the handshake
-_PATH_REASONS = frozenset({"unknown-issuer", "invalid"})
-
-
 def _refusal(result: ChainResult) -> str:
     """One line naming why the validator refused a peer's certificate."""
     if "revoked" in result.reasons:
@@ -488,11 +484,10 @@ def peer_trust_problem(store: TrustStore, der: bytes, chain: Sequence[bytes] = (
     CRLs or OCSP responses and a certificate in play names a CRL distribution point or an
     OCSP URL, the validation is bounded by ``timeout`` seconds (default
     :data:`PEER_VALIDATION_SECONDS`): past it the status counts as undetermined (refused,
-    unless the store is ``soft_fail``, which passes it with a warning in the log). A path
-    OpenSSL verified in the handshake but the validator cannot build (reasons only
-    ``unknown-issuer``/``invalid``) is left to OpenSSL's verdict, with a warning in the log;
-    every other reason (revoked, revocation unknown, expired, wrong key usage, algorithm not
-    allowed) refuses.
+    unless the store is ``soft_fail``, which passes it with a warning in the log). Every
+    reason of the validator refuses, a path it cannot build (``unknown-issuer``, ``invalid``)
+    included: OpenSSL's acceptance in the handshake does not overrule it (the pyhanko validator
+    takes what RFC 5280 allows and OpenSSL accepts, e.g. a CA without keyUsage).
     """
     from cryptography import x509
 
@@ -530,13 +525,6 @@ def peer_trust_problem(store: TrustStore, der: bytes, chain: Sequence[bytes] = (
         for warning in getattr(result, "soft_fail_warnings", ()):
             _log.warning("peer certificate %s passed (soft-fail): %s",
                          leaf.subject.rfc4514_string(), warning)
-        return None
-    if set(result.reasons) <= _PATH_REASONS:
-        # OpenSSL built and verified this path during the handshake; a validator that cannot
-        # build it (e.g. a CA without keyUsage, which RFC 5280 allows) does not overrule it
-        _log.warning("peer certificate %s: the validator did not build the path OpenSSL "
-                     "verified (%s); OpenSSL's verdict stands", leaf.subject.rfc4514_string(),
-                     "; ".join(result.problems))
         return None
     return _refusal(result)
 
