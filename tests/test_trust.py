@@ -257,3 +257,34 @@ def test_signing_purpose_needs_signature_key_usage(crl_pki: CrlPki) -> None:
     result = TrustStore(anchors=(ca_cert,)).validate(cert, at=AT)
     assert not result.trusted
     assert any("key usage" in p for p in result.problems)
+
+
+def test_crl_bundle_and_a_pem_without_crl(tmp_path: Path) -> None:
+    one, two = _make_ca("bundle CA one"), _make_ca("bundle CA two")
+    bundle = tmp_path / "bundle.pem"
+    bundle.write_bytes(_crl(one, []).public_bytes(Enc.PEM) + _crl(two, []).public_bytes(Enc.PEM))
+    store = TrustStore.from_paths([CA_CERT], crls=[bundle])
+    assert [c.issuer for c in store.crls] == [one[1].subject, two[1].subject]
+    with pytest.raises(InvalidInput, match="not a readable CRL"):
+        TrustStore.from_paths([CA_CERT], crls=[CA_CERT])  # PEM, but a certificate
+
+
+def test_soft_fail_warnings_reach_the_signature_report(tmp_path: Path) -> None:
+    from dicomsec.cli import main
+    from dicomsec.signatures import verify
+    from tests.conftest import PYDICOM_FILES
+
+    signed = tmp_path / "signed.dcm"
+    assert main(["sign", str(PYDICOM_FILES / "CT_small.dcm"), "-o", str(signed), "--key",
+                 str(PKI / "signer-ecp256.key.pem"), "--cert",
+                 str(PKI / "signer-ecp256.cert.pem")]) == 0
+    # a CRL of another CA only: the signer's status cannot be determined
+    crl = _crl(_make_ca("unrelated CA"), [])
+    anchors = (load_certificate(CA_CERT),)
+    strict = verify(signed, trust=TrustStore(anchors=anchors, crls=(crl,))).signatures[0]
+    assert strict.trust_reasons == ("revocation-unknown",) and strict.trust_warnings == ()
+    soft = verify(signed, trust=TrustStore(anchors=anchors, crls=(crl,), soft_fail=True))
+    report = soft.signatures[0]
+    assert report.trusted and report.trust_reasons == ()
+    assert len(report.trust_warnings) == 1 and "soft-fail" in report.trust_warnings[0]
+    assert report.to_dict()["trust_warnings"] == list(report.trust_warnings)
