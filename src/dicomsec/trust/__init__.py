@@ -3,8 +3,10 @@
 A :class:`TrustStore` holds explicit trust anchors (never the operating system's store),
 optional untrusted intermediates, CRLs and OCSP responses. :meth:`TrustStore.validate` builds
 and checks a path with pyhanko-certvalidator at a given moment (the signing time, or a
-certified timestamp's time), checks revocation (CRL, OCSP, fetched over HTTP when allowed) and
-returns a :class:`ChainResult` instead of raising for an untrusted chain (docs/validation.md).
+certified timestamp's time; a path with nothing to check for revocation may be confirmed by
+cryptography's verifier first, without importing pyhanko), checks revocation (CRL, OCSP,
+fetched over HTTP when allowed) and returns a :class:`ChainResult` instead of raising for an
+untrusted chain (docs/validation.md).
 
 :func:`check_for_use` is the one validator of a certificate we are about to *use* (to sign, to
 encrypt to, to present in TLS, to issue with): the same key usage rules :meth:`TrustStore.validate`
@@ -192,13 +194,16 @@ class TrustStore:
         name chaining, basic constraints, CA key usage, the certificate algorithm policy:
         md5/sha1 and RSA under 2048 bits refused); key usage for ``purpose``
         (:func:`usage_problems`); revocation of every certificate of the path below the
-        anchor that is *checked* (a CRL of its issuer or an OCSP response for it is in the
-        store, or ``allow_fetching`` and it names a CRL distribution point or an OCSP URL),
-        judged at ``revocation_at`` (default ``at``) with later revocation information
+        anchor that is *checked* — all of them when the store holds any CRL or OCSP response
+        (revocation checking was asked for), else those that name a CRL distribution point or
+        an OCSP URL when ``allow_fetching`` —, judged at ``revocation_at`` (default ``at``)
+        with later revocation information
         accepted: a caller whose ``at`` comes from an unproven claim (a signer's own DateTime)
         passes the current time here, so that a revocation cannot be dodged by backdating.
         A checked certificate whose status cannot be determined fails (``revocation-unknown``)
-        unless ``soft_fail``. Fetches only when ``allow_fetching``.
+        unless ``soft_fail``. Fetches only when ``allow_fetching``. When nothing is to be
+        checked for revocation, cryptography's verifier may confirm a valid path first (the
+        fast path, :mod:`._fast`); every other answer, and every reason, is pyhanko's.
 
         Never raises for an untrusted certificate: the result says why.
         """

@@ -22,10 +22,11 @@ REASONS = ("expired", "not-yet-valid", "revoked", "wrong-key-usage", "unknown-is
 class RevocationStatus:
     """How the revocation of one certificate of the path was judged.
 
-    ``checked``: revocation information was required for it (a CRL of its issuer or an OCSP
-    response for it was given, or fetching is allowed and it names a CRL distribution point or
-    an OCSP URL); ``source``: ``"crl"``, ``"ocsp"``, ``"crl+ocsp"`` (what was available) or
-    ``"none"``; ``status``: ``"good"``, ``"revoked"``, ``"unknown"`` or ``"not-checked"``.
+    ``checked``: revocation information was required for it (the caller gave CRLs or OCSP
+    responses: every certificate of the path is checked; else fetching is allowed and it
+    names a CRL distribution point or an OCSP URL); ``source``: ``"crl"``, ``"ocsp"``,
+    ``"crl+ocsp"`` (what was available) or ``"none"``; ``status``: ``"good"``,
+    ``"revoked"``, ``"unknown"`` or ``"not-checked"``.
     """
 
     subject: str
