@@ -42,14 +42,16 @@ def validate(req: Request) -> ChainResult | None:
     if req.crls or req.ocsps:
         return None
     chain = cached_path(req)
+    fresh = chain is None
     if chain is None:
         chain = _verified_path(req)
         if chain is None or not _acceptable(req, chain):
             return None
-        remember_path(req, chain)
     below = chain[:-1]
     if req.allow_fetching and any(_urls.declares_revocation(c) for c in below):
-        return None
+        return None  # pyhanko validates the path itself (a declined path is not cached)
+    if fresh:
+        remember_path(req, chain)
     statuses = tuple(RevocationStatus(c.subject.rfc4514_string() or "(empty subject)")
                      for c in below)
     return ChainResult(True, (), tuple(chain), revocation=statuses)
