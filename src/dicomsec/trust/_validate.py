@@ -272,11 +272,11 @@ def _fetch_for(levels: list[_Level]) -> None:
     """Fetch the CRLs and OCSP responses the certificates declare (blocking; run in a thread)."""
     from cryptography import x509
 
-    from dicomsec.trust import _fetch
-
     for lv in levels:
         if not lv.declared:
             continue
+        from dicomsec.trust import _fetch  # imported only when something is fetched
+
         for url in _urls.crl_urls(lv.cert):
             got = _fetch.fetch_crl(url)
             if got.data is None:
