@@ -190,7 +190,10 @@ def make_archive(folder: Path, *, hostile_model: str | None = None) -> Archive:
     (folder / "ca.pem").write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
     (folder / "foreign-ca.pem").write_bytes(
         foreign_cert.public_bytes(serialization.Encoding.PEM))
-    (folder / "ca.crl.pem").write_bytes(_crl(ca_key, ca_cert, [r.certificate for r in revoked]))
+    # both CAs' CRLs in one PEM bundle: with a CRL given, every level must be checked
+    (folder / "ca.crl.pem").write_bytes(
+        _crl(ca_key, ca_cert, [r.certificate for r in revoked])
+        + _crl(foreign_key, foreign_cert, []))
     made = []
     for n in range(DAYS):
         day = FIRST_DAY + _dt.timedelta(days=n)
