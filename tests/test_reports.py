@@ -287,6 +287,39 @@ def _events() -> list[Report]:
             ScpEvent("rejected", "h:2", "TLS handshake timed out")]
 
 
+def _pki_lists() -> list[Report]:
+    from dicomsec.trust.pki import PkiEntry, PkiList
+
+    t = _dt.datetime(2027, 1, 1, tzinfo=_dt.UTC)
+    return [PkiList("site", (PkiEntry("0A1B", "issuing", "device", "/CN=CT01", t, "V"),
+                             PkiEntry("0C", "issuing", "tls-server", "/CN=pacs", t, "R", t,
+                                      "key-compromise")))]
+
+
+def _validations() -> list[Report]:
+    from tests.trust._validate_pki import validation_reports
+
+    return validation_reports()
+
+
+def _verdicts() -> list[Report]:
+    from tests.policy.factories import verdicts
+
+    return verdicts()
+
+
+def _policy_reports() -> list[Report]:
+    from tests.policy.factories import policy_reports
+
+    return policy_reports()
+
+
+def _token_keys() -> list[Report]:
+    from tests.softhsm import token_key_reports
+
+    return token_key_reports()
+
+
 #: one factory per report type, by schema
 FACTORIES: dict[str, Callable[[], list[Report]]] = {
     "dicomsec.algorithms.decision/1": _decisions,
@@ -306,6 +339,11 @@ FACTORIES: dict[str, Callable[[], list[Report]]] = {
     "dicomsec.transport.send/1": _sends,
     "dicomsec.transport.echo/1": _echoes,
     "dicomsec.transport.scp_event/1": _events,
+    "dicomsec.pki.list/1": _pki_lists,
+    "dicomsec.trust.validation/1": _validations,
+    "dicomsec.policy.verdict/1": _verdicts,
+    "dicomsec.policy.check/1": _policy_reports,
+    "dicomsec.keys.token_key/1": _token_keys,
 }
 
 
@@ -347,7 +385,7 @@ def test_every_factory_has_a_report_type() -> None:
 
 def test_ok_and_not_ok_are_both_exercised_where_they_exist() -> None:
     always_ok = {"dicomsec.signatures.sign/1", "dicomsec.securefile.wrap/1",
-                 "dicomsec.securefile.info/1"}
+                 "dicomsec.securefile.info/1", "dicomsec.pki.list/1"}
     for schema, factory in FACTORIES.items():
         verdicts = {r.ok for r in factory()}
         assert verdicts == ({True} if schema in always_ok else {True, False}), schema
