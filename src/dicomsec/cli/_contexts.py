@@ -176,8 +176,9 @@ def closing_key(key: object) -> Iterator[None]:
 TRUST_HELP = "Trusted CA certificate file or folder (trust anchors); repeatable."
 UNTRUSTED_HELP = ("File of intermediate CA certificates used to build the path (not trust "
                   "anchors); repeatable. Needs --trust.")
-CRL_HELP = ("CRL file (PEM or DER); repeatable. Revocation is then checked against it. "
-            "Needs --trust.")
+CRL_HELP = ("CRL file (PEM or DER; a PEM file may hold several CRLs); repeatable. Revocation "
+            "is then checked for every certificate of the path: one whose issuer's CRL is "
+            "missing fails unless it can be fetched. Needs --trust.")
 OFFLINE_HELP = ("Never fetch CRLs or OCSP responses over the network (default: fetch them "
                 "from the certificates' CRL distribution points and OCSP URLs). Needs --trust.")
 SOFT_FAIL_HELP = ("A certificate whose revocation status cannot be determined passes, with a "

@@ -116,7 +116,11 @@ class ConformanceSection:
             "(--cert/--key; an RSA and an EC certificate may be loaded side by side). They are "
             "not generated, rotated or stored by the application.",
             f"Trust anchors: {anchors}. Peer certificates must chain to them.",
-            "Certificate revocation lists (CRLs) and OCSP are not fetched or checked.",
+            "Peer certificates are validated after the handshake by the toolkit's one "
+            "validator (RFC 5280 path, key usage, revocation): with --crl files every "
+            "certificate of the path must have a known status; CRL distribution points and "
+            "OCSP responders named in the certificates are queried unless --offline; a status "
+            "that cannot be determined refuses the connection unless --soft-fail.",
             "Peer certificate policy, enforced after the handshake and before any PDU: RSA "
             "keys ≥ 2048 bits, EC keys ≥ 256 bits, signature hash SHA-256 or better.",
             "Host names are not checked against the certificate, and the peer's identity is "

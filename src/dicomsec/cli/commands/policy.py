@@ -9,7 +9,16 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
-from dicomsec.cli._contexts import moment, output_file, trust_store
+from dicomsec.cli._contexts import (
+    CRL_HELP,
+    OFFLINE_HELP,
+    SOFT_FAIL_HELP,
+    TRUST_HELP,
+    UNTRUSTED_HELP,
+    moment,
+    output_file,
+    trust_store,
+)
 from dicomsec.cli._root import (
     EXIT_INPUT,
     command,
@@ -28,16 +37,16 @@ if TYPE_CHECKING:
     from dicomsec.policy import Policy, PolicyReport, Tally, Verdict
     from dicomsec.trust import TrustStore
 
-_StoreKey = tuple[tuple[Path, ...], tuple[Path, ...], tuple[Path, ...], bool]
+_StoreKey = tuple[tuple[Path, ...], tuple[Path, ...], tuple[Path, ...], bool, bool]
 #: trust stores built in this process (a worker builds its own once, from the paths)
 _STORES: dict[_StoreKey, TrustStore | None] = {}
 
 
 def _store(key: _StoreKey) -> TrustStore | None:
     if key not in _STORES:
-        trust, crl, untrusted, offline = key
+        trust, crl, untrusted, offline, soft_fail = key
         _STORES[key] = trust_store(list(trust), list(crl), untrusted=list(untrusted),
-                                   offline=offline)
+                                   offline=offline, soft_fail=soft_fail)
     return _STORES[key]
 
 
@@ -89,14 +98,12 @@ def check(
     policy_file: Annotated[Path, typer.Option(
         "--policy", metavar="FILE", help="Signing policy (TOML: [[rule]] tables, optional "
         "[algorithms]; see docs/trust-and-policy.md).")],
-    trust: Annotated[list[Path] | None, typer.Option(
-        "--trust", help="Trusted CA certificate file or folder; repeatable.")] = None,
+    trust: Annotated[list[Path] | None, typer.Option("--trust", help=TRUST_HELP)] = None,
     untrusted: Annotated[list[Path] | None, typer.Option(
-        "--untrusted", help="Intermediate CA certificates (not trusted by themselves); "
-        "repeatable.")] = None,
-    crl: Annotated[list[Path] | None, typer.Option("--crl", help="CRL file; repeatable.")] = None,
-    offline: Annotated[bool, typer.Option(
-        "--offline", help="Never fetch CRLs or OCSP responses over the network.")] = False,
+        "--untrusted", metavar="CERTS", help=UNTRUSTED_HELP)] = None,
+    crl: Annotated[list[Path] | None, typer.Option("--crl", help=CRL_HELP)] = None,
+    offline: Annotated[bool, typer.Option("--offline", help=OFFLINE_HELP)] = False,
+    soft_fail: Annotated[bool, typer.Option("--soft-fail", help=SOFT_FAIL_HELP)] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     html: Annotated[Path | None, typer.Option(
         "--html", metavar="OUT", help="Write the coverage report as one self-contained HTML "
@@ -130,7 +137,8 @@ def check(
     if html is not None:
         output_file(html)
     pol = _policy.load(policy_file)
-    key: _StoreKey = (tuple(trust), tuple(crl or ()), tuple(untrusted or ()), offline)
+    key: _StoreKey = (tuple(trust), tuple(crl or ()), tuple(untrusted or ()), offline,
+                      soft_fail)
     _store(key)  # a bad --trust stops the run here
     job = functools.partial(_judge_one, policy=pol, store=key, at=when,
                             limits=limits.current())
