@@ -44,6 +44,7 @@ bench: install peers
 	$(PY) bench/transport.py
 	$(PY) bench/startup.py
 	$(PY) bench/tlscheck.py
+	$(PY) bench/policy.py
 
 clean:
 	rm -rf $(VENV) demo-out bench-out .mypy_cache .ruff_cache .pytest_cache
