@@ -1,5 +1,5 @@
-"""``verify --policy``: each file's signing-policy verdict beside its signature report; the
-policy decides the exit code of the files a rule covers (enforce: 1, monitor: 0)."""
+"""``verify --policy``: each file's signing-policy verdict beside its signature report; an
+enforce rule violated fails the file too, a monitor rule never makes a failure pass."""
 
 from __future__ import annotations
 
@@ -13,12 +13,22 @@ from tests.policy.conftest import expected_rule, expected_verdict
 def _verify(run: Run, archive: Archive, pol: Path, *files: Path | str) -> int:
     return run("verify", *files, "--policy", pol, "--trust", archive.ca, "--trust",
                archive.foreign_ca, "--crl", archive.crl, "--offline", "--workers", "1",
-               "--json")
+               "--json", "--allow-unsigned")
 
 
 def _pick(archive: Archive, kind: str, enforced: bool) -> Made:
     return next(m for m in archive.files if m.kind == kind
                 and (expected_rule(m) == "Vendor A CT: enforce") is enforced)
+
+
+def test_a_monitor_rule_never_makes_a_failed_verification_pass(
+        run: Run, archive: Archive, staged: Path) -> None:
+    for kind in ("unsigned", "tampered"):
+        m = _pick(archive, kind, enforced=False)
+        code = run("verify", m.path, "--policy", staged, "--trust", archive.ca, "--crl",
+                   archive.crl, "--offline", "--workers", "1")
+        assert code == 1, (kind, run.out)
+        assert "monitored" in run.out
 
 
 def test_verdicts_ride_along_and_enforce_decides(run: Run, archive: Archive,

@@ -314,6 +314,7 @@ def output_file(p: Path) -> Path:
     try:
         mode = os.lstat(p).st_mode
     except FileNotFoundError:
+        _parent_writable(p)
         return p  # a new file
     except OSError as exc:
         raise InvalidInput(f"cannot write: {exc.strerror or exc}", path=str(p)) from None
@@ -322,3 +323,17 @@ def output_file(p: Path) -> Path:
     if not stat.S_ISREG(mode):
         raise InvalidInput(file_kind(mode) + "; refusing to write there", path=str(p))
     return p
+
+
+def _parent_writable(p: Path) -> None:
+    """The folder a new output goes into exists, is a folder and can be written (checked
+    before the work, not after it)."""
+    import os
+
+    from dicomsec.errors import InvalidInput
+
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise InvalidInput("cannot write: the folder does not exist", path=str(parent))
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InvalidInput("cannot write: permission denied", path=str(parent))

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEBUG", "EXIT_INPUT", "EXIT_INTERNAL", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_SECURITY",
     "GROUPS", "CommandSpec", "UsageError", "build_app", "command", "commands", "debug_fail", "err",
-    "exit_code", "fail", "find_command", "print_json", "progress", "usage",
+    "exit_code", "fail", "find_command", "print_json", "printable", "progress", "usage",
 ]
 
 EXIT_OK = 0
@@ -255,6 +255,17 @@ class _HasToDict(Protocol):
 def err(message: str) -> None:
     """One line for people, on stderr."""
     print(message, file=sys.stderr)
+
+
+def printable(text: object) -> str:
+    """``text`` safe for a terminal: control characters (C0 but tab, DEL, C1: an escape
+    sequence in a Manufacturer or a file name could retitle or clear the terminal) shown as
+    ``\\xNN``. For values read from files and certificates before they reach people."""
+    s = str(text)
+    if s.isprintable():
+        return s
+    return "".join(c if c.isprintable() or c == "\t" else f"\\x{ord(c):02x}"
+                   if ord(c) < 0x100 else f"\\u{ord(c):04x}" for c in s)
 
 
 def _plain(result: object) -> object:

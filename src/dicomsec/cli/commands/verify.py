@@ -26,6 +26,7 @@ from dicomsec.cli._root import (
     err,
     exit_code,
     print_json,
+    printable,
     progress,
     usage,
 )
@@ -152,8 +153,9 @@ def _verify_one(path: Path, *, trust: _TrustArgs, require: str | None,
     """The batch job: verify one file; ``(ok, to_dict(), text)`` (picklable, unlike the
     report, which holds certificates). ``limits``: those of the command line, carried to
     workers that were spawned (a forked one inherits them anyway). With a signing policy the
-    file's verdict is added (``"verdict"``), and it decides ``ok`` unless no rule covers the
-    file: an enforce rule violated fails, a monitor rule never does."""
+    file's verdict is added (``"verdict"``): an enforce rule violated fails the file too (a
+    monitor rule only reports; it never makes a failed verification pass). Text from the
+    file and its certificates is made terminal-safe (:func:`printable`)."""
     from dicomsec import limits as _limits
     from dicomsec.signatures import verify_file
 
@@ -161,14 +163,13 @@ def _verify_one(path: Path, *, trust: _TrustArgs, require: str | None,
         rep = verify_file(path, trust=_store(trust), require=require, policy=policy,
                           at=at, allow_unsigned=allow_unsigned)
         if signing_policy is None:
-            return rep.ok, rep.to_dict(), "\n".join(_report_lines(rep))
+            return rep.ok, rep.to_dict(), "\n".join(map(printable, _report_lines(rep)))
         from dicomsec.policy import read_attributes
 
         verdict = signing_policy.evaluate(rep, read_attributes(path, signing_policy),
                                           path=str(path))
-    ok = rep.ok if verdict.verdict == "not-covered" else not verdict.enforced
-    text = "\n".join([*_report_lines(rep), _verdict_line(verdict)])
-    return ok, {**rep.to_dict(), "verdict": verdict.to_dict()}, text
+    text = "\n".join(map(printable, [*_report_lines(rep), _verdict_line(verdict)]))
+    return rep.ok and not verdict.enforced, {**rep.to_dict(), "verdict": verdict.to_dict()}, text
 
 
 def _policies(policy_file: Path | None,
@@ -241,8 +242,9 @@ def verify(
     soft_fail: Annotated[bool, typer.Option("--soft-fail", help=SOFT_FAIL_HELP)] = False,
     signing_policy: Annotated[Path | None, typer.Option(
         "--policy", metavar="FILE", help="Signing policy (TOML, docs/trust-and-policy.md): "
-        "each file also gets its verdict, and the policy decides the exit code of the files "
-        "a rule covers (an enforce rule violated: 1; a monitor rule: 0).")] = None,
+        "each file also gets its verdict; a file that violates an enforce rule fails (exit "
+        "1) even when its signatures verify; monitor rules only report ('policy check' "
+        "judges by the policy alone).")] = None,
 ) -> int:
     """Verify every signature of DICOM files, at every level.
 
@@ -255,7 +257,7 @@ def verify(
     intermediates, the --crl files and (unless --offline) CRLs and OCSP responses fetched from
     the certificate; a revocation status that cannot be determined fails unless --soft-fail.
     With --policy, each file also gets the signing policy's verdict (compliant, unsigned,
-    untrusted, revoked, ...) and the policy decides the exit code of the files it covers.
+    untrusted, revoked, ...); an enforce rule violated fails the file as well.
     Files are verified by worker processes; results appear in order of completion.
     """
     if require is not None and require not in REQUIRE:
