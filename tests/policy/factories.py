@@ -37,7 +37,9 @@ def verdicts() -> list[Report]:
 def policy_reports() -> list[Report]:
     made = _verdicts()
     reports: list[PolicyReport] = [
-        coverage(made, _POLICY, at=_DAY),
+        coverage(made, _POLICY, at=_DAY),  # an enforced violation: VIOLATED
+        coverage([made[0], made[2], made[3]], _POLICY, at=_DAY),  # monitored only: OK
+        # files that could not be judged: INCOMPLETE, not ok
         coverage([made[0], made[2], made[3]], _POLICY, at=_DAY,
                  errors=[("e.dcm", "not a DICOM file")]),
     ]

@@ -38,7 +38,7 @@ BAD = [
     ("", "no [[rule]] table"),
     (_OK_RULE + "[device]\nx = 1\n", "unknown top-level key 'device'"),
     (_OK_RULE + "[algorithms.policy]\nbasis = 1\n", "[algorithms.policy]: unknown key 'basis'"),
-    (_OK_RULE + '[algorithms.status]\nmd5 = "fine"\n', "[status] md5 must be one of"),
+    (_OK_RULE + '[algorithms.status]\nmd5 = "fine"\n', "[algorithms.status] md5 must be one of"),
 ]
 
 

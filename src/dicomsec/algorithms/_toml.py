@@ -18,7 +18,7 @@ from dicomsec.algorithms import Family, Kind, Status, by_name
 from dicomsec.algorithms._rules import ALWAYS, Purpose, Rule
 from dicomsec.errors import InvalidInput, UnsupportedAlgorithm
 
-__all__ = ["PolicySpec", "read_policy_file"]
+__all__ = ["MAX_POLICY_BYTES", "PolicySpec", "read_policy_file", "read_toml", "spec_from_doc"]
 
 #: the largest policy file read (a policy is a few hundred bytes)
 MAX_POLICY_BYTES = 1 << 20
@@ -88,40 +88,66 @@ def read_policy_file(path: Path) -> PolicySpec:
     Raises:
         InvalidInput: unreadable, too large, not TOML, unknown or ill-typed keys or values.
     """
-    import tomllib
 
     def fail(message: str) -> InvalidInput:
         return InvalidInput(f"algorithm policy: {message}", path=str(path))
 
+    return spec_from_doc(read_toml(path, fail), path, fail,
+                         default_name=f"policy file {path.name}")
+
+
+def read_toml(path: Path, fail: Callable[[str], InvalidInput],
+              limit: int = MAX_POLICY_BYTES) -> dict[str, Any]:
+    """The TOML document of ``path``, read bounded (at most ``limit`` bytes: a larger file is
+    refused before it is parsed) and decoded as UTF-8; every problem is ``fail(message)``.
+
+    Raises:
+        InvalidInput: (from ``fail``) unreadable, too large, not UTF-8, not TOML.
+    """
+    import tomllib
+
     try:
         with path.open("rb") as handle:
-            raw = handle.read(MAX_POLICY_BYTES + 1)
+            raw = handle.read(limit + 1)
     except OSError as exc:
         raise fail(f"cannot read the file ({exc.strerror or exc})") from None
-    if len(raw) > MAX_POLICY_BYTES:
-        raise fail(f"file larger than {MAX_POLICY_BYTES} bytes")
+    if len(raw) > limit:
+        raise fail(f"file larger than {limit} bytes")
     try:
-        doc = tomllib.loads(raw.decode("utf-8"))
+        return tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise fail("not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise fail(f"not valid TOML: {exc}") from None
-    _no_unknown(doc, _TOP_KEYS, "top level", fail)
-    head = _table(doc, "policy", fail)
-    _no_unknown(head, _POLICY_KEYS, "[policy]", fail)
-    base = _typed(head, "base", str, "[policy]", fail, "default")
+
+
+def spec_from_doc(doc: dict[str, Any], path: Path, fail: Callable[[str], InvalidInput], *,
+                  default_name: str, prefix: str = "") -> PolicySpec:
+    """The :class:`PolicySpec` of a parsed algorithm policy (``policy``, ``status``,
+    ``rules`` tables). ``prefix`` names where the tables sit in a larger file (the signing
+    policy's ``"algorithms."``): messages then say ``[algorithms.policy]`` and so on.
+
+    Raises:
+        InvalidInput: (from ``fail``) unknown or ill-typed keys or values.
+    """
+    where = f"[{prefix.rstrip('.')}]" if prefix else "top level"
+    head_at = f"[{prefix}policy]"
+    _no_unknown(doc, _TOP_KEYS, where, fail)
+    head = _table(doc, "policy", fail, prefix)
+    _no_unknown(head, _POLICY_KEYS, head_at, fail)
+    base = _typed(head, "base", str, head_at, fail, "default")
     if base not in ("default", "empty"):
-        raise fail(f"[policy] base must be \"default\" or \"empty\", not {base!r}")
+        raise fail(f"{head_at} base must be \"default\" or \"empty\", not {base!r}")
     allow = head.get("allow_legacy")
     if allow is not None and not isinstance(allow, bool):
-        raise fail("[policy] allow_legacy must be true or false")
-    rules, disabled = _rules(_table(doc, "rules", fail), fail)
+        raise fail(f"{head_at} allow_legacy must be true or false")
+    rules, disabled = _rules(_table(doc, "rules", fail, prefix), fail, prefix)
     return PolicySpec(
         path=path,
-        name=_typed(head, "name", str, "[policy]", fail, f"policy file {path.name}"),
+        name=_typed(head, "name", str, head_at, fail, default_name),
         empty=base == "empty",
         allow_legacy=allow,
-        statuses=_statuses(_table(doc, "status", fail), fail),
+        statuses=_statuses(_table(doc, "status", fail, prefix), fail, prefix),
         rule_fields=rules,
         disabled=disabled,
     )
@@ -130,10 +156,10 @@ def read_policy_file(path: Path) -> PolicySpec:
 _Fail = Callable[[str], InvalidInput]
 
 
-def _table(doc: dict[str, Any], key: str, fail: _Fail) -> dict[str, Any]:
+def _table(doc: dict[str, Any], key: str, fail: _Fail, prefix: str = "") -> dict[str, Any]:
     value = doc.get(key, {})
     if not isinstance(value, dict):
-        raise fail(f"{key} must be a table ([{key}])")
+        raise fail(f"{prefix}{key} must be a table ([{prefix}{key}])")
     return value
 
 
@@ -152,30 +178,31 @@ def _typed(table: dict[str, Any], key: str, kind: type, where: str, fail: _Fail,
     return value
 
 
-def _statuses(table: dict[str, Any], fail: _Fail) -> tuple[tuple[str, Status], ...]:
+def _statuses(table: dict[str, Any], fail: _Fail,
+              prefix: str = "") -> tuple[tuple[str, Status], ...]:
     out = []
     for name, value in table.items():
         try:
             alg = by_name(name)
             status = Status(value) if isinstance(value, str) else None
         except UnsupportedAlgorithm:
-            raise fail(f"[status] unknown algorithm {name!r}") from None
+            raise fail(f"[{prefix}status] unknown algorithm {name!r}") from None
         except ValueError:
             status = None
         if status is None:
             choices = ", ".join(s.value for s in Status)
-            raise fail(f"[status] {name} must be one of {choices}, not {value!r}")
+            raise fail(f"[{prefix}status] {name} must be one of {choices}, not {value!r}")
         out.append((alg.name, status))
     return tuple(out)
 
 
 def _rules(
-    table: dict[str, Any], fail: _Fail
+    table: dict[str, Any], fail: _Fail, prefix: str = ""
 ) -> tuple[tuple[tuple[str, dict[str, Any]], ...], tuple[str, ...]]:
     rules: list[tuple[str, dict[str, Any]]] = []
     disabled: list[str] = []
     for rule_id, body in table.items():
-        where = f"[rules.{rule_id}]"
+        where = f"[{prefix}rules.{rule_id}]"
         if not isinstance(body, dict):
             raise fail(f"{where} must be a table")
         _no_unknown(body, _RULE_KEYS, where, fail)

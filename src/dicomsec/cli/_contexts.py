@@ -24,9 +24,9 @@ if TYPE_CHECKING:
     from dicomsec.trust import TrustStore
 
 __all__ = ["CRL_HELP", "MAX_SECONDS", "OFFLINE_HELP", "SOFT_FAIL_HELP", "TRUST_HELP",
-           "UNTRUSTED_HELP", "algorithm_policy", "closing_key", "count", "http_url", "input_error",
-           "input_file", "key_password", "load_signing_key", "moment", "output_file",
-           "port_number", "seconds", "trust_store"]
+           "UNTRUSTED_HELP", "TrustArgs", "algorithm_policy", "cached_trust_store", "closing_key",
+           "count", "http_url", "input_error", "input_file", "key_password", "load_signing_key",
+           "moment", "output_file", "port_number", "seconds", "trust_store"]
 
 #: the help of ``--algorithm-policy`` (sign, verify, wrap, unwrap, keys generate)
 POLICY_HELP = ("Algorithm policy file (TOML) that tightens or loosens the default policy "
@@ -209,6 +209,29 @@ def trust_store(paths: list[Path] | None, crls: list[Path] | None, *,
 
     return TrustStore.from_paths(paths, crls=crls or (), intermediates=untrusted or (),
                                  allow_fetching=not offline, soft_fail=soft_fail)
+
+
+#: what a trust store is built from: --trust, --crl, --untrusted, --offline, --soft-fail
+#: (paths and flags only: picklable, so a batch job carries it to its worker)
+TrustArgs = tuple[tuple[Path, ...], tuple[Path, ...], tuple[Path, ...], bool, bool]
+
+#: trust stores built in this process (a worker builds its own once, from the paths)
+_STORES: dict[TrustArgs, TrustStore | None] = {}
+
+
+def cached_trust_store(args: TrustArgs) -> TrustStore | None:
+    """:func:`trust_store` of ``args`` (``(trust, crl, untrusted, offline, soft_fail)``),
+    built once per process: the batch commands' jobs call it in every worker.
+
+    Raises:
+        UsageError, InvalidInput: as :func:`trust_store` (the first call; nothing is cached
+            then).
+    """
+    if args not in _STORES:
+        trust, crl, untrusted, offline, soft_fail = args
+        _STORES[args] = trust_store(list(trust), list(crl), untrusted=list(untrusted),
+                                    offline=offline, soft_fail=soft_fail)
+    return _STORES[args]
 
 
 def input_error(p: Path) -> Exception:

@@ -43,16 +43,61 @@ def check_file(path: Path | str, policy: Policy, *, trust: TrustStore | None,
 
 def _attributes(parsed: ParsedFile, fh: BinaryIO,
                 keywords: tuple[str, ...]) -> dict[str, str | None]:
+    """The text of ``keywords`` (top level), the character-set dependent VRs decoded with the
+    file's Specific Character Set (0008,0005) as pydicom decodes them, so that the command
+    line and :meth:`Policy.evaluate` on a pydicom Dataset read the same text."""
     from pydicom.datadict import tag_for_keyword
 
-    from dicomsec.signatures._values import text_value
+    from dicomsec.signatures._values import raw_value
 
+    encodings = _encodings(parsed, fh)
     attrs: dict[str, str | None] = {}
     for keyword in keywords:
         tag = tag_for_keyword(keyword)
         element = parsed.dataset.find(tag) if tag is not None else None
-        attrs[keyword] = text_value(parsed, fh, element) if element is not None else None
+        raw = raw_value(parsed, fh, element) if element is not None else None
+        attrs[keyword] = None if raw is None or element is None else _decode(
+            raw, element.vr, encodings)
     return attrs
+
+
+#: VRs whose text depends on the Specific Character Set, with the characters that reset an
+#: ISO 2022 code extension (PS3.5 6.1.2.5.3), as pydicom decodes them
+_CHARSET_VRS: dict[str, set[int]] = {
+    "SH": {0x5C}, "LO": {0x5C}, "UC": {0x5C}, "PN": {0x5C, 0x5E, 0x3D},
+    "ST": {0x09, 0x0A, 0x0C, 0x0D}, "LT": {0x09, 0x0A, 0x0C, 0x0D},
+    "UT": {0x09, 0x0A, 0x0C, 0x0D},
+}
+
+
+def _encodings(parsed: ParsedFile, fh: BinaryIO) -> list[str]:
+    """The Python codecs of the file's Specific Character Set (default repertoire when
+    absent; pydicom's fallbacks, without its warnings, for unknown terms)."""
+    import warnings
+
+    from pydicom.charset import convert_encodings
+
+    from dicomsec.signatures._values import raw_value
+
+    raw = raw_value(parsed, fh, parsed.dataset.find(0x00080005))
+    terms = [t.strip() for t in raw.decode("latin-1").split("\\")] if raw else [""]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return list(convert_encodings(terms or [""]))
+
+
+def _decode(raw: bytes, vr: str, encodings: list[str]) -> str:
+    import warnings
+
+    from pydicom.charset import decode_bytes
+
+    value = raw.rstrip(b"\x00 ")
+    delimiters = _CHARSET_VRS.get(vr)
+    if delimiters is None:
+        return value.decode("latin-1").strip()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return decode_bytes(value, encodings, delimiters).strip()
 
 
 def read_attributes(path: Path | str, policy: Policy) -> dict[str, str | None]:

@@ -2,8 +2,10 @@
 
 :class:`PolicyReport` is what ``dicomsec policy check --json`` prints: ``files`` (one short
 entry per instance) and ``summary`` (totals, per device, the algorithm mix with the dates the
-algorithm policy stops accepting each algorithm, errors). ``ok`` is false iff an ``enforce``
-rule was violated.
+algorithm policy stops accepting each algorithm, errors). ``ok`` is true iff no ``enforce``
+rule was violated *and* every file could be judged (``errors`` empty): a run that skipped
+files proves nothing about them. Its headline says ``VIOLATED``, else ``INCOMPLETE`` (errors),
+else ``OK``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from dicomsec.errors import DicomSecError, PolicyViolation
+from dicomsec.errors import DicomSecError, InvalidInput, PolicyViolation
 from dicomsec.report import Report
 
 if TYPE_CHECKING:
@@ -126,7 +128,8 @@ class PolicyReport(Report):
 
     @property
     def ok(self) -> bool:
-        return self.enforced == 0
+        """No enforced violation and no file left unjudged."""
+        return self.enforced == 0 and not self.errors
 
     @property
     def by_verdict(self) -> dict[str, int]:
@@ -134,7 +137,8 @@ class PolicyReport(Report):
 
     def summary(self) -> str:
         counts = " ".join(f"{k}={n}" for k, n in self.counts)
-        return (f"{'OK' if self.ok else 'VIOLATED'} files={self.files} "
+        word = "VIOLATED" if self.enforced else "INCOMPLETE" if self.errors else "OK"
+        return (f"{word} files={self.files} "
                 f"enforced_violations={self.enforced} errors={len(self.errors)} "
                 f"{counts}").rstrip()
 
@@ -158,6 +162,10 @@ class PolicyReport(Report):
                 "summary": self.summary_dict()}
 
     def _failure(self) -> DicomSecError:
+        if not self.enforced:
+            path, error = self.errors[0]
+            return InvalidInput(f"{len(self.errors)} file(s) could not be judged; first: "
+                                f"{error}", path=path)
         first = next((v for v in self.violations if v.enforced), None)
         return PolicyViolation(f"{self.enforced} instance(s) violate an enforced rule"
                                + (f"; first: {first.summary()}" if first else ""))

@@ -16,8 +16,11 @@ malformed), ``revoked``, ``untrusted`` (no trusted path, or its time not proven)
 for creation on the signing day, or the rule's ``schemes``/``macs`` do not list it),
 ``unsigned`` (not of the required kind), ``wrong-signer`` (issuer/subject), ``device-mismatch``,
 ``untrusted`` (the rule wants a certified timestamp and there is no trusted one); else
-``compliant``. A file's verdict is that of its signature that passed the most checks (the
-first one on a tie): one good signature is enough. A file without signatures is ``unsigned``.
+``compliant``. A file's verdict: ``invalid`` if any signature is invalid (tampered, broken),
+else ``revoked`` if any signer (or a certificate of its path) is revoked, whatever the other
+signatures say; else that of its signature that passed the most checks (the first one on a
+tie): one good signature is enough against others that are untrusted, of the wrong kind, or by
+another signer. A file without signatures is ``unsigned``.
 """
 
 from __future__ import annotations
@@ -215,7 +218,7 @@ def _algorithms(s: SignatureReport, rule: Rule, policy: AlgorithmPolicy,
 
 
 def _signer_problems(s: SignatureReport, rule: Rule) -> list[str]:
-    from cryptography import x509
+    from dicomsec.policy._model import parse_name
 
     signer = rule.signer
     cert = s.signer_certificate
@@ -226,25 +229,32 @@ def _signer_problems(s: SignatureReport, rule: Rule) -> list[str]:
                               ("subject", signer.subject, cert.subject)):
         if want is None:
             continue
-        text = have.rfc4514_string()
+        pattern = parse_name(want)
         if any(c in want for c in "*?["):
-            same = fnmatch.fnmatchcase(text, want)
+            same = all(any(a.oid == p.oid and fnmatch.fnmatchcase(str(a.value), str(p.value))
+                           for a in have) for p in pattern)
         else:
-            same = x509.Name.from_rfc4514_string(want).rfc4514_string() == text
+            same = pattern == have
         if not same:
-            out.append(f"signer {label} {text!r} is not {want!r}")
+            out.append(f"signer {label} {have.rfc4514_string()!r} is not {want!r}")
     return out
 
 
 def _device_problems(s: SignatureReport, rule: Rule, attrs: Attrs) -> list[str]:
     if rule.signer is None or not rule.signer.device_must_match:
         return []
-    from dicomsec.trust.identity import device_identity
+    from dicomsec.trust.identity import DICOM_KEYWORDS, device_identity
 
     cert = s.signer_certificate
     identity = device_identity(cert) if cert is not None else None
     if identity is None or identity.is_empty():
         return ["the signer certificate names no device"]
+    both = [k for f, k in DICOM_KEYWORDS.items()
+            if (getattr(identity, f) or "").strip() and (attrs.get(k) or "").strip()]
+    if not both:  # nothing to compare: fail closed
+        return ["the image names none of the certificate's device fields ("
+                + ", ".join(k for f, k in DICOM_KEYWORDS.items() if getattr(identity, f))
+                + ")"]
     wrong = identity.matches(attrs)
     covered = set(s.covered)
     unsigned = [k for k, t in zip(DEVICE_KEYWORDS, _DEVICE_TAGS, strict=True)
@@ -255,15 +265,30 @@ def _device_problems(s: SignatureReport, rule: Rule, attrs: Attrs) -> list[str]:
     return out
 
 
+def _revoked(s: SignatureReport) -> str:
+    """Which certificate of the signer's path is revoked, when and why. The validator's
+    problem sentence ("certificate SUBJECT revoked on DAY (reason)") names it; the signer
+    certificate when it is that one or when no sentence names one."""
+    when = s.revoked_at.isoformat() if s.revoked_at else "unknown date"
+    why = f" ({s.revocation_reason})" if s.revocation_reason else ""
+    which = "signer certificate"
+    signer = s.signer_certificate.subject.rfc4514_string() if s.signer_certificate else None
+    for problem in s.problems:
+        if problem.startswith("certificate ") and " revoked" in problem:
+            subject = problem[len("certificate "):problem.rindex(" revoked")]
+            if subject != signer:
+                which = f"certificate {subject!r} of the signer's path"
+            break
+    return f"{which} revoked at {when}{why}"
+
+
 def _signature_verdict(s: SignatureReport, rule: Rule, attrs: Attrs, policy: AlgorithmPolicy,
                        day: _dt.date | None) -> tuple[int, str, list[str]]:
     """(how many checks passed, verdict, details) of one signature."""
     if not s.valid:
         return 0, "invalid", list(s.problems[:_DETAILS]) or ["signature invalid"]
     if "revoked" in s.trust_reasons or s.revoked_at is not None:
-        when = s.revoked_at.isoformat() if s.revoked_at else "unknown date"
-        return 1, "revoked", [f"signer certificate revoked at {when}"
-                              + (f" ({s.revocation_reason})" if s.revocation_reason else "")]
+        return 1, "revoked", [_revoked(s)]
     if not s.trusted:
         reasons = ", ".join(s.trust_reasons) or "not trusted"
         return 2, "untrusted", [reasons, *s.problems[:_DETAILS]]
@@ -309,6 +334,19 @@ def _mac_name(term: str | None) -> str | None:
         return term
 
 
+def _file_verdict(results: list[tuple[int, str, list[str]]]) -> tuple[str, list[str]]:
+    """A file's verdict from its signatures' ones: an ``invalid`` signature (broken,
+    tampered), then a ``revoked`` signer, decides the file whatever the others say; otherwise
+    the signature that passed the most checks (the first on a tie): one good signature is
+    enough against others that are untrusted, of the wrong kind or by another signer."""
+    for decisive in ("invalid", "revoked"):
+        found = next((r for r in results if r[1] == decisive), None)
+        if found is not None:
+            return found[1], found[2]
+    best = max(results, key=lambda r: r[0])
+    return best[1], best[2]
+
+
 def judge(rules: tuple[Rule, ...], policy: AlgorithmPolicy, report: FileReport,
           attrs: Attrs, path: str | None = None) -> Verdict:
     """The verdict on one instance (see the module's docstring for the order of checks)."""
@@ -325,9 +363,8 @@ def judge(rules: tuple[Rule, ...], policy: AlgorithmPolicy, report: FileReport,
     if not sigs:
         verdict, details = "unsigned", ["no signature"]
     else:
-        best = max((_signature_verdict(s, rule, attrs, policy, day) for s in sigs),
-                   key=lambda r: r[0])
-        verdict, details = best[1], best[2]
+        verdict, details = _file_verdict(
+            [_signature_verdict(s, rule, attrs, policy, day) for s in sigs])
     return Verdict(verdict=verdict, rule=rule.name, mode=rule.mode,
                    enforced=rule.enforced and verdict != "compliant",
                    details=tuple(notes + details), **common)  # type: ignore[arg-type]

@@ -17,10 +17,12 @@ from typing import TYPE_CHECKING, Any
 from dicomsec.errors import InvalidInput
 
 if TYPE_CHECKING:
+    from cryptography import x509
+
     from dicomsec.algorithms.policy import AlgorithmPolicy
 
 __all__ = ["MAX_POLICY_BYTES", "MAX_RULES", "MODES", "REQUIRE", "Rule", "SignerRule",
-           "read_policy"]
+           "parse_name", "read_policy"]
 
 #: the largest policy file read (a policy is a few kilobytes)
 MAX_POLICY_BYTES = 1 << 20
@@ -41,9 +43,12 @@ _Fail = Callable[[str], InvalidInput]
 
 @dataclass(frozen=True, slots=True)
 class SignerRule:
-    """Who must have signed: an issuer (and subject) name, RFC 4514 text compared as names, or
-    a glob over the RFC 4514 string; and whether the certificate's device identity must match
-    the image's equipment attributes."""
+    """Who must have signed: an issuer (and subject) name, RFC 4514 text compared as names
+    (equal names); or, when the text holds ``*``, ``?`` or ``[``, a glob per attribute: every
+    ``TYPE=glob`` of the text must match an attribute of that type of the certificate's name
+    (other attributes of the name are free; ``CN=CT*`` matches ``serialNumber=SN-1,CN=CT1,
+    O=Hospital``); and whether the certificate's device identity must match the image's
+    equipment attributes."""
 
     issuer: str | None = None
     subject: str | None = None
@@ -92,24 +97,12 @@ def read_policy(path: Path) -> tuple[tuple[Rule, ...], AlgorithmPolicy | None]:
         InvalidInput: unreadable, too large, not TOML, unknown keys, bad values (one line
             naming the rule and the key).
     """
-    import tomllib
+    from dicomsec.algorithms._toml import read_toml
 
     def fail(message: str) -> InvalidInput:
         return InvalidInput(f"signing policy: {message}", path=str(path))
 
-    try:
-        with path.open("rb") as handle:
-            raw = handle.read(MAX_POLICY_BYTES + 1)
-    except OSError as exc:
-        raise fail(f"cannot read the file ({exc.strerror or exc})") from None
-    if len(raw) > MAX_POLICY_BYTES:
-        raise fail(f"file larger than {MAX_POLICY_BYTES} bytes")
-    try:
-        doc = tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise fail("not UTF-8 text") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise fail(f"not valid TOML: {exc}") from None
+    doc = read_toml(path, fail, MAX_POLICY_BYTES)
     unknown = sorted(set(doc) - _TOP_KEYS)
     if unknown:
         raise fail(f"unknown top-level key {unknown[0]!r} (known: [[rule]], [algorithms])")
@@ -128,7 +121,7 @@ def read_policy(path: Path) -> tuple[tuple[Rule, ...], AlgorithmPolicy | None]:
     algo = doc.get("algorithms")
     if algo is not None and not isinstance(algo, dict):
         raise fail("algorithms must be a table ([algorithms])")
-    return rules, (None if algo is None else _algorithm_policy(algo, path))
+    return rules, (None if algo is None else _algorithm_policy(algo, path, fail))
 
 
 def _rule(table: dict[str, Any], index: int, fail: _Fail) -> Rule:
@@ -206,7 +199,7 @@ def _signer(value: Any, where: str, fail: _Fail) -> SignerRule | None:
         text = value.get(key)
         if text is not None and (not isinstance(text, str) or not text.strip()):
             raise fail(f"{where}: signer.{key} must be a non-empty string")
-        if text is not None and not _is_glob(text):
+        if text is not None:
             _name(text, f"{where}: signer.{key}", fail)
         names[key] = text
     must = value.get("device_must_match", False)
@@ -215,15 +208,27 @@ def _signer(value: Any, where: str, fail: _Fail) -> SignerRule | None:
     return SignerRule(issuer=names["issuer"], subject=names["subject"], device_must_match=must)
 
 
-def _is_glob(text: str) -> bool:
-    return any(c in text for c in "*?[")
+#: attribute names RFC 4514 text may use beyond cryptography's own (our device certificates'
+#: subjects start with serialNumber, which cryptography writes as 2.5.4.5)
+_NAME_OVERRIDES = {"serialNumber": "2.5.4.5", "SERIALNUMBER": "2.5.4.5"}
+
+
+def parse_name(text: str) -> x509.Name:
+    """``text`` as an X.509 name (RFC 4514; ``serialNumber=`` and dotted OIDs accepted).
+
+    Raises:
+        ValueError: not RFC 4514 text.
+    """
+    from cryptography import x509
+
+    overrides = {k: x509.ObjectIdentifier(v) for k, v in _NAME_OVERRIDES.items()}
+    return x509.Name.from_rfc4514_string(text, overrides)
 
 
 def _name(text: str, where: str, fail: _Fail) -> None:
-    from cryptography import x509
-
     try:
-        x509.Name.from_rfc4514_string(text)
+        if not len(parse_name(text)):
+            raise ValueError(text)
     except ValueError:
         raise fail(f"{where}: not an RFC 4514 name such as \"CN=Site CA,O=Hospital\"") from None
 
@@ -244,31 +249,15 @@ def _names(table: dict[str, Any], key: str, where: str, fail: _Fail) -> tuple[st
         raise fail(f"{where}: {key}: {exc.message}") from None
 
 
-def _algorithm_policy(table: dict[str, Any], path: Path) -> AlgorithmPolicy:
+def _algorithm_policy(table: dict[str, Any], path: Path, fail: _Fail) -> AlgorithmPolicy:
     """The ``[algorithms]`` table: the content of an ``--algorithm-policy`` file, read by that
-    file's own reader (:mod:`dicomsec.algorithms._toml`), applied to the default policy."""
-    from dicomsec.algorithms import _toml
+    file's own reader (:func:`dicomsec.algorithms._toml.spec_from_doc`), applied to the
+    default policy."""
+    from dicomsec.algorithms._toml import spec_from_doc
     from dicomsec.algorithms.policy import AlgorithmPolicy
 
-    def fail(message: str) -> InvalidInput:
-        return InvalidInput(f"signing policy: [algorithms]: {message}", path=str(path))
-
-    _toml._no_unknown(table, _toml._TOP_KEYS, "[algorithms]", fail)
-    head = _toml._table(table, "policy", fail)
-    _toml._no_unknown(head, _toml._POLICY_KEYS, "[algorithms.policy]", fail)
-    base = _toml._typed(head, "base", str, "[algorithms.policy]", fail, "default")
-    if base not in ("default", "empty"):
-        raise fail(f"[algorithms.policy] base must be \"default\" or \"empty\", not {base!r}")
-    allow = head.get("allow_legacy")
-    if allow is not None and not isinstance(allow, bool):
-        raise fail("[algorithms.policy] allow_legacy must be true or false")
-    rules, disabled = _toml._rules(_toml._table(table, "rules", fail), fail)
-    spec = _toml.PolicySpec(
-        path=path, name=_toml._typed(head, "name", str, "[algorithms.policy]", fail,
-                                     f"signing policy file {path.name}"),
-        empty=base == "empty", allow_legacy=allow,
-        statuses=_toml._statuses(_toml._table(table, "status", fail), fail),
-        rule_fields=rules, disabled=disabled)
+    spec = spec_from_doc(table, path, fail, prefix="algorithms.",
+                         default_name=f"signing policy file {path.name}")
     start = AlgorithmPolicy.default()
     if spec.empty:
         start = AlgorithmPolicy(name=start.name, rules=(), allow_legacy=False)

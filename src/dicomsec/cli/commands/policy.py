@@ -15,15 +15,19 @@ from dicomsec.cli._contexts import (
     SOFT_FAIL_HELP,
     TRUST_HELP,
     UNTRUSTED_HELP,
+    TrustArgs,
+    cached_trust_store,
     moment,
     output_file,
-    trust_store,
 )
 from dicomsec.cli._root import (
     EXIT_INPUT,
+    EXIT_OK,
+    EXIT_SECURITY,
     command,
     err,
     exit_code,
+    printable,
     progress,
     usage,
 )
@@ -35,35 +39,22 @@ if TYPE_CHECKING:
 
     from dicomsec.limits import Limits
     from dicomsec.policy import Policy, PolicyReport, Tally, Verdict
-    from dicomsec.trust import TrustStore
-
-_StoreKey = tuple[tuple[Path, ...], tuple[Path, ...], tuple[Path, ...], bool, bool]
-#: trust stores built in this process (a worker builds its own once, from the paths)
-_STORES: dict[_StoreKey, TrustStore | None] = {}
 
 
-def _store(key: _StoreKey) -> TrustStore | None:
-    if key not in _STORES:
-        trust, crl, untrusted, offline, soft_fail = key
-        _STORES[key] = trust_store(list(trust), list(crl), untrusted=list(untrusted),
-                                   offline=offline, soft_fail=soft_fail)
-    return _STORES[key]
-
-
-def _judge_one(path: Path, *, policy: Policy, store: _StoreKey, at: _dt.datetime | None,
+def _judge_one(path: Path, *, policy: Policy, store: TrustArgs, at: _dt.datetime | None,
                limits: Limits | None = None) -> Verdict:
     """The batch job: the verdict on one file (picklable: it holds no certificate)."""
     from dicomsec import limits as _limits
     from dicomsec.policy import check_file
 
     with _limits.applied(limits or _limits.current()):
-        return check_file(path, policy, trust=_store(store), at=at)
+        return check_file(path, policy, trust=cached_trust_store(store), at=at)
 
 
 def _line(v: Verdict) -> str:
     rule = f"{v.rule} ({v.mode}{', ENFORCED' if v.enforced else ''})" if v.rule else "-"
     details = f": {'; '.join(v.details)}" if v.details and v.verdict != "compliant" else ""
-    return f"{v.verdict.upper():22} {v.path}  [{v.device}] rule {rule}{details}"
+    return printable(f"{v.verdict.upper():22} {v.path}  [{v.device}] rule {rule}{details}")
 
 
 def _people(report: PolicyReport) -> None:
@@ -72,7 +63,8 @@ def _people(report: PolicyReport) -> None:
     for d in report.devices:
         verdicts = ", ".join(f"{k} {n}" for k, n in sorted(d.by_verdict.items()))
         schemes = ", ".join(f"{k} {n}" for k, n in sorted(d.by_scheme.items())) or "none"
-        print(f"  {d.device}: {d.files} files, {d.signed} signed, {d.compliant} compliant, "
+        print(f"  {printable(d.device)}: {d.files} files, {d.signed} signed, "
+              f"{d.compliant} compliant, "
               f"{d.enforced} enforced violations; {verdicts}; schemes: {schemes}")
     for a in report.algorithms:
         flags = [f for f, on in (("quantum-vulnerable", a.quantum_vulnerable),
@@ -137,9 +129,9 @@ def check(
     if html is not None:
         output_file(html)
     pol = _policy.load(policy_file)
-    key: _StoreKey = (tuple(trust), tuple(crl or ()), tuple(untrusted or ()), offline,
+    key: TrustArgs = (tuple(trust), tuple(crl or ()), tuple(untrusted or ()), offline,
                       soft_fail)
-    _store(key)  # a bad --trust stops the run here
+    cached_trust_store(key)  # a bad --trust stops the run here
     job = functools.partial(_judge_one, policy=pol, store=key, at=when,
                             limits=limits.current())
     tally = _policy.Tally()
@@ -153,7 +145,9 @@ def check(
             _print_streamed(report, spool)
         else:
             _people(report)
-    return exit_code([report, *codes])
+    # 1 for an enforced violation (before 2); report.ok is also false when files could not
+    # be judged, which is their own exit code (2 unreadable, 70 a defect)
+    return exit_code([EXIT_SECURITY if report.enforced else EXIT_OK, *codes])
 
 
 def _print_streamed(report: PolicyReport, spool: TextIO) -> None:
@@ -194,7 +188,7 @@ def _run(job: Any, paths: list[Path], workers: int | None, show: bool | None, ta
             else:
                 errors.append((str(outcome.item), outcome.message or outcome.error or "error"))
                 codes.append(exit_code(outcome))
-                err(f"error: {outcome.error}")
+                err(printable(f"error: {outcome.error}"))
             bar.advance(task)
     if not tally.counts and not errors:
         err("error: no files judged: no file found under the paths given")
