@@ -39,6 +39,10 @@ BAD = [
     (_OK_RULE + "[device]\nx = 1\n", "unknown top-level key 'device'"),
     (_OK_RULE + "[algorithms.policy]\nbasis = 1\n", "[algorithms.policy]: unknown key 'basis'"),
     (_OK_RULE + '[algorithms.status]\nmd5 = "fine"\n', "[algorithms.status] md5 must be one of"),
+    (_OK_RULE + "[algorithms]\nfoo = 1\n", "signing policy: [algorithms]: unknown key 'foo'"),
+    (_OK_RULE + "[algorithms.rules.x]\ncolour = 1\n", "[algorithms.rules.x]: unknown key"),
+    ('[[rule]]\nname = "r"\nmatch = {}\nsigner = { subject = "CN=CT*,bogus" }\n',
+     "signer.subject: not an RFC 4514 name"),
 ]
 
 

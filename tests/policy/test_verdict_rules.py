@@ -281,3 +281,24 @@ def test_people_output_escapes_control_characters(run: Run, site: Site,
     assert code == 0
     assert "\x1b" not in run.out and "\x07" not in run.out
     assert "\\x1b]0;pwned\\x07" in run.out
+
+
+@pytest.mark.peer
+def test_timestamp_true_is_met_by_a_trusted_timestamp(tmp_path: Path) -> None:
+    """A real RFC 3161 TSA (``openssl ts -reply``) stamps one signature: compliant; the same
+    key without a stamp: untrusted."""
+    from dicomsec.signatures.timestamp import HttpTimestampClient
+    from tests.conftest import PKI, PYDICOM_FILES, fixture_key, require_tool
+    from tests.tsa import running_tsa
+
+    require_tool("openssl")
+    key = fixture_key("ecp256")
+    stamped, bare = tmp_path / "stamped.dcm", tmp_path / "bare.dcm"
+    with running_tsa(tmp_path / "tsa") as url:
+        sign(PYDICOM_FILES / "CT_small.dcm", stamped, key=key,
+             timestamp_client=HttpTimestampClient(url))
+    sign(PYDICOM_FILES / "CT_small.dcm", bare, key=key)
+    pol = _policy(tmp_path, _ENFORCE_ALL + "timestamp = true\n")
+    store = TrustStore.from_paths([PKI / "ca.cert.pem"])
+    assert policy.check_file(stamped, pol, trust=store).verdict == "compliant"
+    assert policy.check_file(bare, pol, trust=store).verdict == "untrusted"
