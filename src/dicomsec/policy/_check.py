@@ -101,10 +101,10 @@ def _decode(raw: bytes, vr: str, encodings: list[str]) -> str:
 
 
 def read_attributes(path: Path | str, policy: Policy) -> dict[str, str | None]:
-    """The attributes ``policy``'s rules read (top level, raw text), for a caller that already
-    has the file's signature report (``verify --policy``: ``policy.evaluate(report,
-    read_attributes(path, policy))``). Parses the file again: :func:`check_file` does both
-    from one parse.
+    """The attributes ``policy``'s rules read (top level, text decoded with the file's Specific
+    Character Set), for a caller that already has the file's signature report (``verify
+    --policy``: ``policy.evaluate(report, read_attributes(path, policy))``). Parses the file
+    again: :func:`check_file` does both from one parse.
 
     Raises:
         InvalidInput: the file cannot be read or is not DICOM.
