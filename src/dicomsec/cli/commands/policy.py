@@ -116,7 +116,9 @@ def check(
     algorithm-not-allowed, not-covered. The first rule that matches a file and whose 'from'
     date has come judges it. Exit 0 when no enforce rule is violated (monitor rules only
     report), 1 when one is, 2 for bad arguments, an unreadable policy, or a file that cannot be
-    read (an enforced violation in another file takes precedence).
+    read (an enforced violation in another file takes precedence). The summary says VIOLATED,
+    INCOMPLETE (files could not be judged) or OK; --json's "ok" is true only for OK.
+    A file's verdict is invalid if any of its signatures is broken, whatever the others say.
     """
     if workers is not None and workers < 1:
         raise usage("--workers must be at least 1")
