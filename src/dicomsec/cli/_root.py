@@ -149,6 +149,9 @@ def _typer_shell(func: Callable[..., int], typer_module: Any) -> Callable[..., N
             code = func(*args, **kwargs)
         except UsageError as exc:
             raise click.UsageError(str(exc)) from None
+        except BrokenPipeError as exc:  # click would exit 1 ("a check failed") without a word
+            _drop_stdout()
+            code = fail(exc)
         except Exception as exc:
             if not DEBUG[0]:
                 raise  # main() says it in one line, with the same exit code
@@ -159,6 +162,17 @@ def _typer_shell(func: Callable[..., int], typer_module: Any) -> Callable[..., N
     shell.__signature__ = signature.replace(  # type: ignore[attr-defined]
         parameters=params, return_annotation=None)
     return shell
+
+
+def _drop_stdout() -> None:
+    """After a broken pipe: send what is still buffered for stdout nowhere (else the
+    interpreter's final flush fails again)."""
+    import os
+
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def _show_version(value: bool) -> None:

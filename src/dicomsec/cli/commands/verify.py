@@ -14,9 +14,10 @@ from dicomsec.cli._contexts import (
     SOFT_FAIL_HELP,
     TRUST_HELP,
     UNTRUSTED_HELP,
+    TrustArgs,
     algorithm_policy,
+    cached_trust_store,
     moment,
-    trust_store,
 )
 from dicomsec.cli._root import (
     DEBUG,
@@ -39,24 +40,8 @@ if TYPE_CHECKING:
     from dicomsec.algorithms.policy import AlgorithmPolicy
     from dicomsec.limits import Limits
     from dicomsec.policy import Policy, Verdict
-    from dicomsec.trust import TrustStore
 
 REQUIRE = ("any", "creator", "authorization", "sr", "sr-verification")
-
-
-#: what a trust store is built from: --trust, --crl, --untrusted, --offline, --soft-fail
-_TrustArgs = tuple[tuple[Path, ...], tuple[Path, ...], tuple[Path, ...], bool, bool]
-
-#: trust stores built in this process (a worker builds its own once, from the paths)
-_STORES: dict[_TrustArgs, TrustStore | None] = {}
-
-
-def _store(args: _TrustArgs) -> TrustStore | None:
-    if args not in _STORES:
-        trust, crl, untrusted, offline, soft_fail = args
-        _STORES[args] = trust_store(list(trust), list(crl), untrusted=list(untrusted),
-                                    offline=offline, soft_fail=soft_fail)
-    return _STORES[args]
 
 
 def _trust_word(s: Any) -> str:
@@ -145,7 +130,7 @@ def _verdict_line(v: Verdict) -> str:
     return f"  policy: {v.verdict} ({rule}; {state}) device {v.device}{details}"
 
 
-def _verify_one(path: Path, *, trust: _TrustArgs, require: str | None,
+def _verify_one(path: Path, *, trust: TrustArgs, require: str | None,
                 policy: AlgorithmPolicy | None = None,
                 at: _dt.datetime | None = None, allow_unsigned: bool = False,
                 limits: Limits | None = None,
@@ -160,7 +145,7 @@ def _verify_one(path: Path, *, trust: _TrustArgs, require: str | None,
     from dicomsec.signatures import verify_file
 
     with _limits.applied(limits or _limits.current()):
-        rep = verify_file(path, trust=_store(trust), require=require, policy=policy,
+        rep = verify_file(path, trust=cached_trust_store(trust), require=require, policy=policy,
                           at=at, allow_unsigned=allow_unsigned)
         if signing_policy is None:
             return rep.ok, rep.to_dict(), "\n".join(map(printable, _report_lines(rep)))
@@ -266,9 +251,9 @@ def verify(
         raise usage("--workers must be at least 1")
     from dicomsec import limits
 
-    trust_args: _TrustArgs = (tuple(trust or ()), tuple(crl or ()), tuple(untrusted or ()),
+    trust_args: TrustArgs = (tuple(trust or ()), tuple(crl or ()), tuple(untrusted or ()),
                               offline, soft_fail)
-    _store(trust_args)  # a bad --trust or flag combination stops the run here
+    cached_trust_store(trust_args)  # a bad --trust or flag combination stops the run here
     algorithms, signing = _policies(policy_file, signing_policy)
     job = functools.partial(_verify_one, trust=trust_args, require=require,
                             policy=algorithms, at=moment(at), allow_unsigned=allow_unsigned,
