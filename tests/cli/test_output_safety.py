@@ -3,6 +3,9 @@ certificates reaches the terminal without control characters."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from dicomsec.cli._root import printable
@@ -27,3 +30,17 @@ def test_printable_escapes_terminal_controls() -> None:
     assert shown.isprintable()
     assert "\\x1b]0;pwned\\x07" in shown and "\\x0a" in shown and "\\u2028" in shown
     assert "\\x9b" in shown
+
+
+def test_broken_pipe_is_one_line_exit_2() -> None:
+    """A reader that goes away (``| head``) is not "a check failed" (click's exit 1)."""
+    r, w = os.pipe()
+    os.close(r)  # nobody reads: the first write fails with EPIPE
+    try:
+        proc = subprocess.run([sys.executable, "-m", "dicomsec", "limits", "--json"],
+                              stdout=w, stderr=subprocess.PIPE, text=True, timeout=60,
+                              check=False)
+    finally:
+        os.close(w)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().splitlines() == ["error: Broken pipe"]
