@@ -213,21 +213,30 @@ def test_pkits_missing_crl_fails_closed(anchor: Path) -> None:
         assert passed.trusted and len(passed.soft_fail_warnings) == 1, case[0]
 
 
-@pytest.mark.parametrize(("number", "code"), [("4.1.1", 0), ("4.4.3", 1), ("4.2.2", 1)])
-def test_pkits_cli(anchor: Path, capsys: pytest.CaptureFixture[str], number: str,
-                   code: int) -> None:
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_pkits_cli(anchor: Path, capsys: pytest.CaptureFixture[str],
+                   case: tuple[str, str, tuple[str, ...], str]) -> None:
+    """Every case also through ``dicomsec trust validate`` (in-process): the exit code and the
+    reason codes of ``--json`` are the library's."""
+    import json
+
     from dicomsec.cli import main
 
-    case = next(c for c in CASES if c[0] == number)
     certs, crls, ee = files_of(case)
     args = ["trust", "validate", str(ee), "--trust", str(anchor), "--at", AT.isoformat(),
-            "--offline", "--purpose", "any"]
+            "--offline", "--purpose", "any", "--json"]
     for c in certs:
         args += ["--untrusted", str(c)]
     for c in crls:
         args += ["--crl", str(c)]
-    assert main(args) == code
-    capsys.readouterr()
+    code = main(args)
+    doc = json.loads(capsys.readouterr().out)
+    expected = case[3]
+    if expected == "valid":
+        assert (code, doc["valid"], doc["reasons"]) == (0, True, []), doc["problems"]
+    else:
+        assert (code, doc["valid"]) == (1, False)
+        assert expected in doc["reasons"], doc
 
 
 # ------------------------------------------------------------- fast path against pyhanko

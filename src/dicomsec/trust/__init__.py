@@ -71,7 +71,7 @@ def _is_cert_name(name: str) -> bool:
 class KeyPurpose(enum.Enum):
     """What a certificate is used for (the rules of each: :func:`usage_problems`)."""
 
-    SIGNING = "signing"  # keyUsage digitalSignature or nonRepudiation
+    SIGNING = "signing"  # keyUsage digitalSignature (when keyUsage is present)
     TIMESTAMPING = "timestamping"  # extendedKeyUsage id-kp-timeStamping
     ENCRYPTION = "encryption"  # a recipient: keyEncipherment (RSA, ML-KEM) / keyAgreement (EC, X)
     TLS_SERVER = "tls-server"  # keyUsage digitalSignature; extendedKeyUsage serverAuth
@@ -205,8 +205,16 @@ class TrustStore:
         checked for revocation, cryptography's verifier may confirm a valid path first (the
         fast path, :mod:`._fast`); every other answer, and every reason, is pyhanko's.
 
-        Never raises for an untrusted certificate: the result says why.
+        Never raises for an untrusted certificate: the result says why. The intermediates
+        are de-duplicated and capped per subject name, and path building has a budget
+        (:mod:`._candidates`): beyond it the result is ``invalid``.
+
+        Raises:
+            InvalidInput: ``at`` or ``revocation_at`` within a week of the ends of the
+                calendar (year 1, 9999-12-31), where the validator cannot compute.
         """
+        at = _checked_moment(at)
+        revocation_at = _checked_moment(revocation_at or at)
         problems = usage_problems(cert, purpose)
         reasons = ["wrong-key-usage"] if problems else []
         if not self.anchors:
@@ -216,13 +224,14 @@ class TrustStore:
         cached = self._cache.get(key) if key is not None else None
         if cached is not None:
             return cached
-        from dicomsec.trust import _fast
+        from dicomsec.trust import _candidates, _fast
         from dicomsec.trust._request import Request
 
         req = Request(
             cert=cert, anchors=self.anchors,
-            intermediates=(*self.intermediates, *extra_intermediates), crls=self.crls,
-            ocsps=self.ocsps, at=_aware(at), revocation_at=_aware(revocation_at or at),
+            intermediates=_candidates.pool(cert, self.anchors,
+                                           (*self.intermediates, *extra_intermediates)),
+            crls=self.crls, ocsps=self.ocsps, at=at, revocation_at=revocation_at,
             allow_fetching=self.allow_fetching, soft_fail=self.soft_fail,
             algorithm_policy=self.algorithm_policy, path_cache=self._paths,
             status_cache=self._statuses)
@@ -244,6 +253,30 @@ class TrustStore:
 
 #: at most this many validation results kept per trust store
 _CACHE_ENTRIES = 4096
+
+#: the validation moments accepted: pyhanko adds its tolerances and freshness windows to the
+#: moment, which must stay inside the calendar ``datetime`` can hold
+_EARLIEST = _dt.datetime(1, 1, 8, tzinfo=_dt.UTC)
+_LATEST = _dt.datetime(9999, 12, 24, tzinfo=_dt.UTC)
+
+
+def _checked_moment(moment: _dt.datetime) -> _dt.datetime:
+    """``moment`` made timezone-aware (naive: UTC), refused when it is too close to the ends
+    of the calendar to compute with (a week from year 1 or from 9999-12-31).
+
+    Raises:
+        InvalidInput: a moment before 0001-01-08 or after 9999-12-24 (UTC).
+    """
+    aware = _aware(moment)
+    try:
+        inside = _EARLIEST <= aware <= _LATEST
+    except OverflowError:  # an offset that pushes it off the calendar
+        inside = False
+    if not inside:
+        raise InvalidInput(f"validation time {moment.isoformat()} is outside the range that "
+                           f"can be checked ({_EARLIEST.date().isoformat()} to "
+                           f"{_LATEST.date().isoformat()} UTC)")
+    return aware
 
 
 def _cache_key(cert: x509.Certificate, at: _dt.datetime, revocation_at: _dt.datetime | None,
@@ -271,7 +304,8 @@ def usage_problems(cert: x509.Certificate, purpose: KeyPurpose) -> list[str]:
     (empty: they do). The one rule list: :meth:`TrustStore.validate` (and so ``verify``) and
     :func:`check_for_use` both apply it.
 
-    - signing: keyUsage (when present) digitalSignature or nonRepudiation; an
+    - signing: keyUsage (when present) digitalSignature (nonRepudiation alone is not
+      enough; an absent keyUsage allows any use, RFC 5280 4.2.1.3); an
       extendedKeyUsage of only timeStamping / OCSPSigning is dedicated (RFC 3161 2.3);
     - time-stamping: extendedKeyUsage timeStamping;
     - encryption: keyUsage (when present) keyEncipherment for RSA and ML-KEM keys (RFC 8551
@@ -312,8 +346,12 @@ def _signing_problems(ku: x509.KeyUsage | None, eku: x509.ExtendedKeyUsage | Non
     from cryptography.x509.oid import ExtendedKeyUsageOID
 
     problems: list[str] = []
-    if ku is not None and not (ku.digital_signature or ku.content_commitment):
-        problems.append("key usage allows neither digitalSignature nor nonRepudiation")
+    # digitalSignature is what a signature on data needs; nonRepudiation alone (a key for
+    # commitment only) does not allow it (RFC 5280 4.2.1.3; the issue's acceptance 1)
+    if ku is not None and not ku.digital_signature:
+        problems.append("key usage allows nonRepudiation but not digitalSignature"
+                        if ku.content_commitment else
+                        "key usage allows neither digitalSignature nor nonRepudiation")
     # keys dedicated to time-stamping or OCSP must not sign anything else (RFC 3161 2.3)
     dedicated = {ExtendedKeyUsageOID.TIME_STAMPING, ExtendedKeyUsageOID.OCSP_SIGNING}
     if eku is not None and set(eku) <= dedicated:

@@ -5,8 +5,9 @@ from the OCSP URLs of Authority Information Access (low-level; :meth:`TrustStore
 We fetch ourselves with :mod:`urllib` instead of letting pyhanko-certvalidator open an aiohttp
 session: our timeouts and size caps, only ``http``/``https``, an OCSP nonce that we check, and
 the bytes in hand as evidence. Results are cached per process by URL (CRLs) and by URL and
-certificate (OCSP) for :data:`CACHE_SECONDS`, so that verifying 1,000 files signed by one
-device fetches once.
+certificate (OCSP) for :data:`CACHE_SECONDS` (a failure for :data:`FAILURE_CACHE_SECONDS`), so
+that verifying 1,000 files signed by one device fetches once. One fetch, redirects included
+(at most :data:`MAX_REDIRECTS`, http and https only), ends within :data:`DEADLINE` seconds.
 
 What is *not* done here: checking signatures, freshness or status (the validator does that).
 """
@@ -19,24 +20,32 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dicomsec.trust._urls import crl_urls, ocsp_urls
 
 if TYPE_CHECKING:
     from cryptography import x509
 
-__all__ = ["CACHE_SECONDS", "CRL_MAX_BYTES", "OCSP_MAX_BYTES", "TIMEOUT", "Fetched",
+__all__ = ["CACHE_SECONDS", "CRL_MAX_BYTES", "DEADLINE", "FAILURE_CACHE_SECONDS",
+           "MAX_REDIRECTS", "OCSP_MAX_BYTES", "TIMEOUT", "Fetched",
            "clear_cache", "crl_urls", "fetch_crl", "fetch_ocsp", "ocsp_urls"]
 
-#: seconds allowed for one request (connect and each read)
+#: seconds allowed for connecting and for each read of one request
 TIMEOUT = 5.0
+#: seconds allowed for one whole fetch (connect, redirects, headers, body): a server that
+#: trickles its answer is cut off here
+DEADLINE = 10.0
+#: at most this many redirects are followed, to http or https URLs only
+MAX_REDIRECTS = 3
 #: the largest CRL we download (a site CRL of 100,000 entries is ~4 MB)
 CRL_MAX_BYTES = 16 << 20
 #: the largest OCSP response we accept (a response is a few KB)
 OCSP_MAX_BYTES = 64 << 10
 #: how long a fetched CRL or OCSP response is reused within a process
 CACHE_SECONDS = 600.0
+#: how long a failed fetch is remembered (a responder back up is asked again soon)
+FAILURE_CACHE_SECONDS = 30.0
 #: at most this many cached answers (oldest dropped first)
 _CACHE_ENTRIES = 512
 _SCHEMES = ("http", "https")
@@ -64,7 +73,10 @@ def clear_cache() -> None:
 def _cached(key: tuple[str, ...]) -> Fetched | None:
     with _lock:
         hit = _cache.get(key)
-    if hit is None or time.monotonic() - hit[0] > CACHE_SECONDS:
+    if hit is None:
+        return None
+    keep = CACHE_SECONDS if hit[1].data is not None else FAILURE_CACHE_SECONDS
+    if time.monotonic() - hit[0] > keep:
         return None
     return hit[1]
 
@@ -81,18 +93,75 @@ def _allowed(url: str) -> bool:
     return urllib.parse.urlsplit(url).scheme.lower() in _SCHEMES
 
 
+class _Redirects(urllib.request.HTTPRedirectHandler):
+    """Follow at most :data:`MAX_REDIRECTS` redirects, to http and https URLs only (urllib
+    would follow one to ftp://)."""
+
+    max_redirections = MAX_REDIRECTS
+
+    def redirect_request(self, req: urllib.request.Request, fp: Any, code: int, msg: str,
+                         headers: Any, newurl: str) -> urllib.request.Request | None:
+        if not _allowed(newurl):
+            raise urllib.error.URLError("redirected to a URL that is not http or https")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def _opener() -> urllib.request.OpenerDirector:
+    return urllib.request.build_opener(_Redirects)
+
+
 def _http(url: str, body: bytes | None, limit: int) -> bytes:
-    """GET (``body`` None) or POST an OCSP request; at most ``limit`` bytes (the scheme was
-    checked by the caller; proxies from the environment apply, as urllib does)."""
+    """GET (``body`` None) or POST an OCSP request; at most ``limit`` bytes, the whole fetch
+    within :data:`DEADLINE` seconds (the scheme was checked by the caller; proxies from the
+    environment apply, as urllib does).
+
+    The request runs in a daemon thread that the caller waits for: a trickling server is left
+    behind at the deadline (the thread ends at its next read), and a signal ends the wait at
+    once; nothing keeps the process from exiting.
+
+    Raises:
+        TimeoutError: no complete answer within the deadline.
+        OSError, ValueError, urllib.error.URLError: the request failed.
+    """
+    deadline = time.monotonic() + DEADLINE
+    box: list[bytes | BaseException] = []
+
+    def run() -> None:
+        try:
+            box.append(_request(url, body, limit, deadline))
+        except BaseException as exc:  # handed to the waiting caller
+            box.append(exc)
+
+    worker = threading.Thread(target=run, name="dicomsec-fetch", daemon=True)
+    worker.start()
+    worker.join(max(0.0, deadline - time.monotonic()))
+    if not box:
+        raise TimeoutError(f"no complete answer within {DEADLINE:g} s")
+    if isinstance(box[0], BaseException):
+        raise box[0]
+    return box[0]
+
+
+def _request(url: str, body: bytes | None, limit: int, deadline: float) -> bytes:
+    """One request read in chunks, stopping at ``deadline`` or past ``limit`` bytes."""
     headers = {"User-Agent": "dicomsec"}
     if body is not None:
         headers["Content-Type"] = "application/ocsp-request"
     request = urllib.request.Request(url, data=body, headers=headers)
-    with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
-        data: bytes = response.read(limit + 1)
-    if len(data) > limit:
-        raise ValueError(f"answer larger than {limit} bytes")
-    return data
+    chunks: list[bytes] = []
+    size = 0
+    with _opener().open(request, timeout=TIMEOUT) as response:
+        while True:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no complete answer within {DEADLINE:g} s")
+            chunk: bytes = response.read1(64 << 10)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > limit:
+                raise ValueError(f"answer larger than {limit} bytes")
+            chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def fetch_crl(url: str) -> Fetched:

@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from dicomsec.trust import _urls
+from dicomsec.trust import _candidates, _urls
 from dicomsec.trust._request import PATHS_CACHED, Request, cached_path, remember_path
 from dicomsec.trust._result import ChainResult, RevocationStatus
 
@@ -118,6 +118,10 @@ async def _validate(req: Request) -> ChainResult:
     pool = [c.public_bytes(_der()) for c in req.intermediates]
     chain = cached_path(req)
     if chain is None:
+        refused = _candidates.over_budget(req.cert, req.intermediates)
+        if refused is not None:
+            return ChainResult(False, (f"certificate chain not checked: {refused}",),
+                               reasons=("invalid",))
         try:
             chain = await _path_run(req, roots, pool)
         except (PathBuildingError, ValidationError) as exc:
@@ -129,7 +133,10 @@ async def _validate(req: Request) -> ChainResult:
         remember_path(req, chain)
     levels = _levels(req, chain)
     if req.allow_fetching:
-        await asyncio.to_thread(_fetch_for, levels)
+        # in this thread, blocking this private loop: every fetch has its own deadline, and a
+        # signal (Ctrl-C, SIGTERM) ends the wait at once, where a ``to_thread`` worker would
+        # keep ``asyncio.run`` waiting for it on the way out
+        _fetch_for(levels)
     # every CRL and OCSP response in hand goes to each run: a CRL issuer's own certificate
     # (PKITS 4.4.19) needs the revocation data of its own issuer
     crls = list(dict.fromkeys(c.public_bytes(_der()) for c in
@@ -269,7 +276,8 @@ def _levels(req: Request, chain: list[x509.Certificate]) -> list[_Level]:
 
 
 def _fetch_for(levels: list[_Level]) -> None:
-    """Fetch the CRLs and OCSP responses the certificates declare (blocking; run in a thread)."""
+    """Fetch the CRLs and OCSP responses the certificates declare (blocking; each fetch
+    within :data:`._fetch.DEADLINE`)."""
     from cryptography import x509
 
     for lv in levels:

@@ -16,7 +16,7 @@ from dicomsec.cli._contexts import (
     moment,
     trust_store,
 )
-from dicomsec.cli._root import command, err, exit_code, print_json, usage
+from dicomsec.cli._root import command, err, exit_code, print_json, printable, usage
 
 if TYPE_CHECKING:
     import typer
@@ -45,19 +45,20 @@ def _ocsp_responses(paths: list[Path]) -> tuple[bytes, ...]:
 
 
 def _render(report: ValidationReport) -> None:
-    """One line per verdict, then the chain built (leaf first)."""
-    print(("VALID" if report.valid else "NOT VALID") + f": {report.subject} for "
-          f"{report.purpose} at {report.at:%Y-%m-%d %H:%M:%S} UTC")
+    """One line per verdict, then the chain built (leaf first); names and problems come from
+    certificates, so every line is made terminal-safe (``printable``)."""
+    print(printable(("VALID" if report.valid else "NOT VALID") + f": {report.subject} for "
+                    f"{report.purpose} at {report.at:%Y-%m-%d %H:%M:%S} UTC"))
     for problem in report.problems:
-        print(f"  problem: {problem}")
+        print(printable(f"  problem: {problem}"))
     for warning in report.warnings:
-        print(f"  warning: {warning}")
+        print(printable(f"  warning: {warning}"))
     for i, entry in enumerate(report.chain):
         rev = entry.revocation
         state = ("trust anchor" if rev is None else
                  f"revocation {rev.status}" + (f" ({rev.source})" if rev.checked else ""))
-        print(f"  [{i}] {entry.subject}  serial {entry.serial}  "
-              f"{entry.not_before:%Y-%m-%d} .. {entry.not_after:%Y-%m-%d}  {state}")
+        print(printable(f"  [{i}] {entry.subject}  serial {entry.serial}  "
+                        f"{entry.not_before:%Y-%m-%d} .. {entry.not_after:%Y-%m-%d}  {state}"))
 
 
 @command("validate", group="trust")
@@ -115,5 +116,5 @@ def validate(
     else:
         _render(report)
     if not report.valid:
-        err(f"{cert}: not valid: {', '.join(report.reasons)}")
+        err(printable(f"{cert}: not valid: {', '.join(report.reasons)}"))
     return exit_code(report)
