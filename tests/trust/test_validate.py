@@ -32,6 +32,7 @@ from tests.trust._validate_pki import (
     make_cert,
     make_crl,
     make_pki,
+    name,
 )
 
 PEM = serialization.Encoding.PEM
@@ -371,6 +372,7 @@ def test_cli_valid_and_json(files: Path, capsys: pytest.CaptureFixture[str]) -> 
     ("junk.pem", "--trust", "root.pem"),
     ("missing.pem", "--trust", "root.pem"),
     ("good.pem", "--trust", "root.pem", "--at", "yesterday"),
+    ("good.pem", "--trust", "root.pem", "--at", "9999-12-31T23:59:59"),
     ("good.pem", "--trust", "root.pem", "--purpose", "everything"),
     ("good.pem", "--trust", "root.pem", "--ocsp-response", "junk.pem"),
     ("good.pem",),
@@ -397,3 +399,242 @@ def test_cli_fetches_unless_offline(pki: Pki, server: Server, files: Path,
     code, out, _ = _cli(capsys, *args)
     assert code == 0, out
     assert server.hits == ["/issuing.crl"]
+
+
+# ----------------------------------------------------------------- review: hostile inputs
+
+
+def _loop_cas(n: int) -> tuple[list[x509.Certificate], x509.Certificate]:
+    """``n`` certificates named "Loop CA" that sign each other in a ring (no SKI/AKI, so only
+    names chain them), and a leaf issued by the first."""
+    keys = [ec.generate_private_key(ec.SECP256R1()) for _ in range(n)]
+    cas = [make_cert("Loop CA", k, None, ca=True, signer=keys[(i + 1) % n],
+                     issuer_name=name("Loop CA")) for i, k in enumerate(keys)]
+    leaf = make_cert("victim", ec.generate_private_key(ec.SECP256R1()), None,
+                     signer=keys[0], issuer_name=name("Loop CA"))
+    return cas, leaf
+
+
+def test_same_name_intermediates_that_sign_each_other(pki: Pki, tmp_path: Path) -> None:
+    """Review: 8 such CAs took 14 s, 10 over 60 s (pyhanko walks every permutation). 12 now
+    answer at once: the pool keeps 4 of one name. The CLI run is guarded by a timeout."""
+    import subprocess
+    import sys
+
+    cas, leaf = _loop_cas(12)
+    result = TrustStore(anchors=(pki.root.cert,), intermediates=tuple(cas)).validate(leaf, at=AT)
+    assert not result.trusted and result.reasons == ("unknown-issuer",)
+    (tmp_path / "root.pem").write_bytes(pki.root.cert.public_bytes(PEM))
+    (tmp_path / "loop.pem").write_bytes(b"".join(c.public_bytes(PEM) for c in cas))
+    (tmp_path / "leaf.pem").write_bytes(leaf.public_bytes(PEM))
+    done = subprocess.run(
+        [sys.executable, "-m", "dicomsec", "trust", "validate", str(tmp_path / "leaf.pem"),
+         "--trust", str(tmp_path / "root.pem"), "--untrusted", str(tmp_path / "loop.pem"),
+         "--at", AT.isoformat(), "--offline"],
+        capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.strip().endswith("not valid: unknown-issuer")
+
+
+def test_path_building_budget(pki: Pki) -> None:
+    """Seven names, four certificates each, every one issued by the next name: 4^7 paths to
+    walk. Over the budget: refused, reason invalid, before pyhanko walks them."""
+    from dicomsec.trust import _candidates
+
+    keys = {(lvl, i): ec.generate_private_key(ec.SECP256R1()) for lvl in range(8)
+            for i in range(4)}
+    pool = [make_cert(f"Level {lvl}", keys[lvl, i], None, ca=True, signer=keys[lvl + 1, i],
+                      issuer_name=name(f"Level {lvl + 1}"))
+            for lvl in range(7) for i in range(4)]
+    leaf = make_cert("deep", ec.generate_private_key(ec.SECP256R1()), None,
+                     signer=keys[0, 0], issuer_name=name("Level 0"))
+    # no SKI/AKI match filters them: the leaf carries no AKI
+    assert _candidates.over_budget(leaf, pool) is not None
+    result = TrustStore(anchors=(pki.root.cert,), intermediates=tuple(pool)).validate(leaf, at=AT)
+    assert result.reasons == ("invalid",)
+    assert "path building gave up" in result.problems[0]
+    # duplicates and a fifth certificate of one name are left out of the pool
+    extra = make_cert("Level 0", ec.generate_private_key(ec.SECP256R1()), None, ca=True,
+                      issuer_name=name("Level 1"), signer=keys[1, 0])
+    kept = _candidates.pool(leaf, (pki.root.cert,), [*pool, *pool, extra, pki.root.cert])
+    assert len(kept) == len(pool) and extra not in kept
+
+
+@pytest.mark.parametrize("when", ["9999-12-31T23:59:59", "0001-01-01"])
+def test_moment_at_the_ends_of_the_calendar(pki: Pki, when: str) -> None:
+    """Review: 9999-12-31T23:59:59 raised OverflowError inside pyhanko (exit 70)."""
+    from dicomsec.errors import InvalidInput
+
+    moment = dt.datetime.fromisoformat(when).replace(tzinfo=dt.UTC)
+    with pytest.raises(InvalidInput, match="outside the range"):
+        _store(pki).validate(pki.leaves["good"], at=moment)
+    with pytest.raises(InvalidInput, match="outside the range"):
+        _store(pki).validate(pki.leaves["good"], at=AT, revocation_at=moment)
+
+
+def test_signing_needs_digital_signature(pki: Pki) -> None:
+    """nonRepudiation alone does not allow signing (the issue's acceptance 1); an absent
+    keyUsage allows any use (RFC 5280 4.2.1.3)."""
+    from tests.trust._validate_pki import SIGNING_KU
+
+    nr_only = make_cert("nr only", ec.generate_private_key(ec.SECP256R1()), pki.issuing,
+                        ku={**SIGNING_KU, "digital_signature": False})
+    result = _store(pki).validate(nr_only, at=AT)
+    assert result.reasons == ("wrong-key-usage",)
+    assert "not digitalSignature" in " ".join(result.problems)
+    ds_only = make_cert("ds only", ec.generate_private_key(ec.SECP256R1()), pki.issuing,
+                        ku={**SIGNING_KU, "content_commitment": False})
+    assert _store(pki).validate(ds_only, at=AT).trusted
+
+
+# --------------------------------------------------------- review: fetching a hostile server
+
+
+@contextlib.contextmanager
+def _trickler(accepted: threading.Event | None = None) -> Iterator[str]:
+    """An HTTP server on a free port that promises a large body and sends a byte every
+    0.2 s (review: 1 byte/s kept trust validate running 665 s)."""
+    import time
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    listener.settimeout(0.2)
+    stop = threading.Event()
+
+    def trickle(conn: socket.socket) -> None:
+        with contextlib.suppress(OSError), conn:
+            conn.recv(4096)
+            if accepted is not None:
+                accepted.set()
+            conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 10000000\r\n\r\n")
+            while not stop.is_set():
+                conn.sendall(b"0")
+                time.sleep(0.2)
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            threading.Thread(target=trickle, args=(conn,), daemon=True).start()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join()
+        listener.close()
+
+
+def test_trickling_server_ends_at_the_deadline(pki: Pki, monkeypatch: pytest.MonkeyPatch
+                                               ) -> None:
+    monkeypatch.setattr(_fetch, "DEADLINE", 1.0)
+    box: list[Any] = []
+    with _trickler() as base:
+        leaf = _fetching_leaf(pki, "trickled", crl_url=f"{base}/slow.crl")
+        worker = threading.Thread(target=lambda: box.append(
+            _store(pki, allow_fetching=True).validate(leaf, at=AT)), daemon=True)
+        worker.start()
+        worker.join(60)  # a guard only: the deadline ends it
+    assert box, "the fetch did not end"
+    assert box[0].reasons == ("revocation-unknown",)
+    assert "no complete answer within 1 s" in box[0].problems[0]
+
+
+@pytest.mark.skipif(not hasattr(__import__("signal"), "SIGTERM"), reason="POSIX signals")
+def test_sigterm_ends_a_fetch(pki: Pki, tmp_path: Path) -> None:
+    """Review: SIGTERM did not end a trickled fetch (asyncio.run waited for its worker)."""
+    import signal
+    import subprocess
+    import sys
+
+    accepted = threading.Event()
+    with _trickler(accepted) as base:
+        leaf = _fetching_leaf(pki, "trickled cli", crl_url=f"{base}/slow.crl")
+        (tmp_path / "leaf.pem").write_bytes(leaf.public_bytes(PEM))
+        (tmp_path / "root.pem").write_bytes(pki.root.cert.public_bytes(PEM))
+        (tmp_path / "issuing.pem").write_bytes(pki.issuing.cert.public_bytes(PEM))
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "dicomsec", "trust", "validate", str(tmp_path / "leaf.pem"),
+             "--trust", str(tmp_path / "root.pem"), "--untrusted",
+             str(tmp_path / "issuing.pem"), "--at", AT.isoformat()],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            assert accepted.wait(60), "the command never fetched"
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=5)  # ended by the signal, not by the 10 s deadline
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            proc.stdout.close()  # type: ignore[union-attr]
+            proc.stderr.close()  # type: ignore[union-attr]
+    assert proc.returncode != 0
+
+
+class _Redirect(http.server.BaseHTTPRequestHandler):
+    target = ""
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self.send_response(302)
+        self.send_header("Location", self.target if self.path == "/away" else self.path)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+@pytest.fixture()
+def redirector() -> Iterator[str]:
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Redirect)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join()
+
+
+def test_redirects_http_only_and_few(redirector: str, server: Server,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_Redirect, "target", "ftp://127.0.0.1/x.crl")
+    got = _fetch.fetch_crl(f"{redirector}/away")
+    assert got.data is None and "not http or https" in got.error
+    monkeypatch.setattr(_Redirect, "target", f"{server.base}/issuing.crl")
+    _fetch.clear_cache()
+    assert _fetch.fetch_crl(f"{redirector}/away").data is not None
+    looping = _fetch.fetch_crl(f"{redirector}/loop")  # redirects to itself
+    assert looping.data is None and "HTTP 302" in looping.error
+
+
+def test_failures_are_cached_briefly(pki: Pki, server: Server,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    dead = f"http://127.0.0.1:{_dead_port()}/x.crl"
+    assert _fetch.fetch_crl(dead).data is None
+    good = _fetch.fetch_crl(f"{server.base}/issuing.crl")
+    assert good.data is not None
+    assert _fetch._cached(("crl", dead)) is not None
+    monkeypatch.setattr(_fetch, "FAILURE_CACHE_SECONDS", 0.0)
+    assert _fetch._cached(("crl", dead)) is None  # asked again
+    assert _fetch._cached(("crl", f"{server.base}/issuing.crl")) == good
+
+
+def test_cli_output_is_terminal_safe(pki: Pki, tmp_path: Path,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    evil = make_cert("evil\x1b[2J\nVALID: CN=fake", ec.generate_private_key(ec.SECP256R1()),
+                     pki.issuing)
+    (tmp_path / "evil.pem").write_bytes(evil.public_bytes(PEM))
+    (tmp_path / "root.pem").write_bytes(pki.root.cert.public_bytes(PEM))
+    code, out, err = _cli(capsys, tmp_path / "evil.pem", "--trust", tmp_path / "root.pem",
+                          "--at", AT.isoformat(), "--offline")
+    assert code == 1
+    assert "\x1b" not in out + err
+    assert not any(line.startswith("VALID") for line in out.splitlines())
+    assert "\\x1b" in out
