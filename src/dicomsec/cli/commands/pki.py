@@ -211,8 +211,10 @@ def pki_issue(
 ) -> int:
     """Issue a key and a certificate of one kind from the site's issuing CA.
 
-    Exit 2 for a bad option (unknown kind, a serial outside PrintableString, an existing
-    PREFIX.key.pem) or a wrong passphrase; 1 when the algorithm policy refuses the key type.
+    PREFIX is outside DIR; an existing PREFIX.key.pem or PREFIX.cert.pem is never replaced.
+    Exit 2 for a bad option (unknown kind, a serial outside PrintableString, PREFIX inside
+    DIR or its files existing) or a wrong passphrase; 1 when the algorithm policy refuses the
+    key type.
     """
     from dicomsec.trust import pki
 
@@ -220,9 +222,10 @@ def pki_issue(
     request = pki.Request(kind, name, _identity(manufacturer, model, serial, station, kind),
                           tuple(san or ()), key_type, days)
     pki.check_request(request)
-    pub = _public_key(public_key, pkcs11, pin_file)
     for path in (out.with_name(out.name + ".key.pem"), out.with_name(out.name + ".cert.pem")):
         output_file(path)
+    pki.check_issue_outputs(folder, out)
+    pub = _public_key(public_key, pkcs11, pin_file)
     key_secret = None
     if key_passphrase_file is not None:
         key_secret = pki.read_passphrase(key_passphrase_file, new=True, prompt=None)
@@ -284,7 +287,9 @@ def pki_crl(
 ) -> int:
     """Sign a new CRL for each CA of the site (CRLNumber one more each time).
 
-    Copies go to DIR/crl.pem (and DIR/root.crl.pem) for publishing at --crl-url.
+    Copies go to DIR/crl.pem (and DIR/root.crl.pem) for publishing at --crl-url. CRL must
+    be outside DIR; an existing file there is replaced only if it is a CRL of the same CA.
+    Exit 2 for such an output, a bad option or a wrong passphrase.
     """
     from dicomsec.errors import InvalidInput
     from dicomsec.trust import pki
@@ -294,6 +299,7 @@ def pki_crl(
         raise InvalidInput(f"--days must be 1 to {pki.MAX_CRL_DAYS}, not {days}")
     for path in pki.crl_paths(out, 2):
         output_file(path)
+    pki.check_crl_outputs(folder, out)
     paths = pki.write_crls(folder, out, passphrase=_site_passphrase(folder, passphrase_file),
                            days=days, pin_file=pin_file)
     err("wrote " + ", ".join(map(str, paths)))

@@ -32,7 +32,9 @@ from dicomsec.trust.pki._ca import (
     Issued,
     Layout,
     Request,
+    check_issue_outputs,
     check_new_folder,
+    check_outputs,
     check_request,
     init,
     issue,
@@ -57,8 +59,8 @@ if TYPE_CHECKING:
 __all__ = [
     "CA_KEY_TYPES", "KINDS", "MAX_CRL_DAYS", "MAX_REQUEST", "PASSPHRASE_ENV",
     "PBKDF2_ITERATIONS", "REASONS", "CaSigner", "Issued", "Layout", "OcspServer", "PkiEntry",
-    "PkiList", "Request", "Responder", "Settings", "certificate_of", "check_new_folder",
-    "check_request", "crl_paths",
+    "PkiList", "Request", "Responder", "Settings", "certificate_of", "check_crl_outputs",
+    "check_issue_outputs", "check_new_folder", "check_outputs", "check_request", "crl_paths",
     "encrypt_private_key", "init", "issue", "kind_of", "list_certificates", "load_signer",
     "make_crls", "make_server", "read_passphrase", "read_settings", "revoke", "which_ca",
     "write_crls",
@@ -75,14 +77,64 @@ def crl_paths(out: Path, count: int) -> list[Path]:
     return paths
 
 
+#: the largest existing file read to tell whether it is a CRL that may be replaced
+_MAX_OLD_CRL = 64 << 20
+
+
+def _check_replaced_crl(path: Path, ca_cert: x509.Certificate) -> None:
+    """An existing ``path`` may be replaced only by a new CRL of the same CA: it must be a
+    CRL (PEM or DER) whose issuer is ``ca_cert``'s subject."""
+    from cryptography import x509
+
+    if not path.is_file():
+        raise InvalidInput("exists and is not a file; -o names the CRL file", path=str(path))
+    refusal = (f"exists and is not a CRL of {ca_cert.subject.rfc4514_string()}; refusing "
+               "to replace it (remove it or choose another -o)")
+    try:
+        if path.stat().st_size > _MAX_OLD_CRL:
+            raise InvalidInput(refusal, path=str(path))
+        data = path.read_bytes()
+        crl = (x509.load_pem_x509_crl(data) if b"-----BEGIN X509 CRL-----" in data
+               else x509.load_der_x509_crl(data))
+        same = crl.issuer == ca_cert.subject
+    except (OSError, ValueError):
+        same = False
+    if not same:
+        raise InvalidInput(refusal, path=str(path))
+
+
+def check_crl_outputs(folder: Path, out: Path) -> list[Path]:
+    """The paths :func:`write_crls` writes for ``out`` (:func:`crl_paths`, one per CA of
+    the site), checked before anything is signed: none inside the PKI folder
+    (:func:`check_outputs`), and an existing one only a CRL of the CA whose CRL replaces it
+    (a CRL is re-published in place; any other file is refused).
+
+    Raises:
+        InvalidInput: not a PKI folder, or a path refused as above.
+    """
+    from dicomsec.keys import load_certificate
+
+    layout = Layout(folder)
+    cas = layout.cas(read_settings(folder))
+    paths = crl_paths(out, len(cas))
+    check_outputs(folder, paths)
+    for ca, path in zip(cas, paths, strict=True):
+        if path.exists() or path.is_symlink():
+            _check_replaced_crl(path, load_certificate(layout.cert(ca)))
+    return paths
+
+
 def write_crls(folder: Path, out: Path, *, passphrase: bytes | None, days: int = 7,
                pin_file: Path | None = None) -> list[Path]:
     """:func:`make_crls`, written as PEM to :func:`crl_paths` and copied into the folder
-    (``crl.pem``, ``root.crl.pem``) for publishing. Returns the paths written beside ``out``."""
+    (``crl.pem``, ``root.crl.pem``) for publishing. Returns the paths written beside ``out``.
+
+    Raises:
+        InvalidInput: as :func:`check_crl_outputs` and :func:`make_crls`.
+    """
     from cryptography.hazmat.primitives.serialization import Encoding
 
-    if out.exists() and out.is_dir():
-        raise InvalidInput("is a folder; -o names the CRL file", path=str(out))
+    check_crl_outputs(folder, out)
     crls = make_crls(folder, passphrase=passphrase, days=days, pin_file=pin_file)
     paths = crl_paths(out, len(crls))
     for crl, path, copy in zip(crls, paths, ("crl.pem", "root.crl.pem"), strict=False):

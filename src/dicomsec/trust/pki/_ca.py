@@ -25,9 +25,9 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
     from cryptography.x509 import ocsp
 
-__all__ = ["CA_KEY_TYPES", "CaSigner", "Issued", "Layout", "Request", "check_new_folder",
-           "check_request", "init", "issue", "issue_from", "load_signer", "oneline", "revoke",
-           "which_ca"]
+__all__ = ["CA_KEY_TYPES", "CaSigner", "Issued", "Layout", "Request", "check_issue_outputs",
+           "check_new_folder", "check_outputs", "check_request", "init", "issue", "issue_from",
+           "load_signer", "oneline", "revoke", "which_ca"]
 
 #: ``--key-type`` of ``pki init`` → (root key scheme, issuing CA and default end-entity scheme)
 CA_KEY_TYPES: dict[str, tuple[str, str]] = {
@@ -283,6 +283,58 @@ def _ca_cert(signer: CaSigner | None, key: Any, name: x509.Name, *,
     return signer.sign_certificate(builder)
 
 
+def _same_file_inside(site: Path, path: Path) -> bool:
+    """Whether ``path``, an existing file with several hard links, is a file of ``site``."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    if st.st_nlink < 2:
+        return False
+    for root, _, files in os.walk(site):
+        for name in files:
+            with contextlib.suppress(OSError):
+                other = os.stat(os.path.join(root, name))
+                if (other.st_dev, other.st_ino) == (st.st_dev, st.st_ino):
+                    return True
+    return False
+
+
+def check_outputs(folder: Path, paths: list[Path]) -> None:
+    """Refuse an output inside the site PKI ``folder``: its CA certificates (the trust
+    anchor), CA keys, indexes, settings, ``certs/`` and ``ocsp/`` are never replaced by a
+    command's output. Paths are resolved first (symbolic links, ``..``), and an existing
+    output hard-linked to a file of the folder is refused too.
+
+    Raises:
+        InvalidInput: one of ``paths`` is (or would be) a file of the folder.
+    """
+    site = folder.resolve()
+    for path in paths:
+        where = path.resolve()
+        if where == site or site in where.parents or _same_file_inside(site, path):
+            raise InvalidInput(f"is inside the site PKI folder {folder} (its keys, "
+                               "certificates and index are never an output); write it "
+                               "elsewhere", path=str(path))
+
+
+def check_issue_outputs(folder: Path, out: Path) -> tuple[Path, Path]:
+    """``out.key.pem`` and ``out.cert.pem`` for :func:`issue`: outside the PKI folder and
+    not existing (an issued key or certificate is never replaced).
+
+    Raises:
+        InvalidInput: either is a file of the folder, or exists.
+    """
+    key_path, cert_path = (out.with_name(out.name + ".key.pem"),
+                           out.with_name(out.name + ".cert.pem"))
+    check_outputs(folder, [key_path, cert_path])
+    for path, what in ((key_path, "a private key"), (cert_path, "a certificate")):
+        if path.exists() or path.is_symlink():
+            raise InvalidInput(f"exists; refusing to replace {what} (remove it or choose "
+                               "another --out)", path=str(path))
+    return key_path, cert_path
+
+
 def check_new_folder(folder: Path) -> bool:
     """Whether ``folder`` must be made; refuse a non-empty one or a file."""
     if not folder.exists():
@@ -468,7 +520,8 @@ def issue(folder: Path, request: Request, *, passphrase: bytes | None,
 
     Raises:
         InvalidInput: not a PKI folder, a bad request, a wrong passphrase, an existing
-            ``out.key.pem``.
+            ``out.key.pem`` or ``out.cert.pem``, ``out`` inside the PKI folder
+            (:func:`check_issue_outputs`).
         PolicyViolation: the algorithm policy refuses the key type.
     """
     check_request(request)
@@ -477,10 +530,7 @@ def issue(folder: Path, request: Request, *, passphrase: bytes | None,
     now = now or _dt.datetime.now(_dt.UTC)
     key_path = cert_path = None
     if out is not None:
-        key_path, cert_path = (out.with_name(out.name + ".key.pem"),
-                               out.with_name(out.name + ".cert.pem"))
-        if public_key is None and key_path.exists():
-            raise InvalidInput("exists; refusing to replace a private key", path=str(key_path))
+        key_path, cert_path = check_issue_outputs(folder, out)
     key = None
     if public_key is None:  # the policy judges the key type before anything is asked
         keys.check_key_creation(_scheme(request.key_type or CA_KEY_TYPES[settings.key_type][1]),

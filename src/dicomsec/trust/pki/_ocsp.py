@@ -9,8 +9,11 @@ The CA keys are never held by the running server.
 Per request: the index of the CA named by the CertID is read again (a revocation counts at
 once), the status is ``good``, ``revoked`` (time and reason) or ``unknown`` (a serial this CA
 never issued); ``thisUpdate`` now, ``nextUpdate`` in :data:`NEXT_UPDATE`, the nonce echoed.
-A CertID of another issuer gets ``unauthorized``, a body that is not an OCSP request
-``malformedRequest``; a body over :data:`MAX_REQUEST` bytes is refused (HTTP 413).
+A CertID of another issuer, or hashed with an algorithm other than SHA-1 or SHA-2
+(:data:`CERTID_HASHES`: the responder cannot tell which issuer it names), gets
+``unauthorized``; a body that is not an OCSP request ``malformedRequest``; a body over
+:data:`MAX_REQUEST` bytes is refused (HTTP 413). No request ends the server or prints a
+traceback: an unexpected error is answered ``internalError`` and logged in one line.
 """
 
 from __future__ import annotations
@@ -38,8 +41,8 @@ if TYPE_CHECKING:
     from cryptography import x509
     from cryptography.x509 import ocsp
 
-__all__ = ["MAX_CONNECTIONS", "MAX_REQUEST", "NEXT_UPDATE", "OcspServer", "Responder",
-           "make_server"]
+__all__ = ["CERTID_HASHES", "MAX_CONNECTIONS", "MAX_REQUEST", "NEXT_UPDATE", "OcspServer",
+           "Responder", "make_server"]
 
 _log = logging.getLogger(__name__)
 
@@ -51,6 +54,8 @@ NEXT_UPDATE = _dt.timedelta(minutes=15)
 _RENEW_BEFORE = _dt.timedelta(days=1)
 #: seconds a client may take to send its request
 _READ_TIMEOUT = 10
+#: hash algorithms of a CertID the responder matches (RFC 6960 §4.1.1; others: unauthorized)
+CERTID_HASHES = frozenset({"sha1", "sha224", "sha256", "sha384", "sha512"})
 #: connections served at once; more are closed unanswered (a flood cannot spawn threads)
 MAX_CONNECTIONS = 64
 
@@ -64,12 +69,21 @@ class _Ca:
     responder_key: Any = None
 
     def matches(self, req: ocsp.OCSPRequest) -> bool:
+        """Whether the CertID names this CA (a hash outside :data:`CERTID_HASHES`: no)."""
         from asn1crypto import x509 as ax509
+        from cryptography.exceptions import UnsupportedAlgorithm
         from cryptography.hazmat.primitives import hashes
         from cryptography.hazmat.primitives.serialization import Encoding
 
+        try:
+            algorithm = req.hash_algorithm
+        except (UnsupportedAlgorithm, ValueError):
+            return False
+        if algorithm.name not in CERTID_HASHES:
+            return False
+
         def digest(data: bytes) -> bytes:
-            h = hashes.Hash(req.hash_algorithm)
+            h = hashes.Hash(algorithm)
             h.update(data)
             return h.finalize()
 
@@ -138,13 +152,19 @@ class Responder:
                                  layout.index(ca, settings), cert, key))
 
     def respond(self, body: bytes, *, now: _dt.datetime | None = None) -> tuple[bytes, str]:
-        """The DER response to a DER request, and one word on what was answered."""
-        from cryptography.hazmat.primitives.serialization import Encoding
+        """The DER response to a DER request, and one word on what was answered; never
+        raises for any ``body`` (an unexpected error: ``internalError``, logged)."""
+        try:
+            return self._respond(body, now)
+        except Exception as exc:  # a hostile request must not end the server
+            _log.warning("OCSP: cannot answer: %s", type(exc).__name__)
+            return _failure("INTERNAL_ERROR", "internalError")
+
+    def _respond(self, body: bytes, now: _dt.datetime | None) -> tuple[bytes, str]:
         from cryptography.x509 import ocsp
 
         def failure(status: ocsp.OCSPResponseStatus, note: str) -> tuple[bytes, str]:
-            return (ocsp.OCSPResponseBuilder.build_unsuccessful(status).public_bytes(
-                Encoding.DER), note)
+            return _failure(status.name, note)
 
         try:
             req = ocsp.load_der_ocsp_request(body)
@@ -191,6 +211,15 @@ class Responder:
         der = signer.sign_ocsp_response(builder).public_bytes(Encoding.DER)
         serial = f"{req.serial_number:X}"
         return der, f"{note} serial={'0' * (len(serial) % 2)}{serial}"
+
+
+def _failure(status: str, note: str) -> tuple[bytes, str]:
+    """An unsuccessful OCSP response (``status``: an ``OCSPResponseStatus`` name)."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+    from cryptography.x509 import ocsp
+
+    return (ocsp.OCSPResponseBuilder.build_unsuccessful(ocsp.OCSPResponseStatus[status])
+            .public_bytes(Encoding.DER), note)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -256,6 +285,14 @@ class OcspServer(ThreadingHTTPServer):
             super().process_request_thread(request, client_address)
         finally:
             self._slots.release()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """One line on the log for an error the handler did not answer (no traceback on
+        stderr); the server goes on serving."""
+        import sys
+
+        exc = sys.exc_info()[1]
+        self.log(f"{client_address[0]} dropped: {type(exc).__name__}")
 
     @property
     def port(self) -> int:
