@@ -84,9 +84,10 @@ def load_signer(raw: bytes | None) -> tuple[x509.Certificate | None, str | None]
 def check_signer_certificate(cert: x509.Certificate, *, at: _dt.datetime | None = None) -> None:
     """Refuse to sign with a certificate that ``verify`` would refuse at ``at`` (default: now,
     the signing time): outside its validity, key usage without digitalSignature
-    (nonRepudiation alone is refused; a CA-only or keyEncipherment-only key), an extended key usage dedicated to
-    time-stamping or OCSP, a key that cannot sign. One rule list with ``verify``:
-    :func:`dicomsec.trust.check_for_use` with :attr:`~dicomsec.trust.KeyPurpose.SIGNING`.
+    (nonRepudiation alone is refused; a CA-only or keyEncipherment-only key), an extended
+    key usage dedicated to time-stamping or OCSP, a key that cannot sign. One rule list with
+    ``verify``: :func:`dicomsec.trust.check_for_use` with
+    :attr:`~dicomsec.trust.KeyPurpose.SIGNING`.
 
     Raises:
         CertificateNotUsable: an :class:`~dicomsec.errors.InvalidInput` (exit 2), one line.
