@@ -579,6 +579,41 @@ def test_site_responder_survives_hostile_requests(site: Site, device: Path,
     assert responder.poll() is None
 
 
+@pytest.mark.peer
+def test_site_responder_invalidity_date_and_hold(site: Site, responder: subprocess.Popen[str]
+                                                ) -> None:
+    """A key-compromise with an invalidity date: the revoked single response carries an
+    InvalidityDate (re-signed; openssl verifies it); a hold: reason certificateHold."""
+    openssl = require_tool("openssl")
+    issuing = x509.load_pem_x509_certificate(site.issuing.read_bytes())
+    pf = ["--passphrase-file", str(site.passfile)]
+    stolen, held = site.issue("ocsp-stolen"), site.issue("ocsp-held")
+    assert cli_main(["pki", "revoke", str(site.dir), "--cert", f"{stolen}.cert.pem", "--reason",
+                     "key-compromise", "--invalidity-date", "2026-01-02T03:04:05Z", *pf]) == 0
+    assert cli_main(["pki", "revoke", str(site.dir), "--cert", f"{held}.cert.pem", "--reason",
+                     "certificate-hold", *pf]) == 0
+    cert = x509.load_pem_x509_certificate(Path(f"{stolen}.cert.pem").read_bytes())
+    reply = _post(site, _ocsp_request(cert, issuing))
+    assert reply.certificate_status == ocsp.OCSPCertStatus.REVOKED
+    assert reply.revocation_reason == x509.ReasonFlags.key_compromise
+    invalidity = reply.single_extensions.get_extension_for_class(x509.InvalidityDate).value
+    assert invalidity.invalidity_date_utc == _dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=_dt.UTC)
+    responder_key = reply.certificates[0].public_key()
+    assert isinstance(responder_key, ec.EllipticCurvePublicKey)
+    responder_key.verify(reply.signature, reply.tbs_response_bytes, ec.ECDSA(hashes.SHA256()))
+    proc = subprocess.run([openssl, "ocsp", "-issuer", str(site.issuing), "-cert",
+                           f"{stolen}.cert.pem", "-url", f"http://127.0.0.1:{site.port}/",
+                           "-CAfile", str(site.anchor), "-verify_other", str(site.issuing),
+                           "-resp_text"], capture_output=True, text=True, check=False,
+                          timeout=60)
+    out = proc.stdout + proc.stderr
+    assert "Response verify OK" in out and "Invalidity Date" in out, out
+    cert = x509.load_pem_x509_certificate(Path(f"{held}.cert.pem").read_bytes())
+    reply = _post(site, _ocsp_request(cert, issuing))
+    assert reply.certificate_status == ocsp.OCSPCertStatus.REVOKED
+    assert reply.revocation_reason == x509.ReasonFlags.certificate_hold
+
+
 def test_verify_through_the_site_responder(site: Site, device: Path,
                                            responder: subprocess.Popen[str],
                                            capsys: pytest.CaptureFixture[str]) -> None:

@@ -7,7 +7,8 @@ unencrypted, so that a restart needs no passphrase; it can only sign OCSP answer
 The CA keys are never held by the running server.
 
 Per request: the index of the CA named by the CertID is read again (a revocation counts at
-once), the status is ``good``, ``revoked`` (time and reason) or ``unknown`` (a serial this CA
+once), the status is ``good``, ``revoked`` (time and reason, ``certificateHold`` included;
+an InvalidityDate single extension when the index has one) or ``unknown`` (a serial this CA
 never issued); ``thisUpdate`` now, ``nextUpdate`` in :data:`NEXT_UPDATE`, the nonce echoed.
 A CertID of another issuer, or hashed with an algorithm other than SHA-1 or SHA-2
 (:data:`CERTID_HASHES`: the responder cannot tell which issuer it names), gets
@@ -208,9 +209,63 @@ class Responder:
         except x509.ExtensionNotFound:
             pass
         signer = CaSigner(ca.responder_key, ca.responder_cert)
-        der = signer.sign_ocsp_response(builder).public_bytes(Encoding.DER)
+        response = signer.sign_ocsp_response(builder)
+        if status == ocsp.OCSPCertStatus.REVOKED and entry is not None \
+                and entry.invalidity is not None:
+            der = _with_invalidity(response, entry.invalidity, ca.responder_key,
+                                   ca.responder_cert, signer.hash_algorithm())
+        else:
+            der = response.public_bytes(Encoding.DER)
         serial = f"{req.serial_number:X}"
         return der, f"{note} serial={'0' * (len(serial) % 2)}{serial}"
+
+
+def _with_invalidity(response: ocsp.OCSPResponse, invalidity: _dt.datetime, key: Any,
+                     cert: x509.Certificate, hash_alg: Any) -> bytes:
+    """``response`` with an InvalidityDate in its single response's ``singleExtensions``
+    (RFC 6960 §4.4.7 allows the CRL entry extensions there; RFC 5280 §5.3.2), as DER.
+    cryptography's builder makes no single extensions, so the TBS is re-encoded with
+    asn1crypto, signed again by the responder's key (an in-memory key of ``DIR/ocsp/``,
+    ECDSA or RSA PKCS#1 v1.5, as cryptography signed it) and the signature checked.
+
+    Raises:
+        DicomSecError: the new signature does not verify with the responder certificate.
+    """
+    from asn1crypto import core
+    from asn1crypto import ocsp as a_ocsp
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+    from cryptography.hazmat.primitives.serialization import Encoding
+    from cryptography.x509 import ocsp as c_ocsp
+
+    basic = a_ocsp.OCSPResponse.load(response.public_bytes(Encoding.DER))[
+        "response_bytes"]["response"].parsed
+    tbs = basic["tbs_response_data"]
+    tbs["responses"][0]["single_extensions"] = [{
+        "extn_id": "invalidity_date", "critical": False,
+        "extn_value": core.GeneralizedTime(invalidity.astimezone(_dt.UTC))}]
+    data = tbs.dump(force=True)
+    if isinstance(key, rsa.RSAPrivateKey):
+        basic["signature"] = key.sign(data, padding.PKCS1v15(), hash_alg)
+    else:
+        basic["signature"] = key.sign(data, ec.ECDSA(hash_alg))
+    der = bytes(a_ocsp.OCSPResponse({
+        "response_status": "successful",
+        "response_bytes": {"response_type": "basic_ocsp_response", "response": basic},
+    }).dump(force=True))
+    signed = c_ocsp.load_der_ocsp_response(der)
+    public = cert.public_key()
+    try:
+        if isinstance(public, rsa.RSAPublicKey):
+            public.verify(signed.signature, signed.tbs_response_bytes, padding.PKCS1v15(),
+                          hash_alg)
+        else:
+            assert isinstance(public, ec.EllipticCurvePublicKey)
+            public.verify(signed.signature, signed.tbs_response_bytes, ec.ECDSA(hash_alg))
+    except InvalidSignature:
+        raise DicomSecError("internal: the OCSP response with its InvalidityDate does not "
+                            "verify") from None
+    return der
 
 
 def _failure(status: str, note: str) -> tuple[bytes, str]:
