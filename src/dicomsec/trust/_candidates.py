@@ -45,12 +45,25 @@ def pool(cert: x509.Certificate, anchors: Sequence[x509.Certificate],
         if c in skip or c in seen:
             continue
         seen.add(c)
-        count = per_name.get(c.subject, 0)
+        subject = _name(c, "subject")
+        if subject is None:  # a name that does not parse cannot issue anything by name
+            continue
+        count = per_name.get(subject, 0)
         if count >= MAX_PER_NAME:
             continue
-        per_name[c.subject] = count + 1
+        per_name[subject] = count + 1
         out.append(c)
     return tuple(out)
+
+
+def _name(cert: x509.Certificate, which: str) -> x509.Name | None:
+    """The subject or issuer name, ``None`` when it does not parse (names are parsed lazily:
+    a crafted certificate fails here, not when it was loaded)."""
+    try:
+        name: x509.Name = getattr(cert, which)
+    except ValueError:
+        return None
+    return name
 
 
 def over_budget(cert: x509.Certificate, intermediates: Sequence[x509.Certificate],
@@ -62,12 +75,15 @@ def over_budget(cert: x509.Certificate, intermediates: Sequence[x509.Certificate
     path (and adds no step)."""
     by_name: dict[x509.Name, list[x509.Certificate]] = {}
     for c in intermediates:
-        by_name.setdefault(c.subject, []).append(c)
+        subject = _name(c, "subject")
+        if subject is not None:
+            by_name.setdefault(subject, []).append(c)
     steps = 0
     stack: list[tuple[x509.Certificate, frozenset[x509.Certificate]]] = [(cert, frozenset())]
     while stack:
         child, seen = stack.pop()
-        for issuer in by_name.get(child.issuer, ()):
+        issuer_name = _name(child, "issuer")
+        for issuer in by_name.get(issuer_name, ()) if issuer_name is not None else ():
             if issuer in seen or not _key_ids_match(child, issuer):
                 continue
             steps += 1
