@@ -32,8 +32,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Literal
 
-import pytest
-
 PKI_DIR = Path(__file__).resolve().parent / "data" / "pki"
 
 Mode = Literal["ok", "garbage", "http500", "replay"]
@@ -105,14 +103,10 @@ def token_reply(query: bytes, signer: Any, serial: int) -> bytes:
 
 
 def openssl_or_skip() -> str:
-    """The path of the ``openssl`` command; fail on CI (``CI=true``) or skip when missing."""
-    exe = shutil.which("openssl")
-    if exe is None:
-        message = "the openssl command is not installed (needed for the test TSA)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return exe
+    """The path of the ``openssl`` command (``require_tool``: fails under ``CI=true``)."""
+    from tests.conftest import require_tool
+
+    return require_tool("openssl")
 
 
 def copy_pki(workdir: Path) -> Path:

@@ -221,8 +221,51 @@ def _guarded(label: str, sign: Any, *args: Any) -> bytes:
                             f"{type(exc).__name__} {exc}".rstrip()) from None
 
 
+class _TokenSigning:
+    """What a private key in a token signs, for :class:`TokenKey` and
+    :class:`Pkcs11SigningKey` alike (one copy of the rules)."""
+
+    __slots__ = ()
+    key: Any
+    token_label: str
+    rsa_pss: bool
+
+    if TYPE_CHECKING:  # each subclass has its own (TokenKey's, CertifiedKey's)
+        @property
+        def scheme(self) -> algorithms.Algorithm: ...
+
+    def sign_digest(self, digest: bytes, digest_alg: algorithms.Algorithm, *,
+                    deterministic: bool = False) -> bytes:
+        """Sign a digest inside the token (:func:`_token_sign`'s mechanisms; a MAC digest for
+        ``sign``, a TBS digest for :mod:`_x509sign`).
+
+        Raises:
+            InvalidInput: ``deterministic`` (a token makes randomised ECDSA signatures).
+            UnsupportedAlgorithm: a key family not wired for tokens (ML-DSA).
+            DicomSecError: the token failed.
+        """
+        if deterministic:
+            raise InvalidInput(f"PKCS#11 token {self.token_label}: deterministic ECDSA is not "
+                               "offered by a token (drop --deterministic)")
+        return _guarded(self.token_label, _token_sign, self.key, self.scheme.family,
+                        self.rsa_pss, digest, digest_alg)
+
+    def sign_message(self, data: bytes) -> bytes:
+        """EdDSA only: sign ``data`` itself with ``CKM_EDDSA`` (PureEdDSA, RFC 8032), e.g. an
+        X.509 TBS (:mod:`_x509sign`).
+
+        Raises:
+            UnsupportedAlgorithm: not an EdDSA key.
+        """
+        from pkcs11 import Mechanism
+
+        if self.scheme.family is not algorithms.Family.EDDSA:
+            raise UnsupportedAlgorithm(f"{self.scheme.name} signs digests, not messages")
+        return _guarded(self.token_label, lambda: self.key.sign(data, mechanism=Mechanism.EDDSA))
+
+
 @dataclass(frozen=True)
-class TokenKey:
+class TokenKey(_TokenSigning):
     """A private key in a PKCS#11 token WITHOUT a certificate: its public key comes from the
     token's public key object (e.g. a self-signed root CA or a new key in the token).
 
@@ -251,32 +294,6 @@ class TokenKey:
     @property
     def bits(self) -> int | None:
         return algorithms.key_bits(self.public)
-
-    def sign_digest(self, digest: bytes, digest_alg: algorithms.Algorithm, *,
-                    deterministic: bool = False) -> bytes:
-        """Sign a digest inside the token (:func:`_token_sign`'s mechanisms).
-
-        Raises:
-            InvalidInput: ``deterministic`` (a token makes randomised ECDSA signatures).
-            DicomSecError: the token failed.
-        """
-        if deterministic:
-            raise InvalidInput(f"PKCS#11 token {self.token_label}: deterministic ECDSA is not "
-                               "offered by a token (drop --deterministic)")
-        return _guarded(self.token_label, _token_sign, self.key, self.scheme.family,
-                        self.rsa_pss, digest, digest_alg)
-
-    def sign_message(self, data: bytes) -> bytes:
-        """EdDSA only: sign ``data`` itself with ``CKM_EDDSA`` (PureEdDSA, RFC 8032).
-
-        Raises:
-            UnsupportedAlgorithm: not an EdDSA key.
-        """
-        from pkcs11 import Mechanism
-
-        if self.scheme.family is not algorithms.Family.EDDSA:
-            raise UnsupportedAlgorithm(f"{self.scheme.name} signs digests, not messages")
-        return _guarded(self.token_label, lambda: self.key.sign(data, mechanism=Mechanism.EDDSA))
 
     def provenance(self) -> dict[str, bool | None]:
         """The private key's PKCS#11 provenance attributes (``None``: the token would not
@@ -308,7 +325,7 @@ class TokenKey:
 
 
 @dataclass(frozen=True)
-class Pkcs11SigningKey(CertifiedKey):
+class Pkcs11SigningKey(_TokenSigning, CertifiedKey):
     """A private key in a PKCS#11 token, paired with its certificate (a ``SigningKey``).
 
     Build it with :func:`open_signing_key`. It holds the open session; :meth:`close` ends it.
@@ -322,33 +339,6 @@ class Pkcs11SigningKey(CertifiedKey):
 
     def __repr__(self) -> str:
         return f"Pkcs11SigningKey(token={self.token_label!r}, scheme={self.scheme.name})"
-
-    def sign_digest(
-        self, digest: bytes, digest_alg: algorithms.Algorithm, *, deterministic: bool = False
-    ) -> bytes:
-        """Sign a MAC digest inside the token (the same rules as ``FileSigningKey``).
-
-        Raises:
-            InvalidInput: ``deterministic`` (a token makes randomised ECDSA signatures).
-            UnsupportedAlgorithm: a key family not wired for tokens (ML-DSA).
-        """
-        if deterministic:
-            raise InvalidInput(f"PKCS#11 token {self.token_label}: deterministic ECDSA is not "
-                               "offered by a token (drop --deterministic)")
-        return _guarded(self.token_label, _token_sign, self.key, self.scheme.family,
-                        self.rsa_pss, digest, digest_alg)
-
-    def sign_message(self, data: bytes) -> bytes:
-        """EdDSA only: sign ``data`` itself (CKM_EDDSA), e.g. an X.509 TBS (:mod:`_x509sign`).
-
-        Raises:
-            UnsupportedAlgorithm: not an EdDSA key.
-        """
-        from pkcs11 import Mechanism
-
-        if self.scheme.family is not algorithms.Family.EDDSA:
-            raise UnsupportedAlgorithm(f"{self.scheme.name} signs digests, not messages")
-        return _guarded(self.token_label, lambda: self.key.sign(data, mechanism=Mechanism.EDDSA))
 
     def close(self) -> None:
         """End the token session (the last one to close logs the token out)."""
