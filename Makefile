@@ -33,7 +33,7 @@ lint: install
 	$(VENV)/bin/mypy
 
 test: install peers lint
-	$(VENV)/bin/pytest -q --durations=10
+	$(VENV)/bin/pytest -q -n 2 --dist loadfile --durations=10
 
 demo: install peers
 	$(PY) demo/demo.py

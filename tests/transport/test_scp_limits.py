@@ -117,3 +117,21 @@ def test_timeouts_must_be_positive(pki: Pki, tmp_path: Path, option: str) -> Non
     with pytest.raises(InvalidInput, match="timeout must be positive"), \
             _scp(pki, tmp_path / "out", [], **{option: 0.0}):
         pass
+
+
+@pytest.mark.parametrize(("flag", "state", "expected"), [
+    (False, "Sta3", False), (False, "Sta6", True), (False, "Sta7", True),
+    (True, "Sta6", True), (False, "Sta13", False), (False, "Sta2", False)])
+def test_established_follows_the_state_machine(flag: bool, state: str,
+                                               expected: bool) -> None:
+    """A P-DATA right after our A-ASSOCIATE-AC (state Sta6, ``is_established`` not yet set
+    by the association thread) is judged as inside the association: the race two test
+    workers exposed, where it was refused by the pre-association bound."""
+    from types import SimpleNamespace
+
+    from dicomsec.transport._pynetdicom import _BoundedReads
+
+    dul = _BoundedReads()
+    dul.assoc = SimpleNamespace(is_established=flag)
+    dul.state_machine = SimpleNamespace(current_state=state)
+    assert dul._established() is expected

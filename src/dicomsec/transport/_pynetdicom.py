@@ -664,6 +664,11 @@ class _Replay:
             raise
 
 
+#: the DUL states in which an association exists (PS3.8 9.2: established, and the release
+#: states that follow it)
+_ESTABLISHED_STATES = frozenset({"Sta6", "Sta7", "Sta8", "Sta9", "Sta10", "Sta11", "Sta12"})
+
+
 class _BoundedReads:
     """The DUL part of :class:`PduLimits`, and of the reactor's ending (mixed into our DUL
     class, before pynetdicom's)."""
@@ -694,7 +699,7 @@ class _BoundedReads:
             error = exc
         if len(header) == 6:
             pdu_type, _, length = struct.unpack(">BBL", header)
-            established = bool(self.assoc.is_established)
+            established = self._established()
             reason = limits.refusal(pdu_type, length, established,
                                     self._announced() if established else 0)
             if reason is not None:
@@ -708,6 +713,15 @@ class _BoundedReads:
         if replay.timed_out:
             self._drop("peer stalled in the middle of a PDU for the network timeout; "
                        "connection dropped", abort=False)
+
+    def _established(self) -> bool:
+        """Whether the association is established, as this DUL thread sees it: the state
+        machine is in Sta6 once our A-ASSOCIATE-AC has gone out, before the association
+        thread sets ``is_established`` (a P-DATA that follows the AC at once is judged by the
+        P-DATA bound, not the pre-association one)."""
+        if self.assoc.is_established:
+            return True
+        return str(getattr(self.state_machine, "current_state", "")) in _ESTABLISHED_STATES
 
     def _announced(self) -> int:
         """The maximum PDU length our side of the association announced (0: none)."""
@@ -734,7 +748,7 @@ class _BoundedReads:
             limits = self._limits
             if limits is not None:
                 with contextlib.suppress(Exception):
-                    limits.on_drop(reason, bool(self.assoc.is_established))
+                    limits.on_drop(reason, self._established())
         if not abort:
             return
         from pynetdicom.pdu import A_ABORT_RQ
