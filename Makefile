@@ -5,7 +5,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 # Debian packages of the real peers the tests run against (command: package)
 PEERS := dcmsign:dcmtk storescu:dcmtk storescp:dcmtk dciodvfy:dicom3tools openssl:openssl \
-	softhsm2-util:softhsm2 pkcs11-tool:opensc chromium:chromium
+	softhsm2-util:softhsm2 pkcs11-tool:opensc chromium:chromium \
+	gdcmanon:libgdcm-tools tesseract:tesseract-ocr
 
 .PHONY: install peers test lint demo bench clean
 
@@ -14,7 +15,7 @@ install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip >/dev/null 2>&1 || true
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev,ocr,bench]'
 	touch $@
 
 # Install the peer tools with apt-get when running as root and they are missing.

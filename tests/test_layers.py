@@ -41,6 +41,7 @@ LAYERS: dict[str, int] = {
     "cms": 4,
     "signatures": 5,
     "securefile": 5,
+    "deid": 5,
     "transport": 5,
     "batch": 6,
     "policy": 6,
