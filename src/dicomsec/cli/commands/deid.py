@@ -1,0 +1,320 @@
+"""``dicomsec deid | reid``: de-identification (PS3.15 Annex E) and re-identification of DICOM
+files and folders, in worker processes."""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+from dicomsec.cli._contexts import POLICY_HELP, algorithm_policy
+from dicomsec.cli._root import (
+    DEBUG,
+    EXIT_INPUT,
+    EXIT_OK,
+    command,
+    err,
+    exit_code,
+    print_json,
+    printable,
+    progress,
+    usage,
+)
+
+if TYPE_CHECKING:
+    import typer
+
+    from dicomsec.deid._batch import MappingTable, Planned
+    from dicomsec.deid._envelope import RecipientGroup
+    from dicomsec.deid._rules import Option
+
+#: the environment variable that may hold the UID secret (its UTF-8 bytes)
+SECRET_ENV = "DICOMSEC_UID_SECRET"  # noqa: S105  (a name, not a secret)
+MIN_SECRET = 16
+
+
+def _options(values: list[str] | None) -> frozenset[Option]:
+    """``--option`` values, repeatable and comma-separated; a usage error names the valid
+    ones."""
+    from dicomsec.deid._rules import Option, check_options
+    from dicomsec.errors import InvalidInput
+
+    names = [n for v in values or () for n in v.split(",") if n.strip()]
+    try:
+        return check_options(Option.parse(n) for n in names)
+    except InvalidInput as exc:
+        raise usage(str(exc)) from None
+
+
+def read_secret(path: Path | None) -> tuple[bytes, str | None]:
+    """The UID secret: ``--uid-secret-file`` (its first line when the file is text, else its
+    bytes), else ``$DICOMSEC_UID_SECRET``, else a random one for this run (with the warning
+    it deserves); at least 16 bytes. Returns the secret and the warning."""
+    from dicomsec.errors import InvalidInput
+
+    if path is not None:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise InvalidInput(f"cannot read the UID secret file: {exc.strerror or exc}",
+                               path=str(path)) from None
+        try:
+            lines = data.decode("utf-8").splitlines()
+            secret = lines[0].encode("utf-8") if lines else b""
+        except UnicodeDecodeError:
+            secret = data
+        where = f"the UID secret file {path}"
+    elif os.environ.get(SECRET_ENV) is not None:
+        secret, where = os.environ[SECRET_ENV].encode("utf-8"), f"${SECRET_ENV}"
+    else:
+        return os.urandom(32), (
+            "warning: no --uid-secret-file nor $DICOMSEC_UID_SECRET: a random secret for "
+            "this run; its UIDs and Patient IDs will not match those of another run")
+    if len(secret) < MIN_SECRET:
+        raise InvalidInput(f"{where} holds {len(secret)} bytes; at least {MIN_SECRET} are "
+                           "needed (e.g. 'openssl rand -hex 32')")
+    return secret, None
+
+
+def _groups(to: list[Path] | None, attributes_for: list[str] | None
+            ) -> tuple[RecipientGroup, ...]:
+    from dicomsec.deid._envelope import parse_attributes_for, recipient_groups
+
+    subsets = [parse_attributes_for(text) for text in attributes_for or ()]
+    for cert in [*(to or ()), *(p for p, _ in subsets)]:
+        if not cert.is_file():
+            raise usage(f"recipient {cert}: not a readable file")
+    return recipient_groups(list(to or ()), subsets)
+
+
+def _error_line(error: str | None, detail: str | None) -> str:
+    if detail is not None and DEBUG[0]:
+        return f"error: {printable(error)}\n{detail.rstrip()}"
+    suffix = " (run with --debug for details)" if detail is not None else ""
+    return f"error: {printable(error)}{suffix}"
+
+
+def _deid_lines(d: dict[str, Any]) -> list[str]:
+    counts = d["counts"]
+    enc = d["encrypted"]
+    parts = [f"removed {counts['removed']}", f"replaced {counts['replaced']}",
+             f"kept {counts['kept']}", f"UIDs {d['mapping']['uids']}"]
+    if enc is not None:
+        parts.append(f"encrypted for {len(enc['recipients'])} recipient(s) in "
+                     f"{enc['items']} item(s) ({enc['mode']})")
+    if d["pixels"] is not None:
+        parts.append(f"{len(d['pixels']['regions'])} pixel region(s) blanked "
+                     f"({d['pixels']['engine']})")
+    if d["signatures_removed"]:
+        parts.append(f"{len(d['signatures_removed'])} signature(s) removed")
+    lines = [f"OK  {printable(d['file'])} -> {printable(d['output'])}: {', '.join(parts)}"]
+    lines.extend(f"  FLAG: {printable(f)}" for f in d["flags"])
+    lines.extend(f"  warning: {printable(w)}" for w in d["warnings"])
+    return lines
+
+
+def _reid_lines(d: dict[str, Any]) -> list[str]:
+    auth = "authenticated" if d["authenticated"] else "not authenticated (CBC)"
+    return [f"OK  {printable(d['file'])} -> {printable(d['output'])}: restored "
+            f"{len(d['restored'])} attribute(s) from item {d['item_index']} ({d['outer']}, "
+            f"{d['cipher']}, {d['recipient_kind']}; {auth})"]
+
+
+def _run(job: Callable[[Planned], Any], paths: list[Path], outdir: Path, *,
+         workers: int | None, as_json: bool, codes: list[int], what: str,
+         table: MappingTable | None = None) -> Iterator[dict[str, Any]]:
+    """Run ``job`` over every planned file; yield each file's dict, print the people's lines
+    unless ``as_json``, append each exit code to ``codes``, merge mappings into ``table``."""
+    from dicomsec.batch import make_executor
+    from dicomsec.deid._batch import plan
+
+    with progress(None) as bar:
+        task = bar.add_task(what, total=None)
+        for outcome in make_executor(workers).map(job, plan(paths, outdir)):
+            if outcome.value is not None:
+                value = outcome.value
+                result = value[0] if isinstance(value, tuple) else value
+                if table is not None and isinstance(value, tuple):
+                    table.add("uid", value[1])
+                    table.add("patient_id", value[2])
+                codes.append(EXIT_OK)
+                if not as_json:
+                    print("\n".join(_deid_lines(result) if table is not None
+                                    else _reid_lines(result)))
+            else:
+                codes.append(exit_code(outcome))
+                result = {"file": str(outcome.item.src), "error": outcome.message}
+                if not as_json:
+                    err(_error_line(outcome.error, outcome.detail))
+            bar.advance(task)
+            yield result
+
+
+def _finish(results: Iterator[dict[str, Any]], as_json: bool, codes: list[int]) -> int:
+    if as_json:
+        print_json(results)
+    else:
+        for _ in results:
+            pass
+    if not codes:
+        err("error: no input file found under the paths given")
+        return EXIT_INPUT
+    return exit_code(codes)
+
+
+def _check_paths(paths: list[Path], outdir: Path, workers: int | None) -> None:
+    if workers is not None and workers < 1:
+        raise usage("--workers must be at least 1")
+    for p in paths:
+        if not p.exists():
+            raise usage(f"{p}: no such file or folder")
+    if outdir.exists() and not outdir.is_dir():
+        raise usage(f"-o {outdir}: not a folder")
+
+
+@command("deid")
+def deid(
+    paths: Annotated[list[Path], typer.Argument(
+        metavar="IN...", help="DICOM files and folders (recursive).")],
+    outdir: Annotated[Path, typer.Option(
+        "-o", "--output", metavar="OUTDIR", help="Folder for the outputs (base names and "
+        "folders relative to each input folder are kept).")],
+    option: Annotated[list[str] | None, typer.Option(
+        "--option", help="An option of the Basic profile (PS3.15 E.1-1), repeatable or "
+        "comma-separated: retain-safe-private, retain-uids, retain-device-identity, "
+        "retain-institution-identity, retain-patient-characteristics, "
+        "retain-longitudinal-full-dates, retain-longitudinal-modified-dates, "
+        "clean-descriptors, clean-structured-content, clean-graphics, clean-pixel-data, "
+        "clean-recognizable-visual-features.")] = None,
+    secret_file: Annotated[Path | None, typer.Option(
+        "--uid-secret-file", metavar="F", help="The site secret of the UID, Patient ID and "
+        "date mappings: the file's first line (text) or its bytes, at least 16 bytes (else "
+        "$DICOMSEC_UID_SECRET; else random for this run).")] = None,
+    mapping: Annotated[Path | None, typer.Option(
+        "--mapping", metavar="FILE", help="Write the old -> new UIDs and Patient IDs as CSV "
+        "(kind,original,replacement; mode 0600). It is PHI.")] = None,
+    to: Annotated[list[Path] | None, typer.Option(
+        "--to", metavar="CERT", help="Recipient of the original values (certificate or "
+        "public key), repeatable; all --to recipients share one item with every "
+        "original.")] = None,
+    attributes_for: Annotated[list[str] | None, typer.Option(
+        "--attributes-for", metavar="CERT=TAG,TAG", help="A recipient that gets only these "
+        "attributes' originals (keywords or (gggg,eeee)); repeatable.")] = None,
+    mode: Annotated[str, typer.Option(
+        "--mode", help="modern (AuthEnvelopedData AES-256-GCM; RSA-OAEP, ECDH, ML-KEM) or "
+        "compatible (EnvelopedData AES-256-CBC, RSA PKCS#1 v1.5: what gdcmanon -d "
+        "reads).")] = "modern",
+    pixel_rules: Annotated[Path | None, typer.Option(
+        "--pixel-rules", metavar="FILE", help="Region rules (TOML) for clean-pixel-data "
+        "(default: the shipped rules).")] = None,
+    strict: Annotated[bool, typer.Option(
+        "--strict", help="Refuse (exit 1, nothing written) a file with a risk the options "
+        "leave (burned-in text not cleaned, visual features not cleanable).")] = False,
+    workers: Annotated[int | None, typer.Option(
+        "--workers", help="Worker processes (default: one per CPU).")] = None,
+    policy_file: Annotated[Path | None, typer.Option(
+        "--algorithm-policy", metavar="FILE", help=POLICY_HELP)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (a list, one object "
+                                          "per file).")] = False,
+) -> int:
+    """De-identify DICOM files (PS3.15 Annex E: the Basic profile and its options),
+    reversibly when recipients are given (Encrypted Attributes Sequence).
+
+    Exit 0 when every file was written; 1 when a file was refused for a safety reason
+    (--strict) or the algorithm policy refuses an algorithm; 2 for unreadable input or a bad
+    argument. A batch exits with the worst code; a failed file is never written, half-done
+    or otherwise.
+    """
+    from dicomsec.deid._envelope import MODES
+    from dicomsec.deid._file import DeidConfig
+
+    if mode not in MODES:
+        raise usage(f"--mode takes {' or '.join(MODES)}, not {mode!r}")
+    options = _options(option)
+    _check_paths(paths, outdir, workers)
+    algorithm_policy(policy_file)  # a bad policy file stops the run here
+    if mapping is not None:
+        from dicomsec.cli._contexts import output_file
+
+        output_file(mapping)
+    secret, warning = read_secret(secret_file)
+    config = DeidConfig(options=options, secret=secret,
+                        groups=_groups(to, attributes_for), mode=mode,
+                        pixel_rules=pixel_rules, strict=strict, policy=policy_file)
+    if pixel_rules is not None:
+        from dicomsec.deid._pixels import load_pixel_rules
+
+        load_pixel_rules(pixel_rules)  # a bad rules file is one error, before any work
+    if warning is not None:
+        err(warning)
+    outdir.mkdir(parents=True, exist_ok=True)
+    from dicomsec.deid._batch import MappingTable, deid_job
+
+    table = MappingTable()
+    codes: list[int] = []
+    results = _run(functools.partial(deid_job, config=config), paths, outdir,
+                   workers=workers, as_json=as_json, codes=codes, what="de-identifying",
+                   table=table)
+    code = _finish(results, as_json, codes)
+    if mapping is not None:
+        table.write_csv(mapping)
+        if not as_json:
+            err(f"mapping: {len(table)} row(s) written to {mapping} (PHI: keep it safe)")
+    return code
+
+
+def _key_password(path: Path | None) -> bytes | None:
+    """The key password (``--key-password-file`` or $DICOMSEC_KEY_PASSWORD), printable
+    ASCII only (a UTF-8 password would open in one tool and not in another)."""
+    from dicomsec.errors import InvalidInput
+    from dicomsec.keys import read_password
+
+    password = read_password(path)
+    if password is not None and not all(0x20 <= b <= 0x7E for b in password):
+        raise InvalidInput("the key password has a character outside printable ASCII "
+                           "(0x20-0x7E); re-encrypt the key with an ASCII password")
+    return password
+
+
+@command("reid")
+def reid(
+    paths: Annotated[list[Path], typer.Argument(
+        metavar="IN...", help="De-identified DICOM files and folders (recursive).")],
+    outdir: Annotated[Path, typer.Option(
+        "-o", "--output", metavar="OUTDIR", help="Folder for the re-identified files (mode "
+        "0600: they hold PHI).")],
+    key: Annotated[Path, typer.Option("--key", metavar="K",
+                                      help="The recipient's private key.")],
+    cert: Annotated[Path | None, typer.Option(
+        "--cert", metavar="C", help="The recipient's certificate (finds its item faster; "
+        "needed for issuer-and-serial recipients of some tools).")] = None,
+    key_password_file: Annotated[Path | None, typer.Option(
+        "--key-password-file", metavar="F", help="File whose first line is the key password "
+        "(printable ASCII; else $DICOMSEC_KEY_PASSWORD).")] = None,
+    workers: Annotated[int | None, typer.Option(
+        "--workers", help="Worker processes (default: one per CPU).")] = None,
+    policy_file: Annotated[Path | None, typer.Option(
+        "--algorithm-policy", metavar="FILE", help=POLICY_HELP)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (a list, one object "
+                                          "per file).")] = False,
+) -> int:
+    """Re-identify de-identified DICOM files: open the Encrypted Attributes Sequence with
+    the recipient's key and restore the original values (PS3.15 E.1.2).
+
+    Exit 0 when every file was restored; 1 when no item has a recipient the key matches or
+    the encrypted content fails its check (nothing written); 2 for unreadable input, a file
+    without Encrypted Attributes Sequence, or a bad key or password.
+    """
+    _check_paths(paths, outdir, workers)
+    algorithm_policy(policy_file)
+    from dicomsec.deid._batch import KeyArgs, credentials, reid_job
+
+    args = KeyArgs(key, cert, _key_password(key_password_file), policy_file)
+    credentials(args)  # a bad key or password is one error, before any work
+    outdir.mkdir(parents=True, exist_ok=True)
+    codes: list[int] = []
+    results = _run(functools.partial(reid_job, key=args), paths, outdir, workers=workers,
+                   as_json=as_json, codes=codes, what="re-identifying")
+    return _finish(results, as_json, codes)

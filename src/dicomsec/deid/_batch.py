@@ -1,0 +1,163 @@
+"""Batches: where each input goes under the output folder, the job functions the batch
+executor (:func:`dicomsec.batch.make_executor`) runs in worker processes, and the one mapping
+table merged in the parent.
+
+The jobs are module-level functions taking picklable arguments (paths, bytes, a frozen
+:class:`~._file.DeidConfig`) and returning plain values (the report's ``to_dict()`` and the
+mapping pairs): workers may be forked or spawned. One UID and Patient ID mapping across the
+batch needs no coordination between workers: the keyed HMAC gives every worker the same new
+value for the same original. The parent only merges what the workers replaced, for
+``--mapping``.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dicomsec.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from dicomsec.cms.recipients import Credentials
+    from dicomsec.deid._file import DeidConfig
+
+__all__ = ["KeyArgs", "MappingTable", "Planned", "deid_job", "plan", "reid_job"]
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """One input and where its output goes; ``problem``: why it cannot be done (two inputs
+    that would write the same output), raised by the job as that item's error."""
+
+    src: Path
+    dst: Path
+    problem: str | None = None
+
+
+def _walk(folder: Path, skip: Path) -> Iterator[Path]:
+    """Every file under ``folder``, sorted per folder, lazily; the folder ``skip`` (the
+    output folder, when it lies inside an input folder) is not entered."""
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if (Path(root) / d).resolve() != skip)
+        for f in sorted(files):
+            yield Path(root) / f
+
+
+def plan(paths: Iterable[Path], outdir: Path) -> Iterator[Planned]:
+    """Each input with its output: a file given by name goes to ``OUTDIR/NAME``; the files
+    under a folder keep their path relative to that folder (``IN/a/b.dcm`` →
+    ``OUTDIR/a/b.dcm``). Lazily; the output folder is never read as input. A second input
+    bound for an output already planned carries a ``problem`` (never two writers of one
+    output)."""
+    skip = outdir.resolve()
+    seen: set[Path] = set()
+    for p in paths:
+        pairs: Iterable[tuple[Path, Path]]
+        if p.is_dir():
+            pairs = ((f, outdir / f.relative_to(p)) for f in _walk(p, skip))
+        else:
+            pairs = ((p, outdir / p.name),)
+        for src, dst in pairs:
+            key = dst.resolve()
+            if key in seen:
+                yield Planned(src, dst, "another input is already written to "
+                              f"{dst}; give the inputs distinct names or folders")
+                continue
+            seen.add(key)
+            yield Planned(src, dst)
+
+
+def _check(item: Planned) -> None:
+    if item.problem is not None:
+        raise InvalidInput(item.problem, path=str(item.src))
+
+
+#: what a de-identification job returns: the report's dictionary, then the (original, new)
+#: pairs of the UIDs and of the Patient IDs it replaced (PHI: only for --mapping)
+DeidResult = tuple[dict[str, Any], tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]
+
+
+def deid_job(item: Planned, *, config: DeidConfig) -> DeidResult:
+    """The batch job: de-identify one planned file (see :func:`~._file.deidentify`)."""
+    from dicomsec.deid._file import deidentify
+
+    _check(item)
+    done = deidentify(item.src, item.dst, config)
+    return (done.report.to_dict(), tuple(done.uid_map.items()),
+            tuple(done.patient_id_map.items()))
+
+
+@dataclass(frozen=True, slots=True)
+class KeyArgs:
+    """A recipient's credentials as picklable arguments: a worker loads them once."""
+
+    key: Path
+    cert: Path | None = None
+    password: bytes | None = None
+    policy: Path | None = None
+
+
+@functools.cache
+def _credentials(args: KeyArgs) -> Credentials:
+    from dicomsec.cms.recipients import Credentials
+    from dicomsec.keys import load_certificate, load_private_key_any
+
+    return Credentials(private_key=load_private_key_any(args.key, args.password),
+                       certificate=load_certificate(args.cert) if args.cert else None)
+
+
+def credentials(args: KeyArgs) -> Credentials:
+    """The credentials of ``args``, loaded once per process.
+
+    Raises:
+        InvalidInput: unreadable key or certificate, wrong password.
+    """
+    return _credentials(args)
+
+
+def reid_job(item: Planned, *, key: KeyArgs) -> dict[str, Any]:
+    """The batch job: re-identify one planned file; the report's dictionary."""
+    from dicomsec.deid._file import _policy, reidentify_file
+
+    _check(item)
+    return reidentify_file(item.src, item.dst, _credentials(key),
+                           policy=_policy(key.policy)).to_dict()
+
+
+class MappingTable:
+    """The old → new UIDs and Patient IDs of a batch, each pair once (merged in the parent
+    from each file's pairs). It is PHI: written only on request, mode 0600."""
+
+    KINDS = ("uid", "patient_id")
+
+    def __init__(self) -> None:
+        self._rows: dict[tuple[str, str, str], None] = {}
+
+    def add(self, kind: str, pairs: Iterable[tuple[str, str]] | Mapping[str, str]) -> None:
+        items = pairs.items() if isinstance(pairs, Mapping) else pairs
+        for original, new in items:
+            self._rows[(kind, original, new)] = None
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def rows(self) -> list[tuple[str, str, str]]:
+        """``(kind, original, replacement)``, sorted."""
+        return sorted(self._rows)
+
+    def write_csv(self, path: Path) -> None:
+        """CSV with the header ``kind,original,replacement``, written atomically, mode 0600."""
+        from dicomsec._atomic import atomic_output
+
+        text = io.StringIO()
+        writer = csv.writer(text, lineterminator="\n")
+        writer.writerow(("kind", "original", "replacement"))
+        writer.writerows(self.rows())
+        with atomic_output(path, mode=0o600) as fh:
+            fh.write(text.getvalue().encode("utf-8"))

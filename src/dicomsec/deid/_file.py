@@ -1,0 +1,287 @@
+"""Files: read, de-identify (engine, pixels, envelope), write atomically; and re-identify.
+
+:func:`deidentify_file` runs the steps in this order, and writes only when every one of them
+succeeded (through :func:`dicomsec._atomic.atomic_output`: no half-done file ever has a name):
+
+1. read the file (pydicom; every element decoded once, so a damaged file is refused here,
+   exit 2, rather than half-way);
+2. the risks the options leave: without ``clean-pixel-data``, :func:`._pixels.burned_in_risk`;
+   with ``clean-recognizable-visual-features``, :func:`._pixels.visual_features_risk` (the
+   toolkit does not distort faces: the option is claimed only when the image cannot show
+   one). A risk is a *flag* in the report; with ``strict`` the file is refused
+   (:class:`~dicomsec.errors.PolicyViolation`, exit 1: a refusal for a safety reason, not bad
+   input);
+3. the engine (:func:`._engine.deidentify_dataset`);
+4. with ``clean-pixel-data``: :func:`._pixels.clean_pixels` on the new data set; its code
+   (113101) goes into (0012,0064) only after it succeeded;
+5. with recipient groups: the Encrypted Attributes Sequence
+   (:func:`._envelope.encrypted_attributes`);
+6. the write.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from io import BytesIO
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from dicomsec.deid._report import DeidReport, EncryptedSummary, PixelSummary, ReidReport
+from dicomsec.deid._rules import CODING_SCHEME, Option
+from dicomsec.errors import InvalidInput, PolicyViolation
+
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
+
+    from dicomsec.algorithms.policy import AlgorithmPolicy
+    from dicomsec.cms.recipients import Credentials
+    from dicomsec.deid._engine import EngineResult
+    from dicomsec.deid._envelope import RecipientGroup
+    from dicomsec.deid._pixels import PixelRules
+
+__all__ = ["DeidConfig", "Deidentified", "deidentify", "deidentify_file", "read_dicom",
+           "reidentify_file"]
+
+#: the shortest secret accepted for the keyed UID / Patient ID / date mapping, in bytes
+MIN_SECRET = 16
+
+
+@dataclass(frozen=True, slots=True)
+class DeidConfig:
+    """Everything a de-identification run needs, picklable (paths and bytes, no key objects):
+    worker processes receive it as it is.
+
+    ``secret``: the HMAC key of the UID, Patient ID and date mappings (at least 16 bytes;
+    the same secret gives the same mapping across files and runs). ``groups``: recipient
+    groups of the Encrypted Attributes Sequence (none: one-way de-identification). ``mode``:
+    ``"modern"`` or ``"compatible"``. ``pixel_rules``: a TOML file of region rules (``None``:
+    the shipped rules). ``strict``: refuse a file with a risk the options leave instead of
+    flagging it. ``policy``: an algorithm policy file for the envelopes. ``ocr``: look for
+    text with the OCR engine as well as the region rules (``clean-pixel-data``).
+    """
+
+    options: frozenset[Option] = frozenset()
+    secret: bytes = field(default=b"", repr=False)
+    groups: tuple[RecipientGroup, ...] = ()
+    mode: str = "modern"
+    pixel_rules: Path | None = None
+    strict: bool = False
+    policy: Path | None = None
+    ocr: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Deidentified:
+    """A written file's report and its mappings (original → new: PHI, never in the report)."""
+
+    report: DeidReport
+    uid_map: Mapping[str, str]
+    patient_id_map: Mapping[str, str]
+
+
+def read_dicom(src: Path) -> Dataset:
+    """A DICOM Part 10 file, every element decoded (a damaged file fails here, not later).
+
+    Raises:
+        InvalidInput: not a readable regular file, or not DICOM (one line naming it).
+    """
+    import struct
+
+    from pydicom import dcmread
+    from pydicom.errors import InvalidDicomError
+
+    from dicomsec._atomic import regular_input
+
+    regular_input(src)
+    try:
+        ds = dcmread(src)
+        for _ in ds.iterall():  # decode every element now
+            pass
+    except InvalidDicomError:
+        raise InvalidInput("not a DICOM Part 10 file (no 'DICM' after the preamble)",
+                           path=str(src)) from None
+    except OSError as exc:
+        raise InvalidInput(f"cannot read: {exc.strerror or exc}", path=str(src)) from None
+    except (EOFError, ValueError, KeyError, IndexError, TypeError, AttributeError,
+            NotImplementedError, OverflowError, struct.error) as exc:
+        raise InvalidInput(f"not a readable DICOM file ({type(exc).__name__})",
+                           path=str(src)) from None
+    if "TransferSyntaxUID" not in getattr(ds, "file_meta", {}):
+        raise InvalidInput("no Transfer Syntax UID in the File Meta Information",
+                           path=str(src))
+    return ds
+
+
+@functools.cache
+def _policy(path: Path | None) -> AlgorithmPolicy | None:
+    if path is None:
+        return None
+    from dicomsec.algorithms.policy import AlgorithmPolicy
+
+    return AlgorithmPolicy.from_toml(path)
+
+
+@functools.cache
+def _pixel_rules(path: Path | None) -> PixelRules:
+    from dicomsec.deid._pixels import default_pixel_rules, load_pixel_rules
+
+    return default_pixel_rules() if path is None else load_pixel_rules(path)
+
+
+def _risks(ds: Dataset, options: frozenset[Option]) -> tuple[list[str], bool]:
+    """The flags the options leave on the input, and whether the visual-features option can
+    be claimed."""
+    from dicomsec.deid._pixels import burned_in_risk, visual_features_risk
+
+    flags: list[str] = []
+    if Option.CLEAN_PIXEL_DATA not in options:
+        risk = burned_in_risk(ds)
+        if risk is not None:
+            flags.append(f"burned-in text not cleaned (clean-pixel-data not given): {risk}")
+    visual = False
+    if Option.CLEAN_RECOGNIZABLE_VISUAL_FEATURES in options:
+        why = visual_features_risk(ds)
+        visual = why is None
+        if why is not None:
+            flags.append(f"clean-recognizable-visual-features not claimed: {why}")
+    return flags, visual
+
+
+def _claim(ds: Dataset, options: list[Option]) -> None:
+    """Add the CID 7050 code of each option to (0012,0064) (after the work it claims)."""
+    from pydicom.dataset import Dataset as _Dataset
+    from pydicom.sequence import Sequence
+
+    if not options:
+        return
+    if "DeidentificationMethodCodeSequence" not in ds:
+        ds.DeidentificationMethodCodeSequence = Sequence()
+    for option in options:
+        item = _Dataset()
+        item.CodeValue = option.code
+        item.CodingSchemeDesignator = CODING_SCHEME
+        item.CodeMeaning = option.meaning
+        ds.DeidentificationMethodCodeSequence.append(item)
+
+
+def _clean_pixels(ds: Dataset, config: DeidConfig, warnings: list[str]
+                  ) -> PixelSummary | None:
+    from dicomsec.deid._pixels import clean_pixels
+
+    if "PixelData" not in ds:
+        warnings.append("clean-pixel-data: no Pixel Data (0x7FE0,0010) here; not claimed")
+        return None
+    got = clean_pixels(ds, _pixel_rules(config.pixel_rules), ocr=config.ocr)
+    return PixelSummary(tuple((r.x, r.y, r.width, r.height, r.source) for r in got.regions),
+                        got.frames, got.engine, got.transfer_syntax)
+
+
+def _encrypt(result: EngineResult, config: DeidConfig) -> EncryptedSummary | None:
+    if not config.groups:
+        return None
+    from dicomsec.deid._envelope import encrypted_attributes
+
+    result.dataset.EncryptedAttributesSequence = encrypted_attributes(
+        result.originals, config.groups, mode=config.mode, policy=_policy(config.policy))
+    names = tuple(p.name for g in config.groups for p in g.recipients)
+    return EncryptedSummary(len(config.groups), names, config.mode)
+
+
+#: attributes the file layer changes after the engine: their originals join the engine's
+_FILE_LAYER_TAGS = (0x00280301, 0x00280302)  # Burned In Annotation, Recognizable Visual Features
+
+
+def _keep_originals(ds: Dataset, result: EngineResult) -> None:
+    """The original value of what pixel cleaning changed (Burned In Annotation, ...) joins
+    the item of original values, so that re-identification restores it too."""
+    for tag in _FILE_LAYER_TAGS:
+        if tag in ds and tag not in result.originals and (
+                tag not in result.dataset or result.dataset[tag].value != ds[tag].value):
+            result.originals.add(ds[tag])
+
+
+def _write(ds: Dataset, dst: Path, *, mode: int | None = None) -> None:
+    """Encode first (an encoding error leaves nothing), then publish atomically."""
+    from pydicom import dcmwrite
+
+    from dicomsec._atomic import atomic_output
+
+    buf = BytesIO()
+    dcmwrite(buf, ds, enforce_file_format=True)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_output(dst, mode=mode) as fh:
+        fh.write(buf.getbuffer())
+
+
+def deidentify(src: Path | str, dst: Path | str, config: DeidConfig) -> Deidentified:
+    """:func:`deidentify_file`, with the file's UID and Patient ID mappings (for
+    ``--mapping``; they are PHI and never part of the report)."""
+    from dicomsec.deid._engine import Settings, deidentify_dataset
+
+    src, dst = Path(src), Path(dst)
+    if len(config.secret) < MIN_SECRET:
+        raise InvalidInput(f"the UID secret must be at least {MIN_SECRET} bytes")
+    ds = read_dicom(src)
+    flags, visual = _risks(ds, config.options)
+    if flags and config.strict:
+        raise PolicyViolation("refused (strict): " + "; ".join(flags), path=str(src),
+                              hint="give the option that removes the risk, or drop --strict "
+                              "to write the file with the risk flagged")
+    result = deidentify_dataset(ds, Settings(options=config.options, secret=config.secret))
+    out, warnings = result.dataset, list(result.warnings)
+    claims: list[Option] = []
+    pixels = None
+    if Option.CLEAN_PIXEL_DATA in config.options:
+        pixels = _clean_pixels(out, config, warnings)
+        if pixels is not None:
+            claims.append(Option.CLEAN_PIXEL_DATA)
+    if visual:
+        out.RecognizableVisualFeatures = "NO"
+        claims.append(Option.CLEAN_RECOGNIZABLE_VISUAL_FEATURES)
+    _claim(out, claims)
+    _keep_originals(ds, result)
+    encrypted = _encrypt(result, config)
+    _write(out, dst)
+    codes = tuple(str(item.CodeValue) for item in
+                  out.get("DeidentificationMethodCodeSequence", []))
+    report = DeidReport(
+        str(src), str(dst), codes, result.removed, result.replaced, result.kept,
+        len(result.uid_map), len(result.patient_id_map), result.date_offset_days is not None,
+        result.signatures_removed, encrypted, pixels, tuple(flags), tuple(warnings))
+    return Deidentified(report, dict(result.uid_map), dict(result.patient_id_map))
+
+
+def deidentify_file(src: Path | str, dst: Path | str, config: DeidConfig) -> DeidReport:
+    """De-identify the DICOM file ``src`` into ``dst`` (PS3.15 E.1; steps in the module's
+    docstring); the report names what was removed, replaced, kept, encrypted and cleaned.
+
+    Raises:
+        InvalidInput: unreadable or not DICOM input, a bad secret, recipient or rules file
+            (exit 2); nothing written.
+        PolicyViolation: ``strict`` and a risk the options leave, or the algorithm policy
+            refuses an algorithm of the envelope (exit 1); nothing written.
+    """
+    return deidentify(src, dst, config).report
+
+
+def reidentify_file(src: Path | str, dst: Path | str, credentials: Credentials, *,
+                    policy: AlgorithmPolicy | None = None) -> ReidReport:
+    """Restore the original values of a de-identified file from its Encrypted Attributes
+    Sequence (PS3.15 E.1.2) into ``dst`` (mode 0600: it holds PHI again).
+
+    Raises:
+        InvalidInput: unreadable input, or no Encrypted Attributes Sequence (exit 2).
+        DecryptionFailed: no item has a recipient the credentials match, or the content
+            fails its check (exit 1); nothing written.
+    """
+    from dicomsec.deid._reid import reidentify_dataset
+
+    src, dst = Path(src), Path(dst)
+    ds = read_dicom(src)
+    got = reidentify_dataset(ds, credentials, policy=policy)
+    _write(got.dataset, dst, mode=0o600)
+    o = got.opened
+    return ReidReport(str(src), str(dst), tuple(got.restored), o.item_index, o.outer,
+                      o.cipher, o.recipient_kind, o.authenticated)
