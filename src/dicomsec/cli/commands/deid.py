@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     from dicomsec.deid._batch import MappingTable, Planned
     from dicomsec.deid._envelope import RecipientGroup
+    from dicomsec.deid._file import DeidConfig
     from dicomsec.deid._rules import Option
 
 #: the environment variable that may hold the UID secret (its UTF-8 bytes)
@@ -174,6 +175,38 @@ def _check_paths(paths: list[Path], outdir: Path, workers: int | None) -> None:
         raise usage(f"-o {outdir}: not a folder")
 
 
+def _config(paths: list[Path], outdir: Path, option: list[str] | None,
+            secret_file: Path | None, mapping: Path | None, to: list[Path] | None,
+            attributes_for: list[str] | None, mode: str, pixel_rules: Path | None,
+            strict: bool, workers: int | None, policy_file: Path | None) -> DeidConfig:
+    """Check every argument of ``deid`` (one line, before any work) and build the run's
+    configuration; then create OUTDIR."""
+    from dicomsec.deid._envelope import MODES
+    from dicomsec.deid._file import DeidConfig
+
+    if mode not in MODES:
+        raise usage(f"--mode takes {' or '.join(MODES)}, not {mode!r}")
+    options = _options(option)
+    _check_paths(paths, outdir, workers)
+    algorithm_policy(policy_file)  # a bad policy file stops the run here
+    if mapping is not None:
+        from dicomsec.cli._contexts import output_file
+
+        output_file(mapping)
+    if pixel_rules is not None:
+        from dicomsec.deid._pixels import load_pixel_rules
+
+        load_pixel_rules(pixel_rules)  # a bad rules file is one error, before any work
+    secret, warning = read_secret(secret_file)
+    config = DeidConfig(options=options, secret=secret,
+                        groups=_groups(to, attributes_for), mode=mode,
+                        pixel_rules=pixel_rules, strict=strict, policy=policy_file)
+    if warning is not None:
+        err(warning)
+    outdir.mkdir(parents=True, exist_ok=True)
+    return config
+
+
 @command("deid")
 def deid(
     paths: Annotated[list[Path], typer.Argument(
@@ -227,29 +260,8 @@ def deid(
     argument. A batch exits with the worst code; a failed file is never written, half-done
     or otherwise.
     """
-    from dicomsec.deid._envelope import MODES
-    from dicomsec.deid._file import DeidConfig
-
-    if mode not in MODES:
-        raise usage(f"--mode takes {' or '.join(MODES)}, not {mode!r}")
-    options = _options(option)
-    _check_paths(paths, outdir, workers)
-    algorithm_policy(policy_file)  # a bad policy file stops the run here
-    if mapping is not None:
-        from dicomsec.cli._contexts import output_file
-
-        output_file(mapping)
-    secret, warning = read_secret(secret_file)
-    config = DeidConfig(options=options, secret=secret,
-                        groups=_groups(to, attributes_for), mode=mode,
-                        pixel_rules=pixel_rules, strict=strict, policy=policy_file)
-    if pixel_rules is not None:
-        from dicomsec.deid._pixels import load_pixel_rules
-
-        load_pixel_rules(pixel_rules)  # a bad rules file is one error, before any work
-    if warning is not None:
-        err(warning)
-    outdir.mkdir(parents=True, exist_ok=True)
+    config = _config(paths, outdir, option, secret_file, mapping, to, attributes_for, mode,
+                     pixel_rules, strict, workers, policy_file)
     from dicomsec.deid._batch import MappingTable, deid_job
 
     table = MappingTable()
