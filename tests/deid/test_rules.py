@@ -19,7 +19,14 @@ import pytest
 from pydicom.sr.codedict import codes
 
 from dicomsec.deid._rules import (
-    BASIC_CODE, CODING_SCHEME, Option, action_for, check_options, edition, rule_for, rules,
+    BASIC_CODE,
+    CODING_SCHEME,
+    Option,
+    action_for,
+    check_options,
+    edition,
+    rule_for,
+    rules,
 )
 from dicomsec.errors import InvalidInput
 
