@@ -1,0 +1,366 @@
+"""``dicomsec deid`` and ``dicomsec reid`` end to end, in process, on pydicom's samples (issue
+10: the CLI contract, acceptance 1 second half, 4, 5 last sentence and 6 at the command line).
+
+Peers: ``gdcmanon`` (libgdcm-tools) re-identifies what we de-identify in compatible mode."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import stat
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pydicom
+import pytest
+from cryptography.hazmat.primitives import serialization
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
+
+from dicomsec.cli import main
+from tests.conftest import DATA, PYDICOM_FILES, require_tool
+
+CT = PYDICOM_FILES / "CT_small.dcm"
+MR = PYDICOM_FILES / "MR_small.dcm"
+ANON = DATA / "pki-anon"
+CMS = DATA / "pki-cms"
+RECIPIENT = ["--to", str(ANON / "recipient.cert.pem")]
+KEY = ["--key", str(ANON / "recipient.key.pem"), "--cert", str(ANON / "recipient.cert.pem")]
+#: UIDs no de-identification may replace (the SOP Class and the transfer syntaxes)
+STRUCTURAL = {"1.2.840.10008.5.1.4.1.1.2", "1.2.840.10008.5.1.4.1.1.4",
+              "1.2.840.10008.1.2.1", "1.2.840.10008.1.2"}
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    rc = main(argv)
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.strip()]
+
+
+def files(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+@pytest.fixture
+def secret(tmp_path: Path) -> Path:
+    path = tmp_path / "site.secret"
+    path.write_text("0123456789abcdef0123456789abcdef\n")
+    return path
+
+
+def _study(folder: Path) -> dict[str, Dataset]:
+    """A two-series study from CT_small: s1/a.dcm and s1/b.dcm (b refers to a), s2/c.dcm
+    (another series, same study, same Frame of Reference)."""
+    made: dict[str, Dataset] = {}
+    base = pydicom.dcmread(CT)
+    series = {"s1": base.SeriesInstanceUID, "s2": base.SeriesInstanceUID + ".2"}
+    for n, name in enumerate(("s1/a.dcm", "s1/b.dcm", "s2/c.dcm"), 1):
+        ds = pydicom.dcmread(CT)
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = f"{base.SOPInstanceUID}.{n}"
+        ds.SeriesInstanceUID = series[name[:2]]
+        ds.InstanceNumber = n
+        if name == "s1/b.dcm":
+            ref = Dataset()
+            ref.ReferencedSOPClassUID = ds.SOPClassUID
+            ref.ReferencedSOPInstanceUID = made["s1/a.dcm"].SOPInstanceUID
+            ds.ReferencedImageSequence = Sequence([ref])
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        ds.save_as(folder / name)
+        made[name] = ds
+    return made
+
+
+def _mapping(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _deid_study(study: Path, out: Path, secret: Path, mapping: Path,
+                capsys: pytest.CaptureFixture[str], workers: str = "1") -> list[dict[str, Any]]:
+    rc, stdout, err = run(["deid", str(study), "-o", str(out), "--uid-secret-file", str(secret),
+                           "--mapping", str(mapping), "--workers", workers, "--json"], capsys)
+    assert rc == 0, err
+    return list(json.loads(stdout))
+
+
+def test_folder_keeps_relative_paths_and_one_mapping(tmp_path: Path, secret: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """Acceptance 4 at the CLI: one mapping across a two-series study, across two runs with
+    one secret, another with another secret; every reference follows; --mapping lists every
+    replaced UID and Patient ID exactly once, mode 0600."""
+    study = tmp_path / "study"
+    originals = _study(study)
+    runs = {}
+    for name, workers in (("one", "2"), ("two", "1")):
+        reports = _deid_study(study, tmp_path / name, secret, tmp_path / f"{name}.csv", capsys,
+                              workers)
+        assert {r["schema"] for r in reports} == {"dicomsec.deid.file/1"}
+        assert files(tmp_path / name) == ["s1/a.dcm", "s1/b.dcm", "s2/c.dcm"]
+        runs[name] = _mapping(tmp_path / f"{name}.csv")
+        assert stat.S_IMODE(os.stat(tmp_path / f"{name}.csv").st_mode) == 0o600
+    rows = runs["one"]
+    assert rows == runs["two"]  # the same secret, the same mapping, whatever the workers
+    pairs = [(r["kind"], r["original"]) for r in rows]
+    assert len(pairs) == len(set(pairs))
+    uids = {r["original"]: r["replacement"] for r in rows if r["kind"] == "uid"}
+    pids = {r["original"]: r["replacement"] for r in rows if r["kind"] == "patient_id"}
+    a = originals["s1/a.dcm"]
+    for ds in originals.values():
+        for uid in (ds.SOPInstanceUID, ds.SeriesInstanceUID, ds.StudyInstanceUID,
+                    ds.FrameOfReferenceUID):
+            assert uids[uid].startswith("2.25.")
+    assert not STRUCTURAL & set(uids)
+    assert a.PatientID in pids and pids[a.PatientID] != a.PatientID
+    out = {n: pydicom.dcmread(tmp_path / "one" / n) for n in originals}
+    assert len({ds.StudyInstanceUID for ds in out.values()}) == 1
+    assert out["s1/a.dcm"].SeriesInstanceUID == out["s1/b.dcm"].SeriesInstanceUID \
+        != out["s2/c.dcm"].SeriesInstanceUID
+    ref = out["s1/b.dcm"].get("ReferencedImageSequence")
+    if ref:  # kept (Type 1 here) or removed (Type 3): when kept, it follows the mapping
+        assert ref[0].ReferencedSOPInstanceUID == out["s1/a.dcm"].SOPInstanceUID
+    for name, ds in out.items():
+        assert ds.SOPInstanceUID == uids[originals[name].SOPInstanceUID]
+        assert ds.file_meta.MediaStorageSOPInstanceUID == ds.SOPInstanceUID
+        assert ds.PatientIdentityRemoved == "YES"
+    other = tmp_path / "other.secret"
+    other.write_bytes(os.urandom(32))
+    _deid_study(study, tmp_path / "three", other, tmp_path / "three.csv", capsys)
+    third = {(r["kind"], r["original"]): r["replacement"]
+             for r in _mapping(tmp_path / "three.csv")}
+    assert set(third) == set(pairs)
+    assert all(third[(r["kind"], r["original"])] != r["replacement"] for r in rows)
+
+
+def test_json_reports_hold_no_original_value(tmp_path: Path, secret: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    rc, stdout, err = run(["deid", str(CT), "-o", str(tmp_path / "out"), "--uid-secret-file",
+                           str(secret), "--option", "retain-longitudinal-modified-dates",
+                           *RECIPIENT, "--json"], capsys)
+    assert rc == 0, err
+    [report] = json.loads(stdout)
+    ds = pydicom.dcmread(CT)
+    for value in (ds.PatientName, ds.PatientID, ds.SOPInstanceUID, ds.StudyInstanceUID,
+                  ds.StudyDate, ds.InstitutionName):
+        assert str(value) not in stdout
+    assert report["date_shifted"] is True
+    assert report["encrypted"] == {"items": 1, "recipients": ["recipient.cert.pem"],
+                                   "mode": "modern"}
+    assert report["counts"]["removed"] == len(report["removed"]) > 0
+    assert "113107" in report["claimed"] and report["claimed"][0] == "113100"
+
+
+def _same_values(original: Path, restored: Path) -> None:
+    """Every top-level element of the original is back with its value."""
+    before, after = pydicom.dcmread(original), pydicom.dcmread(restored)
+    differ = [elem.tag for elem in before if elem.tag not in after
+              or after[elem.tag].value != elem.value]
+    assert not differ, differ
+    assert after.file_meta.MediaStorageSOPInstanceUID == before.SOPInstanceUID
+
+
+@pytest.mark.parametrize("mode", ["modern", "compatible"])
+def test_reid_round_trip(mode: str, tmp_path: Path, secret: Path,
+                         capsys: pytest.CaptureFixture[str]) -> None:
+    rc, _, err = run(["deid", str(MR), "-o", str(tmp_path / "d"), "--uid-secret-file",
+                      str(secret), "--mode", mode, *RECIPIENT], capsys)
+    assert rc == 0, err
+    rc, stdout, err = run(["reid", str(tmp_path / "d"), "-o", str(tmp_path / "r"), *KEY,
+                           "--json"], capsys)
+    assert rc == 0, err
+    [report] = json.loads(stdout)
+    assert report["schema"] == "dicomsec.deid.reid/1"
+    assert report["authenticated"] is (mode == "modern")
+    assert "(0010,0010) PatientName" in report["restored"] or any(
+        "0010,0010" in r for r in report["restored"])
+    restored = tmp_path / "r" / "MR_small.dcm"
+    assert stat.S_IMODE(os.stat(restored).st_mode) == 0o600
+    _same_values(MR, restored)
+    assert pydicom.dcmread(restored).PatientIdentityRemoved == "NO"
+
+
+def test_compatible_mode_is_reidentified_by_gdcmanon(tmp_path: Path, secret: Path,
+                                                      capsys: pytest.CaptureFixture[str]
+                                                      ) -> None:
+    """Acceptance 1, second half: gdcmanon -d restores what we de-identified."""
+    gdcmanon = require_tool("gdcmanon")
+    rc, _, err = run(["deid", str(CT), "-o", str(tmp_path / "d"), "--uid-secret-file",
+                      str(secret), "--mode", "compatible", *RECIPIENT], capsys)
+    assert rc == 0, err
+    subprocess.run([gdcmanon, "-d", "-k", str(ANON / "recipient.key.pem"), "-c",
+                    str(ANON / "recipient.cert.pem"), "-i", str(tmp_path / "d" / "CT_small.dcm"),
+                    "-o", str(tmp_path / "g.dcm")], check=True, capture_output=True, timeout=60)
+    _same_values(CT, tmp_path / "g.dcm")
+
+
+def test_foreign_key_and_corrupted_content_exit_1(tmp_path: Path, secret: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """Acceptance 6: a foreign key exits 1 and writes nothing; so does a corrupted
+    Encrypted Content (the GCM tag fails)."""
+    rc, _, err = run(["deid", str(CT), "-o", str(tmp_path / "d"), "--uid-secret-file",
+                      str(secret), *RECIPIENT], capsys)
+    assert rc == 0, err
+    deid = tmp_path / "d" / "CT_small.dcm"
+    rc, _, err = run(["reid", str(deid), "-o", str(tmp_path / "r1"), "--key",
+                      str(ANON / "other.key.pem")], capsys)
+    assert rc == 1
+    assert len(lines(err)) == 1 and "Traceback" not in err
+    assert files(tmp_path / "r1") == []
+    ds = pydicom.dcmread(deid)
+    content = bytearray(ds.EncryptedAttributesSequence[0].EncryptedContent)
+    content[-40] ^= 0x01
+    ds.EncryptedAttributesSequence[0].EncryptedContent = bytes(content)
+    bad = tmp_path / "bad" / "CT_small.dcm"
+    bad.parent.mkdir()
+    ds.save_as(bad)
+    rc, _, err = run(["reid", str(bad), "-o", str(tmp_path / "r2"), *KEY], capsys)
+    assert rc == 1, err
+    assert len(lines(err)) == 1 and "Traceback" not in err
+    assert files(tmp_path / "r2") == []
+
+
+def test_non_ascii_key_password_is_refused(tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    password = tmp_path / "pw.txt"
+    password.write_text("pässword\n", encoding="utf-8")
+    rc, _, err = run(["reid", str(CT), "-o", str(tmp_path / "r"), *KEY,
+                      "--key-password-file", str(password)], capsys)
+    assert rc == 2
+    [line] = lines(err)
+    assert "ASCII" in line
+    assert not (tmp_path / "r").exists()
+
+
+def _mlkem_public(tmp_path: Path) -> Path:
+    key = serialization.load_pem_private_key((CMS / "recip-mlkem768.key.pem").read_bytes(),
+                                             None)
+    path = tmp_path / "mlkem768.pub.pem"
+    path.write_bytes(key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    return path
+
+
+def test_modern_recipients_each_see_only_their_subset(
+        tmp_path: Path, secret: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Acceptance 6: RSA-OAEP, ECDH P-256 and ML-KEM-768 recipients of one file, each with
+    its subset through --attributes-for."""
+    mlkem = _mlkem_public(tmp_path)
+    subsets = {"rsa": (CMS / "recip-rsa2048.pem", CMS / "recip-rsa2048.key", "PatientName"),
+               "ec": (CMS / "recip-p256.pem", CMS / "recip-p256.key", "(0010,0020)"),
+               "kem": (mlkem, CMS / "recip-mlkem768.key.pem", "StudyDate,00100030")}
+    argv = ["deid", str(CT), "-o", str(tmp_path / "d"), "--uid-secret-file", str(secret)]
+    for cert, _, tags in subsets.values():
+        argv += ["--attributes-for", f"{cert}={tags}"]
+    rc, _, err = run(argv, capsys)
+    assert rc == 0, err
+    deid = tmp_path / "d" / "CT_small.dcm"
+    assert len(pydicom.dcmread(deid).EncryptedAttributesSequence) == 3
+    original = pydicom.dcmread(CT)
+    expect = {"rsa": {0x00100010}, "ec": {0x00100020}, "kem": {0x00080020, 0x00100030}}
+    for name, (_, key, _) in subsets.items():
+        rc, stdout, err = run(["reid", str(deid), "-o", str(tmp_path / name), "--key",
+                               str(key), "--json"], capsys)
+        assert rc == 0, f"{name}: {err}"
+        [report] = json.loads(stdout)
+        assert report["authenticated"] is True
+        assert len(report["restored"]) == len(expect[name]), report["restored"]
+        back = pydicom.dcmread(tmp_path / name / "CT_small.dcm")
+        for tag in expect[name]:
+            assert back[tag].value == original[tag].value
+        for other in set().union(*expect.values()) - expect[name]:
+            assert other not in back or back[other].value != original[other].value
+
+
+def test_bad_input_exit_2_one_line_nothing_half_done(tmp_path: Path, secret: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "junk.dcm").write_bytes(b"\0" * 128 + b"DICM" + b"\x02\x00\x10")
+    (folder / "text.dcm").write_text("not dicom at all")
+    (folder / "ct.dcm").write_bytes(CT.read_bytes())
+    rc, _, err = run(["deid", str(folder), "-o", str(tmp_path / "out"), "--uid-secret-file",
+                      str(secret), "--workers", "1"], capsys)
+    assert rc == 2
+    errors = [line for line in lines(err) if line.startswith("error:")]
+    assert len(errors) == 2 and "Traceback" not in err
+    assert files(tmp_path / "out") == ["ct.dcm"]
+    rc, _, err = run(["deid", str(folder / "text.dcm"), "-o", str(tmp_path / "o2"),
+                      "--uid-secret-file", str(secret)], capsys)
+    assert rc == 2 and len(lines(err)) == 1
+    assert files(tmp_path / "o2") == []
+
+
+def test_strict_refuses_burned_in_annotation(tmp_path: Path, secret: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """Acceptance 5, last sentence: flagged without the option, refused with --strict."""
+    ds = pydicom.dcmread(CT)
+    ds.BurnedInAnnotation = "YES"
+    src = tmp_path / "burned.dcm"
+    ds.save_as(src)
+    rc, _, err = run(["deid", str(src), "-o", str(tmp_path / "s"), "--uid-secret-file",
+                      str(secret), "--strict"], capsys)
+    assert rc == 1
+    [line] = lines(err)
+    assert "burned-in" in line
+    assert files(tmp_path / "s") == []
+    rc, stdout, err = run(["deid", str(src), "-o", str(tmp_path / "f"), "--uid-secret-file",
+                           str(secret), "--json"], capsys)
+    assert rc == 0, err
+    [report] = json.loads(stdout)
+    assert any("burned-in" in f for f in report["flags"])
+
+
+def test_options_repeatable_and_comma_separated(tmp_path: Path, secret: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    rc, stdout, err = run(["deid", str(CT), "-o", str(tmp_path / "o"), "--uid-secret-file",
+                           str(secret), "--option", "retain-uids,retain-device-identity",
+                           "--option", "clean-descriptors", "--json"], capsys)
+    assert rc == 0, err
+    [report] = json.loads(stdout)
+    assert {"113100", "113110", "113109", "113105"} <= set(report["claimed"])
+    assert pydicom.dcmread(tmp_path / "o" / "CT_small.dcm").StudyInstanceUID == \
+        pydicom.dcmread(CT).StudyInstanceUID  # retain-uids
+
+
+@pytest.mark.parametrize(("argv", "says"), [
+    (["--option", "retain-everything"], "retain-safe-private"),
+    (["--option", "retain-longitudinal-full-dates,retain-longitudinal-modified-dates"],
+     "exclude"),
+    (["--mode", "fast"], "--mode"),
+    (["--to", "/nonexistent/cert.pem"], "cert.pem"),
+    (["--attributes-for", "{cert}=NoSuchKeyword"], "NoSuchKeyword"),
+    (["--uid-secret-file", "{short}"], "16"),
+])
+def test_usage_errors_exit_2_before_any_work(argv: list[str], says: str, tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    short = tmp_path / "short.secret"
+    short.write_text("too short\n")
+    cert = str(ANON / "recipient.cert.pem")
+    argv = [a.replace("{short}", str(short)).replace("{cert}", cert) for a in argv]
+    rc, _, err = run(["deid", str(CT), "-o", str(tmp_path / "o"), *argv], capsys)
+    assert rc == 2
+    [line] = lines(err)
+    assert says in line and "Traceback" not in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_secret_from_environment_or_random_with_a_warning(
+        tmp_path: Path, secret: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    rc, _, err = run(["deid", str(CT), "-o", str(tmp_path / "a"), "--uid-secret-file",
+                      str(secret)], capsys)
+    assert rc == 0, err
+    monkeypatch.setenv("DICOMSEC_UID_SECRET", secret.read_text().strip())
+    rc, _, err = run(["deid", str(CT), "-o", str(tmp_path / "b")], capsys)
+    assert rc == 0 and "warning" not in err
+    uid = [pydicom.dcmread(tmp_path / n / "CT_small.dcm").SOPInstanceUID for n in "ab"]
+    assert uid[0] == uid[1]
+    monkeypatch.delenv("DICOMSEC_UID_SECRET")
+    rc, _, err = run(["deid", str(CT), "-o", str(tmp_path / "c")], capsys)
+    assert rc == 0 and "random secret" in err
+    assert pydicom.dcmread(tmp_path / "c" / "CT_small.dcm").SOPInstanceUID != uid[0]
