@@ -1,0 +1,116 @@
+"""OCR of burned-in text for ``--option clean-pixel-data``: Tesseract through pytesseract.
+
+Low-level helper of :mod:`dicomsec.deid._pixels`, imported only when OCR is asked for. The
+engine is Debian's ``tesseract-ocr`` (found on ``PATH`` with :func:`shutil.which`) driven by
+``pytesseract`` (the ``[ocr]`` extra). Each frame arrives as an 8-bit grey image (the caller
+applies the window or min/max); small frames are upscaled (bicubic) so that text of a few
+pixels reaches the size Tesseract reads, and Tesseract runs twice in sparse-text mode
+(``--psm 11``: annotations are scattered words, not a page): on the grey frame, and on the frame
+binarised at :data:`BRIGHT` (burned-in text is written near full brightness; the binary image
+reads it even over anatomy, where the grey one does not). Every word box whose confidence is at
+least :data:`MIN_CONFIDENCE` and that holds a letter or a digit is grown by a margin (a quarter
+of its height, at least :data:`MIN_MARGIN` pixels) and returned in frame coordinates.
+
+What it does not catch: text Tesseract cannot read (handwriting, heavily stylised or rotated
+text, text on busy anatomy, characters under about 4 pixels high even after upscaling); such
+text needs a region rule (:mod:`dicomsec.deid._pixels`).
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+from typing import TYPE_CHECKING
+
+from dicomsec.errors import InvalidInput
+
+if TYPE_CHECKING:
+    import numpy as np
+
+__all__ = ["MIN_CONFIDENCE", "MIN_MARGIN", "TIMEOUT", "tesseract", "text_boxes"]
+
+#: lowest word confidence (0-100, Tesseract's scale) that counts as text
+MIN_CONFIDENCE = 30.0
+#: smallest margin (frame pixels) added on every side of a word box
+MIN_MARGIN = 2
+#: frames are upscaled until their longer side reaches this many pixels (at most MAX_SCALE x)
+TARGET_SIDE = 1200
+MAX_SCALE = 4
+#: 8-bit level at and above which a pixel counts as text in the binarised pass
+BRIGHT = 230
+#: seconds one Tesseract call may take before the image is refused
+TIMEOUT = 120
+
+_MISSING = ("OCR of burned-in text needs Tesseract: install the extra with "
+            "'pip install dicomsec[ocr]' and the engine with 'apt-get install tesseract-ocr' "
+            "(Debian), or give --pixel-rules without OCR")
+
+
+def tesseract() -> str:
+    """The Tesseract engine's name and version (``"tesseract 5.3.0"``).
+
+    Raises:
+        InvalidInput: pytesseract is not installed or no ``tesseract`` program is on PATH.
+    """
+    path = shutil.which("tesseract")
+    try:
+        import pytesseract  # type: ignore[import-untyped]
+    except ImportError:
+        raise InvalidInput(_MISSING) from None
+    if path is None:
+        raise InvalidInput(_MISSING)
+    pytesseract.pytesseract.tesseract_cmd = path
+    try:
+        version = pytesseract.get_tesseract_version()
+    except (OSError, pytesseract.TesseractError, pytesseract.TesseractNotFoundError) as exc:
+        raise InvalidInput(f"{_MISSING} (running {path} failed)") from exc
+    return f"tesseract {version}"
+
+
+def text_boxes(grey: np.ndarray, *, where: str = "frame") -> list[tuple[int, int, int, int]]:
+    """Word boxes ``(x, y, width, height)`` of the text Tesseract reads in one 8-bit grey frame,
+    each grown by its margin and clipped to the frame.
+
+    Call :func:`tesseract` first (it finds the program). ``where`` names the frame in errors.
+
+    Raises:
+        InvalidInput: Tesseract failed or took longer than :data:`TIMEOUT` seconds.
+    """
+    import pytesseract
+    from PIL import Image
+
+    rows, columns = int(grey.shape[0]), int(grey.shape[1])
+    scale = max(1, min(MAX_SCALE, math.ceil(TARGET_SIDE / max(rows, columns, 1))))
+    binary = (grey < BRIGHT).astype("uint8") * 255   # bright text -> black on white
+    boxes: list[tuple[int, int, int, int]] = []
+    for plane in (grey, binary):
+        image = Image.fromarray(plane)
+        if scale > 1:
+            image = image.resize((columns * scale, rows * scale), Image.Resampling.BICUBIC)
+        try:
+            data = pytesseract.image_to_data(image, config="--psm 11",
+                                             output_type=pytesseract.Output.DICT,
+                                             timeout=TIMEOUT)
+        except (RuntimeError, OSError, pytesseract.TesseractError) as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "no output"
+            raise InvalidInput(f"OCR of {where} failed: {reason}") from exc
+        for text, conf, left, top, width, height in zip(
+                data["text"], data["conf"], data["left"], data["top"], data["width"],
+                data["height"], strict=True):
+            if float(conf) < MIN_CONFIDENCE or not any(c.isalnum() for c in str(text)):
+                continue
+            box = _grown(int(left), int(top), int(width), int(height), scale, rows, columns)
+            if box not in boxes:
+                boxes.append(box)
+    return boxes
+
+
+def _grown(left: int, top: int, width: int, height: int, scale: int, rows: int,
+           columns: int) -> tuple[int, int, int, int]:
+    """A word box of the upscaled image, back in frame pixels, grown by its margin, clipped."""
+    x0, y0 = left // scale, top // scale
+    x1, y1 = -(-(left + width) // scale), -(-(top + height) // scale)
+    margin = max(MIN_MARGIN, math.ceil((y1 - y0) / 4))
+    x0, y0 = max(0, x0 - margin), max(0, y0 - margin)
+    x1, y1 = min(columns, x1 + margin), min(rows, y1 + margin)
+    return x0, y0, x1 - x0, y1 - y0
