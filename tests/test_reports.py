@@ -320,6 +320,30 @@ def _token_keys() -> list[Report]:
     return token_key_reports()
 
 
+def _deid_reports() -> list[Report]:
+    from dicomsec.deid._report import DeidReport, EncryptedSummary, PixelSummary
+
+    return [DeidReport("in/ct.dcm", "out/ct.dcm", ("113100",), ("(0010,1010) PatientAge",),
+                       ("(0010,0010) PatientName",), (), 4, 1, False),
+            DeidReport("in/us.dcm", "out/us.dcm", ("113100", "113101", "113107"),
+                       ("(0008,1140)[0].(0008,1155)",), ("(0008,0018) SOPInstanceUID",),
+                       ("(0008,0070) Manufacturer",), 3, 1, True, ("1.2.3.4",),
+                       EncryptedSummary(2, ("a.cert.pem", "b.pem"), "modern"),
+                       PixelSummary(((0, 0, 120, 20, "rule:us-header"),), 1, "rules",
+                                    "1.2.840.10008.1.2.1"),
+                       ("clean-recognizable-visual-features not claimed: MR head",),
+                       ("a warning",))]
+
+
+def _reid_reports() -> list[Report]:
+    from dicomsec.deid._report import ReidReport
+
+    return [ReidReport("d.dcm", "r.dcm", ("(0010,0010) PatientName",), 0,
+                       "auth-enveloped-data", "aes256-gcm", "ktri", True),
+            ReidReport("g.dcm", "r.dcm", (), 1, "enveloped-data", "des-ede3-cbc", "ktri",
+                       False)]
+
+
 #: one factory per report type, by schema
 FACTORIES: dict[str, Callable[[], list[Report]]] = {
     "dicomsec.algorithms.decision/1": _decisions,
@@ -344,6 +368,8 @@ FACTORIES: dict[str, Callable[[], list[Report]]] = {
     "dicomsec.policy.verdict/1": _verdicts,
     "dicomsec.policy.check/1": _policy_reports,
     "dicomsec.keys.token_key/1": _token_keys,
+    "dicomsec.deid.file/1": _deid_reports,
+    "dicomsec.deid.reid/1": _reid_reports,
 }
 
 
@@ -385,7 +411,8 @@ def test_every_factory_has_a_report_type() -> None:
 
 def test_ok_and_not_ok_are_both_exercised_where_they_exist() -> None:
     always_ok = {"dicomsec.signatures.sign/1", "dicomsec.securefile.wrap/1",
-                 "dicomsec.securefile.info/1", "dicomsec.pki.list/1"}
+                 "dicomsec.securefile.info/1", "dicomsec.pki.list/1",
+                 "dicomsec.deid.file/1", "dicomsec.deid.reid/1"}
     for schema, factory in FACTORIES.items():
         verdicts = {r.ok for r in factory()}
         assert verdicts == ({True} if schema in always_ok else {True, False}), schema
