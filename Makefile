@@ -46,6 +46,7 @@ bench: install peers
 	$(PY) bench/startup.py
 	$(PY) bench/tlscheck.py
 	$(PY) bench/policy.py
+	$(PY) bench/deid.py
 
 clean:
 	rm -rf $(VENV) demo-out bench-out .mypy_cache .ruff_cache .pytest_cache
