@@ -89,6 +89,22 @@ def test_spot_facts(sop: str, tag: int, parents: tuple[int, ...], expected: str 
     assert attribute_type(sop, tag, parents) == expected
 
 
+CONTENT = 0x0040A730
+ENCAPSULATED_PDF = "1.2.840.10008.5.1.4.1.1.104.1"
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3, 6])
+@pytest.mark.parametrize("sop", [BASIC_SR, ENCAPSULATED_PDF, None])
+def test_content_items_nest_recursively(sop: str | None, depth: int) -> None:
+    """PS3.3 C.17.3: a content item's Content Sequence holds content items again; the data
+    describes one (SR) or two (Encapsulated Document) levels, deeper ones repeat them."""
+    parents = (CONTENT,) * depth
+    assert attribute_type(sop, 0x0040A123, parents) == "1C"           # Person Name
+    assert attribute_type(sop, 0x00080104, (*parents, 0x0040A043)) == "1"  # Code Meaning
+    assert attribute_type(sop, PATIENT_ID, parents) is None
+    assert attribute_type(CT, 0x0040A123, parents) is None              # no content in CT
+
+
 def test_sop_class_as_pydicom_uid() -> None:
     from pydicom.uid import UID
 

@@ -22,9 +22,6 @@ from typing import Any
 
 __all__ = ["attribute_type", "decide"]
 
-#: strictest first
-_ORDER = ("1", "1C", "2", "2C", "3")
-
 #: parents -> (strictest type, ((type, IOD indices), ...) strictest first)
 _Paths = dict[tuple[int, ...], tuple[str, tuple[tuple[str, frozenset[int]], ...]]]
 
@@ -62,7 +59,7 @@ class _Table:
             parents = self._nestings.get(path)
             if parents is None:
                 parents = self._nestings[path] = tuple(int(p, 16) for p in path.split("/"))
-            # the generator writes the types in their text order, which is _ORDER
+            # the generator writes the types in text order: 1, 1C, 2, 2C, 3 (strictest first)
             entry = tuple((t, self._sets[i]) for t, i in by_type.items())
             out[parents] = (entry[0][0], entry)
         return out
@@ -82,19 +79,51 @@ def _base(tag: int) -> int:
     return tag
 
 
+#: Content Sequence (0040,A730): SR content items nest recursively
+_CONTENT = 0x0040A730
+
+
+def _collapse(parents: tuple[int, ...], keep: int) -> tuple[int, ...]:
+    """Runs of Content Sequences cut to ``keep``: the data describes one or two levels of
+    content items (the SR Document Content module: the root item at top level and its children
+    in (0040,A730); the Encapsulated Document module: two levels), deeper items repeat them."""
+    out: list[int] = []
+    for tag in parents:
+        if not (tag == _CONTENT and len(out) >= keep and out[-keep:] == [_CONTENT] * keep):
+            out.append(tag)
+    return tuple(out)
+
+
 def attribute_type(sop_class_uid: str | None, tag: int,
                    parents: tuple[int, ...] = ()) -> str | None:
     """The type ("1", "1C", "2", "2C", "3") of an attribute in the IOD of this SOP class, at
     the nesting given by ``parents`` (the tags of the enclosing sequences, outermost first).
 
     ``None`` when the IOD does not have the attribute at that place. For an unknown (or absent)
-    SOP class: the strictest type the attribute has at that nesting in any IOD.
+    SOP class: the strictest type the attribute has at that nesting in any IOD. Content items
+    nested deeper than the data describes (Content Sequence (0040,A730) in Content Sequence)
+    take the types of the deepest level described.
     """
     table = _table()
-    found = table.paths(_base(tag)).get(parents)
+    paths = table.paths(_base(tag))
+    ciod = table.sops.get(sop_class_uid) if sop_class_uid is not None else None
+    found = paths.get(parents)
+    if found is not None:
+        if ciod is None:
+            return found[0]
+        for type_, ciods in found[1]:
+            if ciod in ciods:
+                return type_
+    if len(parents) > 1 and _CONTENT in parents:
+        return (_pick(paths.get(_collapse(parents, 2)), ciod)
+                or _pick(paths.get(_collapse(parents, 1)), ciod))
+    return None
+
+
+def _pick(found: tuple[str, tuple[tuple[str, frozenset[int]], ...]] | None,
+          ciod: int | None) -> str | None:
     if found is None:
         return None
-    ciod = table.sops.get(sop_class_uid) if sop_class_uid is not None else None
     if ciod is None:
         return found[0]
     for type_, ciods in found[1]:
