@@ -98,6 +98,7 @@ def measure(cmds: list[list[str]]) -> tuple[float, int]:
 def make_files(folder: Path, count: int) -> list[Path]:
     """``count`` distinct small files (made once; reused when present)."""
     from pydicom import dcmread
+    from pydicom.uid import UID
 
     folder.mkdir(parents=True, exist_ok=True)
     wanted = [folder / f"ct-{i:04d}.dcm" for i in range(count)]
@@ -110,8 +111,8 @@ def make_files(folder: Path, count: int) -> list[Path]:
         ds.PatientID = f"BENCH{patient:04d}"
         ds.PatientName = f"Bench^Patient{patient}"
         ds.StudyInstanceUID = f"{base.StudyInstanceUID}.{patient}.{study // 10}"
-        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = \
-            f"{base.SOPInstanceUID}.{i + 1}"
+        uid = UID(f"{base.SOPInstanceUID}.{i + 1}")
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = uid
         tmp = p.with_suffix(".tmp")
         ds.save_as(tmp)
         tmp.rename(p)

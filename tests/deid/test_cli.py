@@ -18,6 +18,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
+from pydicom.uid import UID
 
 from dicomsec.cli import main
 from tests.conftest import DATA, PYDICOM_FILES, require_tool
@@ -62,7 +63,8 @@ def _study(folder: Path) -> dict[str, Dataset]:
     series = {"s1": base.SeriesInstanceUID, "s2": base.SeriesInstanceUID + ".2"}
     for n, name in enumerate(("s1/a.dcm", "s1/b.dcm", "s2/c.dcm"), 1):
         ds = pydicom.dcmread(CT)
-        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = f"{base.SOPInstanceUID}.{n}"
+        uid = UID(f"{base.SOPInstanceUID}.{n}")
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = uid
         ds.SeriesInstanceUID = series[name[:2]]
         ds.InstanceNumber = n
         if name == "s1/b.dcm":
