@@ -49,7 +49,8 @@ def test_round_trip(mode: str, tmp_path: Path) -> None:
     back = deid.reidentify_file(tmp_path / "d.dcm", tmp_path / "r.dcm", _credentials())
     assert back.ok and back.item_index == 0
     restored = pydicom.dcmread(tmp_path / "r.dcm")
-    assert all(restored[e.tag].value == e.value for e in original)
+    # all but Data Set Trailing Padding (removed, not worth restoring: documented)
+    assert all(restored[e.tag].value == e.value for e in original if e.tag != 0xFFFCFFFC)
     assert restored.PatientIdentityRemoved == "NO"
 
 
