@@ -1,0 +1,527 @@
+"""The de-identification engine: a new data set from an existing one, per PS3.15 Annex E.
+
+:func:`deidentify_dataset` applies Table E.1-1 (:mod:`._rules`) with the claimed options to a
+copy of the data set, at every nesting level, and returns the result with the original values
+of every top-level attribute it removed or changed (the content of the Encrypted Attributes
+Sequence, PS3.3 C.12.1.1.4.1).
+
+What it does, per element (decisions are documented in docs/deid.md):
+
+- Table rows: the action of the Basic profile or of a claimed option (K over C over the Basic
+  action); combined codes are decided by the attribute's type in the IOD at that nesting
+  (:func:`._types.decide`). X removes; Z empties (an empty sequence for SQ); D puts a dummy valid
+  for the VR (:mod:`._replace`); U and D on a UID map it (:func:`._uids.new_uid`); K keeps;
+  C cleans (text: :func:`._clean.clean_text`; dates: shifted with Retain Longitudinal Modified
+  Dates, times kept; AE titles: keyed pseudonyms; names: dummy). A sequence whose action keeps
+  it (K, D, C, U*) is walked: the rules apply inside every item; under C its free text is
+  cleaned rather than dummied or removed.
+- Patient ID (and Other Patient IDs) are never emptied: a Z or D gives the keyed pseudonym
+  (:func:`._uids.new_patient_id`), consistent across files and runs with one secret.
+- Attributes NOT in the table, by VR: sequences walked; UIDs mapped unless well-known or naming a
+  class / scheme / transfer syntax (:data:`STRUCTURAL_UID_TAGS`) or Retain UIDs is claimed;
+  DA/DT/TM follow the longitudinal options (kept, shifted, or else removed); PN, AE, UN and free
+  text (LO SH ST LT UT UC) are removed, except :data:`SAFE_TEXT_TAGS`. "Removed" means the
+  combined code X/Z/D decided by the attribute's type, so a Type 1 attribute gets a dummy and a
+  Type 2 one an empty value. Other VRs (numbers, CS, AT, binary) are kept.
+- Private elements are removed unless Retain Safe Private is claimed and the object declares
+  the block safe (:func:`._clean.safe_private_blocks`); a Private Creator element stays only while
+  its block has an element left.
+- Overlays (60xx) and curves (50xx): without Clean Graphics the whole group is removed (overlay
+  data alone would leave a broken overlay module); with it the data is kept and its text
+  (Overlay Comments, Description, Label, Curve Description ...) cleaned.
+- Always removed, at every level: Digital Signatures Sequence (FFFA,FFFA) (their Digital
+  Signature UIDs are reported), MAC Parameters Sequence (4FFE,0001), Original Attributes
+  Sequence (0400,0561), Modified Attributes Sequence (0400,0550) in the clear, Encrypted
+  Attributes Sequence (0400,0500), Data Set Trailing Padding (FFFC,FFFC), group lengths.
+- Marks: (0012,0062) YES, (0012,0063), (0012,0064) with 113100 and every claimed option except
+  the two pixel options (claimed by the file layer after the pixels were cleaned), (0028,0303).
+  File Meta Information rebuilt, preamble zeroed.
+
+Not done here: pixel data (:mod:`._pixels`), the Encrypted Attributes Sequence
+(:mod:`._envelope`), reading and writing files (:mod:`._file`).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from pydicom.dataelem import DataElement
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.multival import MultiValue
+from pydicom.sequence import Sequence
+from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+from dicomsec import __version__
+from dicomsec.deid import _uids
+from dicomsec.deid._clean import SafePrivate, clean_text, identifying_values, safe_private_blocks
+from dicomsec.deid._replace import (
+    DATE_VRS,
+    NAME_VRS,
+    TEXT_VRS,
+    dummy_for,
+    shift_date,
+    shift_datetime,
+)
+from dicomsec.deid._rules import BASIC_CODE, CODING_SCHEME, Option, check_options, edition, rule_for
+from dicomsec.deid._types import attribute_type, decide
+from dicomsec.errors import InvalidInput
+
+__all__ = [
+    "IMPLEMENTATION_CLASS_UID", "IMPLEMENTATION_VERSION_NAME", "SAFE_TEXT_TAGS",
+    "STRUCTURAL_UID_TAGS", "EngineResult", "Settings", "deidentify_dataset", "method_codes",
+]
+
+#: dicomsec's Implementation Class UID (a fixed UUID-derived ``2.25`` UID)
+IMPLEMENTATION_CLASS_UID = "2.25.314061156434738660193531050668831459070"
+IMPLEMENTATION_VERSION_NAME = f"DICOMSEC_{__version__}"[:16]
+
+#: free-text attributes outside the table that are kept: they name products, techniques and
+#: codes, not people, places or times (Manufacturer, model, software, code triplets, kernel,
+#: sequence and coil names, LUT / window explanations, private creator references)
+SAFE_TEXT_TAGS = frozenset({
+    0x00080070, 0x00081090, 0x00181020,                          # manufacturer, model, software
+    0x00080100, 0x00080102, 0x00080103, 0x00080104, 0x00080119,  # code value, scheme, meaning
+    0x00080122, 0x00080302,                                      # mapping resource, creator ref
+    0x00181210, 0x00180024, 0x00180085, 0x00181250, 0x00181251, 0x00181160,  # acquisition
+    0x00281054, 0x00281055, 0x00283003,                          # rescale type, explanations
+})
+#: UI attributes outside the table whose values name a class, scheme, template or transfer
+#: syntax, never an instance: kept even when the UID is not in pydicom's dictionary (private
+#: SOP classes, coding schemes)
+STRUCTURAL_UID_TAGS = frozenset({
+    0x00000002, 0x00000003, 0x00020002, 0x00020010, 0x00041510, 0x00041512, 0x00080016,
+    0x0008001A, 0x0008001B, 0x0008010C, 0x0008010D, 0x00080117, 0x00080118, 0x00081150,
+    0x04000010, 0x04000510, 0x0040DB0D,
+})
+_SIGNATURES = 0xFFFAFFFA
+_ALWAYS_REMOVE = frozenset({_SIGNATURES, 0x4FFE0001, 0x04000561, 0x04000550, 0x04000500,
+                            0xFFFCFFFC})
+_MARK_TAGS = frozenset({0x00120062, 0x00120063, 0x00120064, 0x00280303})
+_PIXEL_OPTIONS = frozenset({Option.CLEAN_PIXEL_DATA, Option.CLEAN_RECOGNIZABLE_VISUAL_FEATURES})
+_PATIENT_ID_TAGS = frozenset({0x00100020, 0x00101000})
+_PRIVATE_CHARACTERISTICS = 0x00080300
+_NOT_ORIGINALS = frozenset({0x7FE00010, 0xFFFCFFFC})
+_KEEP = "="  # not in the table, kept without a record
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """What to do: the options claimed and the secret keying UIDs, Patient IDs and offsets."""
+
+    options: frozenset[Option] = frozenset()
+    #: HMAC key (at least 16 bytes); b"" is refused (the caller supplies a random one per run)
+    secret: bytes = b""
+
+
+@dataclass(frozen=True, slots=True)
+class EngineResult:
+    """The de-identified data set and the record of what was done (see the module docstring)."""
+
+    dataset: Dataset
+    originals: Dataset
+    removed: tuple[str, ...]
+    replaced: tuple[str, ...]
+    kept: tuple[str, ...]
+    uid_map: Mapping[str, str]
+    patient_id_map: Mapping[str, str]
+    date_offset_days: int | None
+    signatures_removed: tuple[str, ...]
+    warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Where:
+    """Where an element is: enclosing sequence tags, its path prefix, the top-level tag it
+    belongs to (None at top level) and whether free text is cleaned (inside a C sequence)."""
+
+    parents: tuple[int, ...] = ()
+    prefix: str = ""
+    top: int | None = None
+    clean: bool = False
+
+    def path(self, elem: DataElement) -> str:
+        tag = int(elem.tag)
+        text = f"{self.prefix}({tag >> 16:04X},{tag & 0xFFFF:04X})"
+        return f"{text} {elem.keyword}" if elem.keyword else text
+
+    def inside(self, elem: DataElement, index: int, clean: bool) -> _Where:
+        tag = int(elem.tag)
+        prefix = f"{self.prefix}({tag >> 16:04X},{tag & 0xFFFF:04X})[{index}]."
+        return _Where((*self.parents, tag), prefix, tag if self.top is None else self.top,
+                      clean)
+
+
+def _strings(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple, MultiValue)):
+        return [str(v) for v in value]
+    return [str(value)]
+
+
+def _joined(values: list[str]) -> Any:
+    return values[0] if len(values) == 1 else values
+
+
+@dataclass
+class _Walker:
+    """One run of the engine over one data set (mutable state; not shared)."""
+
+    original: Dataset
+    options: frozenset[Option]
+    secret: bytes
+    sop_class: str | None
+    offset: int | None
+    safe: dict[tuple[int, str], SafePrivate]
+    uid_map: dict[str, str] = field(default_factory=dict)
+    pid_map: dict[str, str] = field(default_factory=dict)
+    removed: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+    signatures: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    changed_top: set[int] = field(default_factory=set)
+    _identifiers: frozenset[str] | None = None
+
+    # -- records -----------------------------------------------------------------------------
+
+    def _note(self, kind: list[str], elem: DataElement, where: _Where) -> None:
+        kind.append(where.path(elem))
+        self.changed_top.add(int(elem.tag) if where.top is None else where.top)
+
+    @property
+    def identifiers(self) -> frozenset[str]:
+        if self._identifiers is None:
+            self._identifiers = identifying_values(self.original)
+        return self._identifiers
+
+    # -- walking -----------------------------------------------------------------------------
+
+    def walk(self, ds: Dataset, where: _Where) -> None:
+        for elem in list(ds):
+            self._element(ds, elem, where)
+        self._drop_orphan_creators(ds, where)
+
+    def _element(self, ds: Dataset, elem: DataElement, where: _Where) -> None:
+        tag = int(elem.tag)
+        group = tag >> 16
+        if where.top is None and tag in _MARK_TAGS:
+            return  # set (and compared with the original) by _mark
+        if (tag & 0xFFFF) == 0 or group in (0x0000, 0x0002):
+            del ds[tag]  # group lengths, command or meta elements in the data set
+            if (tag & 0xFFFF) != 0:
+                self._note(self.removed, elem, where)
+            return
+        if tag in _ALWAYS_REMOVE:
+            self._remove(ds, elem, where)
+            return
+        if group & 1:
+            self._private(ds, elem, where)
+            return
+        if tag == _PRIVATE_CHARACTERISTICS and Option.RETAIN_SAFE_PRIVATE in self.options:
+            return  # describes the blocks kept; creator names are not identifying
+        if tag == _PRIVATE_CHARACTERISTICS:
+            self._remove(ds, elem, where)
+            return
+        self._apply(ds, elem, self._action(tag, elem.VR, where), where)
+
+    def _action(self, tag: int, vr: str, where: _Where) -> str:
+        rule = rule_for(tag)
+        if rule is None:
+            return self._by_vr(tag, vr, where)
+        code = rule.action(self.options)
+        if "/" in code or (code == "X" and "x" not in rule.tag and rule.tag != "private"):
+            type_ = attribute_type(self.sop_class, tag, where.parents)
+            code = decide(code, type_) if "/" in code else code
+            if code == "X":
+                # the IOD requires it here: emptied (Type 2) or dummied (Type 1), never left out
+                code = decide("X/Z/D", type_)
+        if where.clean and code == "D" and vr in TEXT_VRS:
+            return "C"
+        return code
+
+    def _by_vr(self, tag: int, vr: str, where: _Where) -> str:
+        group = tag >> 16
+        if 0x6000 <= group <= 0x601E:  # overlay elements follow their Overlay Data's row
+            code = self._action((group << 16) | 0x3000, "OW", where)
+            return "X" if code == "X" else "C"
+        if vr == "SQ":
+            return _KEEP
+        if vr == "UI":
+            if (Option.RETAIN_UIDS in self.options or tag in STRUCTURAL_UID_TAGS):
+                return _KEEP
+            return "U"
+        if vr in DATE_VRS:
+            if Option.RETAIN_LONGITUDINAL_FULL_DATES in self.options:
+                return _KEEP
+            if self.offset is not None:
+                return "C"
+        elif vr in TEXT_VRS:
+            if tag in SAFE_TEXT_TAGS:
+                return _KEEP
+            if where.clean:
+                return "C"
+        elif vr not in NAME_VRS and vr not in ("UN", "AE"):
+            return _KEEP
+        return decide("X/Z/D", attribute_type(self.sop_class, tag, where.parents))
+
+    # -- actions -----------------------------------------------------------------------------
+
+    def _apply(self, ds: Dataset, elem: DataElement, code: str, where: _Where) -> None:
+        if code == "X":
+            self._remove(ds, elem, where)
+        elif elem.VR == "SQ":
+            self._sequence(elem, code, where)
+        elif code == "K":
+            self.kept.append(where.path(elem))
+        elif code == _KEEP:
+            return
+        elif code == "Z":
+            self._empty(ds, elem, where)
+        elif code == "C":
+            self._clean(ds, elem, where)
+        else:  # D, U, U*
+            self._dummy(ds, elem, where)
+
+    def _remove(self, ds: Dataset, elem: DataElement, where: _Where) -> None:
+        self._collect_signatures(elem)
+        del ds[elem.tag]
+        self._note(self.removed, elem, where)
+
+    def _collect_signatures(self, elem: DataElement) -> None:
+        if elem.VR != "SQ":
+            return
+        for item in elem.value:
+            if int(elem.tag) == _SIGNATURES:
+                uid = str(item.get("DigitalSignatureUID") or "").strip()
+                self.signatures.append(uid or f"MAC ID {item.get('MACIDNumber')}")
+            for inner in item:
+                self._collect_signatures(inner)
+
+    def _sequence(self, elem: DataElement, code: str, where: _Where) -> None:
+        if code == "Z":
+            if elem.value:
+                elem.value = Sequence()
+                self._note(self.replaced, elem, where)
+            return
+        if code == "K":
+            self.kept.append(where.path(elem))
+        clean = where.clean or code == "C"
+        for index, item in enumerate(elem.value):
+            self.walk(item, where.inside(elem, index, clean))
+
+    def _set(self, elem: DataElement, value: Any, where: _Where) -> None:
+        if _strings(elem.value) != _strings(value):
+            elem.value = value
+            self._note(self.replaced, elem, where)
+
+    def _empty(self, ds: Dataset, elem: DataElement, where: _Where) -> None:
+        if int(elem.tag) in _PATIENT_ID_TAGS:
+            self._patient_id(ds, elem, where)
+        elif not elem.is_empty:
+            elem.value = None
+            self._note(self.replaced, elem, where)
+
+    def _dummy(self, ds: Dataset, elem: DataElement, where: _Where) -> None:
+        vr = elem.VR
+        if int(elem.tag) in _PATIENT_ID_TAGS:
+            self._patient_id(ds, elem, where)
+        elif vr == "UI":
+            self._set(elem, _joined([self.map_uid(u) for u in _strings(elem.value)] or [""]),
+                      where)
+            if elem.is_empty:  # a D on an empty UID: a fresh keyed one
+                self._set(elem, self.map_uid(where.path(elem)), where)
+        else:
+            self._set(elem, dummy_for(vr), where)
+
+    def _patient_id(self, ds: Dataset, elem: DataElement, where: _Where) -> None:
+        issuer = str(ds.get("IssuerOfPatientID") or "")
+        values = [_uids.new_patient_id(v, issuer, self.secret) for v in _strings(elem.value)]
+        for old, new in zip(_strings(elem.value), values, strict=True):
+            if new:
+                self.pid_map[old.strip()] = new
+        self._set(elem, _joined(values) if values else None, where)
+
+    def map_uid(self, uid: str) -> str:
+        new = _uids.new_uid(uid, self.secret)
+        old = uid.strip(" \0")
+        if new != old:
+            self.uid_map[old] = new
+        return new
+
+    def _clean(self, ds: Dataset, elem: DataElement, where: _Where) -> None:
+        vr, values = elem.VR, _strings(elem.value)
+        group = int(elem.tag) >> 16
+        if vr == "DA" or vr == "DT":
+            shift = shift_date if vr == "DA" else shift_datetime
+            new = [shift(v, self.offset) if self.offset is not None else str(dummy_for(vr))
+                   for v in values]
+            self._set(elem, _joined(new) if new else None, where)
+        elif vr == "PN":
+            self._set(elem, dummy_for(vr), where)
+        elif vr == "AE":
+            self._set(elem, _joined([_uids.new_ae_title(v, self.secret) for v in values]),
+                      where)
+        elif vr == "UI":
+            self._dummy(ds, elem, where)
+        elif vr in TEXT_VRS:
+            self._clean_text(ds, elem, values, where)
+        elif vr in ("OB", "OW", "UN") and not (0x5000 <= group <= 0x601E):
+            fallback = decide("X/Z/D", attribute_type(self.sop_class, int(elem.tag),
+                                                      where.parents))
+            self._apply(ds, elem, fallback, where)
+        # else: times of day, numbers, codes, curve and overlay data are kept
+
+    def _clean_text(self, ds: Dataset, elem: DataElement, values: list[str],
+                    where: _Where) -> None:
+        cleaned = [clean_text(v, self.identifiers) for v in values]
+        if any(cleaned):
+            self._set(elem, _joined(cleaned), where)
+            return
+        fallback = decide("X/Z/D", attribute_type(self.sop_class, int(elem.tag), where.parents))
+        if fallback == "D":
+            self._set(elem, dummy_for(elem.VR), where)
+        else:
+            self._apply(ds, elem, fallback, where)
+
+    # -- private elements --------------------------------------------------------------------
+
+    def _private(self, ds: Dataset, elem: DataElement, where: _Where) -> None:
+        tag = int(elem.tag)
+        group, element = tag >> 16, tag & 0xFFFF
+        if 0x0010 <= element <= 0x00FF:
+            return  # a Private Creator: kept while its block has elements (_drop_orphan_creators)
+        creator_elem = ds.get((group << 16) | (element >> 8)) if element > 0xFF else None
+        creator = str(creator_elem.value).strip() if creator_elem is not None else ""
+        declared = self.safe.get((group, creator))
+        offset = element & 0xFF
+        if declared is not None and (declared.safe is None or offset in declared.safe):
+            self.kept.append(where.path(elem))
+            if elem.VR == "SQ":
+                for index, item in enumerate(elem.value):
+                    self.walk(item, where.inside(elem, index, where.clean))
+        elif declared is not None and declared.actions.get(offset, "X") != "X":
+            code = declared.actions[offset]
+            self._apply(ds, elem, "D" if code == "U" else code, where)
+        else:
+            self._remove(ds, elem, where)
+
+    def _drop_orphan_creators(self, ds: Dataset, where: _Where) -> None:
+        blocks = {(int(t) >> 16, (int(t) & 0xFFFF) >> 8) for t in ds.keys()
+                  if t.is_private and (int(t) & 0xFFFF) > 0xFF}
+        for tag in [t for t in ds.keys() if t.is_private and 0x10 <= (int(t) & 0xFFFF) <= 0xFF]:
+            if (int(tag) >> 16, int(tag) & 0xFF) not in blocks:
+                self._remove(ds, ds[tag], where)
+
+
+def method_codes(options: frozenset[Option]) -> Sequence:
+    """De-identification Method Code Sequence (0012,0064) items: 113100 and the CID 7050 code
+    of every option given, in code order."""
+    items = Sequence()
+    for value, meaning in [BASIC_CODE, *sorted((o.code, o.meaning) for o in options)]:
+        item = Dataset()
+        item.CodeValue = value
+        item.CodingSchemeDesignator = CODING_SCHEME
+        item.CodeMeaning = meaning
+        items.append(item)
+    return items
+
+
+def _transfer_syntax(ds: Dataset) -> str:
+    meta = getattr(ds, "file_meta", None)
+    if meta is not None and "TransferSyntaxUID" in meta:
+        return str(meta.TransferSyntaxUID)
+    implicit, little = ds.original_encoding
+    if implicit:
+        return str(ImplicitVRLittleEndian)
+    return str(ExplicitVRBigEndian if little is False else ExplicitVRLittleEndian)
+
+
+def _mark(out: Dataset, walker: _Walker, options: frozenset[Option]) -> None:
+    """Sets the marks of E.1.1 and records the original values of the ones that changed."""
+    editions = edition()
+    if Option.RETAIN_LONGITUDINAL_FULL_DATES in options:
+        longitudinal = "UNMODIFIED"
+    elif Option.RETAIN_LONGITUDINAL_MODIFIED_DATES in options:
+        longitudinal = "MODIFIED"
+    else:
+        longitudinal = "REMOVED"
+    out.PatientIdentityRemoved = "YES"
+    out.DeidentificationMethod = (f"dicomsec Basic Profile {editions['table']}/"
+                                  f"{editions['basic_column']}")[:64]
+    out.DeidentificationMethodCodeSequence = method_codes(options)
+    out.LongitudinalTemporalInformationModified = longitudinal
+    for tag in _MARK_TAGS:
+        before = walker.original.get(tag)
+        if before is not None and before.value != out[tag].value:
+            walker.changed_top.add(tag)
+
+
+def _file_meta(out: Dataset, original: Dataset) -> FileMetaDataset:
+    if "SOPClassUID" not in out or "SOPInstanceUID" not in out:
+        raise InvalidInput("the data set has no SOP Class UID or SOP Instance UID: it is not "
+                           "a composite instance and cannot be de-identified")
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = out.SOPClassUID
+    meta.MediaStorageSOPInstanceUID = out.SOPInstanceUID
+    meta.TransferSyntaxUID = UID(_transfer_syntax(original))
+    meta.ImplementationClassUID = UID(IMPLEMENTATION_CLASS_UID)
+    meta.ImplementationVersionName = IMPLEMENTATION_VERSION_NAME
+    return meta
+
+
+def _originals(walker: _Walker) -> Dataset:
+    """The original value of every top-level attribute removed or changed, private ones with
+    their Private Creator, and the Specific Character Set their text is written in."""
+    original, out = walker.original, Dataset()
+    for tag in sorted(walker.changed_top - _NOT_ORIGINALS):
+        if tag not in original:
+            continue
+        out.add(copy.deepcopy(original[tag]))
+        group, element = tag >> 16, tag & 0xFFFF
+        creator = (group << 16) | (element >> 8)
+        if group & 1 and element > 0xFF and creator in original and creator not in out:
+            out.add(copy.deepcopy(original[creator]))
+    if len(out) and "SpecificCharacterSet" in original and 0x00080005 not in out:
+        out.add(copy.deepcopy(original[0x00080005]))
+    return out
+
+
+def deidentify_dataset(ds: Dataset, settings: Settings) -> EngineResult:
+    """De-identify a copy of ``ds`` (never modified) per the module docstring.
+
+    Raises:
+        InvalidInput: an empty or short secret, options that exclude each other, or a data set
+            without SOP Class / SOP Instance UID.
+    """
+    _uids.check_secret(settings.secret)
+    claimed = check_options(settings.options)
+    options = claimed - _PIXEL_OPTIONS
+    patient_id = str(ds.get("PatientID") or "")
+    modified = Option.RETAIN_LONGITUDINAL_MODIFIED_DATES in options
+    walker = _Walker(
+        original=ds, options=options, secret=settings.secret,
+        sop_class=str(ds.get("SOPClassUID") or "").strip() or None,
+        offset=_uids.date_offset_days(patient_id, settings.secret) if modified else None,
+        safe=safe_private_blocks(ds) if Option.RETAIN_SAFE_PRIVATE in options else {})
+    if modified and not patient_id.strip():
+        walker.warnings.append("no Patient ID: the date offset is the one of the empty ID")
+    work = copy.deepcopy(ds)
+    out = Dataset()
+    for elem in work:
+        out.add(elem)
+    walker.walk(out, _Where())
+    _mark(out, walker, options)
+    out.file_meta = _file_meta(out, ds)
+    out.preamble = b"\0" * 128
+    return EngineResult(
+        dataset=out, originals=_originals(walker), removed=tuple(walker.removed),
+        replaced=tuple(walker.replaced), kept=tuple(walker.kept),
+        uid_map=MappingProxyType(dict(walker.uid_map)),
+        patient_id_map=MappingProxyType(dict(walker.pid_map)),
+        date_offset_days=walker.offset, signatures_removed=tuple(walker.signatures),
+        warnings=tuple(walker.warnings))
