@@ -527,6 +527,8 @@ def _inflate(data: bytes) -> bytes:
         raise DecryptionFailed(CONTENT_FAILS) from None
     if len(out) > lim:
         raise limits.LimitExceeded("inflated Encrypted Attributes Data Set", "value_bytes", lim)
+    if not inflater.eof:  # truncated: the last block never ended
+        raise DecryptionFailed(CONTENT_FAILS)
     return out
 
 
