@@ -3,13 +3,14 @@
 Low-level helper of :mod:`dicomsec.deid._pixels`, imported only when OCR is asked for. The
 engine is Debian's ``tesseract-ocr`` (found on ``PATH`` with :func:`shutil.which`) driven by
 ``pytesseract`` (the ``[ocr]`` extra). Each frame arrives as an 8-bit grey image (the caller
-applies the window or min/max); small frames are upscaled (bicubic) so that text of a few
-pixels reaches the size Tesseract reads, and Tesseract runs twice in sparse-text mode
-(``--psm 11``: annotations are scattered words, not a page): on the grey frame, and on the frame
-binarised at :data:`BRIGHT` (burned-in text is written near full brightness; the binary image
-reads it even over anatomy, where the grey one does not). Every word box whose confidence is at
-least :data:`MIN_CONFIDENCE` and that holds a letter or a digit is grown by a margin (a quarter
-of its height, at least :data:`MIN_MARGIN` pixels) and returned in frame coordinates.
+applies the window or min/max); frames are upscaled (bicubic: 3x up to 512 pixels, 2x up to
+1280, :data:`SCALES`) so that text of a few pixels reaches the size Tesseract reads best, and
+Tesseract runs twice in sparse-text mode (``--psm 11``: annotations are scattered words, not a
+page): on the grey frame, and on the frame binarised at :data:`BRIGHT` (burned-in text is
+written near full brightness; the binary image reads it even over anatomy, where the grey one
+does not). Every word box whose confidence is at least :data:`MIN_CONFIDENCE` and that holds a
+letter or a digit is grown by a margin (a quarter of its height, at least :data:`MIN_MARGIN`
+pixels) and returned in frame coordinates.
 
 What it does not catch: text Tesseract cannot read (handwriting, heavily stylised or rotated
 text, text on busy anatomy, characters under about 4 pixels high even after upscaling); such
@@ -33,9 +34,9 @@ __all__ = ["MIN_CONFIDENCE", "MIN_MARGIN", "TIMEOUT", "tesseract", "text_boxes"]
 MIN_CONFIDENCE = 30.0
 #: smallest margin (frame pixels) added on every side of a word box
 MIN_MARGIN = 2
-#: frames are upscaled until their longer side reaches this many pixels (at most MAX_SCALE x)
-TARGET_SIDE = 1200
-MAX_SCALE = 4
+#: upscaling by the longer side of the frame: (at most this many pixels, factor); burned-in
+#: text is 8-16 pixels high whatever the matrix, and Tesseract reads best at 25-50 pixels
+SCALES = ((512, 3), (1280, 2))
 #: 8-bit level at and above which a pixel counts as text in the binarised pass
 BRIGHT = 230
 #: seconds one Tesseract call may take before the image is refused
@@ -80,7 +81,7 @@ def text_boxes(grey: np.ndarray, *, where: str = "frame") -> list[tuple[int, int
     from PIL import Image
 
     rows, columns = int(grey.shape[0]), int(grey.shape[1])
-    scale = max(1, min(MAX_SCALE, math.ceil(TARGET_SIDE / max(rows, columns, 1))))
+    scale = next((factor for side, factor in SCALES if max(rows, columns) <= side), 1)
     binary = (grey < BRIGHT).astype("uint8") * 255   # bright text -> black on white
     boxes: list[tuple[int, int, int, int]] = []
     for plane in (grey, binary):
