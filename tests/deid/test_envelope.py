@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import io
+import os
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -498,3 +499,31 @@ def test_no_recipient_message(sealed: dict[str, Dataset], holders: dict[str, Hol
         open_encrypted_attributes(sealed["modern"], holders["kem"].credentials())
     assert caught.value.message == NO_RECIPIENT
     assert CONTENT_FAILS != NO_RECIPIENT
+
+
+def test_several_v15_recipients_need_certificate() -> None:
+    """Two RSA PKCS#1 v1.5 recipients in one compatible item: without the certificate the CMS
+    layer cannot tell which is meant without a padding oracle, and says so (exit 2)."""
+    ds = Dataset()
+    ds.EncryptedAttributesSequence = encrypted_attributes(
+        _item(), [RecipientGroup((RSA_CERT, ANON / "other.cert.pem"), None)], mode="compatible")
+    with pytest.raises(InvalidInput, match="--cert"):
+        open_encrypted_attributes(ds, load_credentials(RSA_KEY))
+    for key, cert in ((RSA_KEY, RSA_CERT), (ANON / "other.key.pem", ANON / "other.cert.pem")):
+        opened = open_encrypted_attributes(ds, load_credentials(key, cert))
+        assert opened.originals.PatientName == "Original^Name"
+
+
+def test_recipient_cache_follows_the_file(tmp_path: Path) -> None:
+    """Recipients are remembered per certificate file version: a replaced file is read again."""
+    cert = tmp_path / "to.pem"
+    cert.write_bytes(RSA_CERT.read_bytes())
+    ds = Dataset()
+    ds.EncryptedAttributesSequence = encrypted_attributes(_item(), [RecipientGroup((cert,))])
+    assert open_encrypted_attributes(ds, load_credentials(RSA_KEY)).item_index == 0
+    cert.write_bytes((ANON / "other.cert.pem").read_bytes())
+    os.utime(cert, ns=(1, 1))
+    ds.EncryptedAttributesSequence = encrypted_attributes(_item(), [RecipientGroup((cert,))])
+    with pytest.raises(DecryptionFailed):
+        open_encrypted_attributes(ds, load_credentials(RSA_KEY))
+    assert open_encrypted_attributes(ds, load_credentials(ANON / "other.key.pem")).originals

@@ -249,8 +249,9 @@ def encode_plaintext(item: Dataset, *, character_set: str | Sequence[str] | None
     return fp.getvalue()
 
 
-def _recipient(path: Path, mode: str, policy: AlgorithmPolicy | None) -> Recipient:
-    """The RecipientInfo writer for a certificate or public key file in ``mode``."""
+def _recipient(path: Path, mode: str, policy: AlgorithmPolicy) -> Recipient:
+    """The RecipientInfo writer for a certificate or public key file in ``mode``, its
+    certificate checked for use and its algorithms judged by ``policy``."""
     from cryptography import x509
     from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -262,13 +263,76 @@ def _recipient(path: Path, mode: str, policy: AlgorithmPolicy | None) -> Recipie
     if isinstance(subject, x509.Certificate):
         check_for_use(subject, KeyPurpose.ENCRYPTION, name="recipient certificate", path=path)
     if mode == "modern":
-        return recipient_for(path, policy=policy)
-    if not isinstance(subject, x509.Certificate) or not isinstance(
+        recipient = recipient_for(path, policy=policy)
+    elif not isinstance(subject, x509.Certificate) or not isinstance(
             subject.public_key(), rsa.RSAPublicKey):
         raise InvalidInput("compatible mode (what gdcmanon reads: RSA PKCS#1 v1.5 key "
                            "transport, issuerAndSerialNumber) needs an RSA certificate",
                            path=str(path), hint="use --mode modern for EC, ML-KEM or bare keys")
-    return recipient_for(path, oaep=False, policy=policy)
+    else:
+        recipient = recipient_for(path, oaep=False, policy=policy)
+    _judge(recipient, policy)
+    return recipient
+
+
+def _judge(recipient: Recipient, policy: AlgorithmPolicy) -> None:
+    """Ask ``policy`` (creation, today) about what the recipient uses: its key transport,
+    key agreement or KEM with the recipient's key, and its key wrap. RSA PKCS#1 v1.5 keeps
+    its legacy status waived (PS3.15 E.1.1 names it), as in the securefile basic profile;
+    dated and site rules still judge it.
+
+    Raises:
+        PolicyViolation: refused (the message names the policy).
+    """
+    from dicomsec import algorithms
+    from dicomsec.algorithms.policy import Purpose
+
+    r: object = recipient
+    uses = [(getattr(r, a, None), getattr(r, "public_key", None))
+            for a in ("algorithm", "scheme", "kem")]
+    uses += [(getattr(r, a, None), None) for a in ("wrap",)]
+    for alg, key in uses:
+        if not isinstance(alg, algorithms.Algorithm):
+            continue
+        judge = policy
+        if alg.kind is algorithms.Kind.KEY_TRANSPORT and policy.status_of(alg) is (
+                algorithms.Status.LEGACY):
+            judge = policy.with_status(alg, algorithms.Status.ALLOWED)
+        judge.require(alg, key, Purpose.CREATE)
+
+
+#: recipients already made, by (resolved path, file mtime and size, mode, policy): reading and
+#: checking a certificate costs more than enveloping a small data set. Entries are judged
+#: again after _RECIPIENT_TTL seconds (validity period, dated policy rules).
+_RECIPIENTS: dict[tuple[object, ...], tuple[float, Recipient]] = {}
+_RECIPIENT_TTL = 60.0
+_RECIPIENTS_MAX = 64
+
+
+def _recipient_cached(path: Path, mode: str, policy: AlgorithmPolicy) -> Recipient:
+    """:func:`_recipient`, remembered for a minute per file version, mode and policy (a
+    recipient makes a fresh ephemeral key or encapsulation for every envelope: only its
+    certificate and algorithm choices are reused)."""
+    import time
+
+    try:
+        st = path.stat()
+        key: tuple[object, ...] | None = (str(_key(path)), st.st_mtime_ns, st.st_size, mode,
+                                          policy)
+        hash(key)
+    except (OSError, TypeError):
+        key = None
+    now = time.monotonic()
+    if key is not None:
+        hit = _RECIPIENTS.get(key)
+        if hit is not None and now - hit[0] < _RECIPIENT_TTL:
+            return hit[1]
+    recipient = _recipient(path, mode, policy)
+    if key is not None:
+        if len(_RECIPIENTS) >= _RECIPIENTS_MAX:
+            _RECIPIENTS.clear()
+        _RECIPIENTS[key] = (now, recipient)
+    return recipient
 
 
 def encrypted_attributes(originals: Dataset, groups: Sequence[RecipientGroup], *,
@@ -284,7 +348,8 @@ def encrypted_attributes(originals: Dataset, groups: Sequence[RecipientGroup], *
     usage for encryption), not chain-validated: whoever names a recipient vouches for it.
     ``policy`` (default: the default policy) judges the key transport or agreement or KEM
     with its key, and the content cipher, for creation today. ``character_set``: the file's
-    Specific Character Set, used for text when ``originals`` has none of its own.
+    Specific Character Set, used for text when ``originals`` has none of its own. Recipients
+    are remembered for a minute per certificate file, mode and policy (then judged again).
 
     Raises:
         InvalidInput: an unknown mode, an unreadable or unusable certificate, a key type the
@@ -294,11 +359,13 @@ def encrypted_attributes(originals: Dataset, groups: Sequence[RecipientGroup], *
     from pydicom.dataset import Dataset
     from pydicom.sequence import Sequence as DicomSequence
 
+    from dicomsec.algorithms.policy import AlgorithmPolicy
     from dicomsec.cms import ID_DATA
     from dicomsec.cms.envelope import write_envelope
 
     if mode not in MODES:
         raise InvalidInput(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
+    policy = policy or AlgorithmPolicy.default()
     made: dict[Path, Recipient] = {}
     items = []
     for group in groups:
@@ -307,7 +374,7 @@ def encrypted_attributes(originals: Dataset, groups: Sequence[RecipientGroup], *
         recipients = []
         for path in group.recipients:
             if _key(path) not in made:
-                made[_key(path)] = _recipient(Path(path), mode, policy)
+                made[_key(path)] = _recipient_cached(Path(path), mode, policy)
             recipients.append(made[_key(path)])
         plain = encode_plaintext(_subset(originals, group.tags), character_set=character_set)
         out = io.BytesIO()
