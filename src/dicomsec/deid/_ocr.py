@@ -19,8 +19,12 @@ text needs a region rule (:mod:`dicomsec.deid._pixels`).
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import math
+import os
 import shutil
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from dicomsec.errors import InvalidInput
@@ -61,11 +65,33 @@ def tesseract() -> str:
     if path is None:
         raise InvalidInput(_MISSING)
     pytesseract.pytesseract.tesseract_cmd = path
+    return f"tesseract {_version(path)}"
+
+
+@functools.cache
+def _version(path: str) -> str:
+    import pytesseract
+
     try:
-        version = pytesseract.get_tesseract_version()
+        return str(pytesseract.get_tesseract_version())
     except (OSError, pytesseract.TesseractError, pytesseract.TesseractNotFoundError) as exc:
         raise InvalidInput(f"{_MISSING} (running {path} failed)") from exc
-    return f"tesseract {version}"
+
+
+@contextlib.contextmanager
+def _one_thread() -> Iterator[None]:
+    """Tesseract's OpenMP threads spin on a busy machine (measured here: 3.6-4.2 s for one
+    1280x960 frame, 0.8-1.1 s with one thread) and batches already use every core: unless the
+    caller set ``OMP_THREAD_LIMIT``, the Tesseract processes started inside get 1 (the
+    variable is restored afterwards; pytesseract passes the environment on, nothing else)."""
+    if "OMP_THREAD_LIMIT" in os.environ:
+        yield
+        return
+    os.environ["OMP_THREAD_LIMIT"] = "1"
+    try:
+        yield
+    finally:
+        os.environ.pop("OMP_THREAD_LIMIT", None)
 
 
 def text_boxes(grey: np.ndarray, *, where: str = "frame") -> list[tuple[int, int, int, int]]:
@@ -89,9 +115,10 @@ def text_boxes(grey: np.ndarray, *, where: str = "frame") -> list[tuple[int, int
         if scale > 1:
             image = image.resize((columns * scale, rows * scale), Image.Resampling.BICUBIC)
         try:
-            data = pytesseract.image_to_data(image, config="--psm 11",
-                                             output_type=pytesseract.Output.DICT,
-                                             timeout=TIMEOUT)
+            with _one_thread():
+                data = pytesseract.image_to_data(image, config="--psm 11",
+                                                 output_type=pytesseract.Output.DICT,
+                                                 timeout=TIMEOUT)
         except (RuntimeError, OSError, pytesseract.TesseractError) as exc:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "no output"
             raise InvalidInput(f"OCR of {where} failed: {reason}") from exc
