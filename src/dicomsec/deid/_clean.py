@@ -13,8 +13,9 @@ Retain Patient Characteristics), as the conformance statement must say (PS3.15 E
 2. each identifying value of three or more characters is removed from the text wherever it
    occurs, ignoring case;
 3. date-like tokens (``2004-01-19``, ``20040119``, ``19/01/2004``, ``19.1.04``, ``19 Jan 2004``)
-   and ID-like tokens (five or more digits, or three or more digits mixed with letters, e.g.
-   ``MRN12345``, ``AB123X``) are removed;
+   and ID-like tokens (five or more digits, or four or more digits mixed with letters, e.g.
+   ``MRN12345``, ``AB1234X``; not ``ISOVUE300``) are removed, and so are the ``^`` that
+   separate the components of person names;
 4. spaces are collapsed. The result is never longer than the input, so VR length limits hold.
 
 Not caught (documented limits): names or IDs that appear nowhere else in the object and do not
@@ -42,7 +43,7 @@ _DATE_PATTERNS = (
     re.compile(rf"\b\d{{1,2}}[ -]?(?:{_MONTHS})[a-z]*\.?[ -]?\d{{2,4}}\b", re.IGNORECASE),
     re.compile(rf"\b(?:{_MONTHS})[a-z]*\.? \d{{1,2}},? \d{{4}}\b", re.IGNORECASE),
 )
-_ID_LIKE = re.compile(r"\b(?:\d{5,}|(?=[A-Za-z0-9-]*[A-Za-z])(?=(?:[A-Za-z-]*\d){3})"
+_ID_LIKE = re.compile(r"\b(?:\d{5,}|(?=[A-Za-z0-9-]*[A-Za-z])(?=(?:[A-Za-z-]*\d){4})"
                       r"[A-Za-z0-9][A-Za-z0-9-]*)\b")
 _MIN_IDENTIFIER = 3
 _IDENTIFYING_VRS = frozenset({"LO", "SH", "AE", "UC", "PN"})
@@ -69,7 +70,7 @@ def _is_identifying(tag: int, vr: str) -> bool:
     if vr not in _IDENTIFYING_VRS:
         return False
     rule = rule_for(tag)
-    if rule is None or tag >> 16 & 1:
+    if rule is None or "x" in rule.tag or rule.tag == "private":
         return False
     return (rule.basic not in _KEEP_ACTIONS
             and Option.CLEAN_DESCRIPTORS.cli_name not in rule.options)
@@ -103,7 +104,7 @@ def clean_text(text: str, identifiers: Iterable[str]) -> str:
             out = re.sub(re.escape(ident), " ", out, flags=re.IGNORECASE)
     for pattern in _DATE_PATTERNS:
         out = pattern.sub(" ", out)
-    out = _ID_LIKE.sub(" ", out)
+    out = _ID_LIKE.sub(" ", out).replace("^", " ")
     lines = [" ".join(line.split()) for line in out.splitlines()]
     return "\n".join(line for line in lines if line).strip()
 
