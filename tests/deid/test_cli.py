@@ -375,3 +375,37 @@ def test_secret_from_environment_or_random_with_a_warning(
     rc, _, err = run(["deid", str(CT), "-o", str(tmp_path / "c")], capsys)
     assert rc == 0 and "random secret" in err
     assert pydicom.dcmread(tmp_path / "c" / "CT_small.dcm").SOPInstanceUID != uid[0]
+
+
+def test_clean_pixel_data_is_claimed_after_the_pixels_are_clean(
+        tmp_path: Path, secret: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The file layer claims 113101 and sets Burned In Annotation NO only once the pixel
+    module blanked the regions (a region rule here: deterministic); --pixel-rules is read
+    before any work."""
+    ds = pydicom.dcmread(CT)
+    ds.BurnedInAnnotation = "YES"
+    pixels = ds.pixel_array
+    src = tmp_path / "burned.dcm"
+    ds.save_as(src)
+    rules = tmp_path / "rules.toml"
+    rules.write_text('[[rule]]\nname = "header"\nmodality = "CT"\n'
+                     'regions = [[0, 0, 128, 10]]\n')
+    rc, stdout, err = run(["deid", str(src), "-o", str(tmp_path / "o"), "--uid-secret-file",
+                           str(secret), "--option", "clean-pixel-data", "--pixel-rules",
+                           str(rules), "--strict", "--json"], capsys)
+    assert rc == 0, err
+    [report] = json.loads(stdout)
+    assert "113101" in report["claimed"] and not report["flags"]
+    assert {"x": 0, "y": 0, "width": 128, "height": 10, "source": "rule:header"} in \
+        report["pixels"]["regions"]
+    out = pydicom.dcmread(tmp_path / "o" / "burned.dcm")
+    assert out.BurnedInAnnotation == "NO"
+    assert (out.pixel_array[:10] == pixels.min()).all()  # blanked in the stored values
+    assert (out.pixel_array[10:] == pixels[10:]).all()  # the rest unchanged
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[rule]]\nname = "x"\nmanufactuer = "typo"\nregions = [[0, 0, 1, 1]]\n')
+    rc, _, err = run(["deid", str(src), "-o", str(tmp_path / "b"), "--uid-secret-file",
+                      str(secret), "--option", "clean-pixel-data", "--pixel-rules", str(bad)],
+                     capsys)
+    assert rc == 2 and len(lines(err)) == 1
+    assert not (tmp_path / "b").exists()
