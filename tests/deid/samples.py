@@ -179,9 +179,10 @@ def rich(kind: str = "CT") -> Dataset:
 
 
 def study(count_a: int = 2, count_b: int = 2) -> list[Dataset]:
-    """A two-series study of CT images: series A has ``count_a`` instances, series B
+    """A study of two CT series and an SR: series A has ``count_a`` instances, series B
     ``count_b``; every B instance references an A instance (Referenced Image Sequence and
-    Source Image Sequence) and the Frame of Reference is shared."""
+    Source Image Sequence), the Frame of Reference is shared; the last data set is an SR whose
+    evidence sequence lists every image and whose IMAGE content item references the first."""
     base = load("CT")
     base.PatientName = PATIENT_NAME
     base.PatientID = PATIENT_ID
@@ -205,4 +206,41 @@ def study(count_a: int = 2, count_b: int = 2) -> list[Dataset]:
                     ref.ReferencedSOPInstanceUID = target
                     setattr(ds, keyword, Sequence([ref]))
             out.append(ds)
+    out.append(_evidence_sr(base, out, f"{root}.5", f"{root}.30.1"))
     return out
+
+
+def _evidence_sr(base: Dataset, images: list[Dataset], series: str, sop: str) -> Dataset:
+    """test-SR.dcm moved into the study: its evidence lists every image, and its first IMAGE
+    content item references the first one."""
+    sr = load("SR")
+    for keyword in ("PatientName", "PatientID", "AccessionNumber", "StudyInstanceUID"):
+        setattr(sr, keyword, base.get(keyword))
+    sr.SeriesInstanceUID, sr.SOPInstanceUID = series, sop
+    sr.file_meta.MediaStorageSOPInstanceUID = sop
+    by_series: dict[str, list[Dataset]] = {}
+    for image in images:
+        by_series.setdefault(str(image.SeriesInstanceUID), []).append(image)
+    study_item = Dataset()
+    study_item.StudyInstanceUID = base.StudyInstanceUID
+    study_item.ReferencedSeriesSequence = Sequence()
+    for series_uid, members in by_series.items():
+        series_item = Dataset()
+        series_item.SeriesInstanceUID = series_uid
+        series_item.ReferencedSOPSequence = Sequence()
+        for image in members:
+            ref = Dataset()
+            ref.ReferencedSOPClassUID = image.SOPClassUID
+            ref.ReferencedSOPInstanceUID = image.SOPInstanceUID
+            series_item.ReferencedSOPSequence.append(ref)
+        study_item.ReferencedSeriesSequence.append(series_item)
+    sr.CurrentRequestedProcedureEvidenceSequence = Sequence([study_item])
+    stack = list(sr.ContentSequence)
+    while stack:
+        item = stack.pop(0)
+        if item.get("ValueType") == "IMAGE":
+            item.ReferencedSOPSequence[0].ReferencedSOPClassUID = images[0].SOPClassUID
+            item.ReferencedSOPSequence[0].ReferencedSOPInstanceUID = images[0].SOPInstanceUID
+            break
+        stack.extend(item.get("ContentSequence") or [])
+    return sr
