@@ -8,13 +8,14 @@ applies the window or min/max); frames are upscaled (bicubic: 3x up to 512 pixel
 Tesseract runs twice in sparse-text mode (``--psm 11``: annotations are scattered words, not a
 page): on the grey frame, and on the frame binarised at :data:`BRIGHT` (burned-in text is
 written near full brightness; the binary image reads it even over anatomy, where the grey one
-does not). Every word box whose confidence is at least :data:`MIN_CONFIDENCE` and that holds a
-letter or a digit is grown by a margin (a quarter of its height, at least :data:`MIN_MARGIN`
-pixels) and returned in frame coordinates.
+does not). Every word box whose confidence is at least :data:`MIN_CONFIDENCE`, that holds a
+letter or a digit and is not taller than an eighth of the frame (:data:`TALL_FRACTION`) is
+grown by a margin (a quarter of its height, at least :data:`MIN_MARGIN` pixels) and returned in
+frame coordinates.
 
 What it does not catch: text Tesseract cannot read (handwriting, heavily stylised or rotated
-text, text on busy anatomy, characters under about 4 pixels high even after upscaling); such
-text needs a region rule (:mod:`dicomsec.deid._pixels`).
+text, text on busy anatomy, characters under about 4 pixels high or over an eighth of the
+frame high); such text needs a region rule (:mod:`dicomsec.deid._pixels`).
 """
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ MIN_MARGIN = 2
 #: upscaling by the longer side of the frame: (at most this many pixels, factor); burned-in
 #: text is 8-16 pixels high whatever the matrix, and Tesseract reads best at 25-50 pixels
 SCALES = ((512, 3), (1280, 2))
+#: a word taller than this fraction of the frame (and than TALL_MIN pixels) is taken for
+#: anatomy Tesseract misread (a bright valve read as "ss" at 39 of 240 rows), not text
+TALL_FRACTION = 1 / 8
+TALL_MIN = 24
 #: 8-bit level at and above which a pixel counts as text in the binarised pass
 BRIGHT = 230
 #: seconds one Tesseract call may take before the image is refused
@@ -109,6 +114,7 @@ def text_boxes(grey: np.ndarray, *, where: str = "frame") -> list[tuple[int, int
     rows, columns = int(grey.shape[0]), int(grey.shape[1])
     scale = next((factor for side, factor in SCALES if max(rows, columns) <= side), 1)
     binary = (grey < BRIGHT).astype("uint8") * 255   # bright text -> black on white
+    tallest = max(TALL_MIN, rows * TALL_FRACTION) * scale
     boxes: list[tuple[int, int, int, int]] = []
     for plane in (grey, binary):
         image = Image.fromarray(plane)
@@ -125,7 +131,8 @@ def text_boxes(grey: np.ndarray, *, where: str = "frame") -> list[tuple[int, int
         for text, conf, left, top, width, height in zip(
                 data["text"], data["conf"], data["left"], data["top"], data["width"],
                 data["height"], strict=True):
-            if float(conf) < MIN_CONFIDENCE or not any(c.isalnum() for c in str(text)):
+            if (float(conf) < MIN_CONFIDENCE or int(height) > tallest
+                    or not any(c.isalnum() for c in str(text))):
                 continue
             box = _grown(int(left), int(top), int(width), int(height), scale, rows, columns)
             if box not in boxes:
