@@ -14,6 +14,7 @@ from pathlib import Path
 import pydicom
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
+from pydicom.uid import UID
 
 PYDICOM_FILES = Path(pydicom.data.__file__).parent / "test_files"
 
@@ -217,7 +218,7 @@ def _evidence_sr(base: Dataset, images: list[Dataset], series: str, sop: str) ->
     for keyword in ("PatientName", "PatientID", "AccessionNumber", "StudyInstanceUID"):
         setattr(sr, keyword, base.get(keyword))
     sr.SeriesInstanceUID, sr.SOPInstanceUID = series, sop
-    sr.file_meta.MediaStorageSOPInstanceUID = sop
+    sr.file_meta.MediaStorageSOPInstanceUID = UID(sop)
     by_series: dict[str, list[Dataset]] = {}
     for image in images:
         by_series.setdefault(str(image.SeriesInstanceUID), []).append(image)
