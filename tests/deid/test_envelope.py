@@ -17,9 +17,11 @@ import pydicom
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_dataset
+from pydicom.tag import Tag
 
 from dicomsec import limits
 from dicomsec.algorithms import Status
@@ -527,3 +529,10 @@ def test_recipient_cache_follows_the_file(tmp_path: Path) -> None:
     with pytest.raises(DecryptionFailed):
         open_encrypted_attributes(ds, load_credentials(RSA_KEY))
     assert open_encrypted_attributes(ds, load_credentials(ANON / "other.key.pem")).originals
+
+
+def test_encrypted_attributes_not_a_sequence() -> None:
+    ds = Dataset()
+    ds[0x04000500] = RawDataElement(Tag(0x04000500), "OB", 2, b"\x01\x02", 0, False, True)
+    with pytest.raises(InvalidInput, match="not a sequence"):
+        open_encrypted_attributes(ds, load_credentials(RSA_KEY))

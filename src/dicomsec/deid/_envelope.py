@@ -423,11 +423,19 @@ class _Tries:
 
 def _item_parts(ds: Dataset) -> list[tuple[str, bytes]]:
     """(transfer syntax, content) of every item, counted against the limits."""
-    if _ENCRYPTED_ATTRIBUTES not in ds or not ds[_ENCRYPTED_ATTRIBUTES].value:
+    items: list[Dataset] | None = []
+    if _ENCRYPTED_ATTRIBUTES in ds:
+        try:
+            elem = ds[_ENCRYPTED_ATTRIBUTES]
+            items = list(elem.value or ()) if elem.VR == "SQ" else None
+        except Exception:  # pydicom's decoding of a malformed value raises many types
+            items = None
+    if items is None:
+        raise InvalidInput("Encrypted Attributes Sequence (0400,0500) is not a sequence")
+    if not items:
         raise InvalidInput("no Encrypted Attributes Sequence (0400,0500): nothing to "
                            "re-identify (the file was not de-identified reversibly)")
     lim = limits.current()
-    items = ds[_ENCRYPTED_ATTRIBUTES].value
     if len(items) > lim.recipients:
         raise limits.LimitExceeded(f"{len(items)} Encrypted Attributes items", "recipients",
                                    lim.recipients)
