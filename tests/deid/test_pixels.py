@@ -377,3 +377,16 @@ def test_input_dataset_copy_untouched() -> None:
     keep = copy.deepcopy(ds)
     clean_pixels(ds, rules_of((0, 0, 4, 4)), ocr=False)
     assert keep.PixelData != ds.PixelData and "BurnedInAnnotation" not in keep
+
+
+def test_ocr_frames_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Distinct frames are counted before Tesseract runs; identical ones count once."""
+    require_tool("tesseract")
+    ds = sample("SC_rgb_rle_2frame.dcm")             # two different frames
+    if "ocr_frames" in {f.name for f in dataclasses.fields(limits.Limits)}:
+        context = limits.applied(limits.current().replaced(ocr_frames=1))
+    else:
+        monkeypatch.setattr(_pixels, "OCR_FRAMES", 1)
+        context = limits.applied(limits.current())
+    with context, pytest.raises(limits.LimitExceeded, match=r"2 distinct frames.*ocr_frames"):
+        clean_pixels(ds, None, ocr=True)

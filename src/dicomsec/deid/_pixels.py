@@ -351,13 +351,11 @@ def _decode(ds: Dataset, syntax: str) -> tuple[np.ndarray, dict[str, Any]]:
         detail = " ".join(str(exc).split())[:200] if first.endswith(":") else first
         raise InvalidInput(f"pixel data cannot be decoded ({_ts_name(syntax)}): {detail}"
                            ) from exc
-    count = int(info.get("number_of_frames", 1) or 1)
-    samples = int(info.get("samples_per_pixel", 1) or 1)
-    if count == 1:
+    if int(info.get("number_of_frames", 1) or 1) == 1:
         array = array[np.newaxis]
-    if samples == 1 and array.ndim == 4:
-        array = array[..., 0]
-    return np.array(array, copy=True), dict(info)
+    if not array.flags.writeable:
+        array = array.copy()
+    return array, dict(info)
 
 
 def _ts_name(syntax: str) -> str:
@@ -378,20 +376,21 @@ def _unique(regions: Iterable[Region]) -> list[Region]:
 
 
 def _ocr_regions(frames: np.ndarray, info: dict[str, Any], ds: Dataset) -> list[Region]:
-    """OCR of each distinct frame (identical frames are read once)."""
+    """OCR of each distinct frame (identical frames are read once; their count is checked
+    against the ``ocr_frames`` limit before Tesseract runs)."""
     from dicomsec.deid import _ocr
 
-    found: list[Region] = []
-    seen: set[bytes] = set()
-    limit = _limit("ocr_frames", OCR_FRAMES)
+    distinct: dict[bytes, int] = {}
     for index in range(frames.shape[0]):
+        digest = hashlib.sha256(_grey8(frames[index], info, ds).tobytes()).digest()
+        distinct.setdefault(digest, index)
+    limit = _limit("ocr_frames", OCR_FRAMES)
+    if len(distinct) > limit:
+        raise limits.LimitExceeded(f"{len(distinct)} distinct frames to read with OCR",
+                                   "ocr_frames", limit)
+    found: list[Region] = []
+    for index in distinct.values():
         grey = _grey8(frames[index], info, ds)
-        digest = hashlib.sha256(grey.tobytes()).digest()
-        if digest in seen:
-            continue
-        seen.add(digest)
-        if len(seen) > limit:
-            raise limits.LimitExceeded("distinct frames to read with OCR", "ocr_frames", limit)
         for x, y, w, h in _ocr.text_boxes(grey, where=f"frame {index + 1}"):
             found.append(Region(x, y, w, h, "ocr"))
     return found
