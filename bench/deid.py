@@ -8,7 +8,7 @@ What it does (figures go to docs/performance.md):
    ``$TMPDIR/dicomsec-bench-deid``): pydicom's CT_small.dcm with its SOP Instance UID, Patient
    ID and Patient's Name changed per file (ten patients, ten instances each per study).
 2. Runs, each started by a runner that measures wall time and the peak RSS of the whole
-   process tree (the command and its worker processes, summed, sampled every 20 ms from
+   process tree (the command and its worker processes, summed, sampled every 100 ms from
    /proc):
    - ``dicomsec deid FOLDER -o OUT --to recipient.cert.pem --mode compatible`` (Basic profile,
      reversible, the envelope gdcmanon writes: EnvelopedData, AES-256-CBC, RSA PKCS#1 v1.5),
@@ -80,7 +80,7 @@ def measure(cmds: list[list[str]]) -> tuple[float, int]:
 
         def sample(pid: int = proc.pid, finished: threading.Event = done) -> None:
             nonlocal peak
-            while not finished.wait(0.02):
+            while not finished.wait(0.1):
                 peak = max(peak, _tree_rss(pid))
 
         sampler = threading.Thread(target=sample, daemon=True)
