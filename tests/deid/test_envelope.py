@@ -536,3 +536,18 @@ def test_encrypted_attributes_not_a_sequence() -> None:
     ds[0x04000500] = RawDataElement(Tag(0x04000500), "OB", 2, b"\x01\x02", 0, False, True)
     with pytest.raises(InvalidInput, match="not a sequence"):
         open_encrypted_attributes(ds, load_credentials(RSA_KEY))
+
+
+def test_subset_keeps_the_character_set() -> None:
+    """A subset's text stays readable: (0008,0005) of the originals goes into every item."""
+    originals = Dataset()
+    originals.SpecificCharacterSet = "ISO_IR 192"
+    originals.PatientName = "Gérard^Müller"
+    originals.PatientID = "Ünïcode-ID"
+    ds = Dataset()
+    ds.SpecificCharacterSet = "ISO_IR 192"
+    ds.EncryptedAttributesSequence = encrypted_attributes(
+        originals, [RecipientGroup((RSA_CERT,), frozenset({0x00100010}))])
+    opened = open_encrypted_attributes(ds, load_credentials(RSA_KEY))
+    assert [int(e.tag) for e in opened.originals] == [0x00080005, 0x00100010]
+    assert opened.originals.PatientName == "Gérard^Müller"

@@ -81,6 +81,7 @@ NO_RECIPIENT = "no item of the Encrypted Attributes Sequence has a recipient tha
 
 _ENCRYPTED_ATTRIBUTES = 0x04000500
 _MODIFIED_ATTRIBUTES = 0x04000550
+_CHARSET = 0x00080005
 _EXPLICIT_LE = "1.2.840.10008.1.2.1"
 _CIPHERS = {"compatible": "aes256-cbc", "modern": "aes256-gcm"}
 
@@ -204,8 +205,9 @@ def recipient_groups(to: Sequence[Path],
 
 
 def _subset(originals: Dataset, tags: frozenset[int] | None) -> Dataset:
-    """The group's part of ``originals`` (a copy): the chosen top-level elements, and the
-    Private Creator element of every private element chosen."""
+    """The group's part of ``originals`` (a copy): the chosen top-level elements, the
+    Private Creator element of every private element chosen, and Specific Character Set
+    (0008,0005) when ``originals`` has it (the text of the subset is written in it)."""
     import copy
 
     from pydicom.dataset import Dataset
@@ -213,6 +215,7 @@ def _subset(originals: Dataset, tags: frozenset[int] | None) -> Dataset:
     item = Dataset()
     wanted: set[int] | None = None if tags is None else set(tags)
     if wanted is not None:
+        wanted.add(_CHARSET)
         for tag in list(wanted):
             group, number = tag >> 16, tag & 0xFFFF
             if group % 2 and number >= 0x1000:
