@@ -157,7 +157,7 @@ def rich(kind: str = "CT") -> Dataset:
                                                              "predecessor")])
     ds.SourceImageSequence = Sequence([source])
     # outside Table E.1-1 (checked by the tests): a name, a text, a date, a time, a UID
-    ds.add_new(OUTSIDE["name"], "PN", "Reviewer^Secondary")
+    ds.add_new(OUTSIDE["name"], "PN", "Reviewer^Quentin")
     ds.add_new(OUTSIDE["text"], "ST", f"{PATIENT_NAME} free text")
     ds.add_new(OUTSIDE["date"], "DA", "20031231")
     ds.add_new(OUTSIDE["time"], "TM", "093000")
