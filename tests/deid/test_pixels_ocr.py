@@ -188,3 +188,35 @@ def test_real_us_text_found(cleaned: dict[str, Case]) -> None:
     for x0, x1 in ((20, 88), (100, 128), (140, 168)):    # "BAPTIST" "MED" "CTR"
         assert covered[26:38, x0:x1].all()
     assert (frames_of(ds)[0, 26:38, 20:168][covered[26:38, 20:168]] == 0).all()
+
+
+def test_cli_clean_pixel_data_blanks_drawn_text(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """Acceptance 5 through the command line: ``dicomsec deid --option clean-pixel-data``
+    (OCR, no rule) blanks the drawn name and ID, claims 113101, leaves the rest unchanged."""
+    import json
+
+    from dicomsec.cli import main
+
+    require_tool("tesseract")
+    texts = [Text(4, 4, "DOE^JOHN", 13), Text(4, 108, "ID 4711", 13)]
+    original = ct_native(texts)
+    original.BurnedInAnnotation = "YES"
+    (tmp_path / "in").mkdir()
+    src = save(original, tmp_path / "in" / "ct.dcm")
+    secret = tmp_path / "site.secret"
+    secret.write_bytes(b"s" * 32)
+    rc = main(["deid", str(src), "-o", str(tmp_path / "out"), "--uid-secret-file", str(secret),
+               "--option", "clean-pixel-data", "--strict", "--workers", "1", "--json"])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    [report] = json.loads(captured.out)
+    assert "113101" in report["claimed"] and not report["flags"]
+    out = pydicom.dcmread(tmp_path / "out" / "ct.dcm")
+    assert out.BurnedInAnnotation == "NO"
+    before, after = frames_of(original), frames_of(out)
+    _, each = text_mask(128, 128, texts)
+    for drawn in each:
+        assert (after[:, drawn] == before.min()).all()
+    far = ~near(each, TOLERANCE)
+    assert (after[:, far] == before[:, far]).all()
