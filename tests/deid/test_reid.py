@@ -172,3 +172,20 @@ def test_gdcmanon_on_modern_mode(tmp_path: Path, recipients: dict[str, tuple[Pat
 def test_restored_labels() -> None:
     assert tag_label(0x00100010) == "(0010,0010) PatientName"
     assert tag_label(0x00091002) == "(0009,1002)"
+
+
+@pytest.mark.parametrize(("listed", "left"), [(None, "REMOVED"), ("", None),
+                                              ("UNMODIFIED", "UNMODIFIED")])
+def test_markers_listed_empty_mean_absent(listed: str | None, left: str | None) -> None:
+    """(0028,0303) stays unless the item lists it; listed with zero length it is removed."""
+    ds = pydicom.dcmread(GDCM / "ct-aes128" / "deid" / "CT_small.dcm")
+    ds.LongitudinalTemporalInformationModified = "REMOVED"
+    originals = Dataset()
+    originals.PatientName = "Original^Name"
+    if listed is not None:
+        originals.LongitudinalTemporalInformationModified = listed
+    ds.EncryptedAttributesSequence = encrypted_attributes(
+        originals, [RecipientGroup((ANON / "recipient.cert.pem",), None)])
+    out = reidentify_dataset(ds, load_credentials(ANON / "recipient.key.pem")).dataset
+    assert out.get("LongitudinalTemporalInformationModified") == left
+    assert out.PatientIdentityRemoved == "NO" and "DeidentificationMethod" not in out

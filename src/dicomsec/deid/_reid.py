@@ -14,7 +14,9 @@ comes back, and a recipient of a subset gets only that subset), nor that the ori
 from whom they claim (see :class:`~dicomsec.deid._envelope.Opened`). Elements of the File
 Meta group (0002) in the item are not copied (the meta header is derived from the data set).
 Longitudinal Temporal Information Modified (0028,0303) is left as the de-identified file
-has it unless the item holds it.
+has it unless the item lists it: with its original value, or with zero length for "the
+original had none" (PS3.15 E.1.1 lets added attributes be listed so), which removes it;
+zero-length (0012,0062), (0012,0063), (0012,0064) are read the same way.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ _ENCRYPTED_ATTRIBUTES = 0x04000500
 _IDENTITY_REMOVED = 0x00120062
 _METHOD = 0x00120063
 _METHOD_CODES = 0x00120064
+_LONGITUDINAL = 0x00280303
 _SOP_INSTANCE_UID = 0x00080018
 
 
@@ -100,6 +103,8 @@ def reidentify_dataset(ds: Dataset, credentials: Credentials, *,
     for tag in (_METHOD, _METHOD_CODES):
         if tag not in held and tag in out:
             del out[tag]
+    if _LONGITUDINAL in restored and _LONGITUDINAL not in held:
+        del out[_LONGITUDINAL]  # listed empty: the original had none
     meta = getattr(out, "file_meta", None)
     if meta is not None and _SOP_INSTANCE_UID in out:
         meta.MediaStorageSOPInstanceUID = out[_SOP_INSTANCE_UID].value
