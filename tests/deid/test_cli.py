@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import stat
 import subprocess
 from pathlib import Path
@@ -409,3 +410,30 @@ def test_clean_pixel_data_is_claimed_after_the_pixels_are_clean(
                      capsys)
     assert rc == 2 and len(lines(err)) == 1
     assert not (tmp_path / "b").exists()
+
+
+def _iod_errors(path: Path) -> set[str]:
+    """dciodvfy's errors, UIDs written as ``<uid>`` (a replaced UID is the same error)."""
+    tool = require_tool("dciodvfy")
+    done = subprocess.run([tool, str(path)], capture_output=True, text=True, timeout=120)
+    return {re.sub(r"\d+(\.\d+){2,}", "<uid>", re.sub(r"\s+", " ", line.strip()))
+            for line in (done.stdout + done.stderr).splitlines() if line.startswith("Error")}
+
+
+def test_outputs_add_no_iod_error(tmp_path: Path, secret: Path,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """Acceptance 3 for the whole file pipeline (engine, pixels, Encrypted Attributes
+    Sequence, File Meta): dciodvfy finds no error in an output that its input did not have."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    names = ("CT_small.dcm", "MR_small.dcm", "rtplan.dcm", "test-SR.dcm")
+    for name in names:
+        (folder / name).write_bytes((PYDICOM_FILES / name).read_bytes())
+    rc, _, err = run(["deid", str(folder), "-o", str(tmp_path / "out"), "--uid-secret-file",
+                      str(secret), "--mode", "compatible", *RECIPIENT, "--option",
+                      "clean-pixel-data,retain-longitudinal-modified-dates", "--workers", "1"],
+                     capsys)
+    assert rc == 0, err
+    for name in names:
+        new = _iod_errors(tmp_path / "out" / name) - _iod_errors(folder / name)
+        assert not new, (name, sorted(new))
