@@ -21,8 +21,9 @@ succeeded (through :func:`dicomsec._atomic.atomic_output`: no half-done file eve
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
@@ -30,7 +31,7 @@ from typing import TYPE_CHECKING
 
 from dicomsec.deid._report import DeidReport, EncryptedSummary, PixelSummary, ReidReport
 from dicomsec.deid._rules import CODING_SCHEME, Option
-from dicomsec.errors import InvalidInput, PolicyViolation
+from dicomsec.errors import DicomSecError, InvalidInput, PolicyViolation
 
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset
@@ -215,12 +216,29 @@ def _write(ds: Dataset, dst: Path, *, mode: int | None = None) -> None:
         fh.write(buf.getbuffer())
 
 
+@contextlib.contextmanager
+def _naming(src: Path) -> Iterator[None]:
+    """An error raised without a path (by the engine, the pixels, the envelope) names the
+    input file: in a batch, every error line says which file it is about."""
+    try:
+        yield
+    except DicomSecError as exc:
+        if exc.path is None:
+            exc.path = str(src)
+        raise
+
+
 def deidentify(src: Path | str, dst: Path | str, config: DeidConfig) -> Deidentified:
     """:func:`deidentify_file`, with the file's UID and Patient ID mappings (for
     ``--mapping``; they are PHI and never part of the report)."""
+    src = Path(src)
+    with _naming(src):
+        return _deidentify(src, Path(dst), config)
+
+
+def _deidentify(src: Path, dst: Path, config: DeidConfig) -> Deidentified:
     from dicomsec.deid._engine import Settings, deidentify_dataset
 
-    src, dst = Path(src), Path(dst)
     if len(config.secret) < MIN_SECRET:
         raise InvalidInput(f"the UID secret must be at least {MIN_SECRET} bytes")
     ds = read_dicom(src)
@@ -279,9 +297,10 @@ def reidentify_file(src: Path | str, dst: Path | str, credentials: Credentials, 
     from dicomsec.deid._reid import reidentify_dataset
 
     src, dst = Path(src), Path(dst)
-    ds = read_dicom(src)
-    got = reidentify_dataset(ds, credentials, policy=policy)
-    _write(got.dataset, dst, mode=0o600)
+    with _naming(src):
+        ds = read_dicom(src)
+        got = reidentify_dataset(ds, credentials, policy=policy)
+        _write(got.dataset, dst, mode=0o600)
     o = got.opened
     return ReidReport(str(src), str(dst), tuple(got.restored), o.item_index, o.outer,
                       o.cipher, o.recipient_kind, o.authenticated)
