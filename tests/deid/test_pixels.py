@@ -94,6 +94,8 @@ def test_rule_blanks_rgb_rle_every_frame_and_writes_explicit_le() -> None:
     ("MR_small.dcm", "MONOCHROME1", "max"),
     ("MR_small_bigendian.dcm", None, "min"),
     ("MR_small_jp2klossless.dcm", None, "min"),
+    ("J2K_pixelrep_mismatch.dcm", None, "min"),     # signed, 13 of 16 bits stored
+    ("693_J2KI.dcm", None, "min"),                  # signed, 14 of 16 bits, lossy J2K
 ])
 def test_blank_value_grey(name: str, photometric: str | None, expected: str) -> None:
     ds = sample(name)
@@ -361,7 +363,7 @@ def save(ds: Dataset, path: Path) -> Path:
 @pytest.mark.parametrize("name", [
     "SC_rgb_rle_2frame.dcm", "SC_rgb_jpeg_dcmtk.dcm", "examples_jpeg2k.dcm",
     "MR_small_bigendian.dcm", "SC_ybr_full_422_uncompressed.dcm", "examples_palette.dcm",
-    "examples_ybr_color.dcm",
+    "examples_ybr_color.dcm", "J2K_pixelrep_mismatch.dcm", "MR_small_RLE.dcm",
 ])
 def test_dciodvfy_no_new_errors(tmp_path: Path, name: str) -> None:
     before = dciodvfy_errors(PYDICOM_FILES / name)

@@ -488,6 +488,10 @@ def _store(ds: Dataset, frames: np.ndarray, info: dict[str, Any], syntax: str) -
     element.VR = "OB" if bits <= 8 else "OW"
     element.is_undefined_length = False
     ds.PhotometricInterpretation = str(info["photometric_interpretation"])
+    for keyword, value in (("BitsAllocated", bits), ("BitsStored", stored),
+                           ("HighBit", stored - 1), ("PixelRepresentation", int(signed))):
+        if ds.get(keyword) != value:   # as decoded (a J2K stream may disagree with the header)
+            setattr(ds, keyword, value)
     if int(info.get("samples_per_pixel", 1)) > 1:
         ds.PlanarConfiguration = 0
     for keyword in ("ExtendedOffsetTable", "ExtendedOffsetTableLengths"):
