@@ -68,3 +68,28 @@ def test_failures_write_nothing(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput):
         deid.reidentify_file(CT, tmp_path / "r.dcm", _credentials())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["burned.dcm", "d.dcm"]
+
+
+@pytest.mark.parametrize(("body_part", "claimed"), [("KNEE", True), (None, False)])
+def test_visual_features_claimed_only_when_no_face_can_show(
+        body_part: str | None, claimed: bool, tmp_path: Path) -> None:
+    """clean-recognizable-visual-features: claimed (113102, (0028,0302) NO) only when the
+    image cannot show a face; otherwise flagged, and refused with strict."""
+    ds = pydicom.dcmread(CT)
+    if body_part is not None:
+        ds.BodyPartExamined = body_part
+    ds.save_as(tmp_path / "in.dcm")
+    option = frozenset({deid.Option.CLEAN_RECOGNIZABLE_VISUAL_FEATURES})
+    report = deid.deidentify_file(tmp_path / "in.dcm", tmp_path / "out.dcm",
+                                  _config(options=option))
+    out = pydicom.dcmread(tmp_path / "out.dcm")
+    assert ("113102" in report.claimed) is claimed
+    assert (out.get("RecognizableVisualFeatures") == "NO") is claimed
+    assert any("113102" == item.CodeValue for item in out.DeidentificationMethodCodeSequence) \
+        is claimed
+    assert bool(report.flags) is not claimed
+    if not claimed:
+        with pytest.raises(PolicyViolation, match="recognizable"):
+            deid.deidentify_file(tmp_path / "in.dcm", tmp_path / "refused.dcm",
+                                 _config(options=option, strict=True))
+        assert not (tmp_path / "refused.dcm").exists()
