@@ -17,6 +17,8 @@ import pydicom
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.filebase import DicomBytesIO
@@ -94,6 +96,10 @@ def holders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Holder]:
         (folder / f"{name}.cert.pem").write_bytes(cert.public_bytes(Encoding.PEM))
         made[name] = Holder(folder / f"{name}.cert.pem", folder / f"{name}.key.pem")
     return made
+
+
+#: the RSA recipient's credentials, loaded once (a key load costs more than an opening)
+_RSA_CREDS = load_credentials(RSA_KEY)
 
 
 def _original() -> Dataset:
@@ -551,3 +557,23 @@ def test_subset_keeps_the_character_set() -> None:
     opened = open_encrypted_attributes(ds, load_credentials(RSA_KEY))
     assert [int(e.tag) for e in opened.originals] == [0x00080005, 0x00100010]
     assert opened.originals.PatientName == "Gérard^Müller"
+
+
+@settings(max_examples=120, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_modern_any_changed_byte_fails_or_changes_nothing(sealed: dict[str, Dataset],
+                                                          data: st.DataObject) -> None:
+    """AES-GCM: a changed byte anywhere in the Encrypted Content either fails (exit 1, or
+    exit 2 for a structure over a limit) or, where it touches only what carries no meaning
+    (a version number), gives exactly the original values: never different ones."""
+    ds = copy.deepcopy(sealed["modern"])
+    der = bytearray(unpad_content(ds.EncryptedAttributesSequence[0].EncryptedContent))
+    pos = data.draw(st.integers(0, len(der) - 1))
+    der[pos] ^= data.draw(st.integers(1, 255))
+    ds.EncryptedAttributesSequence[0].EncryptedContent = bytes(der)
+    try:
+        got = open_encrypted_attributes(ds, _RSA_CREDS).originals
+    except (DecryptionFailed, InvalidInput):
+        return
+    assert got == _deidentified(_original())[1]
