@@ -441,3 +441,19 @@ def test_outputs_add_no_iod_error(tmp_path: Path, secret: Path,
     for name in names:
         new = _iod_errors(tmp_path / "out" / name) - _iod_errors(folder / name)
         assert not new, (name, sorted(new))
+
+
+def test_output_folder_inside_the_input_is_not_read_and_inputs_never_replaced(
+        tmp_path: Path, secret: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "in"
+    (folder / "a").mkdir(parents=True)
+    (folder / "a" / "ct.dcm").write_bytes(CT.read_bytes())
+    rc, stdout, err = run(["deid", str(folder), "-o", str(folder / "out"), "--uid-secret-file",
+                           str(secret), "--json"], capsys)
+    assert rc == 0, err
+    assert len(json.loads(stdout)) == 1
+    assert files(folder) == ["a/ct.dcm", "out/a/ct.dcm"]
+    rc, _, err = run(["deid", str(folder / "a"), "-o", str(folder / "a"), "--uid-secret-file",
+                      str(secret)], capsys)
+    assert rc == 2 and "replace its input" in err
+    assert (folder / "a" / "ct.dcm").read_bytes() == CT.read_bytes()

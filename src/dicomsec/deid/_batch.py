@@ -54,7 +54,7 @@ def plan(paths: Iterable[Path], outdir: Path) -> Iterator[Planned]:
     under a folder keep their path relative to that folder (``IN/a/b.dcm`` →
     ``OUTDIR/a/b.dcm``). Lazily; the output folder is never read as input. A second input
     bound for an output already planned carries a ``problem`` (never two writers of one
-    output)."""
+    output, and no output that would replace its input)."""
     skip = outdir.resolve()
     seen: set[Path] = set()
     for p in paths:
@@ -65,6 +65,10 @@ def plan(paths: Iterable[Path], outdir: Path) -> Iterator[Planned]:
             pairs = ((p, outdir / p.name),)
         for src, dst in pairs:
             key = dst.resolve()
+            if key == src.resolve():
+                yield Planned(src, dst, "the output would replace its input; give an output "
+                              "folder that is not the input's")
+                continue
             if key in seen:
                 yield Planned(src, dst, "another input is already written to "
                               f"{dst}; give the inputs distinct names or folders")
