@@ -49,10 +49,11 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from pydicom.dataelem import DataElement
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
+from pydicom.tag import BaseTag
 from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from dicomsec import __version__
@@ -161,6 +162,17 @@ def _strings(value: Any) -> list[str]:
     if isinstance(value, (list, tuple, MultiValue)):
         return [str(v) for v in value]
     return [str(value)]
+
+
+def _copy_element(elem: DataElement) -> DataElement:
+    """An independent copy of an element: sequences and multi-values deep-copied, other
+    values (str, int, float, bytes: immutable) shared (a whole-data-set deepcopy would copy
+    the pixel data too and costs most of the engine's time)."""
+    value = elem.value
+    if elem.VR == "SQ" or isinstance(value, (MultiValue, list)):
+        value = copy.deepcopy(value)
+    return DataElement(elem.tag, elem.VR, value, is_undefined_length=elem.is_undefined_length,
+                       already_converted=True)
 
 
 def _joined(values: list[str]) -> Any:
@@ -477,17 +489,20 @@ def _file_meta(out: Dataset, original: Dataset) -> FileMetaDataset:
 def _originals(walker: _Walker) -> Dataset:
     """The original value of every top-level attribute removed or changed, private ones with
     their Private Creator, and the Specific Character Set their text is written in."""
-    original, out = walker.original, Dataset()
+    original = walker.original
+    items: dict[BaseTag, DataElement | RawDataElement] = {}
     for tag in sorted(walker.changed_top - _NOT_ORIGINALS):
         if tag not in original:
             continue
-        out.add(copy.deepcopy(original[tag]))
+        elem = original[tag]
+        items[elem.tag] = _copy_element(elem)
         group, element = tag >> 16, tag & 0xFFFF
         creator = (group << 16) | (element >> 8)
-        if group & 1 and element > 0xFF and creator in original and creator not in out:
-            out.add(copy.deepcopy(original[creator]))
-    if len(out) and "SpecificCharacterSet" in original and 0x00080005 not in out:
-        out.add(copy.deepcopy(original[0x00080005]))
+        if group & 1 and element > 0xFF and creator in original:
+            items.setdefault(original[creator].tag, _copy_element(original[creator]))
+    if items and "SpecificCharacterSet" in original:
+        items.setdefault(original[0x00080005].tag, _copy_element(original[0x00080005]))
+    out = Dataset(items)
     return out
 
 
@@ -510,10 +525,7 @@ def deidentify_dataset(ds: Dataset, settings: Settings) -> EngineResult:
         safe=safe_private_blocks(ds) if Option.RETAIN_SAFE_PRIVATE in options else {})
     if modified and not patient_id.strip():
         walker.warnings.append("no Patient ID: the date offset is the one of the empty ID")
-    work = copy.deepcopy(ds)
-    out = Dataset()
-    for elem in work:
-        out.add(elem)
+    out = Dataset({elem.tag: _copy_element(elem) for elem in ds})
     walker.walk(out, _Where())
     _mark(out, walker, options)
     out.file_meta = _file_meta(out, ds)
