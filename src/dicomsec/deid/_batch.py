@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from dicomsec.cms.recipients import Credentials
     from dicomsec.deid._file import DeidConfig
 
-__all__ = ["KeyArgs", "MappingTable", "Planned", "deid_job", "plan", "reid_job"]
+__all__ = ["KeyArgs", "MappingTable", "Planned", "credentials", "deid_job", "plan", "reid_job"]
 
 
 @dataclass(frozen=True, slots=True)
