@@ -116,3 +116,6 @@ def test_retain_uids_keeps_every_uid() -> None:
     assert dict(result.uid_map) == {}
     assert result.dataset.StudyInstanceUID == ds.StudyInstanceUID
     assert result.dataset[samples.OUTSIDE["uid"]].value == ds[samples.OUTSIDE["uid"]].value
+    # CT_small's UIDs embed its acquisition date: said, not hidden
+    assert ds.StudyDate in ds.SOPInstanceUID
+    assert any("embed an original date" in w for w in result.warnings)

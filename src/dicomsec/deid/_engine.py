@@ -506,6 +506,24 @@ def _originals(walker: _Walker) -> Dataset:
     return out
 
 
+_DATE_KEYWORDS = ("StudyDate", "SeriesDate", "AcquisitionDate", "ContentDate",
+                  "PatientBirthDate")
+_INSTANCE_UID_KEYWORDS = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")
+
+
+def _retained_uid_warning(ds: Dataset, options: frozenset[Option]) -> str | None:
+    """Retain UIDs keeps UIDs whatever they embed; say so when one embeds an original date
+    (many devices build UIDs from the acquisition date and time)."""
+    if (Option.RETAIN_UIDS not in options
+            or Option.RETAIN_LONGITUDINAL_FULL_DATES in options):
+        return None
+    dates = {str(ds.get(k))[:8] for k in _DATE_KEYWORDS if len(str(ds.get(k) or "")) >= 8}
+    uids = [str(ds.get(k) or "") for k in _INSTANCE_UID_KEYWORDS]
+    if any(date in uid for date in dates for uid in uids):
+        return "retain-uids keeps instance UIDs that embed an original date"
+    return None
+
+
 def deidentify_dataset(ds: Dataset, settings: Settings) -> EngineResult:
     """De-identify a copy of ``ds`` (never modified) per the module docstring.
 
@@ -527,6 +545,9 @@ def deidentify_dataset(ds: Dataset, settings: Settings) -> EngineResult:
         walker.warnings.append("no Patient ID: the date offset is the one of the empty ID")
     out = Dataset({elem.tag: _copy_element(elem) for elem in ds})
     walker.walk(out, _Where())
+    uid_warning = _retained_uid_warning(ds, options)
+    if uid_warning is not None:
+        walker.warnings.append(uid_warning)
     _mark(out, walker, options)
     out.file_meta = _file_meta(out, ds)
     out.preamble = b"\0" * 128

@@ -1,7 +1,8 @@
 """Replacement values: dummies valid for each VR (action D), date shifting (Retain Longitudinal
 Temporal Information Modified Dates), and the VR classes the engine decides by.
 
-Dummies (decision, documented in docs/deid.md): names ``ANONYMOUS``; text ``ANONYMIZED`` (10
+Dummies (decision, documented in docs/deid.md): names ``ANONYMOUS^`` (with the
+delimiter: dciodvfy calls a name without one the retired form); text ``ANONYMIZED`` (10
 characters: within SH, CS and AE limits); dates ``19000101``, times ``000000``, date-times
 ``19000101000000``; ages ``000Y``; numbers 0; URIs ``urn:oid:2.25``; binary two zero bytes.
 UIDs are never dummied: a D on a UI maps the UID (:func:`._uids.new_uid`).
@@ -30,7 +31,7 @@ DATE_VRS = frozenset({"DA", "DT", "TM"})
 
 _TEXT_DUMMY = "ANONYMIZED"
 _DUMMIES: dict[str, Any] = {
-    "PN": "ANONYMOUS", "LO": _TEXT_DUMMY, "SH": _TEXT_DUMMY, "ST": _TEXT_DUMMY,
+    "PN": "ANONYMOUS^", "LO": _TEXT_DUMMY, "SH": _TEXT_DUMMY, "ST": _TEXT_DUMMY,
     "LT": _TEXT_DUMMY, "UT": _TEXT_DUMMY, "UC": _TEXT_DUMMY, "CS": _TEXT_DUMMY,
     "AE": _TEXT_DUMMY, "DA": "19000101", "TM": "000000", "DT": "19000101000000",
     "AS": "000Y", "IS": "0", "DS": "0", "UR": "urn:oid:2.25",
