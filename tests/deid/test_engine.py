@@ -6,8 +6,10 @@ and the cleaning method."""
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
+import pydicom
 import pytest
 from pydicom.datadict import dictionary_VR
 from pydicom.dataset import Dataset
@@ -391,3 +393,26 @@ def test_input_not_modified_and_bad_settings() -> None:
     del ds.SOPInstanceUID
     with pytest.raises(InvalidInput):
         deidentify_dataset(ds, Settings(frozenset(), SECRET))
+
+
+@pytest.mark.parametrize("name", ["MR_small_implicit.dcm", "MR_small_bigendian.dcm",
+                                  "SC_rgb_jpeg.dcm", "MR_small_RLE.dcm", "nested_priv_SQ.dcm",
+                                  "priv_SQ.dcm"])
+def test_transfer_syntaxes_and_private_sequences(name: str, tmp_path: Path) -> None:
+    """Any transfer syntax is kept (pixel data untouched, compressed or not); private
+    sequences (nested_priv_SQ; priv_SQ, whose implicit-VR sequence reads as UN) go."""
+    ds = pydicom.dcmread(samples.PYDICOM_FILES / name, force=True)
+    if "SOPClassUID" not in ds:  # the private-sequence samples are bare data sets
+        ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.7"
+        ds.SOPInstanceUID = "1.2.826.0.1.3680043.2.1143.9.1"
+    result = deidentify_dataset(ds, Settings(frozenset({Option.RETAIN_SAFE_PRIVATE}), SECRET))
+    target = tmp_path / "out.dcm"
+    result.dataset.save_as(target, enforce_file_format=True)
+    back = pydicom.dcmread(target)
+    expected_ts = ds.file_meta.TransferSyntaxUID if "TransferSyntaxUID" in getattr(
+        ds, "file_meta", {}) else back.file_meta.TransferSyntaxUID
+    assert back.file_meta.TransferSyntaxUID == expected_ts
+    if "PixelData" in ds:
+        assert back.PixelData == ds.PixelData
+    assert not [t for t in back.keys() if t.is_private]
+    assert [t for t in ds.keys() if t.is_private] or "PixelData" in ds
