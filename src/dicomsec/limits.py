@@ -57,6 +57,8 @@ class Limits:
     association_pdu_bytes: int = 64 * _KIB
     spool_bytes: int = 4 * _MIB
     spool_total_bytes: int = 32 * _MIB
+    pixel_bytes: int = 128 * _MIB
+    ocr_frames: int = 500
 
     def replaced(self, **changes: int) -> Limits:
         """A copy with some limits changed (names as the fields; values ≥ 1)."""
@@ -114,6 +116,9 @@ DESCRIPTIONS: dict[str, str] = {
                    "an unnamed file in --out); also bounds any other DIMSE message held until "
                    "complete, never below 64 KiB",
     "spool_total_bytes": "received data sets the SCP holds in memory, all associations together",
+    "pixel_bytes": "decoded pixel data of one image held whole while burned-in text is cleaned "
+                   "(deid --option clean-pixel-data)",
+    "ocr_frames": "distinct frames of one image read with OCR (about 0.5 s each)",
 }
 
 
