@@ -97,14 +97,16 @@ def table_dataset() -> tuple[Dataset, dict[int, Rule]]:
 
 
 def expected_action(rule: Rule, options: frozenset[Option], tag: int) -> str:
-    """The action the table gives, the combined codes decided by the IOD; an X on an
-    attribute the IOD requires (Type 1/2) becomes D/Z (the engine's documented decision)."""
+    """The action the table gives, the combined codes decided by the IOD; an X or Z on an
+    attribute the IOD requires (Type 1, 2) becomes D or Z (the engine's documented decision)."""
     if tag in ALWAYS_REMOVED:
         return "X"
     code = rule.action(options)
     type_ = attribute_type(str(CTImageStorage), tag, ())
     if "/" in code:
         code = decide(code, type_)
+    if code == "Z":
+        return decide("Z/D", type_)
     return decide("X/Z/D", type_) if code == "X" else code
 
 

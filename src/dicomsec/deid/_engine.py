@@ -9,7 +9,10 @@ What it does, per element (decisions are documented in docs/deid.md):
 
 - Table rows: the action of the Basic profile or of a claimed option (K over C over the Basic
   action); combined codes are decided by the attribute's type in the IOD at that nesting
-  (:func:`._types.decide`). X removes; Z empties (an empty sequence for SQ); D puts a dummy valid
+  (:func:`._types.decide`). Decision: a plain X or Z never breaks the IOD either: an X on an
+  attribute that is Type 2 at that place is emptied and on a Type 1 one dummied, a Z on a
+  Type 1 one dummied (E.1.1: the result must remain a valid instance; an empty value or a
+  dummy carries no identity). X removes; Z empties (an empty sequence for SQ); D puts a dummy valid
   for the VR (:mod:`._replace`); U and D on a UID map it (:func:`._uids.new_uid`); K keeps;
   C cleans (text: :func:`._clean.clean_text`; dates: shifted with Retain Longitudinal Modified
   Dates, times kept; AE titles: keyed pseudonyms; names: dummy). A sequence whose action keeps
@@ -246,12 +249,15 @@ class _Walker:
         if rule is None:
             return self._by_vr(tag, vr, where)
         code = rule.action(self.options)
-        if "/" in code or (code == "X" and "x" not in rule.tag and rule.tag != "private"):
+        if "/" in code or (code in ("X", "Z") and "x" not in rule.tag
+                           and rule.tag != "private"):
             type_ = attribute_type(self.sop_class, tag, where.parents)
             code = decide(code, type_) if "/" in code else code
+            # the IOD requires it here: a Type 1 is dummied, a Type 2 emptied, never left out
             if code == "X":
-                # the IOD requires it here: emptied (Type 2) or dummied (Type 1), never left out
                 code = decide("X/Z/D", type_)
+            elif code == "Z":
+                code = decide("Z/D", type_)
         if where.clean and code == "D" and vr in TEXT_VRS:
             return "C"
         return code
