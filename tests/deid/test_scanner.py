@@ -11,7 +11,9 @@ meta) and the raw bytes of the written file, and find none of:
 - the patient's name (and its longer components), Patient IDs, addresses, telephone number,
   accession number, and the institution unless Retain Institution Identity;
 - an original date (DA, DT), unless Retain Longitudinal Full Dates or the attribute's own
-  action keeps it (K).
+  action keeps it (K);
+- the value of a private element, unless Retain Safe Private (whose kept values are the
+  declared safe ones, checked in test_engine).
 
 Values shorter than four characters and coded / numeric / binary values are not searched
 (they are not identifying and would match by chance), nor a value found inside a value that
@@ -88,9 +90,13 @@ def forbidden(ds: Dataset, options: frozenset[Option]) -> set[str]:
             if elem.VR == "SQ":
                 stack.extend(elem.value)
                 continue
-            if elem.tag.is_private or elem.VR not in SEARCHED_VRS:
+            if elem.VR not in SEARCHED_VRS:
                 continue
             values = _strings(elem.value)
+            if elem.tag.is_private:  # every private value goes, unless declared safe
+                if Option.RETAIN_SAFE_PRIVATE not in options and elem.tag.element > 0xFF:
+                    found.update(values)
+                continue
             bad, is_kept = _forbidden_by_element(int(elem.tag), elem.VR, values, options)
             found |= bad
             if is_kept or int(elem.tag) in SAFE_TEXT_TAGS:
@@ -165,5 +171,6 @@ def test_the_scanner_sees_leaks(originals: dict[str, Dataset]) -> None:
     bad = forbidden(ds, frozenset())
     texts = " ".join(text for _path, text in _output_texts(ds, False)).lower()
     for value in (samples.PATIENT_NAME, samples.PATIENT_ID, samples.ACCESSION, samples.ADDRESS,
-                  samples.TELEPHONE, ds.StudyDate, ds.SOPInstanceUID, ds.StationName):
+                  samples.TELEPHONE, ds.StudyDate, ds.SOPInstanceUID, ds.StationName,
+                  "kernel B30f"):
         assert value in bad and value.lower() in texts
