@@ -348,11 +348,10 @@ class _Walker:
         vr = elem.VR
         if int(elem.tag) in _PATIENT_ID_TAGS:
             self._patient_id(ds, elem, where)
-        elif vr == "UI":
-            self._set(elem, _joined([self.map_uid(u) for u in _strings(elem.value)] or [""]),
-                      where)
-            if elem.is_empty:  # a D on an empty UID: a fresh keyed one
-                self._set(elem, self.map_uid(where.path(elem)), where)
+        elif vr == "UI":  # an empty UID stays empty: it identifies nothing
+            uids = [self.map_uid(u) for u in _strings(elem.value)]
+            if uids:
+                self._set(elem, _joined(uids), where)
         else:
             self._set(elem, dummy_for(vr), where)
 
