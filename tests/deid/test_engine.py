@@ -397,6 +397,7 @@ def test_input_not_modified_and_bad_settings() -> None:
         deidentify_dataset(ds, Settings(frozenset(), SECRET))
 
 
+@pytest.mark.filterwarnings("ignore:Expected explicit VR")
 @pytest.mark.parametrize("name", ["MR_small_implicit.dcm", "MR_small_bigendian.dcm",
                                   "SC_rgb_jpeg.dcm", "MR_small_RLE.dcm", "nested_priv_SQ.dcm",
                                   "priv_SQ.dcm"])
@@ -418,3 +419,21 @@ def test_transfer_syntaxes_and_private_sequences(name: str, tmp_path: Path) -> N
         assert back.PixelData == ds.PixelData
     assert not [t for t in back.keys() if t.is_private]
     assert [t for t in ds.keys() if t.is_private] or "PixelData" in ds
+
+
+@pytest.mark.parametrize("shift,value,days,expected", [
+    (shift_date, "20040301", -1, "20040229"),
+    (shift_date, "200403", -1, "200402"),
+    (shift_date, "20040119-20040120", -10, "20040109-20040110"),
+    (shift_date, "-20040120", -10, "-20040110"),
+    (shift_date, "not a date", -1, "19000101"),
+    (shift_datetime, "20040119101010.123456+0100", -19, "20031231101010.123456+0100"),
+    (shift_datetime, "20040119101010-0500", -1, "20040118101010-0500"),
+    (shift_datetime, "2004-2005", -400, "2002-2003"),
+    (shift_datetime, "20040119-", -1, "20040118-"),
+    (shift_datetime, "garbage", -1, "19000101000000"),
+])
+def test_date_shifting(shift: Any, value: str, days: int, expected: str) -> None:
+    """Whole days move; time of day, fractions and UTC offsets stay; ranges and partial
+    dates keep their form; what is not a date becomes the dummy."""
+    assert shift(value, days) == expected
