@@ -200,6 +200,8 @@ class _Walker:
     signatures: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     changed_top: set[int] = field(default_factory=set)
+    #: the original top-level elements by tag (read once)
+    top_elements: dict[int, DataElement] = field(default_factory=dict)
     _identifiers: frozenset[str] | None = None
 
     # -- records -----------------------------------------------------------------------------
@@ -473,7 +475,7 @@ def _mark(out: Dataset, walker: _Walker, options: frozenset[Option]) -> None:
     out.DeidentificationMethodCodeSequence = method_codes(options)
     out.LongitudinalTemporalInformationModified = longitudinal
     for tag in _MARK_TAGS:
-        before = walker.original.get(tag)
+        before = walker.top_elements.get(tag)
         if before is not None and before.value != out[tag].value:
             walker.changed_top.add(tag)
 
@@ -494,21 +496,21 @@ def _file_meta(out: Dataset, original: Dataset) -> FileMetaDataset:
 def _originals(walker: _Walker) -> Dataset:
     """The original value of every top-level attribute removed or changed, private ones with
     their Private Creator, and the Specific Character Set their text is written in."""
-    original = walker.original
+    source = walker.top_elements
     items: dict[BaseTag, DataElement | RawDataElement] = {}
     for tag in sorted(walker.changed_top - _NOT_ORIGINALS):
-        if tag not in original:
+        elem = source.get(tag)
+        if elem is None:
             continue
-        elem = original[tag]
         items[elem.tag] = _copy_element(elem)
         group, element = tag >> 16, tag & 0xFFFF
-        creator = (group << 16) | (element >> 8)
-        if group & 1 and element > 0xFF and creator in original:
-            items.setdefault(original[creator].tag, _copy_element(original[creator]))
-    if items and "SpecificCharacterSet" in original:
-        items.setdefault(original[0x00080005].tag, _copy_element(original[0x00080005]))
-    out = Dataset(items)
-    return out
+        creator = source.get((group << 16) | (element >> 8))
+        if group & 1 and element > 0xFF and creator is not None:
+            items.setdefault(creator.tag, _copy_element(creator))
+    charset = source.get(0x00080005)
+    if items and charset is not None:
+        items.setdefault(charset.tag, _copy_element(charset))
+    return Dataset(items)
 
 
 _DATE_KEYWORDS = ("StudyDate", "SeriesDate", "AcquisitionDate", "ContentDate",
@@ -548,7 +550,8 @@ def deidentify_dataset(ds: Dataset, settings: Settings) -> EngineResult:
         safe=safe_private_blocks(ds) if Option.RETAIN_SAFE_PRIVATE in options else {})
     if modified and not patient_id.strip():
         walker.warnings.append("no Patient ID: the date offset is the one of the empty ID")
-    out = Dataset({elem.tag: _copy_element(elem) for elem in ds})
+    walker.top_elements = {int(elem.tag): elem for elem in ds}
+    out = Dataset({elem.tag: _copy_element(elem) for elem in walker.top_elements.values()})
     walker.walk(out, _Where())
     uid_warning = _retained_uid_warning(ds, options)
     if uid_warning is not None:
