@@ -124,6 +124,7 @@ def test_folder_keeps_relative_paths_and_one_mapping(tmp_path: Path, secret: Pat
     assert len({ds.StudyInstanceUID for ds in out.values()}) == 1
     assert out["s1/a.dcm"].SeriesInstanceUID == out["s1/b.dcm"].SeriesInstanceUID \
         != out["s2/c.dcm"].SeriesInstanceUID
+    assert len({ds.FrameOfReferenceUID for ds in out.values()}) == 1
     ref = out["s1/b.dcm"].get("ReferencedImageSequence")
     if ref:  # kept (Type 1 here) or removed (Type 3): when kept, it follows the mapping
         assert ref[0].ReferencedSOPInstanceUID == out["s1/a.dcm"].SOPInstanceUID
