@@ -27,6 +27,7 @@ REAL = {
     "RTSTRUCT": "rtstruct.dcm",
     "SC": "SC_rgb_small_odd.dcm",
     "OVERLAY": "examples_overlay.dcm",
+    "ENHANCED": "liver_1frame.dcm",  # Enhanced CT (segmentation-derived), functional groups
 }
 
 SECRET = b"dicomsec-test-secret-0123456789"

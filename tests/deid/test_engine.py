@@ -437,3 +437,19 @@ def test_date_shifting(shift: Any, value: str, days: int, expected: str) -> None
     """Whole days move; time of day, fractions and UTC offsets stay; ranges and partial
     dates keep their form; what is not a date becomes the dummy."""
     assert shift(value, days) == expected
+
+
+def test_common_instance_references_follow_the_references() -> None:
+    """liver_1frame.dcm's only references are Type 2 Source Image Sequences in its functional
+    groups: X/Z/U* empties them, so its Referenced Series Sequence goes too (kept, with
+    mapped UIDs, under Retain UIDs)."""
+    ds = samples.load("ENHANCED")
+    assert "ReferencedSeriesSequence" in ds
+    result = deidentify_dataset(ds, Settings(frozenset(), SECRET))
+    frame = result.dataset.PerFrameFunctionalGroupsSequence[0]
+    assert len(frame.DerivationImageSequence[0].SourceImageSequence) == 0
+    assert "ReferencedSeriesSequence" not in result.dataset
+    assert "(0008,1115) ReferencedSeriesSequence" in result.removed
+    assert "ReferencedSeriesSequence" in result.originals
+    kept = deidentify_dataset(ds, Settings(frozenset({Option.RETAIN_UIDS}), SECRET)).dataset
+    assert kept.ReferencedSeriesSequence == ds.ReferencedSeriesSequence

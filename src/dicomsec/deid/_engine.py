@@ -32,6 +32,9 @@ What it does, per element (decisions are documented in docs/deid.md):
 - Overlays (60xx) and curves (50xx): without Clean Graphics the whole group is removed (overlay
   data alone would leave a broken overlay module); with it the data is kept and its text
   (Overlay Comments, Description, Label, Curve Description ...) cleaned.
+- Common Instance Reference (Referenced Series Sequence, Studies Containing Other Referenced
+  Instances Sequence) goes when the table emptied every reference it lists (it is required
+  only while the instance references others).
 - Always removed, at every level: Digital Signatures Sequence (FFFA,FFFA) (their Digital
   Signature UIDs are reported), MAC Parameters Sequence (4FFE,0001), Original Attributes
   Sequence (0400,0561), Modified Attributes Sequence (0400,0550) in the clear, Encrypted
@@ -513,6 +516,42 @@ def _originals(walker: _Walker) -> Dataset:
     return Dataset(items)
 
 
+_COMMON_INSTANCE_REFERENCES = (0x00081115, 0x00081200)  # Referenced Series, Other Studies
+_REFERENCED_SOP_INSTANCE = 0x00081155
+
+
+def _references_left(ds: Dataset, skip: tuple[int, ...] = ()) -> bool:
+    stack = [ds]
+    while stack:
+        current = stack.pop()
+        for elem in current:
+            tag = int(elem.tag)
+            if tag == _REFERENCED_SOP_INSTANCE and not elem.is_empty:
+                return True
+            if elem.VR == "SQ" and tag not in skip:
+                stack.extend(elem.value)
+    return False
+
+
+def _drop_dangling_references(out: Dataset, walker: _Walker) -> None:
+    """The Common Instance Reference module (Referenced Series Sequence, Studies Containing
+    Other Referenced Instances Sequence) is required only while the instance references
+    others; when the table's X/Z/U* emptied every reference (e.g. a Type 2 Source Image
+    Sequence in a Derivation Image functional group), it goes too, so the result stays
+    valid (dciodvfy: "ReferencedSeriesSequence present but Instance does not reference
+    Instances")."""
+    present = [t for t in _COMMON_INSTANCE_REFERENCES if t in out]
+    if not present or _references_left(out, _COMMON_INSTANCE_REFERENCES):
+        return
+    if not any(_references_left(walker.top_elements[t].value[i])
+               for t in present for i in range(len(walker.top_elements[t].value))):
+        return
+    for tag in present:
+        walker.removed.append(_Where().path(out[tag]))
+        walker.changed_top.add(tag)
+        del out[tag]
+
+
 _DATE_KEYWORDS = ("StudyDate", "SeriesDate", "AcquisitionDate", "ContentDate",
                   "PatientBirthDate")
 _INSTANCE_UID_KEYWORDS = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")
@@ -553,6 +592,7 @@ def deidentify_dataset(ds: Dataset, settings: Settings) -> EngineResult:
     walker.top_elements = {int(elem.tag): elem for elem in ds}
     out = Dataset({elem.tag: _copy_element(elem) for elem in walker.top_elements.values()})
     walker.walk(out, _Where())
+    _drop_dangling_references(out, walker)
     uid_warning = _retained_uid_warning(ds, options)
     if uid_warning is not None:
         walker.warnings.append(uid_warning)
