@@ -458,3 +458,25 @@ def test_output_folder_inside_the_input_is_not_read_and_inputs_never_replaced(
                       str(secret)], capsys)
     assert rc == 2 and "replace its input" in err
     assert (folder / "a" / "ct.dcm").read_bytes() == CT.read_bytes()
+
+
+def test_every_gdcmanon_vector_reidentifies_through_the_cli(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Acceptance 1, first half, at the command line: one reid over every gdcmanon vector
+    (AES-128/256-CBC, 3DES, an Implicit VR input, RT Plan, SR, a two-file study) gives the
+    original values back."""
+    vectors = DATA / "gdcmanon"
+    folder = tmp_path / "in"
+    for deid_file in sorted(vectors.glob("*/deid/*.dcm")):
+        name = deid_file.parts[-3]
+        (folder / name).mkdir(parents=True, exist_ok=True)
+        (folder / name / deid_file.name).write_bytes(deid_file.read_bytes())
+    rc, stdout, err = run(["reid", str(folder), "-o", str(tmp_path / "out"), *KEY, "--json",
+                           "--workers", "1"], capsys)
+    assert rc == 0, err
+    reports = json.loads(stdout)
+    assert len(reports) == 9 and all(r["authenticated"] is False for r in reports)
+    assert {r["cipher"] for r in reports} >= {"aes128-cbc", "aes256-cbc", "des-ede3-cbc"}
+    for out in (tmp_path / "out").rglob("*.dcm"):
+        name = out.relative_to(tmp_path / "out").parts[0]
+        _same_values(vectors / name / "in" / out.name, out)
