@@ -317,9 +317,18 @@ def test_originals_hold_top_level_values() -> None:
     assert "PixelData" not in originals
     assert "Manufacturer" not in originals  # unchanged
     top = {r.split(" ")[0].split("[")[0] for r in result.removed + result.replaced}
+    added = {t for t in MARK_TAGS if t not in ds}
+    assert added  # the rich sample has no marks: the engine adds them
     for tag in originals.keys():
         label = f"({tag.group:04X},{tag.element:04X})"
+        if tag in added:  # absent in the input: listed with zero length (C.12.1.1.4.1)
+            assert originals[tag].is_empty
+            continue
         assert label in top or tag.element < 0x100 or tag == 0x00080005
+    assert added <= set(originals.keys())
+
+
+MARK_TAGS = (0x00120062, 0x00120063, 0x00120064, 0x00280303)
 
 
 def test_outside_the_table_by_vr() -> None:

@@ -55,6 +55,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from pydicom.datadict import dictionary_VR
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.multival import MultiValue
@@ -62,9 +63,15 @@ from pydicom.sequence import Sequence
 from pydicom.tag import BaseTag
 from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
-from dicomsec import __version__
+from dicomsec import __version__, limits
 from dicomsec.deid import _uids
-from dicomsec.deid._clean import SafePrivate, clean_text, identifying_values, safe_private_blocks
+from dicomsec.deid._clean import (
+    SafePrivate,
+    clean_text,
+    identifying_values,
+    remove_identifiers,
+    safe_private_blocks,
+)
 from dicomsec.deid._replace import (
     DATE_VRS,
     NAME_VRS,
@@ -72,14 +79,16 @@ from dicomsec.deid._replace import (
     dummy_for,
     shift_date,
     shift_datetime,
+    value_strings,
 )
 from dicomsec.deid._rules import BASIC_CODE, CODING_SCHEME, Option, check_options, edition, rule_for
 from dicomsec.deid._types import attribute_type, decide
 from dicomsec.errors import InvalidInput
 
 __all__ = [
-    "IMPLEMENTATION_CLASS_UID", "IMPLEMENTATION_VERSION_NAME", "SAFE_TEXT_TAGS",
-    "STRUCTURAL_UID_TAGS", "EngineResult", "Settings", "deidentify_dataset", "method_codes",
+    "IMPLEMENTATION_CLASS_UID", "IMPLEMENTATION_VERSION_NAME", "MAX_DEPTH", "SAFE_TEXT_TAGS",
+    "STRUCTURAL_UID_TAGS", "EngineResult", "Settings", "check_structure", "deidentify_dataset",
+    "method_codes",
 ]
 
 #: dicomsec's Implementation Class UID (a fixed UUID-derived ``2.25`` UID)
@@ -104,6 +113,9 @@ STRUCTURAL_UID_TAGS = frozenset({
     0x0008001A, 0x0008001B, 0x0008010C, 0x0008010D, 0x00080117, 0x00080118, 0x00081150,
     0x04000010, 0x04000510, 0x0040DB0D,
 })
+#: the deepest sequence nesting the engine walks whatever the depth limit says (the walk, and
+#: pydicom's writer, recurse a few frames per level; Python's stack allows about 1000)
+MAX_DEPTH = 128
 _SIGNATURES = 0xFFFAFFFA
 _ALWAYS_REMOVE = frozenset({_SIGNATURES, 0x4FFE0001, 0x04000561, 0x04000550, 0x04000500,
                             0xFFFCFFFC})
@@ -112,7 +124,10 @@ _PIXEL_OPTIONS = frozenset({Option.CLEAN_PIXEL_DATA, Option.CLEAN_RECOGNIZABLE_V
 _PATIENT_ID_TAGS = frozenset({0x00100020, 0x00101000})
 _PRIVATE_CHARACTERISTICS = 0x00080300
 _NOT_ORIGINALS = frozenset({0x7FE00010, 0xFFFCFFFC})
+#: UR attributes outside the table that name a coding scheme or a code, never an instance
+_SAFE_URL_TAGS = frozenset({0x0008010E, 0x00080120})
 _KEEP = "="  # not in the table, kept without a record
+_SAFE_TEXT = "T"  # not in the table, kept without the object's identifying values
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,23 +177,39 @@ class _Where:
                       clean)
 
 
-def _strings(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, (list, tuple, MultiValue)):
-        return [str(v) for v in value]
-    return [str(value)]
-
-
 def _copy_element(elem: DataElement) -> DataElement:
-    """An independent copy of an element: sequences and multi-values deep-copied, other
-    values (str, int, float, bytes: immutable) shared (a whole-data-set deepcopy would copy
-    the pixel data too and costs most of the engine's time)."""
+    """An independent copy of an element: sequences (without recursion) and multi-values
+    copied, other values (str, int, float, bytes: immutable) shared (a whole-data-set deepcopy
+    would copy the pixel data too, costs most of the engine's time, and recurses)."""
     value = elem.value
-    if elem.VR == "SQ" or isinstance(value, (MultiValue, list)):
+    if elem.VR == "SQ":
+        value = _copy_sequence(value)
+    elif isinstance(value, (MultiValue, list)):
         value = copy.deepcopy(value)
     return DataElement(elem.tag, elem.VR, value, is_undefined_length=elem.is_undefined_length,
                        already_converted=True)
+
+
+def _copy_sequence(sequence: Sequence) -> Sequence:
+    """A copy of a sequence and everything nested in it, walked with an explicit stack."""
+    top = Sequence()
+    stack: list[tuple[Sequence, Sequence]] = [(sequence, top)]
+    while stack:
+        source, target = stack.pop()
+        for item in source:
+            new_item = Dataset()
+            new_item.is_undefined_length_sequence_item = item.is_undefined_length_sequence_item
+            for elem in item:
+                value = elem.value
+                if elem.VR == "SQ":
+                    value = Sequence()
+                    stack.append((elem.value, value))
+                elif isinstance(value, (MultiValue, list)):
+                    value = copy.deepcopy(value)
+                new_item.add(DataElement(elem.tag, elem.VR, value, already_converted=True,
+                                         is_undefined_length=elem.is_undefined_length))
+            target.append(new_item)
+    return top
 
 
 def _joined(values: list[str]) -> Any:
@@ -203,6 +234,8 @@ class _Walker:
     signatures: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     changed_top: set[int] = field(default_factory=set)
+    #: top-level elements absent from the input that the engine added (listed empty)
+    added_top: set[int] = field(default_factory=set)
     #: the original top-level elements by tag (read once)
     top_elements: dict[int, DataElement] = field(default_factory=dict)
     _identifiers: frozenset[str] | None = None
@@ -242,9 +275,7 @@ class _Walker:
         if group & 1:
             self._private(ds, elem, where)
             return
-        if tag == _PRIVATE_CHARACTERISTICS and Option.RETAIN_SAFE_PRIVATE in self.options:
-            return  # describes the blocks kept; creator names are not identifying
-        if tag == _PRIVATE_CHARACTERISTICS:
+        if tag == _PRIVATE_CHARACTERISTICS and Option.RETAIN_SAFE_PRIVATE not in self.options:
             self._remove(ds, elem, where)
             return
         self._apply(ds, elem, self._action(tag, elem.VR, where), where)
@@ -285,9 +316,12 @@ class _Walker:
                 return "C"
         elif vr in TEXT_VRS:
             if tag in SAFE_TEXT_TAGS:
-                return _KEEP
+                return _SAFE_TEXT
             if where.clean:
                 return "C"
+        elif vr == "UR":  # retrieve / storage / contact URLs embed IDs and original UIDs
+            if tag in _SAFE_URL_TAGS:
+                return _KEEP
         elif vr not in NAME_VRS and vr not in ("UN", "AE"):
             return _KEEP
         return decide("X/Z/D", attribute_type(self.sop_class, tag, where.parents))
@@ -303,6 +337,8 @@ class _Walker:
             self.kept.append(where.path(elem))
         elif code == _KEEP:
             return
+        elif code == _SAFE_TEXT:
+            self._clean_text(ds, elem, value_strings(elem.value), where, identifiers_only=True)
         elif code == "Z":
             self._empty(ds, elem, where)
         elif code == "C":
@@ -338,7 +374,7 @@ class _Walker:
             self.walk(item, where.inside(elem, index, clean))
 
     def _set(self, elem: DataElement, value: Any, where: _Where) -> None:
-        if _strings(elem.value) != _strings(value):
+        if value_strings(elem.value) != value_strings(value):
             elem.value = value
             self._note(self.replaced, elem, where)
 
@@ -354,7 +390,7 @@ class _Walker:
         if int(elem.tag) in _PATIENT_ID_TAGS:
             self._patient_id(ds, elem, where)
         elif vr == "UI":  # an empty UID stays empty: it identifies nothing
-            uids = [self.map_uid(u) for u in _strings(elem.value)]
+            uids = [self.map_uid(u) for u in value_strings(elem.value)]
             if uids:
                 self._set(elem, _joined(uids), where)
         else:
@@ -362,8 +398,8 @@ class _Walker:
 
     def _patient_id(self, ds: Dataset, elem: DataElement, where: _Where) -> None:
         issuer = str(ds.get("IssuerOfPatientID") or "")
-        values = [_uids.new_patient_id(v, issuer, self.secret) for v in _strings(elem.value)]
-        for old, new in zip(_strings(elem.value), values, strict=True):
+        values = [_uids.new_patient_id(v, issuer, self.secret) for v in value_strings(elem.value)]
+        for old, new in zip(value_strings(elem.value), values, strict=True):
             if new:
                 self.pid_map[old.strip()] = new
         self._set(elem, _joined(values) if values else None, where)
@@ -376,7 +412,7 @@ class _Walker:
         return new
 
     def _clean(self, ds: Dataset, elem: DataElement, where: _Where) -> None:
-        vr, values = elem.VR, _strings(elem.value)
+        vr, values = elem.VR, value_strings(elem.value)
         group = int(elem.tag) >> 16
         if vr == "DA" or vr == "DT":
             shift = shift_date if vr == "DA" else shift_datetime
@@ -399,8 +435,11 @@ class _Walker:
         # else: times of day, numbers, codes, curve and overlay data are kept
 
     def _clean_text(self, ds: Dataset, elem: DataElement, values: list[str],
-                    where: _Where) -> None:
-        cleaned = [clean_text(v, self.identifiers) for v in values]
+                    where: _Where, *, identifiers_only: bool = False) -> None:
+        cleaner = remove_identifiers if identifiers_only else clean_text
+        cleaned = [cleaner(v, self.identifiers) for v in values]
+        if identifiers_only and cleaned == values:
+            return
         if any(cleaned):
             self._set(elem, _joined(cleaned), where)
             return
@@ -422,15 +461,26 @@ class _Walker:
         declared = self.safe.get((group, creator))
         offset = element & 0xFF
         if declared is not None and (declared.safe is None or offset in declared.safe):
-            self.kept.append(where.path(elem))
-            if elem.VR == "SQ":
-                for index, item in enumerate(elem.value):
-                    self.walk(item, where.inside(elem, index, where.clean))
+            self._safe_private(ds, elem, where)
         elif declared is not None and declared.actions.get(offset, "X") != "X":
             code = declared.actions[offset]
             self._apply(ds, elem, "D" if code == "U" else code, where)
         else:
             self._remove(ds, elem, where)
+
+    def _safe_private(self, ds: Dataset, elem: DataElement, where: _Where) -> None:
+        """An element of a block declared safe: kept, except what the declaration cannot
+        vouch for across the object: UIDs are mapped (unless Retain UIDs), dates and times
+        follow the longitudinal options, names go (all as outside the table)."""
+        vr = elem.VR
+        if vr == "SQ":
+            self.kept.append(where.path(elem))
+            for index, item in enumerate(elem.value):
+                self.walk(item, where.inside(elem, index, where.clean))
+        elif vr == "UI" or vr in DATE_VRS or vr in NAME_VRS:
+            self._apply(ds, elem, self._by_vr(int(elem.tag), vr, where), where)
+        else:
+            self.kept.append(where.path(elem))
 
     def _drop_orphan_creators(self, ds: Dataset, where: _Where) -> None:
         blocks = {(int(t) >> 16, (int(t) & 0xFFFF) >> 8) for t in ds.keys()
@@ -479,14 +529,16 @@ def _mark(out: Dataset, walker: _Walker, options: frozenset[Option]) -> None:
     out.LongitudinalTemporalInformationModified = longitudinal
     for tag in _MARK_TAGS:
         before = walker.top_elements.get(tag)
-        if before is not None and before.value != out[tag].value:
+        if before is None:
+            walker.added_top.add(tag)
+        elif before.value != out[tag].value:
             walker.changed_top.add(tag)
 
 
 def _file_meta(out: Dataset, original: Dataset) -> FileMetaDataset:
-    if "SOPClassUID" not in out or "SOPInstanceUID" not in out:
-        raise InvalidInput("the data set has no SOP Class UID or SOP Instance UID: it is not "
-                           "a composite instance and cannot be de-identified")
+    if not all(str(out.get(k) or "").strip(" \0") for k in ("SOPClassUID", "SOPInstanceUID")):
+        raise InvalidInput("the data set has no (or an empty) SOP Class UID or SOP Instance UID: "
+                           "it is not a composite instance and cannot be de-identified")
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = out.SOPClassUID
     meta.MediaStorageSOPInstanceUID = out.SOPInstanceUID
@@ -513,7 +565,10 @@ def _originals(walker: _Walker) -> Dataset:
     charset = source.get(0x00080005)
     if items and charset is not None:
         items.setdefault(charset.tag, _copy_element(charset))
-    return Dataset(items)
+    for tag in sorted(walker.added_top):  # zero length: "absent in the original" (C.12.1.1.4.1)
+        vr = dictionary_VR(tag)
+        items[BaseTag(tag)] = DataElement(tag, vr, Sequence() if vr == "SQ" else None)
+    return Dataset(dict(sorted(items.items())))
 
 
 _COMMON_INSTANCE_REFERENCES = (0x00081115, 0x00081200)  # Referenced Series, Other Studies
@@ -570,15 +625,48 @@ def _retained_uid_warning(ds: Dataset, options: frozenset[Option]) -> str | None
     return None
 
 
+def check_structure(ds: Dataset) -> None:
+    """Enforces :func:`dicomsec.limits.current` ``depth`` (at most :data:`MAX_DEPTH`),
+    ``items`` and ``elements`` over the whole data set without recursion, before anything
+    copies or walks it (a walk of a deeper nesting would exhaust Python's stack).
+
+    Raises:
+        limits.LimitExceeded: a limit is exceeded (an InvalidInput, exit 2).
+    """
+    bounds = limits.current()
+    max_depth = min(bounds.depth, MAX_DEPTH)
+    elements = items = 0
+    stack: list[tuple[Dataset, int]] = [(ds, 0)]
+    while stack:
+        current, depth = stack.pop()
+        for elem in current:
+            elements += 1
+            if elements > bounds.elements:
+                raise limits.LimitExceeded("the data set has too many elements", "elements",
+                                           bounds.elements)
+            if elem.VR != "SQ" or not elem.value:
+                continue
+            if depth + 1 > max_depth:
+                raise limits.LimitExceeded("the data set nests sequences too deeply", "depth",
+                                           max_depth)
+            items += len(elem.value)
+            if items > bounds.items:
+                raise limits.LimitExceeded("the data set has too many sequence items",
+                                           "items", bounds.items)
+            stack.extend((item, depth + 1) for item in elem.value)
+
+
 def deidentify_dataset(ds: Dataset, settings: Settings) -> EngineResult:
     """De-identify a copy of ``ds`` (never modified) per the module docstring.
 
     Raises:
-        InvalidInput: an empty or short secret, options that exclude each other, or a data set
-            without SOP Class / SOP Instance UID.
+        InvalidInput: an empty or short secret, options that exclude each other, a data set
+            without (or with an empty) SOP Class / SOP Instance UID.
+        limits.LimitExceeded: nesting, items or elements over :func:`dicomsec.limits.current`.
     """
     _uids.check_secret(settings.secret)
     claimed = check_options(settings.options)
+    check_structure(ds)
     options = claimed - _PIXEL_OPTIONS
     patient_id = str(ds.get("PatientID") or "")
     modified = Option.RETAIN_LONGITUDINAL_MODIFIED_DATES in options

@@ -19,9 +19,11 @@ import datetime as dt
 import re
 from typing import Any
 
+from pydicom.multival import MultiValue
+
 __all__ = [
     "DATE_VRS", "NAME_VRS", "NUMBER_DUMMIES", "TEXT_VRS", "dummy_for", "shift_date",
-    "shift_datetime",
+    "shift_datetime", "value_strings",
 ]
 
 #: free text (cleaned or removed by VR when not in the table)
@@ -40,6 +42,15 @@ NUMBER_DUMMIES: dict[str, Any] = {
     "US": 0, "SS": 0, "UL": 0, "SL": 0, "UV": 0, "SV": 0, "FL": 0.0, "FD": 0.0, "AT": 0,
 }
 _BINARY_DUMMY = b"\0\0"
+
+
+def value_strings(value: Any) -> list[str]:
+    """The values of an element as strings, one per value (empty values included)."""
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple, MultiValue)):
+        return [str(v) for v in value]
+    return [str(value)]
 
 
 def dummy_for(vr: str) -> Any:
@@ -73,29 +84,42 @@ def shift_date(value: str, days: int) -> str:
         return str(_DUMMIES["DA"])
 
 
-_DT = r"(\d{4})(\d{2}(?:\d{2})?)?((?:\d{2}(?:\d{2}(?:\d{2}(?:\.\d{1,6})?)?)?(?:[+-]\d{4})?)?)"
+_TIME = r"\d{2}(?:\d{2}(?:\d{2}(?:\.\d{1,6})?)?)?"
+#: YYYY[MM[DD[HH[MM[SS[.F]]]]]][&ZZXX]: a time only after a full date (PS3.5 6.2)
+_DT = rf"(\d{{4}})(?:(\d{{2}})(?:(\d{{2}})({_TIME})?)?)?([+-]\d{{4}})?"
 _DT_ONE = re.compile(_DT)
 _DT_RANGE = re.compile(f"(?:{_DT})?-(?:{_DT})?")
+_GROUPS = 5
+_MAX_OFFSET_HOURS = 14
+
+
+def _valid_offset(offset: str | None) -> bool:
+    """A UTC offset &ZZXX within -12:00..+14:00 style bounds (|ZZ| <= 14, XX < 60)."""
+    return offset is None or (int(offset[1:3]) <= _MAX_OFFSET_HOURS and int(offset[3:5]) < 60)
 
 
 def _shift_dt_one(match: re.Match[str], first: int, days: int) -> str:
-    year, rest_date, rest = match.group(first), match.group(first + 1), match.group(first + 2)
+    year, month, day, time, offset = match.group(*range(first, first + _GROUPS))
     if year is None:
         return ""
-    return _shift_day(year + (rest_date or ""), days) + (rest or "")
+    if not _valid_offset(offset):
+        raise ValueError(offset)
+    return (_shift_day(year + (month or "") + (day or ""), days) + (time or "")
+            + (offset or ""))
 
 
 def shift_datetime(value: str, days: int) -> str:
     """A DT value (``YYYY[MM[DD[HH[MM[SS[.F]]]]]][+/-ZZXX]`` or a range ``A-B``) shifted by
     ``days``: the date part moves, time of day and UTC offset are kept."""
     text = value.strip()
-    try:
-        one = _DT_ONE.fullmatch(text)
-        if one is not None:
+    one = _DT_ONE.fullmatch(text)
+    pair = _DT_RANGE.fullmatch(text)
+    try:  # "2020-2021" also matches as a year with offset -2021: invalid, so a range
+        if one is not None and _valid_offset(one.group(_GROUPS)):
             return _shift_dt_one(one, 1, days)
-        pair = _DT_RANGE.fullmatch(text)
         if pair is not None:
-            return _shift_dt_one(pair, 1, days) + "-" + _shift_dt_one(pair, 4, days)
+            return (_shift_dt_one(pair, 1, days) + "-"
+                    + _shift_dt_one(pair, 1 + _GROUPS, days))
     except (ValueError, OverflowError):
         pass
     return str(_DUMMIES["DT"])
