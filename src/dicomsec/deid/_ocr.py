@@ -99,11 +99,14 @@ def _one_thread() -> Iterator[None]:
         os.environ.pop("OMP_THREAD_LIMIT", None)
 
 
-def text_boxes(grey: np.ndarray, *, where: str = "frame") -> list[tuple[int, int, int, int]]:
+def text_boxes(grey: np.ndarray, *, where: str = "frame", binary: bool = False
+               ) -> list[tuple[int, int, int, int]]:
     """Word boxes ``(x, y, width, height)`` of the text Tesseract reads in one 8-bit grey frame,
     each grown by its margin and clipped to the frame.
 
     Call :func:`tesseract` first (it finds the program). ``where`` names the frame in errors.
+    ``binary``: the frame is already black and white (an overlay plane, 0 or 255): only the
+    binarised pass runs (the grey one would read the same pixels a second time).
 
     Raises:
         InvalidInput: Tesseract failed or took longer than :data:`TIMEOUT` seconds.
@@ -113,10 +116,10 @@ def text_boxes(grey: np.ndarray, *, where: str = "frame") -> list[tuple[int, int
 
     rows, columns = int(grey.shape[0]), int(grey.shape[1])
     scale = next((factor for side, factor in SCALES if max(rows, columns) <= side), 1)
-    binary = (grey < BRIGHT).astype("uint8") * 255   # bright text -> black on white
+    inverted = (grey < BRIGHT).astype("uint8") * 255   # bright text -> black on white
     tallest = max(TALL_MIN, rows * TALL_FRACTION) * scale
     boxes: list[tuple[int, int, int, int]] = []
-    for plane in (grey, binary):
+    for plane in ((inverted,) if binary else (grey, inverted)):
         image = Image.fromarray(plane)
         if scale > 1:
             image = image.resize((columns * scale, rows * scale), Image.Resampling.BICUBIC)

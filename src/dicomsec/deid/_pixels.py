@@ -41,6 +41,10 @@ OCR (:mod:`dicomsec.deid._ocr`, Tesseract): each distinct frame, as 8-bit grey (
 VOI window when the image has one, else the frame's min/max; colour: the brightest channel;
 palette: through its colour table), word boxes above a confidence, grown by a margin.
 
+Overlay planes (Overlay Data (60xx,3000), Clean Graphics): :func:`clean_overlays` runs the
+same region rules (translated by Overlay Origin) and OCR over each unpacked 1-bit plane and
+clears the bits of the text it finds; the file layer claims 113103 only after it succeeded.
+
 Risk rules, for the file layer's report (without ``clean-pixel-data``, and for
 ``clean-recognizable-visual-features``, which the toolkit never performs itself):
 
@@ -60,7 +64,7 @@ from __future__ import annotations
 
 import hashlib
 import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -75,7 +79,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "NO_FACE_PARTS", "PixelResult", "PixelRules", "Region", "RegionRule", "burned_in_risk",
-    "clean_pixels", "default_pixel_rules", "load_pixel_rules", "visual_features_risk",
+    "clean_overlays", "clean_pixels", "default_pixel_rules", "load_pixel_rules",
+    "visual_features_risk",
 ]
 
 #: decoded pixel bytes of one image cleaned in memory, until dicomsec.limits has "pixel_bytes"
@@ -376,22 +381,29 @@ def _unique(regions: Iterable[Region]) -> list[Region]:
 
 
 def _ocr_regions(frames: np.ndarray, info: dict[str, Any], ds: Dataset) -> list[Region]:
-    """OCR of each distinct frame (identical frames are read once; their count is checked
-    against the ``ocr_frames`` limit before Tesseract runs)."""
+    """OCR of each distinct frame of the image."""
+    return _read_text(int(frames.shape[0]), lambda index: _grey8(frames[index], info, ds),
+                      "frame")
+
+
+def _read_text(count: int, grey: Callable[[int], np.ndarray], where: str, *,
+               binary: bool = False) -> list[Region]:
+    """OCR of each distinct plane ``grey(0) .. grey(count - 1)`` (8-bit grey): identical
+    planes are read once, and their count is checked against the ``ocr_frames`` limit before
+    Tesseract runs. ``binary``: the planes are already black and white (overlays)."""
     from dicomsec.deid import _ocr
 
     distinct: dict[bytes, int] = {}
-    for index in range(frames.shape[0]):
-        digest = hashlib.sha256(_grey8(frames[index], info, ds).tobytes()).digest()
-        distinct.setdefault(digest, index)
+    for index in range(count):
+        distinct.setdefault(hashlib.sha256(grey(index).tobytes()).digest(), index)
     limit = _limit("ocr_frames", OCR_FRAMES)
     if len(distinct) > limit:
-        raise limits.LimitExceeded(f"{len(distinct)} distinct frames to read with OCR",
+        raise limits.LimitExceeded(f"{len(distinct)} distinct {where}s to read with OCR",
                                    "ocr_frames", limit)
     found: list[Region] = []
     for index in distinct.values():
-        grey = _grey8(frames[index], info, ds)
-        for x, y, w, h in _ocr.text_boxes(grey, where=f"frame {index + 1}"):
+        for x, y, w, h in _ocr.text_boxes(grey(index), where=f"{where} {index + 1}",
+                                          binary=binary):
             found.append(Region(x, y, w, h, "ocr"))
     return found
 
@@ -506,6 +518,158 @@ def _store(ds: Dataset, frames: np.ndarray, info: dict[str, Any], syntax: str) -
         syntax = _EXPLICIT_LE
         ds.file_meta.TransferSyntaxUID = UID(_EXPLICIT_LE)
     return syntax
+
+
+_BIG_ENDIAN = "1.2.840.10008.1.2.2"
+
+
+@dataclass(frozen=True, slots=True)
+class _Overlay:
+    """The Overlay Plane attributes of one group 60xx holding Overlay Data (60xx,3000)."""
+
+    group: int
+    rows: int
+    columns: int
+    frames: int
+    origin_row: int      # Overlay Origin (60xx,0050): 1-based image row of the first overlay row
+    origin_column: int   # ... and column of its first column
+
+
+def clean_overlays(ds: Dataset, rules: PixelRules | None, *, ocr: bool = True) -> PixelResult:
+    """Find text in the overlay planes (Overlay Data (60xx,3000) of groups 6000-601E) with the
+    region rules and OCR, and clear those bits; modifies ``ds`` in place.
+
+    Part of Clean Graphics (PS3.15 E.3.3, code 113103): overlays classically carry rendered
+    names and dates, so the file layer may claim 113103 only after this function succeeded
+    (the engine cleans the overlays' text attributes, never their bitmaps).
+
+    Each plane (1 bit per pixel, ``OverlayRows`` x ``OverlayColumns``, ``NumberOfFramesInOverlay``
+    frames packed one after the other, OW byte-swapped in Explicit VR Big Endian) is unpacked;
+    the rules' rectangles (image coordinates) are translated by Overlay Origin (``row\\column``,
+    1-based) into the plane and clipped to it; OCR (:mod:`dicomsec.deid._ocr`, the binarised pass
+    only) reads each distinct frame of the plane, set bits as text. Every region is cleared in
+    every frame of that plane (as in :func:`clean_pixels`), and the data is packed back at its
+    length, every other bit (and any padding) untouched; a plane where nothing is found keeps
+    its value. Regions are reported in image coordinates (overlay position plus Overlay Origin
+    minus 1: they may be negative or past the image for an overlay reaching outside it);
+    ``frames`` counts the overlay frames processed, ``transfer_syntax`` is unchanged.
+    Overlays embedded in unused Pixel Data bits (retired) are not handled here.
+
+    Raises:
+        InvalidInput: no OCR and no region rule while an overlay is present; the OCR engine is
+            missing; an Overlay Plane that cannot be read (rows or columns missing or 0, Overlay
+            Bits Allocated not 1, bad Overlay Origin or frame count, data shorter than the plane).
+    """
+    file_meta = getattr(ds, "file_meta", None)
+    syntax = str(file_meta.get("TransferSyntaxUID", "")) if file_meta is not None else ""
+    overlays = [_overlay(ds, group) for group in range(0x6000, 0x6020, 2)
+                if (group << 16 | 0x3000) in ds]
+    if not overlays:
+        return PixelResult((), 0, "none", syntax)
+    has_rules = rules is not None and bool(rules.rules)
+    if not ocr and not has_rules:
+        raise InvalidInput("clean-graphics without OCR needs region rules (--pixel-rules): "
+                           "nothing else can find text in the overlay planes")
+    engines = ["rules"] if has_rules else []
+    if ocr:
+        from dicomsec.deid import _ocr
+
+        engines.append(_ocr.tesseract().replace(" ", "-"))
+    in_image = rules.regions_for(ds) if rules is not None else ()
+    found: list[Region] = []
+    for overlay in overlays:
+        found += _clean_overlay(ds, overlay, in_image, ocr=ocr, swap=syntax == _BIG_ENDIAN)
+    return PixelResult(tuple(found), sum(o.frames for o in overlays), "+".join(engines),
+                       syntax)
+
+
+def _overlay(ds: Dataset, group: int) -> _Overlay:
+    """The Overlay Plane of ``group``, checked."""
+    name = f"overlay ({group:04X},3000)"
+
+    def number(element: int, keyword: str, default: int | None = None) -> int:
+        found = ds.get(group << 16 | element)
+        value: Any = default if found is None or found.value in (None, "") else found.value
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise InvalidInput(f"{name}: {keyword} ({group:04X},{element:04X}) is "
+                               f"{'missing' if value is None else repr(value)}") from None
+
+    rows, columns = number(0x0010, "Overlay Rows"), number(0x0011, "Overlay Columns")
+    frames = number(0x0015, "Number of Frames in Overlay", 1)
+    bits = number(0x0100, "Overlay Bits Allocated", 1)
+    if rows < 1 or columns < 1 or frames < 1:
+        raise InvalidInput(f"{name}: {rows} rows, {columns} columns, {frames} frame(s): "
+                           "each must be at least 1")
+    if bits != 1:
+        raise InvalidInput(f"{name}: Overlay Bits Allocated is {bits}, not 1")
+    origin = ds.get(group << 16 | 0x0050)
+    values: list[Any] = ([1, 1] if origin is None or origin.value is None
+                         else _values(origin.value))
+    if len(values) != 2 or not all(isinstance(v, int) for v in values):
+        raise InvalidInput(f"{name}: Overlay Origin ({group:04X},0050) must be two whole "
+                           f"numbers (row\\column), not {values!r}")
+    size = rows * columns * frames
+    limit = _limit("pixel_bytes", PIXEL_BYTES)
+    if size > limit:
+        raise limits.LimitExceeded(f"{name} of {size} pixels", "pixel_bytes", limit)
+    return _Overlay(group, rows, columns, frames, int(values[0]), int(values[1]))
+
+
+def _clean_overlay(ds: Dataset, overlay: _Overlay, in_image: Sequence[Region], *, ocr: bool,
+                   swap: bool) -> list[Region]:
+    """Clear the regions found in one overlay plane; returns them in image coordinates."""
+    import numpy as np
+    from pydicom.pixels.utils import pack_bits, unpack_bits
+
+    element = ds[overlay.group << 16 | 0x3000]
+    data = element.value
+    name = f"overlay ({overlay.group:04X},3000)"
+    size = overlay.rows * overlay.columns * overlay.frames
+    if not isinstance(data, bytes) or len(data) * 8 < size:
+        length = len(data) if isinstance(data, bytes) else 0
+        raise InvalidInput(f"{name}: {length} bytes of data, {(size + 7) // 8} needed for "
+                           f"{overlay.frames} frame(s) of {overlay.rows}x{overlay.columns}")
+    if len(data) * 8 > _limit("pixel_bytes", PIXEL_BYTES):
+        raise limits.LimitExceeded(f"{name} of {len(data)} bytes", "pixel_bytes",
+                                   _limit("pixel_bytes", PIXEL_BYTES))
+    swap = swap and element.VR == "OW" and len(data) % 2 == 0
+    raw = _swapped(data) if swap else data
+    bits = np.asarray(unpack_bits(raw))
+    planes = bits[:size].reshape(overlay.frames, overlay.rows, overlay.columns)
+    dx, dy = overlay.origin_column - 1, overlay.origin_row - 1
+    regions = [r for r in (_clip_to(Region(i.x - dx, i.y - dy, i.width, i.height, i.source),
+                                    overlay.rows, overlay.columns) for i in in_image)
+               if r is not None]
+    if ocr:
+        regions += _read_text(overlay.frames,
+                              lambda index: (planes[index] * 255).astype(np.uint8),
+                              f"{name} frame", binary=True)
+    regions = _unique(regions)
+    if not regions:
+        return []
+    for r in regions:
+        planes[:, r.y:r.y + r.height, r.x:r.x + r.width] = 0
+    packed = pack_bits(bits, pad=False)
+    element.value = _swapped(packed) if swap else packed
+    return [Region(r.x + dx, r.y + dy, r.width, r.height, r.source) for r in regions]
+
+
+def _clip_to(region: Region, rows: int, columns: int) -> Region | None:
+    x0, y0 = max(0, region.x), max(0, region.y)
+    x1 = min(columns, region.x + region.width)
+    y1 = min(rows, region.y + region.height)
+    if x0 >= x1 or y0 >= y1:
+        return None
+    return Region(x0, y0, x1 - x0, y1 - y0, region.source)
+
+
+def _swapped(data: bytes) -> bytes:
+    """The bytes of each 16-bit word exchanged (OW in Explicit VR Big Endian)."""
+    import numpy as np
+
+    return np.frombuffer(data, dtype="<u2").byteswap().tobytes()
 
 
 def burned_in_risk(ds: Dataset) -> str | None:
