@@ -163,6 +163,10 @@ def rich(kind: str = "CT") -> Dataset:
     ds.add_new(OUTSIDE["date"], "DA", "20031231")
     ds.add_new(OUTSIDE["time"], "TM", "093000")
     ds.add_new(OUTSIDE["uid"], "UI", "1.2.826.0.1.3680043.2.1143.555.3")
+    # outside the table, UR: a WADO URL carrying the Patient ID and the original Study UID
+    ds.add_new(0x00081190, "UR", f"https://pacs.example/wado?patient={PATIENT_ID}"
+                                 f"&study={ds.StudyInstanceUID}")
+    ds.add_new(0x0074100A, "UR", "mailto:waylon.smithers@example.org")
     _private_blocks(ds)
     _graphics(ds)
     ds.DigitalSignaturesSequence = _signatures(ds, "1.2.826.0.1.3680043.2.1143.555.9")

@@ -47,7 +47,9 @@ EVERYTHING = frozenset(o for o in NON_PIXEL if o is not Option.RETAIN_LONGITUDIN
 OPTION_SETS: list[frozenset[Option]] = [frozenset(), EVERYTHING] + [
     frozenset({o}) for o in NON_PIXEL]
 SEARCHED_VRS = frozenset({"PN", "LO", "SH", "ST", "LT", "UT", "UC", "AE", "DA", "DT", "TM",
-                          "UI", "AS"})
+                          "UI", "AS", "UR"})
+#: UR attributes that name a coding scheme or a code (kept)
+SAFE_URLS = frozenset({0x0008010E, 0x00080120})
 DUMMIES = {str(dummy_for(vr)) for vr in SEARCHED_VRS if vr != "UI"}
 MIN_LENGTH = 4
 #: the engine's own constant marks (an RT Structure Set's ROI "patient" is in a Code Meaning)
@@ -75,6 +77,8 @@ def _forbidden_by_element(tag: int, vr: str, values: list[str],
         for value in values:
             out.add(value)
             out.update(p for p in value.replace("^", " ").split() if len(p) >= MIN_LENGTH)
+    if vr == "UR" and tag not in SAFE_URLS:  # URLs embed IDs and UIDs
+        out.update(values)
     if vr in ("DA", "DT") and Option.RETAIN_LONGITUDINAL_FULL_DATES not in options:
         out.update(v[:8] for v in values if len(v) >= 8)
     return out, False
@@ -172,5 +176,5 @@ def test_the_scanner_sees_leaks(originals: dict[str, Dataset]) -> None:
     texts = " ".join(text for _path, text in _output_texts(ds, False)).lower()
     for value in (samples.PATIENT_NAME, samples.PATIENT_ID, samples.ACCESSION, samples.ADDRESS,
                   samples.TELEPHONE, ds.StudyDate, ds.SOPInstanceUID, ds.StationName,
-                  "kernel B30f"):
+                  "kernel B30f", str(ds[0x00081190].value)):
         assert value in bad and value.lower() in texts
