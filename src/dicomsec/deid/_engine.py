@@ -22,13 +22,19 @@ What it does, per element (decisions are documented in docs/deid.md):
   (:func:`._uids.new_patient_id`), consistent across files and runs with one secret.
 - Attributes NOT in the table, by VR: sequences walked; UIDs mapped unless well-known or naming a
   class / scheme / transfer syntax (:data:`STRUCTURAL_UID_TAGS`) or Retain UIDs is claimed;
-  DA/DT/TM follow the longitudinal options (kept, shifted, or else removed); PN, AE, UN and free
-  text (LO SH ST LT UT UC) are removed, except :data:`SAFE_TEXT_TAGS`. "Removed" means the
-  combined code X/Z/D decided by the attribute's type, so a Type 1 attribute gets a dummy and a
-  Type 2 one an empty value. Other VRs (numbers, CS, AT, binary) are kept.
+  DA/DT/TM follow the longitudinal options (kept, shifted, or else removed); PN, AE, UN, URLs
+  (UR: retrieve, storage and contact URLs embed IDs and UIDs; except Coding Scheme URL and URN
+  Code Value) and free text (LO SH ST LT UT UC) are removed, except :data:`SAFE_TEXT_TAGS`,
+  which only lose the object's identifying values (:func:`._clean.remove_identifiers`).
+  "Removed" means the combined code X/Z/D decided by the attribute's type, so a Type 1
+  attribute gets a dummy and a Type 2 one an empty value. Other VRs (numbers, CS, AT, binary)
+  are kept.
 - Private elements are removed unless Retain Safe Private is claimed and the object declares
-  the block safe (:func:`._clean.safe_private_blocks`); a Private Creator element stays only while
-  its block has an element left.
+  the block safe (:func:`._clean.safe_private_blocks`; a malformed declaration declares
+  nothing). In a kept block, UIDs are still mapped, dates and times follow the longitudinal
+  options and names are removed, as outside the table (a declaration cannot vouch for the
+  values of this patient); the Private Data Element Characteristics Sequence itself is walked
+  with the rules. A Private Creator element stays only while its block has an element left.
 - Overlays (60xx) and curves (50xx): without Clean Graphics the whole group is removed (overlay
   data alone would leave a broken overlay module); with it the data is kept and its text
   (Overlay Comments, Description, Label, Curve Description ...) cleaned.
@@ -41,7 +47,12 @@ What it does, per element (decisions are documented in docs/deid.md):
   Attributes Sequence (0400,0500), Data Set Trailing Padding (FFFC,FFFC), group lengths.
 - Marks: (0012,0062) YES, (0012,0063), (0012,0064) with 113100 and every claimed option except
   the two pixel options (claimed by the file layer after the pixels were cleaned), (0028,0303).
-  File Meta Information rebuilt, preamble zeroed.
+  A mark the input did not have is listed in the originals with zero length (PS3.3
+  C.12.1.1.4.1), so re-identification removes it. File Meta Information rebuilt, preamble
+  zeroed.
+- Hostile structure: before anything is copied or walked, one pass without recursion enforces
+  the ``depth`` (at most :data:`MAX_DEPTH`), ``items`` and ``elements`` limits
+  (:mod:`dicomsec.limits`); an empty SOP Class or SOP Instance UID is invalid input.
 
 Not done here: pixel data (:mod:`._pixels`), the Encrypted Attributes Sequence
 (:mod:`._envelope`), reading and writing files (:mod:`._file`).
