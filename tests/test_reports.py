@@ -332,7 +332,9 @@ def _deid_reports() -> list[Report]:
                        PixelSummary(((0, 0, 120, 20, "rule:us-header"),), 1, "rules",
                                     "1.2.840.10008.1.2.1"),
                        ("clean-recognizable-visual-features not claimed: MR head",),
-                       ("a warning",))]
+                       ("a warning",),
+                       PixelSummary(((10, 5, 40, 12, "ocr"),), 1, "tesseract",
+                                    "1.2.840.10008.1.2.1"))]
 
 
 def _reid_reports() -> list[Report]:

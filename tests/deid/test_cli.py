@@ -480,3 +480,26 @@ def test_every_gdcmanon_vector_reidentifies_through_the_cli(
     for out in (tmp_path / "out").rglob("*.dcm"):
         name = out.relative_to(tmp_path / "out").parts[0]
         _same_values(vectors / name / "in" / out.name, out)
+
+
+def test_clean_graphics_clears_text_in_overlay_planes_and_reid_restores_them(
+        tmp_path: Path, secret: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Clean Graphics keeps the overlay planes: the file layer clears text in their bitmaps
+    (here a region rule over the overlay's top rows); the original plane goes into the
+    Encrypted Attributes Sequence and comes back with reid."""
+    src = PYDICOM_FILES / "examples_overlay.dcm"
+    rules = tmp_path / "rules.toml"
+    rules.write_text('[[rule]]\nname = "top"\nregions = [[0, 0, 484, 60]]\n')
+    rc, stdout, err = run(["deid", str(src), "-o", str(tmp_path / "d"), "--uid-secret-file",
+                           str(secret), "--option", "clean-graphics", "--pixel-rules",
+                           str(rules), *RECIPIENT, "--json"], capsys)
+    assert rc == 0, err
+    [report] = json.loads(stdout)
+    assert "113103" in report["claimed"] and report["overlays"]["regions"]
+    before = pydicom.dcmread(src).overlay_array(0x6000)
+    after = pydicom.dcmread(tmp_path / "d" / src.name).overlay_array(0x6000)
+    assert before[:60].any() and not after[:60].any()
+    assert (after[60:] == before[60:]).all()
+    rc, _, err = run(["reid", str(tmp_path / "d"), "-o", str(tmp_path / "r"), *KEY], capsys)
+    assert rc == 0, err
+    assert (pydicom.dcmread(tmp_path / "r" / src.name).overlay_array(0x6000) == before).all()

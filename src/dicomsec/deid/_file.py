@@ -179,6 +179,20 @@ def _clean_pixels(ds: Dataset, config: DeidConfig, warnings: list[str]
                         got.frames, got.engine, got.transfer_syntax)
 
 
+def _clean_overlays(ds: Dataset, config: DeidConfig) -> PixelSummary | None:
+    """Clean Graphics keeps the overlay planes (the engine cleans their text attributes):
+    text in their bitmaps is found (rules, OCR) and cleared here, so the option's code, which
+    the engine wrote, is published only with clean planes (an error writes nothing)."""
+    if Option.CLEAN_GRAPHICS not in config.options or not any(
+            (group << 16 | 0x3000) in ds for group in range(0x6000, 0x6020, 2)):
+        return None
+    from dicomsec.deid._pixels import clean_overlays
+
+    got = clean_overlays(ds, _pixel_rules(config.pixel_rules), ocr=config.ocr)
+    return PixelSummary(tuple((r.x, r.y, r.width, r.height, r.source) for r in got.regions),
+                        got.frames, got.engine, got.transfer_syntax)
+
+
 def _encrypt(result: EngineResult, config: DeidConfig) -> EncryptedSummary | None:
     if not config.groups:
         return None
@@ -195,9 +209,11 @@ _FILE_LAYER_TAGS = (0x00280301, 0x00280302)  # Burned In Annotation, Recognizabl
 
 
 def _keep_originals(ds: Dataset, result: EngineResult) -> None:
-    """The original value of what pixel cleaning changed (Burned In Annotation, ...) joins
-    the item of original values, so that re-identification restores it too."""
-    for tag in _FILE_LAYER_TAGS:
+    """The original value of what pixel and overlay cleaning changed (Burned In Annotation,
+    Overlay Data, ...) joins the item of original values, so that re-identification restores
+    it too (Pixel Data never does: see the engine)."""
+    overlay_data = tuple(group << 16 | 0x3000 for group in range(0x6000, 0x6020, 2))
+    for tag in (*_FILE_LAYER_TAGS, *overlay_data):
         if tag in ds and tag not in result.originals and (
                 tag not in result.dataset or result.dataset[tag].value != ds[tag].value):
             result.originals.add(ds[tag])
@@ -255,6 +271,7 @@ def _deidentify(src: Path, dst: Path, config: DeidConfig) -> Deidentified:
         pixels = _clean_pixels(out, config, warnings)
         if pixels is not None:
             claims.append(Option.CLEAN_PIXEL_DATA)
+    overlays = _clean_overlays(out, config)
     if visual:
         out.RecognizableVisualFeatures = "NO"
         claims.append(Option.CLEAN_RECOGNIZABLE_VISUAL_FEATURES)
@@ -267,7 +284,7 @@ def _deidentify(src: Path, dst: Path, config: DeidConfig) -> Deidentified:
     report = DeidReport(
         str(src), str(dst), codes, result.removed, result.replaced, result.kept,
         len(result.uid_map), len(result.patient_id_map), result.date_offset_days is not None,
-        result.signatures_removed, encrypted, pixels, tuple(flags), tuple(warnings))
+        result.signatures_removed, encrypted, pixels, tuple(flags), tuple(warnings), overlays)
     return Deidentified(report, dict(result.uid_map), dict(result.patient_id_map))
 
 

@@ -56,7 +56,8 @@ class DeidReport(Report):
     cannot be claimed clean): without ``strict`` they are reported here and on stderr; with
     ``strict`` the file is refused instead. ``claimed``: the CID 7050 codes written in
     (0012,0064). No original value is ever held: ``date_shifted`` says whether dates were
-    shifted, never by how much.
+    shifted, never by how much. ``overlays``: with Clean Graphics, the text cleared in the
+    overlay planes (same shape as ``pixels``).
     """
 
     schema: ClassVar[str] = "dicomsec.deid.file/1"
@@ -75,6 +76,7 @@ class DeidReport(Report):
     pixels: PixelSummary | None = None
     flags: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    overlays: PixelSummary | None = None
 
     @property
     def ok(self) -> bool:
@@ -102,6 +104,7 @@ class DeidReport(Report):
             "encrypted": self.encrypted.to_dict() if self.encrypted is not None else None,
             "pixels": self.pixels.to_dict() if self.pixels is not None else None,
             "flags": list(self.flags), "warnings": list(self.warnings),
+            "overlays": self.overlays.to_dict() if self.overlays is not None else None,
         }
 
 
