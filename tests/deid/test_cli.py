@@ -431,12 +431,14 @@ def test_outputs_add_no_iod_error(tmp_path: Path, secret: Path,
     Sequence, File Meta): dciodvfy finds no error in an output that its input did not have."""
     folder = tmp_path / "in"
     folder.mkdir()
-    names = ("CT_small.dcm", "MR_small.dcm", "rtplan.dcm", "test-SR.dcm")
+    names = ("CT_small.dcm", "MR_small.dcm", "rtplan.dcm", "test-SR.dcm",
+             "examples_overlay.dcm")
     for name in names:
         (folder / name).write_bytes((PYDICOM_FILES / name).read_bytes())
     rc, _, err = run(["deid", str(folder), "-o", str(tmp_path / "out"), "--uid-secret-file",
                       str(secret), "--mode", "compatible", *RECIPIENT, "--option",
-                      "clean-pixel-data,retain-longitudinal-modified-dates", "--workers", "1"],
+                      "clean-pixel-data,clean-graphics,retain-longitudinal-modified-dates",
+                      "--workers", "1"],
                      capsys)
     assert rc == 0, err
     for name in names:

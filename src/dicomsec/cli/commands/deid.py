@@ -108,6 +108,8 @@ def _deid_lines(d: dict[str, Any]) -> list[str]:
     if d["pixels"] is not None:
         parts.append(f"{len(d['pixels']['regions'])} pixel region(s) blanked "
                      f"({d['pixels']['engine']})")
+    if d.get("overlays"):
+        parts.append(f"{len(d['overlays']['regions'])} overlay region(s) cleared")
     if d["signatures_removed"]:
         parts.append(f"{len(d['signatures_removed'])} signature(s) removed")
     lines = [f"OK  {printable(d['file'])} -> {printable(d['output'])}: {', '.join(parts)}"]
