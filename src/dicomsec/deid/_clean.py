@@ -39,12 +39,14 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 
 from dicomsec.deid._replace import value_strings
 from dicomsec.deid._rules import Option, rule_for
 
-__all__ = ["SafePrivate", "clean_text", "identifying_values", "remove_identifiers",
+__all__ = ["SafePrivate", "clean_text", "identifying_values", "raw_removable_private",
+           "remove_identifiers",
            "safe_private_blocks"]
 
 _MONTHS = "jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec"
@@ -113,14 +115,36 @@ def _pieces(vr: str, text: str) -> Iterator[str]:
         yield from (p for p in _value_parts(text) if len(p) >= _MIN_IDENTIFIER)
 
 
+#: VRs a private element may have and still be left undecoded (see raw_removable_private)
+_NOT_RAW_VRS = frozenset({"SQ", "UN", "DA", "DT", "UI"}) | _IDENTIFYING_VRS
+
+
+def raw_removable_private(elem: object) -> bool:
+    """Whether ``elem`` is a still undecoded private data element (not a Private Creator) read
+    as Explicit VR Little Endian with a defined length and a VR that can neither nest (SQ, UN)
+    nor identify (PN, DA, DT, UI, LO, SH, AE, UC): without Retain Safe Private such an element
+    is removed whatever its value, so it is never decoded; its original bytes go to the
+    Modified Attributes Sequence as they are (speed: most of a scanner's file is private)."""
+    if not isinstance(elem, RawDataElement) or elem.is_implicit_VR or not elem.is_little_endian:
+        return False
+    tag = int(elem.tag)
+    return bool(tag >> 16 & 1 and (tag & 0xFFFF) > 0xFF and elem.VR
+                and elem.VR not in _NOT_RAW_VRS and elem.length != 0xFFFFFFFF)
+
+
 def identifying_values(ds: Dataset) -> frozenset[str]:
     """The identifying values of a data set (step 1 of the method), lower case, at every
-    nesting level."""
+    nesting level. Elements left undecoded (:func:`raw_removable_private`) have no
+    identifying VR and are skipped without decoding."""
     found: set[str] = set()
     stack = [ds]
     while stack:
         current = stack.pop()
-        for elem in current:
+        for tag in list(current.keys()):
+            raw = current.get_item(tag)
+            if raw_removable_private(raw):
+                continue
+            elem = current[tag]
             if elem.VR == "SQ":
                 stack.extend(elem.value)
                 continue

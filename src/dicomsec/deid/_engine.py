@@ -80,6 +80,7 @@ from dicomsec.deid._clean import (
     SafePrivate,
     clean_text,
     identifying_values,
+    raw_removable_private,
     remove_identifiers,
     safe_private_blocks,
 )
@@ -176,16 +177,22 @@ class _Where:
     top: int | None = None
     clean: bool = False
 
-    def path(self, elem: DataElement) -> str:
+    def path(self, elem: DataElement | RawDataElement) -> str:
         tag = int(elem.tag)
         text = f"{self.prefix}({tag >> 16:04X},{tag & 0xFFFF:04X})"
-        return f"{text} {elem.keyword}" if elem.keyword else text
+        keyword = "" if isinstance(elem, RawDataElement) else elem.keyword
+        return f"{text} {keyword}" if keyword else text
 
     def inside(self, elem: DataElement, index: int, clean: bool) -> _Where:
         tag = int(elem.tag)
         prefix = f"{self.prefix}({tag >> 16:04X},{tag & 0xFFFF:04X})[{index}]."
         return _Where((*self.parents, tag), prefix, tag if self.top is None else self.top,
                       clean)
+
+
+def _copy_any(elem: DataElement | RawDataElement) -> DataElement | RawDataElement:
+    """:func:`_copy_element`; an undecoded element (immutable) is shared."""
+    return elem if isinstance(elem, RawDataElement) else _copy_element(elem)
 
 
 def _copy_element(elem: DataElement) -> DataElement:
@@ -223,6 +230,16 @@ def _copy_sequence(sequence: Sequence) -> Sequence:
     return top
 
 
+def _decoded(ds: Dataset, lazy: bool) -> list[DataElement | RawDataElement]:
+    """The elements of ``ds`` in tag order, decoded, except (``lazy``) the private elements
+    that :func:`._clean.raw_removable_private` lets stay undecoded."""
+    elems: list[DataElement | RawDataElement] = []
+    for tag in list(ds.keys()):
+        raw = ds.get_item(tag)
+        elems.append(raw if lazy and raw_removable_private(raw) else ds[tag])
+    return elems
+
+
 def _joined(values: list[str]) -> Any:
     return values[0] if len(values) == 1 else values
 
@@ -248,8 +265,11 @@ class _Walker:
     #: top-level elements absent from the input that the engine added (listed empty)
     added_top: set[int] = field(default_factory=set)
     #: the original top-level elements by tag (read once)
-    top_elements: dict[int, DataElement] = field(default_factory=dict)
+    top_elements: dict[int, DataElement | RawDataElement] = field(default_factory=dict)
     _identifiers: frozenset[str] | None = None
+    #: leave the top-level private elements that are removed whatever their value undecoded
+    #: (:func:`._clean.raw_removable_private`; not with Retain Safe Private)
+    lazy: bool = False
 
     # -- records -----------------------------------------------------------------------------
 
@@ -266,8 +286,13 @@ class _Walker:
     # -- walking -----------------------------------------------------------------------------
 
     def walk(self, ds: Dataset, where: _Where) -> None:
-        for elem in list(ds):
-            self._element(ds, elem, where)
+        for elem in _decoded(ds, self.lazy and where.top is None):
+            if isinstance(elem, RawDataElement):  # an undecoded private element: it goes
+                del ds[elem.tag]
+                self.removed.append(where.path(elem))
+                self.changed_top.add(int(elem.tag))
+            else:
+                self._element(ds, elem, where)
         self._drop_orphan_creators(ds, where)
 
     def _element(self, ds: Dataset, elem: DataElement, where: _Where) -> None:
@@ -568,18 +593,23 @@ def _originals(walker: _Walker) -> Dataset:
         elem = source.get(tag)
         if elem is None:
             continue
-        items[elem.tag] = _copy_element(elem)
+        items[BaseTag(tag)] = _copy_any(elem)
         group, element = tag >> 16, tag & 0xFFFF
         creator = source.get((group << 16) | (element >> 8))
         if group & 1 and element > 0xFF and creator is not None:
-            items.setdefault(creator.tag, _copy_element(creator))
+            items.setdefault(BaseTag(creator.tag), _copy_any(creator))
     charset = source.get(0x00080005)
     if items and charset is not None:
-        items.setdefault(charset.tag, _copy_element(charset))
+        items.setdefault(BaseTag(charset.tag), _copy_any(charset))
     for tag in sorted(walker.added_top):  # zero length: "absent in the original" (C.12.1.1.4.1)
         vr = dictionary_VR(tag)
         items[BaseTag(tag)] = DataElement(tag, vr, Sequence() if vr == "SQ" else None)
-    return Dataset(dict(sorted(items.items())))
+    originals = Dataset(dict(sorted(items.items())))
+    if any(isinstance(e, RawDataElement) for e in items.values()):
+        # undecoded elements (Explicit VR Little Endian, in the file's character set) are
+        # encoded as they were read: their bytes are copied, not decoded and encoded again
+        originals.set_original_encoding(False, True, originals._character_set)
+    return originals
 
 
 _COMMON_INSTANCE_REFERENCES = (0x00081115, 0x00081200)  # Referenced Series, Other Studies
@@ -609,8 +639,9 @@ def _drop_dangling_references(out: Dataset, walker: _Walker) -> None:
     present = [t for t in _COMMON_INSTANCE_REFERENCES if t in out]
     if not present or _references_left(out, _COMMON_INSTANCE_REFERENCES):
         return
-    if not any(_references_left(walker.top_elements[t].value[i])
-               for t in present for i in range(len(walker.top_elements[t].value))):
+    before = [walker.top_elements[t] for t in present]
+    if not any(_references_left(item) for elem in before if isinstance(elem, DataElement)
+               for item in elem.value):
         return
     for tag in present:
         walker.removed.append(_Where().path(out[tag]))
@@ -650,12 +681,12 @@ def check_structure(ds: Dataset) -> None:
     stack: list[tuple[Dataset, int]] = [(ds, 0)]
     while stack:
         current, depth = stack.pop()
-        for elem in current:
+        for elem in _decoded(current, depth == 0):
             elements += 1
             if elements > bounds.elements:
                 raise limits.LimitExceeded("the data set has too many elements", "elements",
                                            bounds.elements)
-            if elem.VR != "SQ" or not elem.value:
+            if isinstance(elem, RawDataElement) or elem.VR != "SQ" or not elem.value:
                 continue
             if depth + 1 > max_depth:
                 raise limits.LimitExceeded("the data set nests sequences too deeply", "depth",
@@ -688,8 +719,9 @@ def deidentify_dataset(ds: Dataset, settings: Settings) -> EngineResult:
         safe=safe_private_blocks(ds) if Option.RETAIN_SAFE_PRIVATE in options else {})
     if modified and not patient_id.strip():
         walker.warnings.append("no Patient ID: the date offset is the one of the empty ID")
-    walker.top_elements = {int(elem.tag): elem for elem in ds}
-    out = Dataset({elem.tag: _copy_element(elem) for elem in walker.top_elements.values()})
+    walker.lazy = Option.RETAIN_SAFE_PRIVATE not in options
+    walker.top_elements = {int(elem.tag): elem for elem in _decoded(ds, walker.lazy)}
+    out = Dataset({BaseTag(tag): _copy_any(elem) for tag, elem in walker.top_elements.items()})
     walker.walk(out, _Where())
     _drop_dangling_references(out, walker)
     uid_warning = _retained_uid_warning(ds, options)

@@ -205,24 +205,25 @@ def recipient_groups(to: Sequence[Path],
 
 
 def _subset(originals: Dataset, tags: frozenset[int] | None) -> Dataset:
-    """The group's part of ``originals`` (a copy): the chosen top-level elements, the
-    Private Creator element of every private element chosen, and Specific Character Set
-    (0008,0005) when ``originals`` has it (the text of the subset is written in it)."""
-    import copy
-
+    """The group's part of ``originals``: the chosen top-level elements, the Private Creator
+    element of every private element chosen, and Specific Character Set (0008,0005) when
+    ``originals`` has it (the text of the subset is written in it). The subset is only
+    encoded, never changed: it shares the element objects of ``originals`` (no copy), and a
+    group that takes every original gets ``originals`` itself."""
     from pydicom.dataset import Dataset
 
+    if tags is None:
+        return originals
     item = Dataset()
-    wanted: set[int] | None = None if tags is None else set(tags)
-    if wanted is not None:
-        wanted.add(_CHARSET)
-        for tag in list(wanted):
-            group, number = tag >> 16, tag & 0xFFFF
-            if group % 2 and number >= 0x1000:
-                wanted.add((group << 16) | (number >> 8))
+    wanted: set[int] = set(tags)
+    wanted.add(_CHARSET)
+    for tag in list(wanted):
+        group, number = tag >> 16, tag & 0xFFFF
+        if group % 2 and number >= 0x1000:
+            wanted.add((group << 16) | (number >> 8))
     for elem in originals:
-        if wanted is None or int(elem.tag) in wanted:
-            item.add(copy.deepcopy(elem))
+        if int(elem.tag) in wanted:
+            item.add(elem)
     return item
 
 
@@ -240,6 +241,9 @@ def encode_plaintext(item: Dataset, *, character_set: str | Sequence[str] | None
 
     outer = Dataset()
     outer.ModifiedAttributesSequence = [item]
+    # the outer data set is encoded as it is (Explicit VR Little Endian): no re-decoding of
+    # its item, whose undecoded elements (see _engine._originals) are then copied as they are
+    outer.set_original_encoding(False, True, outer._character_set)
     fp = DicomBytesIO()
     fp.is_little_endian = True
     fp.is_implicit_VR = False

@@ -82,8 +82,12 @@ class Deidentified:
     patient_id_map: Mapping[str, str]
 
 
-def read_dicom(src: Path) -> Dataset:
+def read_dicom(src: Path, *, lazy_private: bool = False) -> Dataset:
     """A DICOM Part 10 file, every element decoded (a damaged file fails here, not later).
+    ``lazy_private``: the top-level private elements that de-identification without Retain
+    Safe Private removes whatever their value (:func:`._clean.raw_removable_private`: no
+    sequence, no identifying VR, Explicit VR Little Endian) stay undecoded; their bytes go to
+    the encrypted originals as they were read.
 
     Raises:
         InvalidInput: not a readable regular file, or not DICOM (one line naming it).
@@ -98,8 +102,7 @@ def read_dicom(src: Path) -> Dataset:
     regular_input(src)
     try:
         ds = dcmread(src)
-        for _ in ds.iterall():  # decode every element now
-            pass
+        _decode(ds, lazy_private)
     except InvalidDicomError:
         raise InvalidInput("not a DICOM Part 10 file (no 'DICM' after the preamble)",
                            path=str(src)) from None
@@ -113,6 +116,24 @@ def read_dicom(src: Path) -> Dataset:
         raise InvalidInput("no Transfer Syntax UID in the File Meta Information",
                            path=str(src))
     return ds
+
+
+def _decode(ds: Dataset, lazy_private: bool) -> None:
+    """Decode every element now (but the private ones ``lazy_private`` leaves undecoded)."""
+    if not lazy_private:
+        for _ in ds.iterall():
+            pass
+        return
+    from dicomsec.deid._clean import raw_removable_private
+
+    for tag in list(ds.keys()):
+        if raw_removable_private(ds.get_item(tag)):
+            continue
+        elem = ds[tag]
+        if elem.VR == "SQ":
+            for item in elem.value:
+                for _ in item.iterall():
+                    pass
 
 
 @functools.cache
@@ -257,7 +278,7 @@ def _deidentify(src: Path, dst: Path, config: DeidConfig) -> Deidentified:
 
     if len(config.secret) < MIN_SECRET:
         raise InvalidInput(f"the UID secret must be at least {MIN_SECRET} bytes")
-    ds = read_dicom(src)
+    ds = read_dicom(src, lazy_private=Option.RETAIN_SAFE_PRIVATE not in config.options)
     flags, visual = _risks(ds, config.options)
     if flags and config.strict:
         raise PolicyViolation("refused (strict): " + "; ".join(flags), path=str(src),
