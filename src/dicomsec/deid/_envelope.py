@@ -229,31 +229,63 @@ def _subset(originals: Dataset, tags: frozenset[int] | None) -> Dataset:
 
 def encode_plaintext(item: Dataset, *, character_set: str | Sequence[str] | None = None) -> bytes:
     """The Encrypted Attributes Data Set of ``item``: Explicit VR Little Endian, no preamble
-    and no File Meta, one element (0400,0550) with one item. Text is encoded with the item's
-    own Specific Character Set, else ``character_set`` (the file's), else the default.
+    and no File Meta, one element (0400,0550) with one item (both of defined length). Text is
+    encoded with the item's own Specific Character Set, else ``character_set`` (the file's),
+    else the default. Undecoded elements read as Explicit VR Little Endian with a defined
+    length (the private elements the engine leaves undecoded) are copied as they were read;
+    the others are encoded by pydicom.
 
     Raises:
         InvalidInput: a value that cannot be encoded.
     """
-    from pydicom.dataset import Dataset
-    from pydicom.filebase import DicomBytesIO
-    from pydicom.filewriter import write_dataset
+    import struct
 
-    outer = Dataset()
-    outer.ModifiedAttributesSequence = [item]
-    # the outer data set is encoded as it is (Explicit VR Little Endian): no re-decoding of
-    # its item, whose undecoded elements (see _engine._originals) are then copied as they are
-    outer.set_original_encoding(False, True, outer._character_set)
-    fp = DicomBytesIO()
-    fp.is_little_endian = True
-    fp.is_implicit_VR = False
+    body = io.BytesIO()
     encoding: Any = list(character_set) if isinstance(character_set, list | tuple) else (
         character_set or "iso8859")
     try:
-        write_dataset(fp, outer, parent_encoding=encoding)
-    except (ValueError, TypeError, LookupError, OverflowError) as exc:
+        _encode_item(body, item, encoding)
+    except (ValueError, TypeError, LookupError, OverflowError, struct.error) as exc:
         raise InvalidInput(f"the original values cannot be encoded: {exc}") from None
-    return fp.getvalue()
+    content = body.getvalue()
+    # (0400,0550) SQ, defined length, holding one item (FFFE,E000) of defined length
+    head = struct.pack("<HH2sHLHHL", 0x0400, 0x0550, b"SQ", 0, len(content) + 8,
+                       0xFFFE, 0xE000, len(content))
+    return head + content
+
+
+def _encode_item(out: io.BytesIO, item: Dataset, encoding: Any) -> None:
+    """The elements of ``item`` in tag order, Explicit VR Little Endian (group lengths of
+    groups above 6 left out, as pydicom does)."""
+    import struct
+
+    from pydicom.dataelem import RawDataElement
+    from pydicom.filebase import DicomBytesIO
+    from pydicom.filewriter import correct_ambiguous_vr_element, write_data_element
+    from pydicom.valuerep import EXPLICIT_VR_LENGTH_32
+
+    fp = DicomBytesIO()
+    fp.is_little_endian = True
+    fp.is_implicit_VR = False
+    item_encoding = item.get("SpecificCharacterSet", encoding)
+    for tag in sorted(item.keys()):
+        if tag.element == 0 and tag.group > 6:
+            continue
+        raw = item.get_item(tag)
+        if (isinstance(raw, RawDataElement) and not raw.is_implicit_VR and raw.is_little_endian
+                and raw.VR and raw.length != 0xFFFFFFFF):
+            value = raw.value or b""
+            if raw.VR in EXPLICIT_VR_LENGTH_32:
+                fp.write(struct.pack("<HH2sHL", tag.group, tag.element, raw.VR.encode(), 0,
+                                     len(value)))
+            else:
+                fp.write(struct.pack("<HH2sH", tag.group, tag.element, raw.VR.encode(),
+                                     len(value)))
+            fp.write(value)
+            continue
+        elem = correct_ambiguous_vr_element(item[tag], item, True)
+        write_data_element(fp, elem, item_encoding)
+    out.write(fp.getvalue())
 
 
 def _recipient(path: Path, mode: str, policy: AlgorithmPolicy) -> Recipient:
