@@ -129,7 +129,8 @@ def raw_removable_private(elem: object) -> bool:
         return False
     tag = int(elem.tag)
     return bool(tag >> 16 & 1 and (tag & 0xFFFF) > 0xFF and elem.VR
-                and elem.VR not in _NOT_RAW_VRS and elem.length != 0xFFFFFFFF)
+                and elem.VR not in _NOT_RAW_VRS and elem.length != 0xFFFFFFFF
+                and (elem.value is not None or elem.length == 0))  # not a deferred read
 
 
 def identifying_values(ds: Dataset) -> frozenset[str]:
@@ -141,10 +142,11 @@ def identifying_values(ds: Dataset) -> frozenset[str]:
     while stack:
         current = stack.pop()
         for tag in list(current.keys()):
-            raw = current.get_item(tag)
-            if raw_removable_private(raw):
-                continue
-            elem = current[tag]
+            elem = current.get_item(tag)
+            if isinstance(elem, RawDataElement):
+                if raw_removable_private(elem):
+                    continue
+                elem = current[tag]
             if elem.VR == "SQ":
                 stack.extend(elem.value)
                 continue

@@ -235,8 +235,10 @@ def _decoded(ds: Dataset, lazy: bool) -> list[DataElement | RawDataElement]:
     that :func:`._clean.raw_removable_private` lets stay undecoded."""
     elems: list[DataElement | RawDataElement] = []
     for tag in list(ds.keys()):
-        raw = ds.get_item(tag)
-        elems.append(raw if lazy and raw_removable_private(raw) else ds[tag])
+        elem = ds.get_item(tag)
+        if isinstance(elem, RawDataElement) and not (lazy and raw_removable_private(elem)):
+            elem = ds[tag]
+        elems.append(elem)
     return elems
 
 

@@ -273,7 +273,8 @@ def _encode_item(out: io.BytesIO, item: Dataset, encoding: Any) -> None:
             continue
         raw = item.get_item(tag)
         if (isinstance(raw, RawDataElement) and not raw.is_implicit_VR and raw.is_little_endian
-                and raw.VR and raw.length != 0xFFFFFFFF):
+                and raw.VR and raw.length != 0xFFFFFFFF
+                and (raw.value is not None or raw.length == 0)):  # not a deferred read
             value = raw.value or b""
             if raw.VR in EXPLICIT_VR_LENGTH_32:
                 fp.write(struct.pack("<HH2sHL", tag.group, tag.element, raw.VR.encode(), 0,
