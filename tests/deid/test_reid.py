@@ -21,6 +21,7 @@ import pydicom
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
 
 from dicomsec.deid._envelope import RecipientGroup, encrypted_attributes, tag_label
 from dicomsec.deid._reid import load_credentials, reidentify_dataset
@@ -174,18 +175,114 @@ def test_restored_labels() -> None:
     assert tag_label(0x00091002) == "(0009,1002)"
 
 
-@pytest.mark.parametrize(("listed", "left"), [(None, "REMOVED"), ("", None),
-                                              ("UNMODIFIED", "UNMODIFIED")])
-def test_markers_listed_empty_mean_absent(listed: str | None, left: str | None) -> None:
-    """(0028,0303) stays unless the item lists it; listed with zero length it is removed."""
+def _reid_with(originals: Dataset, **changes: object) -> tuple[Dataset, object]:
+    """The gdcmanon de-identified CT with ``changes`` and one modern item holding
+    ``originals``, re-identified with the recipient's key: (output, result)."""
     ds = pydicom.dcmread(GDCM / "ct-aes128" / "deid" / "CT_small.dcm")
-    ds.LongitudinalTemporalInformationModified = "REMOVED"
-    originals = Dataset()
-    originals.PatientName = "Original^Name"
-    if listed is not None:
-        originals.LongitudinalTemporalInformationModified = listed
+    for keyword, value in changes.items():
+        setattr(ds, keyword, value)
     ds.EncryptedAttributesSequence = encrypted_attributes(
         originals, [RecipientGroup((ANON / "recipient.cert.pem",), None)])
-    out = reidentify_dataset(ds, load_credentials(ANON / "recipient.key.pem")).dataset
-    assert out.get("LongitudinalTemporalInformationModified") == left
+    result = reidentify_dataset(ds, load_credentials(ANON / "recipient.key.pem"))
+    return result.dataset, result
+
+
+def _full(**values: object) -> Dataset:
+    """Originals as the engine writes a full set: the identity, and the marks it added
+    listed with zero length."""
+    originals = Dataset()
+    originals.PatientName = "Original^Name"
+    originals.PatientID = "ORIG-1"
+    originals.SOPInstanceUID = "1.2.3.4.5"
+    originals.PatientIdentityRemoved = None
+    originals.DeidentificationMethod = None
+    originals.DeidentificationMethodCodeSequence = Sequence()
+    for keyword, value in values.items():
+        setattr(originals, keyword, value)
+        if originals[keyword].VR == "OB or OW":
+            originals[keyword].VR = "OB"
+    return originals
+
+
+MARKS = {"LongitudinalTemporalInformationModified": "REMOVED",
+         "DeidentificationMethod": "dicomsec test", "DeidentificationMethodCodeSequence": None}
+
+
+@pytest.mark.parametrize("listed", [None, "", "UNMODIFIED"])
+def test_markers_listed_empty_mean_absent(listed: str | None) -> None:
+    """A mark the de-identifier added, listed with zero length (an empty string, an empty
+    sequence: VM 0), means "absent in the original" and is removed; listed with a value it is
+    restored; (0028,0303) not listed stays as the de-identified file has it."""
+    code = Dataset()
+    code.CodeValue, code.CodingSchemeDesignator, code.CodeMeaning = (
+        "113100", "DCM", "Basic Application Confidentiality Profile")
+    extra = {} if listed is None else {"LongitudinalTemporalInformationModified": listed}
+    out, result = _reid_with(_full(**extra), LongitudinalTemporalInformationModified="REMOVED",
+                             DeidentificationMethod="dicomsec test",
+                             DeidentificationMethodCodeSequence=Sequence([code]))
+    assert out.get("LongitudinalTemporalInformationModified") == (
+        "REMOVED" if listed is None else listed or None)
+    assert out.PatientIdentityRemoved == "NO" and result.complete  # type: ignore[attr-defined]
+    assert "DeidentificationMethod" not in out
+    assert "DeidentificationMethodCodeSequence" not in out
+    assert out.PatientName == "Original^Name"
+
+
+def test_subset_item_keeps_the_file_marked_deidentified() -> None:
+    """Spec 7.7: an item that does not give the identity back (here only the name: the
+    Patient ID and the UIDs stay dummies) leaves (0012,0062) YES and the method marks; with
+    the SOP Instance UID and the Patient ID the identity is back: NO, marks removed."""
+    subset = Dataset()
+    subset.PatientName = "Original^Name"
+    out, result = _reid_with(subset, DeidentificationMethod="dicomsec test")
+    assert out.PatientName == "Original^Name"
+    assert out.PatientIdentityRemoved == "YES" and out.DeidentificationMethod == "dicomsec test"
+    assert result.complete is False  # type: ignore[attr-defined]
+    subset.PatientID = "ORIG-1"
+    subset.SOPInstanceUID = "1.2.3.4.5"
+    out, result = _reid_with(subset, DeidentificationMethod="dicomsec test")
     assert out.PatientIdentityRemoved == "NO" and "DeidentificationMethod" not in out
+    assert out.file_meta.MediaStorageSOPInstanceUID == "1.2.3.4.5"
+    assert result.complete is True  # type: ignore[attr-defined]
+
+
+def _item(**values: object) -> Dataset:
+    item = Dataset()
+    for keyword, value in values.items():
+        setattr(item, keyword, value)
+    return item
+
+
+@pytest.mark.parametrize(("keyword", "value", "label"), [
+    ("DigitalSignaturesSequence", Sequence([_item(DigitalSignatureUID="1.2.3.9")]),
+     "(FFFA,FFFA) DigitalSignaturesSequence"),
+    ("EncryptedAttributesSequence", Sequence([_item(
+        EncryptedContentTransferSyntaxUID="1.2.840.10008.1.2.1", EncryptedContent=b"xx")]),
+     "(0400,0500) EncryptedAttributesSequence"),
+    ("TransferSyntaxUID", "1.2.840.10008.1.2", "(0002,0010) TransferSyntaxUID"),
+    ("PatientIdentityRemoved", "YES", None),
+])
+def test_item_never_restores_signatures_envelopes_meta_or_the_identity_mark(
+        keyword: str, value: object, label: str | None) -> None:
+    out, result = _reid_with(_full(**{keyword: value}))
+    assert out.PatientName == "Original^Name" and out.PatientIdentityRemoved == "NO"
+    assert "DigitalSignaturesSequence" not in out and "EncryptedAttributesSequence" not in out
+    assert out.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.1"
+    skipped = result.skipped  # type: ignore[attr-defined]
+    assert skipped == ((label,) if label else ())
+    assert label not in result.restored  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("keyword", "value"), [
+    ("PixelData", b"\0\1" * 8), ("FloatPixelData", b"\0" * 16),
+    ("SOPClassUID", "1.2.840.10008.5.1.4.1.1.7"),
+])
+def test_item_restoring_pixels_or_another_sop_class_is_refused(keyword: str,
+                                                               value: object) -> None:
+    """A valid item (GCM included) can be made by anyone holding the recipient's
+    certificate: one that would restore what de-identification never encrypts refuses the
+    file (exit 1); the same SOP Class UID is restored as it is."""
+    with pytest.raises(DecryptionFailed, match="never encrypts"):
+        _reid_with(_full(**{keyword: value}))
+    out, _ = _reid_with(_full(SOPClassUID="1.2.840.10008.5.1.4.1.1.2"))
+    assert out.SOPClassUID == "1.2.840.10008.5.1.4.1.1.2"
