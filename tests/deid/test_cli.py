@@ -53,6 +53,7 @@ def files(folder: Path) -> list[str]:
 def secret(tmp_path: Path) -> Path:
     path = tmp_path / "site.secret"
     path.write_text("0123456789abcdef0123456789abcdef\n")
+    path.chmod(0o600)
     return path
 
 
@@ -176,7 +177,13 @@ def test_reid_round_trip(mode: str, tmp_path: Path, secret: Path,
     rc, _, err = run(["deid", str(MR), "-o", str(tmp_path / "d"), "--uid-secret-file",
                       str(secret), "--mode", mode, *RECIPIENT], capsys)
     assert rc == 0, err
-    rc, stdout, err = run(["reid", str(tmp_path / "d"), "-o", str(tmp_path / "r"), *KEY,
+    rc, stdout, err = run(["reid", str(tmp_path / "d"), "-o", str(tmp_path / "r"), *KEY],
+                          capsys)
+    assert rc == 0, err
+    # the GCM tag proves the item unaltered since it was made, never who made it
+    assert ("maker not proven" if mode == "modern" else "no integrity check") in stdout
+    assert "authenticated" not in stdout
+    rc, stdout, err = run(["reid", str(tmp_path / "d"), "-o", str(tmp_path / "r2"), *KEY,
                            "--json"], capsys)
     assert rc == 0, err
     [report] = json.loads(stdout)
@@ -428,11 +435,13 @@ def _iod_errors(path: Path) -> set[str]:
 def test_outputs_add_no_iod_error(tmp_path: Path, secret: Path,
                                   capsys: pytest.CaptureFixture[str]) -> None:
     """Acceptance 3 for the whole file pipeline (engine, pixels, Encrypted Attributes
-    Sequence, File Meta): dciodvfy finds no error in an output that its input did not have."""
+    Sequence, File Meta): dciodvfy finds no error in an output that its input did not have;
+    nor in the re-identified outputs (the marks listed with zero length, e.g. an empty
+    (0012,0064), mean "absent" and are removed, not restored empty)."""
     folder = tmp_path / "in"
     folder.mkdir()
-    names = ("CT_small.dcm", "MR_small.dcm", "rtplan.dcm", "test-SR.dcm",
-             "examples_overlay.dcm")
+    names = ("CT_small.dcm", "MR_small.dcm", "MR_small_implicit.dcm", "rtplan.dcm",
+             "test-SR.dcm", "examples_overlay.dcm")
     for name in names:
         (folder / name).write_bytes((PYDICOM_FILES / name).read_bytes())
     rc, _, err = run(["deid", str(folder), "-o", str(tmp_path / "out"), "--uid-secret-file",
@@ -441,25 +450,102 @@ def test_outputs_add_no_iod_error(tmp_path: Path, secret: Path,
                       "--workers", "1"],
                      capsys)
     assert rc == 0, err
-    for name in names:
-        new = _iod_errors(tmp_path / "out" / name) - _iod_errors(folder / name)
-        assert not new, (name, sorted(new))
-
-
-def test_output_folder_inside_the_input_is_not_read_and_inputs_never_replaced(
-        tmp_path: Path, secret: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    folder = tmp_path / "in"
-    (folder / "a").mkdir(parents=True)
-    (folder / "a" / "ct.dcm").write_bytes(CT.read_bytes())
-    rc, stdout, err = run(["deid", str(folder), "-o", str(folder / "out"), "--uid-secret-file",
-                           str(secret), "--json"], capsys)
+    rc, _, err = run(["reid", str(tmp_path / "out"), "-o", str(tmp_path / "reid"), *KEY,
+                      "--workers", "1"], capsys)
     assert rc == 0, err
-    assert len(json.loads(stdout)) == 1
-    assert files(folder) == ["a/ct.dcm", "out/a/ct.dcm"]
-    rc, _, err = run(["deid", str(folder / "a"), "-o", str(folder / "a"), "--uid-secret-file",
+    for name in names:
+        before = _iod_errors(folder / name)
+        for made in ("out", "reid"):
+            new = _iod_errors(tmp_path / made / name) - before
+            assert not new, (made, name, sorted(new))
+        restored = pydicom.dcmread(tmp_path / "reid" / name)
+        assert "DeidentificationMethodCodeSequence" not in restored
+        assert restored.PatientIdentityRemoved == "NO"
+
+
+def _two_inputs(tmp_path: Path) -> tuple[Path, Path]:
+    """x/a.dcm (MR) and y/a.dcm (CT): one base name in two folders."""
+    x, y = tmp_path / "x", tmp_path / "y"
+    for folder, src in ((x, MR), (y, CT)):
+        folder.mkdir()
+        (folder / "a.dcm").write_bytes(src.read_bytes())
+    return x, y
+
+
+@pytest.mark.parametrize(("command", "inputs", "outdir", "says"), [
+    ("deid", ["x/a.dcm", "y"], "x", "inside the output folder"),  # the folder of an input file
+    ("deid", ["x", "y"], "x", "inside the input folder"),  # an input folder
+    ("deid", ["x"], "x/out", "inside the input folder"),  # inside one
+    ("deid", ["x/a.dcm"], ".", "inside the output folder"),  # an input inside OUTDIR
+    ("reid", ["y", "x"], "x", "inside the input folder"),
+])
+def test_an_output_folder_overlapping_an_input_is_a_usage_error(
+        command: str, inputs: list[str], outdir: str, says: str, tmp_path: Path,
+        secret: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """No output can ever replace an input: OUTDIR shares no tree with any input (exit 2,
+    one line, before any work; the inputs are untouched)."""
+    x, y = _two_inputs(tmp_path)
+    args = ["--uid-secret-file", str(secret)] if command == "deid" else KEY
+    rc, _, err = run([command, *(str(tmp_path / i) for i in inputs), "-o",
+                      str(tmp_path / outdir), *args], capsys)
+    assert rc == 2 and says in err
+    assert len(lines(err)) == 1 and "Traceback" not in err
+    assert (x / "a.dcm").read_bytes() == MR.read_bytes()
+    assert (y / "a.dcm").read_bytes() == CT.read_bytes()
+    assert files(tmp_path) == ["site.secret", "x/a.dcm", "y/a.dcm"]
+
+
+@pytest.mark.parametrize(("mapping", "says"), [
+    ("x/a.dcm", "an input"), ("x/sub/map.csv", "inside the input"),
+    ("out/map.csv", "output folder"), ("out/sub/map.dcm", "output folder"),
+])
+def test_mapping_onto_an_input_or_into_the_output_is_refused(
+        mapping: str, says: str, tmp_path: Path, secret: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """--mapping (PHI) never replaces an input, never lands among the originals nor in the
+    folder that gets shared."""
+    x, _ = _two_inputs(tmp_path)
+    rc, _, err = run(["deid", str(x), "-o", str(tmp_path / "out"), "--uid-secret-file",
+                      str(secret), "--mapping", str(tmp_path / mapping)], capsys)
+    assert rc == 2 and says in err and "--mapping" in err
+    assert (x / "a.dcm").read_bytes() == MR.read_bytes()
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(("mode", "cert", "says"), [
+    ("modern", ANON / "ca.cert.pem", "ca.cert.pem"),  # a CA certificate
+    ("modern", CMS / "signer-p256.pem", "signer-p256.pem"),  # sign-only
+    ("compatible", CMS / "recip-p256.pem", "RSA"),  # EC in compatible mode
+])
+def test_recipients_are_checked_once_before_the_output_folder_is_made(
+        mode: str, cert: Path, says: str, tmp_path: Path, secret: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    x, _ = _two_inputs(tmp_path)
+    (x / "b.dcm").write_bytes(CT.read_bytes())
+    rc, _, err = run(["deid", str(x), "-o", str(tmp_path / "out"), "--uid-secret-file",
+                      str(secret), "--mode", mode, "--to", str(cert), "--workers", "1"],
+                     capsys)
+    assert rc == 2, err
+    [line] = lines(err)
+    assert says in line
+    assert not (tmp_path / "out").exists()
+
+
+def test_secret_file_is_a_small_regular_file_and_private(
+        tmp_path: Path, secret: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A device (it would never end) or a file over 1 MiB is refused; a secret file its group
+    or others may read is a warning (and works)."""
+    big = tmp_path / "big.secret"
+    big.write_bytes(b"k" * ((1 << 20) + 1))
+    for path, says in ((Path("/dev/zero"), "not a regular file"), (big, "1 MiB")):
+        rc, _, err = run(["deid", str(CT), "-o", str(tmp_path / "o"), "--uid-secret-file",
+                          str(path)], capsys)
+        assert rc == 2 and says in err and len(lines(err)) == 1
+        assert not (tmp_path / "o").exists()
+    secret.chmod(0o644)
+    rc, _, err = run(["deid", str(CT), "-o", str(tmp_path / "o"), "--uid-secret-file",
                       str(secret)], capsys)
-    assert rc == 2 and "replace its input" in err
-    assert (folder / "a" / "ct.dcm").read_bytes() == CT.read_bytes()
+    assert rc == 0 and "chmod 600" in err and "0644" in err
 
 
 def test_every_gdcmanon_vector_reidentifies_through_the_cli(

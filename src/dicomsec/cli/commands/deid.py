@@ -26,6 +26,7 @@ from dicomsec.cli._root import (
 if TYPE_CHECKING:
     import typer
 
+    from dicomsec.algorithms.policy import AlgorithmPolicy
     from dicomsec.deid._batch import MappingTable, Planned
     from dicomsec.deid._envelope import RecipientGroup
     from dicomsec.deid._file import DeidConfig
@@ -33,7 +34,8 @@ if TYPE_CHECKING:
 
 #: the environment variable that may hold the UID secret (its UTF-8 bytes)
 SECRET_ENV = "DICOMSEC_UID_SECRET"  # noqa: S105  (a name, not a secret)
-MIN_SECRET = 16
+#: the largest UID secret file read (a secret is a line; a bigger file is a mistake)
+MAX_SECRET_FILE = 1 << 20
 
 
 def _options(values: list[str] | None) -> frozenset[Option]:
@@ -49,18 +51,22 @@ def _options(values: list[str] | None) -> frozenset[Option]:
         raise usage(str(exc)) from None
 
 
-def read_secret(path: Path | None) -> tuple[bytes, str | None]:
+def read_secret(path: Path | None) -> tuple[bytes, list[str]]:
     """The UID secret: ``--uid-secret-file`` (its first line when the file is text, else its
     bytes), else ``$DICOMSEC_UID_SECRET``, else a random one for this run (with the warning
-    it deserves); at least 16 bytes. Returns the secret and the warning."""
+    it deserves); at least :data:`dicomsec.deid._uids.MIN_SECRET_BYTES` bytes. Returns the
+    secret and the warnings (a secret file others may read, a random secret).
+
+    Raises:
+        InvalidInput: the file is not a regular file, is over 1 MiB, cannot be read, or the
+            secret is too short.
+    """
+    from dicomsec.deid._uids import MIN_SECRET_BYTES
     from dicomsec.errors import InvalidInput
 
+    warnings: list[str] = []
     if path is not None:
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise InvalidInput(f"cannot read the UID secret file: {exc.strerror or exc}",
-                               path=str(path)) from None
+        data = _secret_file(path, warnings)
         try:
             lines = data.decode("utf-8").splitlines()
             secret = lines[0].encode("utf-8") if lines else b""
@@ -70,24 +76,57 @@ def read_secret(path: Path | None) -> tuple[bytes, str | None]:
     elif os.environ.get(SECRET_ENV) is not None:
         secret, where = os.environ[SECRET_ENV].encode("utf-8"), f"${SECRET_ENV}"
     else:
-        return os.urandom(32), (
+        return os.urandom(32), [
             "warning: no --uid-secret-file nor $DICOMSEC_UID_SECRET: a random secret for "
-            "this run; its UIDs and Patient IDs will not match those of another run")
-    if len(secret) < MIN_SECRET:
-        raise InvalidInput(f"{where} holds {len(secret)} bytes; at least {MIN_SECRET} are "
-                           "needed (e.g. 'openssl rand -hex 32')")
-    return secret, None
+            "this run; its UIDs and Patient IDs will not match those of another run"]
+    if len(secret) < MIN_SECRET_BYTES:
+        raise InvalidInput(f"{where} holds {len(secret)} bytes; at least {MIN_SECRET_BYTES} "
+                           "are needed (e.g. 'openssl rand -hex 32')")
+    return secret, warnings
 
 
-def _groups(to: list[Path] | None, attributes_for: list[str] | None
-            ) -> tuple[RecipientGroup, ...]:
-    from dicomsec.deid._envelope import parse_attributes_for, recipient_groups
+def _secret_file(path: Path, warnings: list[str]) -> bytes:
+    """The bytes of a secret file: a regular file (never a FIFO or a device, which would
+    never end), read with a bound; a warning when its group or others may read it."""
+    import stat
+
+    from dicomsec._atomic import regular_input
+    from dicomsec.errors import InvalidInput
+
+    regular_input(path)
+    try:
+        with path.open("rb") as fh:
+            mode = os.fstat(fh.fileno()).st_mode
+            data = fh.read(MAX_SECRET_FILE + 1)
+    except OSError as exc:
+        raise InvalidInput(f"cannot read the UID secret file: {exc.strerror or exc}",
+                           path=str(path)) from None
+    if len(data) > MAX_SECRET_FILE:
+        raise InvalidInput("the UID secret file is over 1 MiB: not a secret",
+                           path=str(path))
+    if stat.S_IMODE(mode) & 0o077:
+        warnings.append(f"warning: the UID secret file {path} may be read by its group or "
+                        f"others (mode {stat.S_IMODE(mode):04o}); chmod 600 it")
+    return data
+
+
+def _groups(to: list[Path] | None, attributes_for: list[str] | None, mode: str,
+            policy: AlgorithmPolicy | None) -> tuple[RecipientGroup, ...]:
+    """The recipient groups, every certificate checked once, before any work (validity, key
+    usage for encryption, key type for ``mode``, the algorithm policy): a bad one is one
+    error line, not one per file after OUTDIR was made."""
+    from dicomsec.algorithms.policy import AlgorithmPolicy
+    from dicomsec.deid._envelope import _recipient, parse_attributes_for, recipient_groups
 
     subsets = [parse_attributes_for(text) for text in attributes_for or ()]
     for cert in [*(to or ()), *(p for p, _ in subsets)]:
         if not cert.is_file():
             raise usage(f"recipient {cert}: not a readable file")
-    return recipient_groups(list(to or ()), subsets)
+    groups = recipient_groups(list(to or ()), subsets)
+    judge = policy or AlgorithmPolicy.default()
+    for path in {p for group in groups for p in group.recipients}:
+        _recipient(path, mode, judge)
+    return groups
 
 
 def _error_line(error: str | None, detail: str | None) -> str:
@@ -119,7 +158,10 @@ def _deid_lines(d: dict[str, Any]) -> list[str]:
 
 
 def _reid_lines(d: dict[str, Any]) -> list[str]:
-    auth = "authenticated" if d["authenticated"] else "not authenticated (CBC)"
+    """The people's line; the GCM tag proves the item unaltered since it was made, never who
+    made it (anyone holding the recipient's certificate can make a valid item)."""
+    auth = ("GCM tag checked: unaltered since made, maker not proven" if d["authenticated"]
+            else "CBC: no integrity check")
     return [f"OK  {printable(d['file'])} -> {printable(d['output'])}: restored "
             f"{len(d['restored'])} attribute(s) from item {d['item_index']} ({d['outer']}, "
             f"{d['cipher']}, {d['recipient_kind']}; {auth})"]
@@ -168,6 +210,9 @@ def _finish(results: Iterator[dict[str, Any]], as_json: bool, codes: list[int]) 
 
 
 def _check_paths(paths: list[Path], outdir: Path, workers: int | None) -> None:
+    """The inputs exist; OUTDIR is a folder (or absent) and shares no tree with an input:
+    it is not an input folder nor inside one, and no input lies inside it (a file named in
+    OUTDIR included), so that no output can ever replace an input (symbolic links resolved)."""
     if workers is not None and workers < 1:
         raise usage("--workers must be at least 1")
     for p in paths:
@@ -175,6 +220,33 @@ def _check_paths(paths: list[Path], outdir: Path, workers: int | None) -> None:
             raise usage(f"{p}: no such file or folder")
     if outdir.exists() and not outdir.is_dir():
         raise usage(f"-o {outdir}: not a folder")
+    out = outdir.resolve()
+    for p in paths:
+        src = p.resolve()
+        if p.is_dir() and (out == src or src in out.parents):
+            raise usage(f"-o {outdir}: inside the input folder {p}; give an output folder "
+                        "outside every input")
+        if out in src.parents:
+            raise usage(f"{p} lies inside the output folder -o {outdir}; give an output "
+                        "folder outside every input")
+
+
+def _check_mapping(mapping: Path, paths: list[Path], outdir: Path) -> None:
+    """``--mapping`` (PHI) is neither an input, nor under an input folder (it would replace
+    or join the originals), nor under OUTDIR (the folder that gets shared)."""
+    from dicomsec.cli._contexts import output_file
+
+    target = mapping.parent.resolve() / mapping.name
+    out = outdir.resolve()
+    if out in target.parents:
+        raise usage(f"--mapping {mapping}: inside the output folder -o {outdir}, which is "
+                    "shared; the mapping is PHI: write it elsewhere")
+    for p in paths:
+        src = p.resolve()
+        if target == src or (p.is_dir() and src in target.parents):
+            raise usage(f"--mapping {mapping}: an input or inside the input {p}; write it "
+                        "elsewhere")
+    output_file(mapping)
 
 
 def _config(paths: list[Path], outdir: Path, option: list[str] | None,
@@ -190,20 +262,18 @@ def _config(paths: list[Path], outdir: Path, option: list[str] | None,
         raise usage(f"--mode takes {' or '.join(MODES)}, not {mode!r}")
     options = _options(option)
     _check_paths(paths, outdir, workers)
-    algorithm_policy(policy_file)  # a bad policy file stops the run here
+    policy = algorithm_policy(policy_file)  # a bad policy file stops the run here
     if mapping is not None:
-        from dicomsec.cli._contexts import output_file
-
-        output_file(mapping)
+        _check_mapping(mapping, paths, outdir)
     if pixel_rules is not None:
         from dicomsec.deid._pixels import load_pixel_rules
 
         load_pixel_rules(pixel_rules)  # a bad rules file is one error, before any work
-    secret, warning = read_secret(secret_file)
+    secret, warnings = read_secret(secret_file)
     config = DeidConfig(options=options, secret=secret,
-                        groups=_groups(to, attributes_for), mode=mode,
+                        groups=_groups(to, attributes_for, mode, policy), mode=mode,
                         pixel_rules=pixel_rules, strict=strict, policy=policy_file)
-    if warning is not None:
+    for warning in warnings:
         err(warning)
     outdir.mkdir(parents=True, exist_ok=True)
     return config
@@ -214,8 +284,8 @@ def deid(
     paths: Annotated[list[Path], typer.Argument(
         metavar="IN...", help="DICOM files and folders (recursive).")],
     outdir: Annotated[Path, typer.Option(
-        "-o", "--output", metavar="OUTDIR", help="Folder for the outputs (base names and "
-        "folders relative to each input folder are kept).")],
+        "-o", "--output", metavar="OUTDIR", help="Folder for the outputs, outside every "
+        "input (base names and folders relative to each input folder are kept).")],
     option: Annotated[list[str] | None, typer.Option(
         "--option", help="An option of the Basic profile (PS3.15 E.1-1), repeatable or "
         "comma-separated: retain-safe-private, retain-uids, retain-device-identity, "
@@ -229,7 +299,8 @@ def deid(
         "$DICOMSEC_UID_SECRET; else random for this run).")] = None,
     mapping: Annotated[Path | None, typer.Option(
         "--mapping", metavar="FILE", help="Write the old -> new UIDs and Patient IDs as CSV "
-        "(kind,original,replacement; mode 0600). It is PHI.")] = None,
+        "(kind,original,replacement; mode 0600). It is PHI: not an input, nor under an input "
+        "folder or OUTDIR.")] = None,
     to: Annotated[list[Path] | None, typer.Option(
         "--to", metavar="CERT", help="Recipient of the original values (certificate or "
         "public key), repeatable; all --to recipients share one item with every "
@@ -279,26 +350,13 @@ def deid(
     return code
 
 
-def _key_password(path: Path | None) -> bytes | None:
-    """The key password (``--key-password-file`` or $DICOMSEC_KEY_PASSWORD), printable
-    ASCII only (a UTF-8 password would open in one tool and not in another)."""
-    from dicomsec.errors import InvalidInput
-    from dicomsec.keys import read_password
-
-    password = read_password(path)
-    if password is not None and not all(0x20 <= b <= 0x7E for b in password):
-        raise InvalidInput("the key password has a character outside printable ASCII "
-                           "(0x20-0x7E); re-encrypt the key with an ASCII password")
-    return password
-
-
 @command("reid")
 def reid(
     paths: Annotated[list[Path], typer.Argument(
         metavar="IN...", help="De-identified DICOM files and folders (recursive).")],
     outdir: Annotated[Path, typer.Option(
-        "-o", "--output", metavar="OUTDIR", help="Folder for the re-identified files (mode "
-        "0600: they hold PHI).")],
+        "-o", "--output", metavar="OUTDIR", help="Folder for the re-identified files, "
+        "outside every input (mode 0600: they hold PHI).")],
     key: Annotated[Path, typer.Option("--key", metavar="K",
                                       help="The recipient's private key.")],
     cert: Annotated[Path | None, typer.Option(
@@ -317,16 +375,20 @@ def reid(
     """Re-identify de-identified DICOM files: open the Encrypted Attributes Sequence with
     the recipient's key and restore the original values (PS3.15 E.1.2).
 
-    Exit 0 when every file was restored; 1 when no item has a recipient the key matches or
-    the encrypted content fails its check (nothing written); 2 for unreadable input, a file
-    without Encrypted Attributes Sequence, or a bad key or password.
+    Exit 0 when every file was restored; 1 when no item has a recipient the key matches,
+    the encrypted content fails its check, or the item would restore pixel data or another
+    SOP Class (nothing written); 2 for unreadable input, a file without Encrypted Attributes
+    Sequence, a bad key or password, or an output folder that overlaps an input.
     """
     _check_paths(paths, outdir, workers)
     algorithm_policy(policy_file)
-    from dicomsec.deid._batch import KeyArgs, credentials, reid_job
+    from dicomsec.deid._batch import KeyArgs, reid_job
+    from dicomsec.deid._reid import load_credentials
+    from dicomsec.keys import read_password
 
-    args = KeyArgs(key, cert, _key_password(key_password_file), policy_file)
-    credentials(args)  # a bad key or password is one error, before any work
+    args = KeyArgs(key, cert, read_password(key_password_file), policy_file)
+    # a bad key, certificate or password (ISO-IR 6) is one error, before any work
+    load_credentials(args.key, args.cert, args.password)
     outdir.mkdir(parents=True, exist_ok=True)
     codes: list[int] = []
     results = _run(functools.partial(reid_job, key=args), paths, outdir, workers=workers,
