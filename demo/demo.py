@@ -368,8 +368,11 @@ def _deid_steps() -> int:
     run("keys", "generate", str(coordinator), "--algorithm", "rsa2048", "--cn",
         "Trial coordinator", "--encryption", "--ca-cert", f"{OUT / 'site-ca'}.cert.pem",
         "--ca-key", f"{OUT / 'site-ca'}.key.pem", expect=0)
-    secret = OUT / "trial.secret"
-    secret.write_text(os.urandom(32).hex() + "\n", encoding="ascii")
+    secret = OUT / "trial.secret"  # a key: mode 0600 from its creation, never readable by others
+    secret.unlink(missing_ok=True)
+    fd = os.open(secret, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(os.urandom(32).hex() + "\n")
     mapping = OUT / "deid-mapping.csv"
     run("deid", str(SAMPLE), "-o", str(OUT / "deid"), "--uid-secret-file", str(secret),
         "--option", "retain-longitudinal-modified-dates", "--to",
