@@ -282,7 +282,7 @@ def test_item_restoring_pixels_or_another_sop_class_is_refused(keyword: str,
     """A valid item (GCM included) can be made by anyone holding the recipient's
     certificate: one that would restore what de-identification never encrypts refuses the
     file (exit 1); the same SOP Class UID is restored as it is."""
-    with pytest.raises(DecryptionFailed, match="never encrypts"):
+    with pytest.raises(DecryptionFailed, match="never puts there"):
         _reid_with(_full(**{keyword: value}))
     out, _ = _reid_with(_full(SOPClassUID="1.2.840.10008.5.1.4.1.1.2"))
     assert out.SOPClassUID == "1.2.840.10008.5.1.4.1.1.2"

@@ -67,8 +67,10 @@ _MARKS = frozenset({_METHOD, _METHOD_CODES, _LONGITUDINAL})
 NEVER_RESTORED = frozenset({0xFFFAFFFA, _ENCRYPTED_ATTRIBUTES, _IDENTITY_REMOVED})
 
 #: the refusal of an item that would restore what de-identification never encrypts
-REFUSED = ("the Encrypted Attributes item would restore {what}, which de-identification never "
-           "encrypts: refused (an item made by someone else than the de-identifier?)")
+REFUSED = ("the Encrypted Attributes item would restore {what}, which de-identification "
+           "never puts there: refused (the item was made by someone else)")
+
+
 @dataclass(frozen=True, slots=True)
 class ReidResult:
     """The re-identified data set, what was restored (``"(gggg,eeee) Keyword"``, in tag
@@ -156,9 +158,10 @@ def _refuse_foreign(originals: Dataset, ds: Dataset) -> None:
     for elem in originals:
         tag = int(elem.tag)
         if tag >> 16 == 0x7FE0:
-            raise DecryptionFailed(REFUSED.format(what=f"{tag_label(tag)}: pixel data"))
+            raise DecryptionFailed(REFUSED.format(what=f"pixel data {tag_label(tag)}"))
         if tag == _SOP_CLASS_UID and _text(elem.value) != _text(ds.get("SOPClassUID")):
-            raise DecryptionFailed(REFUSED.format(what=f"{tag_label(tag)}: another SOP Class"))
+            raise DecryptionFailed(REFUSED.format(
+                what=f"another SOP Class UID than the file's {tag_label(tag)}"))
 
 
 def _complete(originals: Dataset, ds: Dataset) -> bool:
