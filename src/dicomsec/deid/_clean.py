@@ -45,8 +45,8 @@ from pydicom.dataset import Dataset
 from dicomsec.deid._replace import value_strings
 from dicomsec.deid._rules import Option, rule_for
 
-__all__ = ["SafePrivate", "clean_text", "identifying_values", "raw_removable_private",
-           "remove_identifiers",
+__all__ = ["SafePrivate", "clean_text", "identifying_values", "raw_copyable",
+           "raw_removable_private", "remove_identifiers",
            "safe_private_blocks"]
 
 _MONTHS = "jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec"
@@ -119,18 +119,27 @@ def _pieces(vr: str, text: str) -> Iterator[str]:
 _NOT_RAW_VRS = frozenset({"SQ", "UN", "DA", "DT", "UI"}) | _IDENTIFYING_VRS
 
 
+def raw_copyable(elem: object) -> bool:
+    """Whether ``elem`` is an undecoded element whose bytes can be copied as they were read
+    into an Explicit VR Little Endian data set: read as Explicit VR Little Endian, with a
+    defined length, not deferred, and not a sequence or UN (whose content may need
+    decoding)."""
+    return bool(isinstance(elem, RawDataElement) and not elem.is_implicit_VR
+                and elem.is_little_endian and elem.VR and elem.VR not in ("SQ", "UN")
+                and elem.length != 0xFFFFFFFF and (elem.value is not None or elem.length == 0))
+
+
 def raw_removable_private(elem: object) -> bool:
     """Whether ``elem`` is a still undecoded private data element (not a Private Creator) read
     as Explicit VR Little Endian with a defined length and a VR that can neither nest (SQ, UN)
     nor identify (PN, DA, DT, UI, LO, SH, AE, UC): without Retain Safe Private such an element
     is removed whatever its value, so it is never decoded; its original bytes go to the
     Modified Attributes Sequence as they are (speed: most of a scanner's file is private)."""
-    if not isinstance(elem, RawDataElement) or elem.is_implicit_VR or not elem.is_little_endian:
+    if not raw_copyable(elem):
         return False
+    assert isinstance(elem, RawDataElement)
     tag = int(elem.tag)
-    return bool(tag >> 16 & 1 and (tag & 0xFFFF) > 0xFF and elem.VR
-                and elem.VR not in _NOT_RAW_VRS and elem.length != 0xFFFFFFFF
-                and (elem.value is not None or elem.length == 0))  # not a deferred read
+    return bool(tag >> 16 & 1 and (tag & 0xFFFF) > 0xFF and elem.VR not in _NOT_RAW_VRS)
 
 
 def identifying_values(ds: Dataset) -> frozenset[str]:

@@ -269,6 +269,8 @@ class _Walker:
     #: the original top-level elements by tag (read once)
     top_elements: dict[int, DataElement | RawDataElement] = field(default_factory=dict)
     _identifiers: frozenset[str] | None = None
+    #: the top-level elements as read, before decoding (bytes copied into the originals)
+    as_read: Mapping[int, RawDataElement] = field(default_factory=dict)
     #: leave the top-level private elements that are removed whatever their value undecoded
     #: (:func:`._clean.raw_removable_private`; not with Retain Safe Private)
     lazy: bool = False
@@ -595,14 +597,17 @@ def _originals(walker: _Walker) -> Dataset:
         elem = source.get(tag)
         if elem is None:
             continue
-        items[BaseTag(tag)] = _copy_any(elem)
+        raw = walker.as_read.get(tag)
+        items[BaseTag(tag)] = raw if raw is not None else _copy_any(elem)
         group, element = tag >> 16, tag & 0xFFFF
         creator = source.get((group << 16) | (element >> 8))
         if group & 1 and element > 0xFF and creator is not None:
-            items.setdefault(BaseTag(creator.tag), _copy_any(creator))
+            items.setdefault(BaseTag(creator.tag), walker.as_read.get(int(creator.tag))
+                             or _copy_any(creator))
     charset = source.get(0x00080005)
     if items and charset is not None:
-        items.setdefault(BaseTag(charset.tag), _copy_any(charset))
+        items.setdefault(BaseTag(charset.tag), walker.as_read.get(0x00080005)
+                         or _copy_any(charset))
     for tag in sorted(walker.added_top):  # zero length: "absent in the original" (C.12.1.1.4.1)
         vr = dictionary_VR(tag)
         items[BaseTag(tag)] = DataElement(tag, vr, Sequence() if vr == "SQ" else None)
@@ -700,8 +705,13 @@ def check_structure(ds: Dataset) -> None:
             stack.extend((item, depth + 1) for item in elem.value)
 
 
-def deidentify_dataset(ds: Dataset, settings: Settings) -> EngineResult:
+def deidentify_dataset(ds: Dataset, settings: Settings, *,
+                       as_read: Mapping[int, RawDataElement] | None = None) -> EngineResult:
     """De-identify a copy of ``ds`` (never modified) per the module docstring.
+
+    ``as_read`` (optional): top-level elements of ``ds`` as they were read before decoding,
+    Explicit VR Little Endian (:func:`._clean.raw_copyable`); the originals hold these (their
+    bytes are then encrypted as read) instead of copies of the decoded elements.
 
     Raises:
         InvalidInput: an empty or short secret, options that exclude each other, a data set
@@ -722,6 +732,7 @@ def deidentify_dataset(ds: Dataset, settings: Settings) -> EngineResult:
     if modified and not patient_id.strip():
         walker.warnings.append("no Patient ID: the date offset is the one of the empty ID")
     walker.lazy = Option.RETAIN_SAFE_PRIVATE not in options
+    walker.as_read = as_read or {}
     walker.top_elements = {int(elem.tag): elem for elem in _decoded(ds, walker.lazy)}
     out = Dataset({BaseTag(tag): _copy_any(elem) for tag, elem in walker.top_elements.items()})
     walker.walk(out, _Where())

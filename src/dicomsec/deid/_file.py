@@ -34,6 +34,7 @@ from dicomsec.deid._rules import CODING_SCHEME, Option
 from dicomsec.errors import DicomSecError, InvalidInput, PolicyViolation
 
 if TYPE_CHECKING:
+    from pydicom.dataelem import RawDataElement
     from pydicom.dataset import Dataset
 
     from dicomsec.algorithms.policy import AlgorithmPolicy
@@ -92,6 +93,12 @@ def read_dicom(src: Path, *, lazy_private: bool = False) -> Dataset:
     Raises:
         InvalidInput: not a readable regular file, or not DICOM (one line naming it).
     """
+    return _read(src, lazy_private)[0]
+
+
+def _read(src: Path, lazy_private: bool) -> tuple[Dataset, dict[int, RawDataElement]]:
+    """:func:`read_dicom`, with the top-level elements as they were read before decoding
+    (those :func:`._clean.raw_copyable`): their bytes go to the encrypted originals as read."""
     import struct
 
     from pydicom import dcmread
@@ -102,7 +109,7 @@ def read_dicom(src: Path, *, lazy_private: bool = False) -> Dataset:
     regular_input(src)
     try:
         ds = dcmread(src)
-        _decode(ds, lazy_private)
+        as_read = _decode(ds, lazy_private)
     except InvalidDicomError:
         raise InvalidInput("not a DICOM Part 10 file (no 'DICM' after the preamble)",
                            path=str(src)) from None
@@ -115,17 +122,25 @@ def read_dicom(src: Path, *, lazy_private: bool = False) -> Dataset:
     if "TransferSyntaxUID" not in getattr(ds, "file_meta", {}):
         raise InvalidInput("no Transfer Syntax UID in the File Meta Information",
                            path=str(src))
-    return ds
+    return ds, as_read
 
 
-def _decode(ds: Dataset, lazy_private: bool) -> None:
-    """Decode every element now (but the private ones ``lazy_private`` leaves undecoded)."""
+def _decode(ds: Dataset, lazy_private: bool) -> dict[int, RawDataElement]:
+    """Decode every element now (but the private ones ``lazy_private`` leaves undecoded);
+    the top-level elements that were :func:`._clean.raw_copyable` before decoding."""
+    from pydicom.dataelem import RawDataElement
+
+    from dicomsec.deid._clean import raw_copyable, raw_removable_private
+
+    as_read: dict[int, RawDataElement] = {}
+    for tag in ds.keys():
+        raw = ds.get_item(tag)
+        if isinstance(raw, RawDataElement) and raw_copyable(raw):
+            as_read[int(tag)] = raw
     if not lazy_private:
         for _ in ds.iterall():
             pass
-        return
-    from dicomsec.deid._clean import raw_removable_private
-
+        return as_read
     for tag in list(ds.keys()):
         if raw_removable_private(ds.get_item(tag)):
             continue
@@ -134,6 +149,7 @@ def _decode(ds: Dataset, lazy_private: bool) -> None:
             for item in elem.value:
                 for _ in item.iterall():
                     pass
+    return as_read
 
 
 @functools.cache
@@ -278,13 +294,14 @@ def _deidentify(src: Path, dst: Path, config: DeidConfig) -> Deidentified:
 
     if len(config.secret) < MIN_SECRET:
         raise InvalidInput(f"the UID secret must be at least {MIN_SECRET} bytes")
-    ds = read_dicom(src, lazy_private=Option.RETAIN_SAFE_PRIVATE not in config.options)
+    ds, as_read = _read(src, Option.RETAIN_SAFE_PRIVATE not in config.options)
     flags, visual = _risks(ds, config.options)
     if flags and config.strict:
         raise PolicyViolation("refused (strict): " + "; ".join(flags), path=str(src),
                               hint="give the option that removes the risk, or drop --strict "
                               "to write the file with the risk flagged")
-    result = deidentify_dataset(ds, Settings(options=config.options, secret=config.secret))
+    result = deidentify_dataset(ds, Settings(options=config.options, secret=config.secret),
+                                as_read=as_read)
     out, warnings = result.dataset, list(result.warnings)
     claims: list[Option] = []
     pixels = None
