@@ -30,6 +30,7 @@ LAYERS: dict[str, int] = {
     "errors": 0,
     "algorithms": 1,
     "_atomic": 1,
+    "_lazy": 1,
     "_rawdicom": 1,
     "_window": 1,
     "report": 1,

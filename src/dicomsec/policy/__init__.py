@@ -16,9 +16,10 @@ above ``signatures`` and ``trust``, beside ``batch``; nothing here imports ``cli
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from dicomsec._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from dicomsec.policy._check import check_file, read_attributes
@@ -38,17 +39,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, __all__)
 
 
 def load(path: Path | str) -> Policy:
