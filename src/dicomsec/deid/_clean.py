@@ -39,7 +39,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from pydicom.dataelem import RawDataElement
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 
 from dicomsec.deid._replace import value_strings
@@ -142,28 +142,45 @@ def raw_removable_private(elem: object) -> bool:
     return bool(tag >> 16 & 1 and (tag & 0xFFFF) > 0xFF and elem.VR not in _NOT_RAW_VRS)
 
 
-def identifying_values(ds: Dataset) -> frozenset[str]:
+def identifying_values(ds: Dataset, *,
+                       top: Iterable[DataElement | RawDataElement] | None = None
+                       ) -> frozenset[str]:
     """The identifying values of a data set (step 1 of the method), lower case, at every
     nesting level. Elements left undecoded (:func:`raw_removable_private`) have no
-    identifying VR and are skipped without decoding."""
+    identifying VR and are skipped without decoding. ``top``: the top-level elements of
+    ``ds`` when the caller already listed them (decoded, or undecoded and removable)."""
     found: set[str] = set()
-    stack = [ds]
+    stack: list[Dataset] = []
+    if top is None:
+        stack.append(ds)
+    else:
+        _identifying_in(top, found, stack)
     while stack:
         current = stack.pop()
+        elems: list[DataElement | RawDataElement] = []
         for tag in list(current.keys()):
             elem = current.get_item(tag)
-            if isinstance(elem, RawDataElement):
-                if raw_removable_private(elem):
-                    continue
+            if isinstance(elem, RawDataElement) and not raw_removable_private(elem):
                 elem = current[tag]
-            if elem.VR == "SQ":
-                stack.extend(elem.value)
-                continue
-            if not _is_identifying(int(elem.tag), elem.VR):
-                continue
-            for text in _strings(elem.value):
-                found.update(p.lower() for p in _pieces(elem.VR, text))
+            elems.append(elem)
+        _identifying_in(elems, found, stack)
     return frozenset(found)
+
+
+def _identifying_in(elems: Iterable[DataElement | RawDataElement], found: set[str],
+                    stack: list[Dataset]) -> None:
+    """Adds the identifying values of the decoded ``elems`` to ``found``, their sequences'
+    items to ``stack``; undecoded elements (removable private ones) are skipped."""
+    for elem in elems:
+        if isinstance(elem, RawDataElement):
+            continue
+        if elem.VR == "SQ":
+            stack.extend(elem.value)
+            continue
+        if not _is_identifying(int(elem.tag), elem.VR):
+            continue
+        for text in _strings(elem.value):
+            found.update(p.lower() for p in _pieces(elem.VR, text))
 
 
 @functools.lru_cache(maxsize=4096)

@@ -284,7 +284,8 @@ class _Walker:
     @property
     def identifiers(self) -> frozenset[str]:
         if self._identifiers is None:
-            self._identifiers = identifying_values(self.original)
+            listed = self.top_elements.values() if self.top_elements else None
+            self._identifiers = identifying_values(self.original, top=listed)
         return self._identifiers
 
     # -- walking -----------------------------------------------------------------------------
@@ -293,11 +294,26 @@ class _Walker:
         for elem in _decoded(ds, self.lazy and where.top is None):
             if isinstance(elem, RawDataElement):  # an undecoded private element: it goes
                 del ds[elem.tag]
-                self.removed.append(where.path(elem))
-                self.changed_top.add(int(elem.tag))
+                self._note_raw(elem, where)
             else:
                 self._element(ds, elem, where)
         self._drop_orphan_creators(ds, where)
+
+    def walk_top(self, out: Dataset, copies: list[DataElement | RawDataElement]) -> None:
+        """:meth:`walk` of the top level: ``copies`` are the elements of ``out`` in tag order,
+        and the undecoded private elements (removed whatever their value), which were never
+        put in ``out`` (no copy, no deletion)."""
+        where = _Where()
+        for elem in copies:
+            if isinstance(elem, RawDataElement):
+                self._note_raw(elem, where)
+            else:
+                self._element(out, elem, where)
+        self._drop_orphan_creators(out, where)
+
+    def _note_raw(self, elem: RawDataElement, where: _Where) -> None:
+        self.removed.append(where.path(elem))
+        self.changed_top.add(int(elem.tag))
 
     def _element(self, ds: Dataset, elem: DataElement, where: _Where) -> None:
         tag = int(elem.tag)
@@ -592,26 +608,27 @@ def _originals(walker: _Walker) -> Dataset:
     """The original value of every top-level attribute removed or changed, private ones with
     their Private Creator, and the Specific Character Set their text is written in."""
     source = walker.top_elements
-    items: dict[BaseTag, DataElement | RawDataElement] = {}
+    as_read = walker.as_read
+    items: dict[int, DataElement | RawDataElement] = {}  # int keys: sorted without BaseTag
     for tag in sorted(walker.changed_top - _NOT_ORIGINALS):
         elem = source.get(tag)
         if elem is None:
             continue
-        raw = walker.as_read.get(tag)
-        items[BaseTag(tag)] = raw if raw is not None else _copy_any(elem)
+        raw = as_read.get(tag)
+        items[tag] = raw if raw is not None else _copy_any(elem)
         group, element = tag >> 16, tag & 0xFFFF
-        creator = source.get((group << 16) | (element >> 8))
-        if group & 1 and element > 0xFF and creator is not None:
-            items.setdefault(BaseTag(creator.tag), walker.as_read.get(int(creator.tag))
-                             or _copy_any(creator))
+        if group & 1 and element > 0xFF:
+            creator_tag = (group << 16) | (element >> 8)
+            creator = source.get(creator_tag)
+            if creator is not None and creator_tag not in items:
+                items[creator_tag] = as_read.get(creator_tag) or _copy_any(creator)
     charset = source.get(0x00080005)
-    if items and charset is not None:
-        items.setdefault(BaseTag(charset.tag), walker.as_read.get(0x00080005)
-                         or _copy_any(charset))
+    if items and charset is not None and 0x00080005 not in items:
+        items[0x00080005] = as_read.get(0x00080005) or _copy_any(charset)
     for tag in sorted(walker.added_top):  # zero length: "absent in the original" (C.12.1.1.4.1)
         vr = dictionary_VR(tag)
-        items[BaseTag(tag)] = DataElement(tag, vr, Sequence() if vr == "SQ" else None)
-    originals = Dataset(dict(sorted(items.items())))
+        items[tag] = DataElement(tag, vr, Sequence() if vr == "SQ" else None)
+    originals = Dataset({BaseTag(tag): items[tag] for tag in sorted(items)})
     if any(isinstance(e, RawDataElement) for e in items.values()):
         # undecoded elements (Explicit VR Little Endian, in the file's character set) are
         # encoded as they were read: their bytes are copied, not decoded and encoded again
@@ -674,10 +691,12 @@ def _retained_uid_warning(ds: Dataset, options: frozenset[Option]) -> str | None
     return None
 
 
-def check_structure(ds: Dataset) -> None:
+def check_structure(ds: Dataset, *,
+                    top: list[DataElement | RawDataElement] | None = None) -> None:
     """Enforces :func:`dicomsec.limits.current` ``depth`` (at most :data:`MAX_DEPTH`),
     ``items`` and ``elements`` over the whole data set without recursion, before anything
-    copies or walks it (a walk of a deeper nesting would exhaust Python's stack).
+    copies or walks it (a walk of a deeper nesting would exhaust Python's stack). ``top``:
+    the top level as :func:`_decoded` lists it, when the caller already has it.
 
     Raises:
         limits.LimitExceeded: a limit is exceeded (an InvalidInput, exit 2).
@@ -688,7 +707,8 @@ def check_structure(ds: Dataset) -> None:
     stack: list[tuple[Dataset, int]] = [(ds, 0)]
     while stack:
         current, depth = stack.pop()
-        for elem in _decoded(current, depth == 0):
+        listed = top if depth == 0 and top is not None else _decoded(current, depth == 0)
+        for elem in listed:
             elements += 1
             if elements > bounds.elements:
                 raise limits.LimitExceeded("the data set has too many elements", "elements",
@@ -720,8 +740,11 @@ def deidentify_dataset(ds: Dataset, settings: Settings, *,
     """
     _uids.check_secret(settings.secret)
     claimed = check_options(settings.options)
-    check_structure(ds)
     options = claimed - _PIXEL_OPTIONS
+    # the top level in tag order, decoded but the private elements removed whatever their
+    # value (not with Retain Safe Private): listed once for the checks, the walk, the originals
+    top = _decoded(ds, Option.RETAIN_SAFE_PRIVATE not in options)
+    check_structure(ds, top=top)
     patient_id = str(ds.get("PatientID") or "")
     modified = Option.RETAIN_LONGITUDINAL_MODIFIED_DATES in options
     walker = _Walker(
@@ -733,9 +756,11 @@ def deidentify_dataset(ds: Dataset, settings: Settings, *,
         walker.warnings.append("no Patient ID: the date offset is the one of the empty ID")
     walker.lazy = Option.RETAIN_SAFE_PRIVATE not in options
     walker.as_read = as_read or {}
-    walker.top_elements = {int(elem.tag): elem for elem in _decoded(ds, walker.lazy)}
-    out = Dataset({BaseTag(tag): _copy_any(elem) for tag, elem in walker.top_elements.items()})
-    walker.walk(out, _Where())
+    walker.top_elements = {int(elem.tag): elem for elem in top}
+    copies = [_copy_any(elem) for elem in top]
+    # the undecoded private elements never enter the output (walk_top notes their removal)
+    out = Dataset({e.tag: e for e in copies if not isinstance(e, RawDataElement)})
+    walker.walk_top(out, copies)
     _drop_dangling_references(out, walker)
     uid_warning = _retained_uid_warning(ds, options)
     if uid_warning is not None:
