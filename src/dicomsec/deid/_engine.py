@@ -591,6 +591,32 @@ def _mark(out: Dataset, walker: _Walker, options: frozenset[Option]) -> None:
             walker.changed_top.add(tag)
 
 
+def _kept_as_read(out: Dataset, walker: _Walker, original: Dataset) -> None:
+    """The top-level elements the walk left unchanged (not noted as changed, value equal to
+    the original's) go back to their undecoded form as read (:func:`._clean.raw_copyable`:
+    Explicit VR Little Endian, defined length, no SQ/UN), and ``out`` is marked as read in
+    Explicit VR Little Endian, so pydicom writes their bytes as they are instead of encoding
+    the values again (speed). With another transfer syntax, or a changed character set,
+    pydicom decodes them again before writing. Any later ``out[tag]`` decodes the element in
+    place, as for a data set just read."""
+    as_read = walker.as_read
+    if not as_read:
+        return
+    placed = False
+    for tag, raw in as_read.items():
+        if tag in walker.changed_top or tag in _MARK_TAGS:
+            continue
+        elem = out.get_item(BaseTag(tag))
+        before = walker.top_elements.get(tag)
+        if (not isinstance(elem, DataElement) or not isinstance(before, DataElement)
+                or elem.VR != raw.VR or elem.value != before.value):
+            continue
+        out[tag] = raw
+        placed = True
+    if placed:
+        out.set_original_encoding(False, True, original.original_character_set)
+
+
 def _file_meta(out: Dataset, original: Dataset) -> FileMetaDataset:
     if not all(str(out.get(k) or "").strip(" \0") for k in ("SOPClassUID", "SOPInstanceUID")):
         raise InvalidInput("the data set has no (or an empty) SOP Class UID or SOP Instance UID: "
@@ -766,6 +792,7 @@ def deidentify_dataset(ds: Dataset, settings: Settings, *,
     if uid_warning is not None:
         walker.warnings.append(uid_warning)
     _mark(out, walker, options)
+    _kept_as_read(out, walker, ds)
     out.file_meta = _file_meta(out, ds)
     out.preamble = b"\0" * 128
     return EngineResult(
