@@ -203,9 +203,20 @@ def _copy_element(elem: DataElement) -> DataElement:
     if elem.VR == "SQ":
         value = _copy_sequence(value)
     elif isinstance(value, (MultiValue, list)):
-        value = copy.deepcopy(value)
+        value = _copy_values(value)
     return DataElement(elem.tag, elem.VR, value, is_undefined_length=elem.is_undefined_length,
                        already_converted=True)
+
+
+def _copy_values(value: MultiValue[Any] | list[Any]) -> MultiValue[Any] | list[Any]:
+    """An independent container of the same (immutable: str, numbers, PersonName) values:
+    the engine replaces values, never changes one in place. A MultiValue is copied with its
+    list (a deepcopy of its DSfloat / IS items cost ~80 µs an element); anything else deeply."""
+    if isinstance(value, MultiValue) and isinstance(getattr(value, "_list", None), list):
+        new = copy.copy(value)
+        new._list = list(value._list)
+        return new
+    return copy.deepcopy(value)
 
 
 def _copy_sequence(sequence: Sequence) -> Sequence:
@@ -223,7 +234,7 @@ def _copy_sequence(sequence: Sequence) -> Sequence:
                     value = Sequence()
                     stack.append((elem.value, value))
                 elif isinstance(value, (MultiValue, list)):
-                    value = copy.deepcopy(value)
+                    value = _copy_values(value)
                 new_item.add(DataElement(elem.tag, elem.VR, value, already_converted=True,
                                          is_undefined_length=elem.is_undefined_length))
             target.append(new_item)
