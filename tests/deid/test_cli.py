@@ -591,3 +591,27 @@ def test_clean_graphics_clears_text_in_overlay_planes_and_reid_restores_them(
     rc, _, err = run(["reid", str(tmp_path / "d"), "-o", str(tmp_path / "r"), *KEY], capsys)
     assert rc == 0, err
     assert (pydicom.dcmread(tmp_path / "r" / src.name).overlay_array(0x6000) == before).all()
+
+
+def test_plan_never_lets_another_input_replace_a_refused_one(tmp_path: Path) -> None:
+    """Behind the command's check: an input refused because its output would replace it
+    also blocks its path for every later input (x/a.dcm is refused, then y/a.dcm, bound
+    for the same x/a.dcm, is refused too rather than written over the original)."""
+    from dicomsec.deid._batch import plan
+
+    x, y = _two_inputs(tmp_path)
+    planned = list(plan([x / "a.dcm", y], x))
+    assert [p.src for p in planned] == [x / "a.dcm", y / "a.dcm"]
+    assert all(p.problem for p in planned)
+
+
+def test_key_arguments_hide_the_password_and_share_the_password_check(tmp_path: Path) -> None:
+    """S6: the password is not in KeyArgs' repr; S7: the workers load keys through
+    _reid.load_credentials, with its ISO-IR 6 password check."""
+    from dicomsec.deid._batch import KeyArgs, credentials
+    from dicomsec.errors import InvalidInput
+
+    args = KeyArgs(ANON / "recipient.key.pem", password=b"hunter2-password")
+    assert "hunter2" not in repr(args) and "hunter2" not in str(args)
+    with pytest.raises(InvalidInput, match="ISO-IR 6"):
+        credentials(KeyArgs(ANON / "recipient.key.pem", password="pässword".encode()))

@@ -17,7 +17,7 @@ import functools
 import io
 import os
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -66,6 +66,7 @@ def plan(paths: Iterable[Path], outdir: Path) -> Iterator[Planned]:
         for src, dst in pairs:
             key = dst.resolve()
             if key == src.resolve():
+                seen.add(key)  # no later input may write there either: it is an input
                 yield Planned(src, dst, "the output would replace its input; give an output "
                               "folder that is not the input's")
                 continue
@@ -99,28 +100,30 @@ def deid_job(item: Planned, *, config: DeidConfig) -> DeidResult:
 
 @dataclass(frozen=True, slots=True)
 class KeyArgs:
-    """A recipient's credentials as picklable arguments: a worker loads them once."""
+    """A recipient's credentials as picklable arguments: a worker loads them once. The
+    password never shows in ``repr``."""
 
     key: Path
     cert: Path | None = None
-    password: bytes | None = None
+    password: bytes | None = field(default=None, repr=False)
     policy: Path | None = None
 
 
 @functools.cache
 def _credentials(args: KeyArgs) -> Credentials:
-    from dicomsec.cms.recipients import Credentials
-    from dicomsec.keys import load_certificate, load_private_key_any
+    """Through :func:`._reid.load_credentials`: one loader, one password check (ISO-IR 6) for
+    the command and the library."""
+    from dicomsec.deid._reid import load_credentials
 
-    return Credentials(private_key=load_private_key_any(args.key, args.password),
-                       certificate=load_certificate(args.cert) if args.cert else None)
+    return load_credentials(args.key, args.cert, args.password)
 
 
 def credentials(args: KeyArgs) -> Credentials:
     """The credentials of ``args``, loaded once per process.
 
     Raises:
-        InvalidInput: unreadable key or certificate, wrong password.
+        InvalidInput: unreadable key or certificate, wrong password, a password outside
+            ISO-IR 6.
     """
     return _credentials(args)
 

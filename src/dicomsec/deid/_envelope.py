@@ -57,6 +57,7 @@ __all__ = [
     "NO_RECIPIENT",
     "Opened",
     "RecipientGroup",
+    "check_recipients",
     "decode_plaintext",
     "encode_plaintext",
     "encrypted_attributes",
@@ -313,6 +314,31 @@ def _recipient(path: Path, mode: str, policy: AlgorithmPolicy) -> Recipient:
         recipient = recipient_for(path, oaep=False, policy=policy)
     _judge(recipient, policy)
     return recipient
+
+
+def check_recipients(groups: Sequence[RecipientGroup], *, mode: str = "modern",
+                     policy: AlgorithmPolicy | None = None) -> None:
+    """Check every recipient of ``groups`` once, as :func:`encrypted_attributes` would
+    (readable, valid today, usable for encryption, a key type ``mode`` takes, algorithms the
+    policy allows): a command calls it before any work, so that a bad certificate is one
+    error, not one per file.
+
+    Raises:
+        InvalidInput: an unreadable or unusable certificate, a key type the mode does not
+            take, an unknown mode.
+        PolicyViolation: the policy refuses an algorithm or a key.
+    """
+    from dicomsec.algorithms.policy import AlgorithmPolicy
+
+    if mode not in MODES:
+        raise InvalidInput(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
+    judge = policy or AlgorithmPolicy.default()
+    checked: set[Path] = set()
+    for group in groups:
+        for path in group.recipients:
+            if _key(path) not in checked:
+                _recipient(Path(path), mode, judge)
+                checked.add(_key(path))
 
 
 def _judge(recipient: Recipient, policy: AlgorithmPolicy) -> None:

@@ -46,10 +46,6 @@ if TYPE_CHECKING:
 __all__ = ["DeidConfig", "Deidentified", "deidentify", "deidentify_file", "read_dicom",
            "reidentify_file"]
 
-#: the shortest secret accepted for the keyed UID / Patient ID / date mapping, in bytes
-MIN_SECRET = 16
-
-
 @dataclass(frozen=True, slots=True)
 class DeidConfig:
     """Everything a de-identification run needs, picklable (paths and bytes, no key objects):
@@ -291,9 +287,9 @@ def deidentify(src: Path | str, dst: Path | str, config: DeidConfig) -> Deidenti
 
 def _deidentify(src: Path, dst: Path, config: DeidConfig) -> Deidentified:
     from dicomsec.deid._engine import Settings, deidentify_dataset
+    from dicomsec.deid._uids import check_secret
 
-    if len(config.secret) < MIN_SECRET:
-        raise InvalidInput(f"the UID secret must be at least {MIN_SECRET} bytes")
+    check_secret(config.secret)
     ds, as_read = _read(src, Option.RETAIN_SAFE_PRIVATE not in config.options)
     flags, visual = _risks(ds, config.options)
     if flags and config.strict:

@@ -115,17 +115,14 @@ def _groups(to: list[Path] | None, attributes_for: list[str] | None, mode: str,
     """The recipient groups, every certificate checked once, before any work (validity, key
     usage for encryption, key type for ``mode``, the algorithm policy): a bad one is one
     error line, not one per file after OUTDIR was made."""
-    from dicomsec.algorithms.policy import AlgorithmPolicy
-    from dicomsec.deid._envelope import _recipient, parse_attributes_for, recipient_groups
+    from dicomsec.deid._envelope import check_recipients, parse_attributes_for, recipient_groups
 
     subsets = [parse_attributes_for(text) for text in attributes_for or ()]
     for cert in [*(to or ()), *(p for p, _ in subsets)]:
         if not cert.is_file():
             raise usage(f"recipient {cert}: not a readable file")
     groups = recipient_groups(list(to or ()), subsets)
-    judge = policy or AlgorithmPolicy.default()
-    for path in {p for group in groups for p in group.recipients}:
-        _recipient(path, mode, judge)
+    check_recipients(groups, mode=mode, policy=policy)
     return groups
 
 
