@@ -354,4 +354,5 @@ def reidentify_file(src: Path | str, dst: Path | str, credentials: Credentials, 
         _write(got.dataset, dst, mode=0o600)
     o = got.opened
     return ReidReport(str(src), str(dst), tuple(got.restored), o.item_index, o.outer,
-                      o.cipher, o.recipient_kind, o.authenticated)
+                      o.cipher, o.recipient_kind, o.authenticated, complete=got.complete,
+                      skipped=tuple(got.skipped))

@@ -116,8 +116,12 @@ class ReidReport(Report):
     written), so a report exists only for a written file and ``ok`` is true. ``restored``
     names the attributes copied back (never their values); ``item_index`` is the Encrypted
     Attributes Sequence item that opened; ``authenticated``: the content was AES-GCM
-    (AuthEnvelopedData), whose tag proves it unmodified; CBC content (compatible mode,
-    gdcmanon) proves nothing beyond decoding as a data set.
+    (AuthEnvelopedData), whose tag proves the item unaltered since it was made (not who made
+    it); CBC content (compatible mode, gdcmanon) proves nothing beyond decoding as a data set.
+    ``complete``: the item gave the identity back (Patient Identity Removed set to NO); false
+    for a subset item, whose output keeps (0012,0062) YES because the rest are still dummies.
+    ``skipped``: attributes of the item never copied back (file meta, signatures, an Encrypted
+    Attributes Sequence, Patient Identity Removed).
     """
 
     schema: ClassVar[str] = "dicomsec.deid.reid/1"
@@ -130,6 +134,8 @@ class ReidReport(Report):
     cipher: str
     recipient_kind: str
     authenticated: bool
+    complete: bool = True
+    skipped: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -138,11 +144,13 @@ class ReidReport(Report):
     def summary(self) -> str:
         return (f"REIDENTIFIED file={self.path} output={self.output} "
                 f"restored={len(self.restored)} item={self.item_index} outer={self.outer} "
-                f"cipher={self.cipher} authenticated={str(self.authenticated).lower()}")
+                f"cipher={self.cipher} authenticated={str(self.authenticated).lower()} "
+                f"complete={str(self.complete).lower()}")
 
     def _content(self) -> dict[str, Any]:
         return {
             "file": self.path, "output": self.output, "restored": list(self.restored),
             "item_index": self.item_index, "outer": self.outer, "cipher": self.cipher,
             "recipient_kind": self.recipient_kind, "authenticated": self.authenticated,
+            "complete": self.complete, "skipped": list(self.skipped),
         }

@@ -159,9 +159,11 @@ def _reid_lines(d: dict[str, Any]) -> list[str]:
     made it (anyone holding the recipient's certificate can make a valid item)."""
     auth = ("GCM tag checked: unaltered since made, maker not proven" if d["authenticated"]
             else "CBC: no integrity check")
+    partial = ("" if d.get("complete", True) else "; PARTIAL: a subset, Patient Identity "
+               "Removed stays YES")
     return [f"OK  {printable(d['file'])} -> {printable(d['output'])}: restored "
             f"{len(d['restored'])} attribute(s) from item {d['item_index']} ({d['outer']}, "
-            f"{d['cipher']}, {d['recipient_kind']}; {auth})"]
+            f"{d['cipher']}, {d['recipient_kind']}; {auth}){partial}"]
 
 
 def _run(job: Callable[[Planned], Any], paths: list[Path], outdir: Path, *,
