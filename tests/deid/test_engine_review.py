@@ -5,6 +5,7 @@ DT grammar, UIDs in text, and the marks the engine adds listed empty in the orig
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pytest
 from pydicom.dataset import Dataset
@@ -240,3 +241,28 @@ def test_marks_in_the_originals() -> None:
     assert again.originals.PatientIdentityRemoved == "NO"
     assert 0x00280303 not in again.originals  # present and unchanged
     assert again.originals[0x00120063].is_empty
+
+
+@pytest.mark.parametrize("tag_keyword", ["StudyDescription", "Manufacturer"])
+def test_text_in_another_character_set_is_never_written_as_read(tmp_path: Path,
+                                                                tag_keyword: str) -> None:
+    """Latin-1 bytes in an ISO_IR 192 file decode with replacement characters that no
+    identifier matches; the value may look unchanged, but its original bytes (the patient's
+    name) must not reach the output (reviewer C: elements kept as read)."""
+    from pydicom.uid import ExplicitVRLittleEndian
+
+    from dicomsec.deid._file import DeidConfig, deidentify
+    from dicomsec.deid._rules import Option
+
+    ds = samples.rich("CT")
+    ds.SpecificCharacterSet = "ISO_IR 192"
+    ds.PatientName = "Müller^Hans"
+    setattr(ds, tag_keyword, "XXXXXX follow-up")
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    src = tmp_path / "in.dcm"
+    ds.save_as(src, enforce_file_format=True)
+    src.write_bytes(src.read_bytes().replace(b"XXXXXX", b"M\xfcller", 1))
+    dst = tmp_path / "out.dcm"
+    deidentify(src, dst, DeidConfig(options=frozenset({Option.CLEAN_DESCRIPTORS}),
+                                    secret=b"k" * 32))
+    assert b"M\xfcller" not in dst.read_bytes()

@@ -602,6 +602,17 @@ def _mark(out: Dataset, walker: _Walker, options: frozenset[Option]) -> None:
             walker.changed_top.add(tag)
 
 
+#: VRs whose values are text in the data set's character set
+_TEXT_VRS = frozenset({"AE", "CS", "LO", "LT", "PN", "SH", "ST", "UC", "UR", "UT"})
+
+
+def _ascii(value: object) -> bool:
+    """Whether an undecoded value is printable ASCII (and the control characters text VRs
+    allow, but no ESC of ISO 2022): such bytes decode the same in every character set."""
+    return isinstance(value, bytes) and all(b in b"\t\n\r\x0c" or 0x20 <= b < 0x7F
+                                            for b in value)
+
+
 def _kept_as_read(out: Dataset, walker: _Walker, original: Dataset) -> None:
     """The top-level elements the walk left unchanged (not noted as changed, value equal to
     the original's) go back to their undecoded form as read (:func:`._clean.raw_copyable`:
@@ -621,6 +632,12 @@ def _kept_as_read(out: Dataset, walker: _Walker, original: Dataset) -> None:
         before = walker.top_elements.get(tag)
         if (not isinstance(elem, DataElement) or not isinstance(before, DataElement)
                 or elem.VR != raw.VR or elem.value != before.value):
+            continue
+        if raw.VR in _TEXT_VRS and not _ascii(raw.value):
+            # text judged through its decoded value: bytes invalid in the declared character
+            # set (Latin-1 in an ISO_IR 192 file) decode with replacement characters that no
+            # identifier matches, so the original bytes are never written back; re-encoding
+            # the decoded value drops them
             continue
         out[tag] = raw
         placed = True
