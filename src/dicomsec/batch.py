@@ -104,11 +104,6 @@ def _call(fn: Callable[[T], R], item: T) -> Outcome[T, R]:
         return _failed(item, exc)
 
 
-def _call_chunk(fn: Callable[[T], R], items: list[T]) -> list[Outcome[T, R]]:
-    """Run the jobs of one chunk, in order, each with its own outcome (in the worker)."""
-    return [_call(fn, item) for item in items]
-
-
 def _worker_init() -> None:
     # the parent handles Ctrl-C and SIGTERM and shuts the pool down; workers just stop
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -133,23 +128,17 @@ class Executor(Protocol):
 class LocalExecutor:
     """Worker processes on this machine (``workers=1``: in the calling process).
 
-    At most ``workers * window`` tasks are in flight, so the listing is consumed lazily and
-    memory does not grow with the number of items. A task carries a chunk of items (one
-    pickling, one future and one round trip for the chunk, not per item): chunks start at one
-    item, so a small batch still spreads over every worker, and grow with the number of items
-    completed up to ``max_chunk``, so progress still advances every few items. The outcomes of a
-    chunk are yielded when the chunk completes. A run of fewer than two items never starts a
-    worker. Workers are forked when the caller has a single thread (cheap: they inherit what is
-    already imported) and spawned otherwise.
+    At most ``workers * window`` jobs are in flight, so the listing is consumed lazily and
+    memory does not grow with the number of items. A run of fewer than two items never
+    starts a worker. Workers are forked when the caller has a single thread (cheap: they
+    inherit what is already imported) and spawned otherwise.
     """
 
-    def __init__(self, workers: int | None = None, *, window: int = 4,
-                 max_chunk: int = 16) -> None:
+    def __init__(self, workers: int | None = None, *, window: int = 4) -> None:
         if workers is not None and workers < 1:
             raise InvalidInput("the number of workers must be at least 1")
         self.workers = default_workers() if workers is None else workers
         self.window = max(1, window)
-        self.max_chunk = max(1, max_chunk)
 
     def map(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[Outcome[T, R]]:
         source = iter(items)
@@ -170,32 +159,22 @@ class LocalExecutor:
         method = "fork" if threading.active_count() == 1 else "spawn"
         pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context(method),
                                    initializer=_worker_init)
-        pending: dict[Future[list[Outcome[T, R]]], list[T]] = {}
+        pending: dict[Future[Outcome[T, R]], T] = {}
         limit = self.workers * self.window
-        completed = 0
         try:
             while True:
-                while len(pending) < limit:
-                    # one item per task at first, then up to max_chunk as items complete
-                    size = min(self.max_chunk, max(1, completed // limit))
-                    chunk = list(islice(source, size))
-                    if not chunk:
-                        break
+                for item in islice(source, limit - len(pending)):
                     try:
-                        pending[pool.submit(_call_chunk, fn, chunk)] = chunk
+                        pending[pool.submit(_call, fn, item)] = item
                     except BrokenProcessPool as broken:  # a worker died: say so per item
-                        yield from (_failed(item, broken) for item in chunk)
+                        yield _failed(item, broken)
                 if not pending:
                     return
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
-                    chunk = pending.pop(future)
-                    completed += len(chunk)
+                    item = pending.pop(future)
                     error = future.exception()
-                    if error is not None:
-                        yield from (_failed(item, error) for item in chunk)
-                    else:
-                        yield from future.result()
+                    yield _failed(item, error) if error is not None else future.result()
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
