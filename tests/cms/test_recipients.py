@@ -308,6 +308,37 @@ def test_ktri_roundtrip(oaep: bool, use_ski: bool, rsa_key: Any,
         _wrong(recipient, Credentials(private_key=key("recip-rsa2048-b.key")))
 
 
+@pytest.mark.parametrize(("oaep", "use_ski"), [(False, False), (True, False), (True, True)])
+def test_ktri_der_is_what_asn1crypto_builds(oaep: bool, use_ski: bool,
+                                            rsa_cert: x509.Certificate) -> None:
+    """The RecipientInfo framed by hand around the cached rid and algorithm is byte for byte
+    the one asn1crypto builds from the same fields, on every call (fresh encrypted key)."""
+    from asn1crypto import x509 as a1x509
+
+    recipient = KeyTransRecipient(rsa_cert, oaep=oaep, use_ski=use_ski)
+    first, second = recipient.recipient_info(CEK), recipient.recipient_info(CEK)
+    assert first != second  # v1.5 and OAEP are randomised: the key is encrypted per call
+    for der in (first, second):
+        parsed = _asn1.RecipientInfo.load(der).chosen
+        if use_ski:
+            ski = rsa_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
+            rid = cms.RecipientIdentifier(name="subject_key_identifier", value=ski.value.digest)
+        else:
+            rid = cms.RecipientIdentifier(name="issuer_and_serial_number", value={
+                "issuer": a1x509.Name.load(rsa_cert.issuer.public_bytes()),
+                "serial_number": rsa_cert.serial_number})
+        sha256 = {"algorithm": "2.16.840.1.101.3.4.2.1"}
+        alg = ({"algorithm": "1.2.840.113549.1.1.7", "parameters": _asn1.RSAESOAEPParams({
+            "hash_algorithm": sha256, "mask_gen_algorithm": {
+                "algorithm": "1.2.840.113549.1.1.8", "parameters": sha256}})}
+               if oaep else {"algorithm": "1.2.840.113549.1.1.1", "parameters": core.Null()})
+        ktri = _asn1.KeyTransRecipientInfo({
+            "version": 2 if use_ski else 0, "rid": rid,
+            "key_encryption_algorithm": _asn1.AlgorithmIdentifier(alg),
+            "encrypted_key": parsed["encrypted_key"].native})
+        assert der == _asn1.RecipientInfo(name="ktri", value=ktri).dump(force=True)
+
+
 def test_ktri_policy() -> None:
     small = rsa.generate_private_key(65537, 1024)
     with pytest.raises(PolicyViolation):

@@ -17,6 +17,7 @@ linear and does a few operations per buffer, not per chunk.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -34,6 +35,7 @@ __all__ = [
     "encode_header",
     "encode_length",
     "encode_oid",
+    "encode_tlv",
 ]
 
 INDEFINITE = -1
@@ -558,8 +560,16 @@ def encode_header(identifier: int, length: int | None) -> bytes:
     return bytes([identifier]) + encode_length(length)
 
 
+def encode_tlv(identifier: int, value: bytes) -> bytes:
+    """One definite-length DER element: identifier octet, length, ``value`` (already DER
+    contents)."""
+    return encode_header(identifier, len(value)) + value
+
+
+@functools.lru_cache(maxsize=256)
 def encode_oid(dotted: str) -> bytes:
-    """DER of an OBJECT IDENTIFIER (tag and length included), by asn1crypto.
+    """DER of an OBJECT IDENTIFIER (tag and length included), by asn1crypto (remembered: a
+    few OIDs are encoded again and again).
 
     Raises:
         ValueError: not a dotted OID.

@@ -3,12 +3,15 @@
 Every length is computed up front, so the output is definite-length DER written in one pass;
 the content is encrypted in 1 MiB chunks. With an unknown size (a pipe) the outer structures
 use BER indefinite lengths and the content is written as a constructed OCTET STRING. The small
-parts (recipient infos, cipher parameters, attributes, versions) are built with asn1crypto;
-only the framing around the streamed content is written by hand.
+parts with structure (recipient identifiers and algorithms, attributes, versions) are built
+with asn1crypto; the framing around the streamed content, the SET OF RecipientInfo (already
+DER) and the content-encryption AlgorithmIdentifier (an OID and the IV) are written by hand,
+so that a small envelope does not pay for building asn1crypto objects.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,7 +20,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from dicomsec import algorithms
 from dicomsec.cms import ID_AUTH_ENVELOPED_DATA, ID_DATA, ID_ENVELOPED_DATA
 from dicomsec.cms._ciphers import cbc_cipher
-from dicomsec.cms._der import encode_header, encode_oid
+from dicomsec.cms._der import encode_header, encode_oid, encode_tlv
 from dicomsec.cms._policy import require_create
 from dicomsec.cms.envelope._common import _C, ATTR_CONTENT_TYPE, CHUNK, GCM_NONCE, GCM_TAG
 from dicomsec.errors import InvalidInput
@@ -35,7 +38,7 @@ __all__ = ["WriteResult", "auth_attrs_for", "write_envelope"]
 
 def _tlv(identifier: int, value: bytes) -> bytes:
     """Low-level: one definite-length element (for tests that build hostile structures)."""
-    return encode_header(identifier, len(value)) + value
+    return encode_tlv(identifier, value)
 
 
 def _seq(*parts: bytes) -> bytes:
@@ -43,8 +46,9 @@ def _seq(*parts: bytes) -> bytes:
     return _tlv(0x30, b"".join(parts))
 
 
+@functools.lru_cache(maxsize=16)
 def _int(n: int) -> bytes:
-    """DER of an INTEGER."""
+    """DER of an INTEGER (the few versions written are remembered)."""
     from asn1crypto import core
 
     return bytes(core.Integer(n).dump())
@@ -52,23 +56,20 @@ def _int(n: int) -> bytes:
 
 def _octets(data: bytes) -> bytes:
     """DER of an OCTET STRING."""
-    from asn1crypto import core
-
-    return bytes(core.OctetString(data).dump())
+    return encode_tlv(0x04, data)
 
 
 def _cipher_algid(alg: algorithms.Algorithm, iv: bytes) -> bytes:
-    from asn1crypto import core
-
-    from dicomsec.cms._asn1 import AlgorithmIdentifier, GCMParameters
-
-    params: Any
+    """DER of the content-encryption AlgorithmIdentifier: CBC parameters are the IV as an
+    OCTET STRING; GCMParameters (RFC 5084) are SEQUENCE { aes-nonce OCTET STRING, aes-ICVlen
+    INTEGER }, aes-ICVlen always written (OpenSSL rejects the DER-default 12 when left
+    out). Framed by hand: the same bytes asn1crypto gives (tests compare), without building
+    the objects for every envelope."""
     if alg.mode == "gcm":
-        # aes-ICVlen is always written (OpenSSL rejects the DER-default 12 when left out)
-        params = GCMParameters({"aes_nonce": iv, "aes_icvlen": GCM_TAG})
+        params = encode_tlv(0x30, _octets(iv) + _int(GCM_TAG))
     else:
-        params = core.OctetString(iv)
-    return bytes(AlgorithmIdentifier({"algorithm": alg.oid, "parameters": params}).dump())
+        params = _octets(iv)
+    return encode_tlv(0x30, encode_oid(alg.oid) + params)
 
 
 def _auth_attrs(content_type: str) -> Any:
@@ -84,10 +85,9 @@ def auth_attrs_for(content_type: str) -> bytes:
 
 
 def _recipient_infos(infos: Sequence[bytes]) -> bytes:
-    """DER of the recipientInfos SET OF (encodings sorted, X.690 11.6)."""
-    from dicomsec.cms._asn1 import RecipientInfo, RecipientInfos
-
-    return bytes(RecipientInfos([RecipientInfo.load(bytes(i)) for i in infos]).dump())
+    """DER of the recipientInfos SET OF (encodings sorted, X.690 11.6, as asn1crypto sorts
+    them): each RecipientInfo is already DER, made by a :class:`Recipient`."""
+    return encode_tlv(0x31, b"".join(sorted(bytes(i) for i in infos)))
 
 
 # --------------------------------------------------------------------------------------------

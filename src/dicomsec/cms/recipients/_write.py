@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 
 from dicomsec.algorithms import Kind
 from dicomsec.cms import _asn1
+from dicomsec.cms._der import encode_tlv
 from dicomsec.cms._policy import require_create
 from dicomsec.cms.recipients._common import (
     _EC_PROFILE,
@@ -111,6 +112,7 @@ class KeyTransRecipient:
         self.use_ski = use_ski or cert is None
         self.algorithm = alg
         self.version = 2 if self.use_ski else 0
+        self._static: tuple[bytes, padding.AsymmetricPadding] | None = None
 
     def __repr__(self) -> str:
         return f"KeyTransRecipient({self.algorithm.name}, version={self.version})"
@@ -127,23 +129,30 @@ class KeyTransRecipient:
         pad = padding.OAEP(padding.MGF1(hashes.SHA256()), hashes.SHA256(), None)
         return _alg_id(self.algorithm.oid, params), pad
 
+    def _static_parts(self) -> tuple[bytes, padding.AsymmetricPadding]:
+        """The DER of version, rid and keyEncryptionAlgorithm (the same in every
+        RecipientInfo of this recipient: built with asn1crypto once) and the padding."""
+        if self._static is None:
+            alg_id, pad = self._key_encryption()
+            if self.use_ski:
+                ski = (_ski_of_certificate(self.certificate) if self.certificate is not None
+                       else _ski_of_key(self.public_key))
+                rid = a1cms.RecipientIdentifier(name="subject_key_identifier", value=ski)
+            else:
+                assert self.certificate is not None
+                rid = a1cms.RecipientIdentifier(name="issuer_and_serial_number",
+                                                value=_issuer_and_serial(self.certificate))
+            head = (bytes(a1core.Integer(self.version).dump()) + bytes(rid.dump())
+                    + bytes(alg_id.dump()))
+            self._static = (head, pad)
+        return self._static
+
     def recipient_info(self, cek: bytes) -> bytes:
-        alg_id, pad = self._key_encryption()
-        if self.use_ski:
-            ski = (_ski_of_certificate(self.certificate) if self.certificate is not None
-                   else _ski_of_key(self.public_key))
-            rid = a1cms.RecipientIdentifier(name="subject_key_identifier", value=ski)
-        else:
-            assert self.certificate is not None
-            rid = a1cms.RecipientIdentifier(name="issuer_and_serial_number",
-                                            value=_issuer_and_serial(self.certificate))
-        ktri = _asn1.KeyTransRecipientInfo({
-            "version": self.version,
-            "rid": rid,
-            "key_encryption_algorithm": alg_id,
-            "encrypted_key": self.public_key.encrypt(cek, pad),
-        })
-        return bytes(_asn1.RecipientInfo(name="ktri", value=ktri).dump())
+        """KeyTransRecipientInfo (the untagged ktri choice of RecipientInfo): the cached DER
+        of version, rid and algorithm, and the key encrypted now under ``cek``."""
+        head, pad = self._static_parts()
+        body = head + encode_tlv(0x04, self.public_key.encrypt(cek, pad))
+        return encode_tlv(0x30, body)
 
 
 class KeyAgreeRecipient:
