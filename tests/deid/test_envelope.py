@@ -202,6 +202,58 @@ def test_plaintext_is_one_modified_attributes_item() -> None:
     assert back[0x00090010].value == originals[0x00090010].value  # creator kept
 
 
+def _pydicom_plaintext(item: Dataset) -> bytes:
+    """The reference: pydicom writes the item (every element decoded and encoded again)."""
+    fp = DicomBytesIO()
+    fp.is_little_endian, fp.is_implicit_VR = True, False
+    write_dataset(fp, copy.deepcopy(item))
+    content = fp.getvalue()
+    return (b"\x00\x04\x50\x05SQ\x00\x00" + (len(content) + 8).to_bytes(4, "little")
+            + b"\xfe\xff\x00\xe0" + len(content).to_bytes(4, "little") + content)
+
+
+@pytest.mark.parametrize("decoded", [False, True])
+def test_plaintext_bytes_are_what_pydicom_writes(decoded: bool) -> None:
+    """Elements still as read are copied with a header packed by hand, the others (here: a
+    sequence, a changed value, a group length) go through pydicom: the bytes are the ones
+    pydicom's writer gives for the whole item."""
+    item = _original()
+    del item[0x7FE00010]
+    item.add_new(0x00081110, "SQ", [Dataset()])  # Referenced Study Sequence, one empty item
+    item[0x00081110].value[0].ReferencedSOPInstanceUID = "1.2.3"
+    item.add_new(0x00190000, "UL", 12)  # a group length: left out, as pydicom does
+    item.PatientName = "Changed^Name"
+    if decoded:
+        for elem in item:
+            assert elem.value is not None or elem.VM == 0  # converts every raw element
+    raws = sum(isinstance(e, RawDataElement) for e in item.values())
+    assert raws == 0 if decoded else raws > 200
+    assert encode_plaintext(item) == _pydicom_plaintext(item)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_replaced_certificate_file_is_read_again(mode: str, tmp_path: Path) -> None:
+    """Recipients are remembered per process by path and file version (device, inode, mtime,
+    size): a certificate file replaced under the same name is read (and checked) again."""
+    _, originals = _deidentified(_original())
+    cert = tmp_path / "to.pem"
+    cert.write_bytes(RSA_CERT.read_bytes())
+    first = Dataset()
+    first.EncryptedAttributesSequence = encrypted_attributes(
+        originals, [RecipientGroup((cert,))], mode=mode)
+    new = tmp_path / "new.pem"
+    new.write_bytes((ANON / "other.cert.pem").read_bytes())
+    os.replace(new, cert)
+    second = Dataset()
+    second.EncryptedAttributesSequence = encrypted_attributes(
+        originals, [RecipientGroup((cert,))], mode=mode)
+    other = load_credentials(ANON / "other.key.pem")
+    assert open_encrypted_attributes(first, _RSA_CREDS).originals == originals
+    assert open_encrypted_attributes(second, other).originals == originals
+    with pytest.raises(DecryptionFailed):
+        open_encrypted_attributes(second, _RSA_CREDS)
+
+
 @pytest.mark.parametrize("holder", ["ec", "kem"])
 def test_compatible_needs_rsa_certificate(holders: dict[str, Holder], holder: str) -> None:
     _, originals = _deidentified(_original())

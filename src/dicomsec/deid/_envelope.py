@@ -35,6 +35,7 @@ from __future__ import annotations
 import io
 import logging
 import re
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +45,7 @@ from dicomsec import limits
 from dicomsec.errors import DecryptionFailed, DicomSecError, InvalidInput, PolicyViolation
 
 if TYPE_CHECKING:
+    from pydicom.dataelem import DataElement, RawDataElement
     from pydicom.dataset import Dataset
     from pydicom.sequence import Sequence as DicomSequence
 
@@ -239,8 +241,6 @@ def encode_plaintext(item: Dataset, *, character_set: str | Sequence[str] | None
     Raises:
         InvalidInput: a value that cannot be encoded.
     """
-    import struct
-
     body = io.BytesIO()
     encoding: Any = list(character_set) if isinstance(character_set, list | tuple) else (
         character_set or "iso8859")
@@ -255,39 +255,49 @@ def encode_plaintext(item: Dataset, *, character_set: str | Sequence[str] | None
     return head + content
 
 
+_SHORT_HEAD = struct.Struct("<HH2sH")  # tag, VR, 16-bit length (Explicit VR LE)
+_LONG_HEAD = struct.Struct("<HH2sHL")  # tag, VR, reserved, 32-bit length
+
+
+def _tag_of(elem: DataElement | RawDataElement) -> int:
+    return int(elem.tag)
+
+
 def _encode_item(out: io.BytesIO, item: Dataset, encoding: Any) -> None:
     """The elements of ``item`` in tag order, Explicit VR Little Endian (group lengths of
-    groups above 6 left out, as pydicom does)."""
-    import struct
-
+    groups above 6 left out, as pydicom does). Elements still as read in Explicit VR Little
+    Endian with a defined length get their header packed here and their value bytes copied;
+    the others go through pydicom's writer."""
     from pydicom.dataelem import RawDataElement
     from pydicom.filebase import DicomBytesIO
     from pydicom.filewriter import correct_ambiguous_vr_element, write_data_element
     from pydicom.valuerep import EXPLICIT_VR_LENGTH_32
 
-    fp = DicomBytesIO()
-    fp.is_little_endian = True
-    fp.is_implicit_VR = False
+    parts: list[bytes] = []
     item_encoding = item.get("SpecificCharacterSet", encoding)
-    for tag in sorted(item.keys()):
-        if tag.element == 0 and tag.group > 6:
+    # Dataset.values(): the elements as held (a RawDataElement is not converted), sorted here
+    for raw in sorted(item.values(), key=_tag_of):
+        tag = raw.tag
+        group, number = tag >> 16, tag & 0xFFFF
+        if number == 0 and group > 6:
             continue
-        raw = item.get_item(tag)
         if (isinstance(raw, RawDataElement) and not raw.is_implicit_VR and raw.is_little_endian
                 and raw.VR and raw.length != 0xFFFFFFFF
                 and (raw.value is not None or raw.length == 0)):  # not a deferred read
             value = raw.value or b""
             if raw.VR in EXPLICIT_VR_LENGTH_32:
-                fp.write(struct.pack("<HH2sHL", tag.group, tag.element, raw.VR.encode(), 0,
-                                     len(value)))
+                parts.append(_LONG_HEAD.pack(group, number, raw.VR.encode(), 0, len(value)))
             else:
-                fp.write(struct.pack("<HH2sH", tag.group, tag.element, raw.VR.encode(),
-                                     len(value)))
-            fp.write(value)
+                parts.append(_SHORT_HEAD.pack(group, number, raw.VR.encode(), len(value)))
+            parts.append(value)
             continue
+        fp = DicomBytesIO()
+        fp.is_little_endian = True
+        fp.is_implicit_VR = False
         elem = correct_ambiguous_vr_element(item[tag], item, True)
         write_data_element(fp, elem, item_encoding)
-    out.write(fp.getvalue())
+        parts.append(fp.getvalue())
+    out.write(b"".join(parts))
 
 
 def _recipient(path: Path, mode: str, policy: AlgorithmPolicy) -> Recipient:
@@ -367,9 +377,11 @@ def _judge(recipient: Recipient, policy: AlgorithmPolicy) -> None:
         judge.require(alg, key, Purpose.CREATE)
 
 
-#: recipients already made, by (resolved path, file mtime and size, mode, policy): reading and
-#: checking a certificate costs more than enveloping a small data set. Entries are judged
-#: again after _RECIPIENT_TTL seconds (validity period, dated policy rules).
+#: recipients already made, by (path as given, device, inode, mtime, size, mode, policy):
+#: reading and checking a certificate costs more than enveloping a small data set. Entries are
+#: judged again after _RECIPIENT_TTL seconds (validity period, dated policy rules). The path is
+#: not resolved (a system call per component for every file): two spellings of one file are
+#: two entries, both checked.
 _RECIPIENTS: dict[tuple[object, ...], tuple[float, Recipient]] = {}
 _RECIPIENT_TTL = 60.0
 _RECIPIENTS_MAX = 64
@@ -383,8 +395,8 @@ def _recipient_cached(path: Path, mode: str, policy: AlgorithmPolicy) -> Recipie
 
     try:
         st = path.stat()
-        key: tuple[object, ...] | None = (str(_key(path)), st.st_mtime_ns, st.st_size, mode,
-                                          policy)
+        key: tuple[object, ...] | None = (str(path), st.st_dev, st.st_ino, st.st_mtime_ns,
+                                          st.st_size, mode, policy)
         hash(key)
     except (OSError, TypeError):
         key = None
@@ -432,16 +444,16 @@ def encrypted_attributes(originals: Dataset, groups: Sequence[RecipientGroup], *
     if mode not in MODES:
         raise InvalidInput(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
     policy = policy or AlgorithmPolicy.default()
-    made: dict[Path, Recipient] = {}
+    made: dict[Path, Recipient] = {}  # by the path as given (no resolve() per file)
     items = []
     for group in groups:
         if not group.recipients:
             raise InvalidInput("a recipient group without recipients")
         recipients = []
         for path in group.recipients:
-            if _key(path) not in made:
-                made[_key(path)] = _recipient_cached(Path(path), mode, policy)
-            recipients.append(made[_key(path)])
+            if path not in made:
+                made[path] = _recipient_cached(Path(path), mode, policy)
+            recipients.append(made[path])
         plain = encode_plaintext(_subset(originals, group.tags), character_set=character_set)
         out = io.BytesIO()
         write_envelope([plain], len(plain), out, recipients=recipients,
