@@ -45,7 +45,7 @@ from pydicom.dataset import Dataset
 from dicomsec.deid._replace import value_strings
 from dicomsec.deid._rules import Option, rule_for
 
-__all__ = ["SafePrivate", "clean_text", "identifying_values", "raw_copyable",
+__all__ = ["SafePrivate", "clean_text", "identifying_values", "is_identifying", "raw_copyable",
            "raw_removable_private", "remove_identifiers",
            "safe_private_blocks"]
 
@@ -96,7 +96,10 @@ def _value_parts(text: str) -> Iterator[str]:
         yield from parts
 
 
-def _is_identifying(tag: int, vr: str) -> bool:
+def is_identifying(tag: int, vr: str) -> bool:
+    """Whether an element with ``tag`` and ``vr`` holds an identifying value of the object
+    (step 1 of the cleaning method: names, dates, UIDs, and the IDs and descriptions the table
+    removes): such an element is always decoded, so its value joins the identifiers."""
     if vr in ("PN", "DA", "DT", "UI"):
         return True
     if vr not in _IDENTIFYING_VRS:
@@ -115,10 +118,6 @@ def _pieces(vr: str, text: str) -> Iterator[str]:
         yield from (p for p in _value_parts(text) if len(p) >= _MIN_IDENTIFIER)
 
 
-#: VRs a private element may have and still be left undecoded (see raw_removable_private)
-_NOT_RAW_VRS = frozenset({"SQ", "UN", "DA", "DT", "UI"}) | _IDENTIFYING_VRS
-
-
 def raw_copyable(elem: object) -> bool:
     """Whether ``elem`` is an undecoded element whose bytes can be copied as they were read
     into an Explicit VR Little Endian data set: read as Explicit VR Little Endian, with a
@@ -131,15 +130,17 @@ def raw_copyable(elem: object) -> bool:
 
 def raw_removable_private(elem: object) -> bool:
     """Whether ``elem`` is a still undecoded private data element (not a Private Creator) read
-    as Explicit VR Little Endian with a defined length and a VR that can neither nest (SQ, UN)
-    nor identify (PN, DA, DT, UI, LO, SH, AE, UC): without Retain Safe Private such an element
-    is removed whatever its value, so it is never decoded; its original bytes go to the
-    Modified Attributes Sequence as they are (speed: most of a scanner's file is private)."""
+    as Explicit VR Little Endian with a defined length, whose value is not one of the
+    object's identifiers (:func:`is_identifying`: not PN, DA, DT or UI) and cannot nest (raw
+    copyable: not SQ or UN): without Retain Safe Private such an element is removed whatever
+    its value, so it is never decoded; its original bytes go to the Modified Attributes
+    Sequence as they are (speed: most of a scanner's file is private)."""
     if not raw_copyable(elem):
         return False
     assert isinstance(elem, RawDataElement)
     tag = int(elem.tag)
-    return bool(tag >> 16 & 1 and (tag & 0xFFFF) > 0xFF and elem.VR not in _NOT_RAW_VRS)
+    return bool(tag >> 16 & 1 and (tag & 0xFFFF) > 0xFF
+                and not is_identifying(tag, str(elem.VR)))
 
 
 def identifying_values(ds: Dataset, *,
@@ -177,7 +178,7 @@ def _identifying_in(elems: Iterable[DataElement | RawDataElement], found: set[st
         if elem.VR == "SQ":
             stack.extend(elem.value)
             continue
-        if not _is_identifying(int(elem.tag), elem.VR):
+        if not is_identifying(int(elem.tag), elem.VR):
             continue
         for text in _strings(elem.value):
             found.update(p.lower() for p in _pieces(elem.VR, text))

@@ -61,12 +61,13 @@ Not done here: pixel data (:mod:`._pixels`), the Encrypted Attributes Sequence
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from pydicom.datadict import dictionary_VR
+from pydicom.datadict import dictionary_VR, keyword_for_tag
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.multival import MultiValue
@@ -80,6 +81,8 @@ from dicomsec.deid._clean import (
     SafePrivate,
     clean_text,
     identifying_values,
+    is_identifying,
+    raw_copyable,
     raw_removable_private,
     remove_identifiers,
     safe_private_blocks,
@@ -180,7 +183,7 @@ class _Where:
     def path(self, elem: DataElement | RawDataElement) -> str:
         tag = int(elem.tag)
         text = f"{self.prefix}({tag >> 16:04X},{tag & 0xFFFF:04X})"
-        keyword = "" if isinstance(elem, RawDataElement) else elem.keyword
+        keyword = _keyword(tag) if isinstance(elem, RawDataElement) else elem.keyword
         return f"{text} {keyword}" if keyword else text
 
     def inside(self, elem: DataElement, index: int, clean: bool) -> _Where:
@@ -188,6 +191,12 @@ class _Where:
         prefix = f"{self.prefix}({tag >> 16:04X},{tag & 0xFFFF:04X})[{index}]."
         return _Where((*self.parents, tag), prefix, tag if self.top is None else self.top,
                       clean)
+
+
+@functools.lru_cache(maxsize=4096)
+def _keyword(tag: int) -> str:
+    """The dictionary keyword of a tag ("" for private and unknown tags)."""
+    return "" if tag >> 16 & 1 else keyword_for_tag(tag)
 
 
 def _copy_any(elem: DataElement | RawDataElement) -> DataElement | RawDataElement:
@@ -241,16 +250,38 @@ def _copy_sequence(sequence: Sequence) -> Sequence:
     return top
 
 
-def _decoded(ds: Dataset, lazy: bool) -> list[DataElement | RawDataElement]:
+def _decoded(ds: Dataset, lazy: bool, *, top: bool = False
+             ) -> list[DataElement | RawDataElement]:
     """The elements of ``ds`` in tag order, decoded, except (``lazy``) the private elements
-    that :func:`._clean.raw_removable_private` lets stay undecoded."""
+    that :func:`._clean.raw_removable_private` lets stay undecoded and (``top``) the standard
+    elements :func:`_decided_undecoded` lets the walk decide on as read."""
     elems: list[DataElement | RawDataElement] = []
     for tag in list(ds.keys()):
         elem = ds.get_item(tag)
-        if isinstance(elem, RawDataElement) and not (lazy and raw_removable_private(elem)):
+        if isinstance(elem, RawDataElement) and not (
+                (lazy and raw_removable_private(elem))
+                or (top and _decided_undecoded(elem))):
             elem = ds[tag]
         elems.append(elem)
     return elems
+
+
+def _decided_undecoded(elem: RawDataElement) -> bool:
+    """Whether a top-level standard element can stay undecoded until the walk needs its value
+    (speed: most of a file is kept or removed whatever its value): its bytes can be copied as
+    read (:func:`._clean.raw_copyable`: Explicit VR Little Endian, defined length, not SQ/UN),
+    and it is neither a mark (compared with its new value), nor a private element (decided
+    by its block), nor identifying (its value joins the object's identifiers). The walk
+    decodes it when its action needs the value (D, Z, C, U); an X removes it and a K keeps it
+    as read. Decision: a damaged value that the action never reads is not judged (it is
+    removed into the encrypted originals, or kept, as the input had it)."""
+    if not raw_copyable(elem):
+        return False
+    tag = int(elem.tag)
+    group = tag >> 16
+    return not (group & 1 or group in (0x0000, 0x0002) or (tag & 0xFFFF) == 0
+                or tag in _MARK_TAGS or tag in _ALWAYS_REMOVE
+                or tag == _PRIVATE_CHARACTERISTICS or is_identifying(tag, str(elem.VR)))
 
 
 def _joined(values: list[str]) -> Any:
@@ -312,15 +343,31 @@ class _Walker:
 
     def walk_top(self, out: Dataset, copies: list[DataElement | RawDataElement]) -> None:
         """:meth:`walk` of the top level: ``copies`` are the elements of ``out`` in tag order,
+        the undecoded standard elements (:func:`_decided_undecoded`, in ``out`` as read),
         and the undecoded private elements (removed whatever their value), which were never
         put in ``out`` (no copy, no deletion)."""
         where = _Where()
         for elem in copies:
-            if isinstance(elem, RawDataElement):
+            if not isinstance(elem, RawDataElement):
+                self._element(out, elem, where)
+            elif int(elem.tag) >> 16 & 1:
                 self._note_raw(elem, where)
             else:
-                self._element(out, elem, where)
+                self._undecoded(out, elem, where)
         self._drop_orphan_creators(out, where)
+
+    def _undecoded(self, out: Dataset, elem: RawDataElement, where: _Where) -> None:
+        """An element left undecoded: removed (X) or kept (K) as read, else decoded (in
+        ``out``, whose copy it is: the original stays as read) and walked."""
+        tag = int(elem.tag)
+        code = self._action(tag, str(elem.VR), where)
+        if code == "X":
+            del out[tag]
+            self._note_raw(elem, where)
+        elif code == "K":
+            self.kept.append(where.path(elem))
+        elif code != _KEEP:
+            self._apply(out, out[tag], code, where)
 
     def _note_raw(self, elem: RawDataElement, where: _Where) -> None:
         self.removed.append(where.path(elem))
@@ -622,9 +669,7 @@ def _kept_as_read(out: Dataset, walker: _Walker, original: Dataset) -> None:
     pydicom decodes them again before writing. Any later ``out[tag]`` decodes the element in
     place, as for a data set just read."""
     as_read = walker.as_read
-    if not as_read:
-        return
-    placed = False
+    placed = any(isinstance(out.get_item(t), RawDataElement) for t in out.keys())
     for tag, raw in as_read.items():
         if tag in walker.changed_top or tag in _MARK_TAGS:
             continue
@@ -698,11 +743,12 @@ def _references_left(ds: Dataset, skip: tuple[int, ...] = ()) -> bool:
     stack = [ds]
     while stack:
         current = stack.pop()
-        for elem in current:
-            tag = int(elem.tag)
-            if tag == _REFERENCED_SOP_INSTANCE and not elem.is_empty:
+        for key in current.keys():
+            tag = int(key)
+            if tag == _REFERENCED_SOP_INSTANCE and not current[key].is_empty:
                 return True
-            if elem.VR == "SQ" and tag not in skip:
+            elem = current.get_item(key)  # undecoded (never a sequence): left so
+            if isinstance(elem, DataElement) and elem.VR == "SQ" and tag not in skip:
                 stack.extend(elem.value)
     return False
 
@@ -797,7 +843,7 @@ def deidentify_dataset(ds: Dataset, settings: Settings, *,
     options = claimed - _PIXEL_OPTIONS
     # the top level in tag order, decoded but the private elements removed whatever their
     # value (not with Retain Safe Private): listed once for the checks, the walk, the originals
-    top = _decoded(ds, Option.RETAIN_SAFE_PRIVATE not in options)
+    top = _decoded(ds, Option.RETAIN_SAFE_PRIVATE not in options, top=True)
     check_structure(ds, top=top)
     patient_id = str(ds.get("PatientID") or "")
     modified = Option.RETAIN_LONGITUDINAL_MODIFIED_DATES in options
@@ -812,8 +858,10 @@ def deidentify_dataset(ds: Dataset, settings: Settings, *,
     walker.as_read = as_read or {}
     walker.top_elements = {int(elem.tag): elem for elem in top}
     copies = [_copy_any(elem) for elem in top]
-    # the undecoded private elements never enter the output (walk_top notes their removal)
-    out = Dataset({e.tag: e for e in copies if not isinstance(e, RawDataElement)})
+    # the undecoded private elements never enter the output (walk_top notes their removal);
+    # the undecoded standard ones enter it as read (walk_top decides on them)
+    out = Dataset({e.tag: e for e in copies
+                   if not (isinstance(e, RawDataElement) and int(e.tag) >> 16 & 1)})
     walker.walk_top(out, copies)
     _drop_dangling_references(out, walker)
     uid_warning = _retained_uid_warning(ds, options)

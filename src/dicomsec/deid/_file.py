@@ -3,8 +3,8 @@
 :func:`deidentify_file` runs the steps in this order, and writes only when every one of them
 succeeded (through :func:`dicomsec._atomic.atomic_output`: no half-done file ever has a name):
 
-1. read the file (pydicom; every element decoded once, so a damaged file is refused here,
-   exit 2, rather than half-way);
+1. read the file (pydicom; values are decoded when a step needs them, and a value that fails
+   to decode refuses the file, exit 2, before anything is written);
 2. the risks the options leave: without ``clean-pixel-data``, :func:`._pixels.burned_in_risk`;
    with ``clean-recognizable-visual-features``, :func:`._pixels.visual_features_risk` (the
    toolkit does not distort faces: the option is claimed only when the image cannot show
@@ -25,7 +25,6 @@ import contextlib
 import functools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from io import BytesIO
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -89,54 +88,55 @@ def read_dicom(src: Path, *, lazy_private: bool = False) -> Dataset:
     Raises:
         InvalidInput: not a readable regular file, or not DICOM (one line naming it).
     """
-    return _read(src, lazy_private)[0]
+    with _unreadable(src):
+        ds = _read(src)
+        _decode(ds, lazy_private)
+    return ds
 
 
-def _read(src: Path, lazy_private: bool) -> tuple[Dataset, dict[int, RawDataElement]]:
-    """:func:`read_dicom`, with the top-level elements as they were read before decoding
-    (those :func:`._clean.raw_copyable`): their bytes go to the encrypted originals as read."""
+@contextlib.contextmanager
+def _unreadable(src: Path) -> Iterator[None]:
+    """What pydicom raises on a file it cannot read, or on a value it cannot decode (read
+    or decoded later, when a step needs it), as one :class:`InvalidInput` line naming it."""
     import struct
 
-    from pydicom import dcmread
-    from pydicom.errors import InvalidDicomError
+    from pydicom.errors import BytesLengthException, InvalidDicomError
 
-    from dicomsec._atomic import regular_input
-
-    regular_input(src)
     try:
-        ds = dcmread(src)
-        as_read = _decode(ds, lazy_private)
+        yield
     except InvalidDicomError:
         raise InvalidInput("not a DICOM Part 10 file (no 'DICM' after the preamble)",
                            path=str(src)) from None
     except OSError as exc:
         raise InvalidInput(f"cannot read: {exc.strerror or exc}", path=str(src)) from None
     except (EOFError, ValueError, KeyError, IndexError, TypeError, AttributeError,
-            NotImplementedError, OverflowError, struct.error) as exc:
+            NotImplementedError, OverflowError, struct.error, BytesLengthException) as exc:
         raise InvalidInput(f"not a readable DICOM file ({type(exc).__name__})",
                            path=str(src)) from None
+
+
+def _read(src: Path) -> Dataset:
+    """The file's data set as pydicom reads it (elements undecoded until used)."""
+    from pydicom import dcmread
+
+    from dicomsec._atomic import regular_input
+
+    regular_input(src)
+    ds = dcmread(src)
     if "TransferSyntaxUID" not in getattr(ds, "file_meta", {}):
         raise InvalidInput("no Transfer Syntax UID in the File Meta Information",
                            path=str(src))
-    return ds, as_read
+    return ds
 
 
-def _decode(ds: Dataset, lazy_private: bool) -> dict[int, RawDataElement]:
-    """Decode every element now (but the private ones ``lazy_private`` leaves undecoded);
-    the top-level elements that were :func:`._clean.raw_copyable` before decoding."""
-    from pydicom.dataelem import RawDataElement
+def _decode(ds: Dataset, lazy_private: bool) -> None:
+    """Decode every element now (but the private ones ``lazy_private`` leaves undecoded)."""
+    from dicomsec.deid._clean import raw_removable_private
 
-    from dicomsec.deid._clean import raw_copyable, raw_removable_private
-
-    as_read: dict[int, RawDataElement] = {}
-    for tag in ds.keys():
-        raw = ds.get_item(tag)
-        if isinstance(raw, RawDataElement) and raw_copyable(raw):
-            as_read[int(tag)] = raw
     if not lazy_private:
         for _ in ds.iterall():
             pass
-        return as_read
+        return
     for tag in list(ds.keys()):
         if raw_removable_private(ds.get_item(tag)):
             continue
@@ -145,6 +145,20 @@ def _decode(ds: Dataset, lazy_private: bool) -> dict[int, RawDataElement]:
             for item in elem.value:
                 for _ in item.iterall():
                     pass
+
+
+def _as_read(ds: Dataset) -> dict[int, RawDataElement]:
+    """The top-level elements still as read that :func:`._clean.raw_copyable` allows to copy
+    (their bytes go to the encrypted originals and the output as read)."""
+    from pydicom.dataelem import RawDataElement
+
+    from dicomsec.deid._clean import raw_copyable
+
+    as_read: dict[int, RawDataElement] = {}
+    for tag in ds.keys():
+        raw = ds.get_item(tag)
+        if isinstance(raw, RawDataElement) and raw_copyable(raw):
+            as_read[int(tag)] = raw
     return as_read
 
 
@@ -254,15 +268,13 @@ def _keep_originals(ds: Dataset, result: EngineResult) -> None:
 
 def _write(ds: Dataset, dst: Path, *, mode: int | None = None) -> None:
     """Encode first (an encoding error leaves nothing), then publish atomically."""
-    from pydicom import dcmwrite
-
     from dicomsec._atomic import atomic_output
+    from dicomsec.deid._encode import encode_file
 
-    buf = BytesIO()
-    dcmwrite(buf, ds, enforce_file_format=True)
+    data = encode_file(ds)
     dst.parent.mkdir(parents=True, exist_ok=True)
     with atomic_output(dst, mode=mode) as fh:
-        fh.write(buf.getbuffer())
+        fh.write(data)
 
 
 @contextlib.contextmanager
@@ -290,14 +302,17 @@ def _deidentify(src: Path, dst: Path, config: DeidConfig) -> Deidentified:
     from dicomsec.deid._uids import check_secret
 
     check_secret(config.secret)
-    ds, as_read = _read(src, Option.RETAIN_SAFE_PRIVATE not in config.options)
-    flags, visual = _risks(ds, config.options)
-    if flags and config.strict:
-        raise PolicyViolation("refused (strict): " + "; ".join(flags), path=str(src),
-                              hint="give the option that removes the risk, or drop --strict "
-                              "to write the file with the risk flagged")
-    result = deidentify_dataset(ds, Settings(options=config.options, secret=config.secret),
-                                as_read=as_read)
+    with _unreadable(src):
+        # values are decoded when a step needs them (the engine decodes what its actions
+        # read): a damaged one fails the file here, before anything is written (exit 2)
+        ds = _read(src)
+        flags, visual = _risks(ds, config.options)
+        if flags and config.strict:
+            raise PolicyViolation("refused (strict): " + "; ".join(flags), path=str(src),
+                                  hint="give the option that removes the risk, or drop "
+                                  "--strict to write the file with the risk flagged")
+        result = deidentify_dataset(ds, Settings(options=config.options, secret=config.secret),
+                                    as_read=_as_read(ds))
     out, warnings = result.dataset, list(result.warnings)
     claims: list[Option] = []
     pixels = None
