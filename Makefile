@@ -6,7 +6,9 @@ PY := $(VENV)/bin/python
 # Debian packages of the real peers the tests run against (command: package)
 PEERS := dcmsign:dcmtk storescu:dcmtk storescp:dcmtk dciodvfy:dicom3tools openssl:openssl \
 	softhsm2-util:softhsm2 pkcs11-tool:opensc chromium:chromium \
-	gdcmanon:libgdcm-tools tesseract:tesseract-ocr
+	gdcmanon:libgdcm-tools tesseract:tesseract-ocr rsyslogd:rsyslog
+# files (not commands) that tell a peer package is there (path glob: package)
+PEER_FILES := /usr/lib/*/rsyslog/lmnsd_gtls.so:rsyslog-gnutls
 
 .PHONY: install peers test lint demo bench clean
 
@@ -15,13 +17,15 @@ install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip >/dev/null 2>&1 || true
-	$(PY) -m pip install -q -e '.[dev,ocr,bench]'
+	$(PY) -m pip install -q -e '.[dev,ocr,bench,fhir]'
 	touch $@
 
 # Install the peer tools with apt-get when running as root and they are missing.
 peers:
 	@missing=""; for p in $(PEERS); do cmd=$${p%%:*}; pkg=$${p##*:}; \
 	  command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+	for p in $(PEER_FILES); do glob=$${p%%:*}; pkg=$${p##*:}; \
+	  compgen -G "$$glob" >/dev/null || missing="$$missing $$pkg"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing peers:$$missing"; \

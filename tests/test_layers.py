@@ -1,9 +1,10 @@
 """Architecture: the import layers, the one algorithm registry, a silent and cheap import.
 
-Layers, bottom to top: ``errors``; ``algorithms``, ``limits``, ``_atomic``, ``_rawdicom``,
-``_window``, ``report``; ``keys``, ``_pkcs11``; ``trust``; ``cms``; ``signatures``, ``securefile``,
-``transport``; ``batch``, ``policy``; ``cli``. A module may import its own layer and the ones
-below, never one above, and nothing outside ``cli/`` imports ``dicomsec.cli`` (``__main__`` is the
+Layers, bottom to top: ``errors``; ``events``, ``algorithms``, ``limits``, ``_atomic``,
+``_rawdicom``, ``_window``, ``report``; ``keys``, ``_pkcs11``; ``trust``; ``cms``; ``signatures``,
+``securefile``, ``transport``; ``batch``, ``policy``, ``audit``; ``cli``. A module may import its
+own layer and the ones below, never one above, and nothing outside ``cli/`` imports
+``dicomsec.cli`` (``__main__`` is the
 ``python -m dicomsec`` entry point and the one exception). Imports inside functions and under
 ``TYPE_CHECKING`` count too.
 
@@ -28,6 +29,7 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "dicomsec"
 #: rank of each top-level part of the package (lower may not import higher)
 LAYERS: dict[str, int] = {
     "errors": 0,
+    "events": 1,
     "algorithms": 1,
     "_atomic": 1,
     "_lazy": 1,
@@ -46,11 +48,12 @@ LAYERS: dict[str, int] = {
     "transport": 5,
     "batch": 6,
     "policy": 6,
+    "audit": 6,
     "cli": 7,
 }
 #: the modules below ``signatures`` (the brief's "lower layers")
-LOWER = ("algorithms", "errors", "keys", "limits", "_atomic", "_rawdicom", "_window", "report",
-         "trust")
+LOWER = ("algorithms", "errors", "events", "keys", "limits", "_atomic", "_rawdicom", "_window",
+         "report", "trust")
 #: modules that may import the command line tool besides cli/ itself
 CLI_ENTRY_POINTS = {"dicomsec.__main__"}
 
