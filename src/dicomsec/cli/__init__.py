@@ -14,6 +14,11 @@ every other command go through the typer app (:func:`get_app`), built on first u
 environment variable ``DICOMSEC_LIMITS`` set the resource limits (:mod:`dicomsec.limits`) of
 the whole run before any command starts: one place for both paths, so the typer-free and the
 typer commands cannot disagree. ``dicomsec limits`` prints the table in force.
+
+``--audit URL`` (repeatable) and ``--audit-spool DIR`` are taken the same way, for every
+command: the audit trail (:mod:`dicomsec.cli._audit`, :func:`dicomsec.audit.open_trail`) is
+opened before the command runs and closed after it, within its bound; a spool that cannot be
+written, or a record that could not be spooled, is exit 2 with one line (docs/audit.md).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ if TYPE_CHECKING:
 
     import typer
 
+    from dicomsec.cli import _audit
     from dicomsec.limits import Limits
 
 __all__ = ["get_app", "main"]
@@ -210,6 +216,36 @@ def _run(args: list[str], debug: bool, quick: list[bool]) -> int:
         return fail(exc)
 
 
+def _audited(args: list[str], options: _audit.AuditOptions, debug: bool,
+             quick: list[bool]) -> int:
+    """Run the command with its audit trail open (:mod:`dicomsec.cli._audit`): a trail that
+    cannot be opened stops the run before the command (exit 2); a record that could not be
+    spooled turns the exit code into 2, with one line."""
+    from dicomsec.cli import _audit
+
+    try:
+        _audit.open_for(args, options)
+    except Exception as exc:  # InvalidInput (bad URL, unwritable spool), OSError
+        _audit.close_current()
+        if debug:
+            raise
+        from dicomsec.cli._root import fail
+
+        return fail(exc)
+    code = EXIT_INPUT
+    try:
+        code = _run(args, debug, quick)
+    finally:
+        errors = _audit.close_current()
+    if errors:
+        from dicomsec.cli._root import err
+
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        err(f"error: audit record not kept: {errors[0]}{more}")
+        return EXIT_INPUT
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line tool; returns the exit code.
 
@@ -232,6 +268,15 @@ def main(argv: list[str] | None = None) -> int:
     from dicomsec.cli._root import DEBUG
 
     DEBUG[0] = debug
+    from dicomsec.cli import _audit
+
+    try:
+        args, options = _audit.split_args(args)
+        args, pairs = _limit_args(args)
+    except Exception as exc:  # InvalidInput: one line, exit 2
+        from dicomsec.cli._root import fail
+
+        return fail(exc)
     _arrange_tls(args)
     import signal
 
@@ -241,14 +286,13 @@ def main(argv: list[str] | None = None) -> int:
         pass
     quick = [False]
     try:
-        args, pairs = _limit_args(args)
         previous = _set_limits(pairs)
-    except Exception as exc:  # InvalidInput: one line, exit 2
+    except Exception as exc:
         from dicomsec.cli._root import fail
 
         return fail(exc)
     try:
-        code = _run(args, debug, quick)
+        code = _audited(args, options, debug, quick)
     finally:
         _restore_limits(previous)  # main() called again in this process starts afresh
     threading = sys.modules.get("threading")

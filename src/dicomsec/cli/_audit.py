@@ -2,27 +2,60 @@
 
 Commands pass ``handlers=audit_handlers()`` to the library functions that emit
 :class:`~dicomsec.events.AuditEvent` objects; services (``scp``) that run for long take
-:func:`current_trail` to deliver in the background. Outside ``main()`` (tests calling a
+:func:`current_trail` and call its ``start_background()``. Outside ``main()`` (tests calling a
 command function directly, library use) there is no trail and no handler.
+
+``dicomsec.cli.main`` takes ``--audit URL`` (repeatable) and ``--audit-spool DIR`` from
+anywhere before ``--`` (:func:`split_args`), opens the trail before the command runs
+(:func:`open_for`: a spool that cannot be written is exit 2 before anything is done) and closes
+it afterwards (:func:`close_current`: bounded; a record that could not be spooled makes the
+command fail). Commands that never touch security (help, ``limits``, ``audit validate``,
+``audit status``) run without a trail, so their start-up does not open SQLite
+(:func:`needs_trail`).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy knows the name)
 if TYPE_CHECKING:
-    from dicomsec.audit import Trail
+    from pathlib import Path
+
+    from dicomsec.audit.trail import Trail
     from dicomsec.events import AuditHandler
 
-__all__ = ["audit_handlers", "current_trail"]
+__all__ = ["AUDIT_HELP", "AUDIT_SPOOL_HELP", "AuditOptions", "audit_handlers", "audit_options",
+           "close_current", "current_trail", "needs_trail", "open_for", "split_args"]
 
-#: the trail of the running command (set and cleared by ``dicomsec.cli.main``)
+#: the help of ``--audit`` and ``--audit-spool`` (taken by ``main()`` wherever they appear)
+AUDIT_HELP = ("Where audit records go: file:///p/audit.log, syslog+tls://host:port?ca=&cert=&key=, "
+              "syslog+udp://host:port, fhir-file:///p/x.ndjson, or off; repeatable, anywhere on "
+              "the line; over DICOMSEC_AUDIT and the config file. See docs/audit.md.")
+AUDIT_SPOOL_HELP = "The folder of the audit spool (default: the state folder's audit-spool)."
+
+
+class AuditOptions:
+    """What the command line said about auditing: ``urls`` (``None``: not given, the
+    environment or the config file decide) and ``spool`` (``None``: the default folder)."""
+
+    __slots__ = ("spool", "urls")
+
+    def __init__(self, urls: list[str] | None = None, spool: Path | None = None) -> None:
+        self.urls = urls
+        self.spool = spool
+
+
+#: the trail of the running command and the options of the run (set by ``main``)
 _TRAIL: list[Trail] = []
+_OPTIONS: list[AuditOptions] = []
+
+#: ``(group, command)`` pairs and commands that run without a trail
+_NO_TRAIL_GROUP = {("audit", "validate"), ("audit", "status")}
+_NO_TRAIL = frozenset({"limits"})
 
 
 def current_trail() -> Trail | None:
-    """The trail opened for the running command; ``None`` when auditing is off or outside
-    ``main()``."""
+    """The trail opened for the running command; ``None`` when there is none (auditing off is
+    a trail without sinks) or outside ``main()``."""
     return _TRAIL[-1] if _TRAIL else None
 
 
@@ -30,3 +63,99 @@ def audit_handlers() -> tuple[AuditHandler, ...]:
     """The handlers of the running command's trail (empty when off or outside ``main()``)."""
     trail = current_trail()
     return trail.handlers if trail is not None else ()
+
+
+def audit_options() -> AuditOptions:
+    """The ``--audit`` / ``--audit-spool`` options of the running command (none outside
+    ``main()``)."""
+    return _OPTIONS[-1] if _OPTIONS else AuditOptions()
+
+
+def _value(args: list[str], i: int, name: str) -> str:
+    if i + 1 >= len(args) or not args[i + 1]:
+        from dicomsec.errors import InvalidInput
+
+        raise InvalidInput(f"{name} takes a value (see 'dicomsec --help')")
+    return args[i + 1]
+
+
+def split_args(args: list[str]) -> tuple[list[str], AuditOptions]:
+    """``(the arguments without --audit / --audit-spool, the options they gave)``; the search
+    stops at ``--``.
+
+    Raises:
+        InvalidInput: an option without a value.
+    """
+    rest: list[str] = []
+    urls: list[str] = []
+    spool: str | None = None
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest.extend(args[i:])
+            break
+        name, eq, value = arg.partition("=")
+        if name in ("--audit", "--audit-spool"):
+            if not eq:
+                value = _value(args, i, name)
+                i += 1
+            elif not value:
+                _value([], 0, name)
+            if name == "--audit":
+                urls.append(value)
+            else:
+                spool = value
+        else:
+            rest.append(arg)
+        i += 1
+    from pathlib import Path
+
+    return rest, AuditOptions(urls or None, Path(spool).expanduser() if spool else None)
+
+
+def needs_trail(args: list[str]) -> bool:
+    """Whether the command of ``args`` may emit (help, ``limits``, ``audit validate`` and
+    ``audit status`` never do)."""
+    head = args[:args.index("--")] if "--" in args else args
+    if not head or head[0].startswith("-") or "--help" in head or "-h" in head:
+        return False
+    if head[0] in _NO_TRAIL:
+        return False
+    if head[0] == "audit":
+        return len(head) > 1 and (head[0], head[1]) not in _NO_TRAIL_GROUP
+    return True
+
+
+def open_for(args: list[str], options: AuditOptions) -> None:
+    """Make ``options`` the run's and, when the command of ``args`` needs one, open its trail.
+
+    Raises:
+        InvalidInput: a bad URL or configuration, or a spool that cannot be written.
+    """
+    _OPTIONS.append(options)
+    if not needs_trail(args):
+        return
+    try:
+        from dicomsec.audit.trail import open_trail
+    except ImportError:  # TEMPORARY while dicomsec.audit.trail is being written (issue 11)
+        return
+    _TRAIL.append(open_trail(options.urls, options.spool))
+
+
+def close_current() -> list[str]:
+    """Close the run's trail (bounded: what is not delivered by then stays in the spool) and
+    forget the run's options; returns the records that could not be spooled (one line each)."""
+    if _OPTIONS:
+        _OPTIONS.pop()
+    if not _TRAIL:
+        return []
+    trail = _TRAIL.pop()
+    errors = list(trail.errors)
+    try:
+        trail.close()
+    except Exception as exc:  # closing delivers; a failure there never loses a spooled record
+        import logging
+
+        logging.getLogger(__name__).warning("closing the audit trail: %s", exc)
+    return errors

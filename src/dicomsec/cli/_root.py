@@ -56,7 +56,9 @@ HELP = ("DICOM security: digital signatures on DICOM objects and items, and Secu
         "Exit codes: 0 ok, 1 a security check failed, 2 usage error or unreadable input. "
         "Add --debug (anywhere) to see tracebacks. Resource limits on hostile input: "
         "--limit NAME=VALUE (anywhere, repeatable) or DICOMSEC_LIMITS; 'dicomsec limits' "
-        "lists them.")
+        "lists them. Audit records of every security operation: --audit URL (anywhere, "
+        "repeatable; 'off' disables) and --audit-spool DIR, or DICOMSEC_AUDIT; by default a "
+        "file in the state folder ('dicomsec audit status').")
 
 #: the help of ``--limit`` (taken by ``main()`` wherever it appears, before ``--``)
 LIMIT_HELP = ("Raise or lower a resource limit for this run, e.g. elements=2M; repeatable, "
@@ -69,6 +71,7 @@ GROUPS: dict[str, str] = {
     "pki": "A site PKI: a CA for devices, operators and TLS endpoints; revocation, CRLs, OCSP.",
     "trust": "Validate certificates: path, key usage, validity, revocation (CRL, OCSP).",
     "policy": "Signing policy: which devices must sign, from when; verdicts and coverage.",
+    "audit": "The audit trail: validate, read, deliver and inspect audit records.",
 }
 
 F = TypeVar("F", bound=Callable[..., int])
