@@ -250,18 +250,22 @@ def _copy_sequence(sequence: Sequence) -> Sequence:
     return top
 
 
-def _decoded(ds: Dataset, lazy: bool, *, top: bool = False
+def _decoded(ds: Dataset, lazy: bool, *, top: bool = False,
+             as_read: dict[int, RawDataElement] | None = None
              ) -> list[DataElement | RawDataElement]:
     """The elements of ``ds`` in tag order, decoded, except (``lazy``) the private elements
     that :func:`._clean.raw_removable_private` lets stay undecoded and (``top``) the standard
-    elements :func:`_decided_undecoded` lets the walk decide on as read."""
+    elements :func:`_decided_undecoded` lets the walk decide on as read. ``as_read``: gets
+    the elements still undecoded that :func:`._clean.raw_copyable` allows to copy, as they
+    were before this call decoded any."""
     elems: list[DataElement | RawDataElement] = []
-    for tag in list(ds.keys()):
-        elem = ds.get_item(tag)
-        if isinstance(elem, RawDataElement) and not (
-                (lazy and raw_removable_private(elem))
-                or (top and _decided_undecoded(elem))):
-            elem = ds[tag]
+    for tag, elem in list(ds._dict.items()):  # get_item's checks cost more than the walk
+        if isinstance(elem, RawDataElement):
+            if as_read is not None and raw_copyable(elem):
+                as_read[int(tag)] = elem
+            if not ((lazy and raw_removable_private(elem))
+                    or (top and _decided_undecoded(elem))):
+                elem = ds[tag]
         elems.append(elem)
     return elems
 
@@ -831,7 +835,9 @@ def deidentify_dataset(ds: Dataset, settings: Settings, *,
 
     ``as_read`` (optional): top-level elements of ``ds`` as they were read before decoding,
     Explicit VR Little Endian (:func:`._clean.raw_copyable`); the originals hold these (their
-    bytes are then encrypted as read) instead of copies of the decoded elements.
+    bytes are then encrypted as read) instead of copies of the decoded elements. ``None``:
+    the engine takes them itself from the elements of ``ds`` still undecoded (a data set
+    just read: all of them).
 
     Raises:
         InvalidInput: an empty or short secret, options that exclude each other, a data set
@@ -843,7 +849,8 @@ def deidentify_dataset(ds: Dataset, settings: Settings, *,
     options = claimed - _PIXEL_OPTIONS
     # the top level in tag order, decoded but the private elements removed whatever their
     # value (not with Retain Safe Private): listed once for the checks, the walk, the originals
-    top = _decoded(ds, Option.RETAIN_SAFE_PRIVATE not in options, top=True)
+    collected: dict[int, RawDataElement] | None = {} if as_read is None else None
+    top = _decoded(ds, Option.RETAIN_SAFE_PRIVATE not in options, top=True, as_read=collected)
     check_structure(ds, top=top)
     patient_id = str(ds.get("PatientID") or "")
     modified = Option.RETAIN_LONGITUDINAL_MODIFIED_DATES in options
@@ -855,7 +862,7 @@ def deidentify_dataset(ds: Dataset, settings: Settings, *,
     if modified and not patient_id.strip():
         walker.warnings.append("no Patient ID: the date offset is the one of the empty ID")
     walker.lazy = Option.RETAIN_SAFE_PRIVATE not in options
-    walker.as_read = as_read or {}
+    walker.as_read = as_read if as_read is not None else collected or {}
     walker.top_elements = {int(elem.tag): elem for elem in top}
     copies = [_copy_any(elem) for elem in top]
     # the undecoded private elements never enter the output (walk_top notes their removal);
