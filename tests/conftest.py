@@ -2,19 +2,45 @@
 
 A peer tool (dcmsign, dciodvfy, openssl, softhsm2-util) missing under CI=true is a failure, not
 a skip.
+
+Audit isolation: at import time ``XDG_STATE_HOME`` and ``XDG_CONFIG_HOME`` point at a throw-away
+folder per pytest process (one per xdist worker, under one root the controller makes), and
+``DICOMSEC_AUDIT`` is removed, so no test writes to the real ``~/.local/state`` or reads the
+user's audit configuration. At the end of the session every message in the default file sinks
+of those folders is validated (DICOM XML against the schema, FHIR with the FHIR model:
+issue 11, acceptance 1); one invalid message fails the session.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
-import pydicom
-import pytest
+_AUDIT_ROOT_VARIABLE = "DICOMSEC_TEST_AUDIT_ROOT"
 
-from dicomsec.cli import main as cli_main
-from dicomsec.keys import FileSigningKey, load_certificate, load_private_key
+
+def _isolate_audit() -> Path:
+    """Point the state and config folders of this pytest process at a throw-away folder."""
+    root = os.environ.get(_AUDIT_ROOT_VARIABLE)
+    if not root:  # the controller (or a run without xdist): workers inherit the variable
+        root = tempfile.mkdtemp(prefix="dicomsec-tests-audit-")
+        os.environ[_AUDIT_ROOT_VARIABLE] = root
+    own = Path(root) / os.environ.get("PYTEST_XDIST_WORKER", "main")
+    os.environ["XDG_STATE_HOME"] = str(own / "state")
+    os.environ["XDG_CONFIG_HOME"] = str(own / "config")
+    os.environ.pop("DICOMSEC_AUDIT", None)
+    return Path(root)
+
+
+AUDIT_ROOT = _isolate_audit()
+
+import pydicom  # noqa: E402  (after the isolation: nothing may read the state folder before)
+import pytest  # noqa: E402
+
+from dicomsec.cli import main as cli_main  # noqa: E402
+from dicomsec.keys import FileSigningKey, load_certificate, load_private_key  # noqa: E402
 
 DATA = Path(__file__).parent / "data"
 PKI = DATA / "pki"
@@ -56,3 +82,40 @@ def cli_sign(src: Path, dst: Path, key: str, *extra: str) -> None:
                    "--key", str(PKI / f"signer-{key}.key.pem"),
                    "--cert", str(PKI / f"signer-{key}.cert.pem"), *extra])
     assert rc == 0
+
+
+def audit_log_problems(root: Path) -> tuple[int, list[str]]:
+    """``(messages, problems)`` of the default file sinks under ``root``: every
+    ``*/state/dicomsec/*.log`` and ``*.ndjson`` (DICOM XML against the schema, FHIR
+    AuditEvents with the FHIR model)."""
+    from dicomsec.cli.commands.audit import read_records, record_problems
+
+    count = 0
+    problems: list[str] = []
+    for path in sorted([*root.glob("*/state/dicomsec/*.log"),
+                        *root.glob("*/state/dicomsec/*.ndjson")]):
+        for record in read_records(path.read_bytes()):
+            count += 1
+            problems.extend(f"{path}:{record[0]}: {p}" for p in record_problems(record))
+    return count, problems
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Acceptance 1 of issue 11: the messages the suite made through the default sinks are
+    valid; the controller (not an xdist worker) checks, once every worker has finished."""
+    if hasattr(session.config, "workerinput") or not AUDIT_ROOT.is_dir():
+        return
+    count, problems = audit_log_problems(AUDIT_ROOT)
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if problems:
+        lines = [f"{len(problems)} invalid audit message(s) of {count} "
+                 f"(kept in {AUDIT_ROOT}):", *problems[:20]]
+        if reporter is not None:
+            reporter.write_sep("=", "audit messages (issue 11, acceptance 1)", red=True)
+            for line in lines:
+                reporter.write_line(line)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        return
+    if reporter is not None and count:
+        reporter.write_line(f"audit: {count} message(s) from the default sinks are valid")
+    shutil.rmtree(AUDIT_ROOT, ignore_errors=True)
