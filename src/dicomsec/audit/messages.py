@@ -1,0 +1,506 @@
+"""DICOM audit messages (PS3.15 A.5, the IHE ATNA format) built from :class:`AuditEvent`\\ s.
+
+:func:`dicom_messages` maps one event to its message(s) (the table of ``docs/audit.md``); the
+builders (:func:`application_activity`, :func:`security_alert`, :func:`instances_accessed`,
+:func:`begin_transferring`, :func:`instances_transferred`, :func:`export`, :func:`import_`,
+:func:`user_authentication`, :func:`audit_log_used`) make one message each. The XML is built as
+text with every text node and attribute escaped (no lxml: a command pays well under a
+millisecond per message, imports included); :func:`dicomsec.audit.schema.validate` checks it
+against the DICOM RELAX NG schema. Output is UTF-8, one line (line breaks inside values are
+written as character references ``&#10;``), no BOM, no XML namespace.
+
+Choices the standard leaves open (also in ``docs/audit.md``):
+
+- **Toolkit events without a DICOM event** (spec section 3): signing = 110103 Instances
+  Accessed, action U; a failed verification = 110113 Security Alert + 110135 Object Security
+  Attributes Changed; wrap / unwrap = 110106 Export / 110107 Import (a failed unwrap = 110103 R
+  with its outcome); de-identification = 110103 C with the output study flagged
+  ``<Anonymized>true`` and life cycle 7; re-identification = 110103 C and 110113 + 110132 Use of
+  Restricted Function; policy violation = 110113 + 110144 Authorization Decision; pki issue /
+  revoke = 110113 + 110129 Security Configuration; TLS association accepted / refused =
+  110113 + 110126 Node Authentication. No local (private) codes are used.
+- **Identity conventions** (A.5.2): the tool is an ActiveParticipant in every message, UserID
+  ``APP[PID]`` (the syslog tag that local logs show for the same process), UserName the app name,
+  RoleIDCode 110150 Application (plus 110153 Source / 110152 Destination where it sends /
+  receives data), NetworkAccessPointID its host name (type 1, or 2 for an IP address),
+  AlternativeUserID ``AETITLES=A;B`` when it has AE titles; UserIsRequestor true unless a
+  remote participant is the requestor. The OS user (``login@host``) is added as requestor
+  (UserIsRequestor true; 110151 Application Launcher for Application Activity) whenever a
+  person asked, i.e. for every operation except those a service does for a remote peer
+  (association accepted / refused, user authentication, instances received) and whenever a
+  remote participant is the requestor.
+- **Participant objects**: Study = type 2, role 3 (Report), ID type 110180, name = the given name
+  or the UID; Patient = type 1, role 1, ID type RFC-3881 2 Patient Number, name = Patient's Name
+  (or the ID); a file = type 2, role 3 (13 Security Resource in a Security Alert, as A.5.3.11
+  asks), ID type RFC-3881 12 URI; a node = type 2, role 13, ID type 110182 Node ID; a
+  certificate / CRL / key store = type 2, role 13, URI; the audit log = type 2, role 13, URI,
+  name "Security Audit Log". Export / Import carry their media (the Secure DICOM File) as an
+  ActiveParticipant with RoleIDCode 110154 / 110155 and MediaType 110037 URI, UserID = its URI.
+  Exactly one ParticipantObjectName per object; details base64 in ``value``.
+- **Severity** (for syslog): 4 (warning) for a Security Alert with a non-zero outcome, else 5.
+
+Nothing is added that the event does not hold, apart from the tool's own identity, the OS user,
+and the fixed codes above; events never hold a secret (:mod:`dicomsec.events`).
+"""
+
+from __future__ import annotations
+
+import binascii
+import os
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final, TypedDict
+
+from dicomsec.audit import _codes as codes
+from dicomsec.errors import InvalidInput
+from dicomsec.events import AuditEvent, AuditObject, ObjectKind, Operation, Participant
+
+__all__ = ["AuditMessage", "AuditSource", "application_activity", "audit_log_used",
+           "begin_transferring", "dicom_messages", "export", "import_", "instances_accessed",
+           "instances_transferred", "security_alert", "user_authentication"]
+
+XML_DECLARATION: Final = b'<?xml version="1.0" encoding="UTF-8"?>'
+#: outcomes EventOutcomeIndicator allows
+OUTCOMES: Final = frozenset((0, 4, 8, 12))
+
+
+@dataclass(frozen=True, slots=True)
+class AuditSource:
+    """Who reports: the tool on this host (AuditSourceIdentification and the tool's own
+    ActiveParticipant). ``user``: the OS login ``login@host`` that runs it (the requestor when
+    a person asked); ``ae_titles``: its AE titles (AlternativeUserID ``AETITLES=A;B``)."""
+
+    source_id: str
+    hostname: str
+    app_name: str = "dicomsec"
+    process_id: str = ""
+    user: str = ""
+    ae_titles: tuple[str, ...] = ()
+    enterprise_site: str | None = None
+
+    @classmethod
+    def local(cls, app_name: str = "dicomsec", ae_titles: tuple[str, ...] = ()) -> AuditSource:
+        """This process on this host: ``source_id`` ``dicomsec@HOST``, the process id and the
+        OS login (``login@HOST``; the numeric uid when the login has no name)."""
+        import getpass
+        import socket
+
+        host = socket.gethostname() or "localhost"
+        try:
+            login = getpass.getuser()
+        except (OSError, KeyError):   # no name for this uid (containers)
+            login = str(os.getuid())
+        return cls(source_id=f"dicomsec@{host}", hostname=host, app_name=app_name,
+                   process_id=str(os.getpid()), user=f"{login}@{host}",
+                   ae_titles=tuple(ae_titles))
+
+
+@dataclass(frozen=True, slots=True)
+class AuditMessage:
+    """One DICOM audit message. ``xml``: UTF-8, starting with the XML declaration, no BOM;
+    ``event_id``: its EventID code; ``severity``: the syslog severity (5 notice, 4 warning for
+    a Security Alert whose outcome is not 0)."""
+
+    xml: bytes
+    event_id: str
+    outcome: int
+    severity: int
+
+
+# ---------------------------------------------------------------- escaping
+
+#: characters XML 1.0 cannot carry at all (control characters, lone surrogates, U+FFFE/FFFF)
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_TEXT = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\n": "&#10;", "\r": "&#13;"})
+_ATTR = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\t": "&#9;",
+                       "\n": "&#10;", "\r": "&#13;"})
+
+
+def _text(value: str) -> str:
+    """``value`` as element text: escaped, line breaks as character references, characters
+    XML cannot hold replaced by U+FFFD."""
+    return _NOT_XML.sub("\ufffd", value).translate(_TEXT)
+
+
+def _attrs(pairs: Sequence[tuple[str, str | None]]) -> str:
+    return "".join(f' {name}="{_NOT_XML.sub(chr(0xFFFD), value).translate(_ATTR)}"'
+                   for name, value in pairs if value is not None)
+
+
+def _coded(tag: str, code: str, system: str = codes.DCM, meaning: str | None = None) -> str:
+    return (f"<{tag}" + _attrs((("csd-code", code), ("codeSystemName", system),
+                                ("originalText", meaning or codes.meaning(code)))) + "/>")
+
+
+def _b64(text: str) -> str:
+    return binascii.b2a_base64(text.encode("utf-8", "replace"), newline=False).decode("ascii")
+
+
+def _bool(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _access_point_type(address: str) -> str:
+    """NetworkAccessPointTypeCode: 2 for an IPv4 / IPv6 address, 1 for a host name."""
+    if ":" in address or (address.count(".") == 3 and address.replace(".", "").isdigit()):
+        return "2"
+    return "1"
+
+
+# ---------------------------------------------------------------- participants
+
+def _participant(user_id: str, *, requestor: bool, roles: Sequence[str] = (),
+                 alternative: str | None = None, name: str | None = None,
+                 access_point: str | None = None, media_type: str | None = None) -> str:
+    attrs = _attrs((("UserID", user_id), ("AlternativeUserID", alternative),
+                    ("UserName", name), ("UserIsRequestor", _bool(requestor)),
+                    ("NetworkAccessPointID", access_point),
+                    ("NetworkAccessPointTypeCode",
+                     _access_point_type(access_point) if access_point else None)))
+    children = [_coded("RoleIDCode", role) for role in roles]
+    if media_type is not None:
+        children.append(f"<MediaIdentifier>{_coded('MediaType', media_type)}</MediaIdentifier>")
+    if not children:
+        return f"<ActiveParticipant{attrs}/>"
+    return f"<ActiveParticipant{attrs}>{''.join(children)}</ActiveParticipant>"
+
+
+def _tool(source: AuditSource, *, requestor: bool, roles: Sequence[str]) -> str:
+    user_id = f"{source.app_name}[{source.process_id}]" if source.process_id else source.app_name
+    aets = "AETITLES=" + ";".join(source.ae_titles) if source.ae_titles else None
+    return _participant(user_id, requestor=requestor, roles=("110150", *roles),
+                        alternative=aets, name=source.app_name,
+                        access_point=source.hostname or None)
+
+
+def _remote(participant: Participant) -> str:
+    return _participant(participant.user_id, requestor=participant.is_requestor,
+                        roles=participant.roles, alternative=participant.alternative_user_id,
+                        name=participant.user_name,
+                        access_point=participant.network_access_point)
+
+
+def _media(obj: AuditObject, role: str) -> str:
+    return _participant(obj.id, requestor=False, roles=(role,), name=obj.name,
+                        media_type="110037")
+
+
+# ---------------------------------------------------------------- participant objects
+
+#: kind -> (ParticipantObjectTypeCode, TypeCodeRole, IDTypeCode, its codeSystemName)
+_SHAPES: Final[dict[ObjectKind, tuple[str, str, str, str]]] = {
+    ObjectKind.STUDY: ("2", "3", "110180", codes.DCM),
+    ObjectKind.PATIENT: ("1", "1", "2", codes.RFC3881),
+    ObjectKind.FILE: ("2", "3", "12", codes.RFC3881),
+    ObjectKind.NODE: ("2", "13", "110182", codes.DCM),
+    ObjectKind.SECURITY_RESOURCE: ("2", "13", "12", codes.RFC3881),
+    ObjectKind.AUDIT_LOG: ("2", "13", "12", codes.RFC3881),
+    ObjectKind.MEDIA: ("2", "3", "12", codes.RFC3881),
+}
+
+
+def _description(obj: AuditObject) -> str:
+    parts = []
+    for class_uid, instances in obj.sop_classes:
+        inner = "".join(f"<Instance{_attrs((('UID', uid),))}/>" for uid in instances)
+        parts.append(f"<SOPClass{_attrs((('UID', class_uid),))}"
+                     f' NumberOfInstances="{len(instances)}">{inner}</SOPClass>')
+    if obj.encrypted is not None:
+        parts.append(f"<Encrypted>{_bool(obj.encrypted)}</Encrypted>")
+    if obj.anonymized is not None:
+        parts.append(f"<Anonymized>{_bool(obj.anonymized)}</Anonymized>")
+    if not parts:
+        return ""
+    return f"<ParticipantObjectDescription>{''.join(parts)}</ParticipantObjectDescription>"
+
+
+def _object(obj: AuditObject, *, alert: bool = False) -> str:
+    type_code, role, id_type, system = _SHAPES[obj.kind]
+    if alert and obj.kind is ObjectKind.FILE:
+        role = "13"          # A.5.3.11: the subject of a Security Alert is a security resource
+    if obj.life_cycle is not None and obj.life_cycle not in codes.ACTIVITY:
+        raise InvalidInput(f"audit object life cycle {obj.life_cycle} is not 1..15")
+    meaning = codes.RFC3881_ID_TYPES[id_type] if system == codes.RFC3881 else None
+    name = obj.name or ("Security Audit Log" if obj.kind is ObjectKind.AUDIT_LOG else obj.id)
+    attrs = _attrs((("ParticipantObjectID", obj.id), ("ParticipantObjectTypeCode", type_code),
+                    ("ParticipantObjectTypeCodeRole", role),
+                    ("ParticipantObjectDataLifeCycle",
+                     None if obj.life_cycle is None else str(obj.life_cycle))))
+    details = "".join(f"<ParticipantObjectDetail{_attrs((('type', kind), ('value', _b64(text))))}/>"
+                      for kind, text in obj.details)
+    return (f"<ParticipantObjectIdentification{attrs}>"
+            f"{_coded('ParticipantObjectIDTypeCode', id_type, system, meaning)}"
+            f"<ParticipantObjectName>{_text(name)}</ParticipantObjectName>"
+            f"{details}{_description(obj)}</ParticipantObjectIdentification>")
+
+
+# ---------------------------------------------------------------- the message
+
+def _datetime(when: datetime) -> str:
+    """xsd:dateTime with its time zone (A.5.2.5); a naive time is taken as local time."""
+    return (when if when.tzinfo is not None else when.astimezone()).isoformat()
+
+
+def _build(event_id: str, action: str, type_codes: Sequence[str], *, source: AuditSource,
+           when: datetime, outcome: int, description: str, objects: Sequence[AuditObject],
+           participants: Sequence[Participant], person: bool, tool_roles: Sequence[str] = (),
+           media_role: str | None = None, launcher: bool = False) -> AuditMessage:
+    """One message; the builders below fix ``event_id``, ``action`` and the shapes."""
+    outcome = int(outcome)
+    if outcome not in OUTCOMES:
+        raise InvalidInput(f"audit outcome {outcome} is not one of 0, 4, 8, 12")
+    remote_requestor = any(p.is_requestor for p in participants)
+    alert = event_id == "110113"
+    head = "".join(_coded("EventTypeCode", code) for code in type_codes)
+    if description:
+        head += f"<EventOutcomeDescription>{_text(description)}</EventOutcomeDescription>"
+    parts = [
+        '<AuditMessage><EventIdentification'
+        + _attrs((("EventActionCode", action), ("EventDateTime", _datetime(when)),
+                  ("EventOutcomeIndicator", str(outcome))))
+        + f">{_coded('EventID', event_id)}{head}</EventIdentification>",
+        _tool(source, requestor=not remote_requestor, roles=tool_roles),
+    ]
+    if person and source.user and not remote_requestor:
+        parts.append(_participant(source.user, requestor=True,
+                                  roles=("110151",) if launcher else ()))
+    parts.extend(_remote(p) for p in participants)
+    media = [o for o in objects if media_role is not None and o.kind is ObjectKind.MEDIA]
+    parts.extend(_media(o, media_role) for o in media if media_role is not None)
+    parts.append("<AuditSourceIdentification"
+                 + _attrs((("AuditEnterpriseSiteID", source.enterprise_site),
+                           ("AuditSourceID", source.source_id)))
+                 + '><AuditSourceTypeCode csd-code="4"/></AuditSourceIdentification>')
+    parts.extend(_object(o, alert=alert) for o in objects if o not in media)
+    parts.append("</AuditMessage>")
+    xml = XML_DECLARATION + "".join(parts).encode("utf-8")
+    return AuditMessage(xml=xml, event_id=event_id, outcome=outcome,
+                        severity=4 if alert and outcome else 5)
+
+
+# ---------------------------------------------------------------- the builders (A.5.3)
+
+def application_activity(*, source: AuditSource, when: datetime, type_code: str = "110120",
+                         outcome: int = 0, description: str = "",
+                         person: bool = True) -> AuditMessage:
+    """110100 Application Activity (A.5.3.1), action E; ``type_code`` 110120 Application Start
+    or 110121 Application Stop. The OS user, when ``person``, is the Application Launcher."""
+    return _build("110100", "E", (type_code,), source=source, when=when, outcome=outcome,
+                  description=description, objects=(), participants=(), person=person,
+                  launcher=True)
+
+
+def audit_log_used(*, source: AuditSource, when: datetime, objects: Sequence[AuditObject],
+                   outcome: int = 0, description: str = "",
+                   person: bool = True) -> AuditMessage:
+    """110101 Audit Log Used (A.5.3.2), action R; ``objects``: the log(s) (AUDIT_LOG, URI)."""
+    return _build("110101", "R", (), source=source, when=when, outcome=outcome,
+                  description=description, objects=objects, participants=(), person=person)
+
+
+def begin_transferring(*, source: AuditSource, when: datetime, objects: Sequence[AuditObject],
+                       participants: Sequence[Participant] = (), outcome: int = 0,
+                       description: str = "", person: bool = True) -> AuditMessage:
+    """110102 Begin Transferring DICOM Instances (A.5.3.3), action E. The tool takes the role
+    the remote participants leave: Source (110153) unless one of them is the source."""
+    remote = {role for p in participants for role in p.roles}
+    role = "110152" if "110153" in remote and "110152" not in remote else "110153"
+    return _build("110102", "E", (), source=source, when=when, outcome=outcome,
+                  description=description, objects=objects, participants=participants,
+                  person=person, tool_roles=(role,))
+
+
+def instances_accessed(*, source: AuditSource, when: datetime, action: str,
+                       objects: Sequence[AuditObject], participants: Sequence[Participant] = (),
+                       outcome: int = 0, description: str = "",
+                       person: bool = True) -> AuditMessage:
+    """110103 DICOM Instances Accessed (A.5.3.4), ``action`` C, R, U or D."""
+    return _build("110103", _action(action, "CRUD"), (), source=source, when=when,
+                  outcome=outcome, description=description, objects=objects,
+                  participants=participants, person=person)
+
+
+def instances_transferred(*, source: AuditSource, when: datetime, action: str,
+                          objects: Sequence[AuditObject],
+                          participants: Sequence[Participant] = (), outcome: int = 0,
+                          description: str = "", person: bool = True) -> AuditMessage:
+    """110104 DICOM Instances Transferred (A.5.3.5): ``action`` R when the tool sent them (it
+    is then the Source, 110153), C or U when it received them (Destination, 110152)."""
+    action = _action(action, "CRU")
+    return _build("110104", action, (), source=source, when=when, outcome=outcome,
+                  description=description, objects=objects, participants=participants,
+                  person=person, tool_roles=("110153" if action == "R" else "110152",))
+
+
+def export(*, source: AuditSource, when: datetime, objects: Sequence[AuditObject],
+           participants: Sequence[Participant] = (), outcome: int = 0, description: str = "",
+           person: bool = True) -> AuditMessage:
+    """110106 Export (A.5.3.7), action R; MEDIA objects become the Destination Media
+    participant (110154, MediaType 110037 URI); the tool is the Source (110153)."""
+    return _build("110106", "R", (), source=source, when=when, outcome=outcome,
+                  description=description, objects=objects, participants=participants,
+                  person=person, tool_roles=("110153",), media_role="110154")
+
+
+def import_(*, source: AuditSource, when: datetime, objects: Sequence[AuditObject],
+            participants: Sequence[Participant] = (), outcome: int = 0, description: str = "",
+            person: bool = True) -> AuditMessage:
+    """110107 Import (A.5.3.8), action C; MEDIA objects become the Source Media participant
+    (110155, MediaType 110037 URI); the tool is the Destination (110152)."""
+    return _build("110107", "C", (), source=source, when=when, outcome=outcome,
+                  description=description, objects=objects, participants=participants,
+                  person=person, tool_roles=("110152",), media_role="110155")
+
+
+def security_alert(*, source: AuditSource, when: datetime, type_code: str,
+                   objects: Sequence[AuditObject] = (),
+                   participants: Sequence[Participant] = (), outcome: int = 0,
+                   description: str = "", person: bool = True) -> AuditMessage:
+    """110113 Security Alert (A.5.3.11), action E, ``type_code`` from CID 403 (e.g. 110126
+    Node Authentication, 110135 Object Security Attributes Changed)."""
+    return _build("110113", "E", (type_code,), source=source, when=when, outcome=outcome,
+                  description=description, objects=objects, participants=participants,
+                  person=person)
+
+
+def user_authentication(*, source: AuditSource, when: datetime,
+                        participants: Sequence[Participant], type_code: str = "110122",
+                        outcome: int = 0, description: str = "",
+                        person: bool = False) -> AuditMessage:
+    """110114 User Authentication (A.5.3.12), action E, ``type_code`` 110122 Login or 110123
+    Logout; ``participants``: the user who authenticated (user name only)."""
+    return _build("110114", "E", (type_code,), source=source, when=when, outcome=outcome,
+                  description=description, objects=(), participants=participants,
+                  person=person)
+
+
+def _action(action: str, allowed: str) -> str:
+    if len(action) != 1 or action not in allowed:
+        raise InvalidInput(f"audit EventActionCode {action!r} is not one of {', '.join(allowed)}")
+    return action
+
+
+# ---------------------------------------------------------------- events -> messages
+
+#: operations a service performs for a remote peer: no OS user as requestor
+_SERVICE: Final = frozenset((Operation.ASSOCIATION_ACCEPTED, Operation.ASSOCIATION_REFUSED,
+                             Operation.USER_AUTHENTICATION, Operation.INSTANCES_RECEIVED))
+
+_Maker = Callable[[AuditEvent, AuditSource, bool], tuple[AuditMessage, ...]]
+
+
+class _Common(TypedDict):
+    source: AuditSource
+    when: datetime
+    outcome: int
+    description: str
+    person: bool
+
+
+def _common(event: AuditEvent, source: AuditSource, person: bool) -> _Common:
+    return {"source": source, "when": event.when, "outcome": int(event.outcome),
+            "description": event.description, "person": person}
+
+
+def _accessed(action: str) -> _Maker:
+    def make(event: AuditEvent, source: AuditSource, person: bool) -> tuple[AuditMessage, ...]:
+        return (instances_accessed(action=action, objects=event.objects,
+                                   participants=event.participants,
+                                   **_common(event, source, person)),)
+    return make
+
+
+def _alert(type_code: str) -> _Maker:
+    def make(event: AuditEvent, source: AuditSource, person: bool) -> tuple[AuditMessage, ...]:
+        return (security_alert(type_code=type_code, objects=event.objects,
+                               participants=event.participants,
+                               **_common(event, source, person)),)
+    return make
+
+
+def _transferred(action: str) -> _Maker:
+    def make(event: AuditEvent, source: AuditSource, person: bool) -> tuple[AuditMessage, ...]:
+        return (instances_transferred(action=action, objects=event.objects,
+                                      participants=event.participants,
+                                      **_common(event, source, person)),)
+    return make
+
+
+def _verify(event: AuditEvent, source: AuditSource, person: bool) -> tuple[AuditMessage, ...]:
+    if event.outcome:
+        return _alert("110135")(event, source, person)
+    return _accessed("R")(event, source, person)
+
+
+def _unwrap(event: AuditEvent, source: AuditSource, person: bool) -> tuple[AuditMessage, ...]:
+    if event.outcome:
+        return _accessed("R")(event, source, person)
+    return (import_(objects=event.objects, participants=event.participants,
+                    **_common(event, source, person)),)
+
+
+def _wrap(event: AuditEvent, source: AuditSource, person: bool) -> tuple[AuditMessage, ...]:
+    return (export(objects=event.objects, participants=event.participants,
+                   **_common(event, source, person)),)
+
+
+def _reidentify(event: AuditEvent, source: AuditSource, person: bool
+                ) -> tuple[AuditMessage, ...]:
+    return _accessed("C")(event, source, person) + _alert("110132")(event, source, person)
+
+
+def _activity(type_code: str) -> _Maker:
+    def make(event: AuditEvent, source: AuditSource, person: bool) -> tuple[AuditMessage, ...]:
+        return (application_activity(type_code=type_code,
+                                     **_common(event, source, person)),)
+    return make
+
+
+def _authentication(event: AuditEvent, source: AuditSource, person: bool
+                    ) -> tuple[AuditMessage, ...]:
+    return (user_authentication(participants=event.participants,
+                                **_common(event, source, person)),)
+
+
+def _begin(event: AuditEvent, source: AuditSource, person: bool) -> tuple[AuditMessage, ...]:
+    return (begin_transferring(objects=event.objects, participants=event.participants,
+                               **_common(event, source, person)),)
+
+
+def _log_used(event: AuditEvent, source: AuditSource, person: bool) -> tuple[AuditMessage, ...]:
+    return (audit_log_used(objects=event.objects,
+                           **_common(event, source, person)),)
+
+
+_MAKERS: Final[dict[Operation, _Maker]] = {
+    Operation.APPLICATION_START: _activity("110120"),
+    Operation.APPLICATION_STOP: _activity("110121"),
+    Operation.SIGN: _accessed("U"),
+    Operation.VERIFY: _verify,
+    Operation.WRAP: _wrap,
+    Operation.UNWRAP: _unwrap,
+    Operation.DEIDENTIFY: _accessed("C"),
+    Operation.REIDENTIFY: _reidentify,
+    Operation.POLICY_VIOLATION: _alert("110144"),
+    Operation.SECURITY_CONFIGURATION: _alert("110129"),
+    Operation.ASSOCIATION_ACCEPTED: _alert("110126"),
+    Operation.ASSOCIATION_REFUSED: _alert("110126"),
+    Operation.USER_AUTHENTICATION: _authentication,
+    Operation.BEGIN_TRANSFER: _begin,
+    Operation.INSTANCES_SENT: _transferred("R"),
+    Operation.INSTANCES_RECEIVED: _transferred("C"),
+    Operation.AUDIT_LOG_USED: _log_used,
+}
+
+
+def dicom_messages(event: AuditEvent, source: AuditSource) -> tuple[AuditMessage, ...]:
+    """The DICOM audit message(s) for ``event`` (one, or two for a re-identification), as the
+    module docstring's table says.
+
+    Raises:
+        InvalidInput: an outcome outside 0/4/8/12 or a life cycle outside 1..15.
+    """
+    person = event.operation not in _SERVICE
+    return _MAKERS[event.operation](event, source, person)
