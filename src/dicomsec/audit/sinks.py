@@ -1,0 +1,310 @@
+"""Where audit records go: sinks, each named by a URL (:func:`parse_sink`).
+
+==============================================================  ===============================
+URL                                                             sink
+==============================================================  ===============================
+``file:///var/log/dicomsec/audit.log``                          :class:`FileSink`
+``fhir-file:///var/log/dicomsec/audit.ndjson``                  :class:`FhirFileSink`
+``syslog+udp://host[:514][?max=2048]``                          :class:`UdpSink` (RFC 5426)
+``syslog+tls://host[:6514]?ca=CA&cert=CERT&key=KEY``            :class:`TlsSink` (RFC 5425)
+``[&max=32768][&password-file=F][&name=SERVER-NAME]``
+==============================================================  ===============================
+
+A sink does two things: :meth:`payload` turns one event's message into the bytes that wait in
+the spool (checked here: a record over the sink's size limit is refused with
+:class:`~dicomsec.errors.InvalidInput`, never cut), and :meth:`deliver` sends spooled payloads
+in order and returns how many the destination took (never raises; ``last_error`` says why it
+stopped). A sink whose ``per_event`` is true takes one payload per event (the FHIR rendering)
+instead of one per DICOM message.
+
+File sink format: one JSON object per line, UTF-8, keys ``time`` (the event's time, RFC
+3339), ``event_id``, ``outcome``, ``severity`` and ``xml`` (the message's XML as text, its
+newlines escaped by JSON); ``json.loads`` of a line and ``xml.encode()`` give back the XML
+bytes. FHIR file sink: NDJSON, one FHIR R4 AuditEvent per line (validated before it is
+spooled). Both files are created 0600 and appended with ``fsync`` before the rows leave the
+spool: a crash between the two leaves a duplicate line, never a gap.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from dicomsec.audit.syslog import send_tls, send_udp, syslog_record
+from dicomsec.errors import DicomSecError, InvalidInput
+
+if TYPE_CHECKING:
+    import ssl
+
+    from dicomsec.audit.messages import AuditMessage, AuditSource
+    from dicomsec.events import AuditEvent
+
+__all__ = ["FhirFileSink", "FileSink", "Sink", "TlsSink", "UdpSink", "parse_sink"]
+
+#: PS3.15 A.6: senders and receivers handle at least 32768 octets
+TLS_DEFAULT_MAX = 32768
+#: RFC 5426 §3.2: receivers should take 2048 octets
+UDP_DEFAULT_MAX = 2048
+TLS_PORT = 6514
+UDP_PORT = 514
+
+
+class Sink(Protocol):
+    """One destination of audit records (see the module's docstring)."""
+
+    name: str
+    kind: str
+    per_event: bool
+    last_error: str | None
+
+    def payload(self, event: AuditEvent, message: AuditMessage, source: AuditSource) -> bytes:
+        """What is spooled for this sink; InvalidInput when over its size limit."""
+
+    def deliver(self, payloads: Sequence[bytes], deadline: float) -> int:
+        """Deliver in order by ``deadline`` (``time.monotonic()``); how many were taken."""
+
+
+def _append(path: Path, payloads: Sequence[bytes]) -> None:
+    """Append ``payloads`` to ``path`` (created 0600, folder made) and fsync."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        data = memoryview(b"".join(payloads))
+        while data:
+            data = data[os.write(fd, data):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@dataclass
+class FileSink:
+    """A local file, one JSON object per line (the embedded default)."""
+
+    path: Path
+    name: str = ""
+    kind: str = "file"
+    per_event: bool = False
+    last_error: str | None = None
+
+    def __post_init__(self) -> None:
+        self.name = self.name or self.path.as_uri()
+
+    def payload(self, event: AuditEvent, message: AuditMessage, source: AuditSource) -> bytes:
+        line = {"time": event.when.isoformat(), "event_id": message.event_id,
+                "outcome": message.outcome, "severity": message.severity,
+                "xml": message.xml.decode("utf-8")}
+        return json.dumps(line, ensure_ascii=False).encode("utf-8") + b"\n"
+
+    def deliver(self, payloads: Sequence[bytes], deadline: float) -> int:
+        try:
+            _append(self.path, payloads)
+        except OSError as exc:
+            self.last_error = f"cannot append to {self.path}: {exc.strerror or exc}"
+            return 0
+        self.last_error = None
+        return len(payloads)
+
+
+@dataclass
+class FhirFileSink(FileSink):
+    """FHIR R4 AuditEvent resources (IHE BALP), one JSON object per line (NDJSON)."""
+
+    kind: str = "fhir-file"
+    per_event: bool = True
+
+    def __post_init__(self) -> None:
+        self.name = self.name or "fhir-" + self.path.as_uri()
+
+    def payload(self, event: AuditEvent, message: AuditMessage, source: AuditSource) -> bytes:
+        from dicomsec.audit.fhir import fhir_audit_event, validate_fhir
+
+        resource = fhir_audit_event(event, source)
+        problems = validate_fhir(resource)
+        if problems:
+            raise InvalidInput("FHIR AuditEvent not valid: " + "; ".join(problems[:3]))
+        return json.dumps(resource, ensure_ascii=False,
+                          separators=(",", ":")).encode("utf-8") + b"\n"
+
+
+def _limited(record: bytes, limit: int, name: str) -> bytes:
+    if len(record) > limit:
+        raise InvalidInput(f"audit record of {len(record)} octets is over the limit of "
+                           f"{limit} of sink {name} (never cut; raise ?max= to what the "
+                           "receiver takes)")
+    return record
+
+
+@dataclass
+class UdpSink:
+    """Syslog over UDP (RFC 5426): one record per datagram, at most ``max_size`` octets."""
+
+    host: str
+    port: int = UDP_PORT
+    max_size: int = UDP_DEFAULT_MAX
+    name: str = ""
+    kind: str = "syslog+udp"
+    per_event: bool = False
+    last_error: str | None = None
+
+    def __post_init__(self) -> None:
+        self.name = self.name or f"syslog+udp://{_netloc(self.host, self.port)}"
+
+    def payload(self, event: AuditEvent, message: AuditMessage, source: AuditSource) -> bytes:
+        return _limited(syslog_record(message, source, event.when), self.max_size,
+                        self.name)
+
+    def deliver(self, payloads: Sequence[bytes], deadline: float) -> int:
+        sent, self.last_error = send_udp(payloads, self.host, self.port, deadline)
+        return sent
+
+
+@dataclass
+class TlsSink:
+    """Syslog over TLS (RFC 5425) with mutual authentication: our certificate and key, the
+    receiver's CA; the DICOM B.12 client context (TLS 1.2 or 1.3, ECDHE + AES-GCM, the
+    receiver's certificate validated for serverAuth and its name checked against
+    ``server_name``, default the host)."""
+
+    host: str
+    ca: Path
+    cert: Path | None = None
+    key: Path | None = None
+    port: int = TLS_PORT
+    max_size: int = TLS_DEFAULT_MAX
+    password_file: Path | None = None
+    server_name: str | None = None
+    name: str = ""
+    kind: str = "syslog+tls"
+    per_event: bool = False
+    last_error: str | None = None
+    _context: ssl.SSLContext | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        self.name = self.name or f"syslog+tls://{_netloc(self.host, self.port)}"
+
+    def payload(self, event: AuditEvent, message: AuditMessage, source: AuditSource) -> bytes:
+        return _limited(syslog_record(message, source, event.when), self.max_size,
+                        self.name)
+
+    def context(self) -> ssl.SSLContext:
+        """The client context, built on first use (so that ``ssl`` is imported only when a
+        record is sent, after the command line tool arranged its OpenSSL configuration).
+
+        Raises:
+            DicomSecError: unreadable CA, certificate or key, or a certificate the B.12
+                profile or a TLS client's key usage refuses.
+        """
+        with self._lock:
+            if self._context is None:
+                from dicomsec.keys import read_password
+                from dicomsec.transport.tls import client_context
+                from dicomsec.trust import TrustStore
+
+                password = read_password(self.password_file) if self.password_file else None
+                self._context = client_context(
+                    "b12", TrustStore.from_paths([self.ca]), cert=self.cert, key=self.key,
+                    key_password=password, check_hostname=True)
+            return self._context
+
+    def deliver(self, payloads: Sequence[bytes], deadline: float) -> int:
+        try:
+            ctx = self.context()
+        except DicomSecError as exc:
+            self.last_error = f"TLS client not usable: {exc}"
+            return 0
+        if time.monotonic() >= deadline:
+            self.last_error = "no time left"
+            return 0
+        taken, self.last_error = send_tls(
+            payloads, ctx, self.host, self.port, self.server_name or self.host, deadline)
+        return taken
+
+
+def _netloc(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _query(url: str, text: str, allowed: set[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for key, values in parse_qs(text, keep_blank_values=True).items():
+        if key not in allowed:
+            raise InvalidInput(f"audit sink {url!r}: unknown option {key!r} "
+                               f"(known: {', '.join(sorted(allowed))})")
+        found[key] = values[-1]
+    return found
+
+
+def _size(url: str, options: dict[str, str], default: int) -> int:
+    text = options.get("max", str(default))
+    if not text.isdigit() or not 480 <= int(text) <= 1 << 24:
+        raise InvalidInput(f"audit sink {url!r}: max={text!r} is not a size in octets "
+                           "(480..16777216)")
+    return int(text)
+
+
+def _file(url: str, path: str, what: str) -> Path:
+    if not path.startswith("/"):
+        raise InvalidInput(f"audit sink {url!r}: a {what} URL needs an absolute path "
+                           "(file:///path/to/file)")
+    return Path(unquote(path))
+
+
+def _existing(url: str, options: dict[str, str], key: str) -> Path | None:
+    value = options.get(key)
+    if value is None:
+        return None
+    path = Path(unquote(value)).expanduser()
+    if not path.is_file():
+        raise InvalidInput(f"audit sink {url!r}: {key} file not found", path=str(path))
+    return path
+
+
+def _endpoint(url: str, parts: Any, default_port: int) -> tuple[str, int]:
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        raise InvalidInput(f"audit sink {url!r}: bad port") from None
+    if not host:
+        raise InvalidInput(f"audit sink {url!r}: no host")
+    return host, port or default_port
+
+
+def parse_sink(url: str) -> Sink:
+    """The sink a URL names (see the module's table).
+
+    Raises:
+        InvalidInput: unknown scheme or option, bad port or size, a relative file path, a
+            missing CA / certificate / key / password file, a certificate without its key.
+    """
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    if scheme in ("file", "fhir-file"):
+        _query(url, parts.query, set())
+        path = _file(url, parts.path, scheme)
+        return FileSink(path) if scheme == "file" else FhirFileSink(path)
+    if scheme == "syslog+udp":
+        options = _query(url, parts.query, {"max"})
+        host, port = _endpoint(url, parts, UDP_PORT)
+        return UdpSink(host, port, _size(url, options, UDP_DEFAULT_MAX))
+    if scheme == "syslog+tls":
+        options = _query(url, parts.query, {"ca", "cert", "key", "max", "password-file", "name"})
+        host, port = _endpoint(url, parts, TLS_PORT)
+        ca = _existing(url, options, "ca")
+        if ca is None:
+            raise InvalidInput(f"audit sink {url!r}: ca=FILE is required (the receiver's CA)")
+        cert, key = _existing(url, options, "cert"), _existing(url, options, "key")
+        if (cert is None) != (key is None):
+            raise InvalidInput(f"audit sink {url!r}: cert= and key= go together")
+        return TlsSink(host, ca, cert, key, port, _size(url, options, TLS_DEFAULT_MAX),
+                       _existing(url, options, "password-file"), options.get("name"))
+    raise InvalidInput(f"audit sink {url!r}: unknown scheme (file, fhir-file, syslog+udp, "
+                       "syslog+tls)")

@@ -1,0 +1,334 @@
+"""The persistent audit spool: every record waits here until its sink has taken it.
+
+One SQLite database (``spool.sqlite3`` in the spool folder; default
+``<state folder>/audit-spool``), journal mode WAL with ``synchronous=FULL`` (a record that
+:meth:`Spool.add` returned for is on disk: a crash, a power cut or ``kill -9`` right after
+loses nothing) and a busy timeout, so that commands, services and their threads share it.
+
+Rows are kept per sink (the sink's ``name``, the URL without query secrets) in the order they
+were added, and leave only through :meth:`Spool.remove`, which the trail calls with the ids
+that the sink's ``deliver()`` took. Each sink has a row of its own state: the last delivery,
+the last error, the number of failed attempts in a row and the time of the next attempt
+(exponential backoff: 1 s doubled per failure up to 5 minutes; :meth:`Spool.due`), and a
+lease: :meth:`Spool.lease` lets one flusher at a time send a sink's rows (so that two
+processes do not send the same rows); a lease whose holder died (same host, process gone)
+or whose time ran out is taken over.
+
+Fork: a connection is never shared with a child; each method reopens it in a process that is
+not the one that opened it. Threads: one connection per process, guarded by a lock.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+import threading
+import time
+import weakref
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+from dicomsec.errors import InvalidInput
+from dicomsec.report import Report
+
+__all__ = ["SinkStatus", "Spool", "SpoolStatus"]
+
+FILE_NAME = "spool.sqlite3"
+#: exponential backoff after failed attempts: first wait and cap (seconds)
+BACKOFF_FIRST = 1.0
+BACKOFF_MAX = 300.0
+BUSY_TIMEOUT_MS = 10_000
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS queue (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    sink TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    created REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS queue_sink ON queue (sink, id);
+CREATE TABLE IF NOT EXISTS sinks (
+    sink TEXT PRIMARY KEY,
+    last_delivery REAL,
+    last_error TEXT,
+    last_error_at REAL,
+    failures INTEGER NOT NULL DEFAULT 0,
+    next_attempt REAL NOT NULL DEFAULT 0,
+    delivered INTEGER NOT NULL DEFAULT 0,
+    lease_host TEXT,
+    lease_pid INTEGER,
+    lease_token TEXT,
+    lease_until REAL NOT NULL DEFAULT 0
+);
+"""
+
+
+def _iso(stamp: float | None) -> str | None:
+    return None if stamp is None else datetime.fromtimestamp(stamp, UTC).isoformat()
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class SinkStatus:
+    """One sink's part of the spool: rows waiting, the oldest one's time, the last delivery,
+    the last error (``None`` once a delivery succeeded after it) and the next attempt."""
+
+    sink: str
+    depth: int
+    oldest: str | None
+    last_delivery: str | None
+    last_error: str | None
+    failures: int
+    next_attempt: str | None
+    delivered: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"sink": self.sink, "depth": self.depth, "oldest": self.oldest,
+                "last_delivery": self.last_delivery, "last_error": self.last_error,
+                "failures": self.failures, "next_attempt": self.next_attempt,
+                "delivered": self.delivered}
+
+
+@dataclass(frozen=True, slots=True)
+class SpoolStatus(Report):
+    """What the spool holds: ok when no sink's last attempt failed."""
+
+    schema: ClassVar[str] = "dicomsec.audit.spool/1"
+    path: str
+    sinks: tuple[SinkStatus, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(s.last_error is None for s in self.sinks)
+
+    @property
+    def depth(self) -> int:
+        return sum(s.depth for s in self.sinks)
+
+    def summary(self) -> str:
+        failing = sum(1 for s in self.sinks if s.last_error is not None)
+        return (f"{'OK' if self.ok else 'FAIL'} spool depth={self.depth} "
+                f"sinks={len(self.sinks)} failing={failing}")
+
+    def _content(self) -> dict[str, Any]:
+        return {"path": self.path, "depth": self.depth,
+                "sinks": [s.to_dict() for s in self.sinks]}
+
+    def _failure(self) -> InvalidInput:
+        return InvalidInput(self.summary())
+
+
+def _fresh_lock(ref: weakref.ReferenceType[Spool]) -> None:
+    """In a forked child: a new lock (another thread of the parent may have held it) and
+    no connection (the parent's is never used here)."""
+    spool = ref()
+    if spool is not None:
+        spool._lock = threading.RLock()
+        spool._db = None
+
+
+class Spool:
+    """The SQLite spool in ``folder`` (created 0700 when missing).
+
+    Raises:
+        InvalidInput: the folder or the database cannot be created, opened or written.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self.path = self.folder / FILE_NAME
+        self._lock = threading.RLock()
+        self._pid = -1
+        self._db: sqlite3.Connection | None = None
+        ref = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: _fresh_lock(ref))
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            raise InvalidInput(f"cannot create the audit spool folder: {exc.strerror or exc}",
+                               path=str(self.folder)) from None
+        with self._tx() as db:  # creates the tables; proves we can write
+            db.execute("UPDATE sinks SET failures = failures WHERE 0")
+
+    # --- the connection --------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000,
+                                 isolation_level=None, check_same_thread=False)
+            db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = FULL")
+            db.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise InvalidInput(f"cannot open the audit spool: {exc}", path=str(self.path)) from None
+        return db
+
+    def _conn(self) -> sqlite3.Connection:
+        if self._db is None or self._pid != os.getpid():
+            # never use a connection inherited through fork (its locks belong to the parent)
+            self._db = self._connect()
+            self._pid = os.getpid()
+        return self._db
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One IMMEDIATE transaction under the lock; InvalidInput on any SQLite error."""
+        with self._lock:
+            db = self._conn()
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield db
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
+                db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise InvalidInput(f"audit spool not writable: {exc}",
+                                   path=str(self.path)) from None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._db is not None and self._pid == os.getpid():
+                self._db.close()
+            self._db = None
+
+    # --- rows ------------------------------------------------------------------------------
+
+    def add(self, sink: str, payload: bytes) -> int:
+        """Store one payload for ``sink``; durable when this returns. Returns its id."""
+        return self.add_many([(sink, payload)])[0]
+
+    def add_many(self, rows: Sequence[tuple[str, bytes]]) -> list[int]:
+        """Store several ``(sink, payload)`` rows in one transaction (all or none)."""
+        now = time.time()
+        ids: list[int] = []
+        with self._tx() as db:
+            for sink, payload in rows:
+                cur = db.execute("INSERT INTO queue (sink, payload, created) VALUES (?, ?, ?)",
+                                 (sink, payload, now))
+                ids.append(int(cur.lastrowid or 0))
+        return ids
+
+    def pending(self, sink: str, limit: int = 100) -> list[tuple[int, bytes]]:
+        """The oldest ``limit`` rows of ``sink``, ``(id, payload)``, in the order added."""
+        with self._lock:
+            try:
+                rows = self._conn().execute(
+                    "SELECT id, payload FROM queue WHERE sink = ? ORDER BY id LIMIT ?",
+                    (sink, limit)).fetchall()
+            except sqlite3.Error as exc:
+                raise InvalidInput(f"audit spool not readable: {exc}",
+                                   path=str(self.path)) from None
+        return [(int(i), bytes(p)) for i, p in rows]
+
+    def depth(self, sink: str) -> int:
+        """How many rows of ``sink`` wait."""
+        with self._lock:
+            try:
+                (n,) = self._conn().execute("SELECT COUNT(*) FROM queue WHERE sink = ?",
+                                            (sink,)).fetchone()
+            except sqlite3.Error as exc:
+                raise InvalidInput(f"audit spool not readable: {exc}",
+                                   path=str(self.path)) from None
+        return int(n)
+
+    def sinks(self) -> list[str]:
+        """Every sink that has rows waiting or a state."""
+        with self._lock:
+            found = self._conn().execute(
+                "SELECT sink FROM queue UNION SELECT sink FROM sinks").fetchall()
+        return sorted(str(s) for (s,) in found)
+
+    def remove(self, ids: Sequence[int]) -> None:
+        """Remove delivered rows."""
+        if not ids:
+            return
+        with self._tx() as db:
+            db.executemany("DELETE FROM queue WHERE id = ?", [(i,) for i in ids])
+
+    # --- per-sink state --------------------------------------------------------------------
+
+    def note(self, sink: str, *, delivered: int, error: str | None) -> None:
+        """Record an attempt: deliveries reset the backoff; an error doubles it."""
+        now = time.time()
+        with self._tx() as db:
+            db.execute("INSERT OR IGNORE INTO sinks (sink) VALUES (?)", (sink,))
+            if delivered:
+                db.execute("UPDATE sinks SET last_delivery = ?, delivered = delivered + ? "
+                           "WHERE sink = ?", (now, delivered, sink))
+            if error is None:
+                db.execute("UPDATE sinks SET last_error = NULL, failures = 0, "
+                           "next_attempt = 0 WHERE sink = ?", (sink,))
+                return
+            (failures,) = db.execute("SELECT failures FROM sinks WHERE sink = ?",
+                                     (sink,)).fetchone()
+            wait = min(BACKOFF_FIRST * 2 ** min(int(failures), 20), BACKOFF_MAX)
+            db.execute("UPDATE sinks SET last_error = ?, last_error_at = ?, "
+                       "failures = failures + 1, next_attempt = ? WHERE sink = ?",
+                       (error, now, now + wait, sink))
+
+    def due(self, sink: str) -> bool:
+        """Whether the backoff of ``sink`` lets an attempt run now."""
+        with self._lock:
+            row = self._conn().execute("SELECT next_attempt FROM sinks WHERE sink = ?",
+                                       (sink,)).fetchone()
+        return row is None or float(row[0]) <= time.time()
+
+    def lease(self, sink: str, token: str, seconds: float) -> bool:
+        """Take (or extend) the right to send ``sink``'s rows for ``seconds``; ``False`` when
+        another live flusher holds it."""
+        now, host, pid = time.time(), socket.gethostname(), os.getpid()
+        with self._tx() as db:
+            db.execute("INSERT OR IGNORE INTO sinks (sink) VALUES (?)", (sink,))
+            held = db.execute("SELECT lease_host, lease_pid, lease_token, lease_until "
+                              "FROM sinks WHERE sink = ?", (sink,)).fetchone()
+            l_host, l_pid, l_token, until = held
+            free = (l_token is None or l_token == token or float(until) <= now
+                    or (l_host == host and l_pid != pid and not _pid_alive(int(l_pid))))
+            if not free:
+                return False
+            db.execute("UPDATE sinks SET lease_host = ?, lease_pid = ?, lease_token = ?, "
+                       "lease_until = ? WHERE sink = ?", (host, pid, token, now + seconds, sink))
+        return True
+
+    def release(self, sink: str, token: str) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE sinks SET lease_host = NULL, lease_pid = NULL, "
+                       "lease_token = NULL, lease_until = 0 WHERE sink = ? AND lease_token = ?",
+                       (sink, token))
+
+    def status(self) -> SpoolStatus:
+        """Depth, oldest row, last delivery and last error of every sink."""
+        with self._lock:
+            db = self._conn()
+            depth = {s: (n, o) for s, n, o in db.execute(
+                "SELECT sink, COUNT(*), MIN(created) FROM queue GROUP BY sink")}
+            state = {r[0]: r[1:] for r in db.execute(
+                "SELECT sink, last_delivery, last_error, failures, next_attempt, delivered "
+                "FROM sinks")}
+        found = []
+        for sink in sorted({*depth, *state}):
+            n, oldest = depth.get(sink, (0, None))
+            last, error, failures, next_at, delivered = state.get(sink, (None, None, 0, 0, 0))
+            found.append(SinkStatus(sink, int(n), _iso(oldest), _iso(last), error,
+                                    int(failures), _iso(next_at) if next_at else None,
+                                    int(delivered)))
+        return SpoolStatus(str(self.path), tuple(found))
