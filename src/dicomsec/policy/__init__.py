@@ -9,6 +9,7 @@ Public API::
     coverage(verdicts, policy) -> PolicyReport          (per device, per day, algorithm mix)
     Tally().add(verdict) ... .report(policy)            (the same, one verdict at a time)
     render_html(report) -> str                          (one self-contained page)
+    violation_event(verdict) -> AuditEvent | None       (POLICY_VIOLATION for the audit trail)
 
 The format, the verdicts and their precedence are in ``docs/trust-and-policy.md``. Layer:
 above ``signatures`` and ``trust``, beside ``batch``; nothing here imports ``cli``.
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING
 from dicomsec._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from dicomsec.policy._audit import violation_event
     from dicomsec.policy._check import check_file, read_attributes
     from dicomsec.policy._coverage import PolicyReport, Tally, coverage, file_entry
     from dicomsec.policy._html import render_html
@@ -29,13 +31,14 @@ if TYPE_CHECKING:
     from dicomsec.policy._model import Rule, SignerRule
 
 __all__ = ["VERDICTS", "Policy", "PolicyReport", "Rule", "SignerRule", "Tally", "Verdict",
-           "check_file", "coverage", "file_entry", "load", "read_attributes", "render_html"]
+           "check_file", "coverage", "file_entry", "load", "read_attributes", "render_html",
+           "violation_event"]
 
 _LAZY = {
     "VERDICTS": "_judge", "Policy": "_judge", "Verdict": "_judge", "Rule": "_model",
     "SignerRule": "_model", "check_file": "_check", "read_attributes": "_check",
     "PolicyReport": "_coverage", "coverage": "_coverage", "Tally": "_coverage",
-    "file_entry": "_coverage", "render_html": "_html",
+    "file_entry": "_coverage", "render_html": "_html", "violation_event": "_audit",
 }
 
 

@@ -8,7 +8,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from dicomsec._rawdicom import ParsedFile
+    from dicomsec.events import AuditHandler
     from dicomsec.policy._judge import Policy, Verdict
     from dicomsec.trust import TrustStore
 
@@ -16,11 +19,13 @@ __all__ = ["check_file", "read_attributes"]
 
 
 def check_file(path: Path | str, policy: Policy, *, trust: TrustStore | None,
-               at: _dt.datetime | _dt.date | None = None) -> Verdict:
+               at: _dt.datetime | _dt.date | None = None,
+               handlers: Iterable[AuditHandler] | None = None) -> Verdict:
     """The verdict on one Part 10 file: its signatures verified (as
     :func:`dicomsec.signatures.verify_file` does, with ``trust``, the policy's algorithm
     policy and the day ``at`` for the verification decisions) and the rule's attributes read
-    from the same parse (top level only).
+    from the same parse (top level only). A verdict that violates a rule is a
+    POLICY_VIOLATION event for ``handlers`` (:func:`dicomsec.policy.violation_event`).
 
     Raises:
         InvalidInput: the file cannot be read or is not DICOM (a limit exceeded included).
@@ -38,7 +43,15 @@ def check_file(path: Path | str, policy: Policy, *, trust: TrustStore | None,
                                        policy=policy.algorithm_policy, at=at)
         attrs = _attributes(parsed, fh, policy.keywords)
     report = FileReport(str(p), tuple(reports), ())
-    return policy.evaluate(report, attrs, path=str(p))
+    verdict = policy.evaluate(report, attrs, path=str(p))
+    if handlers:
+        from dicomsec.events import emit
+        from dicomsec.policy._audit import violation_event
+
+        event = violation_event(verdict)
+        if event is not None:
+            emit(handlers, event)
+    return verdict
 
 
 def _attributes(parsed: ParsedFile, fh: BinaryIO,

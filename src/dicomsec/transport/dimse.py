@@ -20,6 +20,7 @@ handshake and learns of the refusal only at the first read.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import threading
@@ -32,6 +33,16 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from dicomsec.errors import DicomSecError, InvalidInput, PolicyViolation, VerificationFailed
 from dicomsec.report import Report
 from dicomsec.transport import tls
+from dicomsec.transport._audit import (
+    ScpAudit,
+    StudyFacts,
+    Transfers,
+    file_facts,
+    refused_event,
+    remote,
+    study_facts,
+    transfer_events,
+)
 from dicomsec.transport._groupcommit import Content, FileRange, GroupCommit, WrittenFile
 from dicomsec.transport._part10 import (
     UID_PREFIX,
@@ -69,7 +80,10 @@ if TYPE_CHECKING:
     from pynetdicom.association import Association
     from pynetdicom.events import Event
 
+    from dicomsec.events import AuditHandler
     from dicomsec.trust import TrustStore
+
+_log = logging.getLogger(__name__)
 
 __all__ = [
     "DEFAULT_CALLED_AET",
@@ -190,6 +204,8 @@ class DimseServer:
     ae_title: str
     out_dir: Path
     _thread: threading.Thread
+    #: the audit of a server made with handlers (APPLICATION_STOP once, at shutdown)
+    _audit: ScpAudit | None = None
 
     @property
     def port(self) -> int:
@@ -222,6 +238,11 @@ class DimseServer:
         for assoc in active:
             assoc.join(max(0.0, deadline - time.monotonic()))
         self._thread.join(max(0.0, deadline - time.monotonic()))
+        audit, self._audit = self._audit, None
+        if audit is not None:
+            for assoc in active:  # one whose end no event reported
+                audit.finished(assoc)
+            audit.application(False, f"scp {self.ae_title} stopped")
 
     def __enter__(self) -> DimseServer:
         return self
@@ -321,8 +342,17 @@ def _commit_store(committer: GroupCommit, out_dir: Path, uid: str, parts: Conten
     return None
 
 
+def _facts(event: Event, request: Any) -> StudyFacts:
+    """Study and patient of a received data set, for the audit (unknown when unreadable)."""
+    try:
+        return study_facts(_prefix(request.DataSet), str(event.context.transfer_syntax))
+    except Exception:
+        return StudyFacts()
+
+
 def _store_handler(out_dir: Path, emit: EventCallback, committer: GroupCommit,
-                   duplicates: str = "reject") -> Callable[[Event], int]:
+                   duplicates: str = "reject",
+                   audit: ScpAudit | None = None) -> Callable[[Event], int]:
     def handle(event: Event) -> int:
         try:
             return store(event)
@@ -336,9 +366,13 @@ def _store_handler(out_dir: Path, emit: EventCallback, committer: GroupCommit,
         request: Any = event.request
         uid = str(getattr(request, "AffectedSOPInstanceUID", "") or "").rstrip("\0 ")
         calling = event.assoc.requestor.ae_title
+        sop_class = str(getattr(request, "AffectedSOPClassUID", "") or "").rstrip("\0 ")
 
         def failed(detail: str, status: int) -> int:
             emit(ScpEvent("store-failed", peer, detail, calling_aet=calling))
+            if audit is not None:
+                audit.stored(event.assoc, _facts(event, request), sop_class, uid[:64],
+                             detail)
             return status
 
         if not _UID.fullmatch(uid) or len(uid) > 64:
@@ -348,6 +382,7 @@ def _store_handler(out_dir: Path, emit: EventCallback, committer: GroupCommit,
             # the spool could not be written (disk full, folder gone): not the peer's fault
             return failed(f"{uid}: {spooled.error.strerror or spooled.error}",
                           _STATUS_OUT_OF_RESOURCES)
+        facts = _facts(event, request) if audit is not None else None
         try:
             mismatch = _mismatch(event, request, uid)
             if mismatch is not None:
@@ -364,6 +399,8 @@ def _store_handler(out_dir: Path, emit: EventCallback, committer: GroupCommit,
             return failed(f"{uid}: instance exists already (duplicates: reject)",
                           _STATUS_DUPLICATE)
         emit(ScpEvent("stored", peer, uid, path=target, calling_aet=calling))
+        if audit is not None and facts is not None:
+            audit.stored(event.assoc, facts, sop_class, uid)
         return 0x0000
 
     return handle
@@ -378,7 +415,8 @@ def _quiet_pydicom() -> None:
 def _scp_handlers(out: Path, emit: EventCallback, duplicates: str = "reject", *,
                   max_pdata: int = MAX_PDU_SIZE, max_control: int = MAX_CONTROL_PDU,
                   spool_bytes: int = SPOOL_MEMORY,
-                  spool_total: int = SPOOL_MEMORY_TOTAL) -> list[Any]:
+                  spool_total: int = SPOOL_MEMORY_TOTAL,
+                  audit: ScpAudit | None = None) -> list[Any]:
     """pynetdicom event handlers of the SCP: stores, echoes, and the events it reports;
     PDUs are bounded by ``max_pdata`` (P-DATA, or the maximum negotiated when lower) and
     ``max_control`` (any other PDU, and any before the association); a received data set is
@@ -421,13 +459,22 @@ def _scp_handlers(out: Path, emit: EventCallback, duplicates: str = "reject", *,
         emit(ScpEvent("aborted", _requestor(event), detail,
                       calling_aet=event.assoc.requestor.ae_title))
 
-    return [
-        (evt.EVT_C_STORE, _store_handler(out, emit, GroupCommit(), duplicates)),
+    handlers = [
+        (evt.EVT_C_STORE, _store_handler(out, emit, GroupCommit(), duplicates, audit)),
         (evt.EVT_C_ECHO, on_echo),
         (evt.EVT_CONN_OPEN, on_open),
         (evt.EVT_RELEASED, on_released),
         (evt.EVT_ABORTED, on_aborted),
     ]
+    if audit is not None:  # after ours: an association's end is reported first
+        handlers += [
+            (evt.EVT_ACCEPTED, lambda event: audit.accepted(event.assoc)),
+            (evt.EVT_REJECTED, lambda event: audit.rejected(event.assoc)),
+            (evt.EVT_RELEASED, lambda event: audit.finished(event.assoc)),
+            (evt.EVT_ABORTED, lambda event: audit.finished(event.assoc)),
+            (evt.EVT_CONN_CLOSE, lambda event: audit.finished(event.assoc)),
+        ]
+    return handlers
 
 
 def _check_scp_options(out: Path, duplicates: str, network_timeout: float,
@@ -499,6 +546,7 @@ def make_scp(
     duplicates: str = "reject",
     network_timeout: float = READ_TIMEOUT,
     acse_timeout: float = ACSE_TIMEOUT,
+    handlers: Iterable[AuditHandler] | None = None,
 ) -> DimseServer:
     """Start a Storage SCP (all storage SOP classes, every transfer syntax) plus Verification
     over TLS under ``profile``; returns once it listens (``port=0``: any free port).
@@ -516,6 +564,14 @@ def make_scp(
     maximum PDU length we announce and bounds P-DATA (or our A-ASSOCIATE-AC's, when lower),
     ``association_pdu_bytes`` every other PDU; data sets over ``spool_bytes`` (or beyond
     ``spool_total_bytes`` in all) are spooled into unnamed files in ``out_dir``.
+
+    ``handlers`` get the audit events (:mod:`dicomsec.events`, notification semantics: one
+    that raises never breaks an association): APPLICATION_START now and APPLICATION_STOP at
+    :meth:`DimseServer.shutdown`; ASSOCIATION_REFUSED for each TLS handshake refused or
+    failed (the reason as its Alert Description) and each A-ASSOCIATE-RJ;
+    ASSOCIATION_ACCEPTED (calling AE title, certificate subject); USER_AUTHENTICATION when a
+    user identity was sent (not verified: outcome 4); INSTANCES_RECEIVED per study when the
+    association ends.
 
     Raises:
         InvalidInput: unusable certificates, keys, trust anchors or output folder.
@@ -537,11 +593,15 @@ def make_scp(
             with contextlib.suppress(Exception):
                 on_event(event)
 
+    listeners = tuple(handlers or ())
+    audit = ScpAudit(listeners) if listeners else None
+
     ae = _scp_ae(ae_title, max_associations, network_timeout, acse_timeout=acse_timeout,
                  max_pdu=bounds.pdu_bytes)
     handlers = _scp_handlers(out, emit, duplicates, max_pdata=bounds.pdu_bytes,
                              max_control=bounds.association_pdu_bytes,
-                             spool_bytes=bounds.spool_bytes, spool_total=bounds.spool_total_bytes)
+                             spool_bytes=bounds.spool_bytes, spool_total=bounds.spool_total_bytes,
+                             audit=audit)
     server: Any = ae.make_server((host, port), ssl_context=ctx, evt_handlers=handlers,
                                  server_class=handshake_in_worker_server())
     server.handshake_timeout = handshake_timeout
@@ -551,14 +611,19 @@ def make_scp(
     def report(kind: str, address: Any, detail: str, info: dict[str, Any]) -> None:
         emit(ScpEvent(kind, _peer(address), detail, tls_version=info.get("version"),
                       cipher=info.get("cipher")))
+        if kind == "rejected" and audit is not None:
+            audit.tls_refused(address, detail)
 
     server.report = report
     ae._servers.append(server)  # as start_server() does, so that shutdown() finds it
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
                               name=f"dicomsec-scp-{port}", daemon=True)
     thread.start()
-    handle = DimseServer(server, ctx, prof.name, ae_title, out, thread)
+    handle = DimseServer(server, ctx, prof.name, ae_title, out, thread, audit)
     emit(ScpEvent("listening", _peer((handle.host, handle.port)), prof.title))
+    if audit is not None:
+        audit.application(True, f"scp {ae_title} listening on "
+                          f"{_peer((handle.host, handle.port))} ({prof.title})")
     return handle
 
 
@@ -817,6 +882,7 @@ def send_files(
     timeout: float = 30.0,
     on_result: Callable[[StoreResult], None] | None = None,
     window: int = 1,
+    handlers: Iterable[AuditHandler] | None = None,
 ) -> SendReport:
     """C-STORE the files (folders recursively) over one TLS association.
 
@@ -828,11 +894,17 @@ def send_files(
     SCPs answer 1). The price: when the association breaks, the files whose responses were
     lost are reported as failed ("no response") although the SCP may have stored them.
 
+    ``handlers`` get the audit events (:mod:`dicomsec.events`): BEGIN_TRANSFER per study once
+    the association is established, INSTANCES_SENT per study at the end (outcome 4 for the
+    instances not stored, with the reason), and ASSOCIATION_REFUSED when TLS with the SCP
+    failed or the SCP rejected the association.
+
     Raises:
         InvalidInput: a named path is missing, a file is not a readable Part 10 file, there
             are no files, or more than 128 distinct (SOP Class, Transfer Syntax) pairs.
     """
     instances = _prepare(paths)
+    listeners = tuple(handlers or ())
     _quiet_pydicom()
     ae = _new_ae(calling_aet, timeout)
     for sop_class, ts in sorted({(i.sop_class, i.transfer_syntax) for i in instances}):
@@ -844,9 +916,13 @@ def send_files(
                        [propose_window(window)] if window > 1 else None)
     version, cipher = info.get("version"), info.get("cipher")
     if not assoc.is_established:
-        return SendReport(tuple(StoreResult(i.path, i.sop_instance, None, "not sent")
-                                for i in instances), version, cipher, peer,
-                          _association_failure(assoc, log), assoc.is_aborted)
+        report = SendReport(tuple(StoreResult(i.path, i.sop_instance, None, "not sent")
+                                  for i in instances), version, cipher, peer,
+                            _association_failure(assoc, log), assoc.is_aborted)
+        _audit_send(listeners, instances, report, assoc, called_aet, host, info)
+        return report
+    if listeners:
+        _audit_begin(listeners, instances, called_aet, host, info)
     results = _store_all(assoc, instances, on_result, window)
     failure: str | None = None
     if len(results) < len(instances) or any(r.error == _NO_RESPONSE for r in results):
@@ -856,8 +932,79 @@ def send_files(
             results.append(result)
             if on_result is not None:
                 on_result(result)
-    return SendReport(tuple(results), version, cipher, peer, failure,
-                      assoc.is_aborted if failure else False)
+    report = SendReport(tuple(results), version, cipher, peer, failure,
+                        assoc.is_aborted if failure else False)
+    _audit_send(listeners, instances, report, assoc, called_aet, host, info)
+    return report
+
+
+def _destination(called_aet: str, host: str, info: dict[str, Any]) -> Any:
+    return remote(host, ae_title=called_aet, subject=info.get("peer"), requestor=False,
+                  roles=("110152",))
+
+
+def _audit_begin(handlers: tuple[AuditHandler, ...], instances: Sequence[_Instance],
+                 called_aet: str, host: str, info: dict[str, Any]) -> None:
+    """BEGIN_TRANSFER per study (never raises)."""
+    from dicomsec.events import AuditEvent, AuditObject, ObjectKind, Operation, emit
+
+    try:
+        studies: dict[StudyFacts, int] = {}
+        for inst in instances:
+            facts = _instance_facts(inst)
+            studies[facts] = studies.get(facts, 0) + 1
+        for facts, count in studies.items():
+            objects = []
+            if facts.study_uid:
+                objects.append(AuditObject(ObjectKind.STUDY, facts.study_uid))
+            if facts.patient_id or facts.patient_name:
+                objects.append(AuditObject(ObjectKind.PATIENT, facts.patient_id or "",
+                                           name=facts.patient_name))
+            emit(handlers, AuditEvent(
+                Operation.BEGIN_TRANSFER,
+                description=f"sending {count} instance{'s' if count != 1 else ''} to "
+                            f"{called_aet}@{host}",
+                objects=tuple(objects),
+                participants=(_destination(called_aet, host, info),)))
+    except Exception as exc:
+        _log.warning("audit of the transfer's begin failed: %s: %s", type(exc).__name__, exc)
+
+
+def _instance_facts(inst: _Instance) -> StudyFacts:
+    return file_facts(inst.path, inst.offset, inst.transfer_syntax)
+
+
+def _audit_send(handlers: tuple[AuditHandler, ...], instances: Sequence[_Instance],
+                report: SendReport, assoc: Association, called_aet: str, host: str,
+                info: dict[str, Any]) -> None:
+    """INSTANCES_SENT per study, and ASSOCIATION_REFUSED for a TLS failure or an
+    A-ASSOCIATE-RJ (never raises)."""
+    from dicomsec.events import Operation, emit
+
+    if not handlers:
+        return
+    try:
+        failure = report.failure or ""
+        if not assoc.is_established and ("TLS" in failure or assoc.is_rejected):
+            emit(handlers, refused_event(host, failure, ae_title=called_aet,
+                                         subject=info.get("peer"), requestor=False))
+        transfers = Transfers()
+        for inst, result in zip(instances, report.results, strict=False):
+            error = None if result.ok else (result.error if result.error != "not sent"
+                                            else failure or "not sent")
+            transfers.add(_instance_facts(inst), inst.sop_class, inst.sop_instance,
+                          error or (None if result.ok else "failed"))
+            if transfers.full():
+                for event in transfer_events(transfers.take(), Operation.INSTANCES_SENT,
+                                             _destination(called_aet, host, info),
+                                             f"sent to {called_aet}@{host}"):
+                    emit(handlers, event)
+        for event in transfer_events(transfers, Operation.INSTANCES_SENT,
+                                     _destination(called_aet, host, info),
+                                     f"sent to {called_aet}@{host}"):
+            emit(handlers, event)
+    except Exception as exc:
+        _log.warning("audit of the transfer failed: %s: %s", type(exc).__name__, exc)
 
 
 def _store_all(assoc: Association, instances: Sequence[_Instance],
@@ -953,8 +1100,11 @@ def echo(
     calling_aet: str = DEFAULT_CALLING_AET,
     server_hostname: str | None = None,
     timeout: float = 30.0,
+    handlers: Iterable[AuditHandler] | None = None,
 ) -> EchoReport:
-    """C-ECHO over TLS: ``ok`` when the association is accepted and the status is 0."""
+    """C-ECHO over TLS: ``ok`` when the association is accepted and the status is 0.
+    ``handlers`` get ASSOCIATION_REFUSED when TLS with the SCP failed or it rejected the
+    association."""
     from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 
     ae = _new_ae(calling_aet, timeout)
@@ -965,7 +1115,13 @@ def echo(
     version, cipher = info.get("version"), info.get("cipher")
     peer = f"{host}:{port}"
     if not assoc.is_established:
-        return EchoReport(None, version, cipher, peer, _association_failure(assoc, log))
+        failure = _association_failure(assoc, log)
+        if handlers and ("TLS" in failure or assoc.is_rejected):
+            from dicomsec.events import emit
+
+            emit(handlers, refused_event(host, failure, ae_title=called_aet,
+                                         subject=info.get("peer"), requestor=False))
+        return EchoReport(None, version, cipher, peer, failure)
     try:
         status = assoc.send_c_echo()
     finally:

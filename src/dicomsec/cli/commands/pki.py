@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
+from dicomsec.cli._audit import audit_handlers
 from dicomsec.cli._contexts import input_file, moment, output_file, port_number
 from dicomsec.cli._root import command, err, print_json
 
@@ -120,7 +121,8 @@ def pki_init(
         else None
     settings = pki.init(folder, passphrase=secret, key_type=key_type, intermediate=intermediate,
                         name=name, organization=organization, crl_url=crl_url,
-                        ocsp_url=ocsp_url, ca_key=ca_key, pin_file=pin_file)
+                        ocsp_url=ocsp_url, ca_key=ca_key, pin_file=pin_file,
+                        handlers=audit_handlers())
     err(f"site PKI made in {folder}: trust anchor {folder / 'ca.cert.pem'}"
         + (f", issuing CA {folder / 'issuing.cert.pem'}" if settings.issuer == "issuing"
            else ""))
@@ -230,7 +232,8 @@ def pki_issue(
     if key_passphrase_file is not None:
         key_secret = pki.read_passphrase(key_passphrase_file, new=True, prompt=None)
     issued = pki.issue(folder, request, passphrase=_site_passphrase(folder, passphrase_file),
-                       public_key=pub, out=out, key_passphrase=key_secret, pin_file=pin_file)
+                       public_key=pub, out=out, key_passphrase=key_secret, pin_file=pin_file,
+                       handlers=audit_handlers())
     err(f"issued {kind} certificate serial {issued.certificate.serial_number:X}: "
         f"{issued.cert_path}" + (f", key {issued.key_path}" if issued.key_path else ""))
     return 0
@@ -267,7 +270,7 @@ def pki_revoke(
     certificate = pki.certificate_of(input_file(cert))
     entry = pki.revoke(folder, certificate,
                        passphrase=_site_passphrase(folder, passphrase_file), reason=reason,
-                       invalidity=when, pin_file=pin_file)
+                       invalidity=when, pin_file=pin_file, handlers=audit_handlers())
     err(f"revoked serial {entry.serial_hex} ({reason}); run 'dicomsec pki crl' to publish "
         "a new CRL")
     return 0
@@ -301,7 +304,7 @@ def pki_crl(
         output_file(path)
     pki.check_crl_outputs(folder, out)
     paths = pki.write_crls(folder, out, passphrase=_site_passphrase(folder, passphrase_file),
-                           days=days, pin_file=pin_file)
+                           days=days, pin_file=pin_file, handlers=audit_handlers())
     err("wrote " + ", ".join(map(str, paths)))
     return 0
 

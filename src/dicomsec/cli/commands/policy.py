@@ -174,15 +174,21 @@ def _run(job: Any, paths: list[Path], workers: int | None, show: bool | None, ta
     ``--json``; else a line for people on stdout); the files that could not be judged and their
     exit codes (by the kind of error: 2 unreadable, 70 a defect)."""
     from dicomsec.batch import iter_files, make_executor
-    from dicomsec.policy import file_entry
+    from dicomsec.cli._audit import audit_handlers
+    from dicomsec.events import emit
+    from dicomsec.policy import file_entry, violation_event
 
     errors: list[tuple[str, str]] = []
     codes: list[int] = []
+    handlers = audit_handlers()  # the workers judge; this process emits
     with progress(None, show=show) as bar:
         task = bar.add_task("judging", total=None)
         for outcome in make_executor(workers).map(job, iter_files(paths)):
             if outcome.value is not None:
                 tally.add(outcome.value)
+                event = violation_event(outcome.value) if handlers else None
+                if event is not None:
+                    emit(handlers, event)
                 if spool is not None:
                     spool.write(json.dumps(file_entry(outcome.value)) + "\n")
                 else:

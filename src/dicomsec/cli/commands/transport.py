@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from dicomsec.cli._audit import audit_handlers, current_trail
 from dicomsec.cli._contexts import (
     CRL_HELP,
     OFFLINE_HELP,
@@ -239,11 +240,15 @@ def scp(
             with lock:
                 err(line)
 
+    trail = current_trail()
     server = dimse.make_scp(
         name, pairs, store, out, key_password=password,
         require_client_cert=not no_client_auth, ae_title=aet, host=bind, port=port,
         handshake_timeout=handshake_timeout, max_associations=max_associations, on_event=show,
-        duplicates=duplicates, network_timeout=network_timeout, acse_timeout=acse_timeout)
+        duplicates=duplicates, network_timeout=network_timeout, acse_timeout=acse_timeout,
+        handlers=audit_handlers())
+    if trail is not None:  # a service: its records leave while it serves
+        trail.start_background()
     _serve_until_stopped(server)
     err("stopped")
     return 0
@@ -345,7 +350,8 @@ def send(
                 failures.append(f"FAILED {result.path}: {result.error}")
 
         report = dimse.send_files(files, host, port, ctx, called_aet=aec, calling_aet=aet,
-                                  timeout=timeout, on_result=on_result, window=window)
+                                  timeout=timeout, on_result=on_result, window=window,
+                                  handlers=audit_handlers())
     if verbose and report.tls_version:
         err(_tls_line(report.tls_version, report.cipher, report.peer))
     for line in failures:
@@ -389,7 +395,8 @@ def echo(
     seconds(timeout, "--timeout")
     _resolve(host, port)
     ctx = _client_context(name, cert, key, store, key_password_file)
-    report = dimse.echo(host, port, ctx, called_aet=aec, calling_aet=aet, timeout=timeout)
+    report = dimse.echo(host, port, ctx, called_aet=aec, calling_aet=aet, timeout=timeout,
+                        handlers=audit_handlers())
     if verbose and report.tls_version:
         err(_tls_line(report.tls_version, report.cipher, report.peer))
     if report.ok:

@@ -26,6 +26,7 @@ from dicomsec._atomic import atomic_write_bytes
 from dicomsec.errors import InvalidInput
 from dicomsec.report import Report
 from dicomsec.trust.pki import _db
+from dicomsec.trust.pki._audit import emit_configuration
 from dicomsec.trust.pki._ca import (
     CA_KEY_TYPES,
     CaSigner,
@@ -54,7 +55,11 @@ from dicomsec.trust.pki._passphrase import (
 from dicomsec.trust.pki._profiles import KINDS, kind_of
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from cryptography import x509
+
+    from dicomsec.events import AuditHandler
 
 __all__ = [
     "CA_KEY_TYPES", "KINDS", "MAX_CRL_DAYS", "MAX_REQUEST", "PASSPHRASE_ENV",
@@ -125,9 +130,11 @@ def check_crl_outputs(folder: Path, out: Path) -> list[Path]:
 
 
 def write_crls(folder: Path, out: Path, *, passphrase: bytes | None, days: int = 7,
-               pin_file: Path | None = None) -> list[Path]:
+               pin_file: Path | None = None,
+               handlers: Iterable[AuditHandler] | None = None) -> list[Path]:
     """:func:`make_crls`, written as PEM to :func:`crl_paths` and copied into the folder
     (``crl.pem``, ``root.crl.pem``) for publishing. Returns the paths written beside ``out``.
+    ``handlers`` get a SECURITY_CONFIGURATION event (action ``issue``) per CRL.
 
     Raises:
         InvalidInput: as :func:`check_crl_outputs` and :func:`make_crls`.
@@ -141,6 +148,8 @@ def write_crls(folder: Path, out: Path, *, passphrase: bytes | None, days: int =
         pem = crl.public_bytes(Encoding.PEM)
         atomic_write_bytes(path, pem, mode=0o644)
         atomic_write_bytes(folder / copy, pem, mode=0o644)
+        emit_configuration(handlers, "issue", path, "CRL issued",
+                           subject=crl.issuer.rfc4514_string())
     return paths
 
 

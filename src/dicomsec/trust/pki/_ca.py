@@ -17,13 +17,18 @@ from dicomsec.errors import InvalidInput
 from dicomsec.trust import KeyPurpose, check_for_use
 from dicomsec.trust.identity import DeviceIdentity
 from dicomsec.trust.pki import _db, _profiles
+from dicomsec.trust.pki._audit import emit_configuration
 from dicomsec.trust.pki._passphrase import encrypt_private_key
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
     from cryptography.x509 import ocsp
+
+    from dicomsec.events import AuditHandler
 
 __all__ = ["CA_KEY_TYPES", "CaSigner", "Issued", "Layout", "Request", "check_issue_outputs",
            "check_new_folder", "check_outputs", "check_request", "init", "issue", "issue_from",
@@ -351,7 +356,8 @@ def init(folder: Path, *, passphrase: bytes | None, key_type: str = "ec-p384",
          intermediate: bool = False, name: str = "dicomsec Site Root CA",
          organization: str | None = None, crl_url: str | None = None,
          ocsp_url: str | None = None, ca_key: str | None = None,
-         pin_file: Path | None = None, now: _dt.datetime | None = None) -> _db.Settings:
+         pin_file: Path | None = None, now: _dt.datetime | None = None,
+         handlers: Iterable[AuditHandler] | None = None) -> _db.Settings:
     """Make a site PKI in ``folder`` (new or empty): a root CA (10 years, pathLen 1) and, with
     ``intermediate``, an issuing CA (5 years, pathLen 0) that issues the end entities.
 
@@ -359,6 +365,7 @@ def init(folder: Path, *, passphrase: bytes | None, key_type: str = "ec-p384",
     (its PIN from ``pin_file`` or the other sources of :func:`dicomsec._pkcs11.read_pin`);
     ``key_type`` then only chooses the issuing CA's and the end entities' keys. File keys
     are encrypted with ``passphrase`` (not needed for a token root without ``intermediate``).
+    ``handlers`` get a SECURITY_CONFIGURATION event per CA certificate made.
 
     Raises:
         InvalidInput: a non-empty folder, an unknown key type, a bad name or URL, no
@@ -394,6 +401,10 @@ def init(folder: Path, *, passphrase: bytes | None, key_type: str = "ec-p384",
     finally:
         if ca_key is not None:
             root_key.close()
+    layout = Layout(folder)
+    for ca in layout.cas(settings):
+        emit_configuration(handlers, "issue", layout.cert(ca),
+                           f"site PKI made: {ca} CA certificate issued")
     return settings
 
 
@@ -510,13 +521,15 @@ def check_request(request: Request) -> None:
 def issue(folder: Path, request: Request, *, passphrase: bytes | None,
           public_key: Any = None, out: Path | None = None,
           key_passphrase: bytes | None = None, pin_file: Path | None = None,
-          now: _dt.datetime | None = None) -> Issued:
+          now: _dt.datetime | None = None,
+          handlers: Iterable[AuditHandler] | None = None) -> Issued:
     """Issue an end-entity certificate from the site's issuing CA.
 
     A new key is made (of ``request.key_type``, else the site's default) unless
     ``public_key`` is given (a key held elsewhere, e.g. in a token). With ``out``, writes
     ``out.key.pem`` (0600; encrypted when ``key_passphrase``) and ``out.cert.pem``. The
-    certificate is recorded in the CA's index and kept in ``certs/``.
+    certificate is recorded in the CA's index and kept in ``certs/``. ``handlers`` get one
+    SECURITY_CONFIGURATION event (action ``issue``).
 
     Raises:
         InvalidInput: not a PKI folder, a bad request, a wrong passphrase, an existing
@@ -547,6 +560,10 @@ def issue(folder: Path, request: Request, *, passphrase: bytes | None,
         _write_key(key_path, key, key_passphrase)
     if cert_path is not None:
         atomic_write_bytes(cert_path, _pem(cert), mode=0o644)
+    serial = _db.Entry("V", cert.not_valid_after_utc, cert.serial_number, "").serial_hex
+    emit_configuration(handlers, "issue", cert_path or layout.certs / f"{serial}.pem",
+                       f"{request.kind} certificate issued", serial=serial,
+                       subject=oneline(cert.subject))
     return Issued(cert, cert_path, key_path if key is not None else None)
 
 
@@ -604,11 +621,13 @@ def which_ca(layout: Layout, settings: _db.Settings, cert: x509.Certificate) -> 
 
 def revoke(folder: Path, cert: x509.Certificate, *, passphrase: bytes | None,
            reason: str = "unspecified", invalidity: _dt.datetime | None = None,
-           pin_file: Path | None = None, now: _dt.datetime | None = None) -> _db.Entry:
+           pin_file: Path | None = None, now: _dt.datetime | None = None,
+           handlers: Iterable[AuditHandler] | None = None) -> _db.Entry:
     """Mark ``cert`` revoked in its CA's index (the next CRL and the responder say so).
 
     The passphrase is checked (only the CA's holder revokes). A certificate on hold may be
-    revoked again with a final reason; any other second revocation is refused.
+    revoked again with a final reason; any other second revocation is refused. ``handlers``
+    get one SECURITY_CONFIGURATION event (action ``revoke``).
 
     Raises:
         InvalidInput: an unknown reason, a certificate of another CA or not in the index,
@@ -637,6 +656,10 @@ def revoke(folder: Path, cert: x509.Certificate, *, passphrase: bytes | None,
             raise InvalidInput(f"already revoked on {when} ({old.reason})")
         entries[hits[0]] = old.revoke(now, reason, invalidity)
         _db.write_index(index, entries)
-    return entries[hits[0]]
+    entry = entries[hits[0]]
+    emit_configuration(handlers, "revoke", layout.certs / f"{entry.serial_hex}.pem",
+                       f"certificate revoked ({reason})", serial=entry.serial_hex,
+                       subject=entry.subject)
+    return entry
 
 

@@ -1,0 +1,361 @@
+"""Audit events of DIMSE over TLS (low level: used by :mod:`.dimse` only).
+
+What the SCP and the SCU tell their ``handlers`` (:mod:`dicomsec.events`; the rows of
+``docs/audit.md``):
+
+- ``ASSOCIATION_REFUSED`` (outcome 4): a TLS handshake the SCP refused (no certificate, an
+  untrusted or revoked one, one below the profile, a protocol failure; the reason is the
+  Alert Description), an A-ASSOCIATE-RJ it sent; on the SCU side, a TLS failure with the SCP
+  or its A-ASSOCIATE-RJ. The remote node is a NODE object (its IP address) and a participant
+  (its AE title when known, else its certificate subject, else its address).
+- ``ASSOCIATION_ACCEPTED`` (outcome 0): the SCP accepted an association (after the handshake
+  and the A-ASSOCIATE-AC); the participant carries the calling AE title and the certificate
+  subject.
+- ``USER_AUTHENTICATION``: the requestor sent a User Identity item (PS3.7 D.3.3.7). The SCP
+  authenticates nodes by certificate only and does not check the identity, so the event says
+  so with outcome 4; it names the user (type 1 and 2 only), never the passcode or a token.
+- ``INSTANCES_RECEIVED`` / ``INSTANCES_SENT``: one event per study per association (at most
+  :data:`MAX_INSTANCES` instances each), emitted when the association ends (SCP) or after the
+  last response (SCU); outcome 4 for the instances that failed, with the first reason.
+- ``BEGIN_TRANSFER``: the SCU, once its association is established, per study.
+- ``APPLICATION_START`` / ``APPLICATION_STOP``: the SCP starts listening / shuts down.
+
+Study Instance UID, Patient ID and Patient's Name come from the first bytes of each data set
+(the top-level elements up to (0020,000D)), read only when there are handlers. Building or
+emitting an event never raises into the association: every failure is logged.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+from dicomsec.events import (
+    AuditEvent,
+    AuditHandler,
+    AuditObject,
+    ObjectKind,
+    Operation,
+    Outcome,
+    Participant,
+    emit,
+)
+
+__all__ = ["MAX_INSTANCES", "ScpAudit", "StudyFacts", "Transfers", "file_facts", "host_of",
+           "remote", "study_facts", "transfer_events"]
+
+_log = logging.getLogger(__name__)
+
+#: the most instances one INSTANCES_RECEIVED / INSTANCES_SENT event lists (a message stays
+#: well under the 32 KiB syslog limit)
+MAX_INSTANCES = 100
+#: where the elements the audit reads end: (0020,000D) Study Instance UID
+_LAST_TAG = 0x0020000D
+_WANTED = [0x00080005, 0x00100010, 0x00100020, 0x0020000D]
+_HEAD = 65536
+_SOURCE_ROLE = "110153"
+_DESTINATION_ROLE = "110152"
+#: User Identity Type (PS3.7 D.3.3.7.1) → what is said instead of a token
+_IDENTITY_KINDS = {1: "username", 2: "username and passcode", 3: "Kerberos service ticket",
+                   4: "SAML assertion", 5: "JSON Web Token"}
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _never_raises(func: Callable[P, R]) -> Callable[P, R | None]:
+    """Auditing never breaks an association: a failure is logged and the call returns None."""
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R | None:
+        try:
+            return func(*args, **kwargs)
+        except Exception as exc:
+            _log.warning("audit of %s failed: %s: %s", func.__name__, type(exc).__name__, exc)
+            return None
+
+    return wrapper
+
+
+# ------------------------------------------------------------------------------------------
+# what a data set is about
+
+
+@dataclass(frozen=True, slots=True)
+class StudyFacts:
+    """Study Instance UID, Patient ID and Patient's Name of an instance (``None``: absent or
+    unreadable)."""
+
+    study_uid: str | None = None
+    patient_id: str | None = None
+    patient_name: str | None = None
+
+
+_UNKNOWN = StudyFacts()
+
+
+def _text(value: Any) -> str | None:
+    text = str(value).strip("\0 ") if value is not None else ""
+    return text or None
+
+
+def study_facts(head: bytes | memoryview, transfer_syntax: str) -> StudyFacts:
+    """The facts of an encoded data set from its first bytes (deflated syntaxes inflated);
+    the Patient's Name decoded with the data set's Specific Character Set."""
+    from pydicom.filereader import read_dataset
+
+    from dicomsec.transport._part10 import _head_of
+
+    data = _head_of(head, transfer_syntax)
+    if not data:
+        return _UNKNOWN
+    implicit = transfer_syntax == "1.2.840.10008.1.2"
+    little = transfer_syntax != "1.2.840.10008.1.2.2"
+    try:
+        ds = read_dataset(io.BytesIO(data), implicit, little,
+                          stop_when=lambda tag, _vr, _length: tag > _LAST_TAG,
+                          specific_tags=list(_WANTED))
+        return StudyFacts(_text(ds.get("StudyInstanceUID")), _text(ds.get("PatientID")),
+                          _text(ds.get("PatientName")))
+    except Exception:  # a damaged or truncated head: the study stays unknown
+        return _UNKNOWN
+
+
+def file_facts(path: Path, offset: int, transfer_syntax: str) -> StudyFacts:
+    """:func:`study_facts` of a Part 10 file's data set (which starts at ``offset``)."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(offset)
+            head = fh.read(_HEAD if transfer_syntax not in ("1.2.840.10008.1.2.1.99",
+                                                            "1.2.840.10008.1.2.8.1")
+                           else 2 * _HEAD)
+    except OSError:
+        return _UNKNOWN
+    return study_facts(head, transfer_syntax)
+
+
+# ------------------------------------------------------------------------------------------
+# participants and events
+
+
+def host_of(address: Any) -> str:
+    """The IP address (or host) of a socket address tuple or a ``host:port`` text."""
+    if isinstance(address, tuple) and address:
+        return str(address[0])
+    text = str(address)
+    if text.startswith("["):
+        return text[1:text.find("]")] if "]" in text else text
+    return text.rsplit(":", 1)[0] if text.count(":") == 1 else text
+
+
+def remote(host: str, *, ae_title: str | None = None, subject: str | None = None,
+           requestor: bool = True, roles: tuple[str, ...] = ()) -> Participant:
+    """The remote node as a participant: its AE title when known, else its certificate
+    subject, else its address (``user_id``); the AE title also as ``AETITLES=``, the subject
+    as the user name."""
+    aet = (ae_title or "").strip() or None
+    return Participant(aet or subject or host, user_name=subject,
+                       alternative_user_id=f"AETITLES={aet}" if aet else None,
+                       is_requestor=requestor, network_access_point=host, roles=roles)
+
+
+def _node(host: str, alert: str | None = None) -> AuditObject:
+    return AuditObject(ObjectKind.NODE, host, name=host,
+                       details=(("Alert Description", alert),) if alert else ())
+
+
+def refused_event(host: str, reason: str, *, ae_title: str | None = None,
+                  subject: str | None = None, requestor: bool = True) -> AuditEvent:
+    """ASSOCIATION_REFUSED of ``host`` for ``reason`` (one line)."""
+    return AuditEvent(Operation.ASSOCIATION_REFUSED, Outcome.MINOR_FAILURE, reason,
+                      objects=(_node(host, reason),),
+                      participants=(remote(host, ae_title=ae_title, subject=subject,
+                                           requestor=requestor),))
+
+
+@dataclass
+class Transfers:
+    """The instances of one association, grouped by study, failures apart."""
+
+    groups: dict[tuple[StudyFacts, bool], dict[str, list[str]]] = field(default_factory=dict)
+    counts: dict[tuple[StudyFacts, bool], int] = field(default_factory=dict)
+    errors: dict[tuple[StudyFacts, bool], str] = field(default_factory=dict)
+
+    def add(self, facts: StudyFacts, sop_class: str, sop_instance: str,
+            error: str | None = None) -> None:
+        key = (facts, error is None)
+        self.groups.setdefault(key, {}).setdefault(sop_class, []).append(sop_instance)
+        self.counts[key] = self.counts.get(key, 0) + 1
+        if error is not None:
+            self.errors.setdefault(key, error)
+
+    def full(self) -> bool:
+        return any(n >= MAX_INSTANCES for n in self.counts.values())
+
+    def take(self) -> Transfers:
+        """These transfers, leaving this object empty."""
+        taken = Transfers(self.groups, self.counts, self.errors)
+        self.groups, self.counts, self.errors = {}, {}, {}
+        return taken
+
+
+def transfer_events(transfers: Transfers, operation: Operation, participant: Participant,
+                    verb: str) -> list[AuditEvent]:
+    """One event per study and outcome (``verb``: ``"received from X"``, ...)."""
+    events = []
+    for (facts, ok), classes in transfers.groups.items():
+        count = transfers.counts[(facts, ok)]
+        description = f"{count} instance{'s' if count != 1 else ''} {verb}"
+        details: tuple[tuple[str, str], ...] = ()
+        if not ok:
+            error = transfers.errors.get((facts, ok), "failed")
+            description = f"{count} instance{'s' if count != 1 else ''} not {verb}: {error}"
+            details = (("Alert Description", description),)
+        objects: list[AuditObject] = []
+        if facts.study_uid:
+            objects.append(AuditObject(
+                ObjectKind.STUDY, facts.study_uid,
+                sop_classes=tuple((c, tuple(uids)) for c, uids in classes.items()),
+                details=details))
+        if facts.patient_id or facts.patient_name:
+            objects.append(AuditObject(ObjectKind.PATIENT, facts.patient_id or "",
+                                       name=facts.patient_name))
+        if details and not facts.study_uid:
+            objects.append(_node(participant.network_access_point or "?", description))
+        events.append(AuditEvent(operation, Outcome.SUCCESS if ok else Outcome.MINOR_FAILURE,
+                                 description, objects=tuple(objects),
+                                 participants=(participant,)))
+    return events
+
+
+# ------------------------------------------------------------------------------------------
+# the SCP
+
+
+@dataclass
+class _Association:
+    host: str
+    ae_title: str | None
+    subject: str | None
+    transfers: Transfers = field(default_factory=Transfers)
+
+
+class ScpAudit:
+    """The SCP's auditing: events per association, emitted to ``handlers``; thread-safe.
+    Every method is safe to call from pynetdicom's threads: none raises."""
+
+    def __init__(self, handlers: Iterable[AuditHandler]) -> None:
+        self.handlers = tuple(handlers)
+        self._open: dict[int, _Association] = {}
+        self._guard = threading.Lock()
+
+    def _emit(self, event: AuditEvent) -> None:
+        emit(self.handlers, event)
+
+    @_never_raises
+    def application(self, start: bool, description: str) -> None:
+        self._emit(AuditEvent(Operation.APPLICATION_START if start
+                              else Operation.APPLICATION_STOP, description=description))
+
+    @_never_raises
+    def tls_refused(self, address: Any, reason: str) -> None:
+        """A TLS handshake the SCP refused or that failed."""
+        self._emit(refused_event(host_of(address), reason))
+
+    @_never_raises
+    def rejected(self, assoc: Any) -> None:
+        """The SCP sent an A-ASSOCIATE-RJ."""
+        host, aet, subject = _who(assoc)
+        result = getattr(assoc.acceptor, "primitive", None)
+        why = ""
+        if result is not None and getattr(result, "result_str", None):
+            why = f": {result.result_str}, {result.source_str}, {result.reason_str}"
+        self._emit(refused_event(host, f"association rejected (A-ASSOCIATE-RJ){why}",
+                                 ae_title=aet, subject=subject))
+
+    @_never_raises
+    def accepted(self, assoc: Any) -> None:
+        """The SCP accepted an association: ASSOCIATION_ACCEPTED, and USER_AUTHENTICATION
+        when the requestor sent a user identity."""
+        host, aet, subject = _who(assoc)
+        with self._guard:
+            self._open[id(assoc)] = _Association(host, aet, subject)
+        self._emit(AuditEvent(
+            Operation.ASSOCIATION_ACCEPTED, Outcome.SUCCESS,
+            f"association accepted from {aet or '?'} at {host}"
+            + (f" (certificate {subject})" if subject else ""),
+            objects=(_node(host),), participants=(remote(host, ae_title=aet,
+                                                         subject=subject),)))
+        identity = getattr(assoc.requestor, "user_identity", None)
+        if identity is not None:
+            self._emit(_user_identity_event(identity, host, aet))
+
+    @_never_raises
+    def stored(self, assoc: Any, facts: StudyFacts, sop_class: str, sop_instance: str,
+               error: str | None = None) -> None:
+        """One C-STORE of the association (``error``: why it failed)."""
+        with self._guard:
+            state = self._open.get(id(assoc))
+            if state is None:
+                return
+            state.transfers.add(facts, sop_class, sop_instance, error)
+            taken = state.transfers.take() if state.transfers.full() else None
+        if taken is not None:
+            self._emit_received(state, taken)
+
+    @_never_raises
+    def finished(self, assoc: Any) -> None:
+        """The association ended (released, aborted, dropped): its INSTANCES_RECEIVED."""
+        with self._guard:
+            state = self._open.pop(id(assoc), None)
+        if state is not None:
+            self._emit_received(state, state.transfers)
+
+    def _emit_received(self, state: _Association, transfers: Transfers) -> None:
+        source = remote(state.host, ae_title=state.ae_title, subject=state.subject,
+                        roles=(_SOURCE_ROLE,))
+        for event in transfer_events(transfers, Operation.INSTANCES_RECEIVED, source,
+                                     f"received from {state.ae_title or state.host}"):
+            self._emit(event)
+
+
+def _who(assoc: Any) -> tuple[str, str | None, str | None]:
+    """The requestor's address, AE title and certificate subject."""
+    from dicomsec.transport import tls
+
+    info = assoc.requestor.address_info
+    host = str(info.address) if info is not None else "?"
+    aet = (assoc.requestor.ae_title or "").strip() or None
+    sock = getattr(getattr(assoc.dul, "socket", None), "socket", None)
+    subject = None
+    if sock is not None and hasattr(sock, "getpeercert"):
+        try:
+            subject = tls.negotiated(sock)["peer"]
+        except (OSError, ValueError):
+            subject = None
+    return host, aet, subject
+
+
+def _user_identity_event(identity: Any, host: str, aet: str | None) -> AuditEvent:
+    """USER_AUTHENTICATION for a user identity the SCP does not verify: the user name of types
+    1 and 2, never the passcode (secondary field) or a token."""
+    kind = int(getattr(identity, "user_identity_type", 0) or 0)
+    user = None
+    if kind in (1, 2):
+        primary = identity.primary_field or b""
+        user = (primary.decode("utf-8", "replace") if isinstance(primary, bytes)
+                else str(primary)).strip() or None
+    what = _IDENTITY_KINDS.get(kind, f"type {kind}")
+    description = (f"user identity ({what}) from {aet or host} not verified: the SCP "
+                   "authenticates peers by their TLS certificate only")
+    return AuditEvent(Operation.USER_AUTHENTICATION, Outcome.MINOR_FAILURE, description,
+                      participants=(Participant(user or f"{what} from {aet or host}",
+                                                alternative_user_id=(f"AETITLES={aet}"
+                                                                     if aet else None),
+                                                is_requestor=True,
+                                                network_access_point=host),))
