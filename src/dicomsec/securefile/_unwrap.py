@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import logging
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
@@ -40,6 +41,8 @@ if TYPE_CHECKING:
     from dicomsec.algorithms.policy import AlgorithmPolicy, Decision
     from dicomsec.cms.envelope import Envelope
     from dicomsec.cms.recipients import Credentials, OpenedKey
+    from dicomsec.events import AuditEvent, AuditHandler
+    from dicomsec.signatures._events import Identity
     from dicomsec.trust import TrustStore
 
 __all__ = ["unwrap"]
@@ -56,6 +59,7 @@ def unwrap(
     allow_unauthenticated: bool = False,
     policy: AlgorithmPolicy | None = None,
     at: _dt.datetime | _dt.date | None = None,
+    handlers: Iterable[AuditHandler] | None = None,
 ) -> UnwrapReport:
     """Decrypt a Secure DICOM File and check it; writes the recovered DICOM file to ``dst``.
 
@@ -76,6 +80,11 @@ def unwrap(
     report carries the cipher's decision (``policy``) and all of them (``policy_decisions``):
     legacy algorithms (3DES, RSA PKCS#1 v1.5 transport, SHA-1) stay allowed, marked legacy.
 
+    ``handlers`` get one audit event (:mod:`dicomsec.events`): UNWRAP with the study (marked
+    encrypted) and the patient of the released file (read from its first elements) and the
+    input as MEDIA; a refusal by the policy POLICY_VIOLATION; any other failure (no recipient
+    fits, wrong key, corrupt) UNWRAP with outcome 4 and the error as Alert Description.
+
     Raises:
         InvalidInput: not a readable (Auth)EnvelopedData structure.
         PolicyViolation: a CBC file without integrity and ``allow_unauthenticated`` not given,
@@ -87,9 +96,37 @@ def unwrap(
         VerificationFailed: inner digest or signature does not verify (AEAD files).
         TrustError: a signer is not trusted under ``trust``.
     """
-    from dicomsec.cms.envelope import read_envelope
+    from dicomsec.events import Operation
+    from dicomsec.signatures._events import Identity, emit_built, failure_event
 
     src, dst = Path(src), Path(dst)
+    seen: list[Identity] = []
+    try:
+        report = _unwrap(src, dst, credentials=credentials, trust=trust,
+                         allow_unauthenticated=allow_unauthenticated, policy=policy, at=at,
+                         seen=seen if handlers else None)
+    except DicomSecError as exc:
+        emit_built(handlers, failure_event, Operation.UNWRAP, exc, src)
+        raise
+    emit_built(handlers, _unwrap_event, src, seen[0] if seen else Identity())
+    return report
+
+
+def _unwrap_event(src: Path, ident: Identity) -> AuditEvent:
+    """UNWRAP: the study (encrypted) and patient of the released file, the input as MEDIA."""
+    from dicomsec.events import AuditEvent, ObjectKind, Operation
+    from dicomsec.signatures._events import file_object, identity_objects
+
+    return AuditEvent(Operation.UNWRAP, objects=(
+        *identity_objects(ident, encrypted=True), file_object(src, ObjectKind.MEDIA)))
+
+
+def _unwrap(src: Path, dst: Path, *, credentials: Credentials, trust: TrustStore | None,
+            allow_unauthenticated: bool, policy: AlgorithmPolicy | None,
+            at: _dt.datetime | _dt.date | None, seen: list[Identity] | None) -> UnwrapReport:
+    """:func:`unwrap`; the released file's identity is appended to ``seen`` (when given)."""
+    from dicomsec.cms.envelope import read_envelope
+
     regular_input(src)  # a FIFO or a device would hang or never end
     output_mode(dst)  # a device, FIFO, folder or symlink output: refused before any work
     with open(src, "rb") as fh:
@@ -106,7 +143,8 @@ def unwrap(
         decision = _decrypt_decision(env, policy, at, str(src))
         opened = _open(env, credentials, policy, at, str(src))
         judge = _InnerJudge(policy, at, str(src))
-        inner, is_dicom = _release(fh, size, env, opened.cek, dst, trust, str(src), judge)
+        inner, is_dicom = _release(fh, size, env, opened.cek, dst, trust, str(src), judge,
+                                   seen)
     return UnwrapReport(
         path=str(dst), outer=env.outer, cipher=env.cipher.name, recipient_index=opened.index,
         recipient_kind=env.recipient_kinds[opened.index],
@@ -185,8 +223,8 @@ def _integrity(env: Envelope, inner: InnerContentReport
 
 
 def _release(fh: BinaryIO, size: int, env: Envelope, cek: bytes, dst: Path,
-             trust: TrustStore | None, name: str, judge: _InnerJudge
-             ) -> tuple[InnerContentReport, bool]:
+             trust: TrustStore | None, name: str, judge: _InnerJudge,
+             seen: list[Identity] | None = None) -> tuple[InnerContentReport, bool]:
     """Decrypt into a private file with no name next to ``dst`` (see
     :func:`dicomsec._atomic.unnamed_file`: a kill at any moment leaves no plaintext) and
     publish the checked content; (inner report, content is DICOM). CBC failures all give
@@ -194,7 +232,8 @@ def _release(fh: BinaryIO, size: int, env: Envelope, cek: bytes, dst: Path,
     folder = dst.parent if str(dst.parent) else Path(".")
     try:
         with unnamed_file(folder, dst.name) as plain:
-            return _decrypt_and_check(fh, size, env, cek, plain, dst, trust, name, judge)
+            return _decrypt_and_check(fh, size, env, cek, plain, dst, trust, name, judge,
+                                      seen)
     except (OSError, PolicyViolation, TrustError):
         # the disk's own failures; a policy or trust refusal comes after the content was proven
         raise
@@ -208,11 +247,12 @@ def _release(fh: BinaryIO, size: int, env: Envelope, cek: bytes, dst: Path,
 
 
 def _decrypt_and_check(fh: BinaryIO, size: int, env: Envelope, cek: bytes, plain: BinaryIO,
-                       dst: Path, trust: TrustStore | None, name: str, judge: _InnerJudge
-                       ) -> tuple[InnerContentReport, bool]:
+                       dst: Path, trust: TrustStore | None, name: str, judge: _InnerJudge,
+                       seen: list[Identity] | None = None) -> tuple[InnerContentReport, bool]:
     """Decrypt into the unnamed file ``plain`` and publish the checked content at ``dst``;
     (report, is DICOM). The inner algorithms are judged after the inner check passed, before
-    publishing; inner content is extracted into an output of its own (unnamed too)."""
+    publishing; inner content is extracted into an output of its own (unnamed too). The
+    identity of checked DICOM content goes to ``seen`` (when given)."""
     from dicomsec.cms.envelope import decrypt_content
     from dicomsec.cms.signed import extract_inner
 
@@ -224,6 +264,8 @@ def _decrypt_and_check(fh: BinaryIO, size: int, env: Envelope, cek: bytes, plain
     first = plain.read(1)
     plain.seek(0)
     if env.content_type == ID_DATA and (magic == b"DICM" or first != b"\x30"):
+        if seen is not None and magic == b"DICM":
+            seen.append(_identity(plain))
         publish_file(plain, dst, mode=0o600)
         return InnerContentReport.plain(), magic == b"DICM"
     with atomic_output(dst, mode=0o600) as out:
@@ -235,7 +277,15 @@ def _decrypt_and_check(fh: BinaryIO, size: int, env: Envelope, cek: bytes, plain
         out.flush()
         out.seek(128)
         magic = out.read(4)
+        if seen is not None and magic == b"DICM":
+            seen.append(_identity(out))
     return report, magic == b"DICM"
+
+
+def _identity(fh: BinaryIO) -> Identity:
+    from dicomsec.signatures._events import head_identity
+
+    return head_identity(fh)
 
 
 def _raise_inner(report: InnerContentReport, name: str) -> None:

@@ -7,13 +7,13 @@ The profiles and their decisions are described in :mod:`dicomsec.securefile` and
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from dicomsec._atomic import atomic_output, unnamed_file
 from dicomsec.cms import ID_DATA, ID_DIGESTED_DATA, ID_SIGNED_DATA
-from dicomsec.errors import InvalidInput, PolicyViolation
+from dicomsec.errors import DicomSecError, InvalidInput, PolicyViolation
 from dicomsec.securefile._report import WrapReport
 
 if TYPE_CHECKING:
@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from dicomsec.algorithms.policy import AlgorithmPolicy, KeyLike
     from dicomsec.cms.recipients import Recipient
     from dicomsec.cms.signed import CmsSigner
+    from dicomsec.events import AuditEvent, AuditHandler
+    from dicomsec.signatures._events import Identity
 
 __all__ = ["PROFILES", "wrap"]
 
@@ -30,13 +32,19 @@ PROFILES = ("basic", "aead", "pq")
 _CHUNK = 1 << 20
 
 
-def _check_dicom(path: Path) -> int:
-    """The size of ``path``, which must be a DICOM Part 10 file (``DICM`` at offset 128)."""
+def _check_dicom(path: Path, seen: list[Identity] | None = None) -> int:
+    """The size of ``path``, which must be a DICOM Part 10 file (``DICM`` at offset 128);
+    its identity (:func:`~dicomsec.signatures._events.head_identity`) is appended to
+    ``seen`` when given."""
     try:
         with open(path, "rb") as fh:
             size = fh.seek(0, 2)
             fh.seek(128)
             magic = fh.read(4)
+            if seen is not None and magic == b"DICM":
+                from dicomsec.signatures._events import head_identity
+
+                seen.append(head_identity(fh))
     except IsADirectoryError:
         raise InvalidInput("is a directory", path=str(path)) from None
     except OSError as exc:
@@ -183,6 +191,7 @@ def wrap(
     allow_legacy: bool = False,
     policy: AlgorithmPolicy | None = None,
     at: _dt.datetime | _dt.date | None = None,
+    handlers: Iterable[AuditHandler] | None = None,
 ) -> WrapReport:
     """Wrap a DICOM Part 10 file into a Secure DICOM File at ``dst`` (written atomically).
 
@@ -200,15 +209,59 @@ def wrap(
     its key, and the content cipher. Not checked: the recipients' certificates (whoever chose
     them vouches for them).
 
+    ``handlers`` get one audit event (:mod:`dicomsec.events`): WRAP with the study and the
+    patient of the input (read from its first elements; none for a stream), the output as
+    MEDIA and the recipients as participants; a refusal by the policy or the profile
+    POLICY_VIOLATION; another failure WRAP with outcome 4 and the error as Alert Description.
+
     Raises:
         InvalidInput: the input is not a Part 10 file, or the options don't fit the profile.
         PolicyViolation: the profile forbids a recipient kind, or the policy refuses an
             algorithm (3DES or SHA-1 without ``allow_legacy``, a site rule; the message names
             the policy).
     """
+    from dicomsec.events import Operation
+    from dicomsec.signatures._events import Identity, emit_built, failure_event
+
+    seen: list[Identity] = []
+    try:
+        report = _wrap(src, Path(dst), recipients=recipients, profile=profile,
+                       signers=signers, cipher=cipher, digest=digest,
+                       allow_legacy=allow_legacy, policy=policy, at=at,
+                       seen=seen if handlers else None)
+    except DicomSecError as exc:
+        emit_built(handlers, failure_event, Operation.WRAP, exc,
+                   src if isinstance(src, str | Path) else None)
+        raise
+    emit_built(handlers, _wrap_event, report, recipients, seen[0] if seen else Identity())
+    return report
+
+
+def _wrap_event(report: WrapReport, recipients: Sequence[Recipient],
+                ident: Identity) -> AuditEvent:
+    """WRAP: the study and patient, the output file as MEDIA, the recipients."""
+    from dicomsec.events import AuditEvent, ObjectKind, Operation
+    from dicomsec.signatures._events import (
+        file_object,
+        identity_objects,
+        recipient_participant,
+    )
+
+    return AuditEvent(
+        Operation.WRAP,
+        objects=(*identity_objects(ident), file_object(report.path, ObjectKind.MEDIA)),
+        participants=tuple(recipient_participant(r) for r in recipients))
+
+
+def _wrap(
+    src: Path | str | BinaryIO, dst: Path, *, recipients: Sequence[Recipient], profile: str,
+    signers: Sequence[CmsSigner], cipher: str | None, digest: str, allow_legacy: bool,
+    policy: AlgorithmPolicy | None, at: _dt.datetime | _dt.date | None,
+    seen: list[Identity] | None,
+) -> WrapReport:
+    """:func:`wrap`; the input's identity is appended to ``seen`` (when given)."""
     from dicomsec.cms.envelope import write_envelope
 
-    dst = Path(dst)
     if profile not in PROFILES:
         raise InvalidInput(f"unknown profile {profile!r}; choose from {', '.join(PROFILES)}")
     cipher = _profile_cipher(profile, cipher)
@@ -217,7 +270,7 @@ def wrap(
                             cipher=cipher, digest=digest,
                             policy=_policy_for(policy, allow_legacy), at=at)
     src = Path(src)
-    size = _check_dicom(src)
+    size = _check_dicom(src, seen)
     kinds = [r.kind for r in recipients]
     if not recipients:
         raise InvalidInput("give at least one recipient (a certificate, KEK or password)")
@@ -260,8 +313,9 @@ def _wrap_stream(
             while chunk := stream.read(_CHUNK):
                 spool.write(chunk)
             spool.flush()
-            return wrap(Path(spool.name), dst, recipients=recipients, profile=profile,
-                        signers=signers, cipher=cipher, digest=digest, policy=policy, at=at)
+            return _wrap(Path(spool.name), dst, recipients=recipients, profile=profile,
+                         signers=signers, cipher=cipher, digest=digest, allow_legacy=False,
+                         policy=policy, at=at, seen=None)
     if profile == "pq" and "ori" not in [r.kind for r in recipients]:
         raise PolicyViolation("the pq profile needs an ML-KEM recipient")
     _check_creation(profile, recipients, signers, None, cipher, policy=policy, at=at)

@@ -26,11 +26,12 @@ from dicomsec._lazy import lazy_exports
 
 if TYPE_CHECKING:
     import datetime as _dt
-    from collections.abc import Sequence
+    from collections.abc import Iterable, Sequence
 
     from pydicom.dataset import Dataset
 
     from dicomsec.algorithms.policy import AlgorithmPolicy
+    from dicomsec.events import AuditHandler
     from dicomsec.keys import SigningKey
     from dicomsec.signatures._profiles import PURPOSES, Profile
     from dicomsec.signatures._remove import remove_signatures
@@ -86,6 +87,7 @@ def sign(
     tags: Sequence[str | int] | None = ..., deterministic: bool = ...,
     timestamp_client: TimestampClient | None = ..., allow_legacy: bool = ...,
     now: _dt.datetime | None = ..., policy: AlgorithmPolicy | None = ...,
+    handlers: Iterable[AuditHandler] | None = ...,
 ) -> SignResult: ...
 
 
@@ -96,6 +98,7 @@ def sign(
     tags: Sequence[str | int] | None = ..., deterministic: bool = ...,
     timestamp_client: TimestampClient | None = ..., allow_legacy: bool = ...,
     now: _dt.datetime | None = ..., policy: AlgorithmPolicy | None = ...,
+    handlers: Iterable[AuditHandler] | None = ...,
 ) -> Dataset: ...
 
 
@@ -105,7 +108,7 @@ def sign(
     item: str | None = None, tags: Sequence[str | int] | None = None,
     deterministic: bool = False, timestamp_client: TimestampClient | None = None,
     allow_legacy: bool = False, now: _dt.datetime | None = None,
-    policy: AlgorithmPolicy | None = None,
+    policy: AlgorithmPolicy | None = None, handlers: Iterable[AuditHandler] | None = None,
 ) -> SignResult | Dataset:
     """Sign a file (``dst`` required; may equal ``src``) or a pydicom Dataset.
 
@@ -116,7 +119,8 @@ def sign(
     item path such as ``ContentSequence[0]``), ``tags`` (what to sign; default every signable
     attribute of the level), ``timestamp_client`` (an RFC 3161 TSA), ``policy`` (the
     :class:`~dicomsec.algorithms.policy.AlgorithmPolicy` asked for creation, at ``now``;
-    default: the default policy, ``allow_legacy=True`` its short form for legacy).
+    default: the default policy, ``allow_legacy=True`` its short form for legacy),
+    ``handlers`` (audit handlers, :mod:`dicomsec.events`: one SIGN event, or the failure's).
 
     Raises:
         TypeError: a path without ``dst``.
@@ -132,7 +136,7 @@ def sign(
     run = functools.partial(
         sign_file, key=key, profile=profile, mac=mac, purpose=purpose, item=item, tags=tags,
         deterministic=deterministic, timestamp_client=timestamp_client,
-        allow_legacy=allow_legacy, now=now, policy=policy,
+        allow_legacy=allow_legacy, now=now, policy=policy, handlers=handlers,
     )
     if isinstance(src, str | Path):
         if dst is None:
@@ -152,7 +156,7 @@ def sign(
 def verify(
     src: Path | str | Dataset, *, trust: TrustStore | None = None, require: str | None = None,
     now: _dt.datetime | None = None, policy: AlgorithmPolicy | None = None,
-    at: _dt.datetime | _dt.date | None = None,
+    at: _dt.datetime | _dt.date | None = None, handlers: Iterable[AuditHandler] | None = None,
 ) -> FileReport:
     """Verify every signature of a file or Dataset, at every level: one :class:`FileReport`
     (``.signatures`` holds one :class:`SignatureReport` per signature).
@@ -160,7 +164,8 @@ def verify(
     ``require`` (any, creator, authorization, sr, sr-verification) makes the report fail
     unless a valid, trusted signature of that kind exists. ``policy`` and ``at``: the
     algorithm policy's VERIFY decisions carried by each signature report (default: the
-    default policy, today). See :func:`verify_file` for what is checked.
+    default policy, today). ``handlers``: audit handlers (:mod:`dicomsec.events`), given one
+    VERIFY event. See :func:`verify_file` for what is checked.
 
     Raises:
         InvalidInput: the file cannot be read or is not DICOM.
@@ -168,8 +173,9 @@ def verify(
     from dicomsec.signatures._verify import verify_dataset_bytes, verify_file
 
     if isinstance(src, str | Path):
-        return verify_file(src, trust=trust, require=require, now=now, policy=policy, at=at)
+        return verify_file(src, trust=trust, require=require, now=now, policy=policy, at=at,
+                           handlers=handlers)
     from dicomsec.signatures._values import dataset_to_bytes
 
     return verify_dataset_bytes(dataset_to_bytes(src), trust=trust, require=require, now=now,
-                                policy=policy, at=at)
+                                policy=policy, at=at, handlers=handlers)

@@ -10,7 +10,7 @@ anything.
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
@@ -26,7 +26,7 @@ from dicomsec._rawdicom import (
     parse_stream,
     tag_str,
 )
-from dicomsec.errors import InvalidInput, PolicyViolation, VerificationFailed
+from dicomsec.errors import DicomSecError, InvalidInput, PolicyViolation, VerificationFailed
 from dicomsec.signatures._macstream import (
     DIGITAL_SIGNATURES_SEQUENCE,
     MAC_PARAMETERS_SEQUENCE,
@@ -86,7 +86,9 @@ from dicomsec.signatures.report import SignResult
 if TYPE_CHECKING:
     from dicomsec._rawdicom import DataSet
     from dicomsec.algorithms.policy import AlgorithmPolicy
+    from dicomsec.events import AuditEvent, AuditHandler
     from dicomsec.keys import SigningKey
+    from dicomsec.signatures._events import Identity
     from dicomsec.signatures.timestamp import TimestampClient
 
 __all__ = ["FULL_SELF_CHECK_LIMIT", "sign_file"]
@@ -273,6 +275,7 @@ def sign_file(
     allow_legacy: bool = False,
     now: _dt.datetime | None = None,
     policy: AlgorithmPolicy | None = None,
+    handlers: Iterable[AuditHandler] | None = None,
 ) -> SignResult:
     """Add a digital signature to the main data set or an item of a Part 10 file.
 
@@ -285,12 +288,53 @@ def sign_file(
         InvalidInput: unreadable input, bad item path or tag, unknown algorithm.
         PolicyViolation: refused by the policy (legacy algorithm without ``allow_legacy``, weak
             key, a date or a site rule; the message names the policy), profile not met.
+
+    ``handlers`` get one audit event (:mod:`dicomsec.events`): SIGN with the study, the
+    patient and the output file; a refusal by the policy or the profile POLICY_VIOLATION;
+    any other failure SIGN with outcome 4 and the error as Alert Description.
     """
+    from dicomsec.events import Operation
+    from dicomsec.signatures._events import Identity, emit_built, failure_event, identity_objects
+
+    seen: list[Identity] = []
+    try:
+        result = _sign_file(
+            Path(src), Path(dst), key=key, profile=profile, mac=mac, purpose=purpose,
+            item=item, tags=tags, deterministic=deterministic,
+            timestamp_client=timestamp_client, allow_legacy=allow_legacy, now=now,
+            policy=policy, seen=seen if handlers else None)
+    except DicomSecError as exc:
+        emit_built(handlers, failure_event, Operation.SIGN, exc, src,
+                   identity_objects(seen[0]) if seen else ())
+        raise
+    emit_built(handlers, _sign_event, result, seen[0] if seen else Identity())
+    return result
+
+
+def _sign_event(result: SignResult, ident: Identity) -> AuditEvent:
+    """SIGN: the study and patient of the signed file, and the output file."""
+    from dicomsec.events import AuditEvent, Operation
+    from dicomsec.signatures._events import file_object, identity_objects
+
+    return AuditEvent(Operation.SIGN, objects=(*identity_objects(ident),
+                                               file_object(result.path)))
+
+
+def _sign_file(
+    src: Path, dst: Path, *, key: SigningKey, profile: Profile | str, mac: str,
+    purpose: int | None, item: str | None, tags: Sequence[str | int] | None,
+    deterministic: bool, timestamp_client: TimestampClient | None, allow_legacy: bool,
+    now: _dt.datetime | None, policy: AlgorithmPolicy | None, seen: list[Identity] | None,
+) -> SignResult:
+    """:func:`sign_file`; the input's identity is appended to ``seen`` (when given)."""
     now = now or _dt.datetime.now(_dt.UTC)
     req = _check_request(key, profile, mac, purpose, policy, allow_legacy, now)
-    src, dst = Path(src), Path(dst)
     with in_place_lock(src, dst), open(src, "rb") as fh:  # in place: one signer at a time
         parsed = parse_file(src, fh)
+        if seen is not None:
+            from dicomsec.signatures._events import parsed_identity
+
+            seen.append(parsed_identity(parsed, fh))
         size = fh.seek(0, 2)
         level = resolve_level(parsed, item)
         signed = _choose_signed(level.elements, tags, req.profile, implicit=parsed.implicit_vr)

@@ -11,6 +11,7 @@ refusal adds a problem naming the policy. Nothing here writes a file.
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
@@ -27,7 +28,8 @@ from dicomsec._rawdicom import (
     parse_file,
     tag_str,
 )
-from dicomsec.errors import InvalidInput
+from dicomsec.errors import DicomSecError, InvalidInput
+from dicomsec.events import AuditEvent, Operation, Outcome
 from dicomsec.signatures._macstream import (
     DIGITAL_SIGNATURES_SEQUENCE,
     MAC_PARAMETERS_SEQUENCE,
@@ -74,6 +76,8 @@ if TYPE_CHECKING:
     from cryptography import x509
 
     from dicomsec.algorithms.policy import AlgorithmPolicy
+    from dicomsec.events import AuditHandler
+    from dicomsec.signatures._events import Identity
     from dicomsec.trust import ChainResult, TrustStore
 
 __all__ = ["list_signatures", "verify_all", "verify_dataset_bytes", "verify_file"]
@@ -458,6 +462,7 @@ def verify_file(
     policy: AlgorithmPolicy | None = None,
     at: _dt.datetime | _dt.date | None = None,
     allow_unsigned: bool = True,
+    handlers: Iterable[AuditHandler] | None = None,
 ) -> FileReport:
     """Verify every signature of a Part 10 file, at every level.
 
@@ -478,15 +483,59 @@ def verify_file(
     file without signatures is ok only with ``allow_unsigned`` (the report's ``verified`` is
     false either way).
 
+    ``handlers`` get one audit event (:mod:`dicomsec.events`): VERIFY with the study and the
+    patient when the report is ok; else VERIFY with outcome 4 and the failed checks as Alert
+    Description (also for a file that cannot be read).
+
     Raises:
         InvalidInput: the file cannot be read or is not DICOM.
     """
+    from dicomsec.signatures._events import Identity, emit_built, failure_event
+
     p = Path(path)
+    seen: list[Identity] = []
+    try:
+        report = _verify_file(p, trust=trust, require=require, now=now, policy=policy, at=at,
+                              allow_unsigned=allow_unsigned, seen=seen if handlers else None)
+    except DicomSecError as exc:
+        emit_built(handlers, failure_event, Operation.VERIFY, exc, p)
+        raise
+    emit_built(handlers, _verify_event, report, p, seen[0] if seen else Identity())
+    return report
+
+
+def _verify_event(report: FileReport, path: Path, ident: Identity) -> AuditEvent:
+    """VERIFY: outcome 0 with the study, patient and file; outcome 4 naming the failures."""
+    from dicomsec.signatures._events import alert, file_object, identity_objects
+
+    if report.ok:
+        return AuditEvent(Operation.VERIFY, objects=(*identity_objects(ident),
+                                                     file_object(path)))
+    failed = [f"signature {s.uid or '?'} ({s.location}): {'; '.join(s.problems) or 'not ok'}"
+              for s in report.signatures if not s.ok]
+    if not report.signatures and not report.allow_unsigned:
+        failed.append("no signatures found: nothing verified")
+    if not report.required_met:
+        failed.append(f"no valid, trusted signature satisfies {report.required!r}")
+    text = "verification failed: " + " | ".join(failed or ["not ok"])
+    return AuditEvent(Operation.VERIFY, Outcome.MINOR_FAILURE, text,
+                      (file_object(path, details=alert(text)), *identity_objects(ident)))
+
+
+def _verify_file(p: Path, *, trust: TrustStore | None, require: str | None,
+                 now: _dt.datetime | None, policy: AlgorithmPolicy | None,
+                 at: _dt.datetime | _dt.date | None, allow_unsigned: bool,
+                 seen: list[Identity] | None) -> FileReport:
+    """:func:`verify_file`; the file's identity is appended to ``seen`` (when given)."""
     from dicomsec._atomic import regular_input
 
     regular_input(p)  # a FIFO or a device would hang or never end
     with open(p, "rb") as fh:
         parsed = parse_file(p, fh)
+        if seen is not None:
+            from dicomsec.signatures._events import parsed_identity
+
+            seen.append(parsed_identity(parsed, fh))
         reports, covered = verify_all(parsed, fh, trust=trust, now=now, policy=policy, at=at)
         skipped = _skipped(parsed)
     unsigned = _unsigned_top(parsed.dataset.elements, covered)
@@ -530,9 +579,11 @@ def _skipped(parsed: ParsedFile) -> tuple[str, ...]:
 def verify_dataset_bytes(data: bytes, *, trust: TrustStore | None = None,
                          require: str | None = None, now: _dt.datetime | None = None,
                          policy: AlgorithmPolicy | None = None,
-                         at: _dt.datetime | _dt.date | None = None) -> FileReport:
+                         at: _dt.datetime | _dt.date | None = None,
+                         handlers: Iterable[AuditHandler] | None = None) -> FileReport:
     """Verify a Part 10 file held in memory (used for pydicom Datasets); the report's
-    ``file`` is ``"<dataset>"``."""
+    ``file`` is ``"<dataset>"`` (the audit event names no file: only the study and
+    patient)."""
     import dataclasses
     import tempfile
 
@@ -543,8 +594,32 @@ def verify_dataset_bytes(data: bytes, *, trust: TrustStore | None = None,
         tmp.write(data)
         tmp.flush()
         report = verify_file(Path(tmp.name), trust=trust, require=require, now=now,
-                             policy=policy, at=at)
+                             policy=policy, at=at, handlers=_without_files(handlers))
     return dataclasses.replace(report, file="<dataset>")
+
+
+def _without_files(handlers: Iterable[AuditHandler] | None) -> tuple[AuditHandler, ...]:
+    """``handlers`` given each event without its FILE objects (a temporary file's name
+    means nothing); the Alert Description of a failure moves to the study object."""
+    import dataclasses
+
+    from dicomsec.events import ObjectKind, emit
+
+    targets = tuple(handlers or ())
+    if not targets:
+        return ()
+
+    def strip(event: AuditEvent) -> None:
+        files = [o for o in event.objects if o.kind is ObjectKind.FILE]
+        kept = [o for o in event.objects if o.kind is not ObjectKind.FILE]
+        details = tuple(d for f in files for d in f.details)
+        if details and kept:
+            kept[0] = dataclasses.replace(kept[0], details=(*kept[0].details, *details))
+        elif details:
+            kept.append(dataclasses.replace(files[0], id="dataset:", name="<dataset>"))
+        emit(targets, dataclasses.replace(event, objects=tuple(kept)))
+
+    return (strip,)
 
 
 def list_signatures(path: Path | str) -> FileReport:
