@@ -96,7 +96,7 @@ def audit_log_problems(root: Path) -> tuple[int, list[str]]:
                         *root.glob("*/state/dicomsec/*.ndjson")]):
         for record in read_records(path.read_bytes()):
             count += 1
-            problems.extend(f"{path}:{record[0]}: {p}" for p in record_problems(record))
+            problems.extend(f"{path}:{record.line}: {p}" for p in record_problems(record))
     return count, problems
 
 

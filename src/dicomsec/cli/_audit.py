@@ -136,10 +136,8 @@ def open_for(args: list[str], options: AuditOptions) -> None:
     _OPTIONS.append(options)
     if not needs_trail(args):
         return
-    try:
-        from dicomsec.audit.trail import open_trail
-    except ImportError:  # TEMPORARY while dicomsec.audit.trail is being written (issue 11)
-        return
+    from dicomsec.audit.trail import open_trail
+
     _TRAIL.append(open_trail(options.urls, options.spool))
 
 

@@ -5,4 +5,4 @@ from __future__ import annotations
 
 #: the command modules, in the order their commands appear in ``--help``
 MODULES = ("sign", "verify", "signatures", "keys", "pki", "trust", "policy", "securefile",
-           "deid", "tlscheck", "transport", "limits")
+           "deid", "tlscheck", "transport", "limits", "audit")

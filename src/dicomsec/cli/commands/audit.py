@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
 from dicomsec.cli._root import (
     EXIT_INPUT,
@@ -24,26 +24,36 @@ from dicomsec.cli._root import (
 if TYPE_CHECKING:
     import typer
 
+    from dicomsec.audit._config import AuditConfig
+    from dicomsec.audit.spool import SpoolStatus
+    from dicomsec.audit.trail import FlushReport
+
 __all__ = ["Record", "read_records", "record_problems"]
 
 _BOM = b"\xef\xbb\xbf"
 
-#: one audit record read from a file: ``(line number, "xml" | "fhir" | "bad", content)``;
-#: content is the XML bytes, the FHIR resource, or why the line is not a record
-Record = tuple[int, str, Any]
+class Record(NamedTuple):
+    """One audit record read from a file: its line (1 for a whole-file message), its kind
+    (``xml``, ``fhir`` or ``bad``), its content (the XML bytes, the FHIR resource, or why the
+    line is not a record) and the JSON object of its line, if it was one."""
+
+    line: int
+    kind: str
+    content: Any
+    raw: dict[str, Any] | None = None
 
 
 def _from_json(number: int, obj: object) -> Record:
     if not isinstance(obj, dict):
-        return number, "bad", "not a JSON object"
+        return Record(number, "bad", "not a JSON object")
     if obj.get("resourceType") == "AuditEvent":
-        return number, "fhir", obj
+        return Record(number, "fhir", obj, obj)
     for key in ("xml", "msg"):  # the file sink's lines; rsyslog's stored messages (msg)
         text = obj.get(key)
         if isinstance(text, str):
-            data = text.encode("utf-8")
-            return number, "xml", data.removeprefix(_BOM)
-    return number, "bad", "a JSON object without 'xml', 'msg' or resourceType AuditEvent"
+            return Record(number, "xml", text.encode("utf-8").removeprefix(_BOM), obj)
+    return Record(number, "bad", "a JSON object without 'xml', 'msg' or resourceType "
+                  "AuditEvent")
 
 
 def read_records(data: bytes) -> Iterator[Record]:
@@ -52,19 +62,19 @@ def read_records(data: bytes) -> Iterator[Record]:
     line). Blank lines are skipped."""
     body = data.removeprefix(_BOM).lstrip()
     if body.startswith(b"<") and body.count(b"<AuditMessage") <= 1:
-        yield 1, "xml", body  # one message, however it is laid out
+        yield Record(1, "xml", body)  # one message, however it is laid out
         return
     for number, line in enumerate(data.splitlines(), 1):
         line = line.strip()
         if not line:
             continue
         if line.removeprefix(_BOM).startswith(b"<"):
-            yield number, "xml", line.removeprefix(_BOM)
+            yield Record(number, "xml", line.removeprefix(_BOM))
             continue
         try:
             obj = json.loads(line)
         except ValueError as exc:
-            yield number, "bad", f"neither XML nor JSON ({exc})"
+            yield Record(number, "bad", f"neither XML nor JSON ({exc})")
             continue
         yield _from_json(number, obj)
 
@@ -76,14 +86,16 @@ def record_problems(record: Record) -> list[str]:
     Raises:
         InvalidInput: a FHIR record and the FHIR model library (extra ``fhir``) is missing.
     """
-    _, kind, content = record
+    kind, content = record.kind, record.content
     if kind == "bad":
         return [str(content)]
-    from dicomsec import audit
-
     if kind == "fhir":
-        return audit.validate_fhir(content)
-    return audit.validate(content)
+        from dicomsec.audit.fhir import validate_fhir
+
+        return validate_fhir(content)
+    from dicomsec.audit.schema import validate
+
+    return validate(content)
 
 
 def _validate_file(path: Path) -> tuple[int, int, list[str]]:
@@ -96,7 +108,7 @@ def _validate_file(path: Path) -> tuple[int, int, list[str]]:
     lines: list[str] = []
     for record in read_records(data):
         count += 1
-        lines.extend(f"{path}:{record[0]}: {p}" for p in record_problems(record))
+        lines.extend(f"{path}:{record.line}: {p}" for p in record_problems(record))
     return count, EXIT_SECURITY if lines else EXIT_OK, lines
 
 
@@ -146,7 +158,7 @@ def _xml_line(xml: bytes) -> str:
     types = [t.get("originalText", "") for t in ident.findall("EventTypeCode")]
     what = (event.get("originalText", "") if event is not None else "?") + \
         (f" [{', '.join(types)}]" if types else "")
-    objects = [o.findtext("ParticipantObjectName") or o.get("ParticipantObjectID", "")
+    objects = [o.findtext("ParticipantObjectName") or o.get("ParticipantObjectID") or "?"
                for o in root.findall("ParticipantObjectIdentification")]
     outcome = ident.get("EventOutcomeIndicator", "?")
     return (f"{ident.get('EventDateTime', '-')}  {what}  {ident.get('EventActionCode', '-')}  "
@@ -162,15 +174,219 @@ def _fhir_line(resource: dict[str, Any]) -> str:
 
 
 def _show(record: Record, as_json: bool) -> None:
-    _, kind, content = record
+    kind, content = record.kind, record.content
     if as_json:
-        if kind == "xml":
-            content = {"xml": content.decode("utf-8", "replace")}
-        elif kind == "bad":
-            content = {"error": content}
-        print(json.dumps(content, ensure_ascii=False), flush=True)
+        shown = record.raw if record.raw is not None else \
+            {"xml": content.decode("utf-8", "replace")} if kind == "xml" else {"error": content}
+        print(json.dumps(shown, ensure_ascii=False), flush=True)
         return
     line = _xml_line(content) if kind == "xml" else _fhir_line(content) if kind == "fhir" \
         else f"(unreadable line: {content})"
     print(printable(line), flush=True)
 
+
+
+def _config() -> AuditConfig:
+    """The audit configuration of this run (``--audit``, ``DICOMSEC_AUDIT``, the config
+    file, the defaults)."""
+    from dicomsec.audit._config import resolve
+    from dicomsec.cli._audit import audit_options
+
+    options = audit_options()
+    return resolve(options.urls, options.spool)
+
+
+def _log_file(given: Path | None) -> Path:
+    """The file sink to read: ``given``, else the first ``file://`` sink configured."""
+    if given is not None:
+        return given
+    from urllib.parse import unquote, urlsplit
+
+    config = _config()
+    for url in config.urls:
+        parts = urlsplit(url)
+        if parts.scheme == "file":
+            return Path(unquote(parts.path))
+    from dicomsec.cli._root import usage
+
+    raise usage("no file sink is configured (" + (", ".join(config.urls) or "auditing is off")
+                + "): name the log with --file")
+
+
+def _log_used(path: Path, flush: bool = False) -> None:
+    """Record that the audit log at ``path`` was read (Audit Log Used, 110101)."""
+    from dicomsec.cli._audit import audit_handlers, current_trail
+    from dicomsec.events import AuditEvent, AuditObject, ObjectKind, Operation, emit
+
+    emit(audit_handlers(), AuditEvent(
+        Operation.AUDIT_LOG_USED, objects=(AuditObject(
+            ObjectKind.AUDIT_LOG, path.resolve().as_uri(), name=path.name),),
+        command="audit"))
+    trail = current_trail()
+    if flush and trail is not None:  # a long --follow: deliver the record now, not at the end
+        trail.flush()
+
+
+def _follow(path: Path, offset: int, as_json: bool, interval: float) -> None:
+    """Print the records appended to ``path`` after ``offset`` until interrupted; a file that
+    shrank (rotated, truncated) is read again from its start."""
+    import time
+
+    pending = b""
+    while True:
+        time.sleep(interval)
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            continue
+        if size < offset:
+            offset, pending = 0, b""
+        if size == offset:
+            continue
+        with open(path, "rb") as fh:
+            fh.seek(offset)
+            chunk = fh.read(size - offset)
+        offset += len(chunk)
+        data = pending + chunk
+        complete, _, pending = data.rpartition(b"\n")
+        if complete:
+            for record in read_records(complete + b"\n"):
+                _show(record, as_json)
+
+
+@command("tail", group="audit")
+def tail_cmd(
+    lines: Annotated[int, typer.Option("-n", "--lines", min=0,
+                                       help="How many of the last records to show.")] = 10,
+    follow: Annotated[bool, typer.Option(
+        "--follow", "-f", help="Keep reading: show records as they are appended (Ctrl-C "
+                               "ends).")] = False,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="One JSON object a line: the file sink's record ({xml, ...}) or the "
+                       "FHIR AuditEvent.")] = False,
+    file: Annotated[Path | None, typer.Option(
+        "--file", help="The log to read (default: the configured file sink, e.g. "
+                       "<state folder>/audit.log).", show_default=False)] = None,
+    interval: Annotated[float, typer.Option(
+        "--interval", min=0.05, help="Seconds between two looks with --follow.")] = 0.5,
+) -> int:
+    """Show the last records of the audit log (the file sink), for people or as JSON; with
+    --follow, keep showing new ones. Reading the log is itself audited (Audit Log Used)."""
+    path = _log_file(file)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        if not follow:
+            err(printable(f"error: {path}: no audit log yet"))
+            return EXIT_INPUT
+        data = b""
+    _log_used(path, flush=follow)
+    complete = data[:data.rfind(b"\n") + 1]
+    records = list(read_records(complete))
+    for record in records[len(records) - lines if lines else len(records):]:
+        _show(record, as_json)
+    if follow:
+        _follow(path, len(complete), as_json, interval)
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------------------------------
+# flush
+
+
+def _flush_lines(report: FlushReport) -> None:
+    for s in report.sinks:
+        why = f"; {s.error}" if s.error else f"; skipped: {s.skipped}" if s.skipped else ""
+        line = f"{s.sink}: {s.delivered} delivered, {s.remaining} waiting{why}"
+        if s.error or s.skipped or s.remaining:
+            err(printable(f"error: {line}"))
+        else:
+            print(printable(line))
+
+
+@command("flush", group="audit")
+def flush_cmd(
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print JSON: the flush report (dicomsec.audit.flush/1).")] = False,
+    timeout: Annotated[float, typer.Option(
+        "--timeout", min=0.1, help="Seconds to keep delivering before giving up.")] = 30.0,
+) -> int:
+    """Deliver the records waiting in the audit spool to their sinks now (backoff ignored).
+    Exit 1 when a sink refused or could not take everything in time, with its reason; what
+    was not delivered stays in the spool."""
+    import time
+
+    from dicomsec.cli._audit import current_trail
+
+    trail = current_trail()
+    if trail is None or trail.spool is None:
+        print("auditing is off: nothing to deliver")
+        return EXIT_OK
+    _log_used(trail.spool.path)
+    report = trail.flush(time.monotonic() + timeout)
+    if as_json:
+        print_json(report)
+    else:
+        _flush_lines(report)
+    return EXIT_OK if report.ok else EXIT_SECURITY
+
+
+# ------------------------------------------------------------------------------------------
+# status
+
+
+def _status_lines(status: SpoolStatus) -> None:
+    print(printable(f"spool {status.path}: {status.depth} waiting"))
+    for s in status.sinks:
+        print(printable(
+            f"  {s.sink}: {s.depth} waiting" + (f" (oldest {s.oldest})" if s.oldest else "")
+            + f"; {s.delivered} delivered, last {s.last_delivery or 'never'}"
+            + (f"; last error {s.last_error} ({s.failures} failed attempt"
+               f"{'s' if s.failures != 1 else ''}, next {s.next_attempt or 'now'})"
+               if s.last_error else "")))
+
+
+def _sink_name(url: str) -> str:
+    """The sink's name as the spool knows it (the URL without its query)."""
+    from dicomsec.audit.sinks import parse_sink
+    from dicomsec.errors import InvalidInput
+
+    try:
+        return parse_sink(url).name
+    except InvalidInput as exc:
+        return f"{url.partition('?')[0]} (unusable: {exc})"
+
+
+@command("status", group="audit")
+def status_cmd(
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print JSON: the spool report (dicomsec.audit.spool/1).")] = False,
+) -> int:
+    """Show the audit spool: records waiting per sink, the oldest, the last delivery and the
+    last error. Exit 1 when a sink's last attempt failed."""
+    from dicomsec.audit._config import resolve
+    from dicomsec.audit.spool import FILE_NAME, Spool
+    from dicomsec.cli._audit import audit_options
+    from dicomsec.cli._root import exit_code
+
+    options = audit_options()
+    config = resolve(options.urls, options.spool)
+    if not (config.spool / FILE_NAME).exists():  # nothing recorded yet: do not create it
+        from dicomsec.audit.spool import SpoolStatus as _Status
+
+        report = _Status(str(config.spool / FILE_NAME), ())
+    else:
+        spool = Spool(config.spool)
+        try:
+            report = spool.status()
+        finally:
+            spool.close()
+    if as_json:
+        print_json(report)
+    else:
+        _status_lines(report)
+        if config.off:
+            print("auditing is off")
+        else:
+            print(printable("sinks: " + ", ".join(_sink_name(u) for u in config.urls)))
+    return exit_code(report)
