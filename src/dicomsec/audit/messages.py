@@ -48,18 +48,19 @@ from __future__ import annotations
 import binascii
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final, TypedDict
+from typing import Final
 
 from dicomsec.audit import _codes as codes
 from dicomsec.errors import InvalidInput
 from dicomsec.events import AuditEvent, AuditObject, ObjectKind, Operation, Participant
 
-__all__ = ["AuditMessage", "AuditSource", "application_activity", "audit_log_used",
-           "begin_transferring", "dicom_messages", "export", "import_", "instances_accessed",
-           "instances_transferred", "security_alert", "user_authentication"]
+__all__ = ["AuditMessage", "AuditSource", "MessageCode", "application_activity",
+           "audit_log_used", "begin_transferring", "dicom_messages", "export", "import_",
+           "instances_accessed", "instances_transferred", "message_codes", "person_asked",
+           "security_alert", "tool_roles", "user_authentication"]
 
 XML_DECLARATION: Final = b'<?xml version="1.0" encoding="UTF-8"?>'
 #: outcomes EventOutcomeIndicator allows
@@ -243,12 +244,36 @@ def _datetime(when: datetime) -> str:
     return (when if when.tzinfo is not None else when.astimezone()).isoformat()
 
 
+#: EventID -> the RoleIDCode of its media participant (Export: destination, Import: source)
+MEDIA_ROLES: Final = {"110106": "110154", "110107": "110155"}
+
+
+def tool_roles(event_id: str, action: str, participants: Sequence[Participant]
+               ) -> tuple[str, ...]:
+    """The tool's RoleIDCodes besides 110150 Application: Source (110153) when it sends or
+    exports (110104 R, 110106), Destination (110152) when it receives or imports (110104 C/U,
+    110107); for 110102 the role the remote participants leave (Source unless one of them is
+    the source and none the destination)."""
+    if event_id == "110104":
+        return ("110153",) if action == "R" else ("110152",)
+    if event_id == "110106":
+        return ("110153",)
+    if event_id == "110107":
+        return ("110152",)
+    if event_id == "110102":
+        remote = {role for p in participants for role in p.roles}
+        return ("110152",) if "110153" in remote and "110152" not in remote else ("110153",)
+    return ()
+
+
 def _build(event_id: str, action: str, type_codes: Sequence[str], *, source: AuditSource,
            when: datetime, outcome: int, description: str, objects: Sequence[AuditObject],
-           participants: Sequence[Participant], person: bool, tool_roles: Sequence[str] = (),
-           media_role: str | None = None, launcher: bool = False) -> AuditMessage:
-    """One message; the builders below fix ``event_id``, ``action`` and the shapes."""
+           participants: Sequence[Participant], person: bool) -> AuditMessage:
+    """One message; the builders below fix ``event_id`` and ``action``; the tool's roles, the
+    media participant and the launcher follow from them (:func:`tool_roles`)."""
     outcome = int(outcome)
+    launcher = event_id == "110100"
+    media_role = MEDIA_ROLES.get(event_id)
     if outcome not in OUTCOMES:
         raise InvalidInput(f"audit outcome {outcome} is not one of 0, 4, 8, 12")
     remote_requestor = any(p.is_requestor for p in participants)
@@ -261,7 +286,8 @@ def _build(event_id: str, action: str, type_codes: Sequence[str], *, source: Aud
         + _attrs((("EventActionCode", action), ("EventDateTime", _datetime(when)),
                   ("EventOutcomeIndicator", str(outcome))))
         + f">{_coded('EventID', event_id)}{head}</EventIdentification>",
-        _tool(source, requestor=not remote_requestor, roles=tool_roles),
+        _tool(source, requestor=not remote_requestor,
+              roles=tool_roles(event_id, action, participants)),
     ]
     if person and source.user and not remote_requestor:
         parts.append(_participant(source.user, requestor=True,
@@ -288,8 +314,7 @@ def application_activity(*, source: AuditSource, when: datetime, type_code: str 
     """110100 Application Activity (A.5.3.1), action E; ``type_code`` 110120 Application Start
     or 110121 Application Stop. The OS user, when ``person``, is the Application Launcher."""
     return _build("110100", "E", (type_code,), source=source, when=when, outcome=outcome,
-                  description=description, objects=(), participants=(), person=person,
-                  launcher=True)
+                  description=description, objects=(), participants=(), person=person)
 
 
 def audit_log_used(*, source: AuditSource, when: datetime, objects: Sequence[AuditObject],
@@ -305,11 +330,9 @@ def begin_transferring(*, source: AuditSource, when: datetime, objects: Sequence
                        description: str = "", person: bool = True) -> AuditMessage:
     """110102 Begin Transferring DICOM Instances (A.5.3.3), action E. The tool takes the role
     the remote participants leave: Source (110153) unless one of them is the source."""
-    remote = {role for p in participants for role in p.roles}
-    role = "110152" if "110153" in remote and "110152" not in remote else "110153"
     return _build("110102", "E", (), source=source, when=when, outcome=outcome,
                   description=description, objects=objects, participants=participants,
-                  person=person, tool_roles=(role,))
+                  person=person)
 
 
 def instances_accessed(*, source: AuditSource, when: datetime, action: str,
@@ -328,10 +351,9 @@ def instances_transferred(*, source: AuditSource, when: datetime, action: str,
                           description: str = "", person: bool = True) -> AuditMessage:
     """110104 DICOM Instances Transferred (A.5.3.5): ``action`` R when the tool sent them (it
     is then the Source, 110153), C or U when it received them (Destination, 110152)."""
-    action = _action(action, "CRU")
-    return _build("110104", action, (), source=source, when=when, outcome=outcome,
+    return _build("110104", _action(action, "CRU"), (), source=source, when=when, outcome=outcome,
                   description=description, objects=objects, participants=participants,
-                  person=person, tool_roles=("110153" if action == "R" else "110152",))
+                  person=person)
 
 
 def export(*, source: AuditSource, when: datetime, objects: Sequence[AuditObject],
@@ -341,7 +363,7 @@ def export(*, source: AuditSource, when: datetime, objects: Sequence[AuditObject
     participant (110154, MediaType 110037 URI); the tool is the Source (110153)."""
     return _build("110106", "R", (), source=source, when=when, outcome=outcome,
                   description=description, objects=objects, participants=participants,
-                  person=person, tool_roles=("110153",), media_role="110154")
+                  person=person)
 
 
 def import_(*, source: AuditSource, when: datetime, objects: Sequence[AuditObject],
@@ -351,7 +373,7 @@ def import_(*, source: AuditSource, when: datetime, objects: Sequence[AuditObjec
     (110155, MediaType 110037 URI); the tool is the Destination (110152)."""
     return _build("110107", "C", (), source=source, when=when, outcome=outcome,
                   description=description, objects=objects, participants=participants,
-                  person=person, tool_roles=("110152",), media_role="110155")
+                  person=person)
 
 
 def security_alert(*, source: AuditSource, when: datetime, type_code: str,
@@ -388,119 +410,63 @@ def _action(action: str, allowed: str) -> str:
 _SERVICE: Final = frozenset((Operation.ASSOCIATION_ACCEPTED, Operation.ASSOCIATION_REFUSED,
                              Operation.USER_AUTHENTICATION, Operation.INSTANCES_RECEIVED))
 
-_Maker = Callable[[AuditEvent, AuditSource, bool], tuple[AuditMessage, ...]]
+
+@dataclass(frozen=True, slots=True)
+class MessageCode:
+    """What one message of an event is: its EventID, EventActionCode and EventTypeCode."""
+
+    event_id: str
+    action: str
+    type_code: str | None = None
 
 
-class _Common(TypedDict):
-    source: AuditSource
-    when: datetime
-    outcome: int
-    description: str
-    person: bool
-
-
-def _common(event: AuditEvent, source: AuditSource, person: bool) -> _Common:
-    return {"source": source, "when": event.when, "outcome": int(event.outcome),
-            "description": event.description, "person": person}
-
-
-def _accessed(action: str) -> _Maker:
-    def make(event: AuditEvent, source: AuditSource, person: bool) -> tuple[AuditMessage, ...]:
-        return (instances_accessed(action=action, objects=event.objects,
-                                   participants=event.participants,
-                                   **_common(event, source, person)),)
-    return make
-
-
-def _alert(type_code: str) -> _Maker:
-    def make(event: AuditEvent, source: AuditSource, person: bool) -> tuple[AuditMessage, ...]:
-        return (security_alert(type_code=type_code, objects=event.objects,
-                               participants=event.participants,
-                               **_common(event, source, person)),)
-    return make
-
-
-def _transferred(action: str) -> _Maker:
-    def make(event: AuditEvent, source: AuditSource, person: bool) -> tuple[AuditMessage, ...]:
-        return (instances_transferred(action=action, objects=event.objects,
-                                      participants=event.participants,
-                                      **_common(event, source, person)),)
-    return make
-
-
-def _verify(event: AuditEvent, source: AuditSource, person: bool) -> tuple[AuditMessage, ...]:
-    if event.outcome:
-        return _alert("110135")(event, source, person)
-    return _accessed("R")(event, source, person)
-
-
-def _unwrap(event: AuditEvent, source: AuditSource, person: bool) -> tuple[AuditMessage, ...]:
-    if event.outcome:
-        return _accessed("R")(event, source, person)
-    return (import_(objects=event.objects, participants=event.participants,
-                    **_common(event, source, person)),)
-
-
-def _wrap(event: AuditEvent, source: AuditSource, person: bool) -> tuple[AuditMessage, ...]:
-    return (export(objects=event.objects, participants=event.participants,
-                   **_common(event, source, person)),)
-
-
-def _reidentify(event: AuditEvent, source: AuditSource, person: bool
-                ) -> tuple[AuditMessage, ...]:
-    return _accessed("C")(event, source, person) + _alert("110132")(event, source, person)
-
-
-def _activity(type_code: str) -> _Maker:
-    def make(event: AuditEvent, source: AuditSource, person: bool) -> tuple[AuditMessage, ...]:
-        return (application_activity(type_code=type_code,
-                                     **_common(event, source, person)),)
-    return make
-
-
-def _authentication(event: AuditEvent, source: AuditSource, person: bool
-                    ) -> tuple[AuditMessage, ...]:
-    return (user_authentication(participants=event.participants,
-                                **_common(event, source, person)),)
-
-
-def _begin(event: AuditEvent, source: AuditSource, person: bool) -> tuple[AuditMessage, ...]:
-    return (begin_transferring(objects=event.objects, participants=event.participants,
-                               **_common(event, source, person)),)
-
-
-def _log_used(event: AuditEvent, source: AuditSource, person: bool) -> tuple[AuditMessage, ...]:
-    return (audit_log_used(objects=event.objects,
-                           **_common(event, source, person)),)
-
-
-_MAKERS: Final[dict[Operation, _Maker]] = {
-    Operation.APPLICATION_START: _activity("110120"),
-    Operation.APPLICATION_STOP: _activity("110121"),
-    Operation.SIGN: _accessed("U"),
-    Operation.VERIFY: _verify,
-    Operation.WRAP: _wrap,
-    Operation.UNWRAP: _unwrap,
-    Operation.DEIDENTIFY: _accessed("C"),
-    Operation.REIDENTIFY: _reidentify,
-    Operation.POLICY_VIOLATION: _alert("110144"),
-    Operation.SECURITY_CONFIGURATION: _alert("110129"),
-    Operation.ASSOCIATION_ACCEPTED: _alert("110126"),
-    Operation.ASSOCIATION_REFUSED: _alert("110126"),
-    Operation.USER_AUTHENTICATION: _authentication,
-    Operation.BEGIN_TRANSFER: _begin,
-    Operation.INSTANCES_SENT: _transferred("R"),
-    Operation.INSTANCES_RECEIVED: _transferred("C"),
-    Operation.AUDIT_LOG_USED: _log_used,
+_C = MessageCode
+#: operation -> (its message(s) on success, on failure)
+_ROUTES: Final[dict[Operation, tuple[tuple[MessageCode, ...], tuple[MessageCode, ...]]]] = {
+    Operation.APPLICATION_START: ((_C("110100", "E", "110120"),),) * 2,
+    Operation.APPLICATION_STOP: ((_C("110100", "E", "110121"),),) * 2,
+    Operation.SIGN: ((_C("110103", "U"),),) * 2,
+    Operation.VERIFY: ((_C("110103", "R"),), (_C("110113", "E", "110135"),)),
+    Operation.WRAP: ((_C("110106", "R"),),) * 2,
+    Operation.UNWRAP: ((_C("110107", "C"),), (_C("110103", "R"),)),
+    Operation.DEIDENTIFY: ((_C("110103", "C"),),) * 2,
+    Operation.REIDENTIFY: ((_C("110103", "C"), _C("110113", "E", "110132")),) * 2,
+    Operation.POLICY_VIOLATION: ((_C("110113", "E", "110144"),),) * 2,
+    Operation.SECURITY_CONFIGURATION: ((_C("110113", "E", "110129"),),) * 2,
+    Operation.ASSOCIATION_ACCEPTED: ((_C("110113", "E", "110126"),),) * 2,
+    Operation.ASSOCIATION_REFUSED: ((_C("110113", "E", "110126"),),) * 2,
+    Operation.USER_AUTHENTICATION: ((_C("110114", "E", "110122"),),) * 2,
+    Operation.BEGIN_TRANSFER: ((_C("110102", "E"),),) * 2,
+    Operation.INSTANCES_SENT: ((_C("110104", "R"),),) * 2,
+    Operation.INSTANCES_RECEIVED: ((_C("110104", "C"),),) * 2,
+    Operation.AUDIT_LOG_USED: ((_C("110101", "R"),),) * 2,
 }
 
 
+def message_codes(event: AuditEvent) -> tuple[MessageCode, ...]:
+    """The EventID, action and type of each message :func:`dicom_messages` makes for
+    ``event`` (the FHIR rendering uses the first as its type, the others' types as subtypes)."""
+    success, failure = _ROUTES[event.operation]
+    return failure if event.outcome else success
+
+
+def person_asked(event: AuditEvent) -> bool:
+    """Whether the OS user counts as the requestor of ``event``: every operation except those
+    a service performs for a remote peer, and none whose remote participant is the requestor."""
+    return event.operation not in _SERVICE and not any(p.is_requestor for p in event.participants)
+
+
 def dicom_messages(event: AuditEvent, source: AuditSource) -> tuple[AuditMessage, ...]:
-    """The DICOM audit message(s) for ``event`` (one, or two for a re-identification), as the
-    module docstring's table says.
+    """The DICOM audit message(s) for ``event``: one, or two for a re-identification (110103
+    C and 110113 + 110132), as :func:`message_codes` and the module docstring say.
 
     Raises:
         InvalidInput: an outcome outside 0/4/8/12 or a life cycle outside 1..15.
     """
-    person = event.operation not in _SERVICE
-    return _MAKERS[event.operation](event, source, person)
+    person = person_asked(event)
+    return tuple(
+        _build(code.event_id, code.action, () if code.type_code is None else (code.type_code,),
+               source=source, when=event.when, outcome=int(event.outcome),
+               description=event.description, objects=event.objects,
+               participants=event.participants, person=person)
+        for code in message_codes(event))

@@ -21,10 +21,7 @@ from __future__ import annotations
 
 import functools
 from importlib import resources
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from lxml import etree
+from typing import Any
 
 __all__ = ["SCHEMA", "validate"]
 
@@ -37,10 +34,17 @@ _REQUIRED = (("EventIdentification", 1, 1), ("ActiveParticipant", 1, None),
 _BOOLEAN = frozenset(("true", "false", "1", "0"))
 
 
+def _etree() -> Any:
+    """lxml's etree, imported on first validation only."""
+    from lxml import etree  # type: ignore[import-untyped]
+
+    return etree
+
+
 @functools.cache
-def _schema() -> tuple[etree.RelaxNG, dict[str, frozenset[str]], frozenset[str]]:
+def _schema() -> tuple[Any, dict[str, frozenset[str]], frozenset[str]]:
     """The compiled schema, each attribute's enumerated values and the boolean names."""
-    from lxml import etree
+    etree = _etree()
 
     with resources.files("dicomsec.audit").joinpath("data", SCHEMA).open("rb") as handle:
         tree = etree.parse(handle, _parser())
@@ -62,7 +66,7 @@ def _schema() -> tuple[etree.RelaxNG, dict[str, frozenset[str]], frozenset[str]]
 
 
 def _parser() -> Any:
-    from lxml import etree
+    etree = _etree()
 
     return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
                            huge_tree=False)
@@ -72,7 +76,7 @@ def validate(xml: bytes) -> list[str]:
     """Problems of one audit message against the DICOM schema, one line each; ``[]`` when
     the message is valid. ``xml``: the message's bytes (an XML declaration, a UTF-8 BOM or
     none); malformed XML is one problem. Entities are not resolved and nothing is fetched."""
-    from lxml import etree
+    etree = _etree()
 
     try:
         root = etree.fromstring(xml, _parser())
