@@ -14,8 +14,8 @@ Layout (each job in its own module):
 
 Public API (every name imported on first use: ``dicomsec deid`` pays only for what it runs)::
 
-    deidentify_file(src, dst, config: DeidConfig) -> DeidReport            (paths)
-    reidentify_file(src, dst, credentials, *, policy=None) -> ReidReport   (paths)
+    deidentify_file(src, dst, config: DeidConfig, *, handlers=None) -> DeidReport     (paths)
+    reidentify_file(src, dst, credentials, *, policy=None, handlers=None) -> ReidReport
     deidentify_dataset(ds, Settings(options, secret)) -> EngineResult      (pydicom)
     reidentify_dataset(ds, credentials, *, policy=None) -> ReidResult      (pydicom)
     encrypted_attributes(originals, groups, *, mode="modern") -> Sequence  (pydicom)
@@ -28,6 +28,12 @@ Expected risks (burned-in text not cleaned) are report flags; exceptions mean th
 not be done (:class:`~dicomsec.errors.InvalidInput`, :class:`~dicomsec.errors.PolicyViolation`
 for a ``strict`` refusal, :class:`~dicomsec.errors.DecryptionFailed`), and then nothing is
 written. See ``docs/deid.md``.
+
+Audit: the file functions take ``handlers`` (:mod:`dicomsec.events`) and give them one event
+per file: DEIDENTIFY (the output's study, anonymized, and the original patient), REIDENTIFY
+(outcome 0, or 4 with an Alert Description), POLICY_VIOLATION for a refusal. Batch jobs
+(``_batch.audited_deid_job`` / ``audited_reid_job``) collect them in the worker and return
+them for the parent to re-emit.
 """
 
 from __future__ import annotations

@@ -26,8 +26,11 @@ from dicomsec.errors import InvalidInput
 if TYPE_CHECKING:
     from dicomsec.cms.recipients import Credentials
     from dicomsec.deid._file import DeidConfig
+    from dicomsec.events import AuditHandler
+    from dicomsec.signatures._events import Audited
 
-__all__ = ["KeyArgs", "MappingTable", "Planned", "credentials", "deid_job", "plan", "reid_job"]
+__all__ = ["KeyArgs", "MappingTable", "Planned", "audited_deid_job", "audited_reid_job",
+           "credentials", "deid_job", "plan", "reid_job"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,12 +105,32 @@ DeidResult = tuple[dict[str, Any], tuple[tuple[str, str], ...], tuple[tuple[str,
 
 def deid_job(item: Planned, *, config: DeidConfig) -> DeidResult:
     """The batch job: de-identify one planned file (see :func:`~._file.deidentify`)."""
-    from dicomsec.deid._file import deidentify
+    return _deid(item, config, ())
 
-    _check(item)
-    done = deidentify(item.src, item.dst, config)
+
+def _deid(item: Planned, config: DeidConfig,
+          handlers: tuple[AuditHandler, ...]) -> DeidResult:
+    from dicomsec.deid._file import deidentify
+    from dicomsec.events import Operation
+    from dicomsec.signatures._events import emit_built, failure_event
+
+    try:
+        _check(item)
+    except InvalidInput as exc:
+        emit_built(handlers, failure_event, Operation.DEIDENTIFY, exc, item.src)
+        raise
+    done = deidentify(item.src, item.dst, config, handlers=handlers)
     return (done.report.to_dict(), tuple(done.uid_map.items()),
             tuple(done.patient_id_map.items()))
+
+
+def audited_deid_job(item: Planned, *, config: DeidConfig) -> Audited[DeidResult]:
+    """:func:`deid_job` that also returns the audit events of the file (collected in the
+    worker; the parent re-emits them). A failure is returned, not raised, so that its event
+    is not lost (:func:`dicomsec.signatures._events.run_audited`)."""
+    from dicomsec.signatures._events import run_audited
+
+    return run_audited(functools.partial(_deid, item, config))
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,11 +165,29 @@ def credentials(args: KeyArgs) -> Credentials:
 
 def reid_job(item: Planned, *, key: KeyArgs) -> dict[str, Any]:
     """The batch job: re-identify one planned file; the report's dictionary."""
-    from dicomsec.deid._file import _policy, reidentify_file
+    return _reid(item, key, ())
 
-    _check(item)
+
+def _reid(item: Planned, key: KeyArgs, handlers: tuple[AuditHandler, ...]) -> dict[str, Any]:
+    from dicomsec.deid._file import _policy, reidentify_file
+    from dicomsec.events import Operation
+    from dicomsec.signatures._events import emit_built, failure_event
+
+    try:
+        _check(item)
+    except InvalidInput as exc:
+        emit_built(handlers, failure_event, Operation.REIDENTIFY, exc, item.src)
+        raise
     return reidentify_file(item.src, item.dst, _credentials(key),
-                           policy=_policy(key.policy)).to_dict()
+                           policy=_policy(key.policy), handlers=handlers).to_dict()
+
+
+def audited_reid_job(item: Planned, *, key: KeyArgs) -> Audited[dict[str, Any]]:
+    """:func:`reid_job` that also returns the audit events of the file (see
+    :func:`audited_deid_job`)."""
+    from dicomsec.signatures._events import run_audited
+
+    return run_audited(functools.partial(_reid, item, key))
 
 
 class MappingTable:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -41,6 +41,8 @@ if TYPE_CHECKING:
     from dicomsec.deid._engine import EngineResult
     from dicomsec.deid._envelope import RecipientGroup
     from dicomsec.deid._pixels import PixelRules
+    from dicomsec.events import AuditEvent, AuditHandler
+    from dicomsec.signatures._events import Identity
 
 __all__ = ["DeidConfig", "Deidentified", "deidentify", "deidentify_file", "read_dicom",
            "reidentify_file"]
@@ -289,15 +291,44 @@ def _naming(src: Path) -> Iterator[None]:
         raise
 
 
-def deidentify(src: Path | str, dst: Path | str, config: DeidConfig) -> Deidentified:
+def deidentify(src: Path | str, dst: Path | str, config: DeidConfig, *,
+               handlers: Iterable[AuditHandler] | None = None) -> Deidentified:
     """:func:`deidentify_file`, with the file's UID and Patient ID mappings (for
-    ``--mapping``; they are PHI and never part of the report)."""
+    ``--mapping``; they are PHI and never part of the report). ``handlers``: see
+    :func:`deidentify_file`."""
+    from dicomsec.events import Operation
+    from dicomsec.signatures._events import Identity, emit_built, failure_event
+
     src = Path(src)
-    with _naming(src):
-        return _deidentify(src, Path(dst), config)
+    seen: list[Identity] = []
+    try:
+        with _naming(src):
+            done = _deidentify(src, Path(dst), config, seen if handlers else None)
+    except DicomSecError as exc:
+        emit_built(handlers, failure_event, Operation.DEIDENTIFY, exc, src)
+        raise
+    emit_built(handlers, _deid_event, seen[0] if seen else Identity())
+    return done
 
 
-def _deidentify(src: Path, dst: Path, config: DeidConfig) -> Deidentified:
+def _deid_event(ident: Identity) -> AuditEvent:
+    """DEIDENTIFY: the output's study (anonymized, life cycle 7 de-identification, its SOP
+    class and instance) and the original patient (audit logs are access-controlled)."""
+    from dicomsec.events import AuditEvent, Operation
+    from dicomsec.signatures._events import identity_objects
+
+    return AuditEvent(Operation.DEIDENTIFY, objects=identity_objects(
+        ident, anonymized=True, life_cycle=7))
+
+
+def _text(ds: Dataset, keyword: str) -> str:
+    """A value of ``ds`` as text ('' when absent or empty)."""
+    value = ds.get(keyword)
+    return "" if value is None else str(value)
+
+
+def _deidentify(src: Path, dst: Path, config: DeidConfig,
+                seen: list[Identity] | None = None) -> Deidentified:
     from dicomsec.deid._engine import Settings, deidentify_dataset
     from dicomsec.deid._uids import check_secret
 
@@ -328,6 +359,12 @@ def _deidentify(src: Path, dst: Path, config: DeidConfig) -> Deidentified:
     _keep_originals(ds, result)
     encrypted = _encrypt(result, config)
     _write(out, dst)
+    if seen is not None:  # the output's study and instance, the original patient
+        from dicomsec.signatures._events import Identity
+
+        seen.append(Identity(_text(out, "StudyInstanceUID"), _text(ds, "PatientID"),
+                             _text(ds, "PatientName"), _text(out, "SOPClassUID"),
+                             _text(out, "SOPInstanceUID")))
     codes = tuple(str(item.CodeValue) for item in
                   out.get("DeidentificationMethodCodeSequence", []))
     report = DeidReport(
@@ -337,7 +374,8 @@ def _deidentify(src: Path, dst: Path, config: DeidConfig) -> Deidentified:
     return Deidentified(report, dict(result.uid_map), dict(result.patient_id_map))
 
 
-def deidentify_file(src: Path | str, dst: Path | str, config: DeidConfig) -> DeidReport:
+def deidentify_file(src: Path | str, dst: Path | str, config: DeidConfig, *,
+                    handlers: Iterable[AuditHandler] | None = None) -> DeidReport:
     """De-identify the DICOM file ``src`` into ``dst`` (PS3.15 E.1; steps in the module's
     docstring); the report names what was removed, replaced, kept, encrypted and cleaned.
 
@@ -346,28 +384,66 @@ def deidentify_file(src: Path | str, dst: Path | str, config: DeidConfig) -> Dei
             (exit 2); nothing written.
         PolicyViolation: ``strict`` and a risk the options leave, or the algorithm policy
             refuses an algorithm of the envelope (exit 1); nothing written.
+
+    ``handlers`` get one audit event (:mod:`dicomsec.events`): DEIDENTIFY with the output's
+    study (anonymized) and the original patient; a refusal (``strict``, the algorithm policy)
+    POLICY_VIOLATION; another failure DEIDENTIFY with outcome 4 and the error as Alert
+    Description.
     """
-    return deidentify(src, dst, config).report
+    return deidentify(src, dst, config, handlers=handlers).report
 
 
 def reidentify_file(src: Path | str, dst: Path | str, credentials: Credentials, *,
-                    policy: AlgorithmPolicy | None = None) -> ReidReport:
+                    policy: AlgorithmPolicy | None = None,
+                    handlers: Iterable[AuditHandler] | None = None) -> ReidReport:
     """Restore the original values of a de-identified file from its Encrypted Attributes
     Sequence (PS3.15 E.1.2) into ``dst`` (mode 0600: it holds PHI again).
+
+    ``handlers`` get one audit event (:mod:`dicomsec.events`): REIDENTIFY with the restored
+    study and patient and the input file; a refusal by the algorithm policy
+    POLICY_VIOLATION; any other failure REIDENTIFY with outcome 4 and the error as Alert
+    Description (the use of a restricted function is audited either way).
 
     Raises:
         InvalidInput: unreadable input, or no Encrypted Attributes Sequence (exit 2).
         DecryptionFailed: no item has a recipient the credentials match, or the content
             fails its check (exit 1); nothing written.
     """
-    from dicomsec.deid._reid import reidentify_dataset
+    from dicomsec.events import Operation
+    from dicomsec.signatures._events import emit_built, failure_event
 
     src, dst = Path(src), Path(dst)
-    with _naming(src):
-        ds = read_dicom(src)
-        got = reidentify_dataset(ds, credentials, policy=policy)
-        _write(got.dataset, dst, mode=0o600)
+    try:
+        with _naming(src):
+            report, restored = _reidentify(src, dst, credentials, policy)
+    except DicomSecError as exc:
+        emit_built(handlers, failure_event, Operation.REIDENTIFY, exc, src)
+        raise
+    emit_built(handlers, _reid_event, src, restored)
+    return report
+
+
+def _reid_event(src: Path, restored: Dataset) -> AuditEvent:
+    """REIDENTIFY: the restored study and patient, and the input file."""
+    from dicomsec.events import AuditEvent, Operation
+    from dicomsec.signatures._events import Identity, file_object, identity_objects
+
+    ident = Identity(_text(restored, "StudyInstanceUID"), _text(restored, "PatientID"),
+                     _text(restored, "PatientName"), _text(restored, "SOPClassUID"),
+                     _text(restored, "SOPInstanceUID"))
+    return AuditEvent(Operation.REIDENTIFY, objects=(*identity_objects(ident),
+                                                     file_object(src)))
+
+
+def _reidentify(src: Path, dst: Path, credentials: Credentials,
+                policy: AlgorithmPolicy | None) -> tuple[ReidReport, Dataset]:
+    """:func:`reidentify_file`: its report and the restored data set."""
+    from dicomsec.deid._reid import reidentify_dataset
+
+    ds = read_dicom(src)
+    got = reidentify_dataset(ds, credentials, policy=policy)
+    _write(got.dataset, dst, mode=0o600)
     o = got.opened
     return ReidReport(str(src), str(dst), tuple(got.restored), o.item_index, o.outer,
                       o.cipher, o.recipient_kind, o.authenticated, complete=got.complete,
-                      skipped=tuple(got.skipped))
+                      skipped=tuple(got.skipped)), got.dataset
