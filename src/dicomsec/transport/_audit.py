@@ -30,6 +30,7 @@ from __future__ import annotations
 import functools
 import io
 import logging
+import re
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -48,7 +49,7 @@ from dicomsec.events import (
 )
 
 __all__ = ["MAX_INSTANCES", "ScpAudit", "StudyFacts", "Transfers", "file_facts", "host_of",
-           "remote", "study_facts", "transfer_events"]
+           "remote", "study_facts", "study_objects", "transfer_events"]
 
 _log = logging.getLogger(__name__)
 
@@ -169,13 +170,37 @@ def _node(host: str, alert: str | None = None) -> AuditObject:
                        details=(("Alert Description", alert),) if alert else ())
 
 
+#: an OpenSSL reason code (``PEER_DID_NOT_RETURN_A_CERTIFICATE``)
+_OPENSSL_CODE = re.compile(r"\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\b")
+
+
+def readable(reason: str) -> str:
+    """``reason`` with OpenSSL's reason codes in words (``peer did not return a
+    certificate``)."""
+    return _OPENSSL_CODE.sub(lambda m: m.group(0).replace("_", " ").lower(), reason)
+
+
 def refused_event(host: str, reason: str, *, ae_title: str | None = None,
                   subject: str | None = None, requestor: bool = True) -> AuditEvent:
-    """ASSOCIATION_REFUSED of ``host`` for ``reason`` (one line)."""
+    """ASSOCIATION_REFUSED of ``host`` for ``reason`` (one line; OpenSSL's codes in words)."""
+    reason = readable(reason)
     return AuditEvent(Operation.ASSOCIATION_REFUSED, Outcome.MINOR_FAILURE, reason,
                       objects=(_node(host, reason),),
                       participants=(remote(host, ae_title=ae_title, subject=subject,
                                            requestor=requestor),))
+
+
+def study_objects(facts: StudyFacts, sop_classes: tuple[tuple[str, tuple[str, ...]], ...] = (),
+                  details: tuple[tuple[str, str], ...] = ()) -> list[AuditObject]:
+    """The STUDY (when its UID is known) and PATIENT (when its ID is known) objects."""
+    objects = []
+    if facts.study_uid:
+        objects.append(AuditObject(ObjectKind.STUDY, facts.study_uid, sop_classes=sop_classes,
+                                   details=details))
+    if facts.patient_id:
+        objects.append(AuditObject(ObjectKind.PATIENT, facts.patient_id,
+                                   name=facts.patient_name))
+    return objects
 
 
 @dataclass
@@ -216,15 +241,8 @@ def transfer_events(transfers: Transfers, operation: Operation, participant: Par
             error = transfers.errors.get((facts, ok), "failed")
             description = f"{count} instance{'s' if count != 1 else ''} not {verb}: {error}"
             details = (("Alert Description", description),)
-        objects: list[AuditObject] = []
-        if facts.study_uid:
-            objects.append(AuditObject(
-                ObjectKind.STUDY, facts.study_uid,
-                sop_classes=tuple((c, tuple(uids)) for c, uids in classes.items()),
-                details=details))
-        if facts.patient_id or facts.patient_name:
-            objects.append(AuditObject(ObjectKind.PATIENT, facts.patient_id or "",
-                                       name=facts.patient_name))
+        objects = study_objects(facts, tuple((c, tuple(uids)) for c, uids in classes.items()),
+                                details)
         if details and not facts.study_uid:
             objects.append(_node(participant.network_access_point or "?", description))
         events.append(AuditEvent(operation, Outcome.SUCCESS if ok else Outcome.MINOR_FAILURE,

@@ -41,6 +41,7 @@ from dicomsec.transport._audit import (
     refused_event,
     remote,
     study_facts,
+    study_objects,
     transfer_events,
 )
 from dicomsec.transport._groupcommit import Content, FileRange, GroupCommit, WrittenFile
@@ -946,7 +947,7 @@ def _destination(called_aet: str, host: str, info: dict[str, Any]) -> Any:
 def _audit_begin(handlers: tuple[AuditHandler, ...], instances: Sequence[_Instance],
                  called_aet: str, host: str, info: dict[str, Any]) -> None:
     """BEGIN_TRANSFER per study (never raises)."""
-    from dicomsec.events import AuditEvent, AuditObject, ObjectKind, Operation, emit
+    from dicomsec.events import AuditEvent, Operation, emit
 
     try:
         studies: dict[StudyFacts, int] = {}
@@ -954,17 +955,11 @@ def _audit_begin(handlers: tuple[AuditHandler, ...], instances: Sequence[_Instan
             facts = _instance_facts(inst)
             studies[facts] = studies.get(facts, 0) + 1
         for facts, count in studies.items():
-            objects = []
-            if facts.study_uid:
-                objects.append(AuditObject(ObjectKind.STUDY, facts.study_uid))
-            if facts.patient_id or facts.patient_name:
-                objects.append(AuditObject(ObjectKind.PATIENT, facts.patient_id or "",
-                                           name=facts.patient_name))
             emit(handlers, AuditEvent(
                 Operation.BEGIN_TRANSFER,
                 description=f"sending {count} instance{'s' if count != 1 else ''} to "
                             f"{called_aet}@{host}",
-                objects=tuple(objects),
+                objects=tuple(study_objects(facts)),
                 participants=(_destination(called_aet, host, info),)))
     except Exception as exc:
         _log.warning("audit of the transfer's begin failed: %s: %s", type(exc).__name__, exc)

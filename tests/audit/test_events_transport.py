@@ -1,0 +1,253 @@
+"""Issue 11: audit events of DIMSE over TLS (``dicomsec.transport.dimse``).
+
+In process: our SCP (``make_scp``) and real TLS clients (Python ``ssl``, pynetdicom, our
+``send_files``) on 127.0.0.1, the events kept by :class:`dicomsec.events.Collector`. A client
+without a valid certificate gives ASSOCIATION_REFUSED with the handshake's reason; a good one
+ASSOCIATION_ACCEPTED and INSTANCES_RECEIVED per study; ``send`` BEGIN_TRANSFER and
+INSTANCES_SENT. Every event's DICOM message validates against the schema. One subprocess test
+runs ``dicomsec --audit file://... scp`` and reads its records while it still serves.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import ssl
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pydicom
+import pytest
+from pydicom.uid import generate_uid
+
+from dicomsec.audit import AuditSource, dicom_messages, validate
+from dicomsec.events import AuditEvent, Collector, ObjectKind, Operation, Outcome
+from dicomsec.transport import dimse, tls
+from dicomsec.trust import TrustStore
+from tests.transport.test_dimse import CT, Pki, _start_scp
+from tests.transport.test_dimse import pki as pki  # the module's test PKI fixture
+
+PASSCODE = "s3cret-passcode-11"
+SOURCE = AuditSource.local(ae_titles=("DICOMSEC",))
+
+
+def _store(pki: Pki) -> TrustStore:
+    return TrustStore.from_paths([pki.ca])
+
+
+@contextlib.contextmanager
+def _scp(pki: Pki, tmp_path: Path, *handlers: Callable[[AuditEvent], object]
+         ) -> Iterator[dimse.DimseServer]:
+    out = tmp_path / "out"
+    out.mkdir(exist_ok=True)
+    with dimse.make_scp("b12", [(pki.cert("server-ec"), pki.key("server-ec"))], _store(pki),
+                        out, host="127.0.0.1", port=0, require_profile_config=False,
+                        handlers=handlers) as server:
+        yield server
+
+
+def _wait(events: Collector, operation: Operation, count: int = 1) -> list[AuditEvent]:
+    """The events of ``operation`` once there are ``count`` (the SCP reports from its
+    threads); fails after a generous bound."""
+    deadline = time.monotonic() + 20
+    while True:
+        found = [e for e in events.events if e.operation is operation]
+        if len(found) >= count or time.monotonic() > deadline:
+            assert len(found) >= count, [e.operation for e in events.events]
+            return found
+        time.sleep(0.02)
+
+
+def _valid(events: list[AuditEvent]) -> None:
+    for event in events:
+        for message in dicom_messages(event, SOURCE):
+            assert validate(message.xml) == [], (event, message.xml)
+
+
+def _files(folder: Path, count: int, *, name: str = "Müller^Jürgen",
+           patient_id: str = "PID-11") -> list[Path]:
+    """CT_small copies with new SOP Instance UIDs, one study, a non-ASCII patient name."""
+    folder.mkdir(parents=True, exist_ok=True)
+    ds = pydicom.dcmread(CT)
+    ds.SpecificCharacterSet = "ISO_IR 192"
+    ds.PatientName = name
+    ds.PatientID = patient_id
+    ds.StudyInstanceUID = generate_uid()
+    paths = []
+    for n in range(count):
+        uid = generate_uid()
+        ds.SOPInstanceUID = uid
+        ds.file_meta.MediaStorageSOPInstanceUID = uid
+        path = folder / f"f{n}.dcm"
+        ds.save_as(path, enforce_file_format=True)
+        paths.append(path)
+    return paths
+
+
+def _client(pki: Pki, name: str | None) -> ssl.SSLContext:
+    """A plain TLS client context (no profile checks of our own): ``name``'s certificate, or
+    none."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(pki.ca)
+    if name is not None:
+        ctx.load_cert_chain(pki.cert(name), pki.key(name))
+    return ctx
+
+
+@pytest.mark.parametrize(("client", "reason"), [
+    (None, "peer did not return a certificate"),            # no certificate
+    ("client-untrusted", "unable to get local issuer"),     # another CA
+    ("client-sha224", "SHA-224"),                           # below the profile
+])
+def test_refused_tls_client_gives_association_refused(pki: Pki, tmp_path: Path,
+                                                      client: str | None, reason: str) -> None:
+    events = Collector()
+    with _scp(pki, tmp_path, events) as server:
+        raw = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+        with contextlib.suppress(OSError), \
+                _client(pki, client).wrap_socket(raw, server_hostname="127.0.0.1") as sock:
+            sock.recv(1)  # TLS 1.3: the refusal arrives after the client's handshake
+        refused = _wait(events, Operation.ASSOCIATION_REFUSED)[0]
+    assert refused.outcome is Outcome.MINOR_FAILURE
+    assert reason in refused.description
+    node = refused.objects[0]
+    assert node.kind is ObjectKind.NODE and node.id == "127.0.0.1"
+    assert ("Alert Description", refused.description) in node.details
+    who = refused.participants[0]
+    assert who.is_requestor and who.network_access_point == "127.0.0.1"
+    assert not [e for e in events.events if e.operation is Operation.ASSOCIATION_ACCEPTED]
+    _valid(events.events)
+
+
+def test_send_to_scp_gives_accepted_received_and_sent(pki: Pki, tmp_path: Path) -> None:
+    scp_events, scu_events = Collector(), Collector()
+    files = _files(tmp_path / "in", 3)
+    study = pydicom.dcmread(files[0], stop_before_pixels=True).StudyInstanceUID
+    uids = [pydicom.dcmread(f, stop_before_pixels=True).SOPInstanceUID for f in files]
+    with _scp(pki, tmp_path, scp_events) as server:
+        ctx = tls.client_context("b12", _store(pki), cert=pki.cert("client"),
+                                 key=pki.key("client"))
+        report = dimse.send_files(files, "127.0.0.1", server.port, ctx, called_aet="DICOMSEC",
+                                  calling_aet="AUDIT_SCU", handlers=[scu_events])
+        assert report.ok
+        _wait(scp_events, Operation.INSTANCES_RECEIVED)
+    accepted = _wait(scp_events, Operation.ASSOCIATION_ACCEPTED)[0]
+    who = accepted.participants[0]
+    assert who.user_id == "AUDIT_SCU" and who.alternative_user_id == "AETITLES=AUDIT_SCU"
+    assert who.user_name is not None and "client" in who.user_name
+    assert who.is_requestor and who.network_access_point == "127.0.0.1"
+    assert accepted.objects[0].kind is ObjectKind.NODE
+    received = _wait(scp_events, Operation.INSTANCES_RECEIVED)
+    assert len(received) == 1 and received[0].outcome is Outcome.SUCCESS
+    study_obj, patient = received[0].objects
+    assert study_obj.kind is ObjectKind.STUDY and study_obj.id == study
+    assert [set(i) for _c, i in study_obj.sop_classes] == [set(uids)]
+    assert patient.kind is ObjectKind.PATIENT and patient.id == "PID-11"
+    assert patient.name == "Müller^Jürgen"
+    assert received[0].participants[0].roles == ("110153",)
+    begin = [e for e in scu_events.events if e.operation is Operation.BEGIN_TRANSFER]
+    sent = [e for e in scu_events.events if e.operation is Operation.INSTANCES_SENT]
+    assert len(begin) == 1 and begin[0].objects[0].id == study
+    assert len(sent) == 1 and sent[0].outcome is Outcome.SUCCESS
+    assert sent[0].objects[1].name == "Müller^Jürgen"
+    dest = sent[0].participants[0]
+    assert dest.roles == ("110152",) and not dest.is_requestor and dest.user_id == "DICOMSEC"
+    starts = [e.operation for e in scp_events.events
+              if e.operation in (Operation.APPLICATION_START, Operation.APPLICATION_STOP)]
+    assert starts == [Operation.APPLICATION_START, Operation.APPLICATION_STOP]
+    _valid(scp_events.events + scu_events.events)
+
+
+def test_send_refused_by_the_scp_gives_refused_and_failed_sent(pki: Pki,
+                                                               tmp_path: Path) -> None:
+    scu_events = Collector()
+    files = _files(tmp_path / "in", 1)
+    with _scp(pki, tmp_path) as server:
+        bad = tls.client_context("b12", _store(pki), cert=pki.cert("client-untrusted"),
+                                 key=pki.key("client-untrusted"))
+        report = dimse.send_files(files, "127.0.0.1", server.port, bad, called_aet="DICOMSEC",
+                                  handlers=[scu_events])
+    assert not report.ok
+    refused = [e for e in scu_events.events if e.operation is Operation.ASSOCIATION_REFUSED]
+    assert len(refused) == 1 and not refused[0].participants[0].is_requestor
+    assert "TLS" in refused[0].description
+    sent = [e for e in scu_events.events if e.operation is Operation.INSTANCES_SENT]
+    assert len(sent) == 1 and sent[0].outcome is Outcome.MINOR_FAILURE
+    assert sent[0].objects[0].details[0][0] == "Alert Description"
+    assert not [e for e in scu_events.events if e.operation is Operation.BEGIN_TRANSFER]
+    _valid(scu_events.events)
+
+
+def test_user_identity_is_named_never_its_passcode(pki: Pki, tmp_path: Path) -> None:
+    from pynetdicom import AE
+    from pynetdicom.pdu_primitives import UserIdentityNegotiation
+    from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
+
+    events = Collector()
+    with _scp(pki, tmp_path, events) as server:
+        identity = UserIdentityNegotiation()
+        identity.user_identity_type = 2
+        identity.primary_field = b"alice"
+        identity.secondary_field = PASSCODE.encode()
+        ae = AE(ae_title="ID_SCU")
+        ae.add_requested_context(Verification)
+        ctx = tls.client_context("b12", _store(pki), cert=pki.cert("client"),
+                                 key=pki.key("client"))
+        assoc = ae.associate("127.0.0.1", server.port, ae_title="DICOMSEC",
+                             tls_args=(ctx, "127.0.0.1"), ext_neg=[identity])
+        assert assoc.is_established
+        assert assoc.send_c_echo().Status == 0
+        assoc.release()
+        login = _wait(events, Operation.USER_AUTHENTICATION)[0]
+    assert login.participants[0].user_id == "alice"
+    assert login.outcome is Outcome.MINOR_FAILURE and "not verified" in login.description
+    assert PASSCODE not in repr(events.events)
+    _valid(events.events)
+    assert not [e for e in events.events if e.operation is Operation.INSTANCES_RECEIVED]
+
+
+def test_a_raising_handler_never_breaks_an_association(pki: Pki, tmp_path: Path) -> None:
+    def broken(event: AuditEvent) -> None:
+        raise RuntimeError("audit sink down")
+
+    events = Collector()
+    files = _files(tmp_path / "in", 2)
+    with _scp(pki, tmp_path, broken, events) as server:
+        ctx = tls.client_context("b12", _store(pki), cert=pki.cert("client"),
+                                 key=pki.key("client"))
+        report = dimse.send_files(files, "127.0.0.1", server.port, ctx, called_aet="DICOMSEC",
+                                  handlers=[broken])
+        assert report.ok and report.stored == 2
+        _wait(events, Operation.INSTANCES_RECEIVED)
+    assert len(list((tmp_path / "out").glob("*.dcm"))) == 2
+
+
+def _records(log: Path) -> list[dict[str, object]]:
+    if not log.exists():
+        return []
+    return [json.loads(line) for line in log.read_text("utf-8").splitlines() if line.strip()]
+
+
+def test_scp_command_delivers_its_records_while_serving(pki: Pki, tmp_path: Path) -> None:
+    """``dicomsec --audit file://LOG scp``: a refused client's record reaches the file sink
+    while the SCP still runs (the trail delivers in the background)."""
+    log = tmp_path / "audit.log"
+    scp = _start_scp(pki, tmp_path / "out", "b12", "--audit", log.as_uri(), "--audit-spool",
+                     str(tmp_path / "spool"))
+    try:
+        raw = socket.create_connection(("127.0.0.1", scp.port), timeout=10)
+        with contextlib.suppress(OSError), \
+                _client(pki, None).wrap_socket(raw, server_hostname="127.0.0.1") as sock:
+            sock.recv(1)
+        scp.wait_for(r"^TLS-REJECT ")
+        deadline = time.monotonic() + 20
+        while not any("110126" in str(r) for r in _records(log)):
+            assert time.monotonic() < deadline, "no Node Authentication record while serving"
+            assert scp.proc.poll() is None
+            time.sleep(0.1)
+    finally:
+        assert scp.stop() == 0, "\n".join(scp.lines)
+    text = log.read_text("utf-8")
+    assert "110120" in text and "110121" in text  # application start and stop
