@@ -134,12 +134,31 @@ class SpoolStatus(Report):
         return InvalidInput(self.summary())
 
 
-def _fresh_lock(ref: weakref.ReferenceType[Spool]) -> None:
-    """In a forked child: a new lock (another thread of the parent may have held it) and
-    no connection (the parent's is never used here)."""
+#: connections inherited through fork: kept referenced in the child, never used nor closed
+#: (closing one could checkpoint the WAL under the parent's feet)
+_INHERITED: list[sqlite3.Connection] = []
+
+
+def _before_fork(ref: weakref.ReferenceType[Spool]) -> None:
+    """No transaction of this process may be half-way at fork: hold the lock across it."""
+    spool = ref()
+    if spool is not None:
+        spool._lock.acquire()
+
+
+def _after_fork_parent(ref: weakref.ReferenceType[Spool]) -> None:
+    spool = ref()
+    if spool is not None:
+        spool._lock.release()
+
+
+def _after_fork_child(ref: weakref.ReferenceType[Spool]) -> None:
+    """In a forked child: a new lock and no connection (the next call opens its own)."""
     spool = ref()
     if spool is not None:
         spool._lock = threading.RLock()
+        if spool._db is not None:
+            _INHERITED.append(spool._db)
         spool._db = None
 
 
@@ -157,7 +176,9 @@ class Spool:
         self._pid = -1
         self._db: sqlite3.Connection | None = None
         ref = weakref.ref(self)
-        os.register_at_fork(after_in_child=lambda: _fresh_lock(ref))
+        os.register_at_fork(before=lambda: _before_fork(ref),
+                            after_in_parent=lambda: _after_fork_parent(ref),
+                            after_in_child=lambda: _after_fork_child(ref))
         try:
             self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         except OSError as exc:
