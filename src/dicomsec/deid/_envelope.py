@@ -45,7 +45,7 @@ from dicomsec import limits
 from dicomsec.errors import DecryptionFailed, DicomSecError, InvalidInput, PolicyViolation
 
 if TYPE_CHECKING:
-    from pydicom.dataelem import DataElement, RawDataElement
+    from pydicom.dataelem import DataElement
     from pydicom.dataset import Dataset
     from pydicom.sequence import Sequence as DicomSequence
 
@@ -259,37 +259,47 @@ _SHORT_HEAD = struct.Struct("<HH2sH")  # tag, VR, 16-bit length (Explicit VR LE)
 _LONG_HEAD = struct.Struct("<HH2sHL")  # tag, VR, reserved, 32-bit length
 
 
-def _tag_of(elem: DataElement | RawDataElement) -> int:
-    return int(elem.tag)
-
-
 def _encode_item(out: io.BytesIO, item: Dataset, encoding: Any) -> None:
     """The elements of ``item`` in tag order, Explicit VR Little Endian (group lengths of
     groups above 6 left out, as pydicom does). Elements still as read in Explicit VR Little
     Endian with a defined length get their header packed here and their value bytes copied;
     the others go through pydicom's writer."""
-    from pydicom.dataelem import RawDataElement
+    from pydicom.dataelem import DataElement, RawDataElement
     from pydicom.filebase import DicomBytesIO
-    from pydicom.filewriter import correct_ambiguous_vr_element, write_data_element
+    from pydicom.filewriter import correct_ambiguous_vr_element, write_data_element, writers
     from pydicom.valuerep import EXPLICIT_VR_LENGTH_32
 
     parts: list[bytes] = []
     item_encoding = item.get("SpecificCharacterSet", encoding)
-    # Dataset.values(): the elements as held (a RawDataElement is not converted), sorted here
-    for raw in sorted(item.values(), key=_tag_of):
-        tag = raw.tag
-        group, number = tag >> 16, tag & 0xFFFF
-        if number == 0 and group > 6:
+    # keys() and values() of a Dataset are its dict's, in the same order; values() gives the
+    # elements as held (a RawDataElement is not converted); sorted on plain ints (tags unique)
+    for tag, raw in sorted(zip(map(int, item.keys()), item.values(), strict=True)):
+        if not tag & 0xFFFF and tag > 0x6FFFF:
             continue
-        if (isinstance(raw, RawDataElement) and not raw.is_implicit_VR and raw.is_little_endian
-                and raw.VR and raw.length != 0xFFFFFFFF
-                and (raw.value is not None or raw.length == 0)):  # not a deferred read
-            value = raw.value or b""
+        if type(raw) is RawDataElement:
+            vr, length, value = raw.VR, raw.length, raw.value
+            if (not raw.is_implicit_VR and raw.is_little_endian and vr and length != 0xFFFFFFFF
+                    and (value is not None or length == 0)):  # not a deferred read
+                value = value or b""
+                if vr in EXPLICIT_VR_LENGTH_32:
+                    parts.append(_LONG_HEAD.pack(tag >> 16, tag & 0xFFFF, vr.encode(), 0,
+                                                 len(value)))
+                else:
+                    parts.append(_SHORT_HEAD.pack(tag >> 16, tag & 0xFFFF, vr.encode(),
+                                                  len(value)))
+                parts.append(value)
+                continue
+        if (type(raw) is DataElement and len(raw.VR) == 2 and raw.VR in writers
+                and not raw.is_undefined_length and not raw.is_buffered and raw.is_empty):
+            # an empty value (an attribute the de-identification added): the header alone,
+            # as pydicom writes it (its VR is not ambiguous: no correction to make)
             if raw.VR in EXPLICIT_VR_LENGTH_32:
-                parts.append(_LONG_HEAD.pack(group, number, raw.VR.encode(), 0, len(value)))
+                parts.append(_LONG_HEAD.pack(tag >> 16, tag & 0xFFFF, raw.VR.encode(), 0, 0))
             else:
-                parts.append(_SHORT_HEAD.pack(group, number, raw.VR.encode(), len(value)))
-            parts.append(value)
+                parts.append(_SHORT_HEAD.pack(tag >> 16, tag & 0xFFFF, raw.VR.encode(), 0))
+            continue
+        if type(raw) is DataElement and raw.VR == "SQ" and not raw.is_buffered:
+            parts.append(_encode_sequence(tag, raw, item_encoding))
             continue
         fp = DicomBytesIO()
         fp.is_little_endian = True
@@ -298,6 +308,62 @@ def _encode_item(out: io.BytesIO, item: Dataset, encoding: Any) -> None:
         write_data_element(fp, elem, item_encoding)
         parts.append(fp.getvalue())
     out.write(b"".join(parts))
+
+
+_ITEM = struct.Struct("<HHL")  # an item or delimiter tag and its 32-bit length
+_UNDEFINED = 0xFFFFFFFF
+
+
+def _encode_sequence(tag: int, elem: DataElement, encoding: Any) -> bytes:
+    """A sequence element as pydicom's writer frames it (undefined lengths where the element
+    or item has one, else defined), each item through :func:`_encode_item` when that gives
+    pydicom's bytes (:func:`_copies_as_read`), else through pydicom."""
+    from pydicom.filebase import DicomBytesIO
+    from pydicom.filewriter import write_dataset
+
+    parts: list[bytes] = []
+    for ds in elem.value:
+        if _copies_as_read(ds):
+            body = io.BytesIO()
+            _encode_item(body, ds, encoding)
+            content = body.getvalue()
+        else:
+            fp = DicomBytesIO()
+            fp.is_little_endian = True
+            fp.is_implicit_VR = False
+            write_dataset(fp, ds, parent_encoding=encoding)
+            content = fp.getvalue()
+        if getattr(ds, "is_undefined_length_sequence_item", False):
+            parts += [_ITEM.pack(0xFFFE, 0xE000, _UNDEFINED), content,
+                      _ITEM.pack(0xFFFE, 0xE00D, 0)]
+        else:
+            parts += [_ITEM.pack(0xFFFE, 0xE000, len(content)), content]
+    value = b"".join(parts)
+    if elem.is_undefined_length:
+        return b"".join((_LONG_HEAD.pack(tag >> 16, tag & 0xFFFF, b"SQ", 0, _UNDEFINED), value,
+                         _ITEM.pack(0xFFFE, 0xE0DD, 0)))
+    return _LONG_HEAD.pack(tag >> 16, tag & 0xFFFF, b"SQ", 0, len(value)) + value
+
+
+def _copies_as_read(ds: Dataset) -> bool:
+    """Whether :func:`_encode_item` gives for this item the bytes pydicom's ``write_dataset``
+    (Explicit VR Little Endian) gives: no element with an ambiguous VR (pydicom corrects them
+    only when it re-encodes the item), and every element still as read one that
+    :func:`_encode_item` copies and pydicom copies too (the item was read in Explicit VR
+    Little Endian and its character set is unchanged; else pydicom decodes and re-encodes
+    them). Decoded elements are written by pydicom's element writer in both."""
+    from pydicom.dataelem import RawDataElement
+
+    as_read = (ds.original_encoding == (False, True)
+               and ds.original_character_set == ds._character_set)
+    for elem in ds.values():
+        if type(elem) is RawDataElement:
+            if (not as_read or elem.is_implicit_VR or not elem.is_little_endian or not elem.VR
+                    or elem.length == _UNDEFINED or elem.value is None):
+                return False
+        elif elem.VR is None or len(elem.VR) != 2:
+            return False
+    return True
 
 
 def _recipient(path: Path, mode: str, policy: AlgorithmPolicy) -> Recipient:
