@@ -1,0 +1,153 @@
+"""Issue 11: audit events of the signing policy (POLICY_VIOLATION) and the site PKI
+(SECURITY_CONFIGURATION).
+
+Library level with :class:`dicomsec.events.Collector`, then through the command line tool with
+``--audit file://...``: the file sink's records are parsed (EventID, EventTypeCode, outcome,
+the resource) and validated against the schema; the CA passphrase appears in none.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from dicomsec import policy
+from dicomsec.audit import AuditSource, dicom_messages, validate
+from dicomsec.cli import main as cli_main
+from dicomsec.events import AuditEvent, Collector, ObjectKind, Operation, Outcome
+from dicomsec.trust import TrustStore, pki
+from tests.conftest import DCMSIGN_FIXTURES, PKI, PYDICOM_FILES
+
+UNSIGNED = PYDICOM_FILES / "CT_small.dcm"
+SIGNED = DCMSIGN_FIXTURES / "ct_rsa2048_sha256_none.dcm"
+PASSPHRASE = "audit-11 ca passphrase"
+SOURCE = AuditSource.local()
+
+
+def _policy(tmp_path: Path, mode: str) -> policy.Policy:
+    path = tmp_path / f"{mode}.toml"
+    path.write_text(f'[[rule]]\nname = "ct-{mode}"\nmatch = {{ Modality = "CT" }}\n'
+                    f'mode = "{mode}"\n', encoding="utf-8")
+    return policy.load(path)
+
+
+def _valid(events: list[AuditEvent]) -> None:
+    for event in events:
+        for message in dicom_messages(event, SOURCE):
+            assert validate(message.xml) == [], message.xml
+
+
+@pytest.mark.parametrize(("mode", "outcome"), [("enforce", Outcome.MINOR_FAILURE),
+                                               ("monitor", Outcome.SERIOUS_FAILURE)])
+def test_policy_violation_event(tmp_path: Path, mode: str, outcome: Outcome) -> None:
+    events = Collector()
+    verdict = policy.check_file(UNSIGNED, _policy(tmp_path, mode), trust=None,
+                                handlers=[events])
+    assert verdict.verdict == "unsigned"
+    [event] = events.events
+    assert event.operation is Operation.POLICY_VIOLATION and event.outcome is outcome
+    [target] = event.objects
+    assert target.kind is ObjectKind.FILE and target.id == UNSIGNED.resolve().as_uri()
+    kind, alert = target.details[0]
+    assert kind == "Alert Description" and f"rule 'ct-{mode}'" in alert and "unsigned" in alert
+    _valid(events.events)
+
+
+def test_compliant_and_uncovered_verdicts_are_no_violation(tmp_path: Path) -> None:
+    events = Collector()
+    trust = TrustStore.from_paths([PKI / "ca.cert.pem"])
+    verdict = policy.check_file(SIGNED, _policy(tmp_path, "enforce"), trust=trust,
+                                handlers=[events])
+    assert verdict.verdict == "compliant" and events.events == []
+    other = tmp_path / "mr.toml"
+    other.write_text('[[rule]]\nname = "mr"\nmatch = { Modality = "MR" }\n', encoding="utf-8")
+    assert policy.check_file(UNSIGNED, policy.load(other), trust=None,
+                             handlers=[events]).verdict == "not-covered"
+    assert events.events == []
+
+
+def test_a_raising_handler_never_changes_the_verdict(tmp_path: Path) -> None:
+    def broken(event: AuditEvent) -> None:
+        raise RuntimeError("sink down")
+
+    verdict = policy.check_file(UNSIGNED, _policy(tmp_path, "enforce"), trust=None,
+                                handlers=[broken])
+    assert verdict.verdict == "unsigned" and verdict.enforced
+
+
+def test_pki_library_emits_security_configuration(tmp_path: Path) -> None:
+    events = Collector()
+    site = tmp_path / "site"
+    secret = PASSPHRASE.encode()
+    pki.init(site, passphrase=secret, handlers=[events])
+    issued = pki.issue(site, pki.Request("tls-client", "audit client"), passphrase=secret,
+                       out=tmp_path / "client", handlers=[events])
+    pki.revoke(site, issued.certificate, passphrase=secret, reason="key-compromise",
+               handlers=[events])
+    crls = pki.write_crls(site, tmp_path / "site.crl.pem", passphrase=secret,
+                          handlers=[events])
+    assert [e.operation for e in events.events] == [Operation.SECURITY_CONFIGURATION] * 4
+    actions = [dict(e.objects[0].details)["Action"] for e in events.events]
+    assert actions == ["issue", "issue", "revoke", "issue"]
+    ids = [e.objects[0].id for e in events.events]
+    assert ids[0] == (site / "ca.cert.pem").resolve().as_uri()
+    assert ids[1] == (tmp_path / "client.cert.pem").resolve().as_uri()
+    assert ids[3] == crls[0].resolve().as_uri()
+    serial = dict(events.events[2].objects[0].details)["Serial Number"]
+    assert int(serial, 16) == issued.certificate.serial_number
+    assert all(e.objects[0].kind is ObjectKind.SECURITY_RESOURCE for e in events.events)
+    assert PASSPHRASE not in repr(events.events)
+    _valid(events.events)
+
+
+def _records(log: Path) -> list[ET.Element]:
+    return [ET.fromstring(json.loads(line)["xml"].encode("utf-8"))
+            for line in log.read_text("utf-8").splitlines() if line.strip()]
+
+
+def _type_code(root: ET.Element) -> str | None:
+    code = root.find("EventIdentification/EventTypeCode")
+    return None if code is None else code.get("csd-code")
+
+
+def test_cli_records_policy_and_pki(tmp_path: Path) -> None:
+    log, spool = tmp_path / "audit.log", tmp_path / "spool"
+    audit = ["--audit", log.as_uri(), "--audit-spool", str(spool)]
+    passfile = tmp_path / "pass.txt"
+    passfile.write_text(PASSPHRASE + "\n", encoding="utf-8")
+    site = tmp_path / "site"
+    assert cli_main([*audit, "pki", "init", str(site), "--passphrase-file", str(passfile)]) == 0
+    assert cli_main([*audit, "pki", "issue", str(site), "--kind", "tls-client", "--name",
+                     "audit cli client", "--out", str(tmp_path / "c"), "--passphrase-file",
+                     str(passfile)]) == 0
+    assert cli_main([*audit, "pki", "revoke", str(site), "--cert",
+                     str(tmp_path / "c.cert.pem"), "--passphrase-file", str(passfile)]) == 0
+    assert cli_main([*audit, "pki", "crl", str(site), "-o", str(tmp_path / "site.crl.pem"),
+                     "--passphrase-file", str(passfile)]) == 0
+    rules = tmp_path / "p.toml"
+    rules.write_text('[[rule]]\nname = "ct"\nmatch = { Modality = "CT" }\nmode = "enforce"\n',
+                     encoding="utf-8")
+    assert cli_main([*audit, "policy", "check", str(UNSIGNED), "--policy", str(rules),
+                     "--trust", str(PKI / "ca.cert.pem"), "--workers", "1"]) == 1
+    for line in log.read_text("utf-8").splitlines():
+        assert validate(json.loads(line)["xml"].encode("utf-8")) == []
+    records = _records(log)
+    config = [r for r in records if _type_code(r) == "110129"]
+    assert len(config) == 4
+    violations = [r for r in records if _type_code(r) == "110144"]
+    assert len(violations) == 1
+    event = violations[0].find("EventIdentification")
+    assert event is not None and event.get("EventOutcomeIndicator") == "4"
+    event_id = event.find("EventID")
+    assert event_id is not None and event_id.get("csd-code") == "110113"
+    target = violations[0].find("ParticipantObjectIdentification")
+    assert target is not None
+    assert target.get("ParticipantObjectID") == UNSIGNED.resolve().as_uri()
+    detail = target.find("ParticipantObjectDetail")
+    assert detail is not None and detail.get("type") == "Alert Description"
+    assert "unsigned" in base64.b64decode(detail.get("value", "")).decode("utf-8")
+    assert PASSPHRASE not in log.read_text("utf-8")
