@@ -127,6 +127,16 @@ def needs_trail(args: list[str]) -> bool:
     return True
 
 
+def _off(options: AuditOptions) -> bool:
+    """``--audit off`` (or ``DICOMSEC_AUDIT=off`` without ``--audit``): no trail at all, so
+    the run does not even import the audit package."""
+    if options.urls is None:
+        import os
+
+        return os.environ.get("DICOMSEC_AUDIT", "").strip().lower() == "off"
+    return all(u.strip().lower() == "off" for u in options.urls)
+
+
 def open_for(args: list[str], options: AuditOptions) -> None:
     """Make ``options`` the run's and, when the command of ``args`` needs one, open its trail.
 
@@ -134,7 +144,7 @@ def open_for(args: list[str], options: AuditOptions) -> None:
         InvalidInput: a bad URL or configuration, or a spool that cannot be written.
     """
     _OPTIONS.append(options)
-    if not needs_trail(args):
+    if not needs_trail(args) or _off(options):
         return
     from dicomsec.audit.trail import open_trail
 

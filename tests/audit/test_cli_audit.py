@@ -1,0 +1,293 @@
+"""The audit trail in the command line tool: ``--audit`` / ``--audit-spool`` on every command,
+a spool that cannot be written (exit 2, nothing done), a record that could not be spooled
+(exit 2), no trail for commands that never audit, and ``dicomsec audit validate / tail / flush /
+status`` (issue 11)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from dicomsec.cli import _audit
+from dicomsec.cli import main as cli_main
+from dicomsec.errors import InvalidInput
+from tests.conftest import PKI, PYDICOM_FILES
+
+AUDIT_DATA = Path(__file__).parent.parent / "data" / "audit"
+SYSLOG_PKI = Path(__file__).parent.parent / "data" / "pki-syslog"
+
+
+@pytest.fixture(autouse=True)
+def _own_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A state and config folder of this test's own (the default sinks land there)."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.delenv("DICOMSEC_AUDIT", raising=False)
+    monkeypatch.delenv("DICOMSEC_AUDIT_SPOOL", raising=False)
+    return tmp_path / "state" / "dicomsec"
+
+
+def _log_records(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
+
+
+def _dead_tls_url() -> str:
+    """A syslog+tls sink on a 127.0.0.1 port where nothing listens."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return (f"syslog+tls://127.0.0.1:{port}?ca={SYSLOG_PKI / 'ca.cert.pem'}"
+            f"&cert={SYSLOG_PKI / 'client.cert.pem'}&key={SYSLOG_PKI / 'client.key.pem'}")
+
+
+# ------------------------------------------------------------------------------------------
+# the options
+
+
+@pytest.mark.parametrize(("args", "rest", "urls", "spool"), [
+    (["--audit", "off", "sign", "x"], ["sign", "x"], ["off"], None),
+    (["sign", "x", "--audit=file:///a.log", "--audit", "fhir-file:///b.ndjson"],
+     ["sign", "x"], ["file:///a.log", "fhir-file:///b.ndjson"], None),
+    (["verify", "--audit-spool", "/s", "x"], ["verify", "x"], None, "/s"),
+    (["verify", "--audit-spool=/s", "x", "--", "--audit", "y"],
+     ["verify", "x", "--", "--audit", "y"], None, "/s"),
+    (["limits"], ["limits"], None, None),
+])
+def test_split_args(args: list[str], rest: list[str], urls: list[str] | None,
+                    spool: str | None) -> None:
+    got, options = _audit.split_args(args)
+    assert got == rest
+    assert options.urls == urls
+    assert options.spool == (Path(spool) if spool else None)
+
+
+@pytest.mark.parametrize("args", [["verify", "x", "--audit"], ["--audit=", "limits"],
+                                  ["limits", "--audit-spool"]])
+def test_option_without_value(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(InvalidInput):
+        _audit.split_args(args)
+    assert cli_main(args) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "takes a value" in err
+
+
+@pytest.mark.parametrize(("args", "needed"), [
+    (["sign", "a", "-o", "b"], True), (["verify", "a"], True), (["audit", "tail"], True),
+    (["audit", "flush"], True), (["scp", "--port", "1"], True),
+    (["limits"], False), (["audit", "validate", "x"], False), (["audit", "status"], False),
+    (["audit"], False), ([], False), (["sign", "--help"], False), (["-h"], False),
+    (["--version"], False), (["verify", "-h", "a"], False),
+])
+def test_needs_trail(args: list[str], needed: bool) -> None:
+    assert _audit.needs_trail(args) is needed
+
+
+def test_no_trail_outside_main() -> None:
+    assert _audit.current_trail() is None
+    assert _audit.audit_handlers() == ()
+
+
+@pytest.mark.parametrize("args", [["limits"], ["audit", "status"], ["sign", "--help"]])
+def test_commands_without_trail_open_no_spool(args: list[str], _own_state: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli_main(args) == 0
+    assert not _own_state.exists()  # no spool, no log: nothing was opened
+
+
+def test_off_opens_nothing(_own_state: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli_main(["--audit", "off", "audit", "flush"]) == 0
+    assert "auditing is off" in capsys.readouterr().out
+    assert not _own_state.exists()
+
+
+def test_off_mixed_with_a_sink_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli_main(["--audit", "off", "--audit", "file:///tmp/x.log", "audit", "flush"]) == 2
+    assert "'off' cannot be combined" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------------
+# the trail around a command
+
+
+def test_default_file_sink_in_the_state_folder(_own_state: Path) -> None:
+    """No configuration: the file sink in the state folder; the record is delivered when
+    the command ends (the flush command's own Audit Log Used record)."""
+    assert cli_main(["audit", "flush"]) == 0
+    records = _log_records(_own_state / "audit.log")
+    assert [r["event_id"] for r in records] == ["110101"]
+    assert (_own_state / "audit-spool" / "spool.sqlite3").exists()
+
+
+def test_options_anywhere_and_several_sinks(tmp_path: Path) -> None:
+    log, fhir, spool = tmp_path / "a.log", tmp_path / "a.ndjson", tmp_path / "spool"
+    assert cli_main(["audit", "--audit", log.as_uri(), "flush", f"--audit-spool={spool}",
+                     "--audit", f"fhir-file://{fhir}"]) == 0
+    assert len(_log_records(log)) == 1
+    (resource,) = _log_records(fhir)
+    assert resource["resourceType"] == "AuditEvent"
+    assert (spool / "spool.sqlite3").exists()
+    assert cli_main(["audit", "validate", str(log), str(fhir)]) == 0
+
+
+def test_unwritable_spool_stops_the_command(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """A spool that cannot be written: exit 2, one line, and the command never ran (the
+    signed output is not written)."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the spool folder should be")
+    out = tmp_path / "signed.dcm"
+    rc = cli_main(["sign", str(PYDICOM_FILES / "CT_small.dcm"), "-o", str(out),
+                   "--key", str(PKI / "signer-ecp256.key.pem"),
+                   "--cert", str(PKI / "signer-ecp256.cert.pem"),
+                   "--audit-spool", str(blocker / "spool")])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "spool" in err
+    assert not out.exists()
+    assert _audit.current_trail() is None  # main() left nothing behind
+
+
+def test_record_not_spooled_fails_the_command(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """A record the sink refuses (over a UDP receiver's 480-octet limit: never cut) is not
+    spooled: the command ends with exit 2 and one line, although its work succeeded."""
+    rc = cli_main(["--audit", "syslog+udp://127.0.0.1:9?max=480", "--audit-spool",
+                   str(tmp_path / "spool"), "audit", "flush"])
+    assert rc == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: audit record not kept:")
+
+
+def test_bad_url_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli_main(["--audit", "gopher://x", "audit", "flush"]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_handlers_during_the_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inside main() a command sees the trail and its handler (services call
+    start_background() on it); after main() nothing is left."""
+    from dicomsec.cli.commands import audit as audit_cmd
+
+    seen: list[object] = []
+
+    def spy(path: Path, flush: bool = False) -> None:
+        trail = _audit.current_trail()
+        seen.extend([trail, _audit.audit_handlers()])
+
+    monkeypatch.setattr(audit_cmd, "_log_used", spy)
+    assert cli_main(["--audit-spool", str(tmp_path / "s"), "audit", "flush"]) == 0
+    trail, handlers = seen
+    assert trail is not None and handlers == (trail.handle,)  # type: ignore[attr-defined]
+    assert _audit.current_trail() is None
+
+
+# ------------------------------------------------------------------------------------------
+# audit validate
+
+
+def test_validate_samples_and_the_invalid_one(capsys: pytest.CaptureFixture[str]) -> None:
+    valid = sorted(p for p in AUDIT_DATA.glob("*.xml") if not p.name.startswith("invalid"))
+    assert valid
+    assert cli_main(["audit", "validate", *map(str, valid)]) == 0
+    capsys.readouterr()
+    invalid = AUDIT_DATA / "invalid-missing-audit-source.xml"
+    assert cli_main(["audit", "validate", "--json", str(valid[0]), str(invalid)]) == 1
+    results = json.loads(capsys.readouterr().out)
+    assert [r["valid"] for r in results] == [True, False]
+    assert results[1]["problems"]
+
+
+def test_validate_unreadable_and_garbage(tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli_main(["audit", "validate", str(tmp_path / "missing.log")]) == 2
+    garbage = tmp_path / "garbage.log"
+    garbage.write_text('{"no": "record"}\nnot json\n')
+    assert cli_main(["audit", "validate", str(garbage)]) == 1
+    err = capsys.readouterr().err
+    assert "garbage.log:1:" in err and "garbage.log:2:" in err
+
+
+def test_validate_reads_rsyslog_lines(tmp_path: Path) -> None:
+    """rsyslog's stored JSON (``msg`` with the UTF-8 BOM) validates like the file sink."""
+    xml = (AUDIT_DATA / "application-activity-start.xml").read_bytes()
+    stored = tmp_path / "atna.jsonl"
+    stored.write_text(json.dumps({"msg": "\ufeff" + xml.decode("utf-8")}) + "\n")
+    assert cli_main(["audit", "validate", str(stored)]) == 0
+
+
+# ------------------------------------------------------------------------------------------
+# audit tail, flush, status
+
+
+def test_tail_shows_records_and_logs_its_own_use(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    log = tmp_path / "a.log"
+    common = ["--audit", log.as_uri(), "--audit-spool", str(tmp_path / "s")]
+    assert cli_main([*common, "audit", "flush"]) == 0
+    capsys.readouterr()
+    assert cli_main([*common, "audit", "tail"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 1 and "Audit Log Used" in out[0] and "outcome 0" in out[0]
+    # tail's own record arrived after it read the log
+    assert cli_main([*common, "audit", "tail", "--json", "-n", "5"]) == 0
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert len(lines) == 2 and all(r["event_id"] == "110101" for r in lines)
+    assert all(str(log) in r["xml"] or "a.log" in r["xml"] for r in lines[1:])
+
+
+def test_tail_without_a_log(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli_main(["audit", "tail", "--file", str(tmp_path / "none.log")]) == 2
+    assert "no audit log yet" in capsys.readouterr().err
+
+
+def test_tail_follow(tmp_path: Path) -> None:
+    """--follow prints what is appended later (a child process, ended by SIGTERM)."""
+    log = tmp_path / "a.log"
+    log.write_text("")
+    env = {**os.environ, "DICOMSEC_AUDIT": "off"}
+    child = subprocess.Popen([sys.executable, "-m", "dicomsec", "audit", "tail", "--follow",
+                              "--json", "--file", str(log), "--interval", "0.05"],
+                             stdout=subprocess.PIPE, env=env)
+    try:
+        time.sleep(0.5)
+        xml = (AUDIT_DATA / "application-activity-start.xml").read_text("utf-8")
+        with open(log, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps({"event_id": "110100", "xml": xml}) + "\n")
+        assert child.stdout is not None
+        line = child.stdout.readline()
+    finally:
+        child.terminate()
+        child.wait(timeout=20)
+    assert json.loads(line)["event_id"] == "110100"
+
+
+def test_flush_and_status_with_a_dead_receiver(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """A receiver that is down: the command itself succeeds within its bound and its record
+    waits in the spool; ``audit flush`` says why it could not deliver (exit 1); ``audit
+    status`` shows the depth and the error (exit 1)."""
+    common = ["--audit", _dead_tls_url(), "--audit-spool", str(tmp_path / "s")]
+    assert cli_main([*common, "audit", "tail", "--file",
+                     str(AUDIT_DATA / "application-activity-start.xml")]) == 0
+    capsys.readouterr()
+    assert cli_main([*common, "audit", "flush"]) == 1
+    err = capsys.readouterr().err
+    assert "error: syslog+tls://127.0.0.1:" in err and "waiting" in err
+    assert cli_main([*common, "audit", "status", "--json"]) == 1
+    status = json.loads(capsys.readouterr().out)
+    (sink,) = status["sinks"]
+    assert sink["depth"] == 2 and sink["last_error"] and status["ok"] is False
+    assert "?" not in sink["sink"]  # the URL's query is not shown
+
+
+def test_status_without_a_spool(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli_main(["audit", "status", "--audit-spool", str(tmp_path / "none")]) == 0
+    assert "0 waiting" in capsys.readouterr().out
+    assert not (tmp_path / "none").exists()
