@@ -11,7 +11,10 @@ anything, and the caller hands the arguments to typer, whose messages and exit c
 only ones users see.
 
 ``--limit NAME=VALUE`` and ``DICOMSEC_LIMITS`` never reach this parser: ``dicomsec.cli.main``
-takes them from the line and sets the limits before either path runs.
+takes them from the line and sets the limits before either path runs. ``--audit URL`` and
+``--audit-spool DIR`` neither: ``main`` opens the audit trail before either path runs and closes
+it after (:mod:`dicomsec.cli._audit`), so a hot command run here passes
+``handlers=audit_handlers()`` exactly as under typer.
 """
 
 from __future__ import annotations
