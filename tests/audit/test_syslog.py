@@ -3,8 +3,10 @@ BYTES, header checks; sink URLs and the size limits (over the limit: refused, ne
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -46,7 +48,8 @@ def test_record_time_zone_and_nil_fields() -> None:
     ("app_name", "a" * 49), ("process_id", "p" * 129),
 ])
 def test_record_header_checks(field: str, value: str) -> None:
-    source = AuditSource(**{"source_id": "x", "hostname": "h", field: value})
+    values: dict[str, Any] = {field: value}
+    source = dataclasses.replace(AuditSource(source_id="x", hostname="h"), **values)
     with pytest.raises(InvalidInput, match="syslog"):
         syslog_record(message(), source, WHEN)
 
