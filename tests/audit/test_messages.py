@@ -234,9 +234,9 @@ def _coded(tag: str, code: str, system: str = "DCM", meaning: str = "") -> Any:
 TOOL = {"UserID": "dicomsec[4242]", "AlternativeUserID": "AETITLES=DICOMSEC;DS2",
         "UserName": "dicomsec", "NetworkAccessPointID": "test-host",
         "NetworkAccessPointTypeCode": "1"}
-AUDIT_SOURCE = ("AuditSourceIdentification", {"AuditSourceID": "dicomsec@test-host"}, None,
+AUDIT_SOURCE: Any = ("AuditSourceIdentification", {"AuditSourceID": "dicomsec@test-host"}, None,
                 [("AuditSourceTypeCode", {"csd-code": "4"}, None, [])])
-PATIENT_OBJECT = ("ParticipantObjectIdentification",
+PATIENT_OBJECT: Any = ("ParticipantObjectIdentification",
                   {"ParticipantObjectID": "PAT-1", "ParticipantObjectTypeCode": "1",
                    "ParticipantObjectTypeCodeRole": "1"}, None,
                   [_coded("ParticipantObjectIDTypeCode", "2", "RFC-3881", "Patient Number"),

@@ -256,8 +256,10 @@ def validate_fhir(resource: dict[str, Any]) -> list[str]:
     """Problems of a FHIR AuditEvent, one line each (``[]``: it parses as a FHIR R4
     AuditEvent with ``fhir.resources``' R4B model, which has the same elements as R4).
 
-    What is checked: the elements, their types and cardinalities, the value formats (an
-    ``instant`` with its time zone, codes, URIs) as the model library checks them. What is
+    What is checked: the elements, their types and the value formats (an ``instant`` with its
+    time zone, codes, URIs) as the model library checks them, and the R4 elements AuditEvent
+    requires (``type``, ``recorded``, ``agent``, ``source`` with
+    ``observer``: the library lets an explicit ``null`` or an empty list through). What is
     *not*: terminology bindings and the BALP profiles' slicing rules.
 
     Raises:
@@ -276,4 +278,13 @@ def validate_fhir(resource: dict[str, Any]) -> list[str]:
     except ValidationError as exc:
         return [f"{'.'.join(str(p) for p in error['loc']) or 'AuditEvent'}: {error['msg']}"
                 for error in exc.errors()]
-    return []
+    return _required(resource)
+
+
+def _required(resource: dict[str, Any]) -> list[str]:
+    """The R4 AuditEvent's required elements that are null or empty."""
+    problems = [f"{name}: Field required" for name in ("type", "recorded", "agent", "source")
+                if not resource.get(name)]
+    if resource.get("source") and not resource["source"].get("observer"):
+        problems.append("source.observer: Field required")
+    return problems
