@@ -24,6 +24,10 @@ def test_rows_per_sink_in_order(tmp_path: Path) -> None:
     spool.remove(ids[:3])
     assert [p for _, p in spool.pending("a")] == [b"3", b"4"]
     assert spool.depth("a") == 2 and spool.depth("b") == 1
+    modes = {p.name: oct(p.stat().st_mode & 0o777) for p in spool.folder.iterdir()}
+    assert modes == {"spool.sqlite3": "0o600", "spool.sqlite3-wal": "0o600",
+                     "spool.sqlite3-shm": "0o600"}
+    assert oct(spool.folder.stat().st_mode & 0o777) == "0o700"
     db = sqlite3.connect(spool.path)
     assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     # another connection (another process) sees the rows: they are on disk

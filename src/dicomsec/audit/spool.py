@@ -191,6 +191,13 @@ class Spool:
 
     def _connect(self) -> sqlite3.Connection:
         try:
+            # 0600 before SQLite opens it: its -wal and -shm files take the same mode (the
+            # rows hold patient identifiers)
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600))
+        except OSError as exc:
+            raise InvalidInput(f"cannot create the audit spool: {exc.strerror or exc}",
+                               path=str(self.path)) from None
+        try:
             db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000,
                                  isolation_level=None, check_same_thread=False)
             db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
