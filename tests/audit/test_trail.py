@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -203,3 +204,25 @@ def test_sink_failure_keeps_rows(clean_env: Path) -> None:
     assert not report.ok and report.remaining == 1 and "cannot append" in str(report.sinks[0].error)
     assert isinstance(trail.sinks[0], FileSink)
     trail.close()
+
+
+def test_threads_handle_while_the_background_flusher_runs(clean_env: Path) -> None:
+    log = clean_env / "threads.log"
+    trail = open_trail([log.as_uri()], clean_env / "spool", source=SOURCE)
+    trail.start_background(0.01)
+
+    def work(base: int) -> None:
+        for n in range(base, base + 25):
+            trail.handle(sign_event(n))
+
+    threads = [threading.Thread(target=work, args=(25 * k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    trail.close()
+    assert trail.errors == []
+    assert trail.spool is not None and trail.spool.status().depth == 0
+    seen = sorted(int(json.loads(x)["xml"].split("PID-")[1].split('"')[0])
+                  for x in log.read_text("utf-8").splitlines())
+    assert seen == list(range(100))  # every record, exactly once
