@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 __all__ = ["HEAD_BYTES", "Audited", "Identity", "alert", "emit_built", "failure_event",
            "file_object", "head_identity", "identity_objects", "parsed_identity",
            "recipient_participant", "run_audited",
-           "with_command"]
+           "unpacked", "with_command"]
 
 _log = logging.getLogger("dicomsec.events")
 
@@ -373,3 +373,26 @@ def recipient_participant(recipient: object) -> Participant:
     names = {"pwri": "password recipient", "ktri": "RSA public key",
              "kari": "key agreement public key", "ori": "ML-KEM public key"}
     return Participant(names.get(kind, str(kind)))
+
+
+Out = TypeVar("Out")
+
+
+def unpacked(outcome: Out, handlers: Iterable[AuditHandler]) -> Out:
+    """A batch outcome (:class:`dicomsec.batch.Outcome`) whose value is :class:`Audited`:
+    its events given to ``handlers`` (the parent's re-emission), then the outcome as the
+    job without events would have made it (its value, or its error). Any other outcome is
+    returned as it is."""
+    import dataclasses
+
+    value = getattr(outcome, "value", None)
+    if not isinstance(value, Audited):
+        return outcome
+    targets = tuple(handlers)
+    for event in value.events:
+        emit(targets, event)
+    replace: Callable[..., Out] = dataclasses.replace
+    if value.error is None:
+        return replace(outcome, value=value.value)
+    return replace(outcome, value=None, error=value.error, message=value.message,
+                   kind=value.kind)

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
+from dicomsec.cli._audit import audit_handlers
 from dicomsec.cli._contexts import POLICY_HELP, algorithm_policy
 from dicomsec.cli._root import (
     DEBUG,
@@ -22,6 +23,7 @@ from dicomsec.cli._root import (
     progress,
     usage,
 )
+from dicomsec.signatures._events import with_command
 
 if TYPE_CHECKING:
     import typer
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
     from dicomsec.deid._envelope import RecipientGroup
     from dicomsec.deid._file import DeidConfig
     from dicomsec.deid._rules import Option
+    from dicomsec.events import AuditHandler
 
 #: the environment variable that may hold the UID secret (its UTF-8 bytes)
 SECRET_ENV = "DICOMSEC_UID_SECRET"  # noqa: S105  (a name, not a secret)
@@ -116,13 +119,22 @@ def _groups(to: list[Path] | None, attributes_for: list[str] | None, mode: str,
     usage for encryption, key type for ``mode``, the algorithm policy): a bad one is one
     error line, not one per file after OUTDIR was made."""
     from dicomsec.deid._envelope import check_recipients, parse_attributes_for, recipient_groups
+    from dicomsec.errors import PolicyViolation
 
     subsets = [parse_attributes_for(text) for text in attributes_for or ()]
     for cert in [*(to or ()), *(p for p, _ in subsets)]:
         if not cert.is_file():
             raise usage(f"recipient {cert}: not a readable file")
     groups = recipient_groups(list(to or ()), subsets)
-    check_recipients(groups, mode=mode, policy=policy)
+    try:
+        check_recipients(groups, mode=mode, policy=policy)
+    except PolicyViolation as exc:  # audited: the algorithm policy refused a recipient
+        from dicomsec.events import Operation
+        from dicomsec.signatures._events import emit_built, failure_event
+
+        emit_built(with_command(audit_handlers(), "deid"), failure_event,
+                   Operation.DEIDENTIFY, exc, exc.path)
+        raise
     return groups
 
 
@@ -168,15 +180,19 @@ def _reid_lines(d: dict[str, Any]) -> list[str]:
 
 def _run(job: Callable[[Planned], Any], paths: list[Path], outdir: Path, *,
          workers: int | None, as_json: bool, codes: list[int], what: str,
-         table: MappingTable | None = None) -> Iterator[dict[str, Any]]:
+         table: MappingTable | None = None,
+         handlers: tuple[AuditHandler, ...] = ()) -> Iterator[dict[str, Any]]:
     """Run ``job`` over every planned file; yield each file's dict, print the people's lines
-    unless ``as_json``, append each exit code to ``codes``, merge mappings into ``table``."""
+    unless ``as_json``, append each exit code to ``codes``, merge mappings into ``table``.
+    The audit events a job returns (``audited_*_job``) go to ``handlers``."""
     from dicomsec.batch import make_executor
     from dicomsec.deid._batch import plan
+    from dicomsec.signatures._events import unpacked
 
     with progress(None) as bar:
         task = bar.add_task(what, total=None)
-        for outcome in make_executor(workers).map(job, plan(paths, outdir)):
+        for done in make_executor(workers).map(job, plan(paths, outdir)):
+            outcome = unpacked(done, handlers)
             if outcome.value is not None:
                 value = outcome.value
                 result = value[0] if isinstance(value, tuple) else value
@@ -334,13 +350,14 @@ def deid(
     """
     config = _config(paths, outdir, option, secret_file, mapping, to, attributes_for, mode,
                      pixel_rules, strict, workers, policy_file)
-    from dicomsec.deid._batch import MappingTable, deid_job
+    from dicomsec.deid._batch import MappingTable, audited_deid_job, deid_job
 
     table = MappingTable()
     codes: list[int] = []
-    results = _run(functools.partial(deid_job, config=config), paths, outdir,
-                   workers=workers, as_json=as_json, codes=codes, what="de-identifying",
-                   table=table)
+    handlers = with_command(audit_handlers(), "deid")
+    job = functools.partial(audited_deid_job if handlers else deid_job, config=config)
+    results = _run(job, paths, outdir, workers=workers, as_json=as_json, codes=codes,
+                   what="de-identifying", table=table, handlers=handlers)
     code = _finish(results, as_json, codes)
     if mapping is not None:
         table.write_csv(mapping)
@@ -381,7 +398,7 @@ def reid(
     """
     _check_paths(paths, outdir, workers)
     algorithm_policy(policy_file)
-    from dicomsec.deid._batch import KeyArgs, reid_job
+    from dicomsec.deid._batch import KeyArgs, audited_reid_job, reid_job
     from dicomsec.deid._reid import load_credentials
     from dicomsec.keys import read_password
 
@@ -390,6 +407,8 @@ def reid(
     load_credentials(args.key, args.cert, args.password)
     outdir.mkdir(parents=True, exist_ok=True)
     codes: list[int] = []
-    results = _run(functools.partial(reid_job, key=args), paths, outdir, workers=workers,
-                   as_json=as_json, codes=codes, what="re-identifying")
+    handlers = with_command(audit_handlers(), "reid")
+    job = functools.partial(audited_reid_job if handlers else reid_job, key=args)
+    results = _run(job, paths, outdir, workers=workers, as_json=as_json, codes=codes,
+                   what="re-identifying", handlers=handlers)
     return _finish(results, as_json, codes)

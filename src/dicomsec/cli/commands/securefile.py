@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, BinaryIO
 
+from dicomsec.cli._audit import audit_handlers
 from dicomsec.cli._contexts import (
     CRL_HELP,
     OFFLINE_HELP,
@@ -19,6 +20,7 @@ from dicomsec.cli._contexts import (
     trust_store,
 )
 from dicomsec.cli._root import command, err, print_json, usage
+from dicomsec.signatures._events import with_command
 
 if TYPE_CHECKING:
     import typer
@@ -137,7 +139,8 @@ def wrap(
     source: Path | BinaryIO = sys.stdin.buffer if str(src) == "-" else src
     result = securefile.wrap(source, out, recipients=recipients, profile=profile,
                              signers=signers, cipher=cipher, digest=digest,
-                             allow_legacy=allow_legacy, policy=policy)
+                             allow_legacy=allow_legacy, policy=policy,
+                             handlers=with_command(audit_handlers(), "wrap"))
     if as_json:
         print_json(result)
     else:
@@ -206,7 +209,8 @@ def unwrap(
         password=_read_secret_file(password_file, "password") if password_file else None,
     )
     report = securefile.unwrap(src, out, credentials=creds, trust=store,
-                               allow_unauthenticated=allow_unauthenticated, policy=policy)
+                               allow_unauthenticated=allow_unauthenticated, policy=policy,
+                               handlers=with_command(audit_handlers(), "unwrap"))
     if as_json:
         print_json(report)
     else:

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
+from dicomsec.cli._audit import audit_handlers
 from dicomsec.cli._contexts import (
     CRL_HELP,
     OFFLINE_HELP,
@@ -31,6 +32,7 @@ from dicomsec.cli._root import (
     progress,
     usage,
 )
+from dicomsec.signatures._events import with_command
 
 if TYPE_CHECKING:
     import datetime as _dt
@@ -38,8 +40,10 @@ if TYPE_CHECKING:
     import typer
 
     from dicomsec.algorithms.policy import AlgorithmPolicy
+    from dicomsec.events import AuditHandler
     from dicomsec.limits import Limits
     from dicomsec.policy import Policy, Verdict
+    from dicomsec.signatures._events import Audited
 
 REQUIRE = ("any", "creator", "authorization", "sr", "sr-verification")
 
@@ -134,19 +138,21 @@ def _verify_one(path: Path, *, trust: TrustArgs, require: str | None,
                 policy: AlgorithmPolicy | None = None,
                 at: _dt.datetime | None = None, allow_unsigned: bool = False,
                 limits: Limits | None = None,
-                signing_policy: Policy | None = None) -> tuple[bool, dict[str, Any], str]:
+                signing_policy: Policy | None = None,
+                handlers: tuple[AuditHandler, ...] = ()) -> tuple[bool, dict[str, Any], str]:
     """The batch job: verify one file; ``(ok, to_dict(), text)`` (picklable, unlike the
     report, which holds certificates). ``limits``: those of the command line, carried to
     workers that were spawned (a forked one inherits them anyway). With a signing policy the
     file's verdict is added (``"verdict"``): an enforce rule violated fails the file too (a
     monitor rule only reports; it never makes a failed verification pass). Text from the
-    file and its certificates is made terminal-safe (:func:`printable`)."""
+    file and its certificates is made terminal-safe (:func:`printable`). ``handlers`` get
+    the file's VERIFY event."""
     from dicomsec import limits as _limits
     from dicomsec.signatures import verify_file
 
     with _limits.applied(limits or _limits.current()):
         rep = verify_file(path, trust=cached_trust_store(trust), require=require, policy=policy,
-                          at=at, allow_unsigned=allow_unsigned)
+                          at=at, allow_unsigned=allow_unsigned, handlers=handlers)
         if signing_policy is None:
             return rep.ok, rep.to_dict(), "\n".join(map(printable, _report_lines(rep)))
         from dicomsec.policy import read_attributes
@@ -155,6 +161,14 @@ def _verify_one(path: Path, *, trust: TrustArgs, require: str | None,
                                           path=str(path))
     text = "\n".join(map(printable, [*_report_lines(rep), _verdict_line(verdict)]))
     return rep.ok and not verdict.enforced, {**rep.to_dict(), "verdict": verdict.to_dict()}, text
+
+
+def _verify_audited(path: Path, **options: Any) -> Audited[tuple[bool, dict[str, Any], str]]:
+    """The batch job when auditing is on: :func:`_verify_one` with the file's events
+    collected in the worker and returned (the parent re-emits them), a failure included."""
+    from dicomsec.signatures._events import run_audited
+
+    return run_audited(lambda handlers: _verify_one(path, handlers=handlers, **options))
 
 
 def _policies(policy_file: Path | None,
@@ -171,16 +185,20 @@ def _policies(policy_file: Path | None,
     return signing.algorithm_policy or algorithm_policy(policy_file), signing
 
 
-def _results(job: Callable[[Path], tuple[bool, dict[str, Any], str]], paths: list[Path], *,
+def _results(job: Callable[[Path], Any], paths: list[Path], *,
              workers: int | None, show_progress: bool, as_json: bool,
-             codes: list[int]) -> Iterator[dict[str, Any]]:
+             codes: list[int], handlers: tuple[AuditHandler, ...] = ()
+             ) -> Iterator[dict[str, Any]]:
     """Run ``job`` over the files under ``paths``; yield each file's dict (printing the
-    people's text unless ``as_json``) and append its exit code to ``codes``."""
+    people's text unless ``as_json``) and append its exit code to ``codes``. The audit
+    events a job returns (:func:`_verify_audited`) go to ``handlers``."""
     from dicomsec.batch import iter_files, make_executor
+    from dicomsec.signatures._events import unpacked
 
     with progress(None, show=True if show_progress else None) as bar:
         task = bar.add_task("verifying", total=None)
-        for outcome in make_executor(workers).map(job, iter_files(paths)):
+        for done in make_executor(workers).map(job, iter_files(paths)):
+            outcome = unpacked(done, handlers)
             result: dict[str, Any]
             if outcome.value is not None:
                 ok, result, text = outcome.value
@@ -255,12 +273,14 @@ def verify(
                               offline, soft_fail)
     cached_trust_store(trust_args)  # a bad --trust or flag combination stops the run here
     algorithms, signing = _policies(policy_file, signing_policy)
-    job = functools.partial(_verify_one, trust=trust_args, require=require,
-                            policy=algorithms, at=moment(at), allow_unsigned=allow_unsigned,
-                            limits=limits.current(), signing_policy=signing)
+    handlers = with_command(audit_handlers(), "verify")
+    job = functools.partial(_verify_audited if handlers else _verify_one, trust=trust_args,
+                            require=require, policy=algorithms, at=moment(at),
+                            allow_unsigned=allow_unsigned, limits=limits.current(),
+                            signing_policy=signing)
     codes: list[int] = []
     results = _results(job, paths, workers=workers, show_progress=show_progress,
-                       as_json=as_json, codes=codes)
+                       as_json=as_json, codes=codes, handlers=handlers)
     if as_json:
         print_json(results)  # streamed: one file object at a time
     else:
