@@ -46,12 +46,12 @@ and the fixed codes above; events never hold a secret (:mod:`dicomsec.events`).
 from __future__ import annotations
 
 import binascii
+import functools
 import os
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
+from typing import Final, NamedTuple
 
 from dicomsec.audit import _codes as codes
 from dicomsec.errors import InvalidInput
@@ -85,17 +85,35 @@ class AuditSource:
     def local(cls, app_name: str = "dicomsec", ae_titles: tuple[str, ...] = ()) -> AuditSource:
         """This process on this host: ``source_id`` ``dicomsec@HOST``, the process id and the
         OS login (``login@HOST``; the numeric uid when the login has no name)."""
-        import getpass
-        import socket
-
-        host = socket.gethostname() or "localhost"
-        try:
-            login = getpass.getuser()
-        except (OSError, KeyError):   # no name for this uid (containers)
-            login = str(os.getuid())
+        host = _hostname()
+        login = _login()
         return cls(source_id=f"dicomsec@{host}", hostname=host, app_name=app_name,
                    process_id=str(os.getpid()), user=f"{login}@{host}",
                    ae_titles=tuple(ae_titles))
+
+
+def _hostname() -> str:
+    """This host's name, as ``socket.gethostname()`` gives it (without importing socket,
+    costly at start-up, where ``os.uname`` exists)."""
+    if hasattr(os, "uname"):
+        return os.uname().nodename or "localhost"
+    import socket
+
+    return socket.gethostname() or "localhost"
+
+
+def _login() -> str:
+    """The OS login, as ``getpass.getuser()`` finds it (LOGNAME, USER, LNAME, USERNAME, then
+    the password database); the numeric uid when the uid has no name (containers)."""
+    for name in ("LOGNAME", "USER", "LNAME", "USERNAME"):
+        if value := os.environ.get(name):
+            return value
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.getuid()).pw_name
+    except (ImportError, KeyError, AttributeError):
+        return str(os.getuid()) if hasattr(os, "getuid") else "unknown"
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,25 +130,42 @@ class AuditMessage:
 
 # ---------------------------------------------------------------- escaping
 
-#: characters XML 1.0 cannot carry at all (control characters, lone surrogates, U+FFFE/FFFF)
-_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-_TEXT = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\n": "&#10;", "\r": "&#13;"})
-_ATTR = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\t": "&#9;",
-                       "\n": "&#10;", "\r": "&#13;"})
+#: characters XML 1.0 cannot carry at all (C0 controls but tab and line breaks, lone
+#: surrogates, U+FFFE/FFFF): replaced by U+FFFD (a translate table: no regex to compile)
+_NOT_XML: Final[dict[int, str]] = {
+    c: "\ufffd" for c in (*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20),
+                           *range(0xD800, 0xE000), 0xFFFE, 0xFFFF)}
+_TEXT: Final = {**_NOT_XML, **str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;",
+                                             "\n": "&#10;", "\r": "&#13;"})}
+_ATTR: Final = {**_TEXT, **str.maketrans({'"': "&quot;", "\t": "&#9;"})}
+
+
+def _plain(value: str) -> bool:
+    """Nothing in ``value`` needs escaping (the usual case, checked at C speed)."""
+    return (value.isascii() and value.isprintable() and "&" not in value
+            and "<" not in value and ">" not in value and '"' not in value)
 
 
 def _text(value: str) -> str:
     """``value`` as element text: escaped, line breaks as character references, characters
     XML cannot hold replaced by U+FFFD."""
-    return _NOT_XML.sub("\ufffd", value).translate(_TEXT)
+    return value if _plain(value) else value.translate(_TEXT)
+
+
+def _attr(value: str) -> str:
+    """``value`` as an attribute value (between double quotes): escaped, tabs and line breaks
+    as character references (attribute normalisation would turn them into spaces)."""
+    return value if _plain(value) else value.translate(_ATTR)
 
 
 def _attrs(pairs: Sequence[tuple[str, str | None]]) -> str:
-    return "".join(f' {name}="{_NOT_XML.sub(chr(0xFFFD), value).translate(_ATTR)}"'
-                   for name, value in pairs if value is not None)
+    return "".join(f' {name}="{_attr(value)}"' for name, value in pairs if value is not None)
 
 
+@functools.cache
 def _coded(tag: str, code: str, system: str = codes.DCM, meaning: str | None = None) -> str:
+    """A coded value element (remembered: the codes are a small fixed set, apart from
+    the roles of remote participants)."""
     return (f"<{tag}" + _attrs((("csd-code", code), ("codeSystemName", system),
                                 ("originalText", meaning or codes.meaning(code)))) + "/>")
 
@@ -411,8 +446,7 @@ _SERVICE: Final = frozenset((Operation.ASSOCIATION_ACCEPTED, Operation.ASSOCIATI
                              Operation.USER_AUTHENTICATION, Operation.INSTANCES_RECEIVED))
 
 
-@dataclass(frozen=True, slots=True)
-class MessageCode:
+class MessageCode(NamedTuple):
     """What one message of an event is: its EventID, EventActionCode and EventTypeCode."""
 
     event_id: str
