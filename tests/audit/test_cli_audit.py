@@ -291,3 +291,46 @@ def test_status_without_a_spool(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert cli_main(["audit", "status", "--audit-spool", str(tmp_path / "none")]) == 0
     assert "0 waiting" in capsys.readouterr().out
     assert not (tmp_path / "none").exists()
+
+
+# ------------------------------------------------------------------------------------------
+# the dicomsec program: network sinks delivered by a detached child
+
+
+def test_program_delivers_to_tls_after_it_ends(tmp_path: Path) -> None:
+    """The ``dicomsec`` program writes the file sink before it exits and leaves the TLS
+    receiver to a detached child: the record reaches a real rsyslog exactly once and leaves
+    the spool; the program's output pipe is not held open by the child."""
+    from tests.audit.receiver import running_receiver
+
+    with running_receiver(tmp_path / "rsyslog") as receiver:
+        url = (f"syslog+tls://127.0.0.1:{receiver.tls_port}?ca={SYSLOG_PKI / 'ca.cert.pem'}"
+               f"&cert={SYSLOG_PKI / 'client.cert.pem'}&key={SYSLOG_PKI / 'client.key.pem'}")
+        log, spool = tmp_path / "a.log", tmp_path / "spool"
+        done = subprocess.run(
+            [sys.executable, "-m", "dicomsec", "--audit", url, "--audit", log.as_uri(),
+             "--audit-spool", str(spool), "audit", "tail", "--file",
+             str(AUDIT_DATA / "application-activity-start.xml")],
+            capture_output=True, timeout=60, check=False)
+        assert done.returncode == 0, done.stderr
+        (local,) = _log_records(log)  # written before the program ended
+        stored = receiver.wait_for(1, timeout=30)
+        assert len(stored) == 1
+        assert stored[0]["msg"].encode().removeprefix(b"\xef\xbb\xbf") == \
+            str(local["xml"]).encode()
+        assert _spool_empties(spool)  # the child removes the row once the receiver took it
+
+
+def _spool_empties(folder: Path, seconds: float = 30.0) -> bool:
+    from dicomsec.audit.spool import Spool
+
+    spool = Spool(folder)
+    try:
+        deadline = time.monotonic() + seconds
+        while spool.status().depth:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.1)
+        return True
+    finally:
+        spool.close()

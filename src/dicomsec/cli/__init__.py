@@ -217,7 +217,7 @@ def _run(args: list[str], debug: bool, quick: list[bool]) -> int:
 
 
 def _audited(args: list[str], options: _audit.AuditOptions, debug: bool,
-             quick: list[bool]) -> int:
+             quick: list[bool], program: bool) -> int:
     """Run the command with its audit trail open (:mod:`dicomsec.cli._audit`): a trail that
     cannot be opened stops the run before the command (exit 2); a record that could not be
     spooled turns the exit code into 2, with one line."""
@@ -236,7 +236,7 @@ def _audited(args: list[str], options: _audit.AuditOptions, debug: bool,
     try:
         code = _run(args, debug, quick)
     finally:
-        errors = _audit.close_current()
+        errors = _audit.close_current(detach=program)
     if errors:
         from dicomsec.cli._root import err
 
@@ -292,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return fail(exc)
     try:
-        code = _audited(args, options, debug, quick)
+        code = _audited(args, options, debug, quick, program)
     finally:
         _restore_limits(previous)  # main() called again in this process starts afresh
     threading = sys.modules.get("threading")

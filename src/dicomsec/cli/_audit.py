@@ -151,9 +151,15 @@ def open_for(args: list[str], options: AuditOptions) -> None:
     _TRAIL.append(open_trail(options.urls, options.spool))
 
 
-def close_current() -> list[str]:
+def close_current(detach: bool = False) -> list[str]:
     """Close the run's trail (bounded: what is not delivered by then stays in the spool) and
-    forget the run's options; returns the records that could not be spooled (one line each)."""
+    forget the run's options; returns the records that could not be spooled (one line each).
+
+    ``detach`` (the ``dicomsec`` program, never an embedding caller): the local sinks
+    (files) are written now, and the network sinks are left to a detached child process
+    (:func:`_deliver_detached`), so that a command that ends does not wait for a receiver's
+    round trips (the child has :data:`DETACHED_SECONDS`; backoff respected).
+    """
     if _OPTIONS:
         _OPTIONS.pop()
     if not _TRAIL:
@@ -161,9 +167,74 @@ def close_current() -> list[str]:
     trail = _TRAIL.pop()
     errors = list(trail.errors)
     try:
-        trail.close()
+        if not (detach and _deliver_detached(trail)):
+            trail.close()
     except Exception as exc:  # closing delivers; a failure there never loses a spooled record
         import logging
 
         logging.getLogger(__name__).warning("closing the audit trail: %s", exc)
     return errors
+
+
+#: how long the detached child of a command may deliver (seconds)
+DETACHED_SECONDS = 20.0
+#: sinks written by the command itself before it ends (cheap, and read by scripts right after)
+_LOCAL_KINDS = frozenset({"file", "fhir-file"})
+
+
+def _deliver_detached(trail: Trail) -> bool:
+    """Write the local sinks, then fork a child (new session, standard streams on
+    /dev/null) that delivers to the network sinks within the trail's bound and exits; the
+    caller goes on at once. ``False`` (nothing done) when there is no network sink, no
+    ``fork``, or another thread runs (forking then is unsafe): the caller closes as usual."""
+    import os
+    import threading
+
+    remote = tuple(s for s in trail.sinks if s.kind not in _LOCAL_KINDS)
+    if (not remote or trail.spool is None or not hasattr(os, "fork")
+            or threading.active_count() != 1):
+        return False
+    import time
+
+    from dicomsec.audit.trail import Trail as _Trail
+
+    local = tuple(s for s in trail.sinks if s.kind in _LOCAL_KINDS)
+    if local:
+        _Trail(local, trail.spool, trail.source, trail.bound).flush(
+            time.monotonic() + trail.bound, force=False)
+    pid = os.fork()
+    if pid:
+        trail.spool.close()  # the parent's connection; the child opens its own
+        return True
+    try:  # the child: never returns
+        os.setsid()
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        _deliver(_Trail(remote, trail.spool, trail.source, trail.bound))
+    finally:
+        os._exit(0)
+
+
+def _deliver(trail: Trail) -> None:
+    """Deliver within :data:`DETACHED_SECONDS` (nobody waits for this process, and a delivery
+    cut short by its deadline is sent again: a duplicate); TLS contexts are built before the
+    clock starts. A sink another process is sending (the previous command's child) is tried
+    again until that one is done, so records do not wait for the next command."""
+    import contextlib
+    import time
+
+    for sink in trail.sinks:
+        context = getattr(sink, "context", None)
+        if callable(context):
+            with contextlib.suppress(Exception):  # deliver() says why, in its last error
+                context()
+    deadline = time.monotonic() + max(trail.bound, DETACHED_SECONDS)
+    while True:
+        report = trail.flush(deadline, force=False)
+        busy = any(s.skipped and s.skipped != "backoff" for s in report.sinks)
+        if not busy or time.monotonic() >= deadline:
+            break
+        time.sleep(0.02)
+    if trail.spool is not None:
+        trail.spool.close()
