@@ -447,3 +447,11 @@ def test_building_never_imports_lxml_or_fhir() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_every_package_export_resolves() -> None:
+    import dicomsec.audit
+
+    for name in dicomsec.audit.__all__:
+        assert getattr(dicomsec.audit, name) is not None, name
+    assert set(dir(dicomsec.audit)) >= set(dicomsec.audit.__all__)

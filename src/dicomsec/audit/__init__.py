@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 from dicomsec._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from dicomsec.audit.fhir import fhir_audit_event, validate_fhir
     from dicomsec.audit.messages import (
         AuditMessage,
         AuditSource,
@@ -42,6 +43,11 @@ if TYPE_CHECKING:
         security_alert,
         user_authentication,
     )
+    from dicomsec.audit.schema import validate
+    from dicomsec.audit.sinks import parse_sink
+    from dicomsec.audit.spool import Spool
+    from dicomsec.audit.syslog import octet_frame, syslog_record
+    from dicomsec.audit.trail import Trail, open_trail, state_folder
 
 __all__ = [
     "AuditMessage", "AuditSource", "Spool", "Trail", "application_activity", "audit_log_used",
