@@ -37,7 +37,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from dicomsec.audit.syslog import send_tls, send_udp, syslog_record
+from dicomsec.audit.syslog import (
+    CONFIRM_SECONDS,
+    CONFIRM_SECONDS_KNOWN,
+    send_tls,
+    send_udp,
+    syslog_record,
+)
 from dicomsec.errors import DicomSecError, InvalidInput
 
 if TYPE_CHECKING:
@@ -187,6 +193,7 @@ class TlsSink:
     last_error: str | None = None
     _context: ssl.SSLContext | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _accepted: bool = field(default=False, repr=False)
 
     def __post_init__(self) -> None:
         self.name = self.name or f"syslog+tls://{_netloc(self.host, self.port)}"
@@ -225,7 +232,9 @@ class TlsSink:
             self.last_error = "no time left"
             return 0
         taken, self.last_error = send_tls(
-            payloads, ctx, self.host, self.port, self.server_name or self.host, deadline)
+            payloads, ctx, self.host, self.port, self.server_name or self.host, deadline,
+            wait=CONFIRM_SECONDS_KNOWN if self._accepted else CONFIRM_SECONDS)
+        self._accepted = self._accepted or taken > 0
         return taken
 
 

@@ -292,26 +292,36 @@ class Spool:
         with self._tx() as db:
             db.executemany("DELETE FROM queue WHERE id = ?", [(i,) for i in ids])
 
+    def settle(self, sink: str, ids: Sequence[int], *, error: str | None) -> None:
+        """:meth:`remove` the delivered ``ids`` and :meth:`note` the attempt, in one
+        transaction (one disk sync instead of two)."""
+        with self._tx() as db:
+            db.executemany("DELETE FROM queue WHERE id = ?", [(i,) for i in ids])
+            self._note(db, sink, len(ids), error)
+
     # --- per-sink state --------------------------------------------------------------------
 
     def note(self, sink: str, *, delivered: int, error: str | None) -> None:
         """Record an attempt: deliveries reset the backoff; an error doubles it."""
-        now = time.time()
         with self._tx() as db:
-            db.execute("INSERT OR IGNORE INTO sinks (sink) VALUES (?)", (sink,))
-            if delivered:
-                db.execute("UPDATE sinks SET last_delivery = ?, delivered = delivered + ? "
-                           "WHERE sink = ?", (now, delivered, sink))
-            if error is None:
-                db.execute("UPDATE sinks SET last_error = NULL, failures = 0, "
-                           "next_attempt = 0 WHERE sink = ?", (sink,))
-                return
-            (failures,) = db.execute("SELECT failures FROM sinks WHERE sink = ?",
-                                     (sink,)).fetchone()
-            wait = min(BACKOFF_FIRST * 2 ** min(int(failures), 20), BACKOFF_MAX)
-            db.execute("UPDATE sinks SET last_error = ?, last_error_at = ?, "
-                       "failures = failures + 1, next_attempt = ? WHERE sink = ?",
-                       (error, now, now + wait, sink))
+            self._note(db, sink, delivered, error)
+
+    @staticmethod
+    def _note(db: sqlite3.Connection, sink: str, delivered: int, error: str | None) -> None:
+        now = time.time()
+        db.execute("INSERT OR IGNORE INTO sinks (sink) VALUES (?)", (sink,))
+        if delivered:
+            db.execute("UPDATE sinks SET last_delivery = ?, delivered = delivered + ? "
+                       "WHERE sink = ?", (now, delivered, sink))
+        if error is None:
+            db.execute("UPDATE sinks SET last_error = NULL, failures = 0, next_attempt = 0 "
+                       "WHERE sink = ?", (sink,))
+            return
+        (failures,) = db.execute("SELECT failures FROM sinks WHERE sink = ?",
+                                 (sink,)).fetchone()
+        wait = min(BACKOFF_FIRST * 2 ** min(int(failures), 20), BACKOFF_MAX)
+        db.execute("UPDATE sinks SET last_error = ?, last_error_at = ?, failures = failures + 1, "
+                   "next_attempt = ? WHERE sink = ?", (error, now, now + wait, sink))
 
     def due(self, sink: str) -> bool:
         """Whether the backoff of ``sink`` lets an attempt run now."""

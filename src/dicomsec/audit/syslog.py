@@ -52,9 +52,12 @@ BOM = b"\xef\xbb\xbf"
 
 #: RFC 5424 §6 limits of the header fields, in octets
 _LIMITS = {"HOSTNAME": 255, "APP-NAME": 48, "PROCID": 128, "MSGID": 32}
-#: how long to wait for a refusal after the handshake, at least (seconds); more when the
-#: handshake itself took long (a distant receiver): three times its duration
+#: how long to wait for a refusal after the handshake, at least (seconds); more for a
+#: distant receiver: four round trips (the TCP connect's duration)
 CONFIRM_SECONDS = 0.2
+#: the same, once this receiver has accepted our certificate in this process (a later
+#: refusal would need a change on its side; the close after close_notify still confirms)
+CONFIRM_SECONDS_KNOWN = 0.02
 
 
 def _field(name: str, value: str | None) -> bytes:
@@ -147,11 +150,14 @@ def _close_confirmed(sock: ssl.SSLSocket, deadline: float) -> str | None:
 
 
 def send_tls(records: Sequence[bytes], context: ssl.SSLContext, host: str, port: int,
-             server_hostname: str | None, deadline: float) -> tuple[int, str | None]:
+             server_hostname: str | None, deadline: float, *,
+             wait: float = CONFIRM_SECONDS) -> tuple[int, str | None]:
     """Send ``records`` (RFC 5424 messages) over one RFC 5425 connection, by the deadline.
 
-    Returns how many of them were delivered (all or none: they share one connection whose
-    end confirms them; see the module's docstring) and the error, if any, in one line.
+    ``wait``: the least time given the receiver to refuse us after the handshake (four round
+    trips, measured by the TCP connect, when that is longer). Returns how many of the records
+    were delivered (all or none: they share one connection whose end confirms them; see the
+    module's docstring) and the error, if any, in one line.
     """
     import ssl
 
@@ -164,13 +170,13 @@ def send_tls(records: Sequence[bytes], context: ssl.SSLContext, host: str, port:
         raw = socket.create_connection((host, port), timeout=max(_left(deadline), 0.001))
     except OSError as exc:
         return 0, f"cannot connect to {host}:{port}: {exc.strerror or exc}"
+    round_trip = time.monotonic() - started
     try:
         with context.wrap_socket(raw, server_hostname=server_hostname,
                                  do_handshake_on_connect=False) as sock:
             sock.settimeout(max(_left(deadline), 0.001))
             sock.do_handshake()
-            handshake = time.monotonic() - started
-            refused = _refused_early(sock, min(max(CONFIRM_SECONDS, 3 * handshake),
+            refused = _refused_early(sock, min(max(wait, 4 * round_trip),
                                                _left(deadline)))
             if refused is not None:
                 return 0, refused

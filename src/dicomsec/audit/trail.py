@@ -234,9 +234,8 @@ class Trail:
                 return delivered, None
             taken = sink.deliver([p for _, p in rows], deadline)
             taken = max(0, min(taken, len(rows)))
-            spool.remove([i for i, _ in rows[:taken]])
             error = None if taken == len(rows) else (sink.last_error or "not all taken")
-            spool.note(sink.name, delivered=taken, error=error)
+            spool.settle(sink.name, [i for i, _ in rows[:taken]], error=error)
             delivered += taken
             if error is not None:
                 return delivered, error
