@@ -46,6 +46,7 @@ from dicomsec.audit import _codes as codes
 from dicomsec.audit.messages import (
     MEDIA_ROLES,
     AuditSource,
+    access_point_type,
     message_codes,
     person_asked,
     tool_roles,
@@ -88,8 +89,7 @@ def _concept(coding: dict[str, str]) -> dict[str, Any]:
 def _network(address: str | None) -> dict[str, Any]:
     if not address:
         return {}
-    kind = "2" if ":" in address or address.replace(".", "").isdigit() else "1"
-    return {"network": {"address": address, "type": kind}}
+    return {"network": {"address": address, "type": access_point_type(address)}}
 
 
 def _tool(source: AuditSource, *, requestor: bool, roles: tuple[str, ...]) -> dict[str, Any]:

@@ -4,8 +4,9 @@
 builders (:func:`application_activity`, :func:`security_alert`, :func:`instances_accessed`,
 :func:`begin_transferring`, :func:`instances_transferred`, :func:`export`, :func:`import_`,
 :func:`user_authentication`, :func:`audit_log_used`) make one message each. The XML is built as
-text with every text node and attribute escaped (no lxml: a command pays well under a
-millisecond per message, imports included); :func:`dicomsec.audit.schema.validate` checks it
+text with every text node and attribute escaped (no lxml, no regex: importing this module
+costs about a millisecond and a message tens of microseconds, so a command run once per
+file barely notices); :func:`dicomsec.audit.schema.validate` checks it
 against the DICOM RELAX NG schema. Output is UTF-8, one line (line breaks inside values are
 written as character references ``&#10;``), no BOM, no XML namespace.
 
@@ -24,11 +25,13 @@ Choices the standard leaves open (also in ``docs/audit.md``):
   RoleIDCode 110150 Application (plus 110153 Source / 110152 Destination where it sends /
   receives data), NetworkAccessPointID its host name (type 1, or 2 for an IP address),
   AlternativeUserID ``AETITLES=A;B`` when it has AE titles; UserIsRequestor true unless a
-  remote participant is the requestor. The OS user (``login@host``) is added as requestor
-  (UserIsRequestor true; 110151 Application Launcher for Application Activity) whenever a
-  person asked, i.e. for every operation except those a service does for a remote peer
-  (association accepted / refused, user authentication, instances received) and whenever a
-  remote participant is the requestor.
+  remote participant is the requestor (both the tool and the OS user are then requestors:
+  the person asked, the process acted). The OS user (``login@host``) is added as requestor
+  (UserIsRequestor true; 110151 Application Launcher for Application Activity) when a person
+  asked (:func:`person_asked`): every operation except those a service does for a remote peer
+  (association accepted / refused, user authentication, instances received), and never when a
+  remote participant is the requestor. Remote participants appear as given (UserID, UserName,
+  AlternativeUserID, UserIsRequestor, NetworkAccessPointID, RoleIDCodes).
 - **Participant objects**: Study = type 2, role 3 (Report), ID type 110180, name = the given name
   or the UID; Patient = type 1, role 1, ID type RFC-3881 2 Patient Number, name = Patient's Name
   (or the ID); a file = type 2, role 3 (13 Security Resource in a Security Alert, as A.5.3.11
@@ -57,10 +60,10 @@ from dicomsec.audit import _codes as codes
 from dicomsec.errors import InvalidInput
 from dicomsec.events import AuditEvent, AuditObject, ObjectKind, Operation, Participant
 
-__all__ = ["AuditMessage", "AuditSource", "MessageCode", "application_activity",
-           "audit_log_used", "begin_transferring", "dicom_messages", "export", "import_",
-           "instances_accessed", "instances_transferred", "message_codes", "person_asked",
-           "security_alert", "tool_roles", "user_authentication"]
+__all__ = ["AuditMessage", "AuditSource", "MessageCode", "access_point_type",
+           "application_activity", "audit_log_used", "begin_transferring", "dicom_messages",
+           "export", "import_", "instances_accessed", "instances_transferred", "message_codes",
+           "person_asked", "security_alert", "tool_roles", "user_authentication"]
 
 XML_DECLARATION: Final = b'<?xml version="1.0" encoding="UTF-8"?>'
 #: outcomes EventOutcomeIndicator allows
@@ -178,7 +181,7 @@ def _bool(value: bool) -> str:
     return "true" if value else "false"
 
 
-def _access_point_type(address: str) -> str:
+def access_point_type(address: str) -> str:
     """NetworkAccessPointTypeCode: 2 for an IPv4 / IPv6 address, 1 for a host name."""
     if ":" in address or (address.count(".") == 3 and address.replace(".", "").isdigit()):
         return "2"
@@ -194,7 +197,7 @@ def _participant(user_id: str, *, requestor: bool, roles: Sequence[str] = (),
                     ("UserName", name), ("UserIsRequestor", _bool(requestor)),
                     ("NetworkAccessPointID", access_point),
                     ("NetworkAccessPointTypeCode",
-                     _access_point_type(access_point) if access_point else None)))
+                     access_point_type(access_point) if access_point else None)))
     children = [_coded("RoleIDCode", role) for role in roles]
     if media_type is not None:
         children.append(f"<MediaIdentifier>{_coded('MediaType', media_type)}</MediaIdentifier>")
