@@ -218,3 +218,21 @@ def test_kill_9_while_flushing_loses_nothing(receiver: Receiver, tmp_path: Path)
     assert counts == {f"RUN-{n}": 2 for n in range(50)}
     lines = [json.loads(x) for x in receiver.store.read_text().splitlines()]
     assert all(str(x["msg"]).startswith("\ufeff<?xml") for x in lines)
+
+
+def test_encrypted_client_key_with_password_file(receiver: Receiver, tmp_path: Path) -> None:
+    openssl = require_tool("openssl")
+    password = tmp_path / "password.txt"
+    password.write_text("audit key pass phrase\n")
+    key = tmp_path / "client.key.enc.pem"
+    subprocess.run([openssl, "pkey", "-in", str(PKI / "client.key.pem"), "-aes256", "-passout",
+                    f"file:{password}", "-out", str(key)], check=True, capture_output=True)
+    client = f"cert={PKI}/client.cert.pem&key={key}&password-file={password}"
+    trail = open_trail([tls_url(receiver, client)], tmp_path / "spool", source=SOURCE)
+    trail.handle(event("RUN-7"))
+    assert trail.flush().ok
+    trail.close()
+    assert tags(receiver.wait_for(1)) == {"RUN-7": 1}
+    # the pass phrase is in no record and not in the spool
+    assert b"pass phrase" not in (tmp_path / "spool" / "spool.sqlite3").read_bytes()
+    assert "pass phrase" not in receiver.store.read_text()

@@ -9,7 +9,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -226,3 +226,20 @@ def test_threads_handle_while_the_background_flusher_runs(clean_env: Path) -> No
     seen = sorted(int(json.loads(x)["xml"].split("PID-")[1].split('"')[0])
                   for x in log.read_text("utf-8").splitlines())
     assert seen == list(range(100))  # every record, exactly once
+
+
+class _Broken(FileSink):
+    def deliver(self, payloads: Sequence[bytes], deadline: float) -> int:
+        raise RuntimeError("sink defect")
+
+
+def test_a_raising_sink_keeps_its_rows(clean_env: Path) -> None:
+    from dicomsec.audit.spool import Spool
+    from dicomsec.audit.trail import Trail
+
+    trail = Trail([_Broken(clean_env / "x.log")], Spool(clean_env / "spool"), SOURCE, 1.0)
+    trail.handle(sign_event())
+    report = trail.flush()
+    assert not report.ok and report.remaining == 1
+    assert report.sinks[0].error == "RuntimeError: sink defect"
+    trail.close()

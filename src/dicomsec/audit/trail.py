@@ -232,8 +232,10 @@ class Trail:
             rows = spool.pending(sink.name, BATCH)
             if not rows:
                 return delivered, None
-            taken = sink.deliver([p for _, p in rows], deadline)
-            taken = max(0, min(taken, len(rows)))
+            try:
+                taken = max(0, min(sink.deliver([p for _, p in rows], deadline), len(rows)))
+            except Exception as exc:  # a sink must not raise; one that does keeps its rows
+                taken, sink.last_error = 0, f"{type(exc).__name__}: {exc}"
             error = None if taken == len(rows) else (sink.last_error or "not all taken")
             spool.settle(sink.name, [i for i, _ in rows[:taken]], error=error)
             delivered += taken
