@@ -97,7 +97,7 @@ def test_parse_sinks(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("url", [
     "smtp://x", "file:relative.log", "syslog+udp://:514", "syslog+udp://h:99999",
-    "syslog+udp://h?max=10", "syslog+udp://h?bogus=1", "syslog+tls://h",
+    "syslog+udp://h?max=10", "syslog+udp://h?max=65508", "syslog+udp://h?bogus=1", "syslog+tls://h",
     "syslog+tls://h?ca=/nonexistent/ca.pem",
     f"syslog+tls://h?ca={PKI_SYSLOG / 'ca.cert.pem'}&cert={PKI_SYSLOG / 'client.cert.pem'}",
 ])

@@ -58,6 +58,9 @@ __all__ = ["FhirFileSink", "FileSink", "Sink", "TlsSink", "UdpSink", "parse_sink
 TLS_DEFAULT_MAX = 32768
 #: RFC 5426 §3.2: receivers should take 2048 octets
 UDP_DEFAULT_MAX = 2048
+#: the largest UDP payload over IPv4; a TLS record limit far above any audit message
+UDP_CEILING = 65507
+TLS_CEILING = 1 << 24
 TLS_PORT = 6514
 UDP_PORT = 514
 
@@ -252,11 +255,11 @@ def _query(url: str, text: str, allowed: set[str]) -> dict[str, str]:
     return found
 
 
-def _size(url: str, options: dict[str, str], default: int) -> int:
+def _size(url: str, options: dict[str, str], default: int, ceiling: int) -> int:
     text = options.get("max", str(default))
-    if not text.isdigit() or not 480 <= int(text) <= 1 << 24:
+    if not text.isdigit() or not 480 <= int(text) <= ceiling:
         raise InvalidInput(f"audit sink {url!r}: max={text!r} is not a size in octets "
-                           "(480..16777216)")
+                           f"(480..{ceiling})")
     return int(text)
 
 
@@ -303,7 +306,7 @@ def parse_sink(url: str) -> Sink:
     if scheme == "syslog+udp":
         options = _query(url, parts.query, {"max"})
         host, port = _endpoint(url, parts, UDP_PORT)
-        return UdpSink(host, port, _size(url, options, UDP_DEFAULT_MAX))
+        return UdpSink(host, port, _size(url, options, UDP_DEFAULT_MAX, UDP_CEILING))
     if scheme == "syslog+tls":
         options = _query(url, parts.query, {"ca", "cert", "key", "max", "password-file", "name"})
         host, port = _endpoint(url, parts, TLS_PORT)
@@ -313,7 +316,7 @@ def parse_sink(url: str) -> Sink:
         cert, key = _existing(url, options, "cert"), _existing(url, options, "key")
         if (cert is None) != (key is None):
             raise InvalidInput(f"audit sink {url!r}: cert= and key= go together")
-        return TlsSink(host, ca, cert, key, port, _size(url, options, TLS_DEFAULT_MAX),
+        return TlsSink(host, ca, cert, key, port, _size(url, options, TLS_DEFAULT_MAX, TLS_CEILING),
                        _existing(url, options, "password-file"), options.get("name"))
     raise InvalidInput(f"audit sink {url!r}: unknown scheme (file, fhir-file, syslog+udp, "
                        "syslog+tls)")
