@@ -48,7 +48,6 @@ and the fixed codes above; events never hold a secret (:mod:`dicomsec.events`).
 
 from __future__ import annotations
 
-import binascii
 import functools
 import os
 from collections.abc import Sequence
@@ -133,14 +132,16 @@ class AuditMessage:
 
 # ---------------------------------------------------------------- escaping
 
-#: characters XML 1.0 cannot carry at all (C0 controls but tab and line breaks, lone
-#: surrogates, U+FFFE/FFFF): replaced by U+FFFD (a translate table: no regex to compile)
-_NOT_XML: Final[dict[int, str]] = {
-    c: "\ufffd" for c in (*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20),
-                           *range(0xD800, 0xE000), 0xFFFE, 0xFFFF)}
-_TEXT: Final = {**_NOT_XML, **str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;",
-                                             "\n": "&#10;", "\r": "&#13;"})}
-_ATTR: Final = {**_TEXT, **str.maketrans({'"': "&quot;", "\t": "&#9;"})}
+@functools.cache
+def _tables() -> tuple[dict[int, str], dict[int, str]]:
+    """The translate tables of text and of attribute values: escapes, and U+FFFD for what
+    XML 1.0 cannot carry at all (C0 controls but tab and line breaks, lone surrogates,
+    U+FFFE/FFFF). Made on first need: most values are plain ASCII."""
+    not_xml = {c: "\ufffd" for c in (*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20),
+                                      *range(0xD800, 0xE000), 0xFFFE, 0xFFFF)}
+    text = {**not_xml, **str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;",
+                                        "\n": "&#10;", "\r": "&#13;"})}
+    return text, {**text, **str.maketrans({'"': "&quot;", "\t": "&#9;"})}
 
 
 def _plain(value: str) -> bool:
@@ -152,13 +153,13 @@ def _plain(value: str) -> bool:
 def _text(value: str) -> str:
     """``value`` as element text: escaped, line breaks as character references, characters
     XML cannot hold replaced by U+FFFD."""
-    return value if _plain(value) else value.translate(_TEXT)
+    return value if _plain(value) else value.translate(_tables()[0])
 
 
 def _attr(value: str) -> str:
     """``value`` as an attribute value (between double quotes): escaped, tabs and line breaks
     as character references (attribute normalisation would turn them into spaces)."""
-    return value if _plain(value) else value.translate(_ATTR)
+    return value if _plain(value) else value.translate(_tables()[1])
 
 
 def _attrs(pairs: Sequence[tuple[str, str | None]]) -> str:
@@ -174,6 +175,8 @@ def _coded(tag: str, code: str, system: str = codes.DCM, meaning: str | None = N
 
 
 def _b64(text: str) -> str:
+    import binascii  # a C extension: loaded only for messages with details (failures)
+
     return binascii.b2a_base64(text.encode("utf-8", "replace"), newline=False).decode("ascii")
 
 
