@@ -566,13 +566,8 @@ def make_scp(
     ``association_pdu_bytes`` every other PDU; data sets over ``spool_bytes`` (or beyond
     ``spool_total_bytes`` in all) are spooled into unnamed files in ``out_dir``.
 
-    ``handlers`` get the audit events (:mod:`dicomsec.events`, notification semantics: one
-    that raises never breaks an association): APPLICATION_START now and APPLICATION_STOP at
-    :meth:`DimseServer.shutdown`; ASSOCIATION_REFUSED for each TLS handshake refused or
-    failed (the reason as its Alert Description) and each A-ASSOCIATE-RJ;
-    ASSOCIATION_ACCEPTED (calling AE title, certificate subject); USER_AUTHENTICATION when a
-    user identity was sent (not verified: outcome 4); INSTANCES_RECEIVED per study when the
-    association ends.
+    ``handlers`` get the audit events listed in :mod:`dicomsec.transport._audit` (one that
+    raises never breaks an association); APPLICATION_STOP comes at :meth:`DimseServer.shutdown`.
 
     Raises:
         InvalidInput: unusable certificates, keys, trust anchors or output folder.
@@ -599,33 +594,43 @@ def make_scp(
 
     ae = _scp_ae(ae_title, max_associations, network_timeout, acse_timeout=acse_timeout,
                  max_pdu=bounds.pdu_bytes)
-    handlers = _scp_handlers(out, emit, duplicates, max_pdata=bounds.pdu_bytes,
-                             max_control=bounds.association_pdu_bytes,
-                             spool_bytes=bounds.spool_bytes, spool_total=bounds.spool_total_bytes,
-                             audit=audit)
-    server: Any = ae.make_server((host, port), ssl_context=ctx, evt_handlers=handlers,
-                                 server_class=handshake_in_worker_server())
-    server.handshake_timeout = handshake_timeout
-    server.read_timeout = network_timeout
-    server.contexts = CheapCopyContexts(server.contexts)
-
-    def report(kind: str, address: Any, detail: str, info: dict[str, Any]) -> None:
-        emit(ScpEvent(kind, _peer(address), detail, tls_version=info.get("version"),
-                      cipher=info.get("cipher")))
-        if kind == "rejected" and audit is not None:
-            audit.tls_refused(address, detail)
-
-    server.report = report
-    ae._servers.append(server)  # as start_server() does, so that shutdown() finds it
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
-                              name=f"dicomsec-scp-{port}", daemon=True)
-    thread.start()
+    evt_handlers = _scp_handlers(out, emit, duplicates, max_pdata=bounds.pdu_bytes,
+                                 max_control=bounds.association_pdu_bytes,
+                                 spool_bytes=bounds.spool_bytes,
+                                 spool_total=bounds.spool_total_bytes, audit=audit)
+    server, thread = _serve(ae, (host, port), ctx, evt_handlers, emit, audit,
+                            handshake_timeout=handshake_timeout, read_timeout=network_timeout)
     handle = DimseServer(server, ctx, prof.name, ae_title, out, thread, audit)
     emit(ScpEvent("listening", _peer((handle.host, handle.port)), prof.title))
     if audit is not None:
         audit.application(True, f"scp {ae_title} listening on "
                           f"{_peer((handle.host, handle.port))} ({prof.title})")
     return handle
+
+
+def _serve(ae: Any, address: tuple[str, int], ctx: ssl.SSLContext | None,
+           evt_handlers: list[Any], emit: EventCallback, audit: ScpAudit | None, *,
+           handshake_timeout: float, read_timeout: float) -> tuple[Any, threading.Thread]:
+    """Make the SCP's server (the handshake in the worker thread, its outcome reported to
+    ``emit`` and a refusal to ``audit``) and serve in a background thread."""
+    server: Any = ae.make_server(address, ssl_context=ctx, evt_handlers=evt_handlers,
+                                 server_class=handshake_in_worker_server())
+    server.handshake_timeout = handshake_timeout
+    server.read_timeout = read_timeout
+    server.contexts = CheapCopyContexts(server.contexts)
+
+    def report(kind: str, peer: Any, detail: str, info: dict[str, Any]) -> None:
+        emit(ScpEvent(kind, _peer(peer), detail, tls_version=info.get("version"),
+                      cipher=info.get("cipher")))
+        if kind == "rejected" and audit is not None:
+            audit.tls_refused(peer, detail)
+
+    server.report = report
+    ae._servers.append(server)  # as start_server() does, so that shutdown() finds it
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
+                              name=f"dicomsec-scp-{address[1]}", daemon=True)
+    thread.start()
+    return server, thread
 
 
 # ------------------------------------------------------------------------------------------

@@ -240,22 +240,23 @@ def scp(
             with lock:
                 err(line)
 
-    trail = current_trail()
     server = dimse.make_scp(
         name, pairs, store, out, key_password=password,
         require_client_cert=not no_client_auth, ae_title=aet, host=bind, port=port,
         handshake_timeout=handshake_timeout, max_associations=max_associations, on_event=show,
         duplicates=duplicates, network_timeout=network_timeout, acse_timeout=acse_timeout,
         handlers=audit_handlers())
-    if trail is not None:  # a service: its records leave while it serves
-        trail.start_background()
     _serve_until_stopped(server)
     err("stopped")
     return 0
 
 
 def _serve_until_stopped(server: Any) -> None:
-    """Wait for SIGTERM or Ctrl-C, then shut ``server`` down."""
+    """Wait for SIGTERM or Ctrl-C, then shut ``server`` down; the audit trail delivers in the
+    background meanwhile (a service's records leave while it serves)."""
+    trail = current_trail()
+    if trail is not None:
+        trail.start_background()
     stop = threading.Event()
 
     def _stop(signum: int, frame: Any) -> None:
