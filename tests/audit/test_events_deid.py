@@ -19,12 +19,13 @@ import pytest
 
 from dicomsec import deid
 from dicomsec.audit import AuditSource, dicom_messages, validate
+from dicomsec.cli import main as cli_main
 from dicomsec.cms.recipients import Credentials
 from dicomsec.deid._batch import Planned, audited_deid_job, audited_reid_job
 from dicomsec.errors import DecryptionFailed, PolicyViolation
-from dicomsec.events import AuditEvent, Collector, ObjectKind, Operation, Outcome
+from dicomsec.events import AuditEvent, AuditObject, Collector, ObjectKind, Operation, Outcome
 from dicomsec.keys import load_certificate, load_private_key, write_private_key
-from tests.conftest import DATA, PYDICOM_FILES, cli_main
+from tests.conftest import DATA, PYDICOM_FILES
 
 CT = PYDICOM_FILES / "CT_small.dcm"
 ANON = DATA / "pki-anon"
@@ -53,7 +54,7 @@ def _credentials(name: str = "recipient") -> Credentials:
                        certificate=load_certificate(ANON / f"{name}.cert.pem"))
 
 
-def _kind(event: AuditEvent, kind: ObjectKind) -> list[object]:
+def _kind(event: AuditEvent, kind: ObjectKind) -> list[AuditObject]:
     return [o for o in event.objects if o.kind is kind]
 
 

@@ -19,7 +19,7 @@ import pytest
 from dicomsec import securefile
 from dicomsec.audit import AuditSource, dicom_messages, validate
 from dicomsec.errors import DecryptionFailed, InvalidInput, PolicyViolation
-from dicomsec.events import AuditEvent, Collector, ObjectKind, Operation, Outcome
+from dicomsec.events import AuditEvent, AuditObject, Collector, ObjectKind, Operation, Outcome
 from dicomsec.keys import load_certificate, load_private_key
 from tests.conftest import DATA, PYDICOM_FILES
 
@@ -44,7 +44,7 @@ def _no_secret(events: list[AuditEvent]) -> None:
         assert secret not in text
 
 
-def _kind(event: AuditEvent, kind: ObjectKind) -> list[object]:
+def _kind(event: AuditEvent, kind: ObjectKind) -> list[AuditObject]:
     return [o for o in event.objects if o.kind is kind]
 
 

@@ -18,11 +18,12 @@ import pytest
 
 from dicomsec import signatures
 from dicomsec.audit import AuditSource, dicom_messages, validate
+from dicomsec.cli import main as cli_main
 from dicomsec.errors import InvalidInput, PolicyViolation
-from dicomsec.events import AuditEvent, Collector, ObjectKind, Operation, Outcome
+from dicomsec.events import AuditEvent, AuditObject, Collector, ObjectKind, Operation, Outcome
 from dicomsec.signatures._events import head_identity
 from dicomsec.trust import TrustStore
-from tests.conftest import PKI, PYDICOM_FILES, cli_main, fixture_key
+from tests.conftest import PKI, PYDICOM_FILES, fixture_key
 
 CT = PYDICOM_FILES / "CT_small.dcm"
 SOURCE = AuditSource.local()
@@ -34,7 +35,7 @@ def assert_valid(event: AuditEvent) -> None:
         assert validate(message.xml) == [], message.xml.decode()
 
 
-def objects(event: AuditEvent, kind: ObjectKind) -> list[object]:
+def objects(event: AuditEvent, kind: ObjectKind) -> list[AuditObject]:
     return [o for o in event.objects if o.kind is kind]
 
 
@@ -231,7 +232,7 @@ def test_verify_workers_return_their_events(tmp_path: Path,
     rc = cli_main(["verify", "--workers", "2", "--trust", str(PKI / "ca.cert.pem"),
                    str(folder)])
     assert rc == 1
-    by_file = {objects(e, ObjectKind.FILE)[0].name: e for e in got.events}
+    by_file = {str(objects(e, ObjectKind.FILE)[0].name): e for e in got.events}
     assert sorted(by_file) == ["a.dcm", "b.dcm", "c.dcm"]
     assert by_file["a.dcm"].outcome is Outcome.SUCCESS
     assert by_file["b.dcm"].outcome is Outcome.MINOR_FAILURE
