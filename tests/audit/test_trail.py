@@ -185,6 +185,9 @@ def test_fork_child_spools_and_delivers(clean_env: Path) -> None:
     if pid == 0:
         try:
             trail.handle(sign_event(1))
+            limit = time.monotonic() + 10
+            while not trail.flush().ok and time.monotonic() < limit:
+                time.sleep(0.01)  # the parent's flusher may hold the sink's lease
             os._exit(0 if trail.flush().ok and not trail.errors else 1)
         except BaseException:
             os._exit(2)
