@@ -32,6 +32,7 @@ from dicomsec.cli._root import command, err, exit_code, print_json, progress, us
 if TYPE_CHECKING:
     import ssl
 
+    from dicomsec.events import AuditHandler
     from dicomsec.transport.dimse import ScpEvent
     from dicomsec.trust import TrustStore
 
@@ -41,6 +42,13 @@ from dicomsec.transport.tls import DIMSE_TLS_PORT
 MAX_ASSOCIATIONS = 1024
 
 _PROFILE_HELP = "TLS profile: b12 (BCP 195 RFC 8996) or b13 (Modified BCP 195 RFC 8996)."
+
+
+def _audit(name: str) -> tuple[AuditHandler, ...]:
+    """The running command's audit handlers, naming ``name`` in each event."""
+    from dicomsec.signatures._events import with_command
+
+    return with_command(audit_handlers(), name)
 
 
 def _check_profile(profile: str) -> str:
@@ -245,7 +253,7 @@ def scp(
         require_client_cert=not no_client_auth, ae_title=aet, host=bind, port=port,
         handshake_timeout=handshake_timeout, max_associations=max_associations, on_event=show,
         duplicates=duplicates, network_timeout=network_timeout, acse_timeout=acse_timeout,
-        handlers=audit_handlers())
+        handlers=_audit("scp"))
     _serve_until_stopped(server)
     err("stopped")
     return 0
@@ -352,7 +360,7 @@ def send(
 
         report = dimse.send_files(files, host, port, ctx, called_aet=aec, calling_aet=aet,
                                   timeout=timeout, on_result=on_result, window=window,
-                                  handlers=audit_handlers())
+                                  handlers=_audit("send"))
     if verbose and report.tls_version:
         err(_tls_line(report.tls_version, report.cipher, report.peer))
     for line in failures:
@@ -397,7 +405,7 @@ def echo(
     _resolve(host, port)
     ctx = _client_context(name, cert, key, store, key_password_file)
     report = dimse.echo(host, port, ctx, called_aet=aec, calling_aet=aet, timeout=timeout,
-                        handlers=audit_handlers())
+                        handlers=_audit("echo"))
     if verbose and report.tls_version:
         err(_tls_line(report.tls_version, report.cipher, report.peer))
     if report.ok:
