@@ -12,6 +12,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from lxml import etree  # type: ignore[import-untyped]
 
 from dicomsec.audit import _codes as codes
@@ -455,3 +457,27 @@ def test_every_package_export_resolves() -> None:
     for name in dicomsec.audit.__all__:
         assert getattr(dicomsec.audit, name) is not None, name
     assert set(dir(dicomsec.audit)) >= set(dicomsec.audit.__all__)
+
+
+def _xml_safe(text: str) -> str:
+    """``text`` with what XML 1.0 cannot carry replaced by U+FFFD, as the builder does."""
+    return "".join("\ufffd" if (ord(c) < 0x20 and c not in "\t\n\r")
+                   or 0xD800 <= ord(c) < 0xE000 or c in "\ufffe\uffff" else c for c in text)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=st.text(max_size=40))
+def test_any_text_makes_valid_xml_and_comes_back(text: str) -> None:
+    patient = AuditObject(ObjectKind.PATIENT, text, name=text, details=(("Alert Description",
+                                                                         text),))
+    event = AuditEvent(Operation.VERIFY, FAIL, text, (patient,),
+                       (Participant(text, user_name=text, is_requestor=True),), when=WHEN)
+    (message,) = dicom_messages(event, SOURCE)
+    assert validate(message.xml) == []
+    root = etree.fromstring(message.xml)
+    expected = _xml_safe(text)
+    assert (root.findtext("EventIdentification/EventOutcomeDescription") or "") == expected
+    assert root.findall("ActiveParticipant")[1].get("UserID") == expected
+    obj = root.find("ParticipantObjectIdentification")
+    assert obj.get("ParticipantObjectID") == expected
+    assert (obj.findtext("ParticipantObjectName") or "") == expected
