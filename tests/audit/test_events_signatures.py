@@ -197,6 +197,8 @@ def test_head_identity_skips_undefined_length_sequences(implicit: bool,
     deeper.ReferencedSOPInstanceUID = "1.2.3"
     inner.ReferencedSOPSequence = [deeper]
     ds.ProcedureCodeSequence = [inner, inner]  # (0008,1032): before the study
+    block = ds.private_block(0x0009, "AUDIT TEST", create=True)
+    block.add_new(0x01, "OB", b"\0" * 40000)  # the identity lies beyond the first 16 KiB
     ds.SpecificCharacterSet = "ISO_IR 192"
     ds.PatientName = "Åström^Önder"
     for elem in ds.iterall():

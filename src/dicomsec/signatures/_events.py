@@ -144,7 +144,11 @@ _MAX_DEPTH = 16
 
 
 class _Stop(Exception):
-    """The head read ends here (out of bytes, too deep, not understood)."""
+    """The head read ends here (too deep, not understood, or past the Study Instance UID)."""
+
+
+class _Short(_Stop):
+    """The bytes read end before the walk does."""
 
 
 @dataclass(slots=True)
@@ -155,7 +159,7 @@ class _Head:
 
     def tag(self, pos: int) -> int:
         if pos + 8 > len(self.data):
-            raise _Stop
+            raise _Short
         g, e = struct.unpack_from("<HH" if self.little else ">HH", self.data, pos)
         return int(g << 16 | e)
 
@@ -168,7 +172,7 @@ class _Head:
         vr = self.data[pos + 4:pos + 6]
         if vr in _LONG_VRS:
             if pos + 12 > len(self.data):
-                raise _Stop
+                raise _Short
             return tag, vr, struct.unpack_from(order + "L", self.data, pos + 8)[0], pos + 12
         return tag, vr, struct.unpack_from(order + "H", self.data, pos + 6)[0], pos + 8
 
@@ -209,20 +213,26 @@ class _Head:
 
 def head_identity(fh: BinaryIO, offset: int = 0) -> Identity:
     """The identity of the Part 10 file that starts at ``offset`` of ``fh``, from its first
-    :data:`HEAD_BYTES` at most (the handle's position is restored); what is not found there
-    stays empty. Never raises."""
-    try:
-        here = fh.tell()
-        fh.seek(offset)
-        data = fh.read(HEAD_BYTES)
-        fh.seek(here)
-    except (OSError, ValueError):
-        return Identity()
+    16 KiB, or :data:`HEAD_BYTES` when the attributes lie further (the handle's position is
+    restored); what is not found there stays empty. Never raises."""
     found: dict[int, bytes] = {}
-    try:
-        _walk_head(data, found)
-    except (_Stop, struct.error, zlib.error):
-        pass
+    for size in (16 << 10, HEAD_BYTES):
+        try:
+            here = fh.tell()
+            fh.seek(offset)
+            data = fh.read(size)
+            fh.seek(here)
+        except (OSError, ValueError):
+            return Identity()
+        found.clear()
+        try:
+            _walk_head(data, found)
+        except _Short:
+            if len(data) == size:
+                continue  # more to read
+        except (_Stop, struct.error, zlib.error):
+            pass
+        break
     return identity_of(found)
 
 
