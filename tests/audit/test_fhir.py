@@ -12,7 +12,7 @@ import pytest
 from dicomsec.audit.fhir import fhir_audit_event, validate_fhir
 from dicomsec.errors import InvalidInput
 from dicomsec.events import AuditEvent, AuditObject, ObjectKind, Operation, Participant
-from tests.audit.test_messages import EVENTS, FAIL, PATIENT, SOURCE, STUDY, WHEN
+from tests.audit.test_messages import EVENTS, FAIL, PATIENT, SOURCE, STUDY, WHEN, _given
 
 DCM = "http://dicom.nema.org/resources/ontology/DCM"
 
@@ -139,3 +139,35 @@ def test_without_the_fhir_library_validation_is_invalid_input(
     monkeypatch.setitem(sys.modules, "fhir.resources.R4B.auditevent", None)
     with pytest.raises(InvalidInput, match=r"dicomsec\[fhir\]"):
         validate_fhir(fhir_audit_event(EVENTS[0][1], SOURCE))
+
+
+FHIR_VOCABULARY = {
+    "AuditEvent", "Patient", "ImagingStudy", "urn:dicom:uid", "urn:ietf:rfc:3986", DCM,
+    "http://terminology.hl7.org/CodeSystem/audit-entity-type",
+    "http://terminology.hl7.org/CodeSystem/object-role",
+    "http://terminology.hl7.org/CodeSystem/dicom-audit-lifecycle",
+    "http://terminology.hl7.org/CodeSystem/security-source-type",
+    "http://terminology.hl7.org/CodeSystem/v3-ParticipationType",
+    "http://terminology.hl7.org/CodeSystem/v3-RoleClass",
+    "Person", "System Object", "Report", "Security Resource", "Application Server",
+    "AGNT", "agent", "IRCP", "information recipient", "De-identification",
+    *(f"http://hl7.org/fhir/StructureDefinition/auditevent-{name}" for name in (
+        "SOPClass", "Instance", "NumberOfInstances", "Encrypted", "Anonymized")),
+}
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return [value] if isinstance(value, str) else []
+
+
+@pytest.mark.parametrize("event", [row[1] for row in EVENTS], ids=[row[0] for row in EVENTS])
+def test_fhir_carries_only_what_the_event_holds(event: AuditEvent) -> None:
+    given = _given(event)
+    allowed = given | {f"urn:oid:{v}" for v in given} | FHIR_VOCABULARY
+    texts = {text for _, text in (d for o in event.objects for d in o.details)}
+    unexpected = set(_strings(fhir_audit_event(event, SOURCE))) - allowed - texts
+    assert not unexpected
