@@ -120,14 +120,15 @@ class WriteResult:
 def _feed(parts: Sequence[bytes | BinaryIO], sink: Any, out: Any) -> int:
     """Encrypt the plaintext parts (bytes, or files read to their end) into ``out``."""
     total = 0
-    buf = bytearray(CHUNK)
-    view = memoryview(buf)
+    view: memoryview | None = None  # the 1 MiB read buffer, made for the first file part only
     for part in parts:
         if isinstance(part, bytes | bytearray):
             if part:
                 out.write(sink.update(part))
                 total += len(part)
             continue
+        if view is None:
+            view = memoryview(bytearray(CHUNK))
         while True:
             n = part.readinto(view)  # type: ignore[attr-defined]
             if not n:
