@@ -151,30 +151,39 @@ class _Short(_Stop):
     """The bytes read end before the walk does."""
 
 
-@dataclass(slots=True)
-class _Head:
-    data: bytes
-    little: bool
-    implicit: bool
+#: (explicit header: tag, VR, 2-byte length), (implicit header: tag, 4-byte length), 4-byte
+#: length; little endian first
+_EXPLICIT = (struct.Struct("<HH2sH"), struct.Struct(">HH2sH"))
+_IMPLICIT = (struct.Struct("<HHL"), struct.Struct(">HHL"))
+_LONG = (struct.Struct("<L"), struct.Struct(">L"))
 
-    def tag(self, pos: int) -> int:
-        if pos + 8 > len(self.data):
-            raise _Short
-        g, e = struct.unpack_from("<HH" if self.little else ">HH", self.data, pos)
-        return int(g << 16 | e)
+
+class _Head:
+    """The first bytes of a Part 10 file, walked element by element."""
+
+    __slots__ = ("data", "explicit", "implicit", "implicit_header", "long", "size")
+
+    def __init__(self, data: bytes, little: bool, implicit: bool) -> None:
+        order = 0 if little else 1
+        self.data, self.size, self.implicit = data, len(data), implicit
+        self.explicit, self.long = _EXPLICIT[order], _LONG[order]
+        self.implicit_header = _IMPLICIT[order]
 
     def element(self, pos: int, implicit: bool) -> tuple[int, bytes, int, int]:
         """(tag, VR, value length, value offset) of the element at ``pos``."""
-        tag = self.tag(pos)
-        order = "<" if self.little else ">"
-        if implicit or tag >> 16 == 0xFFFE:
-            return tag, b"", struct.unpack_from(order + "L", self.data, pos + 4)[0], pos + 8
-        vr = self.data[pos + 4:pos + 6]
+        if pos + 8 > self.size:
+            raise _Short
+        if implicit:
+            group, elem, length = self.implicit_header.unpack_from(self.data, pos)
+            return group << 16 | elem, b"", length, pos + 8
+        group, elem, vr, short = self.explicit.unpack_from(self.data, pos)
+        if group == 0xFFFE:  # items and delimiters have no VR
+            return group << 16 | elem, b"", self.long.unpack_from(self.data, pos + 4)[0], pos + 8
         if vr in _LONG_VRS:
-            if pos + 12 > len(self.data):
+            if pos + 12 > self.size:
                 raise _Short
-            return tag, vr, struct.unpack_from(order + "L", self.data, pos + 8)[0], pos + 12
-        return tag, vr, struct.unpack_from(order + "H", self.data, pos + 6)[0], pos + 8
+            return group << 16 | elem, vr, self.long.unpack_from(self.data, pos + 8)[0], pos + 12
+        return group << 16 | elem, vr, short, pos + 8
 
     def skip_undefined(self, pos: int, implicit: bool, depth: int) -> int:
         """The end of an undefined-length sequence (or encapsulated value) whose items start
@@ -242,8 +251,10 @@ def _walk_head(data: bytes, found: dict[int, bytes]) -> None:
         raise _Stop
     head = _Head(data, True, False)
     pos, meta = 132, {}
-    while head.tag(pos) >> 16 == 0x0002:
+    while True:
         tag, _vr, length, value = head.element(pos, False)
+        if tag >> 16 != 0x0002:
+            break
         meta[tag] = data[value:value + length]
         pos = value + length
     syntax = _uid(meta.get(0x00020010))
