@@ -346,6 +346,23 @@ def _reid_reports() -> list[Report]:
                        False, complete=False, skipped=("(FFFA,FFFA) DigitalSignaturesSequence",))]
 
 
+def _spool_statuses() -> list[Report]:
+    from dicomsec.audit.spool import SinkStatus, SpoolStatus
+
+    t = "2026-12-02T13:00:00+00:00"
+    return [SpoolStatus("/s/spool.sqlite3", (
+                SinkStatus("syslog+tls://a:6514", 0, None, t, None, 0, None, 5),)),
+            SpoolStatus("/s/spool.sqlite3", (
+                SinkStatus("syslog+tls://a:6514", 3, t, None, "cannot connect", 2, t, 0),))]
+
+
+def _flush_reports() -> list[Report]:
+    from dicomsec.audit.trail import FlushReport, SinkFlush
+
+    return [FlushReport((SinkFlush("file:///l/audit.log", 2, 0),)),
+            FlushReport((SinkFlush("syslog+tls://a:6514", 0, 3, error="timed out"),))]
+
+
 #: one factory per report type, by schema
 FACTORIES: dict[str, Callable[[], list[Report]]] = {
     "dicomsec.algorithms.decision/1": _decisions,
@@ -372,6 +389,8 @@ FACTORIES: dict[str, Callable[[], list[Report]]] = {
     "dicomsec.keys.token_key/1": _token_keys,
     "dicomsec.deid.file/1": _deid_reports,
     "dicomsec.deid.reid/1": _reid_reports,
+    "dicomsec.audit.spool/1": _spool_statuses,
+    "dicomsec.audit.flush/1": _flush_reports,
 }
 
 
