@@ -525,8 +525,8 @@ def encrypted_attributes(originals: Dataset, groups: Sequence[RecipientGroup], *
         write_envelope([plain], len(plain), out, recipients=recipients,
                        cipher=_CIPHERS[mode], content_type=ID_DATA, policy=policy)
         item = Dataset()
-        item.EncryptedContentTransferSyntaxUID = _EXPLICIT_LE
-        item.EncryptedContent = out.getvalue()
+        item.add_new(0x04000510, "UI", _EXPLICIT_LE)  # Encrypted Content Transfer Syntax UID
+        item.add_new(0x04000520, "OB", out.getvalue())  # Encrypted Content
         items.append(item)
     return DicomSequence(items)
 
