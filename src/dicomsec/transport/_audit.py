@@ -21,7 +21,8 @@ What the SCP and the SCU tell their ``handlers`` (:mod:`dicomsec.events`; the ro
 - ``APPLICATION_START`` / ``APPLICATION_STOP``: the SCP starts listening / shuts down.
 
 Study Instance UID, Patient ID and Patient's Name come from the first bytes of each data set
-(the top-level elements up to (0020,000D)), read only when there are handlers. Building or
+(the top-level elements up to (0020,000D), walked without decoding by the signatures' head
+reader), read only when there are handlers. Building or
 emitting an event never raises into the association: every failure is logged.
 """
 
@@ -35,7 +36,7 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, BinaryIO, ParamSpec, TypeVar
 
 from dicomsec.events import (
     AuditEvent,
@@ -56,10 +57,6 @@ _log = logging.getLogger(__name__)
 #: the most instances one INSTANCES_RECEIVED / INSTANCES_SENT event lists (a message stays
 #: well under the 32 KiB syslog limit)
 MAX_INSTANCES = 100
-#: where the elements the audit reads end: (0020,000D) Study Instance UID
-_LAST_TAG = 0x0020000D
-_WANTED = [0x00080005, 0x00100010, 0x00100020, 0x0020000D]
-_HEAD = 65536
 _SOURCE_ROLE = "110153"
 _DESTINATION_ROLE = "110152"
 #: User Identity Type (PS3.7 D.3.3.7.1) → what is said instead of a token
@@ -100,44 +97,29 @@ class StudyFacts:
 _UNKNOWN = StudyFacts()
 
 
-def _text(value: Any) -> str | None:
-    text = str(value).strip("\0 ") if value is not None else ""
-    return text or None
+def _facts(fh: BinaryIO) -> StudyFacts:
+    from dicomsec.signatures._events import head_identity
+
+    found = head_identity(fh)
+    return StudyFacts(found.study_uid or None, found.patient_id or None,
+                      found.patient_name or None)
 
 
-def study_facts(head: bytes | memoryview, transfer_syntax: str) -> StudyFacts:
-    """The facts of an encoded data set from its first bytes (deflated syntaxes inflated);
-    the Patient's Name decoded with the data set's Specific Character Set."""
-    from pydicom.filereader import read_dataset
-
-    from dicomsec.transport._part10 import _head_of
-
-    data = _head_of(head, transfer_syntax)
-    if not data:
-        return _UNKNOWN
-    implicit = transfer_syntax == "1.2.840.10008.1.2"
-    little = transfer_syntax != "1.2.840.10008.1.2.2"
-    try:
-        ds = read_dataset(io.BytesIO(data), implicit, little,
-                          stop_when=lambda tag, _vr, _length: tag > _LAST_TAG,
-                          specific_tags=list(_WANTED))
-        return StudyFacts(_text(ds.get("StudyInstanceUID")), _text(ds.get("PatientID")),
-                          _text(ds.get("PatientName")))
-    except Exception:  # a damaged or truncated head: the study stays unknown
-        return _UNKNOWN
+def study_facts(meta: bytes, head: bytes | memoryview) -> StudyFacts:
+    """The facts of a received data set from its File Meta Information (preamble included)
+    and its first bytes (:func:`dicomsec.signatures._events.head_identity`: the top level
+    walked without decoding; the Patient's Name by the Specific Character Set). Never
+    raises: what cannot be read stays unknown."""
+    return _facts(io.BytesIO(bytes(meta) + bytes(head)))
 
 
-def file_facts(path: Path, offset: int, transfer_syntax: str) -> StudyFacts:
-    """:func:`study_facts` of a Part 10 file's data set (which starts at ``offset``)."""
+def file_facts(path: Path) -> StudyFacts:
+    """:func:`study_facts` of a Part 10 file (unknown when it cannot be read)."""
     try:
         with open(path, "rb") as fh:
-            fh.seek(offset)
-            head = fh.read(_HEAD if transfer_syntax not in ("1.2.840.10008.1.2.1.99",
-                                                            "1.2.840.10008.1.2.8.1")
-                           else 2 * _HEAD)
+            return _facts(fh)
     except OSError:
         return _UNKNOWN
-    return study_facts(head, transfer_syntax)
 
 
 # ------------------------------------------------------------------------------------------

@@ -346,7 +346,7 @@ def _commit_store(committer: GroupCommit, out_dir: Path, uid: str, parts: Conten
 def _facts(event: Event, request: Any) -> StudyFacts:
     """Study and patient of a received data set, for the audit (unknown when unreadable)."""
     try:
-        return study_facts(_prefix(request.DataSet), str(event.context.transfer_syntax))
+        return study_facts(_file_meta_bytes(event), _prefix(request.DataSet))
     except Exception:
         return StudyFacts()
 
@@ -925,10 +925,11 @@ def send_files(
         report = SendReport(tuple(StoreResult(i.path, i.sop_instance, None, "not sent")
                                   for i in instances), version, cipher, peer,
                             _association_failure(assoc, log), assoc.is_aborted)
-        _audit_send(listeners, instances, report, assoc, called_aet, host, info)
+        if listeners:
+            _audit_send(listeners, instances, report, called_aet, host, info,
+                        refused=assoc.is_rejected or "TLS" in (report.failure or ""))
         return report
-    if listeners:
-        _audit_begin(listeners, instances, called_aet, host, info)
+    facts = _audit_begin(listeners, instances, called_aet, host, info) if listeners else None
     results = _store_all(assoc, instances, on_result, window)
     failure: str | None = None
     if len(results) < len(instances) or any(r.error == _NO_RESPONSE for r in results):
@@ -940,7 +941,8 @@ def send_files(
                 on_result(result)
     report = SendReport(tuple(results), version, cipher, peer, failure,
                         assoc.is_aborted if failure else False)
-    _audit_send(listeners, instances, report, assoc, called_aet, host, info)
+    if listeners:
+        _audit_send(listeners, instances, report, called_aet, host, info, facts=facts)
     return report
 
 
@@ -950,14 +952,15 @@ def _destination(called_aet: str, host: str, info: dict[str, Any]) -> Any:
 
 
 def _audit_begin(handlers: tuple[AuditHandler, ...], instances: Sequence[_Instance],
-                 called_aet: str, host: str, info: dict[str, Any]) -> None:
-    """BEGIN_TRANSFER per study (never raises)."""
+                 called_aet: str, host: str, info: dict[str, Any]) -> list[StudyFacts] | None:
+    """BEGIN_TRANSFER per study (never raises); the facts of each instance (``None`` when
+    they could not be read)."""
     from dicomsec.events import AuditEvent, Operation, emit
 
     try:
+        found = [file_facts(inst.path) for inst in instances]
         studies: dict[StudyFacts, int] = {}
-        for inst in instances:
-            facts = _instance_facts(inst)
+        for facts in found:
             studies[facts] = studies.get(facts, 0) + 1
         for facts, count in studies.items():
             emit(handlers, AuditEvent(
@@ -968,41 +971,38 @@ def _audit_begin(handlers: tuple[AuditHandler, ...], instances: Sequence[_Instan
                 participants=(_destination(called_aet, host, info),)))
     except Exception as exc:
         _log.warning("audit of the transfer's begin failed: %s: %s", type(exc).__name__, exc)
-
-
-def _instance_facts(inst: _Instance) -> StudyFacts:
-    return file_facts(inst.path, inst.offset, inst.transfer_syntax)
+        return None
+    return found
 
 
 def _audit_send(handlers: tuple[AuditHandler, ...], instances: Sequence[_Instance],
-                report: SendReport, assoc: Association, called_aet: str, host: str,
-                info: dict[str, Any]) -> None:
-    """INSTANCES_SENT per study, and ASSOCIATION_REFUSED for a TLS failure or an
-    A-ASSOCIATE-RJ (never raises)."""
+                report: SendReport, called_aet: str, host: str, info: dict[str, Any], *,
+                refused: bool = False, facts: list[StudyFacts] | None = None) -> None:
+    """INSTANCES_SENT per study, after ASSOCIATION_REFUSED when the association was refused
+    (TLS with the SCP failed, or an A-ASSOCIATE-RJ); never raises."""
     from dicomsec.events import Operation, emit
 
-    if not handlers:
-        return
+    failure = report.failure or ""
+    destination = _destination(called_aet, host, info)
+
+    def flush(transfers: Transfers) -> None:
+        for event in transfer_events(transfers, Operation.INSTANCES_SENT, destination,
+                                     f"sent to {called_aet}@{host}"):
+            emit(handlers, event)
+
     try:
-        failure = report.failure or ""
-        if not assoc.is_established and ("TLS" in failure or assoc.is_rejected):
+        if refused:
             emit(handlers, refused_event(host, failure, ae_title=called_aet,
                                          subject=info.get("peer"), requestor=False))
         transfers = Transfers()
-        for inst, result in zip(instances, report.results, strict=False):
-            error = None if result.ok else (result.error if result.error != "not sent"
-                                            else failure or "not sent")
-            transfers.add(_instance_facts(inst), inst.sop_class, inst.sop_instance,
-                          error or (None if result.ok else "failed"))
+        known = facts or [file_facts(inst.path) for inst in instances]
+        for inst, result, study in zip(instances, report.results, known, strict=False):
+            error = None if result.ok else (
+                failure if result.error == "not sent" and failure else result.error or "failed")
+            transfers.add(study, inst.sop_class, inst.sop_instance, error)
             if transfers.full():
-                for event in transfer_events(transfers.take(), Operation.INSTANCES_SENT,
-                                             _destination(called_aet, host, info),
-                                             f"sent to {called_aet}@{host}"):
-                    emit(handlers, event)
-        for event in transfer_events(transfers, Operation.INSTANCES_SENT,
-                                     _destination(called_aet, host, info),
-                                     f"sent to {called_aet}@{host}"):
-            emit(handlers, event)
+                flush(transfers.take())
+        flush(transfers)
     except Exception as exc:
         _log.warning("audit of the transfer failed: %s: %s", type(exc).__name__, exc)
 
