@@ -22,8 +22,8 @@ What the SCP and the SCU tell their ``handlers`` (:mod:`dicomsec.events`; the ro
 
 Study Instance UID, Patient ID and Patient's Name come from the first bytes of each data set
 (the top-level elements up to (0020,000D), walked without decoding by the signatures' head
-reader), read only when there are handlers. Building or
-emitting an event never raises into the association: every failure is logged.
+reader), read only when there are handlers. Building or emitting an event never raises into
+the association: every failure is logged.
 """
 
 from __future__ import annotations
@@ -50,7 +50,8 @@ from dicomsec.events import (
 )
 
 __all__ = ["MAX_INSTANCES", "ScpAudit", "StudyFacts", "Transfers", "file_facts", "host_of",
-           "remote", "study_facts", "study_objects", "transfer_events"]
+           "readable", "refused_event", "remote", "study_facts", "study_objects",
+           "transfer_events"]
 
 _log = logging.getLogger(__name__)
 
