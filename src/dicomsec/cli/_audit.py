@@ -202,9 +202,11 @@ def _deliver_detached(trail: Trail) -> bool:
     if local:
         _Trail(local, trail.spool, trail.source, trail.bound).flush(
             time.monotonic() + trail.bound, force=False)
-    pid = os.fork()
-    if pid:
-        trail.spool.close()  # the parent's connection; the child opens its own
+    # no SQLite connection may cross the fork: the child would close the inherited one when
+    # it opens its own, and closing any descriptor of the database drops every POSIX lock
+    # the child holds on it (SQLite's documented fork hazard)
+    trail.spool.close()
+    if os.fork():
         return True
     try:  # the child: never returns
         os.setsid()
@@ -218,23 +220,18 @@ def _deliver_detached(trail: Trail) -> bool:
 
 def _deliver(trail: Trail) -> None:
     """Deliver within :data:`DETACHED_SECONDS` (nobody waits for this process, and a delivery
-    cut short by its deadline is sent again: a duplicate); TLS contexts are built before the
-    clock starts. A sink another process is sending (the previous command's child) is tried
-    again until that one is done, so records do not wait for the next command."""
-    import contextlib
+    cut short by its deadline is sent again: a duplicate; the TLS context is built within it).
+    A sink another process is sending (an earlier command's child, whose loop may take our
+    rows too) is tried again until that one is done, so records do not wait for the next
+    command and, when the holder sent them, no second connection is made."""
     import time
 
-    for sink in trail.sinks:
-        context = getattr(sink, "context", None)
-        if callable(context):
-            with contextlib.suppress(Exception):  # deliver() says why, in its last error
-                context()
     deadline = time.monotonic() + max(trail.bound, DETACHED_SECONDS)
     while True:
         report = trail.flush(deadline, force=False)
         busy = any(s.skipped and s.skipped != "backoff" for s in report.sinks)
         if not busy or time.monotonic() >= deadline:
             break
-        time.sleep(0.02)
+        time.sleep(0.05)  # the holder's loop may send our rows too: then flush finds none
     if trail.spool is not None:
         trail.spool.close()
