@@ -334,3 +334,37 @@ def _spool_empties(folder: Path, seconds: float = 30.0) -> bool:
         return True
     finally:
         spool.close()
+
+
+# ------------------------------------------------------------------------------------------
+# start-up: what auditing adds to a hot command
+
+_MODULES = """
+import sys
+from dicomsec.cli import main
+code = main(sys.argv[2:])
+with open(sys.argv[1], "w") as out:
+    out.write("\\n".join(sorted(sys.modules)))
+sys.exit(code)
+"""
+
+
+@pytest.mark.parametrize("audit", [[], ["--audit", "off"]])
+def test_sign_audited_imports_no_lxml(tmp_path: Path, audit: list[str]) -> None:
+    """Auditing a signature (the default file sink) builds its message without lxml or the
+    FHIR models; with --audit off not even the audit package is imported."""
+    listing = tmp_path / "modules.txt"
+    done = subprocess.run(
+        [sys.executable, "-c", _MODULES, str(listing), "sign",
+         str(PYDICOM_FILES / "CT_small.dcm"), "-o", str(tmp_path / "out.dcm"),
+         "--key", str(PKI / "signer-ecp256.key.pem"),
+         "--cert", str(PKI / "signer-ecp256.cert.pem"), *audit],
+        capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    found = set(listing.read_text().split())
+    assert {n.split(".")[0] for n in found} & {"lxml", "fhir", "fhir_core"} == set()
+    if audit:
+        assert not [m for m in found if m.startswith("dicomsec.audit")]
+    else:
+        assert "dicomsec.audit.trail" in found
+        assert len(_log_records(tmp_path / "state" / "dicomsec" / "audit.log")) == 1
