@@ -178,3 +178,38 @@ def test_unreadable_input_and_a_raising_handler(tmp_path: Path) -> None:
                              recipients=[securefile.KekRecipient(KEK, KEK_ID)],
                              handlers=[broken])
     assert report.ok and (tmp_path / "ok.p7m").is_file()
+
+
+def test_commands_audit_policy_refusals(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """Through the command line tool: an RSA-1024 recipient refused before the library runs
+    (wrap), and a site policy forbidding the file's key transport (unwrap): each exits 1 and
+    gives one POLICY_VIOLATION event, named by the command."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from dicomsec.cli import main
+    from dicomsec.cli.commands import securefile as securefile_command
+
+    got = Collector()
+    monkeypatch.setattr(securefile_command, "audit_handlers", lambda: (got,))
+    weak = tmp_path / "weak.pub.pem"
+    weak.write_bytes(rsa.generate_private_key(65537, 1024).public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    assert main(["wrap", str(CT), "-o", str(tmp_path / "w.p7m"), "--to", str(weak)]) == 1
+    policy = tmp_path / "site.toml"
+    policy.write_text('[status]\n"rsa-pkcs1v15-transport" = "forbidden"\n')
+    vector = DATA / "secure-files" / "s03_authenv_ktri-rsa15_aes256gcm_data.cms"
+    assert main(["unwrap", str(vector), "-o", str(tmp_path / "u.dcm"),
+                 "--key", str(PKI / "recip-rsa2048.key"), "--cert", str(PKI / "recip-rsa2048.pem"),
+                 "--algorithm-policy", str(policy)]) == 1
+    capsys.readouterr()
+    wrap, unwrap = got.events
+    assert [(e.operation, e.outcome, e.command) for e in got.events] == [
+        (Operation.POLICY_VIOLATION, Outcome.MINOR_FAILURE, "wrap"),
+        (Operation.POLICY_VIOLATION, Outcome.MINOR_FAILURE, "unwrap")]
+    assert "1024" in _alert(wrap)
+    assert "rsa-pkcs1v15-transport is forbidden" in _alert(unwrap)
+    assert _kind(unwrap, ObjectKind.FILE)[0].id == vector.resolve().as_uri()
+    for event in got.events:
+        _valid(event)

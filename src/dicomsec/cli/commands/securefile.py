@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, BinaryIO
 
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
     import typer
 
     from dicomsec.cms.recipients import Recipient
+    from dicomsec.events import AuditHandler
 
 
 def _read_secret_file(path: Path, what: str) -> str:
@@ -71,6 +74,24 @@ def _recipients(to: list[Path] | None, profile: str, rsa_v15: bool,
         kek, kid = _read_kek(kek_file, kek_id)
         recipients.append(securefile.KekRecipient(kek, kid))
     return recipients
+
+
+@contextlib.contextmanager
+def _refusals_audited(handlers: tuple[AuditHandler, ...], src: Path) -> Iterator[None]:
+    """A :class:`~dicomsec.errors.PolicyViolation` raised inside (the algorithm policy
+    refusing a recipient's or signer's key before the library runs) is audited as a
+    POLICY_VIOLATION event, then raised on."""
+    from dicomsec.errors import PolicyViolation
+
+    try:
+        yield
+    except PolicyViolation as exc:
+        from dicomsec.events import Operation
+        from dicomsec.signatures._events import emit_built, failure_event
+
+        emit_built(handlers, failure_event, Operation.WRAP, exc,
+                   exc.path or (None if str(src) == "-" else src))
+        raise
 
 
 @command("wrap")
@@ -130,17 +151,18 @@ def wrap(
     from dicomsec import securefile
 
     policy = algorithm_policy(policy_file)
-    recipients = _recipients(to, profile, rsa_v15, password_file, kek_file, kek_id)
-    signers = []
-    if sign_key is not None and sign_cert is not None:
-        sk = load_signing_key(sign_key, sign_cert, key_password_file)
-        signers.append(securefile.CmsSigner(sk.key, sk.certificate, digest=digest,
-                                            rsa_pss=sign_rsa_pss))
+    handlers = with_command(audit_handlers(), "wrap")
+    with _refusals_audited(handlers, src):  # a recipient or signer key the policy refuses
+        recipients = _recipients(to, profile, rsa_v15, password_file, kek_file, kek_id)
+        signers = []
+        if sign_key is not None and sign_cert is not None:
+            sk = load_signing_key(sign_key, sign_cert, key_password_file)
+            signers.append(securefile.CmsSigner(sk.key, sk.certificate, digest=digest,
+                                                rsa_pss=sign_rsa_pss))
     source: Path | BinaryIO = sys.stdin.buffer if str(src) == "-" else src
     result = securefile.wrap(source, out, recipients=recipients, profile=profile,
                              signers=signers, cipher=cipher, digest=digest,
-                             allow_legacy=allow_legacy, policy=policy,
-                             handlers=with_command(audit_handlers(), "wrap"))
+                             allow_legacy=allow_legacy, policy=policy, handlers=handlers)
     if as_json:
         print_json(result)
     else:
