@@ -57,6 +57,19 @@ def test_policy_violation_event(tmp_path: Path, mode: str, outcome: Outcome) -> 
     _valid(events.events)
 
 
+def test_evaluate_emits_for_a_caller_holding_its_report(tmp_path: Path) -> None:
+    """``verify --policy`` judges with ``Policy.evaluate``: the same event."""
+    from dicomsec.signatures.report import FileReport
+
+    events = Collector()
+    verdict = _policy(tmp_path, "monitor").evaluate(
+        FileReport(str(UNSIGNED), (), ()), {"Modality": "CT"}, path=str(UNSIGNED),
+        handlers=[events])
+    assert verdict.verdict == "unsigned"
+    assert [(e.operation, e.outcome) for e in events.events] == [
+        (Operation.POLICY_VIOLATION, Outcome.SERIOUS_FAILURE)]
+
+
 def test_compliant_and_uncovered_verdicts_are_no_violation(tmp_path: Path) -> None:
     events = Collector()
     trust = TrustStore.from_paths([PKI / "ca.cert.pem"])

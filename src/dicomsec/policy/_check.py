@@ -43,15 +43,7 @@ def check_file(path: Path | str, policy: Policy, *, trust: TrustStore | None,
                                        policy=policy.algorithm_policy, at=at)
         attrs = _attributes(parsed, fh, policy.keywords)
     report = FileReport(str(p), tuple(reports), ())
-    verdict = policy.evaluate(report, attrs, path=str(p))
-    if handlers:
-        from dicomsec.events import emit
-        from dicomsec.policy._audit import violation_event
-
-        event = violation_event(verdict)
-        if event is not None:
-            emit(handlers, event)
-    return verdict
+    return policy.evaluate(report, attrs, path=str(p), handlers=handlers)
 
 
 def _attributes(parsed: ParsedFile, fh: BinaryIO,

@@ -35,8 +35,11 @@ from dicomsec.errors import PolicyViolation
 from dicomsec.report import Report
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from dicomsec.algorithms.policy import AlgorithmPolicy
     from dicomsec.errors import DicomSecError
+    from dicomsec.events import AuditHandler
     from dicomsec.policy._model import Rule
     from dicomsec.signatures.report import FileReport, SignatureReport
 
@@ -399,12 +402,22 @@ class Policy:
 
         return self.algorithm_policy or AlgorithmPolicy.default()
 
-    def evaluate(self, report: FileReport, dataset: Any, *, path: str | None = None) -> Verdict:
+    def evaluate(self, report: FileReport, dataset: Any, *, path: str | None = None,
+                 handlers: Iterable[AuditHandler] | None = None) -> Verdict:
         """The verdict on one instance: ``report`` from :func:`dicomsec.signatures.verify`
         (with the trust store the caller chose), ``dataset`` a pydicom Dataset or a mapping
-        DICOM keyword → value of the same instance."""
+        DICOM keyword → value of the same instance. A verdict that violates a rule is a
+        POLICY_VIOLATION event for ``handlers`` (:func:`dicomsec.policy.violation_event`)."""
         attrs = attributes_of(dataset, self.keywords)
-        return judge(self.rules, self.effective_algorithm_policy(), report, attrs, path)
+        verdict = judge(self.rules, self.effective_algorithm_policy(), report, attrs, path)
+        if handlers:
+            from dicomsec.events import emit
+            from dicomsec.policy._audit import violation_event
+
+            event = violation_event(verdict)
+            if event is not None:
+                emit(handlers, event)
+        return verdict
 
     def to_dict(self) -> dict[str, Any]:
         return {"source": self.source, "rules": [r.to_dict() for r in self.rules],
