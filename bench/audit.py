@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Audit bench (issue 11, acceptance 5): what auditing over syslog TLS costs ``dicomsec sign``.
 
-One run, three measurements:
+One run, four measurements:
 
 1. **Signing with and without auditing.** ``--files`` copies of pydicom's ``CT_small.dcm`` are
    signed one ``dicomsec sign`` process per file (the way a PACS hook calls it), once with
@@ -20,12 +20,16 @@ One run, three measurements:
    SQLite transaction each, ``synchronous=FULL``: what a command pays per record), then
    ``Trail.handle`` (build the DICOM message + frame + spool), then ``Trail.flush`` of them all to
    the receiver (messages per second until every one is stored by rsyslog).
-3. **Peak RSS** of the signing children (``ru_maxrss``), audited and not.
+3. **Peak RSS** of the signing children (``ru_maxrss``), audited and not (in table 1).
+4. **Start-up** (``--startup N``): ``dicomsec verify`` and ``sign`` of one small file with the
+   default audit trail (the file sink in a state folder of the bench's own) and with
+   ``--audit off``, median of N interleaved runs.
 
 Exit status 0 after printing (a measurement, not a test); 1 when a command fails or messages are
 missing. Run it on a quiet machine; ``--files 50`` checks that it works.
 
-Usage: ``.venv/bin/python bench/audit.py [--files 1000] [--batch 25] [--messages 2000]``
+Usage: ``.venv/bin/python bench/audit.py [--files 1000] [--batch 25] [--messages 2000]
+[--startup 15]``
 """
 
 from __future__ import annotations
@@ -95,11 +99,12 @@ def _tls_url(receiver: Any) -> str:
             f"&cert={SYSLOG_PKI / 'client.cert.pem'}&key={SYSLOG_PKI / 'client.key.pem'}")
 
 
-def _run(cmd: list[str]) -> tuple[float, float, int]:
+def _run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, int]:
     """Run a command: wall seconds, CPU seconds (user + system), peak RSS in KiB."""
     with tempfile.TemporaryFile() as out:
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=ENV)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
+                                env=ENV if env is None else env)
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - start
         code = os.waitstatus_to_exitcode(status)
@@ -268,11 +273,46 @@ def _depth(trail: Any) -> int:
     return int(trail.spool.status().depth)
 
 
+def _startup(work: Path, repeats: int) -> None:
+    """``verify`` and ``sign`` of one small file with the default audit (the file sink in the
+    state folder) and with ``--audit off``: median wall and CPU of ``repeats`` interleaved
+    runs, one warm-up each."""
+    tool = _dicomsec()
+    env = {**ENV, "XDG_STATE_HOME": str(work / "state"), "XDG_CONFIG_HOME": str(work / "cfg")}
+    small, signed = _small_file(), work / "startup-signed.dcm"
+    key = ["--key", str(KEY), "--cert", str(CERT)]
+    commands = {"verify": [*tool, "verify", str(signed), "--trust", str(PKI / "ca.cert.pem")],
+                "sign": [*tool, "sign", str(small), "-o", str(work / "startup-out.dcm"), *key]}
+    modes = {"file sink": [], "--audit off": ["--audit", "off"]}
+    _run([*tool, "sign", str(small), "-o", str(signed), *key, "--audit", "off"], env)
+    times: dict[tuple[str, str], list[tuple[float, float, int]]] = {}
+    for repeat in range(repeats + 1):
+        for name, cmd in commands.items():
+            for mode, extra in modes.items():
+                row = _run([*cmd, *extra], env)
+                if repeat:  # the first round is the warm-up
+                    times.setdefault((name, mode), []).append(row)
+    print(f"\n3. start-up of one small file, median of {repeats} interleaved runs")
+    for name in commands:
+        walls = {m: statistics.median(r[0] for r in times[(name, m)]) for m in modes}
+        cpus = {m: statistics.median(r[1] for r in times[(name, m)]) for m in modes}
+        print(f"{name:<7} file sink {walls['file sink'] * 1000:6.1f} ms wall "
+              f"{cpus['file sink'] * 1000:6.1f} ms CPU; --audit off "
+              f"{walls['--audit off'] * 1000:6.1f} / {cpus['--audit off'] * 1000:6.1f} ms; "
+              f"auditing adds {(walls['file sink'] - walls['--audit off']) * 1000:+.1f} ms wall "
+              f"({_cost(walls['file sink'], walls['--audit off']):+.1f} %), "
+              f"{(cpus['file sink'] - cpus['--audit off']) * 1000:+.1f} ms CPU "
+              f"({_cost(cpus['file sink'], cpus['--audit off']):+.1f} %)")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=1000, help="files signed each way")
     parser.add_argument("--batch", type=int, default=25, help="files per interleaved batch")
     parser.add_argument("--messages", type=int, default=2000, help="messages for throughput")
+    parser.add_argument("--startup", type=int, default=15,
+                        help="interleaved runs of verify / sign with and without auditing "
+                             "(0: skip)")
     args = parser.parse_args()
     print(f"dicomsec: {' '.join(_dicomsec())}; {os.cpu_count()} CPUs; load "
           f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}")
@@ -290,6 +330,8 @@ def main() -> int:
                 print(receiver.diagnostics()[-2000:], file=sys.stderr)
                 return 1
             _throughput(work, receiver, args.messages)
+        if args.startup:
+            _startup(work, args.startup)
     return 0
 
 

@@ -3,7 +3,8 @@ scan the receiving endpoint, the dated algorithm policy, hardening (limits, outp
 with revocation, a device key in a PKCS#11 token, a staged signing-policy roll-out, and a
 reversible de-identification.
 
-Run with ``make demo``. Everything is written under ``demo-out/``; each step prints the
+Run with ``make demo``. Everything is written under ``demo-out/`` (the audit records of every
+step too: ``demo-out/audit.log``, shown in the last step); each step prints the
 command it runs, so it doubles as a tutorial.
 """
 
@@ -20,6 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "demo" / "sample" / "CT_small.dcm"
 OUT = ROOT / "demo-out"
 DICOMSEC = [sys.executable, "-m", "dicomsec"]
+AUDIT_LOG = OUT / "audit.log"
 
 
 def run(*args: str, expect: int) -> None:
@@ -55,6 +57,10 @@ def _wait_for(port: int) -> None:
 def main() -> int:
     shutil.rmtree(OUT, ignore_errors=True)
     OUT.mkdir()
+    # every command below leaves audit records (docs/audit.md); the demo keeps them in
+    # demo-out/ instead of the state folder (~/.local/state/dicomsec), see step 20
+    os.environ["DICOMSEC_AUDIT"] = AUDIT_LOG.as_uri()
+    os.environ["DICOMSEC_AUDIT_SPOOL"] = str(OUT / "audit-spool")
     ca, dev = OUT / "site-ca", OUT / "ct-scanner"
     print("== 1. A site CA and a freshly generated ECDSA P-256 device certificate")
     run("keys", "generate", str(ca), "--ca", "--cn", "Demo Hospital Device CA", expect=0)
@@ -202,6 +208,8 @@ def _hardening_steps(signed: Path) -> int:
     if _rollout_steps(site, mr02) != 0:
         return 1
     if _deid_steps() != 0:
+        return 1
+    if _audit_steps() != 0:
         return 1
     print("\nDemo finished: outputs are in demo-out/.")
     return 0
@@ -395,6 +403,28 @@ def _deid_steps() -> int:
         if restored.get(keyword) != original.get(keyword):
             print(f"demo: {keyword} was not restored", file=sys.stderr)
             return 1
+    return 0
+
+
+def _audit_steps() -> int:
+    """Step 20: where the audit records of the steps above went; one of them in full."""
+    print("\n== 20. The audit trail: every command above left DICOM audit messages (PS3.15 A.5)"
+          "\n   in a spool, delivered to the sinks of DICOMSEC_AUDIT (here the file"
+          f"\n   {AUDIT_LOG.relative_to(ROOT)}; without it ~/.local/state/dicomsec/audit.log; add"
+          "\n   --audit syslog+tls://... for an audit repository; docs/audit.md)")
+    run("audit", "status", expect=0)
+    run("audit", "tail", "-n", "6", expect=0)
+    run("audit", "validate", str(AUDIT_LOG), expect=0)
+    import json
+
+    records = [json.loads(line) for line in AUDIT_LOG.read_text("utf-8").splitlines()]
+    alert = next((r for r in records if r["event_id"] == "110113" and r["outcome"]), None)
+    if alert is None:
+        print("demo: no Security Alert for the tampered file in the audit log", file=sys.stderr)
+        return 1
+    print(f"\n   {len(records)} records; the Security Alert of step 4 (the tampered file), as "
+          "sent to a repository:")
+    print("   " + alert["xml"].replace("><", ">\n   <"))
     return 0
 
 
