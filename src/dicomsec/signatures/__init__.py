@@ -130,13 +130,16 @@ def sign(
     """
     import functools
 
+    from dicomsec.signatures._events import without_files
     from dicomsec.signatures._sign import sign_file
     from dicomsec.signatures._values import dataset_to_bytes
 
+    path_given = isinstance(src, str | Path)
     run = functools.partial(
         sign_file, key=key, profile=profile, mac=mac, purpose=purpose, item=item, tags=tags,
         deterministic=deterministic, timestamp_client=timestamp_client,
-        allow_legacy=allow_legacy, now=now, policy=policy, handlers=handlers,
+        allow_legacy=allow_legacy, now=now, policy=policy,
+        handlers=handlers if path_given else without_files(handlers),
     )
     if isinstance(src, str | Path):
         if dst is None:

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 __all__ = ["HEAD_BYTES", "Audited", "Identity", "alert", "emit_built", "failure_event",
            "file_object", "head_identity", "identity_objects", "parsed_identity",
            "recipient_participant", "run_audited",
-           "unpacked", "with_command"]
+           "unpacked", "with_command", "without_files"]
 
 _log = logging.getLogger("dicomsec.events")
 
@@ -417,3 +417,26 @@ def unpacked(outcome: Out, handlers: Iterable[AuditHandler]) -> Out:
         return replace(outcome, value=value.value)
     return replace(outcome, value=None, error=value.error, message=value.message,
                    kind=value.kind)
+
+
+def without_files(handlers: Iterable[AuditHandler] | None) -> tuple[AuditHandler, ...]:
+    """``handlers`` given each event without its FILE objects (a temporary file's name
+    means nothing); the Alert Description of a failure moves to the study object."""
+    import dataclasses
+
+    targets = tuple(handlers or ())
+    if not targets:
+        return ()
+
+    def strip(event: AuditEvent) -> None:
+        files = [o for o in event.objects if o.kind is ObjectKind.FILE]
+        kept = [o for o in event.objects if o.kind is not ObjectKind.FILE]
+        details = tuple(d for f in files for d in f.details)
+        if details and kept:
+            kept[0] = dataclasses.replace(kept[0], details=(*kept[0].details, *details))
+        elif details:
+            kept.append(dataclasses.replace(files[0], id="dataset:", name="<dataset>"))
+        emit(targets, dataclasses.replace(event, objects=tuple(kept)))
+
+    return (strip,)
+

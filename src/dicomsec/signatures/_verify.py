@@ -588,38 +588,15 @@ def verify_dataset_bytes(data: bytes, *, trust: TrustStore | None = None,
     import tempfile
 
     from dicomsec._atomic import unnamed_file
+    from dicomsec.signatures._events import without_files
 
     # a file without a name (it may hold patient data): a kill leaves nothing in $TMPDIR
     with unnamed_file(tempfile.gettempdir(), "dataset.dcm") as tmp:
         tmp.write(data)
         tmp.flush()
         report = verify_file(Path(tmp.name), trust=trust, require=require, now=now,
-                             policy=policy, at=at, handlers=_without_files(handlers))
+                             policy=policy, at=at, handlers=without_files(handlers))
     return dataclasses.replace(report, file="<dataset>")
-
-
-def _without_files(handlers: Iterable[AuditHandler] | None) -> tuple[AuditHandler, ...]:
-    """``handlers`` given each event without its FILE objects (a temporary file's name
-    means nothing); the Alert Description of a failure moves to the study object."""
-    import dataclasses
-
-    from dicomsec.events import ObjectKind, emit
-
-    targets = tuple(handlers or ())
-    if not targets:
-        return ()
-
-    def strip(event: AuditEvent) -> None:
-        files = [o for o in event.objects if o.kind is ObjectKind.FILE]
-        kept = [o for o in event.objects if o.kind is not ObjectKind.FILE]
-        details = tuple(d for f in files for d in f.details)
-        if details and kept:
-            kept[0] = dataclasses.replace(kept[0], details=(*kept[0].details, *details))
-        elif details:
-            kept.append(dataclasses.replace(files[0], id="dataset:", name="<dataset>"))
-        emit(targets, dataclasses.replace(event, objects=tuple(kept)))
-
-    return (strip,)
 
 
 def list_signatures(path: Path | str) -> FileReport:
