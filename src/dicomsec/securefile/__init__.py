@@ -32,6 +32,12 @@ Nothing is released before it is proven: GCM plaintext goes to a temporary file 
 folder that is renamed only after the tag verified (and, for signed or digested content, after
 the inner check passed); on any failure no output exists.
 
+Audit: :func:`wrap` and :func:`unwrap` take ``handlers`` (:mod:`dicomsec.events`) and give
+them one event per file: WRAP (Export: the study and patient, the output as media, the
+recipients by certificate subject or kind) and UNWRAP (Import: the study marked encrypted),
+outcome 4 with an Alert Description for a failure, POLICY_VIOLATION for a policy refusal.
+No password, KEK or key ever goes into an event.
+
 The recipient, credential and signer classes live in :mod:`dicomsec.cms`; they are imported on
 first use, so that ``import dicomsec.securefile`` stays cheap.
 """
