@@ -10,6 +10,11 @@ Public API::
     list_signatures(path) -> FileReport          (integrity only, no trust)
     remove_signatures(src, dst, *, uids=(), remove_all=False) -> int
 
+``sign``, ``sign_file``, ``verify`` and ``verify_file`` take ``handlers`` (audit handlers,
+:mod:`dicomsec.events`) and give them one event per file: SIGN, VERIFY (outcome 4 with an
+Alert Description naming the failed checks when the report is not ok), POLICY_VIOLATION for
+a policy refusal (``signatures._events`` builds them, also for securefile and deid).
+
 Every result follows :class:`dicomsec.report.Report` (``ok``, ``summary()``, ``to_dict()`` with
 ``schema``, ``to_json()``, ``raise_for_failure()``). Expected negative outcomes (a broken or
 untrusted signature) are report fields; exceptions (:class:`~dicomsec.errors.InvalidInput`,
