@@ -162,6 +162,8 @@ def test_deid_and_reid_commands_reemit_worker_events(tmp_path: Path,
     assert sorted((e.operation, e.outcome) for e in got.events) == [
         (Operation.DEIDENTIFY, Outcome.SUCCESS)] * 2 + [
         (Operation.DEIDENTIFY, Outcome.MINOR_FAILURE)]
+    for event in got.events:
+        _valid(event)
     (tmp_path / "out" / "junk.dcm").write_bytes(b"junk")  # not de-identified: no item
     key = tmp_path / "k.pem"
     write_private_key(load_private_key(ANON / "recipient.key.pem"), key,

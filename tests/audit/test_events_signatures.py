@@ -144,6 +144,19 @@ def test_policy_refusal_is_a_policy_violation(tmp_path: Path) -> None:
     assert_valid(event)
 
 
+def test_other_sign_failures_are_sign_with_outcome_4(tmp_path: Path) -> None:
+    got = Collector()
+    with pytest.raises(InvalidInput) as failed:
+        signatures.sign_file(CT, tmp_path / "s.dcm", key=fixture_key("ecp256"),
+                             item="NoSuchSequence[0]", handlers=[got])
+    (event,) = got.events
+    assert (event.operation, event.outcome) == (Operation.SIGN, Outcome.MINOR_FAILURE)
+    assert alert_of(event) == str(failed.value)
+    assert objects(event, ObjectKind.FILE)[0].id == CT.resolve().as_uri()
+    assert objects(event, ObjectKind.STUDY)  # the input was read: its study is named
+    assert_valid(event)
+
+
 def test_a_raising_handler_never_breaks_signing(tmp_path: Path,
                                                 caplog: pytest.LogCaptureFixture) -> None:
     def broken(event: AuditEvent) -> None:
