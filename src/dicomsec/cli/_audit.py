@@ -178,6 +178,9 @@ def close_current(detach: bool = False) -> list[str]:
 
 #: how long the detached child of a command may deliver (seconds)
 DETACHED_SECONDS = 20.0
+#: how long it waits before its first attempt, and lingers for more rows after sending (s)
+DETACHED_DELAY = 0.3
+DETACHED_LINGER = 1.0
 #: sinks written by the command itself before it ends (cheap, and read by scripts right after)
 _LOCAL_KINDS = frozenset({"file", "fhir-file"})
 
@@ -219,19 +222,33 @@ def _deliver_detached(trail: Trail) -> bool:
 
 
 def _deliver(trail: Trail) -> None:
-    """Deliver within :data:`DETACHED_SECONDS` (nobody waits for this process, and a delivery
-    cut short by its deadline is sent again: a duplicate; the TLS context is built within it).
-    A sink another process is sending (an earlier command's child, whose loop may take our
-    rows too) is tried again until that one is done, so records do not wait for the next
-    command and, when the holder sent them, no second connection is made."""
+    """The detached child's loop, within :data:`DETACHED_SECONDS` (nobody waits for it; a
+    delivery cut short by its deadline is sent again: a duplicate).
+
+    It first waits :data:`DETACHED_DELAY`, so that an earlier command's child that is still
+    lingering (its TLS context built) takes this command's rows: when it finds nothing left,
+    it exits without opening a connection. A sink another process is sending is tried again
+    until that one is done. After sending, it lingers :data:`DETACHED_LINGER` for the next
+    command's rows. A refusal or a backoff ends it: the next command or ``audit flush``
+    retries."""
     import time
 
     deadline = time.monotonic() + max(trail.bound, DETACHED_SECONDS)
-    while True:
+    time.sleep(DETACHED_DELAY)
+    sent, idle_since = False, None
+    while time.monotonic() < deadline:
         report = trail.flush(deadline, force=False)
-        busy = any(s.skipped and s.skipped != "backoff" for s in report.sinks)
-        if not busy or time.monotonic() >= deadline:
+        sent = sent or report.delivered > 0
+        if any(s.error or s.skipped == "backoff" for s in report.sinks):
             break
-        time.sleep(0.05)  # the holder's loop may send our rows too: then flush finds none
+        if any(s.skipped for s in report.sinks) or report.remaining:
+            idle_since = None  # another process is sending, or rows came in meanwhile
+        elif not sent:
+            break  # nothing for us: an earlier child took our rows
+        elif idle_since is None:
+            idle_since = time.monotonic()
+        elif time.monotonic() - idle_since > DETACHED_LINGER:
+            break
+        time.sleep(0.05)
     if trail.spool is not None:
         trail.spool.close()
