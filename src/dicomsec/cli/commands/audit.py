@@ -224,7 +224,9 @@ def _log_used(path: Path, flush: bool = False) -> None:
         command="audit"))
     trail = current_trail()
     if flush and trail is not None:  # a long --follow: deliver the record now, not at the end
-        trail.flush()
+        import time
+
+        trail.flush(time.monotonic() + trail.bound, force=False)  # bounded, backoff kept
 
 
 def _follow(path: Path, offset: int, as_json: bool, interval: float) -> None:
