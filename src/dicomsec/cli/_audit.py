@@ -197,6 +197,11 @@ def _deliver_detached(trail: Trail) -> bool:
     if (not remote or trail.spool is None or not hasattr(os, "fork")
             or threading.active_count() != 1):
         return False
+    try:
+        if not any(trail.spool.pending(s.name, 1) for s in remote):
+            return False  # nothing to send (the command emitted nothing): no child
+    except Exception:  # an unreadable spool: the usual close says so in the sink's status
+        return False
     import time
 
     from dicomsec.audit.trail import Trail as _Trail
