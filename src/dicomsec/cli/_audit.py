@@ -23,14 +23,8 @@ if TYPE_CHECKING:
     from dicomsec.audit.trail import Trail
     from dicomsec.events import AuditHandler
 
-__all__ = ["AUDIT_HELP", "AUDIT_SPOOL_HELP", "AuditOptions", "audit_handlers", "audit_options",
+__all__ = ["AuditOptions", "audit_handlers", "audit_options",
            "close_current", "current_trail", "needs_trail", "open_for", "split_args"]
-
-#: the help of ``--audit`` and ``--audit-spool`` (taken by ``main()`` wherever they appear)
-AUDIT_HELP = ("Where audit records go: file:///p/audit.log, syslog+tls://host:port?ca=&cert=&key=, "
-              "syslog+udp://host:port, fhir-file:///p/x.ndjson, or off; repeatable, anywhere on "
-              "the line; over DICOMSEC_AUDIT and the config file. See docs/audit.md.")
-AUDIT_SPOOL_HELP = "The folder of the audit spool (default: the state folder's audit-spool)."
 
 
 class AuditOptions:
