@@ -257,6 +257,8 @@ class Trail:
             while not self._stop.wait(interval):
                 try:
                     self.flush(time.monotonic() + self.bound, force=False)
+                    if self.spool is not None:
+                        self.spool.sync()  # what the service spooled survives a power cut
                 except Exception as exc:  # keep the service's flusher alive
                     _log.warning("audit background flush failed: %s", exc)
 
