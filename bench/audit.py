@@ -55,7 +55,8 @@ SYSLOG_PKI = REPO / "tests" / "data" / "pki-syslog"
 
 #: the children's environment (byte code written and used, as after an installation)
 ENV = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE",
-                                                          "DICOMSEC_AUDIT")}
+                                                          "DICOMSEC_AUDIT",
+                                                          "DICOMSEC_AUDIT_SPOOL")}
 
 
 def _small_file() -> Path:

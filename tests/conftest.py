@@ -5,7 +5,7 @@ a skip.
 
 Audit isolation: at import time ``XDG_STATE_HOME`` and ``XDG_CONFIG_HOME`` point at a throw-away
 folder per pytest process (one per xdist worker, under one root the controller makes), and
-``DICOMSEC_AUDIT`` is removed, so no test writes to the real ``~/.local/state`` or reads the
+``DICOMSEC_AUDIT`` and ``DICOMSEC_AUDIT_SPOOL`` are removed, so no test writes to the real ``~/.local/state`` or reads the
 user's audit configuration. At the end of the session every message in the default file sinks
 of those folders is validated (DICOM XML against the schema, FHIR with the FHIR model:
 issue 11, acceptance 1); one invalid message fails the session.
@@ -31,6 +31,7 @@ def _isolate_audit() -> Path:
     os.environ["XDG_STATE_HOME"] = str(own / "state")
     os.environ["XDG_CONFIG_HOME"] = str(own / "config")
     os.environ.pop("DICOMSEC_AUDIT", None)
+    os.environ.pop("DICOMSEC_AUDIT_SPOOL", None)  # the user's spool folder: never written
     return Path(root)
 
 

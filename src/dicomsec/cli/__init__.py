@@ -262,8 +262,8 @@ def main(argv: list[str] | None = None) -> int:
         if program:
             _exit_now(EXIT_OK)
         return EXIT_OK
-    debug = "--debug" in args
-    if debug:
+    debug = "--debug" in (args[:args.index("--")] if "--" in args else args)
+    if debug:  # only before "--": after it, "--debug" is a file name
         args.remove("--debug")
     from dicomsec.cli._root import DEBUG
 

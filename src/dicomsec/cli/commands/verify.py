@@ -146,7 +146,7 @@ def _verify_one(path: Path, *, trust: TrustArgs, require: str | None,
     file's verdict is added (``"verdict"``): an enforce rule violated fails the file too (a
     monitor rule only reports; it never makes a failed verification pass). Text from the
     file and its certificates is made terminal-safe (:func:`printable`). ``handlers`` get
-    the file's VERIFY event."""
+    the file's VERIFY event, and a POLICY_VIOLATION event when the verdict violates a rule."""
     from dicomsec import limits as _limits
     from dicomsec.signatures import verify_file
 
@@ -158,7 +158,7 @@ def _verify_one(path: Path, *, trust: TrustArgs, require: str | None,
         from dicomsec.policy import read_attributes
 
         verdict = signing_policy.evaluate(rep, read_attributes(path, signing_policy),
-                                          path=str(path))
+                                          path=str(path), handlers=handlers)
     text = "\n".join(map(printable, [*_report_lines(rep), _verdict_line(verdict)]))
     return rep.ok and not verdict.enforced, {**rep.to_dict(), "verdict": verdict.to_dict()}, text
 
