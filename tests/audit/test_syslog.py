@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from dicomsec.audit.messages import AuditMessage, AuditSource
+from dicomsec.audit.messages import AuditMessage, AuditSource, dicom_messages, event_time
 from dicomsec.audit.sinks import FileSink, TlsSink, UdpSink, parse_sink
 from dicomsec.audit.syslog import BOM, octet_frame, syslog_record
 from dicomsec.errors import InvalidInput
@@ -39,8 +39,21 @@ def test_record_time_zone_and_nil_fields() -> None:
     record = syslog_record(message(), source, when)
     assert record.startswith(b"<85>1 2026-12-02T21:05:06.123456+08:00 - dicomsec - "
                              b"DICOM+RFC3881 - \xef\xbb\xbf<?xml")
-    with pytest.raises(InvalidInput, match="time zone"):
-        syslog_record(message(), SOURCE, WHEN.replace(tzinfo=None))
+
+
+def test_naive_and_seconds_offsets_agree_in_xml_and_syslog() -> None:
+    """A naive time is local time, an offset with seconds is rounded to minutes: the same
+    instant and zone in the syslog TIMESTAMP and the XML EventDateTime."""
+    lmt = timezone(timedelta(minutes=9, seconds=21))   # Paris mean time, as tzdata has it
+    for when in (WHEN.replace(tzinfo=None), WHEN.astimezone(lmt)):
+        msg = dicom_messages(AuditEvent(Operation.SIGN, when=when), SOURCE)[0]
+        stamp = syslog_record(msg, SOURCE, when).split(b" ")[1].decode()
+        xml_time = msg.xml.decode().split('EventDateTime="')[1].split('"')[0]
+        assert datetime.fromisoformat(stamp.replace("Z", "+00:00")) == event_time(when)
+        assert datetime.fromisoformat(xml_time) == event_time(when)
+        offset = event_time(when).utcoffset()
+        assert offset is not None and offset.seconds % 60 == 0
+    assert event_time(WHEN.astimezone(lmt)).utcoffset() == timedelta(minutes=9)
 
 
 @pytest.mark.parametrize(("field", "value"), [

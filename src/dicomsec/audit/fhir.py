@@ -45,8 +45,13 @@ from typing import Any, Final
 from dicomsec.audit import _codes as codes
 from dicomsec.audit.messages import (
     MEDIA_ROLES,
+    UID_MAX,
+    URI_MAX,
+    VALUE_MAX,
     AuditSource,
     access_point_type,
+    cap,
+    event_time,
     message_codes,
     person_asked,
     tool_roles,
@@ -76,6 +81,30 @@ _ENTITY: Final[dict[ObjectKind, tuple[str, str, str, str]]] = {
     ObjectKind.SECURITY_RESOURCE: ("2", "System Object", "13", "Security Resource"),
     ObjectKind.AUDIT_LOG: ("2", "System Object", "13", "Security Resource"),
 }
+
+
+#: what stands for an empty value taken from input (FHIR strings may not be empty)
+EMPTY: Final = "(empty)"
+
+
+def _str(value: str, limit: int = VALUE_MAX) -> str:
+    """A value taken from input as a FHIR string: capped (:func:`cap`), never empty."""
+    return cap(value, limit) if value else EMPTY
+
+
+def _who(value: str, *, system: str | None = None, display: str | None = None
+         ) -> dict[str, Any]:
+    """A Reference by identifier (capped); an empty identifier is left out and the reference
+    then shows :data:`EMPTY` as its display."""
+    who: dict[str, Any] = {}
+    if value:
+        who["identifier"] = ({"system": system} if system else {}) | {
+            "value": cap(value, URI_MAX)}
+    if display:
+        who["display"] = cap(display)
+    elif not value:
+        who["display"] = EMPTY
+    return who
 
 
 def _dcm(code: str) -> dict[str, str]:
@@ -120,44 +149,38 @@ def _person(source: AuditSource, event_id: str, action: str) -> dict[str, Any]:
 
 
 def _remote(participant: Participant) -> dict[str, Any]:
-    agent: dict[str, Any] = {"who": {"identifier": {"value": participant.user_id}},
+    agent: dict[str, Any] = {"who": _who(participant.user_id, display=participant.user_name),
                              "requestor": participant.is_requestor}
+    if participant.user_name:
+        agent["name"] = cap(participant.user_name)
     if participant.roles:
         agent["type"] = _concept(_dcm(participant.roles[0]))
         if len(participant.roles) > 1:
             agent["role"] = [_concept(_dcm(role)) for role in participant.roles]
-    if participant.user_name:
-        agent["who"]["display"] = participant.user_name
-        agent["name"] = participant.user_name
     if participant.alternative_user_id:
-        agent["altId"] = participant.alternative_user_id
-    agent.update(_network(participant.network_access_point))
+        agent["altId"] = cap(participant.alternative_user_id)
+    agent.update(_network(cap(participant.network_access_point or "")))
     return agent
 
 
 def _media(obj: AuditObject, role: str) -> dict[str, Any]:
     agent: dict[str, Any] = {"type": _concept(_dcm(role)),
-                             "who": {"identifier": {"system": _URI, "value": obj.id}},
+                             "who": _who(obj.id, system=_URI, display=obj.name),
                              "requestor": False, "media": _dcm("110037")}
     if obj.name:
-        agent["who"]["display"] = obj.name
-        agent["name"] = obj.name
+        agent["name"] = cap(obj.name)
     return agent
 
 
 def _what(obj: AuditObject) -> dict[str, Any]:
     if obj.kind is ObjectKind.PATIENT:
-        what: dict[str, Any] = {"type": "Patient", "identifier": {"value": obj.id}}
-    elif obj.kind is ObjectKind.STUDY:
-        what = {"type": "ImagingStudy",
-                "identifier": {"system": _DICOM_UID, "value": f"urn:oid:{obj.id}"}}
-    elif obj.kind is ObjectKind.NODE:
-        what = {"identifier": {"value": obj.id}}
-    else:
-        what = {"identifier": {"system": _URI, "value": obj.id}}
-    if obj.name:
-        what["display"] = obj.name
-    return what
+        return {"type": "Patient"} | _who(obj.id, display=obj.name)
+    if obj.kind is ObjectKind.STUDY:
+        uid = f"urn:oid:{cap(obj.id, UID_MAX)}" if obj.id else ""
+        return {"type": "ImagingStudy"} | _who(uid, system=_DICOM_UID, display=obj.name)
+    if obj.kind is ObjectKind.NODE:
+        return _who(obj.id, display=obj.name)
+    return _who(obj.id, system=_URI, display=obj.name)
 
 
 def _study_extensions(obj: AuditObject) -> list[dict[str, Any]]:
@@ -165,9 +188,10 @@ def _study_extensions(obj: AuditObject) -> list[dict[str, Any]]:
     instances = [uid for _, uids in obj.sop_classes for uid in uids]
     for class_uid, _ in obj.sop_classes:
         extensions.append({"url": _EXT + "SOPClass", "valueReference": {
-            "identifier": {"system": _DICOM_UID, "value": f"urn:oid:{class_uid}"}}})
+            "identifier": {"system": _DICOM_UID,
+                           "value": f"urn:oid:{_str(class_uid, UID_MAX)}"}}})
     extensions.extend({"url": _EXT + "Instance", "valueIdentifier": {
-        "system": _DICOM_UID, "value": f"urn:oid:{uid}"}} for uid in instances)
+        "system": _DICOM_UID, "value": f"urn:oid:{_str(uid, UID_MAX)}"}} for uid in instances)
     if obj.sop_classes:
         extensions.append({"url": _EXT + "NumberOfInstances", "valueInteger": len(instances)})
     if obj.encrypted is not None:
@@ -192,17 +216,17 @@ def _entity(obj: AuditObject, *, alert: bool) -> dict[str, Any]:
         entity["lifecycle"] = {"system": _LIFECYCLE, "code": str(obj.life_cycle),
                                "display": codes.ACTIVITY[obj.life_cycle]}
     if obj.name:
-        entity["name"] = obj.name
+        entity["name"] = cap(obj.name)
     if obj.details:
-        entity["detail"] = [{"type": kind, "valueString": text} for kind, text in obj.details]
+        entity["detail"] = [{"type": _str(kind), "valueString": _str(text)}
+                            for kind, text in obj.details]
     if obj.kind is ObjectKind.STUDY and (extensions := _study_extensions(obj)):
         entity["extension"] = extensions
     return entity
 
 
 def _recorded(event: AuditEvent) -> str:
-    when = event.when if event.when.tzinfo is not None else event.when.astimezone()
-    return when.isoformat()
+    return event_time(event.when).isoformat()
 
 
 def fhir_audit_event(event: AuditEvent, source: AuditSource) -> dict[str, Any]:
@@ -242,7 +266,7 @@ def fhir_audit_event(event: AuditEvent, source: AuditSource) -> dict[str, Any]:
     if subtypes:
         resource["subtype"] = subtypes
     if event.description:
-        resource["outcomeDesc"] = event.description
+        resource["outcomeDesc"] = cap(event.description)
     if source.enterprise_site:
         resource["source"]["site"] = source.enterprise_site
     alert = first.event_id == "110113"

@@ -52,21 +52,36 @@ import functools
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Final, NamedTuple
 
 from dicomsec.audit import _codes as codes
 from dicomsec.errors import InvalidInput
 from dicomsec.events import AuditEvent, AuditObject, ObjectKind, Operation, Participant
 
-__all__ = ["AuditMessage", "AuditSource", "MessageCode", "access_point_type",
-           "application_activity", "audit_log_used", "begin_transferring", "dicom_messages",
-           "export", "import_", "instances_accessed", "instances_transferred", "message_codes",
-           "person_asked", "security_alert", "tool_roles", "user_authentication"]
+__all__ = ["URI_MAX", "VALUE_MAX", "AuditMessage", "AuditSource", "MessageCode",
+           "access_point_type", "application_activity", "audit_log_used", "begin_transferring",
+           "cap", "dicom_messages", "event_time", "export", "import_", "instances_accessed",
+           "instances_transferred", "message_codes", "person_asked", "security_alert",
+           "tool_roles", "user_authentication"]
 
 XML_DECLARATION: Final = b'<?xml version="1.0" encoding="UTF-8"?>'
 #: outcomes EventOutcomeIndicator allows
 OUTCOMES: Final = frozenset((0, 4, 8, 12))
+#: the most characters a value taken from input keeps (names, ids, free text: DICOM's LO / PN
+#: are far shorter, 1 KB is free text); URIs (file paths) keep more; UIDs their VR maximum
+VALUE_MAX: Final = 1024
+URI_MAX: Final = 4096
+UID_MAX: Final = 64
+
+
+def cap(value: str, limit: int = VALUE_MAX) -> str:
+    """``value`` cut at ``limit`` characters with a visible marker ``...[+N chars]`` (a
+    40,000-character Patient's Name must not push the record over a sink's size limit: the
+    Security Alert has to reach the repository whole)."""
+    if len(value) <= limit:
+        return value
+    return f"{value[:limit]}...[+{len(value) - limit} chars]"
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,15 +208,20 @@ def access_point_type(address: str) -> str:
 
 # ---------------------------------------------------------------- participants
 
+def _capped(value: str | None, limit: int = VALUE_MAX) -> str | None:
+    return None if value is None else cap(value, limit)
+
+
 def _participant(user_id: str, *, requestor: bool, roles: Sequence[str] = (),
                  alternative: str | None = None, name: str | None = None,
                  access_point: str | None = None, media_type: str | None = None) -> str:
-    attrs = _attrs((("UserID", user_id), ("AlternativeUserID", alternative),
-                    ("UserName", name), ("UserIsRequestor", _bool(requestor)),
+    access_point = _capped(access_point)
+    attrs = _attrs((("UserID", cap(user_id, URI_MAX)), ("AlternativeUserID", _capped(alternative)),
+                    ("UserName", _capped(name)), ("UserIsRequestor", _bool(requestor)),
                     ("NetworkAccessPointID", access_point),
                     ("NetworkAccessPointTypeCode",
                      access_point_type(access_point) if access_point else None)))
-    children = [_coded("RoleIDCode", role) for role in roles]
+    children = [_coded("RoleIDCode", cap(role, UID_MAX)) for role in roles]
     if media_type is not None:
         children.append(f"<MediaIdentifier>{_coded('MediaType', media_type)}</MediaIdentifier>")
     if not children:
@@ -246,8 +266,9 @@ _SHAPES: Final[dict[ObjectKind, tuple[str, str, str, str]]] = {
 def _description(obj: AuditObject) -> str:
     parts = []
     for class_uid, instances in obj.sop_classes:
-        inner = "".join(f"<Instance{_attrs((('UID', uid),))}/>" for uid in instances)
-        parts.append(f"<SOPClass{_attrs((('UID', class_uid),))}"
+        inner = "".join(f"<Instance{_attrs((('UID', cap(uid, UID_MAX)),))}/>"
+                        for uid in instances)
+        parts.append(f"<SOPClass{_attrs((('UID', cap(class_uid, UID_MAX)),))}"
                      f' NumberOfInstances="{len(instances)}">{inner}</SOPClass>')
     if obj.encrypted is not None:
         parts.append(f"<Encrypted>{_bool(obj.encrypted)}</Encrypted>")
@@ -265,13 +286,16 @@ def _object(obj: AuditObject, *, alert: bool = False) -> str:
     if obj.life_cycle is not None and obj.life_cycle not in codes.ACTIVITY:
         raise InvalidInput(f"audit object life cycle {obj.life_cycle} is not 1..15")
     meaning = codes.RFC3881_ID_TYPES[id_type] if system == codes.RFC3881 else None
-    name = obj.name or ("Security Audit Log" if obj.kind is ObjectKind.AUDIT_LOG else obj.id)
-    attrs = _attrs((("ParticipantObjectID", obj.id), ("ParticipantObjectTypeCode", type_code),
+    object_id = cap(obj.id, URI_MAX)
+    name = cap(obj.name) if obj.name else (
+        "Security Audit Log" if obj.kind is ObjectKind.AUDIT_LOG else object_id)
+    attrs = _attrs((("ParticipantObjectID", object_id), ("ParticipantObjectTypeCode", type_code),
                     ("ParticipantObjectTypeCodeRole", role),
                     ("ParticipantObjectDataLifeCycle",
                      None if obj.life_cycle is None else str(obj.life_cycle))))
-    details = "".join(f"<ParticipantObjectDetail{_attrs((('type', kind), ('value', _b64(text))))}/>"
-                      for kind, text in obj.details)
+    details = "".join(
+        "<ParticipantObjectDetail" + _attrs((("type", cap(kind)), ("value", _b64(cap(text)))))
+        + "/>" for kind, text in obj.details)
     return (f"<ParticipantObjectIdentification{attrs}>"
             f"{_coded('ParticipantObjectIDTypeCode', id_type, system, meaning)}"
             f"<ParticipantObjectName>{_text(name)}</ParticipantObjectName>"
@@ -280,9 +304,23 @@ def _object(obj: AuditObject, *, alert: bool = False) -> str:
 
 # ---------------------------------------------------------------- the message
 
+def event_time(when: datetime) -> datetime:
+    """``when`` as every rendering writes it (XML, syslog TIMESTAMP, FHIR ``recorded``): a
+    naive time is taken as local time; an offset with seconds (historical zones) is rounded
+    to whole minutes (RFC 3339 and xsd:dateTime carry hours and minutes only)."""
+    if when.tzinfo is None or when.utcoffset() is None:
+        when = when.astimezone()
+    offset = when.utcoffset()
+    assert offset is not None
+    if offset.seconds % 60 or offset.microseconds:
+        minutes = round(offset.total_seconds() / 60)
+        when = when.astimezone(timezone(timedelta(minutes=minutes)))
+    return when
+
+
 def _datetime(when: datetime) -> str:
-    """xsd:dateTime with its time zone (A.5.2.5); a naive time is taken as local time."""
-    return (when if when.tzinfo is not None else when.astimezone()).isoformat()
+    """xsd:dateTime with its time zone (A.5.2.5), as :func:`event_time` says."""
+    return event_time(when).isoformat()
 
 
 #: EventID -> the RoleIDCode of its media participant (Export: destination, Import: source)
@@ -321,7 +359,7 @@ def _build(event_id: str, action: str, type_codes: Sequence[str], *, source: Aud
     alert = event_id == "110113"
     head = "".join(_coded("EventTypeCode", code) for code in type_codes)
     if description:
-        head += f"<EventOutcomeDescription>{_text(description)}</EventOutcomeDescription>"
+        head += f"<EventOutcomeDescription>{_text(cap(description))}</EventOutcomeDescription>"
     parts = [
         '<AuditMessage><EventIdentification'
         + _attrs((("EventActionCode", action), ("EventDateTime", _datetime(when)),

@@ -5,7 +5,7 @@ URL                                                             sink
 ==============================================================  ===============================
 ``file:///var/log/dicomsec/audit.log``                          :class:`FileSink`
 ``fhir-file:///var/log/dicomsec/audit.ndjson``                  :class:`FhirFileSink`
-``syslog+udp://host[:514][?max=2048]``                          :class:`UdpSink` (RFC 5426)
+``syslog+udp://host[:514][?max=8192]``                          :class:`UdpSink` (RFC 5426)
 ``syslog+tls://host[:6514]?ca=CA&cert=CERT&key=KEY``            :class:`TlsSink` (RFC 5425)
 ``[&max=32768][&password-file=F][&name=SERVER-NAME]``
 ==============================================================  ===============================
@@ -22,20 +22,36 @@ File sink format: one JSON object per line, UTF-8, keys ``time`` (the event's ti
 newlines escaped by JSON); ``json.loads`` of a line and ``xml.encode()`` give back the XML
 bytes. FHIR file sink: NDJSON, one FHIR R4 AuditEvent per line (validated before it is
 spooled). Both files are created 0600 and appended with ``fsync`` before the rows leave the
-spool: a crash between the two leaves a duplicate line, never a gap.
+spool: a crash between the two leaves a duplicate line, never a gap. A line torn by a crash
+in the middle of an append is ended (a ``\n`` written first) before the next append, so
+that it is never glued to the next record. A path that is not a regular file (a FIFO, a
+device) is refused without waiting for a reader.
+
+URLs: query values are percent-decoded once (``+`` stays ``+``; a space in a path is
+``%20``); a port must be 1..65535; ``file://`` takes no host but ``localhost`` and no URL
+takes a fragment. Error messages show the URL without its user information and without
+query values (``?ca=...&key=...``). UDP: the default limit is 8192 octets (RFC 5426 asks
+receivers to take at least 2048 and allows more; a signed or failed operation's record is
+often over 2048): the receiver must be configured for it (rsyslog: ``$MaxMessageSize``), or
+set ``?max=`` to what it takes.
+
+TLS client key: an encrypted key needs its password from ``password-file=F`` or
+``$DICOMSEC_KEY_PASSWORD``; without one the sink fails with "TLS client key needs a
+password" (OpenSSL never prompts on a terminal).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import stat
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
 from dicomsec.audit.syslog import (
     CONFIRM_SECONDS,
@@ -56,8 +72,10 @@ __all__ = ["FhirFileSink", "FileSink", "Sink", "TlsSink", "UdpSink", "parse_sink
 
 #: PS3.15 A.6: senders and receivers handle at least 32768 octets
 TLS_DEFAULT_MAX = 32768
-#: RFC 5426 §3.2: receivers should take 2048 octets
-UDP_DEFAULT_MAX = 2048
+#: RFC 5426 §3.2: receivers should take 2048 octets, and may take more; our records are
+#: often longer (a signing or a failed verification: 2,000-2,500): the receiver must be
+#: configured for 8192 (rsyslog ``$MaxMessageSize``) or the URL must say ``?max=``
+UDP_DEFAULT_MAX = 8192
 #: the largest UDP payload over IPv4; a TLS record limit far above any audit message
 UDP_CEILING = 65507
 TLS_CEILING = 1 << 24
@@ -81,11 +99,24 @@ class Sink(Protocol):
 
 
 def _append(path: Path, payloads: Sequence[bytes]) -> None:
-    """Append ``payloads`` to ``path`` (created 0600, folder made) and fsync."""
+    """Append ``payloads`` to ``path`` (created 0600, folder made) and fsync; a regular file
+    only (opened without blocking: a FIFO without a reader must not hang us); a last line
+    torn by a crash is ended first."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    flags = os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NONBLOCK
+    readable = True
     try:
+        fd = os.open(path, os.O_RDWR | flags, 0o600)
+    except PermissionError:  # a write-only log: no torn-line check
+        fd, readable = os.open(path, os.O_WRONLY | flags, 0o600), False
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(0, "not a regular file")
+        os.set_blocking(fd, True)
         data = memoryview(b"".join(payloads))
+        if readable and info.st_size and os.pread(fd, 1, info.st_size - 1) != b"\n":
+            data = memoryview(b"\n" + bytes(data))
         while data:
             data = data[os.write(fd, data):]
         os.fsync(fd)
@@ -219,7 +250,13 @@ class TlsSink:
                 from dicomsec.transport.tls import client_context
                 from dicomsec.trust import TrustStore
 
-                password = read_password(self.password_file) if self.password_file else None
+                password = read_password(self.password_file)
+                if password is None:
+                    if self.key is not None and _encrypted(self.key):
+                        raise InvalidInput(
+                            "TLS client key needs a password (password-file= in the URL, or "
+                            "$DICOMSEC_KEY_PASSWORD)", path=str(self.key))
+                    password = b""  # never None: OpenSSL would prompt on the terminal
                 self._context = client_context(
                     "b12", TrustStore.from_paths([self.ca]), cert=self.cert, key=self.key,
                     key_password=password, check_hostname=True)
@@ -241,52 +278,87 @@ class TlsSink:
         return taken
 
 
+def _encrypted(key: Path) -> bool:
+    """Whether a PEM key file is encrypted (PKCS #8 ``ENCRYPTED PRIVATE KEY`` or the
+    traditional ``Proc-Type: 4,ENCRYPTED``); an unreadable file is left to the loader."""
+    try:
+        head = key.read_bytes()[:4096]
+    except OSError:
+        return False
+    return b"ENCRYPTED" in head
+
+
 def _netloc(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+def shown(url: str) -> str:
+    """``url`` as error messages show it: no user information, no query values."""
+    try:
+        parts = urlsplit(url.strip())
+        host = parts.netloc.rpartition("@")[2]
+    except ValueError:
+        return "(unparsable URL)"
+    keys = [item.partition("=")[0] for item in parts.query.split("&") if item]
+    query = "?" + "&".join(f"{k}=..." for k in keys) if keys else ""
+    return f"{parts.scheme}://{host}{parts.path}{query}"
+
+
 def _query(url: str, text: str, allowed: set[str]) -> dict[str, str]:
+    """The URL's options, each value percent-decoded once (``+`` stays ``+``)."""
     found: dict[str, str] = {}
-    for key, values in parse_qs(text, keep_blank_values=True).items():
+    for item in text.split("&"):
+        if not item:
+            continue
+        key, _, value = item.partition("=")
+        key = unquote(key)
         if key not in allowed:
-            raise InvalidInput(f"audit sink {url!r}: unknown option {key!r} "
-                               f"(known: {', '.join(sorted(allowed))})")
-        found[key] = values[-1]
+            raise InvalidInput(f"audit sink {shown(url)!r}: unknown option {key!r} "
+                               f"(known: {', '.join(sorted(allowed)) or 'none'})")
+        found[key] = unquote(value)
     return found
 
 
 def _size(url: str, options: dict[str, str], default: int, ceiling: int) -> int:
     text = options.get("max", str(default))
     if not text.isdigit() or not 480 <= int(text) <= ceiling:
-        raise InvalidInput(f"audit sink {url!r}: max={text!r} is not a size in octets "
+        raise InvalidInput(f"audit sink {shown(url)!r}: max= is not a size in octets "
                            f"(480..{ceiling})")
     return int(text)
 
 
-def _file(url: str, path: str, what: str) -> Path:
-    if not path.startswith("/"):
-        raise InvalidInput(f"audit sink {url!r}: a {what} URL needs an absolute path "
+def _file(url: str, parts: Any, what: str) -> Path:
+    if parts.netloc not in ("", "localhost"):
+        raise InvalidInput(f"audit sink {shown(url)!r}: a {what} URL names no host "
+                           f"(file:///path or file://localhost/path)")
+    if not parts.path.startswith("/"):
+        raise InvalidInput(f"audit sink {shown(url)!r}: a {what} URL needs an absolute path "
                            "(file:///path/to/file)")
-    return Path(unquote(path))
+    return Path(unquote(parts.path))
 
 
 def _existing(url: str, options: dict[str, str], key: str) -> Path | None:
     value = options.get(key)
     if value is None:
         return None
-    path = Path(unquote(value)).expanduser()
+    path = Path(value).expanduser()
     if not path.is_file():
-        raise InvalidInput(f"audit sink {url!r}: {key} file not found", path=str(path))
+        raise InvalidInput(f"audit sink {shown(url)!r}: {key} file not found", path=str(path))
     return path
 
 
 def _endpoint(url: str, parts: Any, default_port: int) -> tuple[str, int]:
+    if "@" in parts.netloc:
+        raise InvalidInput(f"audit sink {shown(url)!r}: user information in a sink URL is not "
+                           "used (credentials are certificates and files)")
     try:
         host, port = parts.hostname, parts.port
     except ValueError:
-        raise InvalidInput(f"audit sink {url!r}: bad port") from None
+        raise InvalidInput(f"audit sink {shown(url)!r}: bad port (1..65535)") from None
     if not host:
-        raise InvalidInput(f"audit sink {url!r}: no host")
+        raise InvalidInput(f"audit sink {shown(url)!r}: no host")
+    if port == 0:
+        raise InvalidInput(f"audit sink {shown(url)!r}: bad port (1..65535)")
     return host, port or default_port
 
 
@@ -297,11 +369,17 @@ def parse_sink(url: str) -> Sink:
         InvalidInput: unknown scheme or option, bad port or size, a relative file path, a
             missing CA / certificate / key / password file, a certificate without its key.
     """
-    parts = urlsplit(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        raise InvalidInput(f"audit sink {shown(url)!r}: not a URL") from None
     scheme = parts.scheme.lower()
+    if parts.fragment or url.strip().endswith("#"):
+        raise InvalidInput(f"audit sink {shown(url)!r}: a fragment (#...) is not allowed "
+                           "(a '#' in a path is %23)")
     if scheme in ("file", "fhir-file"):
         _query(url, parts.query, set())
-        path = _file(url, parts.path, scheme)
+        path = _file(url, parts, scheme)
         return FileSink(path) if scheme == "file" else FhirFileSink(path)
     if scheme == "syslog+udp":
         options = _query(url, parts.query, {"max"})
@@ -312,11 +390,12 @@ def parse_sink(url: str) -> Sink:
         host, port = _endpoint(url, parts, TLS_PORT)
         ca = _existing(url, options, "ca")
         if ca is None:
-            raise InvalidInput(f"audit sink {url!r}: ca=FILE is required (the receiver's CA)")
+            raise InvalidInput(f"audit sink {shown(url)!r}: ca=FILE is required "
+                               "(the receiver's CA)")
         cert, key = _existing(url, options, "cert"), _existing(url, options, "key")
         if (cert is None) != (key is None):
-            raise InvalidInput(f"audit sink {url!r}: cert= and key= go together")
+            raise InvalidInput(f"audit sink {shown(url)!r}: cert= and key= go together")
         return TlsSink(host, ca, cert, key, port, _size(url, options, TLS_DEFAULT_MAX, TLS_CEILING),
                        _existing(url, options, "password-file"), options.get("name"))
-    raise InvalidInput(f"audit sink {url!r}: unknown scheme (file, fhir-file, syslog+udp, "
-                       "syslog+tls)")
+    raise InvalidInput(f"audit sink {shown(url)!r}: unknown scheme (file, fhir-file, "
+                       "syslog+udp, syslog+tls)")

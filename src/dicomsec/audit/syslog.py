@@ -17,12 +17,14 @@ was established with mutual TLS; the receiver did not close it or send an alert 
 short wait after the handshake (under TLS 1.3 a receiver that refuses our certificate does so
 only after the client considers the handshake done: rsyslog then closes the connection and
 the sender's write still succeeds); every frame was written; and after our close_notify the
-receiver closed the connection (it has read the stream up to our close_notify) or the wait for
-that ran out without an error. A record is therefore counted only when the receiver has had
-every chance to refuse it. It can still be lost by a receiver that crashes after reading it
-and before storing it (nothing in RFC 5425 tells), and it is sent again (a duplicate) when the
-sender dies or the connection breaks after the receiver read it and before the spool removed
-it: delivery is at least once.
+receiver closed the connection (it has read the stream up to our close_notify). A wait for
+that close that runs out is NOT a confirmation (a receiver that completed the handshake and
+never reads would otherwise get records deleted): the records stay in the spool, the attempt
+is an error, and a later attempt may deliver a duplicate. A record is therefore counted only
+when the receiver has had every chance to refuse it. It can still be lost by a receiver that
+crashes after reading it and before storing it (nothing in RFC 5425 tells), and it is sent
+again (a duplicate) when the sender dies or the connection breaks after the receiver read it
+and before the spool removed it: delivery is at least once.
 """
 
 from __future__ import annotations
@@ -73,10 +75,12 @@ def _field(name: str, value: str | None) -> bytes:
 
 
 def _timestamp(when: datetime) -> bytes:
-    """RFC 3339 with ``T``, at most 6 fraction digits and a time zone (``Z`` for UTC)."""
-    if when.tzinfo is None or when.utcoffset() is None:
-        raise InvalidInput("the time of an audit record needs a time zone")
-    text = when.isoformat(timespec="microseconds")
+    """RFC 3339 with ``T``, at most 6 fraction digits and a time zone (``Z`` for UTC); a naive
+    time is local time and an offset with seconds is rounded to minutes, as in the XML
+    (:func:`~dicomsec.audit.messages.event_time`)."""
+    from dicomsec.audit.messages import event_time
+
+    text = event_time(when).isoformat(timespec="microseconds")
     if text.endswith("+00:00"):
         text = text[:-6] + "Z"
     return text.encode("ascii")
@@ -87,7 +91,7 @@ def syslog_record(message: AuditMessage, source: AuditSource, when: datetime) ->
 
     Raises:
         InvalidInput: a header field that is not printable US-ASCII or is too long, a
-            severity outside 0..7, a time without a time zone.
+            severity outside 0..7.
     """
     if not 0 <= message.severity <= 7:
         raise InvalidInput(f"syslog severity {message.severity} outside 0..7")
@@ -130,7 +134,8 @@ def _refused_early(sock: ssl.SSLSocket, wait: float) -> str | None:
 
 def _close_confirmed(sock: ssl.SSLSocket, deadline: float) -> str | None:
     """Send close_notify and wait for the receiver to close (it has read everything before);
-    ``None`` when it did, or when the wait ran out without an error."""
+    ``None`` when it did; the wait running out is an error (not a confirmation: the records
+    stay in the spool, a later duplicate is allowed)."""
     import ssl
 
     sock.settimeout(max(_left(deadline), 0.001))
@@ -139,7 +144,7 @@ def _close_confirmed(sock: ssl.SSLSocket, deadline: float) -> str | None:
     except ssl.SSLEOFError:
         return None  # rsyslog closes without answering close_notify: it read our stream
     except TimeoutError:
-        return None
+        return "receiver did not confirm the records (no close after close_notify in time)"
     except ssl.SSLError as exc:
         return f"receiver refused the messages ({exc.reason or exc})"
     except OSError as exc:
