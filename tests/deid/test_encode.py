@@ -103,3 +103,29 @@ def test_a_damaged_value_kept_unread_is_written_as_read(tmp_path: Path) -> None:
     deidentify(src, out, DeidConfig(secret=SECRET, options=frozenset(
         {Option.RETAIN_PATIENT_CHARACTERISTICS})))
     assert dcmread(out).get_item(0x00101030).value == DAMAGED
+
+
+def test_an_unknown_vr_is_never_kept_unread(tmp_path: Path) -> None:
+    # (0008,0041) Data Set Subtype is not in the table; with a VR outside PS3.5 it must not
+    # be copied as read (pydicom refuses to decode it: the file is refused, as before)
+    src = _with_bad_value(tmp_path, 0x00080041, "ZZ", b"SMITH^JOHN MRN 4455667 ")
+    with pytest.raises(InvalidInput, match="not a readable DICOM file"):
+        deidentify(src, tmp_path / "out.dcm", DeidConfig(secret=SECRET))
+    assert not (tmp_path / "out.dcm").exists()
+
+
+def test_a_damaged_value_pixel_cleaning_reads_refuses_the_file(tmp_path: Path) -> None:
+    # Rows as three bytes: read first by the pixel cleaning (exit 2, never an internal error)
+    src = _with_bad_value(tmp_path, 0x00280010, "US", DAMAGED)
+    with pytest.raises(InvalidInput, match="not a readable DICOM file"):
+        deidentify(src, tmp_path / "out.dcm", DeidConfig(
+            secret=SECRET, options=frozenset({Option.CLEAN_PIXEL_DATA})))
+    assert not (tmp_path / "out.dcm").exists()
+
+
+def test_elements_read_by_the_risk_check_keep_their_bytes(tmp_path: Path) -> None:
+    # the burned-in risk check reads Image Type before the engine: its bytes stay as read
+    name = "SC_rgb_gdcm_KY.dcm"
+    before = dcmread(PYDICOM_FILES / name).get_item(0x00080008).value
+    deidentify(PYDICOM_FILES / name, tmp_path / name, DeidConfig(secret=SECRET))
+    assert dcmread(tmp_path / name).get_item(0x00080008).value == before

@@ -74,6 +74,7 @@ from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 from pydicom.tag import BaseTag
 from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+from pydicom.valuerep import VR
 
 from dicomsec import __version__, limits
 from dicomsec.deid import _uids
@@ -142,6 +143,8 @@ _NOT_ORIGINALS = frozenset({0x7FE00010, 0xFFFCFFFC})
 #: UR attributes outside the table that name a coding scheme or a code, never an instance
 _SAFE_URL_TAGS = frozenset({0x0008010E, 0x00080120})
 _KEEP = "="  # not in the table, kept without a record
+#: the VRs of PS3.5 (pydicom's); any other VR is never kept unread
+_KNOWN_VRS = frozenset(str(v) for v in VR)
 _SAFE_TEXT = "T"  # not in the table, kept without the object's identifying values
 
 
@@ -279,8 +282,8 @@ def _decided_undecoded(elem: RawDataElement) -> bool:
     decodes it when its action needs the value (D, Z, C, U); an X removes it and a K keeps it
     as read. Decision: a damaged value that the action never reads is not judged (it is
     removed into the encrypted originals, or kept, as the input had it)."""
-    if not raw_copyable(elem):
-        return False
+    if not raw_copyable(elem) or elem.VR not in _KNOWN_VRS:
+        return False  # an unknown VR is decoded: pydicom refuses it (exit 2), as before
     tag = int(elem.tag)
     group = tag >> 16
     return not (group & 1 or group in (0x0000, 0x0002) or (tag & 0xFFFF) == 0
@@ -440,8 +443,8 @@ class _Walker:
         elif vr == "UR":  # retrieve / storage / contact URLs embed IDs and original UIDs
             if tag in _SAFE_URL_TAGS:
                 return _KEEP
-        elif vr not in NAME_VRS and vr not in ("UN", "AE"):
-            return _KEEP
+        elif vr not in NAME_VRS and vr not in ("UN", "AE") and vr in _KNOWN_VRS:
+            return _KEEP  # fail closed: a VR not in the standard is never kept
         return decide("X/Z/D", attribute_type(self.sop_class, tag, where.parents))
 
     # -- actions -----------------------------------------------------------------------------

@@ -3,8 +3,10 @@
 :func:`deidentify_file` runs the steps in this order, and writes only when every one of them
 succeeded (through :func:`dicomsec._atomic.atomic_output`: no half-done file ever has a name):
 
-1. read the file (pydicom; values are decoded when a step needs them, and a value that fails
-   to decode refuses the file, exit 2, before anything is written);
+1. read the file (pydicom; values are decoded when a step needs them: a value a step reads
+   that fails to decode refuses the file, exit 2, before anything is written; a damaged value
+   no step reads is removed into the originals or kept as the input had it, see
+   docs/deid.md);
 2. the risks the options leave: without ``clean-pixel-data``, :func:`._pixels.burned_in_risk`;
    with ``clean-recognizable-visual-features``, :func:`._pixels.visual_features_risk` (the
    toolkit does not distort faces: the option is claimed only when the image cannot show
@@ -327,24 +329,10 @@ def _text(ds: Dataset, keyword: str) -> str:
     return "" if value is None else str(value)
 
 
-def _deidentify(src: Path, dst: Path, config: DeidConfig,
-                seen: list[Identity] | None = None) -> Deidentified:
-    from dicomsec.deid._engine import Settings, deidentify_dataset
-    from dicomsec.deid._uids import check_secret
-
-    check_secret(config.secret)
-    with _unreadable(src):
-        # values are decoded when a step needs them (the engine decodes what its actions
-        # read): a damaged one fails the file here, before anything is written (exit 2)
-        ds = _read(src)
-        flags, visual = _risks(ds, config.options)
-        if flags and config.strict:
-            raise PolicyViolation("refused (strict): " + "; ".join(flags), path=str(src),
-                                  hint="give the option that removes the risk, or drop "
-                                  "--strict to write the file with the risk flagged")
-        result = deidentify_dataset(ds, Settings(options=config.options, secret=config.secret),
-                                    as_read=_as_read(ds))
-    out, warnings = result.dataset, list(result.warnings)
+def _clean(out: Dataset, config: DeidConfig, warnings: list[str], visual: bool
+           ) -> tuple[PixelSummary | None, PixelSummary | None]:
+    """The pixel and overlay cleaning the options ask for, and the claims of what was done
+    (into (0012,0064), after the work)."""
     claims: list[Option] = []
     pixels = None
     if Option.CLEAN_PIXEL_DATA in config.options:
@@ -356,8 +344,32 @@ def _deidentify(src: Path, dst: Path, config: DeidConfig,
         out.RecognizableVisualFeatures = "NO"
         claims.append(Option.CLEAN_RECOGNIZABLE_VISUAL_FEATURES)
     _claim(out, claims)
-    _keep_originals(ds, result)
-    encrypted = _encrypt(result, config)
+    return pixels, overlays
+
+
+def _deidentify(src: Path, dst: Path, config: DeidConfig,
+                seen: list[Identity] | None = None) -> Deidentified:
+    from dicomsec.deid._engine import Settings, deidentify_dataset
+    from dicomsec.deid._uids import check_secret
+
+    check_secret(config.secret)
+    with _unreadable(src):
+        # values are decoded when a step needs them (the engine, the pixel and overlay
+        # cleaning, the originals): one that fails to decode fails the file here, before
+        # anything is written (exit 2)
+        ds = _read(src)
+        as_read = _as_read(ds)  # before any step decodes an element (its bytes as read)
+        flags, visual = _risks(ds, config.options)
+        if flags and config.strict:
+            raise PolicyViolation("refused (strict): " + "; ".join(flags), path=str(src),
+                                  hint="give the option that removes the risk, or drop "
+                                  "--strict to write the file with the risk flagged")
+        result = deidentify_dataset(ds, Settings(options=config.options, secret=config.secret),
+                                    as_read=as_read)
+        out, warnings = result.dataset, list(result.warnings)
+        pixels, overlays = _clean(out, config, warnings, visual)
+        _keep_originals(ds, result)
+        encrypted = _encrypt(result, config)
     _write(out, dst)
     if seen is not None:  # the output's study and instance, the original patient
         from dicomsec.signatures._events import Identity
