@@ -11,7 +11,14 @@ import pytest
 
 from dicomsec.audit.fhir import fhir_audit_event, validate_fhir
 from dicomsec.errors import InvalidInput
-from dicomsec.events import AuditEvent, AuditObject, ObjectKind, Operation, Participant
+from dicomsec.events import (
+    AuditEvent,
+    AuditObject,
+    ObjectKind,
+    Operation,
+    Outcome,
+    Participant,
+)
 from tests.audit.test_messages import EVENTS, FAIL, PATIENT, SOURCE, STUDY, WHEN, _given
 
 DCM = "http://dicom.nema.org/resources/ontology/DCM"
@@ -171,3 +178,30 @@ def test_fhir_carries_only_what_the_event_holds(event: AuditEvent) -> None:
     texts = {text for _, text in (d for o in event.objects for d in o.details)}
     unexpected = set(_strings(fhir_audit_event(event, SOURCE))) - allowed - texts
     assert not unexpected
+
+
+@pytest.mark.parametrize("event", [
+    AuditEvent(Operation.SIGN, objects=(AuditObject(ObjectKind.STUDY, "1.2.3"),
+                                        AuditObject(ObjectKind.PATIENT, "", name=""))),
+    AuditEvent(Operation.VERIFY, Outcome.MINOR_FAILURE, objects=(AuditObject(
+        ObjectKind.FILE, "file:///x", details=(("Alert Description", ""),)),)),
+    AuditEvent(Operation.ASSOCIATION_REFUSED, Outcome.MINOR_FAILURE,
+               objects=(AuditObject(ObjectKind.NODE, "127.0.0.1"),),
+               participants=(Participant("", network_access_point="127.0.0.1",
+                                         is_requestor=True),)),
+], ids=["empty patient id", "empty alert text", "empty remote user id"])
+def test_empty_values_still_validate(event: AuditEvent) -> None:
+    """DICOM type 2 values may be empty; FHIR strings may not: left out or "(empty)"."""
+    resource = fhir_audit_event(event, SOURCE)
+    assert validate_fhir(resource) == []
+    assert '""' not in json.dumps(resource)
+
+
+def test_hostile_values_are_capped() -> None:
+    hostile = "Evil^" + "A" * 40_000
+    event = AuditEvent(Operation.SIGN, description="d" * 9_000, objects=(
+        AuditObject(ObjectKind.PATIENT, "P" * 9_000, name=hostile),))
+    resource = fhir_audit_event(event, SOURCE)
+    assert validate_fhir(resource) == []
+    assert len(json.dumps(resource)) < 20_000
+    assert resource["entity"][0]["name"].endswith(f"...[+{len(hostile) - 1024} chars]")

@@ -481,3 +481,31 @@ def test_any_text_makes_valid_xml_and_comes_back(text: str) -> None:
     obj = root.find("ParticipantObjectIdentification")
     assert obj.get("ParticipantObjectID") == expected
     assert (obj.findtext("ParticipantObjectName") or "") == expected
+
+
+def test_hostile_values_are_capped_and_the_record_stays_whole() -> None:
+    """A 40,000-character Patient's Name (attacker-controlled input) would push a Security
+    Alert over the TLS limit (32768): each value is cut at its maximum with a visible
+    marker, the message stays valid and fits the sink."""
+    from dicomsec.audit.messages import VALUE_MAX, cap
+    from dicomsec.audit.sinks import TLS_DEFAULT_MAX, UdpSink
+    from dicomsec.audit.syslog import syslog_record
+
+    hostile = "Evil^" + "A" * 40_000
+    event = AuditEvent(Operation.VERIFY, Outcome.MINOR_FAILURE, when=WHEN,
+                       description="d" * 50_000, objects=(
+                           AuditObject(ObjectKind.FILE, "file:///" + "p" * 50_000, name=hostile,
+                                       details=(("Alert Description", "x" * 50_000),)),
+                           AuditObject(ObjectKind.STUDY, "1." * 30_000),
+                           AuditObject(ObjectKind.PATIENT, "P" * 50_000, name=hostile)),
+                       participants=(Participant("u" * 50_000, user_name=hostile),))
+    (alert,) = dicom_messages(event, SOURCE)
+    assert validate(alert.xml) == []
+    record = syslog_record(alert, SOURCE, WHEN)
+    assert len(record) < TLS_DEFAULT_MAX
+    assert UdpSink("127.0.0.1", max_size=TLS_DEFAULT_MAX).payload(event, alert, SOURCE) == record
+    root = etree.fromstring(alert.xml)
+    names = [e.text for e in root.iter("ParticipantObjectName")]
+    assert f"...[+{len(hostile) - VALUE_MAX} chars]" in names[0]
+    assert names[0] == cap(hostile) and names[0].startswith("Evil^AAA")
+    assert cap("short") == "short"

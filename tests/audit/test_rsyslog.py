@@ -231,8 +231,13 @@ def test_encrypted_client_key_with_password_file(receiver: Receiver, tmp_path: P
     trail = open_trail([tls_url(receiver, client)], tmp_path / "spool", source=SOURCE)
     trail.handle(event("RUN-7"))
     assert trail.flush().ok
+    spool_files = sorted((tmp_path / "spool").glob("spool.sqlite3*"))
+    assert {p.name for p in spool_files} >= {"spool.sqlite3", "spool.sqlite3-wal"}
+    for part in spool_files:  # while the -wal and -shm files exist
+        assert b"pass phrase" not in part.read_bytes(), part
     trail.close()
     assert tags(receiver.wait_for(1)) == {"RUN-7": 1}
     # the pass phrase is in no record and not in the spool
-    assert b"pass phrase" not in (tmp_path / "spool" / "spool.sqlite3").read_bytes()
+    for part in sorted((tmp_path / "spool").glob("spool.sqlite3*")):  # -wal, -shm too
+        assert b"pass phrase" not in part.read_bytes(), part
     assert "pass phrase" not in receiver.store.read_text()

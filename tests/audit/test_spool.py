@@ -114,3 +114,34 @@ def test_unwritable_spool_is_invalid_input(tmp_path: Path) -> None:
     (folder / "spool.sqlite3").mkdir(parents=True)
     with pytest.raises(InvalidInput, match="audit spool"):
         Spool(folder)
+
+
+def test_sync_fsyncs_the_log_when_a_reader_blocks_the_checkpoint(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reader's snapshot stops a PASSIVE checkpoint (which then syncs nothing): sync()
+    fsyncs the -wal file itself."""
+    Spool(tmp_path).close()
+    reader = sqlite3.connect(tmp_path / "spool.sqlite3", isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT COUNT(*) FROM queue").fetchone()  # a snapshot held
+    spool = Spool(tmp_path)
+    spool.add("x", b"second")
+    synced: list[str] = []
+    real = os.fsync
+
+    def spy(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", spy)
+    spool.close()
+    assert any(p.endswith("spool.sqlite3-wal") for p in synced), synced
+    reader.close()
+
+
+def test_a_batch_is_bounded_by_bytes(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+    spool.add_many([("a", b"x" * 400_000)] * 5)
+    assert [len(p) for _, p in spool.pending("a")] == [400_000, 400_000]  # 1 MiB
+    assert len(spool.pending("a", max_bytes=10)) == 1  # the first row always
+    assert len(spool.pending("a", 3, max_bytes=1 << 30)) == 3

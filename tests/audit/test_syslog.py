@@ -3,7 +3,13 @@ BYTES, header checks; sink URLs and the size limits (over the limit: refused, ne
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
+import socket
+import ssl
+import threading
+import time
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -13,6 +19,7 @@ import pytest
 from dicomsec.audit.messages import AuditMessage, AuditSource, dicom_messages, event_time
 from dicomsec.audit.sinks import FileSink, TlsSink, UdpSink, parse_sink
 from dicomsec.audit.syslog import BOM, octet_frame, syslog_record
+from dicomsec.audit.trail import open_trail
 from dicomsec.errors import InvalidInput
 from dicomsec.events import AuditEvent, Operation
 from tests.audit.receiver import PKI_SYSLOG
@@ -83,8 +90,8 @@ def _event() -> AuditEvent:
 @pytest.mark.parametrize(("url", "limit"), [
     ("syslog+tls://127.0.0.1:6514?ca={ca}", 32768),
     ("syslog+tls://127.0.0.1:6514?ca={ca}&max=65536", 65536),
-    ("syslog+udp://127.0.0.1:5514", 2048),
-    ("syslog+udp://127.0.0.1:5514?max=8192", 8192),
+    ("syslog+udp://127.0.0.1:5514", 8192),      # the default (receivers configured for it)
+    ("syslog+udp://127.0.0.1:5514?max=2048", 2048),
 ])
 def test_size_limit_refuses_never_cuts(url: str, limit: int) -> None:
     sink = parse_sink(url.format(ca=PKI_SYSLOG / "ca.cert.pem"))
@@ -113,7 +120,109 @@ def test_parse_sinks(tmp_path: Path) -> None:
     "syslog+udp://h?max=10", "syslog+udp://h?max=65508", "syslog+udp://h?bogus=1", "syslog+tls://h",
     "syslog+tls://h?ca=/nonexistent/ca.pem",
     f"syslog+tls://h?ca={PKI_SYSLOG / 'ca.cert.pem'}&cert={PKI_SYSLOG / 'client.cert.pem'}",
+    "syslog+udp://h:0", "file://otherhost/var/log/audit.log", "file:///var/log/a.log#frag",
+    "fhir-file:///x.ndjson#", "syslog+udp://user:secret-pw@h:514",
+    "syslog+tls://h?ca=/nonexistent/secret-value.pem&password-file=/secret-value",
 ])
 def test_bad_urls(url: str) -> None:
-    with pytest.raises(InvalidInput, match="audit sink"):
+    with pytest.raises(InvalidInput, match="audit sink") as caught:
         parse_sink(url)
+    # error lines never echo user information or query values
+    assert "secret" not in str(caught.value)
+
+
+def test_query_values_decoded_once(tmp_path: Path) -> None:
+    """``+`` stays ``+``, ``%2B`` is ``+`` (not decoded twice), ``%20`` a space; a file path
+    with a space works percent-encoded; file://localhost/ is the local host."""
+    odd = tmp_path / "a+b %41"
+    odd.mkdir()
+    ca = odd / "ca.pem"
+    ca.write_bytes((PKI_SYSLOG / "ca.cert.pem").read_bytes())
+    sink = parse_sink(f"syslog+tls://h?ca={tmp_path}/a+b%20%2541/ca.pem")
+    assert isinstance(sink, TlsSink) and sink.ca == ca
+    log = parse_sink(f"file://localhost{tmp_path}/x%20y.log")
+    assert isinstance(log, FileSink) and log.path == tmp_path / "x y.log"
+
+
+def test_file_sink_refuses_a_fifo_without_hanging(tmp_path: Path) -> None:
+    fifo = tmp_path / "audit.log"
+    os.mkfifo(fifo)
+    sink = parse_sink(fifo.as_uri())
+    assert sink.deliver([b"{}\n"], time.monotonic() + 1) == 0
+    assert "not a regular file" in (sink.last_error or "")
+
+
+def test_file_sink_ends_a_torn_line(tmp_path: Path) -> None:
+    """A process killed in the middle of an append leaves a line without its newline: the
+    next append ends it first, so that the next record stays a line of its own."""
+    log = tmp_path / "audit.log"
+    log.write_bytes(b'{"whole": 1}\n{"torn"')
+    sink = parse_sink(log.as_uri())
+    assert sink.deliver([b'{"next": 2}\n'], time.monotonic() + 1) == 1
+    assert log.read_bytes().split(b"\n") == [b'{"whole": 1}', b'{"torn"', b'{"next": 2}', b""]
+
+
+def test_encrypted_client_key_without_password_never_prompts(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No password-file= and no $DICOMSEC_KEY_PASSWORD: an error at once (OpenSSL's own
+    terminal prompt would hang the command)."""
+    from cryptography.hazmat.primitives import serialization
+
+    key = serialization.load_pem_private_key((PKI_SYSLOG / "client.key.pem").read_bytes(), None)
+    encrypted = tmp_path / "client.key.enc.pem"
+    encrypted.write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(b"pass phrase")))
+    monkeypatch.delenv("DICOMSEC_KEY_PASSWORD", raising=False)
+    sink = parse_sink(f"syslog+tls://127.0.0.1:9?ca={PKI_SYSLOG / 'ca.cert.pem'}"
+                      f"&cert={PKI_SYSLOG / 'client.cert.pem'}&key={encrypted}")
+    assert sink.deliver([b"x"], time.monotonic() + 5) == 0
+    assert "TLS client key needs a password" in (sink.last_error or "")
+    monkeypatch.setenv("DICOMSEC_KEY_PASSWORD", "pass phrase")  # the project's fallback
+    assert isinstance(sink, TlsSink) and sink.context() is not None
+
+
+def test_a_receiver_that_never_reads_keeps_the_records(tmp_path: Path) -> None:
+    """The handshake completes, then the receiver neither reads nor closes: the wait for its
+    close after close_notify runs out, which is NOT a confirmation (rows stay)."""
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(PKI_SYSLOG / "server.cert.pem", PKI_SYSLOG / "server.key.pem")
+    server.verify_mode = ssl.CERT_REQUIRED
+    server.load_verify_locations(PKI_SYSLOG / "ca.cert.pem")
+    held: list[ssl.SSLSocket] = []
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        def serve() -> None:
+            with contextlib.suppress(OSError):
+                conn, _ = listener.accept()
+                held.append(server.wrap_socket(conn, server_side=True))
+
+        threading.Thread(target=serve, daemon=True).start()
+        port = listener.getsockname()[1]
+        trail = open_trail([f"syslog+tls://127.0.0.1:{port}?ca={PKI_SYSLOG / 'ca.cert.pem'}"
+                            f"&cert={PKI_SYSLOG / 'client.cert.pem'}"
+                            f"&key={PKI_SYSLOG / 'client.key.pem'}"], tmp_path / "spool",
+                           source=SOURCE)
+        trail.handle(_event())
+        report = trail.flush(time.monotonic() + 1.5)
+        trail.close()
+    assert not report.ok and report.remaining == 1 and report.delivered == 0
+    assert "did not confirm" in (report.sinks[0].error or "")
+    for sock in held:
+        sock.close()
+
+
+def test_name_resolution_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A resolver that never answers costs a delivery its deadline, not more."""
+    gate = threading.Event()
+
+    def stuck(*args: Any, **kwargs: Any) -> Any:
+        gate.wait(30)
+        raise OSError("released")
+
+    monkeypatch.setattr(socket, "getaddrinfo", stuck)
+    sink = parse_sink("syslog+udp://audit.example.invalid:5514")
+    started = time.monotonic()
+    assert sink.deliver([b"x"], started + 0.3) == 0
+    elapsed = time.monotonic() - started
+    gate.set()
+    assert elapsed < 5 and "in time" in (sink.last_error or "")  # a hang check

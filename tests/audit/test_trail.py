@@ -246,3 +246,62 @@ def test_a_raising_sink_keeps_its_rows(clean_env: Path) -> None:
     assert not report.ok and report.remaining == 1
     assert report.sinks[0].error == "RuntimeError: sink defect"
     trail.close()
+
+
+@pytest.mark.parametrize(("urls", "env", "conf"), [
+    ([" "], None, None), (["", "file:///x"], None, None),
+    (None, ",", None), (None, " \t", None),
+    (None, None, "sinks = []\n"), (None, None, 'sinks = [" "]\n'),
+], ids=["--audit ' '", "empty among URLs", "env comma", "env blank", "sinks []", "sinks blank"])
+def test_only_off_turns_auditing_off(clean_env: Path, monkeypatch: pytest.MonkeyPatch,
+                                     urls: list[str] | None, env: str | None,
+                                     conf: str | None) -> None:
+    """A junk setting that yields no URL is InvalidInput, never a trail without a sink."""
+    if env is not None:
+        monkeypatch.setenv("DICOMSEC_AUDIT", env)
+    if conf is not None:
+        path = clean_env / "config" / "dicomsec" / "audit.toml"
+        path.parent.mkdir(parents=True)
+        path.write_text(conf)
+    with pytest.raises(InvalidInput, match="names no sink"):
+        open_trail(urls, clean_env / "spool", source=SOURCE)
+    assert not (clean_env / "spool").exists()
+
+
+@pytest.mark.parametrize("bound", [0, -1, float("nan"), float("inf"), 301, True])
+def test_bound_is_finite_and_at_most_300(clean_env: Path, bound: float) -> None:
+    with pytest.raises(InvalidInput, match="bound"):
+        resolve(["file:///x"], clean_env / "spool", bound)
+    path = clean_env / "config" / "dicomsec" / "audit.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"bound = {str(bound).lower()}\n")
+    with pytest.raises(InvalidInput, match="bound"):
+        resolve()
+
+
+def test_config_file_skipped_when_off_and_refused_when_not_regular(
+        clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A FIFO as the config file: never opened when auditing is off or the caller gave
+    everything; refused (not waited on) when it is still needed."""
+    path = clean_env / "config" / "dicomsec" / "audit.toml"
+    path.parent.mkdir(parents=True)
+    os.mkfifo(path)
+    assert resolve(["off"]).off
+    monkeypatch.setenv("DICOMSEC_AUDIT", "off")
+    assert resolve().off
+    monkeypatch.delenv("DICOMSEC_AUDIT")
+    given = resolve(["file:///x.log"], clean_env / "spool", 1.0)
+    assert given.urls == ("file:///x.log",)
+    with pytest.raises(InvalidInput, match="not a regular file"):
+        resolve()
+
+
+def test_a_url_given_is_one_url(clean_env: Path) -> None:
+    """Each given value is one URL (a path with a space works as given); the environment
+    variable is split on spaces and commas."""
+    spaced = (clean_env / "a b" / "audit.log").as_uri().replace("%20", " ")
+    assert resolve([spaced]).urls == (spaced,)
+    trail = open_trail([spaced], clean_env / "spool", source=SOURCE)
+    trail.handle(sign_event())
+    trail.close()
+    assert (clean_env / "a b" / "audit.log").exists() and trail.errors == []

@@ -343,7 +343,8 @@ def _existing(url: str, options: dict[str, str], key: str) -> Path | None:
         return None
     path = Path(value).expanduser()
     if not path.is_file():
-        raise InvalidInput(f"audit sink {shown(url)!r}: {key} file not found", path=str(path))
+        # the path is a query value: not echoed (the option's name says which file)
+        raise InvalidInput(f"audit sink {shown(url)!r}: {key}= file not found")
     return path
 
 

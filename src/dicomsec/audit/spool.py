@@ -27,7 +27,6 @@ not the one that opened it. Threads: one connection per process, guarded by a lo
 from __future__ import annotations
 
 import os
-import socket
 import sqlite3
 import threading
 import time
@@ -49,6 +48,8 @@ FILE_NAME = "spool.sqlite3"
 BACKOFF_FIRST = 1.0
 BACKOFF_MAX = 300.0
 BUSY_TIMEOUT_MS = 10_000
+#: the most payload bytes one :meth:`Spool.pending` batch holds (beyond its first row)
+BATCH_BYTES = 1 << 20
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS queue (
@@ -76,6 +77,15 @@ CREATE TABLE IF NOT EXISTS sinks (
 
 def _iso(stamp: float | None) -> str | None:
     return None if stamp is None else datetime.fromtimestamp(stamp, UTC).isoformat()
+
+
+def _hostname() -> str:
+    """This host's name (``socket.gethostname()``, without importing socket)."""
+    if hasattr(os, "uname"):
+        return os.uname().nodename
+    import socket
+
+    return socket.gethostname()
 
 
 def _pid_alive(pid: int) -> bool:
@@ -240,14 +250,32 @@ class Spool:
 
     def sync(self) -> None:
         """Make every record added so far survive a power cut: a checkpoint (in WAL mode with
-        ``synchronous=NORMAL`` SQLite fsyncs the log before it). Never raises (a busy database
-        is checkpointed by its next user)."""
+        ``synchronous=NORMAL`` SQLite fsyncs the log before it), and, when the checkpoint did
+        not cover every frame (a reader holds a snapshot, another writer is busy: a PASSIVE
+        checkpoint then copies less or nothing, and may sync nothing), an fsync of the
+        ``-wal`` file ourselves. Never raises."""
         with self._lock:
-            if self._db is not None and self._pid == os.getpid():
-                try:
-                    self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                except sqlite3.Error:
-                    pass
+            if self._db is None or self._pid != os.getpid():
+                return
+            try:
+                row = self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                complete = row is not None and row[0] == 0 and row[1] == row[2]
+            except sqlite3.Error:
+                complete = False
+            if not complete:
+                self._fsync_wal()
+
+    def _fsync_wal(self) -> None:
+        try:
+            fd = os.open(f"{self.path}-wal", os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return
+        try:
+            os.fsync(fd)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
 
     def close(self) -> None:
         self.sync()
@@ -273,13 +301,19 @@ class Spool:
                 ids.append(int(cur.lastrowid or 0))
         return ids
 
-    def pending(self, sink: str, limit: int = 100) -> list[tuple[int, bytes]]:
-        """The oldest ``limit`` rows of ``sink``, ``(id, payload)``, in the order added."""
+    def pending(self, sink: str, limit: int = 100,
+                max_bytes: int = BATCH_BYTES) -> list[tuple[int, bytes]]:
+        """The oldest rows of ``sink``, ``(id, payload)``, in the order added: at most
+        ``limit`` rows and, beyond the first row, at most ``max_bytes`` of payload."""
         with self._lock:
             try:
                 rows = self._conn().execute(
-                    "SELECT id, payload FROM queue WHERE sink = ? ORDER BY id LIMIT ?",
-                    (sink, limit)).fetchall()
+                    "SELECT q.id, q.payload FROM queue AS q JOIN ("
+                    " SELECT id, ROW_NUMBER() OVER (ORDER BY id) AS n,"
+                    " SUM(length(payload)) OVER (ORDER BY id) AS total"
+                    " FROM queue WHERE sink = ? ORDER BY id LIMIT ?) AS w ON q.id = w.id"
+                    " WHERE w.n = 1 OR w.total <= ? ORDER BY q.id",
+                    (sink, limit, max_bytes)).fetchall()
             except sqlite3.Error as exc:
                 raise InvalidInput(f"audit spool not readable: {exc}",
                                    path=str(self.path)) from None
@@ -310,12 +344,18 @@ class Spool:
         with self._tx() as db:
             db.executemany("DELETE FROM queue WHERE id = ?", [(i,) for i in ids])
 
-    def settle(self, sink: str, ids: Sequence[int], *, error: str | None) -> None:
-        """:meth:`remove` the delivered ``ids`` and :meth:`note` the attempt, in one
-        transaction (one disk sync instead of two)."""
+    def settle(self, sink: str, ids: Sequence[int], *, error: str | None,
+               release: str | None = None) -> int:
+        """:meth:`remove` the delivered ``ids``, :meth:`note` the attempt and, given the
+        lease's token, :meth:`release` it, in one transaction; returns the rows of ``sink``
+        still waiting."""
         with self._tx() as db:
             db.executemany("DELETE FROM queue WHERE id = ?", [(i,) for i in ids])
             self._note(db, sink, len(ids), error)
+            if release is not None:
+                self._release(db, sink, release)
+            (n,) = db.execute("SELECT COUNT(*) FROM queue WHERE sink = ?", (sink,)).fetchone()
+        return int(n)
 
     # --- per-sink state --------------------------------------------------------------------
 
@@ -351,25 +391,36 @@ class Spool:
     def lease(self, sink: str, token: str, seconds: float) -> bool:
         """Take (or extend) the right to send ``sink``'s rows for ``seconds``; ``False`` when
         another live flusher holds it."""
-        now, host, pid = time.time(), socket.gethostname(), os.getpid()
+        return self.take(sink, token, seconds, backoff=False) is None
+
+    def take(self, sink: str, token: str, seconds: float, *, backoff: bool) -> str | None:
+        """:meth:`lease`, and (``backoff``) :meth:`due`, in one transaction: ``None`` when
+        the lease is ours, else why not (``"backoff"``, ``"another process is sending"``)."""
+        now, host, pid = time.time(), _hostname(), os.getpid()
         with self._tx() as db:
             db.execute("INSERT OR IGNORE INTO sinks (sink) VALUES (?)", (sink,))
-            held = db.execute("SELECT lease_host, lease_pid, lease_token, lease_until "
-                              "FROM sinks WHERE sink = ?", (sink,)).fetchone()
-            l_host, l_pid, l_token, until = held
+            held = db.execute("SELECT lease_host, lease_pid, lease_token, lease_until, "
+                              "next_attempt FROM sinks WHERE sink = ?", (sink,)).fetchone()
+            l_host, l_pid, l_token, until, next_attempt = held
+            if backoff and float(next_attempt) > now:
+                return "backoff"
             free = (l_token is None or l_token == token or float(until) <= now
                     or (l_host == host and l_pid != pid and not _pid_alive(int(l_pid))))
             if not free:
-                return False
+                return "another process is sending"
             db.execute("UPDATE sinks SET lease_host = ?, lease_pid = ?, lease_token = ?, "
                        "lease_until = ? WHERE sink = ?", (host, pid, token, now + seconds, sink))
-        return True
+        return None
 
     def release(self, sink: str, token: str) -> None:
         with self._tx() as db:
-            db.execute("UPDATE sinks SET lease_host = NULL, lease_pid = NULL, "
-                       "lease_token = NULL, lease_until = 0 WHERE sink = ? AND lease_token = ?",
-                       (sink, token))
+            self._release(db, sink, token)
+
+    @staticmethod
+    def _release(db: sqlite3.Connection, sink: str, token: str) -> None:
+        db.execute("UPDATE sinks SET lease_host = NULL, lease_pid = NULL, "
+                   "lease_token = NULL, lease_until = 0 WHERE sink = ? AND lease_token = ?",
+                   (sink, token))
 
     def status(self) -> SpoolStatus:
         """Depth, oldest row, last delivery and last error of every sink."""

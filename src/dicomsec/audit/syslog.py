@@ -30,15 +30,15 @@ and before the spool removed it: delivery is at least once.
 from __future__ import annotations
 
 import contextlib
-import socket
 import time
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dicomsec.errors import InvalidInput
 
 if TYPE_CHECKING:
+    import socket
     import ssl
 
     from dicomsec.audit.messages import AuditMessage, AuditSource
@@ -113,6 +113,59 @@ def _left(deadline: float) -> float:
     return deadline - time.monotonic()
 
 
+def _addresses(host: str, port: int, kind: int, deadline: float) -> list[tuple[Any, ...]]:
+    """``getaddrinfo`` bounded by the deadline: a name is resolved in a daemon thread (a
+    slow resolver must not hold a command past its bound; the thread is abandoned then).
+
+    Raises:
+        OSError: the name does not resolve (TimeoutError: not by the deadline).
+    """
+    import socket
+    import threading
+
+    for family, address in ((socket.AF_INET, (host, port)),
+                            (socket.AF_INET6, (host, port, 0, 0))):
+        try:  # an address literal: no resolver involved
+            socket.inet_pton(family, host)
+        except OSError:
+            continue
+        return [(family, kind, 0, "", address)]
+    found: list[tuple[Any, ...]] = []
+    failed: list[OSError] = []
+
+    def run() -> None:
+        try:
+            found.extend(socket.getaddrinfo(host, port, type=kind))
+        except OSError as exc:
+            failed.append(exc)
+
+    worker = threading.Thread(target=run, name="dicomsec-audit-resolve", daemon=True)
+    worker.start()
+    worker.join(max(_left(deadline), 0.0))
+    if worker.is_alive():
+        raise TimeoutError(f"resolving {host} did not finish in time")
+    if failed:
+        raise failed[0]
+    return found
+
+
+def _connect(host: str, port: int, kind: int, deadline: float) -> socket.socket:
+    """A socket connected to the first address of ``host`` that answers, by the deadline."""
+    import socket
+
+    error: OSError = OSError(f"{host} has no address")
+    for family, _, proto, _, address in _addresses(host, port, kind, deadline):
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.settimeout(max(_left(deadline), 0.001))
+            sock.connect(address)
+            return sock
+        except OSError as exc:
+            sock.close()
+            error = exc
+    raise error
+
+
 def _refused_early(sock: ssl.SSLSocket, wait: float) -> str | None:
     """Whether the receiver closes or alerts within ``wait`` seconds after the handshake (how a
     TLS 1.3 receiver refuses our certificate); ``None``: it kept the connection open."""
@@ -164,6 +217,7 @@ def send_tls(records: Sequence[bytes], context: ssl.SSLContext, host: str, port:
     were delivered (all or none: they share one connection whose end confirms them; see the
     module's docstring) and the error, if any, in one line.
     """
+    import socket
     import ssl
 
     if not records:
@@ -172,7 +226,7 @@ def send_tls(records: Sequence[bytes], context: ssl.SSLContext, host: str, port:
     if _left(deadline) <= 0:
         return 0, "no time left to connect"
     try:
-        raw = socket.create_connection((host, port), timeout=max(_left(deadline), 0.001))
+        raw = _connect(host, port, socket.SOCK_STREAM, deadline)
     except OSError as exc:
         return 0, f"cannot connect to {host}:{port}: {exc.strerror or exc}"
     round_trip = time.monotonic() - started
@@ -208,12 +262,11 @@ def send_udp(records: Sequence[bytes], host: str, port: int,
     from an earlier datagram surfaces as ``connection refused`` on a later one (the socket is
     connected), which stops the batch there.
     """
+    import socket
+
     sent = 0
     try:
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        with socket.socket(family, socket.SOCK_DGRAM) as sock:
-            sock.settimeout(max(_left(deadline), 0.001))
-            sock.connect((host, port))
+        with _connect(host, port, socket.SOCK_DGRAM, deadline) as sock:
             for record in records:
                 if _left(deadline) <= 0:
                     return sent, "no time left"

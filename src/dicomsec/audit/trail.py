@@ -200,49 +200,63 @@ class Trail:
             return -1
 
     def _flush_sink(self, sink: Sink, deadline: float, force: bool) -> SinkFlush:
+        """One sink: a read (anything waiting?), then one transaction to take the lease (and
+        check the backoff), and one per batch to settle it (the last one also releases)."""
         spool = self.spool
         assert spool is not None
         token = os.urandom(8).hex()
         try:
             if not spool.pending(sink.name, 1):
                 return SinkFlush(sink.name, 0, 0)
-            if not force and not spool.due(sink.name):
-                return SinkFlush(sink.name, 0, self._depth(sink.name), skipped="backoff")
             lease = max(deadline - time.monotonic(), 0.0) + LEASE_MARGIN
-            if not spool.lease(sink.name, token, lease):
-                return SinkFlush(sink.name, 0, self._depth(sink.name),
-                                 skipped="another process is sending")
+            refused = spool.take(sink.name, token, lease, backoff=not force)
+            if refused is not None:
+                return SinkFlush(sink.name, 0, self._depth(sink.name), skipped=refused)
         except InvalidInput as exc:
             return SinkFlush(sink.name, 0, -1, error=str(exc))
-        delivered, error = 0, None
+        delivered, error, remaining, released = 0, None, -1, False
         try:
-            delivered, error = self._send(sink, spool, deadline)
+            delivered, error, remaining, released = self._send(sink, spool, deadline, token)
         except InvalidInput as exc:
             error = str(exc)
         finally:
-            try:
-                spool.release(sink.name, token)
-            except InvalidInput as exc:
-                error = error or str(exc)
-        return SinkFlush(sink.name, delivered, self._depth(sink.name), error)
+            if not released:
+                try:
+                    spool.release(sink.name, token)
+                except InvalidInput as exc:
+                    error = error or str(exc)
+        if remaining < 0:
+            remaining = self._depth(sink.name)
+        return SinkFlush(sink.name, delivered, remaining, error)
 
-    def _send(self, sink: Sink, spool: Spool, deadline: float) -> tuple[int, str | None]:
+    def _send(self, sink: Sink, spool: Spool, deadline: float,
+              token: str) -> tuple[int, str | None, int, bool]:
+        """Batches until the sink's rows are gone, an error or the deadline: (delivered, error,
+        rows remaining, whether the lease was released with the last settle)."""
         delivered = 0
         while time.monotonic() < deadline:
             rows = spool.pending(sink.name, BATCH)
             if not rows:
-                return delivered, None
+                return delivered, None, 0, False
             try:
                 taken = max(0, min(sink.deliver([p for _, p in rows], deadline), len(rows)))
             except Exception as exc:  # a sink must not raise; one that does keeps its rows
                 taken, sink.last_error = 0, f"{type(exc).__name__}: {exc}"
             error = None if taken == len(rows) else (sink.last_error or "not all taken")
-            spool.settle(sink.name, [i for i, _ in rows[:taken]], error=error)
+            # the last batch (short of BATCH rows: the usual case) also releases the lease
+            last = error is not None or time.monotonic() >= deadline or len(rows) < BATCH
+            remaining = spool.settle(sink.name, [i for i, _ in rows[:taken]], error=error,
+                                     release=token if last else None)
             delivered += taken
-            if error is not None:
-                return delivered, error
-        remaining = spool.pending(sink.name, 1)
-        return delivered, ("deadline reached" if remaining else None)
+            if error is not None or not remaining:
+                return delivered, error, remaining, last
+            if time.monotonic() >= deadline:
+                return delivered, "deadline reached", remaining, last
+            if last and spool.take(sink.name, token, max(deadline - time.monotonic(), 0.0)
+                                   + LEASE_MARGIN, backoff=False) is not None:
+                return delivered, None, remaining, True  # rows came in: another flusher has them
+        remaining = spool.depth(sink.name)
+        return delivered, ("deadline reached" if remaining else None), remaining, False
 
     # --- life cycle ------------------------------------------------------------------------
 
