@@ -5,10 +5,11 @@ a skip.
 
 Audit isolation: at import time ``XDG_STATE_HOME`` and ``XDG_CONFIG_HOME`` point at a throw-away
 folder per pytest process (one per xdist worker, under one root the controller makes), and
-``DICOMSEC_AUDIT`` and ``DICOMSEC_AUDIT_SPOOL`` are removed, so no test writes to the real ``~/.local/state`` or reads the
-user's audit configuration. At the end of the session every message in the default file sinks
-of those folders is validated (DICOM XML against the schema, FHIR with the FHIR model:
-issue 11, acceptance 1); one invalid message fails the session.
+``DICOMSEC_AUDIT`` and ``DICOMSEC_AUDIT_SPOOL`` are removed, so no test writes to the real
+``~/.local/state`` (or the user's spool folder) or reads the user's audit configuration. At
+the end of the session every message in the default file sinks of those folders is validated
+(DICOM XML against the schema, FHIR with the FHIR model: issue 11, acceptance 1); one invalid
+message fails the session.
 """
 
 from __future__ import annotations

@@ -5,8 +5,10 @@ status`` (issue 11)."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import select
 import socket
 import subprocess
 import sys
@@ -299,19 +301,20 @@ def test_status_without_a_spool(tmp_path: Path, capsys: pytest.CaptureFixture[st
 
 def test_program_delivers_to_tls_after_it_ends(tmp_path: Path) -> None:
     """The ``dicomsec`` program writes the file sink before it exits and leaves the TLS
-    receiver to a detached child: the record reaches a real rsyslog exactly once and leaves
-    the spool; the program's output pipe is not held open by the child."""
+    receiver to a detached child: the run returns at once (within 5 s: its output pipe is not
+    held open by the child); the record reaches a real rsyslog and leaves the spool; once
+    the child has ended it is there exactly once."""
     from tests.audit.receiver import running_receiver
 
     with running_receiver(tmp_path / "rsyslog") as receiver:
         url = (f"syslog+tls://127.0.0.1:{receiver.tls_port}?ca={SYSLOG_PKI / 'ca.cert.pem'}"
                f"&cert={SYSLOG_PKI / 'client.cert.pem'}&key={SYSLOG_PKI / 'client.key.pem'}")
         log, spool = tmp_path / "a.log", tmp_path / "spool"
-        done = subprocess.run(
+        done = subprocess.run(  # returns at once: the delivery is not waited for
             [sys.executable, "-m", "dicomsec", "--audit", url, "--audit", log.as_uri(),
              "--audit-spool", str(spool), "audit", "tail", "--file",
              str(AUDIT_DATA / "application-activity-start.xml")],
-            capture_output=True, timeout=60, check=False)
+            capture_output=True, timeout=5, check=False)
         assert done.returncode == 0, done.stderr
         (local,) = _log_records(log)  # written before the program ended
         stored = receiver.wait_for(1, timeout=30)
@@ -319,6 +322,53 @@ def test_program_delivers_to_tls_after_it_ends(tmp_path: Path) -> None:
         assert stored[0]["msg"].encode().removeprefix(b"\xef\xbb\xbf") == \
             str(local["xml"]).encode()
         assert _spool_empties(spool)  # the child removes the row once the receiver took it
+        assert _children_end(str(spool))
+        assert len(receiver.wait_for(1, timeout=5)) == 1  # exactly once, the child gone
+
+
+def _children_end(marker: str, seconds: float = 30.0) -> bool:
+    """Whether every process whose command line holds ``marker`` (the detached delivery
+    children of a run: forks of the program, same arguments) has ended within ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        alive = []
+        for entry in Path("/proc").iterdir():
+            try:
+                if entry.name.isdigit() and marker.encode() in (entry / "cmdline").read_bytes():
+                    alive.append(entry.name)
+            except OSError:
+                continue  # ended meanwhile
+        if not alive:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_delivery_child_keeps_no_inherited_descriptor(tmp_path: Path) -> None:
+    """The detached child lets go of the caller's descriptors: a pipe the caller gave the
+    program on an extra descriptor reads end-of-file once the program has exited, although
+    the child is still waiting on a receiver that never answers the TLS handshake."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # connections complete in the backlog; nobody ever speaks TLS
+        port = silent.getsockname()[1]
+        url = (f"syslog+tls://127.0.0.1:{port}?ca={SYSLOG_PKI / 'ca.cert.pem'}"
+               f"&cert={SYSLOG_PKI / 'client.cert.pem'}&key={SYSLOG_PKI / 'client.key.pem'}")
+        spool = tmp_path / "spool"
+        read_end, write_end = os.pipe()
+        try:
+            child = subprocess.Popen(
+                [sys.executable, "-m", "dicomsec", "--audit", url, "--audit-spool", str(spool),
+                 "audit", "tail", "--file", str(AUDIT_DATA / "application-activity-start.xml")],
+                pass_fds=(write_end,), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            os.close(write_end)
+            _, err = child.communicate(timeout=60)
+            assert child.returncode == 0, err
+            readable, _, _ = select.select([read_end], [], [], 5.0)
+            assert readable and os.read(read_end, 1) == b""  # every writer is gone
+        finally:
+            os.close(read_end)
+    assert _children_end(str(spool))  # the listener closed: the child gave up
 
 
 def _spool_empties(folder: Path, seconds: float = 30.0) -> bool:
@@ -368,3 +418,213 @@ def test_sign_audited_imports_no_lxml(tmp_path: Path, audit: list[str]) -> None:
     else:
         assert "dicomsec.audit.trail" in found
         assert len(_log_records(tmp_path / "state" / "dicomsec" / "audit.log")) == 1
+
+
+# ------------------------------------------------------------------------------------------
+# review findings: tail (rotation, truncation, the last records), deep JSON, --debug, the
+# test isolation, unexpected failures audited
+
+
+def _line(n: str, pad: int = 0) -> str:
+    """A file-sink-like record line, told apart by ``n`` (``--json`` prints it back)."""
+    return json.dumps({"xml": "<AuditMessage/>", "n": n, "pad": "x" * pad}) + "\n"
+
+
+class _Lines:
+    """The lines a child prints, read by a thread (a bounded wait for each)."""
+
+    def __init__(self, child: subprocess.Popen[bytes]) -> None:
+        import queue
+        import threading
+
+        self.queue: queue.Queue[bytes] = queue.Queue()
+        assert child.stdout is not None
+        stream = child.stdout
+
+        def pump() -> None:
+            for line in stream:
+                self.queue.put(line)
+
+        threading.Thread(target=pump, daemon=True).start()
+
+    def next(self) -> str:
+        return str(json.loads(self.queue.get(timeout=20))["n"])
+
+
+@pytest.mark.parametrize("how", ["rotate", "copytruncate"])
+def test_tail_follow_rotation_and_truncation(tmp_path: Path, how: str) -> None:
+    """--follow across a rotation (the log renamed, a new one created: what was appended to
+    the old one is shown, then the new one from its start) and a copytruncate (the log cut
+    to nothing and written again: read from its start)."""
+    log = tmp_path / "a.log"
+    log.write_text(_line("r0"))
+    env = {**os.environ, "DICOMSEC_AUDIT": "off"}
+    child = subprocess.Popen([sys.executable, "-m", "dicomsec", "audit", "tail", "--follow",
+                              "--json", "-n", "1", "--file", str(log), "--interval", "0.05"],
+                             stdout=subprocess.PIPE, env=env)
+    try:
+        lines = _Lines(child)
+        assert lines.next() == "r0"
+        with open(log, "a", encoding="utf-8") as fh:
+            fh.write(_line("r1", pad=4000))
+        assert lines.next() == "r1"
+        if how == "rotate":
+            with open(log, "a", encoding="utf-8") as fh:
+                fh.write(_line("r2"))
+            log.rename(tmp_path / "a.log.1")
+            log.write_text(_line("r3"))
+            assert [lines.next(), lines.next()] == ["r2", "r3"]
+        else:
+            (tmp_path / "a.log.1").write_bytes(log.read_bytes())
+            with open(log, "r+", encoding="utf-8") as fh:
+                fh.truncate(0)
+            with open(log, "a", encoding="utf-8") as fh:
+                fh.write(_line("r3"))
+            assert lines.next() == "r3"
+        with open(log, "a", encoding="utf-8") as fh:
+            fh.write(_line("r4"))
+        assert lines.next() == "r4"
+    finally:
+        child.terminate()
+        child.wait(timeout=20)
+
+
+def test_deeply_nested_json_is_a_bad_line(tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """A line nested too deeply for the JSON reader is a bad record (validate: exit 1; tail
+    shows it as unreadable), never an internal error."""
+    deep = tmp_path / "deep.log"
+    deep.write_bytes(b"[" * 200_000 + b"\n" + _line("ok").encode())
+    assert cli_main(["audit", "validate", str(deep)]) == 1
+    assert "deep.log:1: JSON nested too deeply" in capsys.readouterr().err
+    assert cli_main(["--audit", "off", "audit", "tail", "--file", str(deep)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "(unreadable line: JSON nested too deeply)" and len(out) == 2
+
+
+def _old_tail(data: bytes, count: int) -> list[tuple[str, object, object]]:
+    """What ``audit tail -n count`` showed before it read backwards: every record of the
+    whole file up to its last newline, then the last ``count`` (all of them when there are
+    fewer: the old slice went negative then and showed too few)."""
+    from dicomsec.cli.commands.audit import read_records
+
+    records = list(read_records(data[:data.rfind(b"\n") + 1]))
+    return [(r.kind, r.content, r.raw) for r in records[max(0, len(records) - count) if count
+                                                        else len(records):]]
+
+
+_SAMPLE = (AUDIT_DATA / "application-activity-start.xml").read_bytes()
+
+
+@pytest.mark.parametrize("data", [
+    b"", b"no newline at all", _line("a").encode() + b"partial",
+    b"\n\n" + _line("a").encode() + b"  \n\n" + _line("b").encode() + b"\n\n",
+    b"a\rb\r\n\xef\xbb\xbf" + _SAMPLE.replace(b"\n", b" ") + b"\nnot json\n{}\n",
+    _SAMPLE, b"\xef\xbb\xbf  \n" + _SAMPLE, _SAMPLE + b"\n" + _SAMPLE,
+    b"".join(_line(str(i), pad=i % 50).encode() for i in range(300)),
+], ids=["empty", "no-newline", "partial", "blanks", "mixed", "one-xml", "bom-xml",
+        "two-xml", "many"])
+@pytest.mark.parametrize("count", [0, 1, 3, 10, 1000])
+def test_last_records_equal_the_whole_read(tmp_path: Path, data: bytes, count: int,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """``audit tail -n N`` reads blocks backwards (tiny blocks here, so that every path is
+    taken): the records shown are those the whole file gave."""
+    from dicomsec.cli.commands import audit as audit_cmd
+
+    monkeypatch.setattr(audit_cmd, "_BLOCK", 7)
+    log = tmp_path / "a.log"
+    log.write_bytes(data)
+    with open(log, "rb") as fh:
+        records, end = audit_cmd.last_records(fh, count)
+    assert [(r.kind, r.content, r.raw) for r in records] == _old_tail(data, count)
+    assert end == data.rfind(b"\n") + 1
+
+
+def test_tail_of_a_big_log_reads_its_end_only(tmp_path: Path) -> None:
+    """A log of 20,000 records (~40 MB): the last 10 are those of the whole read, and only
+    the end of the file is read (memory bounded by what is shown)."""
+    from dicomsec.cli.commands.audit import last_records
+
+    record = json.dumps({"event_id": "110100", "xml": _SAMPLE.decode("utf-8")}).encode()
+    data = b"".join(record[:-1] + f', "i": {i}}}\n'.encode() for i in range(20_000))
+    log = tmp_path / "big.log"
+    log.write_bytes(data + b"{partial")
+
+    class Counting(io.FileIO):
+        taken = 0
+
+        def read(self, size: int | None = -1) -> bytes:
+            chunk = super().read(size)
+            Counting.taken += len(chunk)
+            return chunk
+
+    with Counting(log, "rb") as fh:
+        records, end = last_records(fh, 10)
+    assert [(r.kind, r.content, r.raw) for r in records] == _old_tail(data, 10)
+    assert [r.raw["i"] for r in records if r.raw] == list(range(19_990, 20_000))
+    assert end == len(data) and Counting.taken < 1 << 20
+
+
+def test_debug_only_before_the_double_dash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """After ``--`` a ``--debug`` is a file name, never the option."""
+    from dicomsec.cli._root import DEBUG
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "--debug").write_bytes((PYDICOM_FILES / "CT_small.dcm").read_bytes())
+    assert cli_main(["--audit", "off", "verify", "--allow-unsigned", "--workers", "1", "--",
+                     "--debug"]) == 0
+    assert DEBUG[0] is False
+    assert "--debug" in capsys.readouterr().out
+
+
+def test_isolation_drops_the_users_audit_settings(tmp_path: Path) -> None:
+    """tests/conftest.py and bench/audit.py never let a user's DICOMSEC_AUDIT or
+    DICOMSEC_AUDIT_SPOOL reach a test or a benchmarked command."""
+    repo = Path(__file__).resolve().parents[2]
+    probe = ("import importlib.util, json, os, tests.conftest\n"
+             "spec = importlib.util.spec_from_file_location('b', 'bench/audit.py')\n"
+             "assert spec is not None and spec.loader is not None\n"
+             "b = importlib.util.module_from_spec(spec); spec.loader.exec_module(b)\n"
+             "names = ('DICOMSEC_AUDIT', 'DICOMSEC_AUDIT_SPOOL')\n"
+             "print(json.dumps([[n in os.environ, n in b.ENV] for n in names]))\n")
+    env = {**os.environ, "DICOMSEC_AUDIT": f"file://{tmp_path}/user.log",
+           "DICOMSEC_AUDIT_SPOOL": str(tmp_path / "user-spool")}
+    done = subprocess.run([sys.executable, "-c", probe], cwd=repo, env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [[False, False], [False, False]]
+
+
+@pytest.mark.parametrize(("exc", "code", "outcome", "text"), [
+    (OSError(5, "Input/output error", "disk.dcm"), 2, "4", "disk.dcm: Input/output error"),
+    (RuntimeError("broken\nacross lines"), 70, "8",
+     "internal error: RuntimeError: broken across lines"),
+])
+def test_unexpected_failure_is_audited(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                       capsys: pytest.CaptureFixture[str], exc: Exception,
+                                       code: int, outcome: str, text: str) -> None:
+    """An exception that is not a DicomSecError during a verification (an OSError, a defect)
+    is still the file's VERIFY failure record: outcome 4 (8 for a defect), its one line as
+    Alert Description, no traceback; the command says one line."""
+    import base64
+    import xml.etree.ElementTree as ET
+
+    import dicomsec.signatures
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise exc
+
+    monkeypatch.setattr(dicomsec.signatures, "verify_file", broken)
+    log = tmp_path / "a.log"
+    assert cli_main(["--audit", log.as_uri(), "--audit-spool", str(tmp_path / "s"), "verify",
+                     str(PYDICOM_FILES / "CT_small.dcm"), "--workers", "1"]) == code
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    (record,) = _log_records(log)
+    root = ET.fromstring(str(record["xml"]))
+    event = root.find("EventIdentification")
+    assert event is not None and event.get("EventOutcomeIndicator") == outcome
+    details = [base64.b64decode(d.get("value", "")).decode() for d in
+               root.iter("ParticipantObjectDetail") if d.get("type") == "Alert Description"]
+    assert details == [text]
+    assert "Traceback" not in log.read_text("utf-8")

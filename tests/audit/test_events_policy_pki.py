@@ -164,3 +164,30 @@ def test_cli_records_policy_and_pki(tmp_path: Path) -> None:
     assert detail is not None and detail.get("type") == "Alert Description"
     assert "unsigned" in base64.b64decode(detail.get("value", "")).decode("utf-8")
     assert PASSPHRASE not in log.read_text("utf-8")
+
+
+@pytest.mark.parametrize(("mode", "workers", "code", "outcome"), [
+    ("enforce", "1", 1, "4"), ("monitor", "2", 0, "8")])
+def test_cli_verify_with_policy_records_the_violation(tmp_path: Path, mode: str, workers: str,
+                                                      code: int, outcome: str) -> None:
+    """``verify --policy``: a violated rule is a POLICY_VIOLATION record (110113, type 110144),
+    refused (4) under enforce, let through (8) under monitor, in this process and from a
+    worker (the parent re-emits what the job collected), next to the VERIFY record."""
+    log = tmp_path / "audit.log"
+    rules = tmp_path / f"{mode}.toml"
+    rules.write_text(f'[[rule]]\nname = "ct"\nmatch = {{ Modality = "CT" }}\nmode = "{mode}"\n',
+                     encoding="utf-8")
+    assert cli_main(["--audit", log.as_uri(), "--audit-spool", str(tmp_path / "spool"),
+                     "verify", str(UNSIGNED), "--allow-unsigned", "--policy", str(rules),
+                     "--workers", workers]) == code
+    for line in log.read_text("utf-8").splitlines():
+        assert validate(json.loads(line)["xml"].encode("utf-8")) == []
+    records = _records(log)
+    violations = [r for r in records if _type_code(r) == "110144"]
+    assert len(violations) == 1
+    event = violations[0].find("EventIdentification")
+    assert event is not None and event.get("EventOutcomeIndicator") == outcome
+    target = violations[0].find("ParticipantObjectIdentification")
+    assert target is not None
+    assert target.get("ParticipantObjectID") == UNSIGNED.resolve().as_uri()
+    assert len(records) == 2  # and the file's VERIFY record

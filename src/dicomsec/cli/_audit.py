@@ -181,9 +181,10 @@ _LOCAL_KINDS = frozenset({"file", "fhir-file"})
 
 def _deliver_detached(trail: Trail) -> bool:
     """Write the local sinks, then fork a child (new session, standard streams on
-    /dev/null) that delivers to the network sinks within the trail's bound and exits; the
-    caller goes on at once. ``False`` (nothing done) when there is no network sink, no
-    ``fork``, or another thread runs (forking then is unsafe): the caller closes as usual."""
+    /dev/null, no other inherited descriptor kept) that delivers to the network sinks within
+    the trail's bound and exits; the caller goes on at once. ``False`` (nothing done) when
+    there is no network sink, no ``fork``, or another thread runs (forking then is unsafe):
+    the caller closes as usual."""
     import os
     import threading
 
@@ -215,9 +216,42 @@ def _deliver_detached(trail: Trail) -> bool:
         null = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(null, fd)
+        _release_descriptors(null)  # the spool is reopened by its path, the sinks by URL
         _deliver(_Trail(remote, trail.spool, trail.source, trail.bound))
     finally:
         os._exit(0)
+
+
+def _release_descriptors(null: int) -> None:
+    """In the detached child: let go of every descriptor above 2 it inherited (the caller's
+    pipes, sockets and files, which would otherwise stay open until the child ends, up to
+    :data:`DETACHED_SECONDS` after the command). Each is made a copy of ``null`` (/dev/null)
+    rather than closed, so that its number is not reused: a Python object of the parent that
+    still owns the number and is collected in the child then closes that copy, never the
+    child's own spool or socket."""
+    import os
+
+    fds: list[int] | None = None
+    for folder in ("/proc/self/fd", "/dev/fd"):
+        try:
+            fds = [int(name) for name in os.listdir(folder)]
+            break
+        except (OSError, ValueError):
+            continue
+    if fds is None:
+        try:
+            top = int(os.sysconf("SC_OPEN_MAX"))
+        except (OSError, ValueError):
+            top = 1024
+        fds = list(range(3, min(top, 1 << 16)))
+    for fd in fds:
+        if fd <= 2 or fd == null:
+            continue
+        try:
+            os.fstat(fd)  # only open ones (the listing's own descriptor is closed by now)
+            os.dup2(null, fd, inheritable=False)
+        except OSError:
+            continue
 
 
 def _deliver(trail: Trail) -> None:

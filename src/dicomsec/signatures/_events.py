@@ -38,10 +38,10 @@ if TYPE_CHECKING:
     from dicomsec._rawdicom import ParsedFile
     from dicomsec.errors import ErrorKind
 
-__all__ = ["HEAD_BYTES", "Audited", "Identity", "alert", "emit_built", "failure_event",
-           "file_object", "head_identity", "identity_objects", "parsed_identity",
-           "recipient_participant", "run_audited",
-           "unpacked", "with_command", "without_files"]
+__all__ = ["HEAD_BYTES", "Audited", "Identity", "alert", "describe", "emit_built",
+           "failure_event", "file_object", "head_identity", "identity_objects",
+           "parsed_identity", "recipient_participant", "run_audited", "unpacked",
+           "with_command", "without_files"]
 
 _log = logging.getLogger("dicomsec.events")
 
@@ -307,18 +307,36 @@ def identity_objects(ident: Identity, *, encrypted: bool | None = None,
     return tuple(out)
 
 
-def failure_event(operation: Operation, exc: DicomSecError, path: Path | str | None,
+def describe(exc: BaseException) -> str:
+    """One line for an exception, as :mod:`dicomsec.batch` words a failed job: a
+    :class:`DicomSecError` its message, an :class:`OSError` the file and the system's reason,
+    anything else ``internal error: Type: message`` (never a traceback)."""
+    if isinstance(exc, DicomSecError):
+        text = str(exc)
+    elif isinstance(exc, OSError):
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        text = f"{where}{exc.strerror or exc}"
+    else:
+        text = f"internal error: {type(exc).__name__}: {exc}"
+    return " ".join(text.split())
+
+
+def failure_event(operation: Operation, exc: BaseException, path: Path | str | None,
                   objects: tuple[AuditObject, ...] = ()) -> AuditEvent:
     """The event of an operation that raised ``exc``: a :class:`PolicyViolation` gives a
-    POLICY_VIOLATION event (refused: outcome 4), anything else ``operation`` with outcome 4;
-    both with the file (when known), ``objects`` and the error's line as Alert Description."""
-    text = str(exc)
+    POLICY_VIOLATION event (refused: outcome 4), any other :class:`DicomSecError` or an
+    :class:`OSError` ``operation`` with outcome 4, an unexpected exception (a defect)
+    ``operation`` with outcome 8; each with the file (when known), ``objects`` and the
+    error's line (:func:`describe`) as Alert Description."""
+    text = describe(exc)
     files = (file_object(path, details=alert(text)),) if path is not None else ()
     if isinstance(exc, PolicyViolation):
         return AuditEvent(Operation.POLICY_VIOLATION, Outcome.MINOR_FAILURE, text,
                           files or (AuditObject(ObjectKind.SECURITY_RESOURCE, "policy",
                                                 details=alert(text)),))
-    return AuditEvent(operation, Outcome.MINOR_FAILURE, text, (*files, *objects))
+    outcome = Outcome.MINOR_FAILURE if isinstance(exc, DicomSecError | OSError) \
+        else Outcome.SERIOUS_FAILURE
+    return AuditEvent(operation, outcome, text, (*files, *objects))
 
 
 def emit_built(handlers: Iterable[AuditHandler] | None,
@@ -365,20 +383,42 @@ class Audited(Generic[R]):
     error: str | None = None
     message: str | None = None
     kind: ErrorKind | None = None
+    #: the traceback of an unexpected exception (a defect), for ``--debug``; else ``None``
+    detail: str | None = None
 
 
-def run_audited(job: Callable[[tuple[AuditHandler, ...]], R]) -> Audited[R]:
-    """Run ``job(handlers)`` with a :class:`~dicomsec.events.Collector`; a
-    :class:`DicomSecError` becomes an :class:`Audited` failure that keeps the events (an
-    exception would lose them on its way out of the worker). Other exceptions propagate."""
+def run_audited(job: Callable[[tuple[AuditHandler, ...]], R], *,
+                operation: Operation | None = None,
+                path: Path | str | None = None) -> Audited[R]:
+    """Run ``job(handlers)`` with a :class:`~dicomsec.events.Collector`; any exception
+    (:class:`DicomSecError`, :class:`OSError`, a defect) becomes an :class:`Audited` failure
+    that keeps the events (an exception would lose them on its way out of the worker), worded
+    as :mod:`dicomsec.batch` words a failed job. When the job collected no failure event of
+    its own (the library audits its :class:`DicomSecError`; an unexpected exception escapes
+    it unaudited) and ``operation`` is given, the failure event of ``operation`` on ``path``
+    is added (:func:`failure_event`: outcome 4, or 8 for a defect)."""
     collector = Collector()
     try:
         value = job((collector,))
-    except DicomSecError as exc:
-        kind = error_kind(exc)
-        hint = f" ({exc.hint})" if exc.hint and kind == "security" else ""
-        return Audited(None, tuple(collector.events), f"{exc}{hint}", exc.message, kind)
+    except Exception as exc:  # every failure of the job is its answer, with its events
+        if operation is not None and all(e.outcome == Outcome.SUCCESS
+                                         for e in collector.events):
+            emit((collector,), failure_event(operation, exc, path))
+        return _failed(exc, tuple(collector.events))
     return Audited(value, tuple(collector.events))
+
+
+def _failed(exc: Exception, events: tuple[AuditEvent, ...]) -> Audited[R]:
+    kind = error_kind(exc)
+    if isinstance(exc, DicomSecError):
+        hint = f" ({exc.hint})" if exc.hint and kind == "security" else ""
+        return Audited(None, events, f"{exc}{hint}", exc.message, kind)
+    text = describe(exc)
+    if isinstance(exc, OSError):
+        return Audited(None, events, text, exc.strerror or str(exc), kind)
+    import traceback
+
+    return Audited(None, events, text, text, kind, "".join(traceback.format_exception(exc)))
 
 
 def recipient_participant(recipient: object) -> Participant:
@@ -415,6 +455,9 @@ def unpacked(outcome: Out, handlers: Iterable[AuditHandler]) -> Out:
     replace: Callable[..., Out] = dataclasses.replace
     if value.error is None:
         return replace(outcome, value=value.value)
+    if value.detail is not None and hasattr(outcome, "detail"):
+        return replace(outcome, value=None, error=value.error, message=value.message,
+                       kind=value.kind, detail=value.detail)
     return replace(outcome, value=None, error=value.error, message=value.message,
                    kind=value.kind)
 

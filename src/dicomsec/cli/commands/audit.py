@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
+from typing import TYPE_CHECKING, Annotated, Any, BinaryIO, NamedTuple
 
 from dicomsec.cli._root import (
     EXIT_INPUT,
@@ -28,9 +28,10 @@ if TYPE_CHECKING:
     from dicomsec.audit.spool import SpoolStatus
     from dicomsec.audit.trail import FlushReport
 
-__all__ = ["Record", "read_records", "record_problems"]
+__all__ = ["Record", "last_records", "line_records", "read_records", "record_problems"]
 
 _BOM = b"\xef\xbb\xbf"
+_MESSAGE = b"<AuditMessage"
 
 class Record(NamedTuple):
     """One audit record read from a file: its line (1 for a whole-file message), its kind
@@ -61,10 +62,16 @@ def read_records(data: bytes) -> Iterator[Record]:
     line (the file sink's JSON lines, a FHIR ``.ndjson``, rsyslog's stored JSON, or XML on one
     line). Blank lines are skipped."""
     body = data.removeprefix(_BOM).lstrip()
-    if body.startswith(b"<") and body.count(b"<AuditMessage") <= 1:
+    if body.startswith(b"<") and body.count(_MESSAGE) <= 1:
         yield Record(1, "xml", body)  # one message, however it is laid out
         return
-    for number, line in enumerate(data.splitlines(), 1):
+    yield from line_records(data)
+
+
+def line_records(data: bytes, first: int = 1) -> Iterator[Record]:
+    """The records of ``data`` read one a line (``first``: the number of its first line).
+    A line nested too deeply for the JSON reader is a bad line like any other."""
+    for number, line in enumerate(data.splitlines(), first):
         line = line.strip()
         if not line:
             continue
@@ -75,6 +82,9 @@ def read_records(data: bytes) -> Iterator[Record]:
             obj = json.loads(line)
         except ValueError as exc:
             yield Record(number, "bad", f"neither XML nor JSON ({exc})")
+            continue
+        except RecursionError:
+            yield Record(number, "bad", "JSON nested too deeply")
             continue
         yield _from_json(number, obj)
 
@@ -89,13 +99,16 @@ def record_problems(record: Record) -> list[str]:
     kind, content = record.kind, record.content
     if kind == "bad":
         return [str(content)]
-    if kind == "fhir":
-        from dicomsec.audit.fhir import validate_fhir
+    try:
+        if kind == "fhir":
+            from dicomsec.audit.fhir import validate_fhir
 
-        return validate_fhir(content)
-    from dicomsec.audit.schema import validate
+            return validate_fhir(content)
+        from dicomsec.audit.schema import validate
 
-    return validate(content)
+        return validate(content)
+    except RecursionError:  # a record nested too deeply to check is not a valid one
+        return ["nested too deeply to be checked"]
 
 
 def _validate_file(path: Path) -> tuple[int, int, list[str]]:
@@ -229,31 +242,132 @@ def _log_used(path: Path, flush: bool = False) -> None:
         trail.flush(time.monotonic() + trail.bound, force=False)  # bounded, backoff kept
 
 
+#: how much ``audit tail`` reads at a time (backwards for the last records, forwards when
+#: following)
+_BLOCK = 64 << 10
+
+
+def _single_message(fh: BinaryIO, end: int) -> bool:
+    """Whether the first ``end`` bytes of ``fh`` are one XML message (what
+    :func:`read_records` reads as a whole): they start with ``<`` (after a BOM and blanks)
+    and hold ``<AuditMessage`` at most once. Read forwards a block at a time."""
+    fh.seek(0)
+    head = fh.read(min(end, len(_BOM)))
+    start = len(_BOM) if head == _BOM else 0
+    fh.seek(start)
+    seen, count, carry, pos = False, 0, b"", start
+    while pos < end:
+        block = fh.read(min(_BLOCK, end - pos))
+        if not block:
+            break
+        pos += len(block)
+        if not seen:
+            body = block.lstrip()
+            if not body:
+                continue
+            if not body.startswith(b"<"):
+                return False
+            seen = True
+        data = carry + block
+        count += data.count(_MESSAGE) - carry.count(_MESSAGE)
+        if count > 1:
+            return False
+        carry = data[-(len(_MESSAGE) - 1):]
+    return seen
+
+
+def _complete_end(fh: BinaryIO, size: int) -> tuple[int, bytes]:
+    """``(end, tail)``: the offset after the last newline of ``fh`` (0: none) and the bytes
+    read backwards to find it, cut at ``end``."""
+    pos, buf = size, b""
+    while pos > 0:
+        step = min(_BLOCK, pos)
+        pos -= step
+        fh.seek(pos)
+        buf = fh.read(step) + buf
+        cut = buf.rfind(b"\n")
+        if cut >= 0:
+            return pos + cut + 1, buf[:cut + 1]
+    return 0, b""
+
+
+def last_records(fh: BinaryIO, count: int) -> tuple[list[Record], int]:
+    """``(the last count records of the complete lines of fh, the offset after them)``: what
+    :func:`read_records` gives for the whole file up to its last newline, read backwards a
+    block at a time until ``count`` records are in hand (memory bounded by the records
+    shown, not the log). A file that is one XML message is read whole. Line numbers count
+    from the first line read."""
+    size = fh.seek(0, 2)
+    end, buf = _complete_end(fh, size)
+    if count == 0 or end == 0:
+        return [], end
+    if _single_message(fh, end):
+        fh.seek(0)
+        return list(read_records(fh.read(end)))[-count:], end
+    pos, step = end - len(buf), _BLOCK
+    while True:
+        window = buf if pos == 0 else buf[buf.find(b"\n") + 1:] if b"\n" in buf else b""
+        if pos == 0 or sum(1 for line in window.splitlines() if line.strip()) >= count:
+            return list(line_records(window))[-count:], end
+        step = min(step * 2, pos, 64 << 20)
+        pos -= step
+        fh.seek(pos)
+        buf = fh.read(step) + buf
+
+
+def _read_on(fh: BinaryIO, pending: bytes, as_json: bool) -> bytes:
+    """Show the complete records from ``fh``'s position to its end; returns the incomplete
+    last line (to be completed by the next read)."""
+    while True:
+        chunk = fh.read(_BLOCK)
+        if not chunk:
+            return pending
+        complete, _, pending = (pending + chunk).rpartition(b"\n")
+        if complete:
+            for record in line_records(complete + b"\n"):
+                _show(record, as_json)
+
+
 def _follow(path: Path, offset: int, as_json: bool, interval: float) -> None:
-    """Print the records appended to ``path`` after ``offset`` until interrupted; a file that
-    shrank (rotated, truncated) is read again from its start."""
+    """Print the records appended to ``path`` after ``offset`` until interrupted, through an
+    open handle: a log truncated in place (copytruncate: smaller than what was read) is read
+    again from its start; a log replaced (rotated: another device or inode at ``path``) is
+    read to its end, then the new one from its start."""
+    import os
     import time
 
+    fh: BinaryIO | None = None
+    ident: tuple[int, int] | None = None
     pending = b""
-    while True:
-        time.sleep(interval)
-        try:
-            size = path.stat().st_size
-        except FileNotFoundError:
-            continue
-        if size < offset:
-            offset, pending = 0, b""
-        if size == offset:
-            continue
-        with open(path, "rb") as fh:
-            fh.seek(offset)
-            chunk = fh.read(size - offset)
-        offset += len(chunk)
-        data = pending + chunk
-        complete, _, pending = data.rpartition(b"\n")
-        if complete:
-            for record in read_records(complete + b"\n"):
-                _show(record, as_json)
+    try:
+        fh = open(path, "rb")  # kept open across the loop, closed below
+        st = os.fstat(fh.fileno())
+        ident = (st.st_dev, st.st_ino)
+        fh.seek(offset if st.st_size >= offset else 0)
+    except FileNotFoundError:
+        pass
+    try:
+        while True:
+            time.sleep(interval)
+            if fh is not None:
+                if os.fstat(fh.fileno()).st_size < fh.tell():  # truncated in place
+                    fh.seek(0)
+                    pending = b""
+                pending = _read_on(fh, pending, as_json)
+            try:
+                st = path.stat()
+            except FileNotFoundError:
+                continue  # rotated away, not created again yet: the old one was read out
+            if fh is None or (st.st_dev, st.st_ino) != ident:
+                if fh is not None:
+                    fh.close()
+                fh, pending = open(path, "rb"), b""
+                st = os.fstat(fh.fileno())
+                ident = (st.st_dev, st.st_ino)
+                pending = _read_on(fh, pending, as_json)
+    finally:
+        if fh is not None:
+            fh.close()
 
 
 @command("tail", group="audit")
@@ -276,19 +390,18 @@ def tail_cmd(
     --follow, keep showing new ones. Reading the log is itself audited (Audit Log Used)."""
     path = _log_file(file)
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as fh:
+            records, end = last_records(fh, lines)
     except FileNotFoundError:
         if not follow:
             err(printable(f"error: {path}: no audit log yet"))
             return EXIT_INPUT
-        data = b""
+        records, end = [], 0
     _log_used(path, flush=follow)
-    complete = data[:data.rfind(b"\n") + 1]
-    records = list(read_records(complete))
-    for record in records[len(records) - lines if lines else len(records):]:
+    for record in records:
         _show(record, as_json)
     if follow:
-        _follow(path, len(complete), as_json, interval)
+        _follow(path, end, as_json, interval)
     return EXIT_OK
 
 

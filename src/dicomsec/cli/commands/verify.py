@@ -165,10 +165,13 @@ def _verify_one(path: Path, *, trust: TrustArgs, require: str | None,
 
 def _verify_audited(path: Path, **options: Any) -> Audited[tuple[bool, dict[str, Any], str]]:
     """The batch job when auditing is on: :func:`_verify_one` with the file's events
-    collected in the worker and returned (the parent re-emits them), a failure included."""
+    collected in the worker and returned (the parent re-emits them), a failure included; an
+    unexpected exception (an OSError, a defect) is a VERIFY failure event too."""
+    from dicomsec.events import Operation
     from dicomsec.signatures._events import run_audited
 
-    return run_audited(lambda handlers: _verify_one(path, handlers=handlers, **options))
+    return run_audited(lambda handlers: _verify_one(path, handlers=handlers, **options),
+                       operation=Operation.VERIFY, path=path)
 
 
 def _policies(policy_file: Path | None,
