@@ -180,3 +180,21 @@ def test_deid_and_reid_commands_reemit_worker_events(tmp_path: Path,
     _no_secret(got.events)
     for event in got.events:
         _valid(event)
+
+
+def test_an_unexpected_failure_is_audited(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                          ) -> None:
+    """An OSError inside the operation (not a DicomSecError) still leaves its event."""
+    from dicomsec.deid import _file
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(_file, "_write", broken)
+    seen = Collector()
+    with pytest.raises(OSError):
+        _file.deidentify_file(PYDICOM_FILES / "CT_small.dcm", tmp_path / "o.dcm",
+                              _file.DeidConfig(secret=b"s" * 20), handlers=[seen])
+    (event,) = seen.events
+    assert event.operation is Operation.DEIDENTIFY and int(event.outcome) == 4
+    assert "No space left" in event.objects[0].details[0][1]

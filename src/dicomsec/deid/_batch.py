@@ -128,9 +128,11 @@ def audited_deid_job(item: Planned, *, config: DeidConfig) -> Audited[DeidResult
     """:func:`deid_job` that also returns the audit events of the file (collected in the
     worker; the parent re-emits them). A failure is returned, not raised, so that its event
     is not lost (:func:`dicomsec.signatures._events.run_audited`)."""
+    from dicomsec.events import Operation
     from dicomsec.signatures._events import run_audited
 
-    return run_audited(functools.partial(_deid, item, config))
+    return run_audited(functools.partial(_deid, item, config),
+                       operation=Operation.DEIDENTIFY, path=item.src)
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,9 +187,11 @@ def _reid(item: Planned, key: KeyArgs, handlers: tuple[AuditHandler, ...]) -> di
 def audited_reid_job(item: Planned, *, key: KeyArgs) -> Audited[dict[str, Any]]:
     """:func:`reid_job` that also returns the audit events of the file (see
     :func:`audited_deid_job`)."""
+    from dicomsec.events import Operation
     from dicomsec.signatures._events import run_audited
 
-    return run_audited(functools.partial(_reid, item, key))
+    return run_audited(functools.partial(_reid, item, key),
+                       operation=Operation.REIDENTIFY, path=item.src)
 
 
 class MappingTable:

@@ -306,7 +306,7 @@ def deidentify(src: Path | str, dst: Path | str, config: DeidConfig, *,
     try:
         with _naming(src):
             done = _deidentify(src, Path(dst), config, seen if handlers else None)
-    except DicomSecError as exc:
+    except Exception as exc:  # every failure is audited (an OSError too)
         emit_built(handlers, failure_event, Operation.DEIDENTIFY, exc, src)
         raise
     emit_built(handlers, _deid_event, seen[0] if seen else Identity())
@@ -428,7 +428,7 @@ def reidentify_file(src: Path | str, dst: Path | str, credentials: Credentials, 
     try:
         with _naming(src):
             report, restored = _reidentify(src, dst, credentials, policy)
-    except DicomSecError as exc:
+    except Exception as exc:  # every failure is audited (an OSError too)
         emit_built(handlers, failure_event, Operation.REIDENTIFY, exc, src)
         raise
     emit_built(handlers, _reid_event, src, restored)

@@ -105,7 +105,7 @@ def unwrap(
         report = _unwrap(src, dst, credentials=credentials, trust=trust,
                          allow_unauthenticated=allow_unauthenticated, policy=policy, at=at,
                          seen=seen if handlers else None)
-    except DicomSecError as exc:
+    except Exception as exc:  # every failure is audited (an OSError too)
         emit_built(handlers, failure_event, Operation.UNWRAP, exc, src)
         raise
     emit_built(handlers, _unwrap_event, src, seen[0] if seen else Identity())

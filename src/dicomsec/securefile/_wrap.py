@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from dicomsec._atomic import atomic_output, unnamed_file
 from dicomsec.cms import ID_DATA, ID_DIGESTED_DATA, ID_SIGNED_DATA
-from dicomsec.errors import DicomSecError, InvalidInput, PolicyViolation
+from dicomsec.errors import InvalidInput, PolicyViolation
 from dicomsec.securefile._report import WrapReport
 
 if TYPE_CHECKING:
@@ -229,7 +229,7 @@ def wrap(
                        signers=signers, cipher=cipher, digest=digest,
                        allow_legacy=allow_legacy, policy=policy, at=at,
                        seen=seen if handlers else None)
-    except DicomSecError as exc:
+    except Exception as exc:  # every failure is audited (an OSError too)
         emit_built(handlers, failure_event, Operation.WRAP, exc,
                    src if isinstance(src, str | Path) else None)
         raise

@@ -26,7 +26,7 @@ from dicomsec._rawdicom import (
     parse_stream,
     tag_str,
 )
-from dicomsec.errors import DicomSecError, InvalidInput, PolicyViolation, VerificationFailed
+from dicomsec.errors import InvalidInput, PolicyViolation, VerificationFailed
 from dicomsec.signatures._macstream import (
     DIGITAL_SIGNATURES_SEQUENCE,
     MAC_PARAMETERS_SEQUENCE,
@@ -303,7 +303,7 @@ def sign_file(
             item=item, tags=tags, deterministic=deterministic,
             timestamp_client=timestamp_client, allow_legacy=allow_legacy, now=now,
             policy=policy, seen=seen if handlers else None)
-    except DicomSecError as exc:
+    except Exception as exc:  # every failure is audited (an OSError too)
         emit_built(handlers, failure_event, Operation.SIGN, exc, src,
                    identity_objects(seen[0]) if seen else ())
         raise

@@ -28,7 +28,7 @@ from dicomsec._rawdicom import (
     parse_file,
     tag_str,
 )
-from dicomsec.errors import DicomSecError, InvalidInput
+from dicomsec.errors import InvalidInput
 from dicomsec.events import AuditEvent, Operation, Outcome
 from dicomsec.signatures._macstream import (
     DIGITAL_SIGNATURES_SEQUENCE,
@@ -497,7 +497,7 @@ def verify_file(
     try:
         report = _verify_file(p, trust=trust, require=require, now=now, policy=policy, at=at,
                               allow_unsigned=allow_unsigned, seen=seen if handlers else None)
-    except DicomSecError as exc:
+    except Exception as exc:  # every failure is audited (an OSError too)
         emit_built(handlers, failure_event, Operation.VERIFY, exc, p)
         raise
     emit_built(handlers, _verify_event, report, p, seen[0] if seen else Identity())
