@@ -42,13 +42,11 @@ password" (OpenSSL never prompts on a terminal).
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote, urlsplit
@@ -124,20 +122,27 @@ def _append(path: Path, payloads: Sequence[bytes]) -> None:
         os.close(fd)
 
 
-@dataclass
 class FileSink:
-    """A local file, one JSON object per line (the embedded default)."""
+    """A local file, one JSON object per line (the embedded default). (Plain classes, not
+    dataclasses: the sinks are made by every command, at start-up.)"""
 
-    path: Path
-    name: str = ""
     kind: str = "file"
     per_event: bool = False
-    last_error: str | None = None
 
-    def __post_init__(self) -> None:
-        self.name = self.name or self.path.as_uri()
+    def __init__(self, path: Path, name: str = "") -> None:
+        self.path = path
+        self.name = name or self._name()
+        self.last_error: str | None = None
+
+    def _name(self) -> str:
+        return self.path.as_uri()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.path!r})"
 
     def payload(self, event: AuditEvent, message: AuditMessage, source: AuditSource) -> bytes:
+        import json
+
         line = {"time": event.when.isoformat(), "event_id": message.event_id,
                 "outcome": message.outcome, "severity": message.severity,
                 "xml": message.xml.decode("utf-8")}
@@ -153,17 +158,18 @@ class FileSink:
         return len(payloads)
 
 
-@dataclass
 class FhirFileSink(FileSink):
     """FHIR R4 AuditEvent resources (IHE BALP), one JSON object per line (NDJSON)."""
 
     kind: str = "fhir-file"
     per_event: bool = True
 
-    def __post_init__(self) -> None:
-        self.name = self.name or "fhir-" + self.path.as_uri()
+    def _name(self) -> str:
+        return "fhir-" + self.path.as_uri()
 
     def payload(self, event: AuditEvent, message: AuditMessage, source: AuditSource) -> bytes:
+        import json
+
         from dicomsec.audit.fhir import fhir_audit_event, validate_fhir
 
         resource = fhir_audit_event(event, source)
@@ -182,20 +188,20 @@ def _limited(record: bytes, limit: int, name: str) -> bytes:
     return record
 
 
-@dataclass
 class UdpSink:
     """Syslog over UDP (RFC 5426): one record per datagram, at most ``max_size`` octets."""
 
-    host: str
-    port: int = UDP_PORT
-    max_size: int = UDP_DEFAULT_MAX
-    name: str = ""
     kind: str = "syslog+udp"
     per_event: bool = False
-    last_error: str | None = None
 
-    def __post_init__(self) -> None:
-        self.name = self.name or f"syslog+udp://{_netloc(self.host, self.port)}"
+    def __init__(self, host: str, port: int = UDP_PORT, max_size: int = UDP_DEFAULT_MAX,
+                 name: str = "") -> None:
+        self.host, self.port, self.max_size = host, port, max_size
+        self.name = name or f"syslog+udp://{_netloc(host, port)}"
+        self.last_error: str | None = None
+
+    def __repr__(self) -> str:
+        return f"UdpSink({self.name!r}, max_size={self.max_size})"
 
     def payload(self, event: AuditEvent, message: AuditMessage, source: AuditSource) -> bytes:
         return _limited(syslog_record(message, source, event.when), self.max_size,
@@ -206,31 +212,29 @@ class UdpSink:
         return sent
 
 
-@dataclass
 class TlsSink:
     """Syslog over TLS (RFC 5425) with mutual authentication: our certificate and key, the
     receiver's CA; the DICOM B.12 client context (TLS 1.2 or 1.3, ECDHE + AES-GCM, the
     receiver's certificate validated for serverAuth and its name checked against
     ``server_name``, default the host)."""
 
-    host: str
-    ca: Path
-    cert: Path | None = None
-    key: Path | None = None
-    port: int = TLS_PORT
-    max_size: int = TLS_DEFAULT_MAX
-    password_file: Path | None = None
-    server_name: str | None = None
-    name: str = ""
     kind: str = "syslog+tls"
     per_event: bool = False
-    last_error: str | None = None
-    _context: ssl.SSLContext | None = field(default=None, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _accepted: bool = field(default=False, repr=False)
 
-    def __post_init__(self) -> None:
-        self.name = self.name or f"syslog+tls://{_netloc(self.host, self.port)}"
+    def __init__(self, host: str, ca: Path, cert: Path | None = None, key: Path | None = None,
+                 port: int = TLS_PORT, max_size: int = TLS_DEFAULT_MAX,
+                 password_file: Path | None = None, server_name: str | None = None,
+                 name: str = "") -> None:
+        self.host, self.ca, self.cert, self.key, self.port = host, ca, cert, key, port
+        self.max_size, self.password_file, self.server_name = max_size, password_file, server_name
+        self.name = name or f"syslog+tls://{_netloc(host, port)}"
+        self.last_error: str | None = None
+        self._context: ssl.SSLContext | None = None
+        self._lock = threading.Lock()
+        self._accepted = False
+
+    def __repr__(self) -> str:
+        return f"TlsSink({self.name!r}, max_size={self.max_size})"
 
     def payload(self, event: AuditEvent, message: AuditMessage, source: AuditSource) -> bytes:
         return _limited(syslog_record(message, source, event.when), self.max_size,

@@ -33,13 +33,13 @@ import time
 import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from dicomsec.errors import InvalidInput
-from dicomsec.report import Report
+
+if TYPE_CHECKING:
+    from dicomsec.audit._reports import SinkStatus, SpoolStatus
 
 __all__ = ["SinkStatus", "Spool", "SpoolStatus"]
 
@@ -75,10 +75,6 @@ CREATE TABLE IF NOT EXISTS sinks (
 """
 
 
-def _iso(stamp: float | None) -> str | None:
-    return None if stamp is None else datetime.fromtimestamp(stamp, UTC).isoformat()
-
-
 def _hostname() -> str:
     """This host's name (``socket.gethostname()``, without importing socket)."""
     if hasattr(os, "uname"):
@@ -100,54 +96,14 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-@dataclass(frozen=True, slots=True)
-class SinkStatus:
-    """One sink's part of the spool: rows waiting, the oldest one's time, the last delivery,
-    the last error (``None`` once a delivery succeeded after it) and the next attempt."""
+def __getattr__(name: str) -> Any:
+    """``SpoolStatus`` and ``SinkStatus`` live in :mod:`dicomsec.audit._reports` (imported on
+    first use)."""
+    if name in ("SpoolStatus", "SinkStatus"):
+        from dicomsec.audit import _reports
 
-    sink: str
-    depth: int
-    oldest: str | None
-    last_delivery: str | None
-    last_error: str | None
-    failures: int
-    next_attempt: str | None
-    delivered: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"sink": self.sink, "depth": self.depth, "oldest": self.oldest,
-                "last_delivery": self.last_delivery, "last_error": self.last_error,
-                "failures": self.failures, "next_attempt": self.next_attempt,
-                "delivered": self.delivered}
-
-
-@dataclass(frozen=True, slots=True)
-class SpoolStatus(Report):
-    """What the spool holds: ok when no sink's last attempt failed."""
-
-    schema: ClassVar[str] = "dicomsec.audit.spool/1"
-    path: str
-    sinks: tuple[SinkStatus, ...]
-
-    @property
-    def ok(self) -> bool:
-        return all(s.last_error is None for s in self.sinks)
-
-    @property
-    def depth(self) -> int:
-        return sum(s.depth for s in self.sinks)
-
-    def summary(self) -> str:
-        failing = sum(1 for s in self.sinks if s.last_error is not None)
-        return (f"{'OK' if self.ok else 'FAIL'} spool depth={self.depth} "
-                f"sinks={len(self.sinks)} failing={failing}")
-
-    def _content(self) -> dict[str, Any]:
-        return {"path": self.path, "depth": self.depth,
-                "sinks": [s.to_dict() for s in self.sinks]}
-
-    def _failure(self) -> InvalidInput:
-        return InvalidInput(self.summary())
+        return getattr(_reports, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 #: connections inherited through fork: kept referenced in the child, never used nor closed
@@ -424,6 +380,8 @@ class Spool:
 
     def status(self) -> SpoolStatus:
         """Depth, oldest row, last delivery and last error of every sink."""
+        from dicomsec.audit._reports import SinkStatus, SpoolStatus
+        from dicomsec.audit._reports import iso as _iso
         with self._lock:
             db = self._conn()
             depth = {s: (n, o) for s, n, o in db.execute(

@@ -34,18 +34,17 @@ import threading
 import time
 import weakref
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from dicomsec import get_logger
 from dicomsec.audit._config import resolve, state_folder
 from dicomsec.audit.sinks import Sink, parse_sink
 from dicomsec.audit.spool import Spool
 from dicomsec.errors import InvalidInput
-from dicomsec.report import Report
 
 if TYPE_CHECKING:
+    from dicomsec.audit._reports import FlushReport, SinkFlush
     from dicomsec.audit.messages import AuditSource
     from dicomsec.events import AuditEvent, AuditHandler
 
@@ -61,51 +60,18 @@ FLUSH_SECONDS = 30.0
 LEASE_MARGIN = 5.0
 
 
-@dataclass(frozen=True, slots=True)
-class SinkFlush:
-    """One sink's part of a flush: delivered rows, rows still waiting, the error that
-    stopped it, and whether it was skipped (backoff, or another flusher held it)."""
-
-    sink: str
-    delivered: int
-    remaining: int
-    error: str | None = None
-    skipped: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"sink": self.sink, "delivered": self.delivered, "remaining": self.remaining,
-                "error": self.error, "skipped": self.skipped}
+#: one sink's part of a flush: SinkFlush's fields (sink, delivered, remaining, error, skipped)
+_Row = tuple[str, int, int, "str | None", "str | None"]
 
 
-@dataclass(frozen=True, slots=True)
-class FlushReport(Report):
-    """What a flush did: ok when every sink's spool is empty afterwards."""
+def __getattr__(name: str) -> Any:
+    """``FlushReport`` and ``SinkFlush`` live in :mod:`dicomsec.audit._reports` (imported on
+    first use: a command's close does not build them)."""
+    if name in ("FlushReport", "SinkFlush"):
+        from dicomsec.audit import _reports
 
-    schema: ClassVar[str] = "dicomsec.audit.flush/1"
-    sinks: tuple[SinkFlush, ...]
-
-    @property
-    def ok(self) -> bool:
-        return all(s.remaining == 0 and s.error is None for s in self.sinks)
-
-    @property
-    def delivered(self) -> int:
-        return sum(s.delivered for s in self.sinks)
-
-    @property
-    def remaining(self) -> int:
-        return sum(s.remaining for s in self.sinks)
-
-    def summary(self) -> str:
-        return (f"{'OK' if self.ok else 'FAIL'} flush delivered={self.delivered} "
-                f"remaining={self.remaining} sinks={len(self.sinks)}")
-
-    def _content(self) -> dict[str, Any]:
-        return {"delivered": self.delivered, "remaining": self.remaining,
-                "sinks": [s.to_dict() for s in self.sinks]}
-
-    def _failure(self) -> InvalidInput:
-        return InvalidInput(self.summary())
+        return getattr(_reports, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _reinit_after_fork(ref: weakref.ReferenceType[Trail]) -> None:
@@ -177,21 +143,24 @@ class Trail:
         """Deliver what waits, sink by sink, by ``deadline`` (``time.monotonic()``; default
         now + 30 s). ``force=False`` skips the sinks whose backoff has not run out. Never
         raises (a spool that cannot be read shows as each sink's error)."""
+        from dicomsec.audit._reports import FlushReport, SinkFlush
+
         if deadline is None:
             deadline = time.monotonic() + FLUSH_SECONDS
-        results: list[SinkFlush] = []
+        return FlushReport(tuple(SinkFlush(*row) for row in self._flush(deadline, force)))
+
+    def _flush(self, deadline: float, force: bool) -> list[_Row]:
+        """:meth:`flush` without its report (what :meth:`close` needs: no report classes
+        imported by a command that only spools and closes)."""
         if self.spool is None or not self.sinks:
-            return FlushReport(())
+            return []
         if not self._flush_lock.acquire(timeout=max(deadline - time.monotonic(), 0.0)):
-            return FlushReport(tuple(SinkFlush(s.name, 0, self._depth(s.name),
-                                               skipped="another flush of this trail runs")
-                                     for s in self.sinks))
+            return [(s.name, 0, self._depth(s.name), None, "another flush of this trail runs")
+                    for s in self.sinks]
         try:
-            for sink in self.sinks:
-                results.append(self._flush_sink(sink, deadline, force))
+            return [self._flush_sink(sink, deadline, force) for sink in self.sinks]
         finally:
             self._flush_lock.release()
-        return FlushReport(tuple(results))
 
     def _depth(self, name: str) -> int:
         try:
@@ -199,7 +168,7 @@ class Trail:
         except InvalidInput:
             return -1
 
-    def _flush_sink(self, sink: Sink, deadline: float, force: bool) -> SinkFlush:
+    def _flush_sink(self, sink: Sink, deadline: float, force: bool) -> _Row:
         """One sink: a read (anything waiting?), then one transaction to take the lease (and
         check the backoff), and one per batch to settle it (the last one also releases)."""
         spool = self.spool
@@ -207,13 +176,13 @@ class Trail:
         token = os.urandom(8).hex()
         try:
             if not spool.pending(sink.name, 1):
-                return SinkFlush(sink.name, 0, 0)
+                return sink.name, 0, 0, None, None
             lease = max(deadline - time.monotonic(), 0.0) + LEASE_MARGIN
             refused = spool.take(sink.name, token, lease, backoff=not force)
             if refused is not None:
-                return SinkFlush(sink.name, 0, self._depth(sink.name), skipped=refused)
+                return sink.name, 0, self._depth(sink.name), None, refused
         except InvalidInput as exc:
-            return SinkFlush(sink.name, 0, -1, error=str(exc))
+            return sink.name, 0, -1, str(exc), None
         delivered, error, remaining, released = 0, None, -1, False
         try:
             delivered, error, remaining, released = self._send(sink, spool, deadline, token)
@@ -227,7 +196,7 @@ class Trail:
                     error = error or str(exc)
         if remaining < 0:
             remaining = self._depth(sink.name)
-        return SinkFlush(sink.name, delivered, remaining, error)
+        return sink.name, delivered, remaining, error, None
 
     def _send(self, sink: Sink, spool: Spool, deadline: float,
               token: str) -> tuple[int, str | None, int, bool]:
@@ -270,7 +239,7 @@ class Trail:
         def run() -> None:
             while not self._stop.wait(interval):
                 try:
-                    self.flush(time.monotonic() + self.bound, force=False)
+                    self._flush(time.monotonic() + self.bound, False)
                     if self.spool is not None:
                         self.spool.sync()  # what the service spooled survives a power cut
                 except Exception as exc:  # keep the service's flusher alive
@@ -293,7 +262,7 @@ class Trail:
             self._thread = None
         try:
             if self.spool is not None and self.sinks:
-                self.flush(deadline, force=False)
+                self._flush(deadline, force=False)
         except Exception as exc:  # flush never raises; belt and braces for close()
             _log.warning("audit flush at close failed: %s", exc)
         finally:
