@@ -6,7 +6,10 @@ timeout, so that commands, services and their threads share it. Durability: a re
 :meth:`Spool.add` returned for is in the write-ahead log, so the process dying right after
 (``kill -9``, a crash) loses nothing; :meth:`Spool.sync` (called by :meth:`Spool.close`, so at
 the end of every command and by services after each background flush) checkpoints, which
-fsyncs the log first, after which a power cut loses nothing either. Decision: ``FULL`` (an
+fsyncs the log first, after which a power cut loses nothing either (a checkpoint that a
+reader's snapshot or a busy writer keeps from covering every frame syncs nothing: ``sync``
+then fsyncs the ``-wal`` file itself). A :meth:`Spool.pending` batch holds at most 100 rows
+and 1 MiB (beyond its first row). Decision: ``FULL`` (an
 fsync per commit) cost 5-7 ms per record, 7 s of a 1,000-file de-identification batch; the
 window it closes (a power cut during the command) is the one in which the command's own
 outputs are not durable either.

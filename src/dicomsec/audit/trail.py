@@ -15,10 +15,15 @@ by the same deadline) and respects each sink's backoff; whatever was not deliver
 the next command, the background flusher of a service or ``dicomsec audit flush``.
 :meth:`Trail.start_background` delivers periodically from a daemon thread (services).
 
+A delivery costs one read and two SQLite transactions per sink in the usual case: the lease
+is taken together with the backoff check, and released together with the last batch's removal
+and note. A receiver that does not confirm (no close after our close_notify by the deadline)
+keeps its rows (an error; a later duplicate is allowed).
+
 Delivery is at least once. A duplicate happens when a process dies (``kill -9``, a crash, a
 power cut) or loses its connection after the destination took a batch and before the spool
 removed it; that batch is sent again by the next flush (TLS: at most the one batch in flight,
-up to 100 records; file sinks: the lines of that append). Two flushers never send the same
+up to 100 records and 1 MiB; file sinks: the lines of that append). Two flushers never send the same
 sink's rows at once: each takes the sink's lease in the spool first (a lease of a dead process
 on this host is taken over at once, another one after it runs out).
 
