@@ -305,3 +305,32 @@ def test_a_url_given_is_one_url(clean_env: Path) -> None:
     trail.handle(sign_event())
     trail.close()
     assert (clean_env / "a b" / "audit.log").exists() and trail.errors == []
+
+
+def test_open_and_handle_import_only_what_they_need(clean_env: Path) -> None:
+    """Start-up cost: opening a TLS trail and spooling a record imports no socket / ssl (only
+    delivery does), no tomllib (no config file), no report classes and no JSON; closing a
+    file trail builds no report."""
+    import subprocess
+    import sys
+
+    code = f"""
+import sys
+from pathlib import Path
+from dicomsec.audit.trail import open_trail
+from dicomsec.events import AuditEvent, Operation
+tls = open_trail(["syslog+tls://127.0.0.1:9?ca={PKI}/ca.cert.pem&cert={PKI}/client.cert.pem"
+                  "&key={PKI}/client.key.pem"], Path({str(clean_env / "s1")!r}))
+tls.handle(AuditEvent(Operation.SIGN))
+assert tls.errors == [], tls.errors
+tls.spool.close()
+log = open_trail([Path({str(clean_env / "a.log")!r}).as_uri()], Path({str(clean_env / "s2")!r}))
+log.close()
+print(" ".join(m for m in ("ssl", "socket", "selectors", "tomllib", "json",
+                           "dicomsec.audit._reports") if m in sys.modules))
+"""
+    env = {**os.environ, "XDG_CONFIG_HOME": str(clean_env / "config")}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == []
