@@ -82,7 +82,7 @@ def test_the_limits_end_with_the_run(run: Run) -> None:
     (("--limit", "elements=-5"), "must be a whole number"),
     (("--limit", "elements=1.5"), "must be a whole number"),
     (("--limit", "elements=10T"), "must be a whole number"),
-    (("--limit=",), "is not NAME=VALUE"),
+    (("--limit=",), "--limit takes NAME=VALUE"),
     (("--limit",), "--limit takes NAME=VALUE"),
 ])
 @pytest.mark.parametrize("command", [["limits"], ["verify", str(CT)]])

@@ -116,28 +116,10 @@ def _limit_args(args: list[str]) -> tuple[list[str], list[str]]:
     Raises:
         InvalidInput: ``--limit`` without a value.
     """
-    rest: list[str] = []
-    pairs: list[str] = []
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        if arg == "--":
-            rest.extend(args[i:])
-            break
-        if arg == "--limit":
-            if i + 1 >= len(args):
-                from dicomsec.errors import InvalidInput
+    from dicomsec.cli._args import take_options
 
-                raise InvalidInput("--limit takes NAME=VALUE (see 'dicomsec limits')")
-            pairs.append(args[i + 1])
-            i += 2
-            continue
-        if arg.startswith("--limit="):
-            pairs.append(arg.partition("=")[2])
-        else:
-            rest.append(arg)
-        i += 1
-    return rest, pairs
+    rest, found = take_options(args, {"--limit": "NAME=VALUE (see 'dicomsec limits')"})
+    return rest, found["--limit"]
 
 
 def _set_limits(pairs: list[str]) -> Limits | None:

@@ -65,14 +65,6 @@ def audit_options() -> AuditOptions:
     return _OPTIONS[-1] if _OPTIONS else AuditOptions()
 
 
-def _value(args: list[str], i: int, name: str) -> str:
-    if i + 1 >= len(args) or not args[i + 1]:
-        from dicomsec.errors import InvalidInput
-
-        raise InvalidInput(f"{name} takes a value (see 'dicomsec --help')")
-    return args[i + 1]
-
-
 def split_args(args: list[str]) -> tuple[list[str], AuditOptions]:
     """``(the arguments without --audit / --audit-spool, the options they gave)``; the search
     stops at ``--``.
@@ -80,32 +72,15 @@ def split_args(args: list[str]) -> tuple[list[str], AuditOptions]:
     Raises:
         InvalidInput: an option without a value.
     """
-    rest: list[str] = []
-    urls: list[str] = []
-    spool: str | None = None
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        if arg == "--":
-            rest.extend(args[i:])
-            break
-        name, eq, value = arg.partition("=")
-        if name in ("--audit", "--audit-spool"):
-            if not eq:
-                value = _value(args, i, name)
-                i += 1
-            elif not value:
-                _value([], 0, name)
-            if name == "--audit":
-                urls.append(value)
-            else:
-                spool = value
-        else:
-            rest.append(arg)
-        i += 1
     from pathlib import Path
 
-    return rest, AuditOptions(urls or None, Path(spool).expanduser() if spool else None)
+    from dicomsec.cli._args import take_options
+
+    value = "a value (see 'dicomsec --help')"
+    rest, found = take_options(args, {"--audit": value, "--audit-spool": value})
+    spool = found["--audit-spool"][-1] if found["--audit-spool"] else None
+    return rest, AuditOptions(found["--audit"] or None,
+                              Path(spool).expanduser() if spool else None)
 
 
 def needs_trail(args: list[str]) -> bool:
