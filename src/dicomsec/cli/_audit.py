@@ -178,8 +178,9 @@ def _deliver_detached(trail: Trail) -> bool:
 
     local = tuple(s for s in trail.sinks if s.kind in _LOCAL_KINDS)
     if local:
-        _Trail(local, trail.spool, trail.source, trail.bound).flush(
-            time.monotonic() + trail.bound, force=False)
+        # _flush: the flush without its report (no report classes imported at start-up)
+        _Trail(local, trail.spool, trail.source, trail.bound)._flush(
+            time.monotonic() + trail.bound, False)
     # no SQLite connection may cross the fork: the child would close the inherited one when
     # it opens its own, and closing any descriptor of the database drops every POSIX lock
     # the child holds on it (SQLite's documented fork hazard)
