@@ -28,13 +28,18 @@ the association: every failure is logged.
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import functools
 import io
+import itertools
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, ParamSpec, TypeVar
 
@@ -46,7 +51,6 @@ from dicomsec.events import (
     Operation,
     Outcome,
     Participant,
-    emit,
 )
 
 __all__ = ["MAX_INSTANCES", "ScpAudit", "StudyFacts", "Transfers", "file_facts", "host_of",
@@ -58,6 +62,25 @@ _log = logging.getLogger(__name__)
 #: the most instances one INSTANCES_RECEIVED / INSTANCES_SENT event lists (a message stays
 #: well under the 32 KiB syslog limit)
 MAX_INSTANCES = 100
+#: a Transfers is flushed (its events emitted) past this many groups (study x outcome) ...
+MAX_GROUPS = 100
+#: ... or when its oldest instance is older than this (seconds)
+MAX_AGE = 60.0
+#: the events the SCP's audit queue holds; beyond, they are counted and dropped
+QUEUE_EVENTS = 10_000
+#: the seconds :meth:`ScpAudit.stop` waits for the queue to drain
+DRAIN_SECONDS = 5.0
+#: the backoff between the attempts to give an event to a failing handler (seconds)
+RETRY_SECONDS = (0.1, 0.2, 0.5, 1.0, 2.0)
+#: the window of refusal aggregation per (remote IP, reason), seconds
+REFUSAL_WINDOW = 60.0
+#: the refusal events emitted at once in one second, at most (the others are counted)
+ALERTS_PER_SECOND = 20
+#: the characters of a user name or certificate subject in an event, at most
+NAME_CHARACTERS = 256
+_CUT = "...[cut]"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_QUEUE_URI = "urn:dicomsec:scp-audit-queue"
 _SOURCE_ROLE = "110153"
 _DESTINATION_ROLE = "110152"
 #: User Identity Type (PS3.7 D.3.3.7.1) → what is said instead of a token
@@ -193,6 +216,8 @@ class Transfers:
     groups: dict[tuple[StudyFacts, bool], dict[str, list[str]]] = field(default_factory=dict)
     counts: dict[tuple[StudyFacts, bool], int] = field(default_factory=dict)
     errors: dict[tuple[StudyFacts, bool], str] = field(default_factory=dict)
+    #: time.monotonic() of the oldest instance held (None: empty)
+    oldest: float | None = None
 
     def add(self, facts: StudyFacts, sop_class: str, sop_instance: str,
             error: str | None = None) -> None:
@@ -201,14 +226,19 @@ class Transfers:
         self.counts[key] = self.counts.get(key, 0) + 1
         if error is not None:
             self.errors.setdefault(key, error)
+        if self.oldest is None:
+            self.oldest = time.monotonic()
 
     def full(self) -> bool:
-        return any(n >= MAX_INSTANCES for n in self.counts.values())
+        """Time to emit: :data:`MAX_INSTANCES` instances in all, more than
+        :data:`MAX_GROUPS` groups, or the oldest older than :data:`MAX_AGE` seconds."""
+        return (sum(self.counts.values()) >= MAX_INSTANCES or len(self.groups) > MAX_GROUPS
+                or (self.oldest is not None and time.monotonic() - self.oldest >= MAX_AGE))
 
     def take(self) -> Transfers:
         """These transfers, leaving this object empty."""
-        taken = Transfers(self.groups, self.counts, self.errors)
-        self.groups, self.counts, self.errors = {}, {}, {}
+        taken = Transfers(self.groups, self.counts, self.errors, self.oldest)
+        self.groups, self.counts, self.errors, self.oldest = {}, {}, {}, None
         return taken
 
 
@@ -246,17 +276,194 @@ class _Association:
     transfers: Transfers = field(default_factory=Transfers)
 
 
-class ScpAudit:
-    """The SCP's auditing: events per association, emitted to ``handlers``; thread-safe.
-    Every method is safe to call from pynetdicom's threads: none raises."""
+@dataclass
+class _Refusals:
+    """The refusals of one (remote IP, reason) in the current window."""
 
-    def __init__(self, handlers: Iterable[AuditHandler]) -> None:
+    host: str
+    reason: str
+    opened: float                 # time.monotonic() of the window's start
+    since: datetime               # the same, as a date (the summary says it)
+    count: int = 0                # refusals not yet reported
+    subject: str | None = None
+
+
+class ScpAudit:
+    """The SCP's auditing: events per association; thread-safe, and never blocking.
+
+    Every method is safe to call from pynetdicom's threads: none raises, and none waits on a
+    handler. Events go into a bounded queue (:data:`QUEUE_EVENTS`) that one writer thread
+    (a daemon, started on the first event) drains into the handlers; a handler that fails
+    (raises, or a :class:`dicomsec.audit.Trail` whose spool is busy: its ``errors`` got a
+    "not spooled" line) is retried with a short backoff, its event kept. Events beyond the
+    queue are counted (:attr:`dropped`) and logged, and once the queue is empty again one
+    POLICY_VIOLATION event says "N audit events dropped". Refusals are aggregated per
+    (remote IP, reason) (:meth:`tls_refused`). :meth:`stop` drains the queue (bounded) and
+    emits APPLICATION_STOP last."""
+
+    def __init__(self, handlers: Iterable[AuditHandler], *, capacity: int = QUEUE_EVENTS,
+                 window: float = REFUSAL_WINDOW,
+                 alerts_per_second: int = ALERTS_PER_SECOND) -> None:
         self.handlers = tuple(handlers)
+        self.dropped = 0
         self._open: dict[int, _Association] = {}
         self._guard = threading.Lock()
+        self._cond = threading.Condition()
+        self._queue: collections.deque[AuditEvent] = collections.deque()
+        self._capacity = capacity
+        self._unreported = 0
+        self._refusals: dict[tuple[str, str], _Refusals] = {}
+        self._window = window
+        self._rate = alerts_per_second
+        self._second = 0
+        self._in_second = 0
+        self._busy = False
+        self._closed = False
+        self._abandon = False
+        self._stopping = threading.Event()
+        self._writer: threading.Thread | None = None
+
+    # --- the queue ---------------------------------------------------------------------------
 
     def _emit(self, event: AuditEvent) -> None:
-        emit(self.handlers, event)
+        with self._cond:
+            if self._closed:
+                _log.warning("audit event %s after the SCP stopped: not recorded",
+                             event.operation.value)
+                return
+            if len(self._queue) >= self._capacity:
+                self.dropped += 1
+                self._unreported += 1
+                if self._unreported == 1 or self._unreported % 1000 == 0:
+                    _log.warning("audit queue full (%d events): %d events dropped",
+                                 self._capacity, self._unreported)
+                return
+            self._queue.append(event)
+            self._wake_locked()
+
+    def _wake_locked(self) -> None:
+        if self._writer is None:
+            self._writer = threading.Thread(target=self._run, name="dicomsec-scp-audit",
+                                            daemon=True)
+            self._writer.start()
+        self._cond.notify_all()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                event = self._next_locked()
+                while event is None:
+                    if self._closed:
+                        return
+                    self._cond.wait(self._sleep_locked())
+                    event = self._next_locked()
+                self._busy = True
+            try:
+                self._deliver(event)
+            except Exception as exc:  # a defect: never kill the writer
+                _log.warning("audit writer: %s: %s", type(exc).__name__, exc)
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
+
+    def _next_locked(self) -> AuditEvent | None:
+        self._summaries_locked(time.monotonic())
+        if self._queue:
+            return self._queue.popleft()
+        if self._unreported:
+            count, self._unreported = self._unreported, 0
+            return dropped_event(count)
+        return None
+
+    def _sleep_locked(self) -> float | None:
+        if not self._refusals:
+            return None
+        due = min(r.opened for r in self._refusals.values()) + self._window
+        return max(0.05, due - time.monotonic())
+
+    def _deliver(self, event: AuditEvent) -> None:
+        pending = list(self.handlers)
+        for attempt in itertools.count():
+            pending = [h for h in pending if not _delivered(h, event, retry=attempt < 3)]
+            if not pending:
+                return
+            if self._abandon:
+                _log.warning("audit event %s not recorded: the SCP stopped",
+                             event.operation.value)
+                return
+            self._stopping.wait(RETRY_SECONDS[min(attempt, len(RETRY_SECONDS) - 1)])
+
+    def stop(self, description: str, timeout: float = DRAIN_SECONDS) -> None:
+        """At shutdown: the refusal summaries, the queue drained (at most ``timeout``
+        seconds), then APPLICATION_STOP; later events are logged, not recorded."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            self._summaries_locked(None)
+        self._drain(deadline)
+        self._emit(AuditEvent(Operation.APPLICATION_STOP, description=description))
+        self._drain(deadline + 1.0)
+        with self._cond:
+            left = len(self._queue) + (1 if self._busy else 0)
+            self._closed = self._abandon = True
+            self._stopping.set()
+            self._queue.clear()
+            self._cond.notify_all()
+        if left:
+            _log.warning("%d audit events not recorded at shutdown (the handlers did not "
+                         "take them in %.0f s)", left, timeout)
+
+    def _drain(self, deadline: float) -> bool:
+        with self._cond:
+            while self._queue or self._busy or self._unreported:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self._writer is None:
+                    return False
+                self._cond.wait(min(remaining, 0.2))
+        return True
+
+    # --- refusals ----------------------------------------------------------------------------
+
+    def _refusal(self, host: str, reason: str, *, ae_title: str | None = None,
+                 subject: str | None = None) -> None:
+        """A refusal: the first of its (host, reason) at once (within the global rate),
+        the others counted into one summary per window."""
+        reason = readable(reason)
+        now = time.monotonic()
+        with self._cond:
+            key = (host, reason)
+            entry = self._refusals.get(key)
+            if entry is None:
+                entry = self._refusals[key] = _Refusals(host, reason, now,
+                                                        datetime.now(UTC), subject=subject)
+                if self._allowed_locked(now):
+                    event = refused_event(host, reason, ae_title=ae_title, subject=subject)
+                    self._emit(event)
+                    return
+            entry.count += 1
+            entry.subject = entry.subject or subject
+            self._wake_locked()
+
+    def _allowed_locked(self, now: float) -> bool:
+        second = int(now)
+        if second != self._second:
+            self._second, self._in_second = second, 0
+        self._in_second += 1
+        return self._in_second <= self._rate
+
+    def _summaries_locked(self, now: float | None) -> None:
+        """The summaries of the windows that ended (``now`` None: all of them)."""
+        for key, entry in list(self._refusals.items()):
+            if now is not None and now - entry.opened < self._window:
+                continue
+            if entry.count:
+                self._queue.append(_summary_event(entry))
+            if entry.count and now is not None:
+                entry.opened, entry.since, entry.count = now, datetime.now(UTC), 0
+            else:
+                del self._refusals[key]
+
+    # --- what the SCP reports ----------------------------------------------------------------
 
     @_never_raises
     def application(self, start: bool, description: str) -> None:
@@ -264,20 +471,23 @@ class ScpAudit:
                               else Operation.APPLICATION_STOP, description=description))
 
     @_never_raises
-    def tls_refused(self, address: Any, reason: str) -> None:
-        """A TLS handshake the SCP refused or that failed."""
-        self._emit(refused_event(host_of(address), reason))
+    def tls_refused(self, address: Any, reason: str, subject: str | None = None) -> None:
+        """A TLS handshake the SCP refused or that failed (``subject``: of the certificate
+        refused after the handshake). Aggregated per (remote IP, reason): the first at once,
+        then one "N more refusals since T" event per :data:`REFUSAL_WINDOW`; at most
+        :data:`ALERTS_PER_SECOND` refusal events in a second (the others counted)."""
+        self._refusal(host_of(address), reason, subject=_capped(subject))
 
     @_never_raises
     def rejected(self, assoc: Any) -> None:
-        """The SCP sent an A-ASSOCIATE-RJ."""
+        """The SCP sent an A-ASSOCIATE-RJ (aggregated as :meth:`tls_refused`)."""
         host, aet, subject = _who(assoc)
         result = getattr(assoc.acceptor, "primitive", None)
         why = ""
         if result is not None and getattr(result, "result_str", None):
             why = f": {result.result_str}, {result.source_str}, {result.reason_str}"
-        self._emit(refused_event(host, f"association rejected (A-ASSOCIATE-RJ){why}",
-                                 ae_title=aet, subject=subject))
+        self._refusal(host, f"association rejected (A-ASSOCIATE-RJ){why}", ae_title=aet,
+                      subject=subject)
 
     @_never_raises
     def accepted(self, assoc: Any) -> None:
@@ -325,6 +535,58 @@ class ScpAudit:
             self._emit(event)
 
 
+def _delivered(handler: AuditHandler, event: AuditEvent, *, retry: bool) -> bool:
+    """Give ``event`` to ``handler``: False when it should be given again (it raised and
+    ``retry``, or a trail's spool did not take it: the "not spooled" lines it added are
+    taken back, the event being retried)."""
+    errors = getattr(getattr(handler, "__self__", None), "errors", None)
+    before = len(errors) if isinstance(errors, list) else -1
+    try:
+        handler(event)
+    except Exception as exc:
+        _log.warning("audit handler %r failed on a %s event: %s: %s", handler,
+                     event.operation.value, type(exc).__name__, exc)
+        return not retry
+    if before < 0 or not isinstance(errors, list):
+        return True
+    failed = [line for line in errors[before:] if "not spooled" in str(line)]
+    if not failed:
+        return True
+    for line in failed:
+        with contextlib.suppress(ValueError):
+            errors.remove(line)
+    return False
+
+
+def dropped_event(count: int) -> AuditEvent:
+    """The Security Alert saying ``count`` audit events were dropped (queue full)."""
+    text = f"{count} audit event{'s' if count != 1 else ''} dropped (audit queue full)"
+    return AuditEvent(Operation.POLICY_VIOLATION, Outcome.SERIOUS_FAILURE, text,
+                      objects=(AuditObject(ObjectKind.SECURITY_RESOURCE, _QUEUE_URI,
+                                           name="audit queue",
+                                           details=(("Alert Description", text),)),))
+
+
+def _summary_event(entry: _Refusals) -> AuditEvent:
+    since = entry.since.isoformat(timespec="seconds").replace("+00:00", "Z")
+    text = (f"{entry.count} more refusal{'s' if entry.count != 1 else ''} of {entry.host} "
+            f"since {since}: {entry.reason}")
+    return AuditEvent(Operation.ASSOCIATION_REFUSED, Outcome.MINOR_FAILURE, text,
+                      objects=(_node(entry.host, text),),
+                      participants=(remote(entry.host, subject=entry.subject),))
+
+
+def _capped(text: str | None, limit: int = NAME_CHARACTERS) -> str | None:
+    """``text`` with control characters replaced and at most ``limit`` characters (a
+    marker says it was cut)."""
+    if text is None:
+        return None
+    clean = _CONTROL.sub("\ufffd", text)
+    if len(clean) > limit:
+        clean = clean[:limit - len(_CUT)] + _CUT
+    return clean
+
+
 def _who(assoc: Any) -> tuple[str, str | None, str | None]:
     """The requestor's address, AE title and certificate subject."""
     from dicomsec.transport import tls
@@ -349,8 +611,8 @@ def _user_identity_event(identity: Any, host: str, aet: str | None) -> AuditEven
     user = None
     if kind in (1, 2):
         primary = identity.primary_field or b""
-        user = (primary.decode("utf-8", "replace") if isinstance(primary, bytes)
-                else str(primary)).strip() or None
+        user = _capped((primary.decode("utf-8", "replace") if isinstance(primary, bytes)
+                        else str(primary)).strip()) or None
     what = _IDENTITY_KINDS.get(kind, f"type {kind}")
     description = (f"user identity ({what}) from {aet or host} not verified: the SCP "
                    "authenticates peers by their TLS certificate only")

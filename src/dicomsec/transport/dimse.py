@@ -243,7 +243,8 @@ class DimseServer:
         if audit is not None:
             for assoc in active:  # one whose end no event reported
                 audit.finished(assoc)
-            audit.application(False, f"scp {self.ae_title} stopped")
+            # the queue drained (bounded), then APPLICATION_STOP
+            audit.stop(f"scp {self.ae_title} stopped")
 
     def __enter__(self) -> DimseServer:
         return self
@@ -623,7 +624,7 @@ def _serve(ae: Any, address: tuple[str, int], ctx: ssl.SSLContext | None,
         emit(ScpEvent(kind, _peer(peer), detail, tls_version=info.get("version"),
                       cipher=info.get("cipher")))
         if kind == "rejected" and audit is not None:
-            audit.tls_refused(peer, detail)
+            audit.tls_refused(peer, detail, tls.take_refused_subject())
 
     server.report = report
     ae._servers.append(server)  # as start_server() does, so that shutdown() finds it
@@ -828,7 +829,24 @@ def _tls_handler(into: dict[str, Any]) -> Callable[[Event], None]:
 
 
 def _association_failure(assoc: Association, failures: TlsFailures) -> str:
+    return _failure_text(assoc, failures.take(assoc.dul.ident))
+
+
+def _refusal_of(assoc: Association, failures: TlsFailures,
+                info: dict[str, Any]) -> tuple[str, bool]:
+    """Why the association was not established, and whether that was a refusal: an
+    A-ASSOCIATE-RJ, or the end (abort, TLS alert, closed connection) of the TLS session we
+    started before any A-ASSOCIATE-AC. Decided from what happened (the TLS parameters seen,
+    the state of the association, the class of the exception pynetdicom logged, which
+    :class:`TlsFailures` tags ``TLS:`` for an ``ssl.SSLError``), never from the failure's
+    text; a TCP connection that could not be made is no refusal."""
     reason = failures.take(assoc.dul.ident)
+    tls_failed = reason is not None and reason.startswith("TLS: ")
+    refused = bool(assoc.is_rejected or assoc.is_aborted or info.get("version") or tls_failed)
+    return _failure_text(assoc, reason), refused
+
+
+def _failure_text(assoc: Association, reason: str | None) -> str:
     if assoc.is_rejected:
         return "association rejected (A-ASSOCIATE-RJ): check the AE titles and the SCP's limits"
     if reason and not reason.startswith("TLS"):
@@ -922,12 +940,13 @@ def send_files(
                        [propose_window(window)] if window > 1 else None)
     version, cipher = info.get("version"), info.get("cipher")
     if not assoc.is_established:
+        why, refused = _refusal_of(assoc, log, info)
         report = SendReport(tuple(StoreResult(i.path, i.sop_instance, None, "not sent")
-                                  for i in instances), version, cipher, peer,
-                            _association_failure(assoc, log), assoc.is_aborted)
+                                  for i in instances), version, cipher, peer, why,
+                            assoc.is_aborted)
         if listeners:
             _audit_send(listeners, instances, report, called_aet, host, info,
-                        refused=assoc.is_rejected or "TLS" in (report.failure or ""))
+                        refused=refused)
         return report
     facts = _audit_begin(listeners, instances, called_aet, host, info) if listeners else None
     results = _store_all(assoc, instances, on_result, window)
@@ -1115,8 +1134,8 @@ def echo(
     version, cipher = info.get("version"), info.get("cipher")
     peer = f"{host}:{port}"
     if not assoc.is_established:
-        failure = _association_failure(assoc, log)
-        if handlers and ("TLS" in failure or assoc.is_rejected):
+        failure, refused = _refusal_of(assoc, log, info)
+        if handlers and refused:
             from dicomsec.events import emit
 
             emit(handlers, refused_event(host, failure, ae_title=called_aet,

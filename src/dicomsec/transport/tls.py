@@ -544,11 +544,13 @@ def _policy_socket_class() -> Any:
             der = self.getpeercert(binary_form=True)
             if der is None:
                 return  # no certificate: CERT_REQUIRED already decided
+            _REFUSED.subject = None
             # the leaf and every intermediate (SECLEVEL 2 lets SHA-224 and small EC keys pass
             # anywhere in the chain); the trust anchor itself is configuration
             problems = [p for d in _peer_chain(self, der) for p in certificate_problems(d, prof)]
             problems += peer_usage_problems(der, server_side=self.server_side)
             if problems:
+                _REFUSED.subject = _subject_of(der)
                 raise ssl.SSLError(f"TLS profile {prof.name}: peer certificate refused: "
                                    + "; ".join(problems))
             store = getattr(self.context, "trust_store", None)
@@ -558,9 +560,32 @@ def _policy_socket_class() -> Any:
                                              timeout=max(self.gettimeout() or 0,
                                                          PEER_VALIDATION_SECONDS))
                 if refused is not None:
+                    _REFUSED.subject = _subject_of(der)
                     raise ssl.SSLError(refused)
 
     return _PolicySSLSocket
+
+
+#: the subject of the certificate the policy socket refused last, per thread (the SCP's
+#: handshake runs in the worker thread that reports the refusal)
+_REFUSED = threading.local()
+
+
+def _subject_of(der: bytes) -> str | None:
+    from cryptography import x509
+
+    try:
+        return x509.load_der_x509_certificate(der).subject.rfc4514_string()
+    except ValueError:
+        return None
+
+
+def take_refused_subject() -> str | None:
+    """The subject of the peer certificate this thread's last handshake refused after the
+    handshake (profile policy, revoked, untrusted by the validator), once; else None."""
+    subject: str | None = getattr(_REFUSED, "subject", None)
+    _REFUSED.subject = None
+    return subject
 
 
 def __getattr__(name: str) -> Any:
