@@ -364,7 +364,8 @@ def pki_ocsp_serve(
 
     port_number(port, any_port=True)
     server = pki.make_server(_folder(folder), port=port, bind=bind,
-                             passphrase=_asker(passphrase_file), pin_file=pin_file, log=err)
+                             passphrase=_asker(passphrase_file), pin_file=pin_file, log=err,
+                             handlers=_audit("pki ocsp-serve"))
 
     def stop(*_: object) -> None:
         threading.Thread(target=server.shutdown, daemon=True).start()

@@ -25,7 +25,7 @@ import datetime as _dt
 import logging
 import threading
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -34,7 +34,9 @@ from typing import TYPE_CHECKING, Any
 from dicomsec import keys
 from dicomsec._atomic import atomic_write_bytes
 from dicomsec.errors import DicomSecError, InvalidInput
+from dicomsec.events import AuditHandler
 from dicomsec.trust.pki import _db
+from dicomsec.trust.pki._audit import emit_configuration
 from dicomsec.trust.pki._ca import CaSigner, Layout, Request, issue_from, load_signer
 from dicomsec.trust.pki._crl import REASON_FLAGS
 
@@ -113,8 +115,10 @@ def _current_responder(layout: Layout, ca: str, ca_cert: x509.Certificate,
 
 def _ensure_responder(layout: Layout, settings: _db.Settings, ca: str,
                       passphrase: Callable[[], bytes | None], pin_file: Path | None,
-                      now: _dt.datetime) -> tuple[x509.Certificate, Any]:
-    """The delegated responder of ``ca``: the one in ``DIR/ocsp/`` or a new one."""
+                      now: _dt.datetime, handlers: Iterable[AuditHandler] | None = None,
+                      ) -> tuple[x509.Certificate, Any]:
+    """The delegated responder of ``ca``: the one in ``DIR/ocsp/`` or a new one (issued:
+    a SECURITY_CONFIGURATION "issue" event to ``handlers`` naming its certificate)."""
     from cryptography.hazmat.primitives import serialization
 
     ca_cert = keys.load_certificate(layout.cert(ca))
@@ -134,6 +138,11 @@ def _ensure_responder(layout: Layout, settings: _db.Settings, ca: str,
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption()), mode=0o600)
     atomic_write_bytes(cert_path, cert.public_bytes(serialization.Encoding.PEM), mode=0o644)
+    emit_configuration(handlers, "issue", cert_path,
+                       f"OCSP responder certificate of the {ca} CA issued",
+                       serial=_db.Entry("V", cert.not_valid_after_utc, cert.serial_number,
+                                        "").serial_hex,
+                       subject=cert.subject.rfc4514_string())
     return cert, key
 
 
@@ -142,13 +151,15 @@ class Responder:
     :func:`make_server`)."""
 
     def __init__(self, folder: Path, *, passphrase: Callable[[], bytes | None],
-                 pin_file: Path | None = None, now: _dt.datetime | None = None) -> None:
+                 pin_file: Path | None = None, now: _dt.datetime | None = None,
+                 handlers: Iterable[AuditHandler] | None = None) -> None:
         layout = Layout(folder)
         settings = _db.read_settings(folder)
         now = now or _dt.datetime.now(_dt.UTC)
         self._cas = []
         for ca in layout.cas(settings):
-            cert, key = _ensure_responder(layout, settings, ca, passphrase, pin_file, now)
+            cert, key = _ensure_responder(layout, settings, ca, passphrase, pin_file, now,
+                                          handlers)
             self._cas.append(_Ca(ca, keys.load_certificate(layout.cert(ca)),
                                  layout.index(ca, settings), cert, key))
 
@@ -356,9 +367,12 @@ class OcspServer(ThreadingHTTPServer):
 
 def make_server(folder: Path, *, port: int, bind: str = "127.0.0.1",
                 passphrase: Callable[[], bytes | None], pin_file: Path | None = None,
-                log: Callable[[str], None] = _log.info) -> OcspServer:
+                log: Callable[[str], None] = _log.info,
+                handlers: Iterable[AuditHandler] | None = None) -> OcspServer:
     """An OCSP server for the site PKI in ``folder`` on ``bind:port`` (0: any free port),
     not yet serving (call ``serve_forever()``; ``shutdown()`` from another thread stops it).
+    A responder certificate issued on the way is a SECURITY_CONFIGURATION event to
+    ``handlers``.
 
     Raises:
         InvalidInput: not a PKI folder, a wrong passphrase (only asked when a responder
@@ -367,5 +381,5 @@ def make_server(folder: Path, *, port: int, bind: str = "127.0.0.1",
     """
     if not 0 <= port <= 65535:
         raise InvalidInput(f"--port must be 0 to 65535, not {port}")
-    responder = Responder(folder, passphrase=passphrase, pin_file=pin_file)
+    responder = Responder(folder, passphrase=passphrase, pin_file=pin_file, handlers=handlers)
     return OcspServer((bind, port), responder, log)
