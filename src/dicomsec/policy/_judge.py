@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import fnmatch
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -45,6 +46,8 @@ if TYPE_CHECKING:
 
 __all__ = ["DATE_KEYWORDS", "DEVICE_KEYWORDS", "VERDICTS", "Policy", "Verdict", "attributes_of",
            "device_label", "instance_date", "judge", "scheme_label"]
+
+_log = logging.getLogger(__name__)
 
 #: every verdict, from the best to ``not-covered``
 VERDICTS = ("compliant", "unsigned", "invalid", "untrusted", "revoked", "wrong-signer",
@@ -414,7 +417,12 @@ class Policy:
             from dicomsec.events import emit
             from dicomsec.policy._audit import violation_event
 
-            event = violation_event(verdict)
+            try:  # auditing never changes the verdict
+                event = violation_event(verdict)
+            except Exception as exc:
+                _log.warning("policy violation event not built: %s: %s",
+                             type(exc).__name__, exc)
+                event = None
             if event is not None:
                 emit(handlers, event)
         return verdict

@@ -188,7 +188,12 @@ def _run(job: Any, paths: list[Path], workers: int | None, show: bool | None, ta
         for outcome in make_executor(workers).map(job, iter_files(paths)):
             if outcome.value is not None:
                 tally.add(outcome.value)
-                event = violation_event(outcome.value) if handlers else None
+                event = None
+                try:  # auditing never changes the verdict or the exit code
+                    event = violation_event(outcome.value) if handlers else None
+                except Exception as exc:
+                    err(printable(f"warning: policy violation event not built: "
+                                  f"{type(exc).__name__}: {exc}"))
                 if event is not None:
                     emit(handlers, event)
                 if spool is not None:
