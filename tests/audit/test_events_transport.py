@@ -13,10 +13,13 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import sqlite3
 import ssl
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pydicom
 import pytest
@@ -25,6 +28,7 @@ from pydicom.uid import generate_uid
 from dicomsec.audit import AuditSource, dicom_messages, validate
 from dicomsec.events import AuditEvent, Collector, ObjectKind, Operation, Outcome
 from dicomsec.transport import dimse, tls
+from dicomsec.transport._audit import ScpAudit, Transfers
 from dicomsec.trust import TrustStore
 from tests.transport.test_dimse import CT, Pki, _start_scp
 from tests.transport.test_dimse import pki as pki  # the module's test PKI fixture
@@ -96,13 +100,14 @@ def _client(pki: Pki, name: str | None) -> ssl.SSLContext:
     return ctx
 
 
-@pytest.mark.parametrize(("client", "reason"), [
-    (None, "peer did not return a certificate"),            # no certificate
-    ("client-untrusted", "unable to get local issuer"),     # another CA
-    ("client-sha224", "SHA-224"),                           # below the profile
-])
+@pytest.mark.parametrize(("client", "reason", "subject"), [
+    (None, "peer did not return a certificate", None),           # no certificate
+    ("client-untrusted", "unable to get local issuer", None),    # another CA (OpenSSL)
+    ("client-sha224", "SHA-224", "CN=client-sha224"),            # below the profile: after
+])                                                               # the handshake, named
 def test_refused_tls_client_gives_association_refused(pki: Pki, tmp_path: Path,
-                                                      client: str | None, reason: str) -> None:
+                                                      client: str | None, reason: str,
+                                                      subject: str | None) -> None:
     events = Collector()
     with _scp(pki, tmp_path, events) as server:
         raw = socket.create_connection(("127.0.0.1", server.port), timeout=10)
@@ -117,6 +122,7 @@ def test_refused_tls_client_gives_association_refused(pki: Pki, tmp_path: Path,
     assert ("Alert Description", refused.description) in node.details
     who = refused.participants[0]
     assert who.is_requestor and who.network_access_point == "127.0.0.1"
+    assert who.user_name == subject
     assert not [e for e in events.events if e.operation is Operation.ASSOCIATION_ACCEPTED]
     _valid(events.events)
 
@@ -251,3 +257,191 @@ def test_scp_command_delivers_its_records_while_serving(pki: Pki, tmp_path: Path
         assert scp.stop() == 0, "\n".join(scp.lines)
     text = log.read_text("utf-8")
     assert "110120" in text and "110121" in text  # application start and stop
+
+
+# ------------------------------------------------------------------------------------------
+# the SCP's audit queue: associations never wait on auditing (review RD)
+
+
+def test_a_blocked_handler_never_delays_an_association(pki: Pki, tmp_path: Path) -> None:
+    """A handler stuck (a spool locked by another process, a dead sink) while three echoes
+    run: each is answered (before the handler is released), the events come afterwards."""
+    release = threading.Event()
+    events = Collector()
+
+    def stuck(event: AuditEvent) -> None:
+        release.wait(30)
+
+    ctx = tls.client_context("b12", _store(pki), cert=pki.cert("client"), key=pki.key("client"))
+    with _scp(pki, tmp_path, stuck, events) as server:
+        try:
+            answers = [dimse.echo("127.0.0.1", server.port, ctx, called_aet="DICOMSEC",
+                                  timeout=10).ok for _ in range(3)]
+            assert not release.is_set() and answers == [True] * 3
+        finally:
+            release.set()
+        _wait(events, Operation.ASSOCIATION_ACCEPTED, 3)
+    assert events.events[-1].operation is Operation.APPLICATION_STOP
+
+
+def test_a_held_spool_lock_is_retried_not_lost(pki: Pki, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch,
+                                               caplog: pytest.LogCaptureFixture) -> None:
+    """Another connection holds the spool's write lock (a sqlite3 shell, a stopped
+    process): echoes are answered, the writer's "not spooled" failures are retried, and once
+    the lock is gone every record is spooled and the trail reports no error."""
+    from dicomsec.audit import spool as spool_module
+    from dicomsec.audit.trail import open_trail
+
+    monkeypatch.setattr(spool_module, "BUSY_TIMEOUT_MS", 100)
+    log = tmp_path / "audit.log"
+    trail = open_trail([log.as_uri()], tmp_path / "sp")
+    try:
+        ctx = tls.client_context("b12", _store(pki), cert=pki.cert("client"),
+                                 key=pki.key("client"))
+        with _scp(pki, tmp_path, trail.handle) as server:
+            other = sqlite3.connect(tmp_path / "sp" / "spool.sqlite3", isolation_level=None)
+            other.execute("BEGIN IMMEDIATE")
+            try:
+                for _ in range(2):
+                    assert dimse.echo("127.0.0.1", server.port, ctx, called_aet="DICOMSEC",
+                                      timeout=10).ok
+                deadline = time.monotonic() + 20
+                while "not spooled" not in caplog.text:  # the writer met the lock
+                    assert time.monotonic() < deadline, "the spool was never busy"
+                    time.sleep(0.05)
+            finally:
+                other.execute("ROLLBACK")
+                other.close()
+        trail.flush()
+    finally:
+        trail.close()
+    assert trail.errors == []
+    text = log.read_text("utf-8")
+    assert text.count("Node Authentication") == 2 and "110121" in text
+
+
+def _audit_of(*handlers: Callable[[AuditEvent], object], **options: Any) -> ScpAudit:
+    return ScpAudit(handlers, **options)
+
+
+def test_queue_overflow_is_counted_and_reported_once() -> None:
+    started, release = threading.Event(), threading.Event()
+    seen: list[AuditEvent] = []
+
+    def slow(event: AuditEvent) -> None:
+        started.set()
+        release.wait(30)
+        seen.append(event)
+
+    audit = _audit_of(slow, capacity=2)
+    audit.application(True, "first")
+    assert started.wait(20)          # the writer holds the first event
+    for n in range(5):
+        audit.application(True, f"more {n}")
+    assert audit.dropped == 3
+    release.set()
+    audit.stop("stopped")
+    assert [e.operation for e in seen] == [Operation.APPLICATION_START] * 3 + [
+        Operation.POLICY_VIOLATION, Operation.APPLICATION_STOP]
+    alert = seen[3]
+    assert alert.description.startswith("3 audit events dropped")
+    assert alert.outcome is Outcome.SERIOUS_FAILURE
+    _valid(seen)
+
+
+REASON = "connection closed during the TLS handshake"
+
+
+def test_refusals_are_aggregated_per_ip_and_reason() -> None:
+    """Five probes of one IP and one of another: the first of each at once, then one "4
+    more refusals" event when the window ends; nothing per probe."""
+    events = Collector()
+    audit = _audit_of(events, window=0.3)
+    for _ in range(5):
+        audit.tls_refused(("10.0.0.7", 4000), REASON)
+    audit.tls_refused(("10.0.0.8", 4000), REASON)
+    summary = _wait(events, Operation.ASSOCIATION_REFUSED, 3)[2]
+    audit.stop("stopped")
+    refused = [e for e in events.events if e.operation is Operation.ASSOCIATION_REFUSED]
+    assert len(refused) == 3
+    assert [e.objects[0].id for e in refused[:2]] == ["10.0.0.7", "10.0.0.8"]
+    assert summary.description.startswith("4 more refusals of 10.0.0.7 since ")
+    assert summary.description.endswith(REASON)
+    assert events.events[-1].operation is Operation.APPLICATION_STOP
+    _valid(events.events)
+
+
+def test_refusals_over_the_rate_are_counted_and_summarised_at_stop() -> None:
+    events = Collector()
+    audit = _audit_of(events, alerts_per_second=2)
+    hosts = [f"10.0.1.{n}" for n in range(6)]
+    for host in hosts:
+        audit.tls_refused((host, 1), REASON)
+    audit.stop("stopped")
+    refused = [e for e in events.events if e.operation is Operation.ASSOCIATION_REFUSED]
+    assert sorted(e.objects[0].id for e in refused) == hosts   # one event per host
+    assert any(e.description.startswith(f"1 refusal of {e.objects[0].id} since ")
+               for e in refused)                                 # counted, said at stop
+    assert events.events[-1].operation is Operation.APPLICATION_STOP
+
+
+def test_transfers_flush_by_total_groups_and_age() -> None:
+    from dicomsec.transport._audit import MAX_AGE, MAX_GROUPS, MAX_INSTANCES, StudyFacts
+
+    by_total = Transfers()
+    for n in range(MAX_INSTANCES):
+        assert not by_total.full()
+        by_total.add(StudyFacts(f"1.2.{n % 3}"), "1.2.840.10008.5.1.4.1.1.2", f"1.3.{n}")
+    assert by_total.full()          # across three studies
+    by_groups = Transfers()
+    for n in range(MAX_GROUPS + 1):
+        by_groups.add(StudyFacts(f"1.2.{n}"), "c", "i", None if n % 2 else "refused")
+    assert len(by_groups.groups) > MAX_GROUPS and by_groups.full()
+    by_age = Transfers()
+    by_age.add(StudyFacts("1.2"), "c", "i")
+    assert not by_age.full()
+    assert by_age.oldest is not None
+    by_age.oldest -= MAX_AGE
+    assert by_age.full()
+    taken = by_age.take()
+    assert taken.counts and by_age.oldest is None and not by_age.counts
+
+
+def test_user_identity_name_is_capped_and_cleaned() -> None:
+    from types import SimpleNamespace
+
+    from dicomsec.transport._audit import NAME_CHARACTERS, _user_identity_event
+
+    identity = SimpleNamespace(user_identity_type=2, secondary_field=PASSCODE.encode(),
+                               primary_field=b"eve\x1b[31m\r\n" + b"x" * 5000)
+    event = _user_identity_event(identity, "10.0.0.9", "CALLER")
+    user = event.participants[0].user_id
+    assert len(user) == NAME_CHARACTERS and user.endswith("[cut]")
+    assert user.startswith("eve") and not any(ord(c) < 32 for c in user)
+    assert PASSCODE not in repr(event)
+    _valid([event])
+
+
+def test_scu_refusal_is_decided_without_the_failure_text(pki: Pki, tmp_path: Path) -> None:
+    """The SCP ends the TLS session of a SHA-224 client before any A-ASSOCIATE-AC
+    ("association aborted": no "TLS" in the text): a refusal. A port where nothing listens
+    is no refusal."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
+    ctx.load_verify_locations(pki.ca)
+    ctx.load_cert_chain(pki.cert("client-sha224"), pki.key("client-sha224"))
+    events = Collector()
+    with _scp(pki, tmp_path) as server:
+        report = dimse.echo("127.0.0.1", server.port, ctx, called_aet="DICOMSEC",
+                            handlers=[events])
+    assert not report.ok
+    refused = [e for e in events.events if e.operation is Operation.ASSOCIATION_REFUSED]
+    assert len(refused) == 1 and not refused[0].participants[0].is_requestor
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    nothing = Collector()
+    report = dimse.echo("127.0.0.1", closed, ctx, called_aet="DICOMSEC", timeout=5,
+                        handlers=[nothing])
+    assert not report.ok and nothing.events == []

@@ -286,6 +286,7 @@ class _Refusals:
     since: datetime               # the same, as a date (the summary says it)
     count: int = 0                # refusals not yet reported
     subject: str | None = None
+    first_sent: bool = False      # the first was reported at once (else: over the rate)
 
 
 class ScpAudit:
@@ -437,8 +438,9 @@ class ScpAudit:
                 entry = self._refusals[key] = _Refusals(host, reason, now,
                                                         datetime.now(UTC), subject=subject)
                 if self._allowed_locked(now):
-                    event = refused_event(host, reason, ae_title=ae_title, subject=subject)
-                    self._emit(event)
+                    entry.first_sent = True
+                    self._emit(refused_event(host, reason, ae_title=ae_title,
+                                             subject=subject))
                     return
             entry.count += 1
             entry.subject = entry.subject or subject
@@ -460,6 +462,7 @@ class ScpAudit:
                 self._queue.append(_summary_event(entry))
             if entry.count and now is not None:
                 entry.opened, entry.since, entry.count = now, datetime.now(UTC), 0
+                entry.first_sent = True
             else:
                 del self._refusals[key]
 
@@ -569,7 +572,8 @@ def dropped_event(count: int) -> AuditEvent:
 
 def _summary_event(entry: _Refusals) -> AuditEvent:
     since = entry.since.isoformat(timespec="seconds").replace("+00:00", "Z")
-    text = (f"{entry.count} more refusal{'s' if entry.count != 1 else ''} of {entry.host} "
+    more = "more " if entry.first_sent else ""
+    text = (f"{entry.count} {more}refusal{'s' if entry.count != 1 else ''} of {entry.host} "
             f"since {since}: {entry.reason}")
     return AuditEvent(Operation.ASSOCIATION_REFUSED, Outcome.MINOR_FAILURE, text,
                       objects=(_node(entry.host, text),),

@@ -836,13 +836,13 @@ def _refusal_of(assoc: Association, failures: TlsFailures,
                 info: dict[str, Any]) -> tuple[str, bool]:
     """Why the association was not established, and whether that was a refusal: an
     A-ASSOCIATE-RJ, or the end (abort, TLS alert, closed connection) of the TLS session we
-    started before any A-ASSOCIATE-AC. Decided from what happened (the TLS parameters seen,
-    the state of the association, the class of the exception pynetdicom logged, which
-    :class:`TlsFailures` tags ``TLS:`` for an ``ssl.SSLError``), never from the failure's
-    text; a TCP connection that could not be made is no refusal."""
+    started before any A-ASSOCIATE-AC. Decided from what happened (the TLS session was
+    established: its parameters were seen; the handshake failed: the class of the exception
+    pynetdicom logged, which :class:`TlsFailures` tags ``TLS:`` for an ``ssl.SSLError``),
+    never from the failure's text; a TCP connection that could not be made is no refusal."""
     reason = failures.take(assoc.dul.ident)
     tls_failed = reason is not None and reason.startswith("TLS: ")
-    refused = bool(assoc.is_rejected or assoc.is_aborted or info.get("version") or tls_failed)
+    refused = bool(assoc.is_rejected or info.get("version") or tls_failed)
     return _failure_text(assoc, reason), refused
 
 
