@@ -191,3 +191,56 @@ def test_cli_verify_with_policy_records_the_violation(tmp_path: Path, mode: str,
     assert target is not None
     assert target.get("ParticipantObjectID") == UNSIGNED.resolve().as_uri()
     assert len(records) == 2  # and the file's VERIFY record
+
+
+def test_ocsp_responder_certificate_is_a_security_configuration(tmp_path: Path) -> None:
+    """``pki ocsp-serve`` issues its responder certificate on first start: one "issue"
+    event naming the certificate; a second start finds it and issues nothing."""
+    site = tmp_path / "site"
+    secret = PASSPHRASE.encode()
+    pki.init(site, passphrase=secret)
+    events = Collector()
+    server = pki.make_server(site, port=0, passphrase=lambda: secret, handlers=[events])
+    server.server_close()
+    [event] = events.events
+    assert event.operation is Operation.SECURITY_CONFIGURATION
+    [resource] = event.objects
+    details = dict(resource.details)
+    assert details["Action"] == "issue" and "OCSP responder" in details["Subject"]
+    cert = Path(resource.id.removeprefix("file://"))
+    assert cert.is_file() and cert.parent.parent == site.resolve()
+    assert "OCSP responder certificate" in event.description
+    assert PASSPHRASE not in repr(event)
+    _valid(events.events)
+    again = Collector()
+    pki.make_server(site, port=0, passphrase=lambda: secret, handlers=[again]).server_close()
+    assert again.events == []
+
+
+def _broken_builder(verdict: object) -> AuditEvent | None:
+    raise RuntimeError("defect in the event builder")
+
+
+def test_a_failing_violation_event_never_changes_the_verdict(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """``Policy.evaluate`` and ``policy check`` build the event under a never-raise guard:
+    the verdict and the exit code stay, the failure is logged."""
+    from dicomsec.policy import _audit as policy_audit
+    from dicomsec.signatures.report import FileReport
+
+    monkeypatch.setattr(policy_audit, "violation_event", _broken_builder)
+    monkeypatch.setattr(policy, "violation_event", _broken_builder)
+    events = Collector()
+    verdict = _policy(tmp_path, "enforce").evaluate(
+        FileReport(str(UNSIGNED), (), ()), {"Modality": "CT"}, path=str(UNSIGNED),
+        handlers=[events])
+    assert verdict.verdict == "unsigned" and events.events == []
+    assert "policy violation event not built" in caplog.text
+    rules = tmp_path / "p.toml"
+    rules.write_text('[[rule]]\nname = "ct"\nmatch = { Modality = "CT" }\nmode = "enforce"\n',
+                     encoding="utf-8")
+    log = tmp_path / "audit.log"
+    assert cli_main(["--audit", log.as_uri(), "--audit-spool", str(tmp_path / "spool"),
+                     "policy", "check", str(UNSIGNED), "--policy", str(rules),
+                     "--trust", str(PKI / "ca.cert.pem"), "--workers", "1"]) == 1
