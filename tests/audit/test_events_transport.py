@@ -445,3 +445,39 @@ def test_scu_refusal_is_decided_without_the_failure_text(pki: Pki, tmp_path: Pat
     report = dimse.echo("127.0.0.1", closed, ctx, called_aet="DICOMSEC", timeout=5,
                         handlers=[nothing])
     assert not report.ok and nothing.events == []
+
+
+@pytest.mark.parametrize("wrapped", [False, True])
+def test_the_scp_commands_handler_is_retried_on_a_busy_spool(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+        wrapped: bool) -> None:
+    """``dicomsec scp`` hands the SCP a handler naming the command whose ``errors`` are the
+    trail's: a busy spool is seen and retried through it as through ``Trail.handle``."""
+    from dicomsec.audit import spool as spool_module
+    from dicomsec.audit.trail import open_trail
+    from dicomsec.cli.commands.transport import _ScpRecorder
+
+    monkeypatch.setattr(spool_module, "BUSY_TIMEOUT_MS", 100)
+    log = tmp_path / "audit.log"
+    trail = open_trail([log.as_uri()], tmp_path / "sp")
+    try:
+        handler = _ScpRecorder(trail, "scp").handle if wrapped else trail.handle
+        audit = ScpAudit([handler])
+        other = sqlite3.connect(tmp_path / "sp" / "spool.sqlite3", isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            audit.application(True, "scp listening")
+            deadline = time.monotonic() + 20
+            while "not spooled" not in caplog.text:
+                assert time.monotonic() < deadline, "the spool was never busy"
+                time.sleep(0.05)
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        audit.stop("scp stopped")
+        trail.flush()
+    finally:
+        trail.close()
+    assert trail.errors == []
+    text = log.read_text("utf-8")
+    assert "110120" in text and "110121" in text

@@ -20,6 +20,31 @@ What the SCP and the SCU tell their ``handlers`` (:mod:`dicomsec.events`; the ro
 - ``BEGIN_TRANSFER``: the SCU, once its association is established, per study.
 - ``APPLICATION_START`` / ``APPLICATION_STOP``: the SCP starts listening / shuts down.
 
+The SCP never waits on auditing. Its events go into a bounded in-memory queue
+(:data:`QUEUE_EVENTS`) that one writer thread (a daemon) drains into the handlers, so an
+association thread only appends. A handler that fails (raises: retried 3 times; or a trail
+whose spool is busy, e.g. another process holds its write lock: retried until the SCP stops)
+keeps its event, retried after a short backoff (:data:`RETRY_SECONDS`). When the queue is
+full, further events are counted and logged; once it is empty again one Security Alert
+(POLICY_VIOLATION, outcome 8, object the queue) says "N audit events dropped". At shutdown
+the refusal summaries are queued, the queue is drained for at most :data:`DRAIN_SECONDS`, then
+APPLICATION_STOP is the last event; what is left then is logged as not recorded.
+
+Refusals are aggregated per (remote IP, reason): the first at once, the next ones counted
+and reported as one "N more refusals of IP since T: reason" event per
+:data:`REFUSAL_WINDOW` (60 s) window, emitted by the writer when the window ends, or at
+shutdown. At most :data:`ALERTS_PER_SECOND` (20) first refusals are emitted in one second
+across all keys; the others are counted into their key's summary ("N refusals of IP since
+T"). A TCP connection closed before or during the handshake (a health check, a port scan)
+is a refusal like any other, aggregated the same way, never one record per probe. A
+refusal after the handshake (certificate below the profile, revoked, untrusted by the
+validator) names the refused certificate's subject as the participant's user name. User
+names and subjects are cut to :data:`NAME_CHARACTERS` characters (marker ``...[cut]``),
+control characters replaced. A per-association batch of received instances is emitted
+when it holds :data:`MAX_INSTANCES` instances in all, more than :data:`MAX_GROUPS` (study,
+outcome) groups, or its oldest is :data:`MAX_AGE` seconds old (checked at each store), and
+at the end of the association.
+
 Study Instance UID, Patient ID and Patient's Name come from the first bytes of each data set
 (the top-level elements up to (0020,000D), walked without decoding by the signatures' head
 reader), read only when there are handlers. Building or emitting an event never raises into

@@ -32,7 +32,7 @@ from dicomsec.cli._root import command, err, exit_code, print_json, progress, us
 if TYPE_CHECKING:
     import ssl
 
-    from dicomsec.events import AuditHandler
+    from dicomsec.events import AuditEvent, AuditHandler
     from dicomsec.transport.dimse import ScpEvent
     from dicomsec.trust import TrustStore
 
@@ -49,6 +49,33 @@ def _audit(name: str) -> tuple[AuditHandler, ...]:
     from dicomsec.signatures._events import with_command
 
     return with_command(audit_handlers(), name)
+
+
+class _ScpRecorder:
+    """The scp's handler: the trail's, naming the command. Its ``errors`` are the trail's,
+    so that the SCP's audit writer sees a record the spool did not take (busy) and retries
+    it (:class:`dicomsec.transport._audit.ScpAudit`)."""
+
+    def __init__(self, trail: Any, command: str) -> None:
+        self.trail = trail
+        self.command = command
+
+    @property
+    def errors(self) -> list[str]:
+        errors: list[str] = self.trail.errors
+        return errors
+
+    def handle(self, event: AuditEvent) -> None:
+        import dataclasses
+
+        self.trail.handle(dataclasses.replace(event, command=event.command or self.command))
+
+
+def _scp_handlers() -> tuple[AuditHandler, ...]:
+    trail = current_trail()
+    if trail is None or not trail.handlers:
+        return ()
+    return (_ScpRecorder(trail, "scp").handle,)
 
 
 def _check_profile(profile: str) -> str:
@@ -253,7 +280,7 @@ def scp(
         require_client_cert=not no_client_auth, ae_title=aet, host=bind, port=port,
         handshake_timeout=handshake_timeout, max_associations=max_associations, on_event=show,
         duplicates=duplicates, network_timeout=network_timeout, acse_timeout=acse_timeout,
-        handlers=_audit("scp"))
+        handlers=_scp_handlers())
     _serve_until_stopped(server)
     err("stopped")
     return 0
