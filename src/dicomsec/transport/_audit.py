@@ -630,7 +630,7 @@ def _who(assoc: Any) -> tuple[str, str | None, str | None]:
             subject = tls.negotiated(sock)["peer"]
         except (OSError, ValueError):
             subject = None
-    return host, aet, subject
+    return host, _capped(aet), _capped(subject)
 
 
 def _user_identity_event(identity: Any, host: str, aet: str | None) -> AuditEvent:
