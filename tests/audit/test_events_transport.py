@@ -481,3 +481,27 @@ def test_the_scp_commands_handler_is_retried_on_a_busy_spool(
     assert trail.errors == []
     text = log.read_text("utf-8")
     assert "110120" in text and "110121" in text
+
+
+def test_tcp_probes_are_one_refusal_and_one_summary(pki: Pki, tmp_path: Path) -> None:
+    """Three connections closed before any ClientHello (health checks, a port scan): one
+    refusal naming the probe at once, the two others in one summary at shutdown."""
+    events = Collector()
+    with _scp(pki, tmp_path, events) as server:
+        for _ in range(3):
+            socket.create_connection(("127.0.0.1", server.port), timeout=10).close()
+        _wait(events, Operation.ASSOCIATION_REFUSED)
+        audit = server._audit
+        assert audit is not None
+        deadline = time.monotonic() + 20
+        while sum(r.count for r in audit._refusals.values()) < 2:  # the two others counted
+            assert time.monotonic() < deadline, audit._refusals
+            time.sleep(0.02)
+    refused = [e for e in events.events if e.operation is Operation.ASSOCIATION_REFUSED]
+    assert [e.description for e in refused] == [
+        f"TLS handshake failed: {tls.PROBE_REASON}",
+        refused[1].description]
+    assert refused[1].description.startswith("2 more refusals of 127.0.0.1 since ")
+    assert refused[1].description.endswith(tls.PROBE_REASON)
+    assert events.events[-1].operation is Operation.APPLICATION_STOP
+    _valid(events.events)

@@ -22,7 +22,7 @@ What the SCP and the SCU tell their ``handlers`` (:mod:`dicomsec.events`; the ro
 
 The SCP never waits on auditing. Its events go into a bounded in-memory queue
 (:data:`QUEUE_EVENTS`) that one writer thread (a daemon) drains into the handlers, so an
-association thread only appends. A handler that fails (raises: retried 3 times; or a trail
+association thread only appends. A handler that fails (raises: retried once; or a trail
 whose spool is busy, e.g. another process holds its write lock: retried until the SCP stops)
 keeps its event, retried after a short backoff (:data:`RETRY_SECONDS`). When the queue is
 full, further events are counted and logged; once it is empty again one Security Alert
@@ -97,6 +97,9 @@ QUEUE_EVENTS = 10_000
 DRAIN_SECONDS = 5.0
 #: the backoff between the attempts to give an event to a failing handler (seconds)
 RETRY_SECONDS = (0.1, 0.2, 0.5, 1.0, 2.0)
+#: how often an event is given again to a handler that raised (a defect rather than a busy
+#: resource: it must not hold the queue back); a busy spool is retried until the SCP stops
+RAISING_RETRIES = 1
 #: the window of refusal aggregation per (remote IP, reason), seconds
 REFUSAL_WINDOW = 60.0
 #: the refusal events emitted at once in one second, at most (the others are counted)
@@ -411,7 +414,8 @@ class ScpAudit:
     def _deliver(self, event: AuditEvent) -> None:
         pending = list(self.handlers)
         for attempt in itertools.count():
-            pending = [h for h in pending if not _delivered(h, event, retry=attempt < 3)]
+            pending = [h for h in pending
+                       if not _delivered(h, event, retry=attempt < RAISING_RETRIES)]
             if not pending:
                 return
             if self._abandon:
@@ -426,6 +430,8 @@ class ScpAudit:
         deadline = time.monotonic() + timeout
         with self._cond:
             self._summaries_locked(None)
+            if self._queue:
+                self._wake_locked()
         self._drain(deadline)
         self._emit(AuditEvent(Operation.APPLICATION_STOP, description=description))
         self._drain(deadline + 1.0)

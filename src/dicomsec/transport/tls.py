@@ -537,6 +537,9 @@ def _policy_socket_class() -> Any:
         """Checks the peer certificate against the profile right after the handshake."""
 
         def do_handshake(self, block: bool = False) -> None:
+            if self.server_side and not getattr(self, "_probe_checked", False):
+                self._probe_checked = True
+                _refuse_probe(self)
             super().do_handshake(block)
             prof = context_profile(self.context)
             if prof is None:
@@ -564,6 +567,25 @@ def _policy_socket_class() -> Any:
                     raise ssl.SSLError(refused)
 
     return _PolicySSLSocket
+
+
+#: what a server says of a connection closed before it sent any byte of a ClientHello
+PROBE_REASON = "connection closed before any ClientHello (a TCP probe)"
+
+
+def _refuse_probe(sock: Any) -> None:
+    """A server socket whose peer closes before sending anything (a health check, a port
+    scan) is refused as a probe (:data:`PROBE_REASON`), not as a failed handshake: one byte
+    peeked under the TLS layer, within the socket's timeout."""
+    import socket
+    import ssl
+
+    try:
+        first = socket.socket.recv(sock, 1, socket.MSG_PEEK)
+    except (BlockingIOError, InterruptedError):
+        return  # non-blocking: the handshake decides
+    if not first:
+        raise ssl.SSLError(PROBE_REASON)
 
 
 #: the subject of the certificate the policy socket refused last, per thread (the SCP's
