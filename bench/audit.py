@@ -17,7 +17,7 @@ One run, four measurements:
    meaningful on a quiet machine only). The bench then checks that the receiver stored exactly
    one message per audited file.
 2. **Spool throughput** in this process: ``Spool.add`` of ``--messages`` real TLS payloads (one
-   SQLite transaction each, ``synchronous=FULL``: what a command pays per record), then
+   SQLite transaction each, ``synchronous=NORMAL``: what a command pays per record), then
    ``Trail.handle`` (build the DICOM message + frame + spool), then ``Trail.flush`` of them all to
    the receiver (messages per second until every one is stored by rsyslog).
 3. **Peak RSS** of the signing children (``ru_maxrss``), audited and not (in table 1).
@@ -260,7 +260,7 @@ def _throughput(work: Path, receiver: Any, messages: int) -> None:
     flush_rate = messages / (time.perf_counter() - start)
     trail.close()
     print(f"\n2. spool throughput ({messages} messages of {len(payload)} bytes)")
-    print(f"Spool.add (one transaction each, synchronous=FULL): {add_rate:8.0f} messages/s")
+    print(f"Spool.add (one transaction each, synchronous=NORMAL): {add_rate:8.0f} messages/s")
     print(f"Trail.handle (build + frame + spool):              {handle_rate:8.0f} messages/s")
     print(f"Trail.flush to rsyslog over TLS (until stored):    {flush_rate:8.0f} messages/s "
           f"({stored} of {messages} stored)")
