@@ -7,9 +7,9 @@ timeout, so that commands, services and their threads share it. Durability: a re
 (``kill -9``, a crash) loses nothing; :meth:`Spool.sync` (called by :meth:`Spool.close`, so at
 the end of every command, and by services after each background flush) fsyncs the ``-wal``
 file, after which a power cut loses nothing either. A :meth:`Spool.pending` batch holds at
-most 100 rows and 1 MiB (beyond its first row). Decision: ``FULL`` (an fsync per commit) cost 5-7 ms per record, 7 s of a 1,000-file de-identification batch; the
-window it closes (a power cut during the command) is the one in which the command's own
-outputs are not durable either.
+most 100 rows and 1 MiB (beyond its first row). Decision: ``FULL`` (an fsync per commit)
+cost 5-7 ms per record, 7 s of a 1,000-file de-identification batch; the window it closes (a
+power cut during the command) is the one in which the command's own outputs are not durable either.
 
 Rows are kept per sink (the sink's ``name``, the URL without query secrets) in the order they
 were added, and leave only through :meth:`Spool.remove`, which the trail calls with the ids
