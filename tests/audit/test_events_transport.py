@@ -505,3 +505,38 @@ def test_tcp_probes_are_one_refusal_and_one_summary(pki: Pki, tmp_path: Path) ->
     assert refused[1].description.endswith(tls.PROBE_REASON)
     assert events.events[-1].operation is Operation.APPLICATION_STOP
     _valid(events.events)
+
+
+def test_a_scan_from_many_hosts_is_bounded() -> None:
+    """Refusals of more hosts than are counted apart fold into one 'other hosts' count:
+    bounded memory and a bounded number of records (review RE)."""
+    from dicomsec.transport._audit import MAX_REFUSAL_KEYS
+
+    events = Collector()
+    audit = _audit_of(events, alerts_per_second=1_000_000)
+    hosts = MAX_REFUSAL_KEYS + 500
+    for n in range(hosts):
+        audit.tls_refused((f"fd00::{n:x}", 1), REASON)
+    assert len(audit._refusals) <= MAX_REFUSAL_KEYS + 1
+    audit.stop("stopped")
+    refused = [e for e in events.events if e.operation is Operation.ASSOCIATION_REFUSED]
+    assert len(refused) <= MAX_REFUSAL_KEYS + 2
+    assert any("other hosts" in e.description for e in refused)
+
+
+def test_records_abandoned_at_stop_fail_the_command() -> None:
+    """An event the spool never took before the SCP stopped leaves a 'not spooled' line in
+    the trail's errors (the command then ends with exit 2), never only a log line."""
+
+    class Busy:
+        def __init__(self) -> None:
+            self.errors: list[str] = []
+
+        def handle(self, event: AuditEvent) -> None:
+            self.errors.append("audit record not spooled: database is locked")
+
+    trail = Busy()
+    audit = ScpAudit([trail.handle])
+    audit.application(True, "started")
+    audit.stop("stopped", timeout=0.3)
+    assert any("not spooled" in line for line in trail.errors)

@@ -329,6 +329,18 @@ def _text(ds: Dataset, keyword: str) -> str:
     return "" if value is None else str(value)
 
 
+def _decode_for_cleaning(out: Dataset, options: frozenset[Option]) -> None:
+    """Decode what pixel and overlay cleaning read (the Image Pixel module, group 0028, and
+    the overlay groups 60xx), so that a damaged value there is bad input (exit 2) here, and an
+    error inside the cleaning stays an error of the cleaning."""
+    if not options & {Option.CLEAN_PIXEL_DATA, Option.CLEAN_GRAPHICS}:
+        return
+    for tag in list(out.keys()):
+        group = int(tag) >> 16
+        if (group == 0x0028 or 0x6000 <= group <= 0x601E) and int(tag) != 0x7FE00010:
+            out[tag]
+
+
 def _clean(out: Dataset, config: DeidConfig, warnings: list[str], visual: bool
            ) -> tuple[PixelSummary | None, PixelSummary | None]:
     """The pixel and overlay cleaning the options ask for, and the claims of what was done
@@ -367,9 +379,11 @@ def _deidentify(src: Path, dst: Path, config: DeidConfig,
         result = deidentify_dataset(ds, Settings(options=config.options, secret=config.secret),
                                     as_read=as_read)
         out, warnings = result.dataset, list(result.warnings)
-        pixels, overlays = _clean(out, config, warnings, visual)
-        _keep_originals(ds, result)
-        encrypted = _encrypt(result, config)
+        _decode_for_cleaning(out, config.options)
+    # outside the mapping: an error of the cleaning or the envelope is theirs, not bad input
+    pixels, overlays = _clean(out, config, warnings, visual)
+    _keep_originals(ds, result)
+    encrypted = _encrypt(result, config)
     _write(out, dst)
     if seen is not None:  # the output's study and instance, the original patient
         from dicomsec.signatures._events import Identity

@@ -106,6 +106,10 @@ REFUSAL_WINDOW = 60.0
 ALERTS_PER_SECOND = 20
 #: the characters of a user name or certificate subject in an event, at most
 NAME_CHARACTERS = 256
+#: the most (remote IP, reason) pairs counted one by one in a window; refusals of further
+#: hosts are counted together (a scan from many addresses: bounded memory, bounded records)
+MAX_REFUSAL_KEYS = 256
+_OTHER_HOSTS = "other hosts"
 _CUT = "...[cut]"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _QUEUE_URI = "urn:dicomsec:scp-audit-queue"
@@ -421,6 +425,8 @@ class ScpAudit:
             if self._abandon:
                 _log.warning("audit event %s not recorded: the SCP stopped",
                              event.operation.value)
+                _not_kept(pending, f"audit record not spooled: a {event.operation.value} "
+                          "event (the SCP stopped before the spool took it)")
                 return
             self._stopping.wait(RETRY_SECONDS[min(attempt, len(RETRY_SECONDS) - 1)])
 
@@ -441,9 +447,12 @@ class ScpAudit:
             self._stopping.set()
             self._queue.clear()
             self._cond.notify_all()
-        if left:
+        lost = left + self._unreported
+        if lost:
             _log.warning("%d audit events not recorded at shutdown (the handlers did not "
-                         "take them in %.0f s)", left, timeout)
+                         "take them in %.0f s)", lost, timeout)
+            _not_kept(self.handlers, f"audit record not spooled: {lost} event(s) still "
+                      f"queued when the SCP stopped ({timeout:.0f} s)")
 
     def _drain(self, deadline: float) -> bool:
         with self._cond:
@@ -464,6 +473,9 @@ class ScpAudit:
         now = time.monotonic()
         with self._cond:
             key = (host, reason)
+            if key not in self._refusals and len(self._refusals) >= MAX_REFUSAL_KEYS:
+                host, reason = _OTHER_HOSTS, "refused from more hosts than are counted apart"
+                key = (host, reason)
             entry = self._refusals.get(key)
             if entry is None:
                 entry = self._refusals[key] = _Refusals(host, reason, now,
@@ -489,7 +501,10 @@ class ScpAudit:
         for key, entry in list(self._refusals.items()):
             if now is not None and now - entry.opened < self._window:
                 continue
-            if entry.count:
+            if entry.count and len(self._queue) >= self._capacity:
+                self.dropped += 1  # a full queue: the summary is counted as dropped
+                self._unreported += 1
+            elif entry.count:
                 self._queue.append(_summary_event(entry))
             if entry.count and now is not None:
                 entry.opened, entry.since, entry.count = now, datetime.now(UTC), 0
@@ -567,6 +582,15 @@ class ScpAudit:
         for event in transfer_events(transfers, Operation.INSTANCES_RECEIVED, source,
                                      f"received from {state.ae_title or state.host}"):
             self._emit(event)
+
+
+def _not_kept(handlers: Iterable[AuditHandler], line: str) -> None:
+    """Say on each trail among ``handlers`` (its ``errors``) that a record was not kept, so
+    that the command ends as for any record its spool did not take (exit 2)."""
+    for handler in handlers:
+        errors = getattr(getattr(handler, "__self__", None), "errors", None)
+        if isinstance(errors, list) and line not in errors:
+            errors.append(line)
 
 
 def _delivered(handler: AuditHandler, event: AuditEvent, *, retry: bool) -> bool:
