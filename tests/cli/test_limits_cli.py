@@ -213,3 +213,12 @@ def test_verify_fast_and_typer_paths_agree_on_a_dicom_limit(
     assert fast[0] == 2 and "over the limit elements=10" in fast[1]
     _without_fast_path(monkeypatch)
     assert (run(*argv), run.err) == fast
+
+
+@pytest.mark.parametrize("argv", [("--limit", "--", "x"), ("--limit", "--audit", "off")])
+def test_an_option_is_never_taken_as_a_value(run: Run, argv: tuple[str, ...]) -> None:
+    """``--limit --`` or ``--limit --audit off``: the value is missing (one line, exit 2),
+    the next option or the end of options is not swallowed as the value."""
+    assert run("limits", *argv) == 2
+    run.assert_one_line_error()
+    assert "--limit takes NAME=VALUE" in run.err

@@ -17,7 +17,9 @@ def take_options(args: list[str], takes: dict[str, str]
     ``--name=VALUE``; the search stops at ``--``.
 
     Raises:
-        InvalidInput: an option without a value (``--name`` last, or ``--name=``).
+        InvalidInput: an option without a value (``--name`` last, ``--name=``, or ``--name``
+            followed by ``--`` or another long option: a value starting with ``--`` must be
+            given as ``--name=VALUE``).
     """
     rest: list[str] = []
     found: dict[str, list[str]] = {name: [] for name in takes}
@@ -34,6 +36,8 @@ def take_options(args: list[str], takes: dict[str, str]
             continue
         if not eq:
             value = args[i + 1] if i + 1 < len(args) else ""
+            if value.startswith("--"):  # another option or the end of options: no value
+                value = ""
             i += 1
         if not value:
             from dicomsec.errors import InvalidInput
