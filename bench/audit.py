@@ -78,7 +78,7 @@ def _receiver(run: Path) -> Iterator[Any]:
     """The test receiver (a real rsyslogd with gtls) on free 127.0.0.1 ports."""
     sys.path.insert(0, str(REPO))
     state = os.environ.get("XDG_STATE_HOME"), os.environ.get("XDG_CONFIG_HOME")
-    from tests.audit.receiver import Receiver  # imports tests.conftest (isolates XDG_*)
+    from tests.audit.receiver import running_receiver  # imports tests.conftest (isolates XDG_*)
     from tests.conftest import AUDIT_ROOT
 
     for name, value in zip(("XDG_STATE_HOME", "XDG_CONFIG_HOME"), state, strict=True):
@@ -86,12 +86,10 @@ def _receiver(run: Path) -> Iterator[Any]:
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
-    receiver = Receiver(run)
-    receiver.start()
     try:
-        yield receiver
+        with running_receiver(run) as receiver:
+            yield receiver
     finally:
-        receiver.stop()
         shutil.rmtree(AUDIT_ROOT, ignore_errors=True)
 
 

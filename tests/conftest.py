@@ -18,6 +18,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import NoReturn
 
 _AUDIT_ROOT_VARIABLE = "DICOMSEC_TEST_AUDIT_ROOT"
 
@@ -51,14 +52,20 @@ DCMSIGN_FIXTURES = DATA / "dcmsign"
 PYDICOM_FILES = Path(pydicom.__file__).parent / "data" / "test_files"
 
 
+def peer_missing(message: str) -> NoReturn:
+    """A peer (tool, module, service) the test needs is not installed: a failure under
+    CI=true, a skip saying so otherwise."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
 def require_tool(name: str) -> str:
     """Path of a peer tool; fails under CI=true when missing, skips (saying so) otherwise."""
     path = shutil.which(name)
     if path is None:
-        message = f"peer tool {name!r} is not installed (run 'make test' as root to install it)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        peer_missing(f"peer tool {name!r} is not installed (run 'make test' as root to "
+                     "install it)")
     return path
 
 

@@ -15,16 +15,13 @@ from __future__ import annotations
 import contextlib
 import glob
 import json
-import os
 import socket
 import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from tests.conftest import DATA, require_tool
+from tests.conftest import DATA, peer_missing, require_tool
 
 RSYSLOG_DATA = DATA / "rsyslog"
 PKI_SYSLOG = DATA / "pki-syslog"
@@ -38,10 +35,7 @@ def require_receiver() -> str:
     """Path of ``rsyslogd`` with its gtls driver; fails under CI=true when either is missing."""
     path = require_tool("rsyslogd")
     if not any(glob.glob(p) for p in _GTLS_PATTERNS):
-        message = "rsyslog's gtls module (Debian package rsyslog-gnutls) is not installed"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        peer_missing("rsyslog's gtls module (Debian package rsyslog-gnutls) is not installed")
     return path
 
 

@@ -37,7 +37,7 @@ import pytest
 from dicomsec.audit import AuditSource, validate
 from dicomsec.cli import main as cli_main
 from dicomsec.keys import load_private_key, write_private_key
-from tests.audit.receiver import PKI_SYSLOG, Receiver
+from tests.audit.receiver import PKI_SYSLOG, Receiver, running_receiver
 from tests.conftest import DATA, DCMSIGN_FIXTURES, PKI, PYDICOM_FILES
 from tests.transport.test_dimse import Pki, _start_scp
 from tests.transport.test_dimse import pki as pki  # the module's test PKI fixture
@@ -106,12 +106,8 @@ def _encrypted_copy(key: Path, out: Path, password: str) -> Path:
 
 @pytest.fixture
 def receiver(tmp_path: Path) -> Iterator[Receiver]:
-    rsyslog = Receiver(tmp_path / "run")
-    rsyslog.start()
-    try:
+    with running_receiver(tmp_path / "run") as rsyslog:
         yield rsyslog
-    finally:
-        rsyslog.stop()
 
 
 def _audit_args(tmp_path: Path, receiver: Receiver) -> list[str]:

@@ -36,7 +36,7 @@ from dicomsec.audit.schema import validate
 from dicomsec.audit.syslog import BOM
 from dicomsec.audit.trail import open_trail
 from dicomsec.events import AuditEvent, AuditObject, ObjectKind, Operation
-from tests.audit.receiver import PKI_SYSLOG, Receiver
+from tests.audit.receiver import PKI_SYSLOG, Receiver, running_receiver
 from tests.conftest import DATA, require_tool
 
 PKI = PKI_SYSLOG.resolve()
@@ -46,12 +46,8 @@ CLIENT = f"cert={PKI}/client.cert.pem&key={PKI}/client.key.pem"
 
 @pytest.fixture
 def receiver(tmp_path: Path) -> Iterator[Receiver]:
-    rsyslog = Receiver(tmp_path / "run")
-    rsyslog.start()
-    try:
+    with running_receiver(tmp_path / "run") as rsyslog:
         yield rsyslog
-    finally:
-        rsyslog.stop()
 
 
 def tls_url(receiver: Receiver, client: str = CLIENT, extra: str = "") -> str:
