@@ -20,16 +20,15 @@ import pytest
 from dicomsec import deid
 from dicomsec.audit import AuditSource, dicom_messages, validate
 from dicomsec.cli import main as cli_main
-from dicomsec.cms.recipients import Credentials
 from dicomsec.deid._batch import Planned, audited_deid_job, audited_reid_job
 from dicomsec.errors import DecryptionFailed, PolicyViolation
 from dicomsec.events import AuditEvent, AuditObject, Collector, ObjectKind, Operation, Outcome
-from dicomsec.keys import load_certificate, load_private_key, write_private_key
+from dicomsec.keys import load_private_key, write_private_key
 from tests.conftest import DATA, PYDICOM_FILES
+from tests.deid.test_file import SECRET, _config, _credentials
 
 CT = PYDICOM_FILES / "CT_small.dcm"
 ANON = DATA / "pki-anon"
-SECRET = b"a site secret of 32 bytes here!!"
 KEY_PASSWORD = "audit key pass phrase 42"
 SOURCE = AuditSource.local()
 
@@ -42,16 +41,6 @@ def _valid(event: AuditEvent) -> None:
 def _no_secret(events: list[AuditEvent]) -> None:
     text = repr(events)
     assert SECRET.decode() not in text and KEY_PASSWORD not in text
-
-
-def _config(**kw: object) -> deid.DeidConfig:
-    groups = deid.recipient_groups([ANON / "recipient.cert.pem"], [])
-    return deid.DeidConfig(secret=SECRET, groups=groups, **kw)  # type: ignore[arg-type]
-
-
-def _credentials(name: str = "recipient") -> Credentials:
-    return Credentials(private_key=load_private_key(ANON / f"{name}.key.pem"),
-                       certificate=load_certificate(ANON / f"{name}.cert.pem"))
 
 
 def _kind(event: AuditEvent, kind: ObjectKind) -> list[AuditObject]:
