@@ -132,10 +132,13 @@ def test_audited_jobs_return_events_failures_included(tmp_path: Path) -> None:
 
 def test_deid_and_reid_commands_reemit_worker_events(tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    from dicomsec.cli.commands import deid as deid_command
+    import types
+
+    from dicomsec.cli import _audit as cli_audit
 
     got = Collector()
-    monkeypatch.setattr(deid_command, "audit_handlers", lambda: (got,))
+    monkeypatch.setattr(cli_audit, "current_trail",
+                        lambda: types.SimpleNamespace(handlers=(got,)))
     monkeypatch.setenv("DICOMSEC_UID_SECRET", SECRET.decode())
     folder = tmp_path / "in"
     folder.mkdir()

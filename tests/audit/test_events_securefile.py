@@ -185,14 +185,17 @@ def test_commands_audit_policy_refusals(tmp_path: Path, monkeypatch: pytest.Monk
     """Through the command line tool: an RSA-1024 recipient refused before the library runs
     (wrap), and a site policy forbidding the file's key transport (unwrap): each exits 1 and
     gives one POLICY_VIOLATION event, named by the command."""
+    import types
+
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
+    from dicomsec.cli import _audit as cli_audit
     from dicomsec.cli import main
-    from dicomsec.cli.commands import securefile as securefile_command
 
     got = Collector()
-    monkeypatch.setattr(securefile_command, "audit_handlers", lambda: (got,))
+    monkeypatch.setattr(cli_audit, "current_trail",
+                        lambda: types.SimpleNamespace(handlers=(got,)))
     weak = tmp_path / "weak.pub.pem"
     weak.write_bytes(rsa.generate_private_key(65537, 1024).public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))

@@ -235,10 +235,13 @@ def test_verify_workers_return_their_events(tmp_path: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     """The verify command with two workers: each file's event comes back from its worker
     and is re-emitted in the parent, named by the command; a failed file included."""
-    from dicomsec.cli.commands import verify as verify_command
+    import types
+
+    from dicomsec.cli import _audit as cli_audit
 
     got = Collector()
-    monkeypatch.setattr(verify_command, "audit_handlers", lambda: (got,))
+    monkeypatch.setattr(cli_audit, "current_trail",
+                        lambda: types.SimpleNamespace(handlers=(got,)))
     folder = tmp_path / "in"
     folder.mkdir()
     signatures.sign_file(CT, folder / "a.dcm", key=fixture_key("ecp256"))

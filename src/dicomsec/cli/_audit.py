@@ -53,10 +53,16 @@ def current_trail() -> Trail | None:
     return _TRAIL[-1] if _TRAIL else None
 
 
-def audit_handlers() -> tuple[AuditHandler, ...]:
-    """The handlers of the running command's trail (empty when off or outside ``main()``)."""
+def audit_handlers(command: str | None = None) -> tuple[AuditHandler, ...]:
+    """The handlers of the running command's trail (empty when off or outside ``main()``);
+    ``command``: the name each event gets as its ``command``."""
     trail = current_trail()
-    return trail.handlers if trail is not None else ()
+    handlers = trail.handlers if trail is not None else ()
+    if command is None or not handlers:
+        return handlers
+    from dicomsec.signatures._events import with_command
+
+    return with_command(handlers, command)
 
 
 def audit_options() -> AuditOptions:

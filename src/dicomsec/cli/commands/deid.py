@@ -23,7 +23,6 @@ from dicomsec.cli._root import (
     progress,
     usage,
 )
-from dicomsec.signatures._events import with_command
 
 if TYPE_CHECKING:
     import typer
@@ -132,7 +131,7 @@ def _groups(to: list[Path] | None, attributes_for: list[str] | None, mode: str,
         from dicomsec.events import Operation
         from dicomsec.signatures._events import emit_built, failure_event
 
-        emit_built(with_command(audit_handlers(), "deid"), failure_event,
+        emit_built(audit_handlers("deid"), failure_event,
                    Operation.DEIDENTIFY, exc, exc.path)
         raise
     return groups
@@ -354,7 +353,7 @@ def deid(
 
     table = MappingTable()
     codes: list[int] = []
-    handlers = with_command(audit_handlers(), "deid")
+    handlers = audit_handlers("deid")
     job = functools.partial(audited_deid_job if handlers else deid_job, config=config)
     results = _run(job, paths, outdir, workers=workers, as_json=as_json, codes=codes,
                    what="de-identifying", table=table, handlers=handlers)
@@ -407,7 +406,7 @@ def reid(
     load_credentials(args.key, args.cert, args.password)
     outdir.mkdir(parents=True, exist_ok=True)
     codes: list[int] = []
-    handlers = with_command(audit_handlers(), "reid")
+    handlers = audit_handlers("reid")
     job = functools.partial(audited_reid_job if handlers else reid_job, key=args)
     results = _run(job, paths, outdir, workers=workers, as_json=as_json, codes=codes,
                    what="re-identifying", handlers=handlers)

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
+from dicomsec.cli._audit import audit_handlers
 from dicomsec.cli._contexts import input_file, moment, output_file, port_number
 from dicomsec.cli._root import command, err, print_json
 
@@ -14,7 +15,6 @@ if TYPE_CHECKING:
 
     import typer
 
-    from dicomsec.events import AuditHandler
     from dicomsec.trust.identity import DeviceIdentity
 
 _PHRASE_FILE_HELP = ("File whose first line is the CA passphrase; else DICOMSEC_PKI_PASSPHRASE, "
@@ -56,14 +56,6 @@ def _asker(path: Path | None) -> Callable[[], bytes]:
         return got[0]
 
     return ask
-
-
-def _audit(name: str) -> tuple[AuditHandler, ...]:
-    """The running command's audit handlers, naming ``name`` in each event."""
-    from dicomsec.cli._audit import audit_handlers
-    from dicomsec.signatures._events import with_command
-
-    return with_command(audit_handlers(), name)
 
 
 def _folder(path: Path) -> Path:
@@ -130,7 +122,7 @@ def pki_init(
     settings = pki.init(folder, passphrase=secret, key_type=key_type, intermediate=intermediate,
                         name=name, organization=organization, crl_url=crl_url,
                         ocsp_url=ocsp_url, ca_key=ca_key, pin_file=pin_file,
-                        handlers=_audit("pki init"))
+                        handlers=audit_handlers("pki init"))
     err(f"site PKI made in {folder}: trust anchor {folder / 'ca.cert.pem'}"
         + (f", issuing CA {folder / 'issuing.cert.pem'}" if settings.issuer == "issuing"
            else ""))
@@ -241,7 +233,7 @@ def pki_issue(
         key_secret = pki.read_passphrase(key_passphrase_file, new=True, prompt=None)
     issued = pki.issue(folder, request, passphrase=_site_passphrase(folder, passphrase_file),
                        public_key=pub, out=out, key_passphrase=key_secret, pin_file=pin_file,
-                       handlers=_audit("pki issue"))
+                       handlers=audit_handlers("pki issue"))
     err(f"issued {kind} certificate serial {issued.certificate.serial_number:X}: "
         f"{issued.cert_path}" + (f", key {issued.key_path}" if issued.key_path else ""))
     return 0
@@ -278,7 +270,7 @@ def pki_revoke(
     certificate = pki.certificate_of(input_file(cert))
     entry = pki.revoke(folder, certificate,
                        passphrase=_site_passphrase(folder, passphrase_file), reason=reason,
-                       invalidity=when, pin_file=pin_file, handlers=_audit("pki revoke"))
+                       invalidity=when, pin_file=pin_file, handlers=audit_handlers("pki revoke"))
     err(f"revoked serial {entry.serial_hex} ({reason}); run 'dicomsec pki crl' to publish "
         "a new CRL")
     return 0
@@ -312,7 +304,7 @@ def pki_crl(
         output_file(path)
     pki.check_crl_outputs(folder, out)
     paths = pki.write_crls(folder, out, passphrase=_site_passphrase(folder, passphrase_file),
-                           days=days, pin_file=pin_file, handlers=_audit("pki crl"))
+                           days=days, pin_file=pin_file, handlers=audit_handlers("pki crl"))
     err("wrote " + ", ".join(map(str, paths)))
     return 0
 
@@ -365,7 +357,7 @@ def pki_ocsp_serve(
     port_number(port, any_port=True)
     server = pki.make_server(_folder(folder), port=port, bind=bind,
                              passphrase=_asker(passphrase_file), pin_file=pin_file, log=err,
-                             handlers=_audit("pki ocsp-serve"))
+                             handlers=audit_handlers("pki ocsp-serve"))
 
     def stop(*_: object) -> None:
         threading.Thread(target=server.shutdown, daemon=True).start()

@@ -180,9 +180,8 @@ def _run(job: Any, paths: list[Path], workers: int | None, show: bool | None, ta
 
     errors: list[tuple[str, str]] = []
     codes: list[int] = []
-    from dicomsec.signatures._events import with_command
 
-    handlers = with_command(audit_handlers(), "policy check")  # the workers judge; we emit
+    handlers = audit_handlers("policy check")  # the workers judge; we emit
     with progress(None, show=show) as bar:
         task = bar.add_task("judging", total=None)
         for outcome in make_executor(workers).map(job, iter_files(paths)):

@@ -22,7 +22,6 @@ from dicomsec.cli._contexts import (
     trust_store,
 )
 from dicomsec.cli._root import command, err, print_json, usage
-from dicomsec.signatures._events import with_command
 
 if TYPE_CHECKING:
     import typer
@@ -151,7 +150,7 @@ def wrap(
     from dicomsec import securefile
 
     policy = algorithm_policy(policy_file)
-    handlers = with_command(audit_handlers(), "wrap")
+    handlers = audit_handlers("wrap")
     with _refusals_audited(handlers, src):  # a recipient or signer key the policy refuses
         recipients = _recipients(to, profile, rsa_v15, password_file, kek_file, kek_id)
         signers = []
@@ -232,7 +231,7 @@ def unwrap(
     )
     report = securefile.unwrap(src, out, credentials=creds, trust=store,
                                allow_unauthenticated=allow_unauthenticated, policy=policy,
-                               handlers=with_command(audit_handlers(), "unwrap"))
+                               handlers=audit_handlers("unwrap"))
     if as_json:
         print_json(report)
     else:

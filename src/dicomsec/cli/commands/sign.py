@@ -18,7 +18,6 @@ from dicomsec.cli._contexts import (
     output_file,
 )
 from dicomsec.cli._root import command, err, print_json, usage
-from dicomsec.signatures._events import with_command
 
 if TYPE_CHECKING:
     import typer
@@ -98,7 +97,7 @@ def sign(
             src, dst, key=signing_key, profile=Profile(profile), mac=mac, purpose=purpose,
             item=item, tags=tag, deterministic=deterministic, timestamp_client=client,
             allow_legacy=allow_legacy, policy=policy,
-            handlers=with_command(audit_handlers(), "sign"),
+            handlers=audit_handlers("sign"),
         )
     if as_json:
         print_json(result)

@@ -44,13 +44,6 @@ MAX_ASSOCIATIONS = 1024
 _PROFILE_HELP = "TLS profile: b12 (BCP 195 RFC 8996) or b13 (Modified BCP 195 RFC 8996)."
 
 
-def _audit(name: str) -> tuple[AuditHandler, ...]:
-    """The running command's audit handlers, naming ``name`` in each event."""
-    from dicomsec.signatures._events import with_command
-
-    return with_command(audit_handlers(), name)
-
-
 class _ScpRecorder:
     """The scp's handler: the trail's, naming the command. Its ``errors`` are the trail's,
     so that the SCP's audit writer sees a record the spool did not take (busy) and retries
@@ -387,7 +380,7 @@ def send(
 
         report = dimse.send_files(files, host, port, ctx, called_aet=aec, calling_aet=aet,
                                   timeout=timeout, on_result=on_result, window=window,
-                                  handlers=_audit("send"))
+                                  handlers=audit_handlers("send"))
     if verbose and report.tls_version:
         err(_tls_line(report.tls_version, report.cipher, report.peer))
     for line in failures:
@@ -432,7 +425,7 @@ def echo(
     _resolve(host, port)
     ctx = _client_context(name, cert, key, store, key_password_file)
     report = dimse.echo(host, port, ctx, called_aet=aec, calling_aet=aet, timeout=timeout,
-                        handlers=_audit("echo"))
+                        handlers=audit_handlers("echo"))
     if verbose and report.tls_version:
         err(_tls_line(report.tls_version, report.cipher, report.peer))
     if report.ok:

@@ -32,7 +32,6 @@ from dicomsec.cli._root import (
     progress,
     usage,
 )
-from dicomsec.signatures._events import with_command
 
 if TYPE_CHECKING:
     import datetime as _dt
@@ -276,7 +275,7 @@ def verify(
                               offline, soft_fail)
     cached_trust_store(trust_args)  # a bad --trust or flag combination stops the run here
     algorithms, signing = _policies(policy_file, signing_policy)
-    handlers = with_command(audit_handlers(), "verify")
+    handlers = audit_handlers("verify")
     job = functools.partial(_verify_audited if handlers else _verify_one, trust=trust_args,
                             require=require, policy=algorithms, at=moment(at),
                             allow_unsigned=allow_unsigned, limits=limits.current(),
